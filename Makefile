@@ -1,0 +1,79 @@
+# Vireo build. ./configure writes config.mak; `make` builds build/qemu-system-x86_64.
+# `make check` runs every test, `make check-asan` the sanitizer build's tests, `make bench` the
+# benchmarks (never part of the tests).
+-include config.mak
+BUILD ?= build
+CC ?= cc
+Q := $(if $(V),,@)
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow=local -Wstrict-prototypes
+SAN_FLAGS ?=
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I$(BUILD)/generated \
+    $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -MMD -MP
+LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
+LIBS_ALL := $(PKG_LIBS)
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+# Everything but main() goes into one static library shared by the binaries and unit tests.
+LIB_DIRS := util system accel/kvm accel/tcg hw/core hw/x86 hw/char hw/input hw/timer hw/pci \
+    hw/acpi hw/intc hw/misc chardev
+LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libvireo.a
+
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+SYSEMU := $(BUILD)/qemu-system-x86_64
+
+all: $(SYSEMU) $(UNIT_BINS)
+
+config.mak:
+	@echo "config.mak missing: run ./configure first" >&2; exit 1
+
+$(SYSEMU): $(BUILD)/system/main.o $(LIB)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+	@echo "  LINK $@"
+
+$(LIB): $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LIBS_ALL)
+	@echo "  CC   $@"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	@echo "  CC   $@"
+
+# ACPI DSDT: compiled from ASL with iasl into a C array.
+$(BUILD)/generated/dsdt.hex: hw/x86/dsdt.dsl
+	@mkdir -p $(dir $@)
+	$(Q)iasl -p $(BUILD)/generated/dsdt -tc $< >$(BUILD)/generated/iasl.log 2>&1 || \
+	    (cat $(BUILD)/generated/iasl.log; exit 1)
+	@echo "  IASL $@"
+$(BUILD)/hw/x86/acpi-build.o: $(BUILD)/generated/dsdt.hex
+
+check: all
+	tests/run.sh
+
+# The sanitizer build lives in its own directory.
+check-asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 all
+	VIREO_BUILD=build-asan tests/run.sh --asan
+
+bench: all
+	bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+.PHONY: all check check-asan bench format clean
+-include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d

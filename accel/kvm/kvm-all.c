@@ -1,0 +1,471 @@
+/*
+ * The KVM accelerator: one VM with the in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT,
+ * guest RAM in memory slots, one thread per vCPU running KVM_RUN and handing PIO/MMIO exits
+ * to the device dispatch under the big lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "kvm-internal.h"
+#include "vireo/accel.h"
+#include "vireo/error.h"
+#include "vireo/ioport.h"
+#include "vireo/machine.h"
+#include "vireo/x86.h"
+
+KVMState kvm_state = {.kvm_fd = -1, .vm_fd = -1};
+
+#define SIG_KICK SIGUSR1
+static __thread struct kvm_run *this_run;
+
+static void kick_handler(int sig)
+{
+    (void)sig;
+    if (this_run) {
+        this_run->immediate_exit = 1;
+    }
+}
+
+static bool kvm_available(const char **why)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        *why = errno == ENOENT ? "Could not access KVM kernel module: No such file or directory"
+                               : "Could not access KVM kernel module: Permission denied";
+        if (errno != ENOENT && errno != EACCES && errno != EPERM) {
+            *why = "Could not access KVM kernel module";
+        }
+        return false;
+    }
+    int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+    close(fd);
+    if (v != KVM_API_VERSION) {
+        *why = "kvm version not supported";
+        return false;
+    }
+    return true;
+}
+
+static int check_ext(int ext)
+{
+    int r =
+        ioctl(kvm_state.vm_fd >= 0 ? kvm_state.vm_fd : kvm_state.kvm_fd, KVM_CHECK_EXTENSION, ext);
+    return r < 0 ? 0 : r;
+}
+
+static int kvm_init(const VireoConfig *cfg)
+{
+    KVMState *s = &kvm_state;
+    s->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (s->kvm_fd < 0) {
+        error_report("Could not access KVM kernel module: %s", strerror(errno));
+        return -1;
+    }
+    do {
+        s->vm_fd = ioctl(s->kvm_fd, KVM_CREATE_VM, 0);
+    } while (s->vm_fd < 0 && errno == EINTR);
+    if (s->vm_fd < 0) {
+        error_report("ioctl(KVM_CREATE_VM) failed: %d %s", errno, strerror(errno));
+        return -1;
+    }
+    static const struct {
+        int cap;
+        const char *name;
+    } required[] = {
+        {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+        {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+        {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+        {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+        {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+        {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+    };
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (!check_ext(required[i].cap)) {
+            error_report("kvm does not support %s", required[i].name);
+            return -1;
+        }
+    }
+    s->nr_slots = check_ext(KVM_CAP_NR_MEMSLOTS);
+    unsigned max_vcpus = check_ext(KVM_CAP_MAX_VCPUS);
+    if (!max_vcpus) {
+        max_vcpus = check_ext(KVM_CAP_NR_VCPUS);
+    }
+    if (cfg->smp.cpus > max_vcpus) {
+        error_report("Number of SMP cpus requested (%u) exceeds the recommended cpus supported "
+                     "by KVM (%u)",
+                     cfg->smp.cpus, max_vcpus);
+        return -1;
+    }
+    s->run_size = ioctl(s->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (s->run_size <= 0) {
+        error_report("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+        return -1;
+    }
+    /* Three pages below the BIOS for the real-mode TSS and one for the EPT identity map. */
+    if (ioctl(s->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 ||
+        ioctl(s->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){0xfeffc000ULL}) < 0) {
+        error_report("kvm: cannot set TSS/identity map address: %s", strerror(errno));
+        return -1;
+    }
+    if (ioctl(s->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+        error_report("Could not enable split/in-kernel irqchip: %s", strerror(errno));
+        return -1;
+    }
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    if (ioctl(s->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+        error_report("Create kernel PIT failed: %s", strerror(errno));
+        return -1;
+    }
+    /* Supported CPUID: grow the buffer until the kernel is satisfied. */
+    for (int n = 128;; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+        c->nent = n;
+        if (ioctl(s->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            s->supported_cpuid = c;
+            break;
+        }
+        free(c);
+        if (errno != E2BIG || n > 4096) {
+            error_report("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+            return -1;
+        }
+    }
+    struct sigaction sa = {.sa_handler = kick_handler};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIG_KICK, &sa, NULL);
+    atomic_store(&s->stop, false);
+    return 0;
+}
+
+static int kvm_map_ram(uint64_t gpa, uint64_t size, void *hva)
+{
+    unsigned slot = kvm_state.next_slot;
+    struct kvm_userspace_memory_region r = {
+        .slot = slot,
+        .guest_phys_addr = gpa,
+        .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)hva,
+    };
+    if (slot >= kvm_state.nr_slots || ioctl(kvm_state.vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+        error_report("kvm_set_user_memory_region: KVM_SET_USER_MEMORY_REGION failed, slot=%u, "
+                     "start=0x%llx, size=0x%llx: %s",
+                     slot, (unsigned long long)gpa, (unsigned long long)size, strerror(errno));
+        return -1;
+    }
+    kvm_state.next_slot++;
+    return 0;
+}
+
+static void set_seg(struct kvm_segment *seg, uint16_t sel, bool code)
+{
+    *seg = (struct kvm_segment){
+        .base = 0,
+        .limit = 0xffffffff,
+        .selector = sel,
+        .type = code ? 0xb : 0x3, /* execute/read accessed, read/write accessed */
+        .present = 1,
+        .dpl = 0,
+        .db = code ? 0 : 1,
+        .s = 1,
+        .l = code ? 1 : 0,
+        .g = 1,
+    };
+}
+
+static int setup_bsp(KVMVcpu *v, const X86BootState *bs)
+{
+    struct kvm_sregs sregs;
+    if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+        return -1;
+    }
+    set_seg(&sregs.cs, bs->cs, true);
+    set_seg(&sregs.ds, bs->ds, false);
+    sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+    sregs.gdt.base = bs->gdt_base;
+    sregs.gdt.limit = bs->gdt_limit;
+    sregs.cr0 = bs->cr0;
+    sregs.cr3 = bs->cr3;
+    sregs.cr4 = bs->cr4;
+    sregs.efer = bs->efer;
+    if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
+        return -1;
+    }
+    struct kvm_regs regs = {.rip = bs->rip, .rsi = bs->rsi, .rsp = bs->rsp, .rflags = bs->rflags};
+    return ioctl(v->fd, KVM_SET_REGS, &regs);
+}
+
+/* LINT0 as ExtINT (8259 pass-through) on the BSP, LINT1 as NMI everywhere, as firmware leaves it.
+ */
+static int setup_lapic(KVMVcpu *v)
+{
+    struct kvm_lapic_state l;
+    if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0) {
+        return -1;
+    }
+    uint32_t lvt0, lvt1;
+    memcpy(&lvt0, &l.regs[0x350], 4);
+    memcpy(&lvt1, &l.regs[0x360], 4);
+    lvt0 = (lvt0 & ~0x1700u & ~(1u << 16)) | (v->index == 0 ? 0x700u : (1u << 16));
+    lvt1 = (lvt1 & ~0x1700u & ~(1u << 16)) | 0x400u;
+    memcpy(&l.regs[0x350], &lvt0, 4);
+    memcpy(&l.regs[0x360], &lvt1, 4);
+    return ioctl(v->fd, KVM_SET_LAPIC, &l);
+}
+
+static int setup_msrs(KVMVcpu *v)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[1];
+    } m = {.hdr.nmsrs = 1, .e = {{.index = 0x1a0 /* IA32_MISC_ENABLE */, .data = 1}}};
+    return ioctl(v->fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
+}
+
+static int kvm_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)
+{
+    KVMState *s = &kvm_state;
+    s->n_vcpus = cfg->smp.cpus;
+    s->vcpus = calloc(s->n_vcpus, sizeof(KVMVcpu));
+    for (unsigned i = 0; i < s->n_vcpus; i++) {
+        s->vcpus[i].fd = -1;
+    }
+    for (unsigned i = 0; i < s->n_vcpus; i++) {
+        KVMVcpu *v = &s->vcpus[i];
+        v->index = i;
+        v->apic_id = x86_apic_id(&cfg->smp, i);
+        v->fd = ioctl(s->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->apic_id);
+        if (v->fd < 0) {
+            error_report("kvm_init_vcpu: kvm_get_vcpu failed (%u): %s", i, strerror(errno));
+            return -1;
+        }
+        v->run = mmap(NULL, s->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+        if (v->run == MAP_FAILED) {
+            error_report("kvm: cannot map vCPU %u state: %s", i, strerror(errno));
+            return -1;
+        }
+        struct kvm_cpuid2 *cpuid = kvm_build_cpuid(cfg, s->supported_cpuid, v->apic_id);
+        if (!cpuid) {
+            return -1;
+        }
+        int r = ioctl(v->fd, KVM_SET_CPUID2, cpuid);
+        free(cpuid);
+        if (r < 0) {
+            error_report("kvm: KVM_SET_CPUID2 failed: %s", strerror(errno));
+            return -1;
+        }
+        if (setup_msrs(v) < 0 || setup_lapic(v) < 0) {
+            error_report("kvm: cannot set up vCPU %u: %s", i, strerror(errno));
+            return -1;
+        }
+        if (i == 0 && setup_bsp(v, boot) < 0) {
+            error_report("kvm: cannot set boot CPU registers: %s", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void dump_registers(KVMVcpu *v)
+{
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sr) < 0) {
+        return;
+    }
+    fprintf(stderr,
+            "CPU#%u\n"
+            "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+            "RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
+            "R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+            "R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
+            "RIP=%016llx RFL=%08llx\n"
+            "CS =%04x %016llx  SS =%04x %016llx\n"
+            "GDT=     %016llx %08x\nIDT=     %016llx %08x\n"
+            "CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx\nEFER=%016llx\n",
+            v->index, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10,
+            r.r11, r.r12, r.r13, r.r14, r.r15, r.rip, r.rflags, sr.cs.selector, sr.cs.base,
+            sr.ss.selector, sr.ss.base, sr.gdt.base, sr.gdt.limit, sr.idt.base, sr.idt.limit,
+            sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer);
+}
+
+static void handle_io(struct kvm_run *run)
+{
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    bool out = run->io.direction == KVM_EXIT_IO_OUT;
+    vireo_lock();
+    for (uint32_t i = 0; i < run->io.count; i++) {
+        pio_dispatch(run->io.port, data, run->io.size, out);
+        data += run->io.size;
+    }
+    vireo_unlock();
+}
+
+static void *vcpu_thread(void *arg)
+{
+    KVMVcpu *v = arg;
+    KVMState *s = &kvm_state;
+    struct kvm_run *run = v->run;
+    this_run = run;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIG_KICK);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    while (!atomic_load(&s->stop)) {
+        int r = ioctl(v->fd, KVM_RUN, 0);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                run->immediate_exit = 0;
+                continue;
+            }
+            error_report("error: kvm run failed %s", strerror(errno));
+            dump_registers(v);
+            machine_request_shutdown(SHUTDOWN_GUEST_PANIC);
+            break;
+        }
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO:
+            handle_io(run);
+            break;
+        case KVM_EXIT_MMIO:
+            vireo_lock();
+            mmio_dispatch(run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
+            vireo_unlock();
+            break;
+        case KVM_EXIT_IRQ_WINDOW_OPEN:
+        case KVM_EXIT_INTR:
+            break;
+        case KVM_EXIT_SHUTDOWN:
+            error_report("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN)", v->index);
+            dump_registers(v);
+            machine_request_shutdown(SHUTDOWN_GUEST_PANIC);
+            goto out;
+        case KVM_EXIT_SYSTEM_EVENT:
+            machine_request_shutdown(run->system_event.type == KVM_SYSTEM_EVENT_RESET
+                                         ? SHUTDOWN_GUEST_RESET
+                                         : SHUTDOWN_GUEST_POWEROFF);
+            goto out;
+        case KVM_EXIT_INTERNAL_ERROR:
+            error_report("KVM internal error. Suberror: %u", run->internal.suberror);
+            for (uint32_t i = 0; i < run->internal.ndata && i < 16; i++) {
+                fprintf(stderr, "extra data[%u]: 0x%016llx\n", i,
+                        (unsigned long long)run->internal.data[i]);
+            }
+            dump_registers(v);
+            machine_request_shutdown(SHUTDOWN_GUEST_PANIC);
+            goto out;
+        case KVM_EXIT_FAIL_ENTRY:
+            error_report("KVM: entry failed, hardware error 0x%llx",
+                         (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+            dump_registers(v);
+            machine_request_shutdown(SHUTDOWN_GUEST_PANIC);
+            goto out;
+        default:
+            error_report("KVM: unhandled exit reason %u", run->exit_reason);
+            dump_registers(v);
+            machine_request_shutdown(SHUTDOWN_GUEST_PANIC);
+            goto out;
+        }
+    }
+out:
+    this_run = NULL;
+    return NULL;
+}
+
+static int kvm_start_vcpus(void)
+{
+    KVMState *s = &kvm_state;
+    sigset_t set, old;
+    /* Threads start with the kick signal blocked and unblock it once this_run is set. */
+    sigemptyset(&set);
+    sigaddset(&set, SIG_KICK);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    for (unsigned i = 0; i < s->n_vcpus; i++) {
+        if (pthread_create(&s->vcpus[i].thread, NULL, vcpu_thread, &s->vcpus[i]) != 0) {
+            error_report("cannot create vCPU thread");
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            return -1;
+        }
+        s->vcpus[i].thread_started = true;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
+static void kvm_stop_vcpus(void)
+{
+    KVMState *s = &kvm_state;
+    atomic_store(&s->stop, true);
+    for (unsigned i = 0; i < s->n_vcpus; i++) {
+        KVMVcpu *v = &s->vcpus[i];
+        if (!v->thread_started) {
+            continue;
+        }
+        /* Kick until the thread has left: a kick can land just before KVM_RUN is entered. */
+        for (;;) {
+            pthread_kill(v->thread, SIG_KICK);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0) {
+                break;
+            }
+        }
+        v->thread_started = false;
+    }
+}
+
+static void kvm_destroy(void)
+{
+    KVMState *s = &kvm_state;
+    kvm_stop_vcpus();
+    for (unsigned i = 0; i < s->n_vcpus; i++) {
+        KVMVcpu *v = &s->vcpus[i];
+        if (v->run && v->run != MAP_FAILED && s->run_size > 0) {
+            munmap(v->run, s->run_size);
+        }
+        if (v->fd >= 0) {
+            close(v->fd);
+        }
+    }
+    free(s->vcpus);
+    free(s->supported_cpuid);
+    if (s->vm_fd >= 0) {
+        close(s->vm_fd);
+    }
+    if (s->kvm_fd >= 0) {
+        close(s->kvm_fd);
+    }
+    memset(s, 0, sizeof(*s));
+    s->kvm_fd = s->vm_fd = -1;
+}
+
+static void kvm_set_irq(unsigned gsi, int level)
+{
+    struct kvm_irq_level irq = {.irq = gsi, .level = level};
+    if (kvm_state.vm_fd >= 0) {
+        ioctl(kvm_state.vm_fd, KVM_IRQ_LINE, &irq);
+    }
+}
+
+const AccelOps kvm_accel_ops = {
+    .name = "kvm",
+    .available = kvm_available,
+    .init = kvm_init,
+    .map_ram = kvm_map_ram,
+    .create_vcpus = kvm_create_vcpus,
+    .start_vcpus = kvm_start_vcpus,
+    .stop_vcpus = kvm_stop_vcpus,
+    .destroy = kvm_destroy,
+    .set_irq = kvm_set_irq,
+};

@@ -1,0 +1,123 @@
+/*
+ * The PC keyboard controller (8042), enough for firmware and kernels to talk to it and to
+ * reset the machine: status and command registers, the command byte, self tests, output
+ * port writes and the 0xFE pulse of the reset line. No keyboard or mouse is attached yet.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include "vireo/devices.h"
+#include "vireo/ioport.h"
+#include "vireo/machine.h"
+
+#define STAT_OBF      0x01
+#define STAT_SYS      0x04
+#define STAT_CMD      0x08
+#define STAT_UNLOCKED 0x10
+
+static struct {
+    uint8_t status;
+    uint8_t cmd_byte;
+    uint8_t out;         /* output buffer */
+    uint8_t pending_cmd; /* command waiting for its data byte */
+    uint8_t outport;
+} kbc;
+
+static void output(uint8_t v)
+{
+    kbc.out = v;
+    kbc.status |= STAT_OBF;
+}
+
+static uint64_t i8042_read(void *opaque, uint64_t addr, unsigned size)
+{
+    if (!opaque) { /* port 0x60 */
+        kbc.status &= ~STAT_OBF;
+        return kbc.out;
+    }
+    return kbc.status; /* port 0x64 */
+}
+
+static void i8042_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
+{
+    uint8_t v = val;
+    if (!opaque) { /* data port 0x60; opaque marks the command port 0x64 */
+        kbc.status &= ~STAT_CMD;
+        switch (kbc.pending_cmd) {
+        case 0x60:
+            kbc.cmd_byte = v;
+            kbc.status = (kbc.status & ~STAT_SYS) | (v & STAT_SYS);
+            break;
+        case 0xd1:
+            kbc.outport = v;
+            if (!(v & 1)) {
+                machine_request_shutdown(SHUTDOWN_GUEST_RESET);
+            }
+            break;
+        case 0xd2: /* write keyboard output buffer */
+        case 0xd3: /* write aux output buffer */
+            output(v);
+            break;
+        default:
+            /* A byte for the keyboard itself: no keyboard attached, nothing answers. */
+            break;
+        }
+        kbc.pending_cmd = 0;
+        return;
+    }
+    kbc.status |= STAT_CMD;
+    switch (v) {
+    case 0x20:
+        output(kbc.cmd_byte);
+        break;
+    case 0x60:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3:
+    case 0xd4:
+        kbc.pending_cmd = v;
+        break;
+    case 0xa7: /* disable aux */
+        kbc.cmd_byte |= 0x20;
+        break;
+    case 0xa8: /* enable aux */
+        kbc.cmd_byte &= ~0x20;
+        break;
+    case 0xa9: /* aux interface test */
+    case 0xab: /* keyboard interface test */
+        output(0x00);
+        break;
+    case 0xaa: /* controller self test */
+        kbc.status |= STAT_SYS;
+        output(0x55);
+        break;
+    case 0xad:
+        kbc.cmd_byte |= 0x10;
+        break;
+    case 0xae:
+        kbc.cmd_byte &= ~0x10;
+        break;
+    case 0xd0:
+        output(kbc.outport);
+        break;
+    default:
+        /* 0xF0-0xFF pulse output port lines; bit 0 low is the CPU reset line. */
+        if ((v & 0xf0) == 0xf0 && !(v & 1)) {
+            machine_request_shutdown(SHUTDOWN_GUEST_RESET);
+        }
+        break;
+    }
+}
+
+static const IOOps i8042_ops = {.read = i8042_read, .write = i8042_write};
+
+void i8042_create(void)
+{
+    kbc.status = STAT_UNLOCKED | STAT_SYS;
+    kbc.cmd_byte = 0x45; /* translate, system flag, keyboard interrupt */
+    kbc.out = 0;
+    kbc.pending_cmd = 0;
+    kbc.outport = 0x03; /* A20 on, reset line high */
+    pio_register(0x60, 1, &i8042_ops, NULL);
+    /* 0x61 belongs to the PIT/speaker; 0x64 is status/command (told apart by opaque). */
+    pio_register(0x64, 1, &i8042_ops, (void *)1);
+}

@@ -1,0 +1,116 @@
+/*
+ * The PC machine ("pc", i440FX-like): RAM split around the 32-bit PCI hole, COM ports,
+ * keyboard controller, CMOS RTC, PCI host bridge, ACPI PM block and tables, and direct
+ * Linux boot. Under KVM the PIC, IOAPIC, LAPICs and PIT are the kernel's.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "vireo/accel.h"
+#include "vireo/acpi.h"
+#include "vireo/devices.h"
+#include "vireo/error.h"
+#include "vireo/ioport.h"
+#include "vireo/memory.h"
+#include "vireo/pc.h"
+#include "vireo/x86.h"
+
+static const uint16_t com_base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
+static const unsigned com_irq[4] = {4, 3, 4, 3};
+static SerialState *com[4];
+
+static const AccelOps *accel_ops_for(AccelType t)
+{
+    return t == ACCEL_KVM ? &kvm_accel_ops : &tcg_accel_ops;
+}
+
+int machine_select_accel(const VireoConfig *cfg)
+{
+    AccelType def = ACCEL_TCG;
+    const AccelType *list = cfg->n_accels ? cfg->accels : &def;
+    int n = cfg->n_accels ? cfg->n_accels : 1;
+    for (int i = 0; i < n; i++) {
+        const AccelOps *ops = accel_ops_for(list[i]);
+        const char *why = NULL;
+        if (ops->available(&why)) {
+            if (i > 0) {
+                fprintf(stderr, "Back to %s accelerator\n", ops->name);
+            }
+            current_accel = ops;
+            return 0;
+        }
+        error_report("-accel %s: %s", ops->name, why);
+        if (list[i] == ACCEL_KVM) {
+            error_report("-accel kvm: failed to initialize kvm: No such file or directory");
+        }
+    }
+    return -1;
+}
+
+int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_serial)
+{
+    const AccelOps *accel = current_accel;
+    if (!cfg->kernel) {
+        error_report("no kernel given: Vireo boots Linux with -kernel; firmware (BIOS) boot is "
+                     "not supported yet");
+        return -1;
+    }
+    if (ram_alloc_pc(cfg->ram_size, PC_LOWMEM_LIMIT) < 0) {
+        return -1;
+    }
+    if (accel->init(cfg) < 0) {
+        return -1;
+    }
+    for (unsigned i = 0; i < guest_ram.n; i++) {
+        RAMBlock *b = &guest_ram.blocks[i];
+        if (accel->map_ram(b->gpa, b->size, b->host) < 0) {
+            return -1;
+        }
+    }
+
+    debug_port_create();
+    i8042_create();
+    rtc_create(guest_ram.blocks[0].size, guest_ram.n > 1 ? guest_ram.blocks[1].size : 0);
+    pci_i440fx_create();
+    acpi_pm_init();
+    for (int i = 0; i < n_serial && i < 4; i++) {
+        if (serial[i]) {
+            com[i] = serial_16550_create(com_base[i], com_irq[i], serial[i]);
+        }
+    }
+
+    void *bios = gpa_to_hva(PC_BIOS_AREA, PC_BIOS_AREA_SIZE);
+    if (!bios) {
+        error_report("guest RAM too small for the BIOS area");
+        return -1;
+    }
+    memset(bios, 0, PC_BIOS_AREA_SIZE);
+    uint64_t rsdp = acpi_build_tables(bios, PC_BIOS_AREA, PC_BIOS_AREA_SIZE, cfg->smp.cpus);
+    if (!rsdp) {
+        error_report("could not build ACPI tables");
+        return -1;
+    }
+    X86BootState boot;
+    if (linux_boot_load(cfg, rsdp, &boot) < 0) {
+        return -1;
+    }
+    if (accel->create_vcpus(cfg, &boot) < 0) {
+        return -1;
+    }
+    return accel->start_vcpus();
+}
+
+void pc_machine_stop(void)
+{
+    if (current_accel) {
+        current_accel->stop_vcpus();
+        current_accel->destroy();
+    }
+    for (int i = 0; i < 4; i++) {
+        if (com[i]) {
+            serial_16550_destroy(com[i]);
+            com[i] = NULL;
+        }
+    }
+    io_reset_all();
+    ram_free();
+}

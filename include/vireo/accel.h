@@ -1,0 +1,39 @@
+/*
+ * The accelerator interface. KVM (accel/kvm) and TCG (accel/tcg) implement it; the machine
+ * and devices never ask which one runs.
+ */
+#ifndef VIREO_ACCEL_H
+#define VIREO_ACCEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "vireo/config.h"
+
+typedef struct X86BootState X86BootState;
+
+typedef struct AccelOps {
+    const char *name;
+    /* Can this accelerator run here? On false, *why names the reason (static string). */
+    bool (*available)(const char **why);
+    /* Create the VM: interrupt controllers, timers. Returns 0 or -1 after error_report(). */
+    int (*init)(const VireoConfig *cfg);
+    /* Register guest RAM [gpa, gpa+size) backed by host memory at hva. */
+    int (*map_ram)(uint64_t gpa, uint64_t size, void *hva);
+    /* Create the vCPUs and put the BSP in the given boot state (APs wait for INIT/SIPI). */
+    int (*create_vcpus)(const VireoConfig *cfg, const X86BootState *boot);
+    /* Start one thread per vCPU. */
+    int (*start_vcpus)(void);
+    /* Make every vCPU thread leave guest mode and exit; join them. */
+    void (*stop_vcpus)(void);
+    /* Tear the VM down so init() can run again (machine reset). */
+    void (*destroy)(void);
+    void (*set_irq)(unsigned gsi, int level);
+} AccelOps;
+
+extern const AccelOps kvm_accel_ops;
+extern const AccelOps tcg_accel_ops;
+
+/* The accelerator in use (set by the machine once one initialised). */
+extern const AccelOps *current_accel;
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * ACPI: the firmware tables (hw/x86/acpi-build.c, DSDT in hw/x86/dsdt.dsl) and the
+ * fixed-hardware PM device they describe (hw/acpi/pm.c).
+ *
+ * I/O ports of the PM device:
+ *   0x600-0x603  PM1a_EVT_BLK: status (0x600, write 1 to clear), enable (0x602)
+ *   0x604-0x605  PM1a_CNT_BLK: SCI_EN (always 1), SLP_TYP, SLP_EN
+ *   0x608-0x60B  PM_TMR_BLK: 24-bit free-running timer at 3.579545 MHz
+ *   0xCF9        reset control register (also the FADT reset register, value 0x06)
+ * The SCI is ISA IRQ 9, level-triggered active-high (MADT interrupt source override).
+ * There are no GPE blocks.
+ */
+#ifndef VIREO_ACPI_H
+#define VIREO_ACPI_H
+
+#include <stdint.h>
+
+#define ACPI_PM1_EVT_BLK 0x600
+#define ACPI_PM1_CNT_BLK 0x604
+#define ACPI_PM_TMR_BLK  0x608
+#define ACPI_PM_IO_BASE  ACPI_PM1_EVT_BLK
+#define ACPI_PM_IO_LEN   12
+#define ACPI_RESET_PORT  0xcf9
+#define ACPI_RESET_VALUE 0x06
+#define ACPI_SCI_IRQ     9
+#define ACPI_PM_TIMER_HZ 3579545
+
+/* SLP_TYP of \_S5 in the DSDT (hw/x86/dsdt.dsl must agree). */
+#define ACPI_S5_SLP_TYP 5
+
+/* PM1 status/enable bits */
+#define ACPI_PM1_TMR     (1u << 0)
+#define ACPI_PM1_GBL     (1u << 5)
+#define ACPI_PM1_PWRBTN  (1u << 8)
+#define ACPI_PM1_SLPBTN  (1u << 9)
+#define ACPI_PM1_RTC     (1u << 10)
+#define ACPI_PM1_PCIEXP  (1u << 14) /* PCIEXP_WAKE_STS / PCIEXP_WAKE_DIS */
+#define ACPI_PM1_WAK_STS (1u << 15)
+/* PM1 control bits */
+#define ACPI_PM1_SCI_EN  (1u << 0)
+#define ACPI_PM1_SLP_TYP (7u << 10)
+#define ACPI_PM1_SLP_EN  (1u << 13)
+
+/*
+ * Write RSDP, XSDT, RSDT, FADT, FACS, DSDT and MADT for ncpus processors (APIC IDs
+ * 0..ncpus-1) into host memory `host` that the guest sees at [gpa, gpa+size). The whole
+ * range is overwritten (zeroed first). It must lie below 4 GiB (RSDT and FADT hold 32-bit
+ * pointers); for the legacy RSDP scan it should be (part of) 0xE0000-0xFFFFF.
+ * Returns the RSDP's guest address (16-byte aligned), or 0 if the tables do not fit or
+ * ncpus is 0 or above 255.
+ */
+uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, unsigned ncpus);
+
+/*
+ * GSI of legacy INTx pin `pin` (0 = INTA .. 3 = INTD) of a device in PCI slot `slot` on
+ * bus 0, as the DSDT's _PRT declares it (QEMU i440fx layout: links A-D = (slot+pin-1)%4,
+ * A and B on GSI 10, C and D on GSI 11). Linux programs these pins level-triggered.
+ */
+static inline unsigned acpi_pci_intx_gsi(unsigned slot, unsigned pin)
+{
+    return ((slot + pin + 3) & 3) < 2 ? 10 : 11;
+}
+
+/*
+ * The PM device. acpi_pm_init() registers its I/O ports (once per machine, after
+ * io_reset_all()) and resets it; acpi_pm_reset() returns it to power-on state (machine
+ * reset). Call with the big lock held.
+ */
+void acpi_pm_init(void);
+void acpi_pm_reset(void);
+/* Press the fixed-feature power button: PWRBTN_STS, and an SCI if PWRBTN_EN. Lock held. */
+void acpi_pm_press_power_button(void);
+
+/*
+ * The reset control register at 0xCF9, for a PCI host bridge that wants to claim
+ * 0xCF8-0xCFF as a whole and forward byte accesses to 0xCF9 here instead of leaving the
+ * port to acpi_pm_init()'s registration (a bridge that registers 0xCF8 with length 1
+ * still receives 32-bit CONFIG_ADDRESS accesses, pio_dispatch() routes by first port).
+ */
+uint8_t acpi_pm_rcr_read(void);
+void acpi_pm_rcr_write(uint8_t val);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * VireoConfig: everything the command line decides about the machine.
+ * system/cmdline.c fills it; the machine and accelerators only read it.
+ */
+#ifndef VIREO_CONFIG_H
+#define VIREO_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VIREO_MAX_ACCELS 4
+#define VIREO_MAX_SERIAL 4
+#define VIREO_MAX_CPUS   288
+
+typedef enum { ACCEL_KVM, ACCEL_TCG } AccelType;
+
+typedef struct SmpConfig {
+    unsigned cpus;    /* vCPUs present at start */
+    unsigned maxcpus; /* cpus <= maxcpus */
+    unsigned sockets, dies, cores, threads;
+} SmpConfig;
+
+typedef struct VireoConfig {
+    /* -accel / -enable-kvm / -machine accel=a:b: tried in order */
+    AccelType accels[VIREO_MAX_ACCELS];
+    int n_accels;
+    char *machine_type; /* canonical name, e.g. "pc-i440fx-7.2" or "none" */
+    char *cpu_model;    /* "qemu64" (default), "host", "max" */
+    uint64_t ram_size;  /* bytes */
+    SmpConfig smp;
+    char *kernel, *initrd, *append;
+    /*
+     * -serial arguments in order (COM1 first), as given: "stdio", "null",
+     * "none", "file:PATH", "chardev:ID", "mon:stdio" ...; chardev/ parses them.
+     * NULL entries mean "no serial port at that index".
+     */
+    char *serial[VIREO_MAX_SERIAL];
+    int n_serial;
+    bool serial_given; /* at least one -serial on the command line */
+    bool nographic;
+    bool display_none;
+    bool no_reboot;
+    bool no_shutdown;
+    bool start_paused; /* -S */
+    char *name;        /* -name guest=... or positional */
+} VireoConfig;
+
+/*
+ * Parse argv into cfg. Returns 0 to go on and start the machine, 1 when the
+ * command was fully handled (-version, -help, -machine help) and the process
+ * should exit 0, and -1 after printing an error in QEMU's style (exit 1).
+ */
+int vireo_parse_cmdline(int argc, char **argv, VireoConfig *cfg);
+void vireo_config_free(VireoConfig *cfg);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * Machine-wide services: the big device lock, interrupt lines, and run-state requests
+ * (reset, power-off) that devices raise and the main loop carries out.
+ */
+#ifndef VIREO_MACHINE_H
+#define VIREO_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One lock serialises device emulation: vCPU exits take it, so does the main loop. */
+void vireo_lock(void);
+void vireo_unlock(void);
+
+/* Drive an interrupt line (GSI: ISA IRQs 0-15 are GSIs 0-15; IOAPIC pins up to 23). */
+void irq_set_level(unsigned gsi, int level);
+static inline void irq_pulse(unsigned gsi)
+{
+    irq_set_level(gsi, 1);
+    irq_set_level(gsi, 0);
+}
+
+typedef enum {
+    SHUTDOWN_NONE,
+    SHUTDOWN_GUEST_POWEROFF, /* ACPI S5 or equivalent */
+    SHUTDOWN_GUEST_RESET,    /* keyboard controller, 0xCF9, ACPI reset register */
+    SHUTDOWN_HOST_SIGNAL,    /* SIGINT/SIGTERM */
+    SHUTDOWN_GUEST_PANIC,    /* triple fault, internal error: exit non-zero */
+} ShutdownCause;
+
+/* Ask the main loop to power off or reset the machine. Safe from any thread, lock held or not. */
+void machine_request_shutdown(ShutdownCause cause);
+
+#endif

@@ -1,0 +1,38 @@
+/* x86 PC machine pieces shared by the loader, the machine and the accelerators. */
+#ifndef VIREO_X86_H
+#define VIREO_X86_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "vireo/config.h"
+
+typedef struct X86BootState X86BootState;
+
+/* Where the loader wants the boot CPU to start (64-bit Linux entry). */
+struct X86BootState {
+    uint64_t rip, rsi, rsp, rflags;
+    uint64_t cr0, cr3, cr4, efer;
+    uint64_t gdt_base;
+    uint16_t gdt_limit;
+    uint16_t cs, ds; /* selectors; flat 64-bit code and data */
+};
+
+/* PC memory map */
+#define PC_LOWMEM_LIMIT   0xC0000000ULL /* RAM below 3 GiB, then the 32-bit PCI hole */
+#define PC_BIOS_AREA      0xE0000ULL    /* ACPI tables live in [0xE0000, 0x100000) */
+#define PC_BIOS_AREA_SIZE 0x20000ULL
+#define PC_IOAPIC_BASE    0xFEC00000ULL
+#define PC_LAPIC_BASE     0xFEE00000ULL
+
+/* CPU topology: APIC ID of vCPU `index` under cfg->smp (sockets/dies/cores/threads). */
+uint32_t x86_apic_id(const SmpConfig *smp, unsigned index);
+unsigned x86_topo_bits(unsigned count);
+
+/*
+ * Load a Linux bzImage (with initrd and command line) into guest RAM and fill the boot state
+ * for the 64-bit entry point. rsdp is the ACPI RSDP address passed in boot_params.
+ * Returns 0, or -1 after error_report().
+ */
+int linux_boot_load(const VireoConfig *cfg, uint64_t rsdp, X86BootState *bs);
+
+#endif

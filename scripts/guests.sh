@@ -1,0 +1,224 @@
+#!/bin/bash
+# Fills the guest cache used by the KVM tests, the nested harness and the benches:
+#   $VIREO_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/vireo), never committed.
+# From Debian packages (apt-get download; no other network access):
+#   vmlinuz-cloud          linux-image-cloud-amd64's kernel: the INNER guest Vireo boots
+#   vmlinuz-generic        linux-image-amd64's kernel: the OUTER guest of scripts/nested-run.sh
+#   test-initrd.cpio.gz    inner initramfs: busybox + /init printing VIREO-INIT-OK and cpus=N,
+#                          then vireo.action=poweroff|reboot|shell (default poweroff)
+#   outer-initrd.cpio.gz   outer initramfs: virtio/9p/kvm modules, mounts the host's / (9p, read-only)
+#                          at /host, chroots there and runs the base64 vireo.cmd=, prints
+#                          VIREO-NESTED-EXIT=<status>, powers off
+#   busybox                busybox-static's binary
+#   VERSIONS               which packages these came from
+# Re-running is a no-op when the cache is complete (the kernel versions stay pinned to what was
+# fetched); `scripts/guests.sh --refresh` resolves the metapackages again and rebuilds everything.
+#   scripts/guests.sh [--refresh] [--print-dir]
+set -euo pipefail
+CACHE=${VIREO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo}
+refresh=0
+for a in "$@"; do
+    case "$a" in
+    --refresh) refresh=1 ;;
+    --print-dir) echo "$CACHE"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "guests.sh: unknown option '$a'" >&2; exit 2 ;;
+    esac
+done
+# Bump when the initramfs contents change, so existing caches get rebuilt.
+FORMAT=4
+ARTIFACTS="vmlinuz-cloud vmlinuz-generic test-initrd.cpio.gz outer-initrd.cpio.gz busybox VERSIONS"
+
+complete() {
+    local f
+    for f in $ARTIFACTS; do [ -s "$CACHE/$f" ] || return 1; done
+    grep -qx "format=$FORMAT" "$CACHE/VERSIONS"
+}
+
+show() {
+    echo "guest cache: $CACHE"
+    local f
+    for f in $ARTIFACTS; do
+        printf '  %-22s %s\n' "$f" "$(du -h "$CACHE/$f" | cut -f1)"
+    done
+    sed 's/^/  /' "$CACHE/VERSIONS"
+}
+
+if [ $refresh = 0 ] && complete; then
+    show
+    exit 0
+fi
+
+for tool in apt-get apt-cache dpkg-deb cpio gzip modprobe; do
+    command -v $tool >/dev/null 2>&1 || {
+        echo "guests.sh: '$tool' missing (run scripts/setup as root first)" >&2
+        exit 1
+    }
+done
+
+# The versioned package a metapackage (linux-image-amd64) depends on, as apt would install it.
+resolve() {
+    local dep
+    dep=$(apt-cache depends "$1" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
+    if [ -z "$dep" ]; then
+        echo "guests.sh: cannot resolve $1 (run 'apt-get update' first: scripts/setup does)" >&2
+        exit 1
+    fi
+    echo "$dep"
+}
+
+mkdir -p "$CACHE"
+work=$(mktemp -d "$CACHE/.work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Keep the kernels already in the cache unless --refresh: tests stay reproducible.
+pkg_cloud="" pkg_gen=""
+if [ $refresh = 0 ] && [ -s "$CACHE/VERSIONS" ]; then
+    pkg_cloud=$(sed -n 's/^cloud=//p' "$CACHE/VERSIONS")
+    pkg_gen=$(sed -n 's/^generic=//p' "$CACHE/VERSIONS")
+fi
+[ -n "$pkg_cloud" ] || pkg_cloud=$(resolve linux-image-cloud-amd64)
+[ -n "$pkg_gen" ] || pkg_gen=$(resolve linux-image-amd64)
+pkgs="$pkg_cloud $pkg_gen busybox-static"
+echo "guests.sh: downloading $pkgs"
+# apt-get download drops privileges to _apt: give it a directory it may write.
+chmod 755 "$work"
+(cd "$work" && apt-get download -q $pkgs >/dev/null 2>"$work/apt.err") || {
+    cat "$work/apt.err" >&2
+    echo "guests.sh: apt-get download failed (network or apt lists; try 'apt-get update')" >&2
+    exit 1
+}
+for p in $pkgs; do
+    deb=$(ls "$work"/"$p"_*.deb)
+    mkdir -p "$work/x/$p"
+    dpkg-deb -x "$deb" "$work/x/$p"
+    echo "$p=$(dpkg-deb -f "$deb" Version)" >>"$work/versions"
+done
+kcloud=$(ls "$work/x/$pkg_cloud"/boot/vmlinuz-*)
+kgen=$(ls "$work/x/$pkg_gen"/boot/vmlinuz-*)
+kver=${kgen##*/vmlinuz-}
+bb=$work/x/busybox-static/bin/busybox
+"$bb" true || { echo "guests.sh: the busybox binary does not run" >&2; exit 1; }
+
+# A root tree with busybox and its applets as symlinks (no device nodes: /init mounts devtmpfs).
+mkroot() { # dir
+    mkdir -p "$1"/{bin,sbin,dev,proc,sys,tmp,root,etc,mnt}
+    cp "$bb" "$1/bin/busybox"
+    local a
+    for a in $("$bb" --list); do
+        [ "$a" = busybox ] || ln -sf busybox "$1/bin/$a"
+    done
+}
+mkcpio() { # dir output
+    (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) |
+        gzip -9n >"$2"
+}
+
+# --- inner guest: test-initrd.cpio.gz ---
+r=$work/inner
+mkroot "$r"
+cat >"$r/init" <<'EOF'
+#!/bin/sh
+# Vireo test guest init. Kernel command line: console=ttyS0 [vireo.action=poweroff|reboot|shell]
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+exec </dev/console >/dev/console 2>&1
+echo "VIREO-INIT-OK"
+echo "cpus=$(grep -c ^processor /proc/cpuinfo)"
+action=poweroff
+for w in $(cat /proc/cmdline); do
+    case "$w" in vireo.action=*) action=${w#vireo.action=} ;; esac
+done
+case "$action" in
+reboot) echo "vireo: reboot"; reboot -f ;;
+shell)
+    echo "vireo: shell (exit it to power off)"
+    setsid cttyhack sh -l
+    poweroff -f ;;
+*) echo "vireo: poweroff"; poweroff -f ;;
+esac
+sleep 5
+echo "vireo: $action did not happen"
+EOF
+chmod 755 "$r/init"
+mkcpio "$r" "$work/test-initrd.cpio.gz"
+
+# --- outer guest: outer-initrd.cpio.gz ---
+# The modules and their dependencies, in load order, as modprobe resolves them from modules.dep.
+moddir=$work/x/$pkg_gen/lib/modules/$kver
+depmod -b "$work/x/$pkg_gen" "$kver"
+r=$work/outer
+mkroot "$r"
+mkdir -p "$r/host" "$r/lib/modules"
+: >"$work/modlist"
+for top in virtio_pci 9pnet_virtio 9p kvm_amd kvm_intel; do
+    modprobe -d "$work/x/$pkg_gen" -S "$kver" --show-depends "$top" |
+        awk '$1 == "insmod" {print $2}' >>"$work/modlist"
+done
+# kvm_amd and kvm_intel share kvm's chain: keep the first mention of each module.
+awk '!seen[$0]++' "$work/modlist" | while read -r ko; do
+    case "$ko" in *.ko) ;; *) echo "guests.sh: unsupported module format $ko" >&2; exit 1 ;; esac
+    cp "$ko" "$r/lib/modules/"
+    echo "${ko##*/}" >>"$r/lib/modules/order"
+done
+echo "outer-guest modules (load order): $(tr '\n' ' ' <"$r/lib/modules/order")"
+cat >"$r/init" <<'EOF'
+#!/bin/sh
+# Vireo nested-KVM outer guest init. Kernel command line: vireo.cmd=<base64 shell command>
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+done_() { echo "VIREO-NESTED-EXIT=$1"; sync; poweroff -f; sleep 10; }
+cpu=none
+grep -qw svm /proc/cpuinfo && cpu=kvm-amd.ko
+grep -qw vmx /proc/cpuinfo && cpu=kvm-intel.ko
+for m in $(cat /lib/modules/order); do
+    case "$m" in kvm-amd.ko | kvm-intel.ko) [ "$m" = "$cpu" ] || continue ;; esac
+    insmod "/lib/modules/$m" || echo "vireo-outer: insmod $m failed"
+done
+[ -c /dev/kvm ] && echo "vireo-outer: /dev/kvm ready (${cpu%.ko})" ||
+    echo "vireo-outer: no /dev/kvm (cpu virtualization: ${cpu%.ko})"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 host /host ||
+    { echo "vireo-outer: cannot mount the host share"; done_ 125; }
+mount -t proc proc /host/proc
+mount -t sysfs sysfs /host/sys
+mount -t tracefs tracefs /host/sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
+mount -t devtmpfs devtmpfs /host/dev
+mkdir -p /host/dev/pts /host/dev/shm 2>/dev/null
+mount -t devpts devpts /host/dev/pts
+mount -t tmpfs tmpfs /host/dev/shm
+for d in /tmp /run /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "/host$d"; done
+cmd=""
+for w in $(cat /proc/cmdline); do
+    case "$w" in vireo.cmd=*) cmd=$(echo "${w#vireo.cmd=}" | base64 -d) ;; esac
+done
+if [ -z "$cmd" ]; then
+    echo "vireo-outer: no vireo.cmd= on the kernel command line"
+    done_ 125
+fi
+echo "vireo-outer: running command"
+chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/tmp TERM=dumb VIREO_NESTED=1 /bin/sh -c "$cmd" </dev/null
+done_ $?
+EOF
+chmod 755 "$r/init"
+mkcpio "$r" "$work/outer-initrd.cpio.gz"
+
+# Install atomically-ish: artifacts first, VERSIONS (the completeness stamp) last.
+rm -f "$CACHE/VERSIONS"
+cp "$kcloud" "$CACHE/vmlinuz-cloud"
+cp "$kgen" "$CACHE/vmlinuz-generic"
+cp "$bb" "$CACHE/busybox"
+mv "$work/test-initrd.cpio.gz" "$work/outer-initrd.cpio.gz" "$CACHE/"
+{
+    echo "format=$FORMAT"
+    echo "cloud=$pkg_cloud"
+    echo "generic=$pkg_gen"
+    cat "$work/versions"
+    echo "outer-modules=$(tr '\n' ' ' <"$r/lib/modules/order" | sed 's/ $//')"
+} >"$work/VERSIONS"
+mv "$work/VERSIONS" "$CACHE/VERSIONS"
+show

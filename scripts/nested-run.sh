@@ -1,0 +1,75 @@
+#!/bin/bash
+# Runs a shell command inside a nested-KVM guest: real QEMU with TCG (-cpu max emulates SVM) boots
+# Debian's generic kernel with the cache's outer-initrd.cpio.gz, which loads kvm-amd (or kvm-intel),
+# mounts this machine's / read-only over 9p, chroots into it and runs the command with /dev/kvm
+# usable. Works without /dev/kvm on this machine. The console streams to stdout; the exit status is
+# the command's (from the VIREO-NESTED-EXIT=<n> marker), 124 on timeout, 125 when no marker came.
+#   scripts/nested-run.sh [-t SECONDS] 'SHELL COMMAND'
+# Inside, the command runs as root in the current directory with HOME=/tmp, VIREO_NESTED=1 and
+# every VIREO_* variable of the caller; writable: /tmp /run /var/tmp /dev/shm (tmpfs), nothing else.
+# Environment: VIREO_CACHE (guest cache), VIREO_NESTED_TIMEOUT (default 600 s),
+#   VIREO_NESTED_MEM (MiB, default 3072), VIREO_NESTED_SMP (default 2), VIREO_NESTED_QEMU (the outer
+#   QEMU, default qemu-system-x86_64), VIREO_NESTED_DEBUG=1 (show the outer kernel's boot log).
+set -u
+timeout_s=${VIREO_NESTED_TIMEOUT:-600}
+if [ "${1:-}" = -t ]; then
+    timeout_s=$2
+    shift 2
+fi
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+    sed -n '2,12p' "$0" >&2
+    exit 2
+fi
+export VIREO_CACHE=${VIREO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo}
+CACHE=$VIREO_CACHE
+for f in vmlinuz-generic outer-initrd.cpio.gz; do
+    if [ ! -s "$CACHE/$f" ]; then
+        echo "nested-run: $CACHE/$f missing: run scripts/setup (or scripts/guests.sh) first" >&2
+        exit 125
+    fi
+done
+qemu=${VIREO_NESTED_QEMU:-qemu-system-x86_64}
+command -v "$qemu" >/dev/null || { echo "nested-run: $qemu not found (apt-get install qemu-system-x86)" >&2; exit 125; }
+
+# The command as the guest runs it: same directory, caller's VIREO_* variables.
+cmd="cd $(printf '%q' "$PWD") || exit 125"
+while IFS= read -r v; do
+    cmd+="; export $v=$(printf '%q' "${!v}")"
+done < <(compgen -e | grep -E '^VIREO_' | grep -vE '^VIREO_NESTED_')
+cmd+="; $1"
+b64=$(printf '%s' "$cmd" | base64 -w0)
+# x86 COMMAND_LINE_SIZE is 2048: keep room for the rest.
+if [ ${#b64} -gt 1800 ]; then
+    echo "nested-run: command too long for the kernel command line (${#b64} base64 chars); put it in a script" >&2
+    exit 2
+fi
+if [ "${VIREO_NESTED_DEBUG:-0}" = 1 ]; then
+    klog="loglevel=7"
+else
+    klog="quiet loglevel=1"
+fi
+
+log=$(mktemp /tmp/vireo-nested.XXXXXX)
+trap 'rm -f "$log"' EXIT
+t0=$(date +%s.%N)
+# setsid + timeout: the outer QEMU gets killed (TERM, then KILL 10 s later) at the time limit.
+timeout -k 10 "$timeout_s" "$qemu" -accel tcg -cpu max -m "${VIREO_NESTED_MEM:-3072}" \
+    -smp "${VIREO_NESTED_SMP:-2}" -nographic -no-reboot \
+    -kernel "$CACHE/vmlinuz-generic" -initrd "$CACHE/outer-initrd.cpio.gz" \
+    -append "console=ttyS0 panic=-1 mitigations=off $klog vireo.cmd=$b64" \
+    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+    </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
+qrc=${PIPESTATUS[0]}
+t1=$(date +%s.%N)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+rc=$(sed -n 's/^.*VIREO-NESTED-EXIT=\([0-9][0-9]*\).*$/\1/p' "$log" | tail -n 1)
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+    echo "nested-run: timed out after ${timeout_s}s (outer QEMU killed)" >&2
+    exit 124
+fi
+if [ -z "$rc" ]; then
+    echo "nested-run: no VIREO-NESTED-EXIT marker (outer QEMU exited with $qrc after ${secs}s)" >&2
+    exit 125
+fi
+echo "nested-run: command exited with $rc (outer guest ran ${secs}s)" >&2
+exit "$rc"

@@ -218,13 +218,22 @@ static int setup_lapic(KVMVcpu *v)
     return ioctl(v->fd, KVM_SET_LAPIC, &l);
 }
 
+/*
+ * Power-on MSR values. Every vCPU's TSC is written with 0 at nearly the same moment: KVM
+ * takes writes of one value close together as a request to synchronise the TSCs, so the
+ * guest sees one stable TSC across CPUs.
+ */
 static int setup_msrs(KVMVcpu *v)
 {
     struct {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry e[1];
-    } m = {.hdr.nmsrs = 1, .e = {{.index = 0x1a0 /* IA32_MISC_ENABLE */, .data = 1}}};
-    return ioctl(v->fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
+        struct kvm_msr_entry e[2];
+    } m = {.hdr.nmsrs = 2,
+           .e = {
+               {.index = 0x1a0 /* IA32_MISC_ENABLE: fast strings */, .data = 1},
+               {.index = 0x10 /* IA32_TIME_STAMP_COUNTER */, .data = 0},
+           }};
+    return ioctl(v->fd, KVM_SET_MSRS, &m) == 2 ? 0 : -1;
 }
 
 static int kvm_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Misbehaving guests under KVM: a triple fault is reported with the registers and ends the
+# process non-zero; a guest reading unclaimed MMIO or sitting in HLT keeps running until a
+# signal ends the process cleanly (QEMU's message, exit 0). Tiny kernels from tests/lib/mkkernel.py.
+. "$(dirname "$0")/../lib/common.sh"
+if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+    skip kvm-faults "/dev/kvm is not usable here (the nested group runs this inside a KVM guest)"
+    finish; exit
+fi
+if ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+    skip kvm-faults "/dev/kvm exists but the CPU shows neither vmx nor svm (a paravirtual KVM such as PVM, which QEMU 7.2 cannot boot Linux on either)"
+    finish; exit
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$work/tf" triple-fault
+python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$work/hlt" hlt-loop
+python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$work/mmio" mmio-read
+
+timeout 60 "$VIREO" -accel kvm -m 64 -display none -kernel "$work/tf" >"$work/out" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'triple fault' "$work/out" && grep -q '^RIP=' "$work/out"; then
+    ok kvm-faults/triple-fault
+else
+    fail kvm-faults/triple-fault "exit $rc; output: $(head -c 400 "$work/out")"
+fi
+
+for k in hlt mmio; do
+    "$VIREO" -accel kvm -m 64 -smp 2 -display none -kernel "$work/$k" >"$work/out" 2>&1 &
+    pid=$!
+    sleep 3
+    if ! kill -0 $pid 2>/dev/null; then
+        wait $pid
+        fail kvm-faults/$k-alive "the process ended by itself (status $?): $(head -c 400 "$work/out")"
+        continue
+    fi
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q 'terminating on signal 15' "$work/out"; then
+        ok kvm-faults/$k-sigterm
+    else
+        fail kvm-faults/$k-sigterm "exit $rc; output: $(head -c 400 "$work/out")"
+    fi
+done
+finish

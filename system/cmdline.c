@@ -857,18 +857,32 @@ static bool apply_accels(CmdLine *cl, VireoConfig *cfg)
         return !none_valid;
     }
     if (cl->accels.n_groups) {
+        /*
+         * QEMU never looks past tcg (it always starts), so it reports nothing about later
+         * entries. Vireo keeps the valid ones after tcg as fallbacks, silently: its TCG may be
+         * unavailable, and then the next accelerator is tried as QEMU would if tcg failed.
+         */
+        bool after_tcg = false;
+        cfg->accels_from_option = true;
         for (size_t i = 0; i < cl->accels.n_groups; i++) {
             const QOpts *o = cl->accels.groups[i];
             const char *name = qopts_get(o, "accel");
             if (!accel_from_name(name, &a)) {
-                error_at(o->loc, "invalid accelerator %s", name);
+                if (!after_tcg) {
+                    error_at(o->loc, "invalid accelerator %s", name);
+                }
+                continue;
+            }
+            if (after_tcg) {
+                /* QEMU would never have parsed these: keep valid ones quietly. */
+                add_accel(cfg, a);
                 continue;
             }
             if (!check_accel_props(o, a)) {
                 return false;
             }
             if (add_accel(cfg, a)) {
-                break; /* tcg always starts: later entries are never tried */
+                after_tcg = true;
             }
         }
         return cfg->n_accels > 0;

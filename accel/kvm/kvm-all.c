@@ -36,11 +36,7 @@ static bool kvm_available(const char **why)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        *why = errno == ENOENT ? "Could not access KVM kernel module: No such file or directory"
-                               : "Could not access KVM kernel module: Permission denied";
-        if (errno != ENOENT && errno != EACCES && errno != EPERM) {
-            *why = "Could not access KVM kernel module";
-        }
+        *why = strerror(errno);
         return false;
     }
     int v = ioctl(fd, KVM_GET_API_VERSION, 0);

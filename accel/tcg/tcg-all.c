@@ -7,7 +7,7 @@
 
 static bool tcg_available(const char **why)
 {
-    *why = "the TCG accelerator is not implemented in this Vireo build yet; use -accel kvm";
+    *why = "not implemented in this Vireo build yet (use -accel kvm)";
     return false;
 }
 

@@ -4,6 +4,7 @@
  * initrd, and the boot CPU starts at the 64-bit entry point with identity-mapped page tables.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,18 @@ static void wr32(uint8_t *p, uint32_t v)
 static void wr64(uint8_t *p, uint64_t v)
 {
     memcpy(p, &v, 8);
+}
+
+/* QEMU's loader reports its errors with a bare "qemu: " prefix; tools match on that text. */
+static void boot_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void boot_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("qemu: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 /* Read a whole file; NULL with errno set on failure. */
@@ -156,13 +169,13 @@ int linux_boot_load(const VireoConfig *cfg, uint64_t rsdp, X86BootState *bs)
     size_t klen, ilen = 0;
     uint8_t *k = read_file(cfg->kernel, &klen);
     if (!k) {
-        error_report("could not open kernel file '%s': %s", cfg->kernel, strerror(errno));
+        boot_error("could not open kernel file '%s': %s", cfg->kernel, strerror(errno));
         return -1;
     }
     uint8_t *initrd = NULL;
     int ret = -1;
     if (klen < 0x1000 || rd32(k + BP_HEADER_MAGIC) != 0x53726448 /* "HdrS" */) {
-        error_report("invalid kernel header");
+        boot_error("invalid kernel header");
         goto out;
     }
     uint16_t version = rd16(k + BP_VERSION);
@@ -175,7 +188,7 @@ int linux_boot_load(const VireoConfig *cfg, uint64_t rsdp, X86BootState *bs)
     unsigned setup_sects = k[BP_SETUP_SECTS] ? k[BP_SETUP_SECTS] : 4;
     size_t setup_size = (setup_sects + 1) * 512;
     if (setup_size >= klen) {
-        error_report("invalid kernel header");
+        boot_error("invalid kernel header");
         goto out;
     }
     uint64_t lowmem_end = guest_ram.blocks[0].size;
@@ -214,7 +227,10 @@ int linux_boot_load(const VireoConfig *cfg, uint64_t rsdp, X86BootState *bs)
     if (cfg->initrd) {
         initrd = read_file(cfg->initrd, &ilen);
         if (!initrd) {
-            error_report("could not load initial ram disk '%s'", cfg->initrd);
+            boot_error(
+                "error reading initrd %s: Failed to open file \u201c%s\u201d: open() failed: "
+                "%s",
+                cfg->initrd, cfg->initrd, strerror(errno));
             goto out;
         }
         uint64_t max = rd32(k + BP_INITRD_ADDR_MAX);

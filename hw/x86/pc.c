@@ -33,14 +33,19 @@ int machine_select_accel(const VireoConfig *cfg)
         const char *why = NULL;
         if (ops->available(&why)) {
             if (i > 0) {
-                fprintf(stderr, "Back to %s accelerator\n", ops->name);
+                error_report("falling back to %s", ops->name);
             }
             current_accel = ops;
             return 0;
         }
-        error_report("-accel %s: %s", ops->name, why);
+        /* QEMU's wording: KVM's own line unprefixed, then the (located) failure. */
         if (list[i] == ACCEL_KVM) {
-            error_report("-accel kvm: failed to initialize kvm: No such file or directory");
+            fprintf(stderr, "Could not access KVM kernel module: %s\n", why);
+        }
+        if (cfg->accels_from_option) {
+            error_report("-accel %s: failed to initialize %s: %s", ops->name, ops->name, why);
+        } else {
+            error_report("failed to initialize %s: %s", ops->name, why);
         }
     }
     return -1;

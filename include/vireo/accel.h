@@ -13,7 +13,7 @@ typedef struct X86BootState X86BootState;
 
 typedef struct AccelOps {
     const char *name;
-    /* Can this accelerator run here? On false, *why names the reason (static string). */
+    /* Can this accelerator run here? On false, *why names the reason (e.g. strerror text). */
     bool (*available)(const char **why);
     /* Create the VM: interrupt controllers, timers. Returns 0 or -1 after error_report(). */
     int (*init)(const VireoConfig *cfg);

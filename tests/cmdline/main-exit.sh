@@ -40,4 +40,45 @@ expect bad-size 1 "^qemu-system-x86_64: -m 5X: Parameter 'size' expects a non-ne
 expect bad-machine 1 '^qemu-system-x86_64: unsupported machine type$' -M foo
 expect append-no-kernel 1 '^qemu-system-x86_64: -append only allowed with -kernel option$' \
     -append x
+
+# Boot-file errors: QEMU's loader wording (bare "qemu: " prefix), exit 1, whichever accelerator.
+printf 'not a kernel' >"$tmp/garbage"
+for accel in kvm tcg; do
+    expect kernel-missing-$accel 1 "^qemu: could not open kernel file '/nonexistent': No such file or directory\$" \
+        -accel $accel -accel kvm -display none -kernel /nonexistent
+done
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    expect kernel-garbage 1 '^qemu: invalid kernel header$' -accel kvm -display none -kernel "$tmp/garbage"
+    python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$tmp/tiny" hlt-loop
+    expect initrd-missing 1 '^qemu: error reading initrd /nonexistent: Failed to open file .*/nonexistent.*: open\(\) failed: No such file or directory$' \
+        -accel kvm -display none -kernel "$tmp/tiny" -initrd /nonexistent
+else
+    skip kernel-garbage "/dev/kvm not usable: the loader runs after the accelerator starts"
+    skip initrd-missing "/dev/kvm not usable"
+fi
+
+# Without /dev/kvm (hidden in a private mount namespace), -accel kvm and -enable-kvm fail with
+# QEMU's exact lines and status.
+nokvm() { # ARGS... : run in a namespace whose /dev has only null
+    unshare -m bash -c 'mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && exec "$@"' \
+        nokvm "$@"
+}
+if nokvm true 2>/dev/null; then
+    for a in "-accel kvm" "-enable-kvm" "-machine accel=kvm"; do
+        # shellcheck disable=SC2086
+        nokvm timeout 10 /usr/bin/qemu-system-x86_64 $a -display none -machine none \
+            >/dev/null 2>"$tmp/qerr" </dev/null
+        qrc=$?
+        # shellcheck disable=SC2086
+        nokvm timeout 10 "$VIREO" $a -display none -machine none >/dev/null 2>"$tmp/verr" </dev/null
+        vrc=$?
+        if [ $qrc = $vrc ] && cmp -s "$tmp/qerr" "$tmp/verr"; then
+            ok "no-kvm/${a// /}"
+        else
+            fail "no-kvm/${a// /}" "QEMU: $qrc $(cat "$tmp/qerr") / Vireo: $vrc $(cat "$tmp/verr")"
+        fi
+    done
+else
+    skip no-kvm "cannot make a mount namespace here (needs root)"
+fi
 finish

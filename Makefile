@@ -17,8 +17,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 endif
 
 # Everything but main() goes into one static library shared by the binaries and unit tests.
-LIB_DIRS := util system accel/kvm accel/tcg hw/core hw/x86 hw/char hw/input hw/timer hw/pci \
-    hw/acpi hw/intc hw/misc chardev
+LIB_DIRS := util system accel/kvm accel/tcg target/x86 hw/core hw/x86 hw/char hw/input hw/timer hw/pci \
+    hw/acpi hw/intc hw/misc chardev block
 LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libvireo.a
@@ -28,7 +28,14 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 SYSEMU := $(BUILD)/qemu-system-x86_64
 
-all: $(SYSEMU) $(UNIT_BINS)
+# qemu-img (qemu-img/qemu-img.c + img-*.c) and qemu-io (qemu-img/qemu-io.c), sharing tools.c.
+QEMU_IMG := $(BUILD)/qemu-img
+QEMU_IO := $(BUILD)/qemu-io
+# (objects go to $(BUILD)/tools/: $(BUILD)/qemu-img is the binary)
+TOOLS_COMMON_OBJS := $(BUILD)/tools/tools.o
+QEMU_IMG_OBJS := $(BUILD)/tools/qemu-img.o $(patsubst qemu-img/%.c,$(BUILD)/tools/%.o,$(wildcard qemu-img/img-*.c))
+
+all: $(SYSEMU) $(QEMU_IMG) $(QEMU_IO) $(UNIT_BINS)
 
 config.mak:
 	@echo "config.mak missing: run ./configure first" >&2; exit 1
@@ -36,6 +43,19 @@ config.mak:
 $(SYSEMU): $(BUILD)/system/main.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 	@echo "  LINK $@"
+
+$(QEMU_IMG): $(QEMU_IMG_OBJS) $(TOOLS_COMMON_OBJS) $(LIB)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+	@echo "  LINK $@"
+
+$(QEMU_IO): $(BUILD)/tools/qemu-io.o $(TOOLS_COMMON_OBJS) $(LIB)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+	@echo "  LINK $@"
+
+$(BUILD)/tools/%.o: qemu-img/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	@echo "  CC   $@"
 
 $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -77,3 +97,4 @@ clean:
 
 .PHONY: all check check-asan bench format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
+-include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d

@@ -1,0 +1,308 @@
+/*
+ * Protocol driver "file": a host file or block device. Reads past the end of the file return
+ * zeros (as QEMU's file driver does). With BDRV_O_NOCACHE the file is opened O_DIRECT and
+ * unaligned requests go through an aligned bounce buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <glib.h>
+#include "vireo/block.h"
+
+#define DIRECT_ALIGN 4096
+
+typedef struct BDRVFileState {
+    int fd;
+    bool direct;
+} BDRVFileState;
+
+static int file_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
+{
+    BDRVFileState *s = g_new0(BDRVFileState, 1);
+    bs->opaque = s;
+    int oflags = O_CLOEXEC | ((flags & BDRV_O_RDWR) ? O_RDWR : O_RDONLY);
+    if (flags & BDRV_O_NOCACHE) {
+        oflags |= O_DIRECT;
+        s->direct = true;
+    }
+    s->fd = open(bs->filename, oflags);
+    if (s->fd < 0 && errno == EINVAL && s->direct) {
+        block_error(errp, "Could not open '%s': filesystem does not support O_DIRECT",
+                    bs->filename);
+        return -EINVAL;
+    }
+    if (s->fd < 0) {
+        int err = errno;
+        block_error(errp, "Could not open '%s': %s", bs->filename, g_strerror(err));
+        return -err;
+    }
+    struct stat st;
+    if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        block_error(errp, "'%s' is not a file", bs->filename);
+        return -EISDIR;
+    }
+    return 0;
+}
+
+static void file_close(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
+}
+
+static int64_t file_getlength(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+    off_t len = lseek(s->fd, 0, SEEK_END);
+    if (len < 0) {
+        return -errno;
+    }
+    return len;
+}
+
+static int64_t file_allocated_size(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+    struct stat st;
+    if (fstat(s->fd, &st) < 0) {
+        return -errno;
+    }
+    return (int64_t)st.st_blocks * 512;
+}
+
+static int do_pread(int fd, uint64_t offset, uint64_t bytes, void *buf)
+{
+    char *p = buf;
+    while (bytes) {
+        ssize_t n = pread(fd, p, bytes, (off_t)offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (n == 0) {
+            memset(p, 0, bytes); /* past EOF */
+            return 0;
+        }
+        p += n;
+        offset += (uint64_t)n;
+        bytes -= (uint64_t)n;
+    }
+    return 0;
+}
+
+static int do_pwrite(int fd, uint64_t offset, uint64_t bytes, const void *buf)
+{
+    const char *p = buf;
+    while (bytes) {
+        ssize_t n = pwrite(fd, p, bytes, (off_t)offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += n;
+        offset += (uint64_t)n;
+        bytes -= (uint64_t)n;
+    }
+    return 0;
+}
+
+static bool is_aligned(uint64_t offset, uint64_t bytes, const void *buf)
+{
+    return !(offset % DIRECT_ALIGN) && !(bytes % DIRECT_ALIGN) && !((uintptr_t)buf % DIRECT_ALIGN);
+}
+
+static int file_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
+{
+    BDRVFileState *s = bs->opaque;
+    if (!s->direct || is_aligned(offset, bytes, buf)) {
+        return do_pread(s->fd, offset, bytes, buf);
+    }
+    uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
+    uint64_t end = (offset + bytes + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
+    void *b = NULL;
+    if (posix_memalign(&b, DIRECT_ALIGN, end - start)) {
+        return -ENOMEM;
+    }
+    int ret = do_pread(s->fd, start, end - start, b);
+    if (ret == 0) {
+        memcpy(buf, (char *)b + (offset - start), bytes);
+    }
+    free(b);
+    return ret;
+}
+
+static int file_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const void *buf,
+                       int flags)
+{
+    BDRVFileState *s = bs->opaque;
+    if (!s->direct || is_aligned(offset, bytes, buf)) {
+        return do_pwrite(s->fd, offset, bytes, buf);
+    }
+    uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
+    uint64_t end = (offset + bytes + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
+    int64_t flen = file_getlength(bs);
+    void *b = NULL;
+    if (posix_memalign(&b, DIRECT_ALIGN, end - start)) {
+        return -ENOMEM;
+    }
+    int ret = do_pread(s->fd, start, end - start, b);
+    if (ret == 0) {
+        memcpy((char *)b + (offset - start), buf, bytes);
+        ret = do_pwrite(s->fd, start, end - start, b);
+    }
+    free(b);
+    /* don't let the alignment padding grow the file */
+    if (ret == 0 && flen >= 0 && end > (uint64_t)flen && offset + bytes < end) {
+        uint64_t want = MAX((uint64_t)flen, offset + bytes);
+        if (ftruncate(s->fd, (off_t)want) < 0) {
+            ret = -errno;
+        }
+    }
+    return ret;
+}
+
+static int file_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    BDRVFileState *s = bs->opaque;
+    int64_t len = file_getlength(bs);
+    if (len >= 0 && offset >= (uint64_t)len && !(flags & BDRV_REQ_NO_FALLBACK)) {
+        /* past EOF: extending the file is enough */
+        if (ftruncate(s->fd, (off_t)(offset + bytes)) == 0) {
+            return 0;
+        }
+    }
+    if (flags & BDRV_REQ_MAY_UNMAP) {
+        if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                      (off_t)bytes) == 0) {
+            if (len >= 0 && offset + bytes > (uint64_t)len &&
+                ftruncate(s->fd, (off_t)(offset + bytes)) < 0) {
+                return -errno;
+            }
+            return 0;
+        }
+    }
+    if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset, (off_t)bytes) == 0) {
+        return 0;
+    }
+    return -ENOTSUP;
+}
+
+static int file_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    BDRVFileState *s = bs->opaque;
+    if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)bytes) <
+        0) {
+        return 0; /* discard is advisory */
+    }
+    return 0;
+}
+
+static int file_flush(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+    if (bs->open_flags & BDRV_O_NO_FLUSH) {
+        return 0;
+    }
+    if (fdatasync(s->fd) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+static int file_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                             uint64_t *map, BlockDriverState **file)
+{
+    BDRVFileState *s = bs->opaque;
+    *map = offset;
+    *file = bs;
+    off_t data = lseek(s->fd, (off_t)offset, SEEK_DATA);
+    if (data < 0) {
+        if (errno == ENXIO) {
+            *pnum = bytes; /* hole up to EOF */
+            return BDRV_BLOCK_ZERO | BDRV_BLOCK_OFFSET_VALID;
+        }
+        *pnum = bytes;
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
+    }
+    if ((uint64_t)data > offset) {
+        *pnum = MIN(bytes, (uint64_t)data - offset);
+        return BDRV_BLOCK_ZERO | BDRV_BLOCK_OFFSET_VALID;
+    }
+    off_t hole = lseek(s->fd, (off_t)offset, SEEK_HOLE);
+    if (hole < 0 || (uint64_t)hole <= offset) {
+        *pnum = bytes;
+    } else {
+        *pnum = MIN(bytes, (uint64_t)hole - offset);
+    }
+    return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
+}
+
+static int file_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
+                         char **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    int64_t cur = file_getlength(bs);
+    if (cur < 0) {
+        block_error_errno(errp, (int)cur, "Could not get file size");
+        return (int)cur;
+    }
+    if (!exact && size <= (uint64_t)cur) {
+        return 0;
+    }
+    if (prealloc == PREALLOC_MODE_FALLOC && size > (uint64_t)cur) {
+        int r = posix_fallocate(s->fd, cur, (off_t)(size - (uint64_t)cur));
+        if (r) {
+            block_error_errno(errp, r, "Could not preallocate new data");
+            return -r;
+        }
+        return 0;
+    }
+    if (ftruncate(s->fd, (off_t)size) < 0) {
+        int err = errno;
+        block_error_errno(errp, err, "Failed to resize the file");
+        return -err;
+    }
+    if (prealloc == PREALLOC_MODE_FULL && size > (uint64_t)cur) {
+        uint64_t off = (uint64_t)cur;
+        size_t chunk = 1 << 20;
+        void *zero = g_malloc0(chunk);
+        int ret = 0;
+        while (off < size && ret == 0) {
+            size_t n = MIN((uint64_t)chunk, size - off);
+            ret = do_pwrite(s->fd, off, n, zero);
+            off += n;
+        }
+        g_free(zero);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Could not write zeros for preallocation");
+            return ret;
+        }
+    }
+    return 0;
+}
+
+const BlockDriver bdrv_file = {
+    .format_name = "file",
+    .is_protocol = true,
+    .open = file_open,
+    .close = file_close,
+    .pread = file_pread,
+    .pwrite = file_pwrite,
+    .pwrite_zeroes = file_pwrite_zeroes,
+    .discard = file_discard,
+    .flush = file_flush,
+    .block_status = file_block_status,
+    .truncate = file_truncate,
+    .getlength = file_getlength,
+    .allocated_size = file_allocated_size,
+};

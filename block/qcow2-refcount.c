@@ -1,0 +1,868 @@
+/*
+ * qcow2: refcount arithmetic, cluster allocation and the consistency check.
+ *
+ * Allocation follows the same choices as QEMU so that images we lay out (create with
+ * preallocation, convert) match QEMU's: clusters are taken first-fit from a moving
+ * free_cluster_index, and allocating a new refcount block restarts the allocation (-EAGAIN)
+ * after undoing the refcount changes made so far.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "vireo/error.h"
+#include "qcow2.h"
+
+/* ---- pure arithmetic ---- */
+
+uint64_t qcow2_refcount_max(int order)
+{
+    return order >= 6 ? UINT64_MAX : (1ULL << (1 << order)) - 1;
+}
+
+uint64_t qcow2_refcount_get(const void *block, uint64_t index, int order)
+{
+    const uint8_t *b = block;
+    switch (order) {
+    case 0:
+    case 1:
+    case 2: {
+        int bits = 1 << order;
+        uint64_t bitpos = index * (uint64_t)bits;
+        uint8_t byte = b[bitpos / 8];
+        return (byte >> (bitpos % 8)) & ((1u << bits) - 1);
+    }
+    case 3:
+        return b[index];
+    case 4:
+        return ((uint64_t)b[index * 2] << 8) | b[index * 2 + 1];
+    case 5: {
+        const uint8_t *p = b + index * 4;
+        return ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) | ((uint64_t)p[2] << 8) | p[3];
+    }
+    default: {
+        const uint8_t *p = b + index * 8;
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++) {
+            v = (v << 8) | p[i];
+        }
+        return v;
+    }
+    }
+}
+
+void qcow2_refcount_set(void *block, uint64_t index, int order, uint64_t value)
+{
+    uint8_t *b = block;
+    switch (order) {
+    case 0:
+    case 1:
+    case 2: {
+        int bits = 1 << order;
+        uint64_t bitpos = index * (uint64_t)bits;
+        uint8_t mask = (uint8_t)(((1u << bits) - 1) << (bitpos % 8));
+        b[bitpos / 8] = (uint8_t)((b[bitpos / 8] & ~mask) | ((value << (bitpos % 8)) & mask));
+        break;
+    }
+    case 3:
+        b[index] = (uint8_t)value;
+        break;
+    case 4:
+        b[index * 2] = (uint8_t)(value >> 8);
+        b[index * 2 + 1] = (uint8_t)value;
+        break;
+    case 5:
+        for (int i = 0; i < 4; i++) {
+            b[index * 4 + i] = (uint8_t)(value >> (24 - 8 * i));
+        }
+        break;
+    default:
+        for (int i = 0; i < 8; i++) {
+            b[index * 8 + i] = (uint8_t)(value >> (56 - 8 * i));
+        }
+        break;
+    }
+}
+
+int qcow2_refcount_add(uint64_t old, int64_t addend, int order, uint64_t *out)
+{
+    uint64_t max = qcow2_refcount_max(order);
+    if (addend < 0) {
+        uint64_t dec = (uint64_t)(-(addend + 1)) + 1;
+        if (dec > old) {
+            return -ERANGE;
+        }
+        *out = old - dec;
+    } else {
+        uint64_t inc = (uint64_t)addend;
+        if (old > max || inc > max - old) {
+            return -ERANGE;
+        }
+        *out = old + inc;
+    }
+    return 0;
+}
+
+/* ---- refcount blocks ---- */
+
+static int load_refblock(BDRVQcow2State *s, uint64_t rt_index, uint64_t **block)
+{
+    uint64_t off = s->rt[rt_index] & REFT_OFFSET_MASK;
+    if (off & (s->cluster_size - 1)) {
+        qcow2_signal_corruption(
+            s, "Refblock offset %#" PRIx64 " unaligned (reftable index: %#" PRIx64 ")", off,
+            rt_index);
+        return -EIO;
+    }
+    return qcow2_cache_get(s, s->rb_cache, off, true, block);
+}
+
+int qcow2_get_refcount(BDRVQcow2State *s, uint64_t cluster_index, uint64_t *refcount)
+{
+    uint64_t rt_index = cluster_index >> s->rb_bits;
+    *refcount = 0;
+    if (rt_index >= s->rt_size || !(s->rt[rt_index] & REFT_OFFSET_MASK)) {
+        return 0;
+    }
+    uint64_t *block;
+    int ret = load_refblock(s, rt_index, &block);
+    if (ret < 0) {
+        return ret;
+    }
+    *refcount = qcow2_refcount_get(block, cluster_index & (s->rb_entries - 1), s->refcount_order);
+    return 0;
+}
+
+static int64_t alloc_clusters_noref(BDRVQcow2State *s, uint64_t n)
+{
+    uint64_t i, rc;
+retry:
+    for (i = 0; i < n; i++) {
+        uint64_t idx = s->free_cluster_index++;
+        int ret = qcow2_get_refcount(s, idx, &rc);
+        if (ret < 0) {
+            return ret;
+        }
+        if (rc != 0) {
+            goto retry;
+        }
+    }
+    if (((s->free_cluster_index) << s->cluster_bits) > QCOW_MAX_CLUSTER_OFFSET + 1 ||
+        s->free_cluster_index > (QCOW_MAX_CLUSTER_OFFSET >> s->cluster_bits)) {
+        return -EFBIG;
+    }
+    return (int64_t)((s->free_cluster_index - n) << s->cluster_bits);
+}
+
+static int write_reftable_entry(BDRVQcow2State *s, uint64_t rt_index)
+{
+    if (s->rt_growing) {
+        return 0;
+    }
+    uint64_t v = GUINT64_TO_BE(s->rt[rt_index]);
+    int ret = bdrv_pwrite(s->file, s->rt_offset + rt_index * 8, 8, &v, 0);
+    if (ret < 0) {
+        return ret;
+    }
+    return qcow2_file_sync(s);
+}
+
+static int grow_reftable(BDRVQcow2State *s, uint64_t min_entries);
+
+/*
+ * Make sure a refcount block covers cluster_index. Returns 0 when one already exists, -EAGAIN
+ * after creating one (the caller restarts its allocation), or another negative errno.
+ */
+static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
+{
+    uint64_t rt_index = cluster_index >> s->rb_bits;
+    if (rt_index < s->rt_size && (s->rt[rt_index] & REFT_OFFSET_MASK)) {
+        return 0;
+    }
+    if (rt_index >= s->rt_size) {
+        int ret = grow_reftable(s, rt_index + 1);
+        return ret < 0 ? ret : -EAGAIN;
+    }
+    int64_t nb = alloc_clusters_noref(s, 1);
+    if (nb < 0) {
+        return (int)nb;
+    }
+    uint64_t nb_index = (uint64_t)nb >> s->cluster_bits;
+    uint64_t *block;
+    int ret;
+    if ((nb_index >> s->rb_bits) == rt_index) {
+        /* self-describing */
+        ret = qcow2_cache_get(s, s->rb_cache, (uint64_t)nb, false, &block);
+        if (ret < 0) {
+            return ret;
+        }
+        qcow2_refcount_set(block, nb_index & (s->rb_entries - 1), s->refcount_order, 1);
+        qcow2_cache_mark_dirty(s->rb_cache, block);
+    } else {
+        ret = qcow2_update_refcount(s, (uint64_t)nb, s->cluster_size, 1);
+        if (ret < 0) {
+            return ret;
+        }
+        ret = qcow2_cache_get(s, s->rb_cache, (uint64_t)nb, false, &block);
+        if (ret < 0) {
+            return ret;
+        }
+        qcow2_cache_mark_dirty(s->rb_cache, block);
+    }
+    /* the block (and its own refcount) must be on disk before the table points to it */
+    ret = qcow2_cache_write_dirty(s, s->rb_cache);
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    s->rt[rt_index] = (uint64_t)nb;
+    ret = write_reftable_entry(s, rt_index);
+    return ret < 0 ? ret : -EAGAIN;
+}
+
+/*
+ * Replace the refcount table by a bigger one. The new table is allocated with the normal
+ * allocator while the in-memory table already has the new size (so refcount blocks for the
+ * area can be created); it is written, then the header is switched over, then the old table
+ * is freed. A crash in between leaks clusters at worst.
+ */
+static int grow_reftable(BDRVQcow2State *s, uint64_t min_entries)
+{
+    if (s->rt_growing) {
+        return -EFBIG;
+    }
+    uint64_t per_cluster = s->cluster_size / 8;
+    uint64_t want = MAX(min_entries + 2, s->rt_size + s->rt_size / 2 + 2);
+    uint64_t new_clusters = (want + per_cluster - 1) / per_cluster;
+    if (new_clusters * s->cluster_size > QCOW_MAX_REFTABLE_SIZE) {
+        return -EFBIG;
+    }
+    uint64_t new_size = new_clusters * per_cluster;
+    uint64_t *old_rt = s->rt;
+    uint64_t old_size = s->rt_size, old_offset = s->rt_offset;
+    uint32_t old_clusters = s->rt_clusters;
+    s->rt = g_new0(uint64_t, new_size);
+    memcpy(s->rt, old_rt, old_size * 8);
+    s->rt_size = new_size;
+    s->rt_growing = true;
+    int64_t off = qcow2_alloc_clusters(s, new_clusters);
+    int ret = off < 0 ? (int)off : 0;
+    if (ret == 0) {
+        ret = qcow2_cache_write_dirty(s, s->rb_cache);
+    }
+    uint64_t *be = NULL;
+    if (ret == 0) {
+        be = g_new0(uint64_t, new_size);
+        for (uint64_t i = 0; i < new_size; i++) {
+            be[i] = GUINT64_TO_BE(s->rt[i]);
+        }
+        ret = bdrv_pwrite(s->file, (uint64_t)off, new_size * 8, be, 0);
+        g_free(be);
+    }
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    if (ret == 0) {
+        uint8_t hdr[12];
+        uint64_t o = GUINT64_TO_BE((uint64_t)off);
+        uint32_t c = GUINT32_TO_BE((uint32_t)new_clusters);
+        memcpy(hdr, &o, 8);
+        memcpy(hdr + 8, &c, 4);
+        ret = bdrv_pwrite(s->file, 48, 12, hdr, 0);
+        if (ret == 0) {
+            ret = qcow2_file_sync(s);
+        }
+    }
+    s->rt_growing = false;
+    if (ret < 0) {
+        /* keep using the old table */
+        g_free(s->rt);
+        s->rt = old_rt;
+        s->rt_size = old_size;
+        return ret;
+    }
+    s->rt_offset = (uint64_t)off;
+    s->rt_clusters = (uint32_t)new_clusters;
+    g_free(old_rt);
+    return qcow2_update_refcount(s, old_offset, (uint64_t)old_clusters * s->cluster_size, -1);
+}
+
+static int update_refcount_range(BDRVQcow2State *s, uint64_t first, uint64_t last, int64_t addend,
+                                 uint64_t *done)
+{
+    *done = first;
+    for (uint64_t c = first; c <= last; c++) {
+        int ret;
+        if (addend > 0) {
+            ret = alloc_refcount_block(s, c);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        uint64_t rt_index = c >> s->rb_bits;
+        if (rt_index >= s->rt_size || !(s->rt[rt_index] & REFT_OFFSET_MASK)) {
+            qcow2_signal_corruption(s, "Refcount block missing for cluster %#" PRIx64, c);
+            return -EIO;
+        }
+        uint64_t *block;
+        ret = load_refblock(s, rt_index, &block);
+        if (ret < 0) {
+            return ret;
+        }
+        uint64_t idx = c & (s->rb_entries - 1);
+        uint64_t old = qcow2_refcount_get(block, idx, s->refcount_order), nv;
+        if (qcow2_refcount_add(old, addend, s->refcount_order, &nv) < 0) {
+            if (addend < 0) {
+                qcow2_signal_corruption(s, "Refcount of cluster %#" PRIx64 " would drop below 0",
+                                        c);
+                return -EIO;
+            }
+            return -ERANGE;
+        }
+        qcow2_refcount_set(block, idx, s->refcount_order, nv);
+        qcow2_cache_mark_dirty(s->rb_cache, block);
+        if (nv == 0 && c < s->free_cluster_index) {
+            s->free_cluster_index = c;
+        }
+        *done = c + 1;
+    }
+    return 0;
+}
+
+int qcow2_update_refcount(BDRVQcow2State *s, uint64_t offset, uint64_t length, int64_t addend)
+{
+    if (!length) {
+        return 0;
+    }
+    uint64_t first = offset >> s->cluster_bits;
+    uint64_t last = (offset + length - 1) >> s->cluster_bits;
+    uint64_t done;
+    int ret = update_refcount_range(s, first, last, addend, &done);
+    if (ret < 0 && done > first) {
+        uint64_t dummy;
+        update_refcount_range(s, first, done - 1, -addend, &dummy);
+    }
+    if (ret == 0) {
+        s->ccache_offset = ~0ULL;
+    }
+    return ret;
+}
+
+int64_t qcow2_alloc_clusters(BDRVQcow2State *s, uint64_t n)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        int64_t off = alloc_clusters_noref(s, n);
+        if (off < 0) {
+            return off;
+        }
+        int ret = qcow2_update_refcount(s, (uint64_t)off, n << s->cluster_bits, 1);
+        if (ret == -EAGAIN) {
+            continue;
+        }
+        return ret < 0 ? ret : off;
+    }
+    return -EIO;
+}
+
+int64_t qcow2_alloc_bytes(BDRVQcow2State *s, uint64_t size)
+{
+    uint64_t offset = s->free_byte_offset;
+    uint64_t rc;
+    if (offset) {
+        int ret = qcow2_get_refcount(s, offset >> s->cluster_bits, &rc);
+        if (ret < 0) {
+            return ret;
+        }
+        if (rc == s->refcount_max) {
+            offset = 0;
+        }
+    }
+    uint64_t free_in_cluster = s->cluster_size - (offset & (s->cluster_size - 1));
+    int ret;
+    do {
+        if (!offset || free_in_cluster < size) {
+            int64_t nc = alloc_clusters_noref(s, 1);
+            if (nc < 0) {
+                return nc;
+            }
+            uint64_t next = (offset + s->cluster_size - 1) & ~(s->cluster_size - 1);
+            if (!offset || next != (uint64_t)nc) {
+                offset = (uint64_t)nc;
+                free_in_cluster = s->cluster_size;
+            } else {
+                free_in_cluster += s->cluster_size;
+            }
+        }
+        ret = qcow2_update_refcount(s, offset, size, 1);
+        if (ret < 0) {
+            if (ret != -EAGAIN) {
+                return ret;
+            }
+            offset = 0;
+        }
+    } while (ret == -EAGAIN);
+    s->free_byte_offset = offset + size;
+    if (!(s->free_byte_offset & (s->cluster_size - 1))) {
+        s->free_byte_offset = 0;
+    }
+    return (int64_t)offset;
+}
+
+int qcow2_free_clusters(BDRVQcow2State *s, uint64_t offset, uint64_t length, bool discard)
+{
+    /* nothing on disk may point at the clusters once their refcount can reach zero */
+    int ret = qcow2_flush_metadata(s);
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    ret = qcow2_update_refcount(s, offset, length, -1);
+    if (ret < 0) {
+        return ret;
+    }
+    if (discard) {
+        uint64_t first = offset >> s->cluster_bits;
+        uint64_t last = (offset + length - 1) >> s->cluster_bits;
+        for (uint64_t c = first; c <= last; c++) {
+            uint64_t rc;
+            if (qcow2_get_refcount(s, c, &rc) == 0 && rc == 0) {
+                bdrv_discard(s->file, c << s->cluster_bits, s->cluster_size);
+            }
+        }
+    }
+    return 0;
+}
+
+int qcow2_free_entry(BDRVQcow2State *s, uint64_t e, bool discard)
+{
+    switch (qcow2_entry_type(s, e)) {
+    case QCOW2_CLUSTER_NORMAL:
+    case QCOW2_CLUSTER_ZERO_ALLOC:
+        return qcow2_free_clusters(s, e & L2E_OFFSET_MASK, s->cluster_size, discard);
+    case QCOW2_CLUSTER_COMPRESSED: {
+        uint64_t off, len;
+        qcow2_compressed_geometry(s->cluster_bits, e, &off, &len);
+        uint64_t nsect = (len + (off & 511)) / 512;
+        return qcow2_free_clusters(s, off & ~511ULL, nsect * 512, discard);
+    }
+    default:
+        return 0;
+    }
+}
+
+/* ---- check ---- */
+
+typedef struct CheckState {
+    uint32_t *ref; /* computed references per cluster (saturating) */
+    uint64_t nb;   /* clusters in the file */
+    uint64_t cap;
+    int64_t file_len;
+} CheckState;
+
+static void inc_refs(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uint64_t offset,
+                     uint64_t size)
+{
+    if (!size) {
+        return;
+    }
+    if ((int64_t)(offset + size) - cs->file_len >= (int64_t)s->cluster_size) {
+        fprintf(stderr,
+                "ERROR: counting reference for region exceeding the end of the file by one "
+                "cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64 "\n",
+                offset, size);
+        res->corruptions++;
+        return;
+    }
+    uint64_t first = offset >> s->cluster_bits;
+    uint64_t last = (offset + size - 1) >> s->cluster_bits;
+    if (last >= cs->cap) {
+        uint64_t ncap = MAX(last + 1, cs->cap * 2);
+        cs->ref = g_renew(uint32_t, cs->ref, ncap);
+        memset(cs->ref + cs->cap, 0, (ncap - cs->cap) * 4);
+        cs->cap = ncap;
+    }
+    if (last >= cs->nb) {
+        cs->nb = last + 1;
+    }
+    for (uint64_t c = first; c <= last; c++) {
+        if (cs->ref[c] != UINT32_MAX) {
+            cs->ref[c]++;
+        }
+    }
+}
+
+#define CHECK_FRAG_INFO 1
+
+static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uint64_t l2_offset,
+                    int flags, uint64_t *next_contig)
+{
+    uint64_t *l2 = g_malloc(s->cluster_size);
+    int ret = bdrv_pread(s->file, l2_offset, s->cluster_size, l2);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: I/O error in check_refcounts_l2\n");
+        res->check_errors++;
+        g_free(l2);
+        return ret;
+    }
+    for (uint64_t i = 0; i < s->l2_entries; i++) {
+        uint64_t e = GUINT64_FROM_BE(l2[i]);
+        switch (qcow2_entry_type(s, e)) {
+        case QCOW2_CLUSTER_COMPRESSED: {
+            if (e & QCOW_OFLAG_COPIED) {
+                fprintf(stderr,
+                        "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set for "
+                        "compressed clusters\n",
+                        e & s->cluster_offset_mask);
+                e &= ~QCOW_OFLAG_COPIED;
+                res->corruptions++;
+            }
+            if (flags & CHECK_FRAG_INFO) {
+                res->allocated_clusters++;
+                res->compressed_clusters++;
+                res->fragmented_clusters++;
+            }
+            uint64_t off, len;
+            qcow2_compressed_geometry(s->cluster_bits, e, &off, &len);
+            uint64_t nsect = (len + (off & 511)) / 512;
+            inc_refs(s, cs, res, off & ~511ULL, nsect * 512);
+            break;
+        }
+        case QCOW2_CLUSTER_ZERO_ALLOC:
+        case QCOW2_CLUSTER_NORMAL: {
+            if (e & L2E_STD_RESERVED_MASK) {
+                fprintf(stderr, "ERROR found l2 entry with reserved bits set: %" PRIx64 "\n", e);
+                res->corruptions++;
+            }
+            uint64_t off = e & L2E_OFFSET_MASK;
+            if (flags & CHECK_FRAG_INFO) {
+                res->allocated_clusters++;
+                if (*next_contig && off != *next_contig) {
+                    res->fragmented_clusters++;
+                }
+                *next_contig = off + s->cluster_size;
+            }
+            if (off & (s->cluster_size - 1)) {
+                fprintf(stderr,
+                        "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; L2 entry "
+                        "corrupted.\n",
+                        off);
+                res->corruptions++;
+                break;
+            }
+            inc_refs(s, cs, res, off, s->cluster_size);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    g_free(l2);
+    return 0;
+}
+
+static int check_l1(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uint64_t l1_offset,
+                    uint32_t l1_size, int flags)
+{
+    uint64_t next_contig = 0;
+    inc_refs(s, cs, res, l1_offset, (uint64_t)l1_size * 8);
+    if (!l1_size) {
+        return 0;
+    }
+    uint64_t *l1 = g_try_malloc((size_t)l1_size * 8);
+    if (!l1) {
+        res->check_errors++;
+        return -ENOMEM;
+    }
+    int ret = bdrv_pread(s->file, l1_offset, (uint64_t)l1_size * 8, l1);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: I/O error in check_refcounts_l1\n");
+        res->check_errors++;
+        g_free(l1);
+        return ret;
+    }
+    for (uint32_t i = 0; i < l1_size; i++) {
+        uint64_t e = GUINT64_FROM_BE(l1[i]);
+        if (e & L1E_RESERVED_MASK) {
+            fprintf(stderr, "ERROR found L1 entry with reserved bits set: %" PRIx64 "\n", e);
+            res->corruptions++;
+        }
+        uint64_t off = e & L1E_OFFSET_MASK;
+        if (!off) {
+            continue;
+        }
+        inc_refs(s, cs, res, off, s->cluster_size);
+        if (off & (s->cluster_size - 1)) {
+            fprintf(stderr,
+                    "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry "
+                    "corrupted\n",
+                    off);
+            res->corruptions++;
+            continue;
+        }
+        if ((int64_t)off >= cs->file_len) {
+            continue; /* already reported by inc_refs */
+        }
+        ret = check_l2(s, cs, res, off, flags, &next_contig);
+        if (ret < 0) {
+            g_free(l1);
+            return ret;
+        }
+    }
+    g_free(l1);
+    return 0;
+}
+
+/* OFLAG_COPIED must be set exactly when the refcount is 1 (active tables only). */
+static int check_oflag_copied(BDRVQcow2State *s, BdrvCheckResult *res, int fix)
+{
+    uint64_t *l2 = g_malloc(s->cluster_size);
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        uint64_t l1e = s->l1[i];
+        uint64_t l2_off = l1e & L1E_OFFSET_MASK;
+        if (!l2_off) {
+            continue;
+        }
+        uint64_t rc;
+        if (qcow2_get_refcount(s, l2_off >> s->cluster_bits, &rc) < 0) {
+            continue;
+        }
+        if ((rc == 1) != ((l1e & QCOW_OFLAG_COPIED) != 0)) {
+            bool repair = fix & BDRV_FIX_ERRORS;
+            fprintf(stderr,
+                    "%s OFLAG_COPIED L2 cluster: l1_index=%u l1_entry=%" PRIx64 " refcount=%" PRIu64
+                    "\n",
+                    repair ? "Repairing" : "ERROR", i, l1e, rc);
+            if (repair) {
+                s->l1[i] = rc == 1 ? l1e | QCOW_OFLAG_COPIED : l1e & ~QCOW_OFLAG_COPIED;
+                if (qcow2_write_l1_entry(s, i) == 0) {
+                    res->corruptions_fixed++;
+                } else {
+                    res->check_errors++;
+                }
+            } else {
+                res->corruptions++;
+            }
+        }
+        if ((l2_off & (s->cluster_size - 1)) ||
+            bdrv_pread(s->file, l2_off, s->cluster_size, l2) < 0) {
+            continue;
+        }
+        bool dirty = false;
+        for (uint64_t j = 0; j < s->l2_entries; j++) {
+            uint64_t e = GUINT64_FROM_BE(l2[j]);
+            Qcow2ClusterType t = qcow2_entry_type(s, e);
+            if (t != QCOW2_CLUSTER_NORMAL && t != QCOW2_CLUSTER_ZERO_ALLOC) {
+                continue;
+            }
+            uint64_t off = e & L2E_OFFSET_MASK;
+            if (qcow2_get_refcount(s, off >> s->cluster_bits, &rc) < 0) {
+                continue;
+            }
+            if ((rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0)) {
+                bool repair = (fix & BDRV_FIX_ERRORS) && (rc == 1 || rc > 1);
+                fprintf(stderr,
+                        "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64 "\n",
+                        repair ? "Repairing" : "ERROR", e, rc);
+                if (repair && rc) {
+                    e = rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED;
+                    l2[j] = GUINT64_TO_BE(e);
+                    dirty = true;
+                    res->corruptions_fixed++;
+                } else {
+                    res->corruptions++;
+                }
+            }
+        }
+        if (dirty) {
+            qcow2_cache_discard(s->l2_cache, l2_off);
+            if (bdrv_pwrite(s->file, l2_off, s->cluster_size, l2, 0) < 0) {
+                res->check_errors++;
+            }
+        }
+    }
+    g_free(l2);
+    return 0;
+}
+
+int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
+{
+    BDRVQcow2State *s = bs->opaque;
+    CheckState cs = {0};
+    int ret;
+
+    if (fix) {
+        ret = qcow2_flush_metadata(s);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    cs.file_len = bdrv_getlength(s->file);
+    if (cs.file_len < 0) {
+        return (int)cs.file_len;
+    }
+    cs.nb = ((uint64_t)cs.file_len + s->cluster_size - 1) >> s->cluster_bits;
+    cs.cap = MAX(cs.nb, 16);
+    cs.ref = g_try_new0(uint32_t, cs.cap);
+    if (!cs.ref) {
+        return -ENOMEM;
+    }
+    res->total_clusters = (s->size + s->cluster_size - 1) >> s->cluster_bits;
+    res->has_bfi = true;
+
+    inc_refs(s, &cs, res, 0, s->cluster_size);
+    check_l1(s, &cs, res, s->l1_offset, s->l1_size, CHECK_FRAG_INFO);
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        Qcow2Snapshot *sn = &s->snapshots[i];
+        if (sn->l1_offset & (s->cluster_size - 1)) {
+            fprintf(stderr,
+                    "ERROR snapshot %s (%s) l1_offset=%#" PRIx64 ": L1 table is not "
+                    "cluster aligned; snapshot table entry corrupted\n",
+                    sn->id, sn->name, sn->l1_offset);
+            res->corruptions++;
+            continue;
+        }
+        if ((uint64_t)sn->l1_size * 8 > QCOW_MAX_L1_SIZE) {
+            fprintf(stderr,
+                    "ERROR snapshot %s (%s) l1_size=%#" PRIx32 ": L1 table is too large; "
+                    "snapshot table entry corrupted\n",
+                    sn->id, sn->name, sn->l1_size);
+            res->corruptions++;
+            continue;
+        }
+        check_l1(s, &cs, res, sn->l1_offset, sn->l1_size, 0);
+    }
+    inc_refs(s, &cs, res, s->snapshots_offset, s->snapshots_size);
+    inc_refs(s, &cs, res, s->rt_offset, (uint64_t)s->rt_clusters * s->cluster_size);
+    if (s->nb_bitmaps && s->bitmap_dir_offset) {
+        inc_refs(s, &cs, res, s->bitmap_dir_offset, s->bitmap_dir_size);
+        /* bitmap tables and data */
+        uint8_t *dir = g_try_malloc(s->bitmap_dir_size ? s->bitmap_dir_size : 1);
+        if (dir && bdrv_pread(s->file, s->bitmap_dir_offset, s->bitmap_dir_size, dir) == 0) {
+            uint64_t p = 0;
+            for (uint32_t i = 0; i < s->nb_bitmaps && p + 24 <= s->bitmap_dir_size; i++) {
+                uint64_t toff = ((uint64_t)dir[p] << 56) | ((uint64_t)dir[p + 1] << 48) |
+                                ((uint64_t)dir[p + 2] << 40) | ((uint64_t)dir[p + 3] << 32) |
+                                ((uint64_t)dir[p + 4] << 24) | ((uint64_t)dir[p + 5] << 16) |
+                                ((uint64_t)dir[p + 6] << 8) | dir[p + 7];
+                uint32_t tsize = ((uint32_t)dir[p + 8] << 24) | ((uint32_t)dir[p + 9] << 16) |
+                                 ((uint32_t)dir[p + 10] << 8) | dir[p + 11];
+                uint32_t name_size = ((uint32_t)dir[p + 18] << 8) | dir[p + 19];
+                uint32_t extra = ((uint32_t)dir[p + 20] << 24) | ((uint32_t)dir[p + 21] << 16) |
+                                 ((uint32_t)dir[p + 22] << 8) | dir[p + 23];
+                inc_refs(s, &cs, res, toff, (uint64_t)tsize * 8);
+                uint64_t *bt = g_try_malloc((size_t)tsize * 8 + 8);
+                if (bt && bdrv_pread(s->file, toff, (uint64_t)tsize * 8, bt) == 0) {
+                    for (uint32_t j = 0; j < tsize; j++) {
+                        uint64_t be = GUINT64_FROM_BE(bt[j]) & L2E_OFFSET_MASK;
+                        if (be) {
+                            inc_refs(s, &cs, res, be, s->cluster_size);
+                        }
+                    }
+                }
+                g_free(bt);
+                p += (24 + extra + name_size + 7) & ~7ULL;
+            }
+        }
+        g_free(dir);
+    }
+
+    /* refcount blocks */
+    for (uint64_t i = 0; i < s->rt_size; i++) {
+        uint64_t off = s->rt[i] & REFT_OFFSET_MASK;
+        uint64_t c = off >> s->cluster_bits;
+        if (s->rt[i] & REFT_RESERVED_MASK) {
+            fprintf(stderr, "ERROR refcount table entry %" PRIu64 " has reserved bits set\n", i);
+            res->corruptions++;
+            continue;
+        }
+        if (off & (s->cluster_size - 1)) {
+            fprintf(stderr,
+                    "ERROR refcount block %" PRIu64 " is not cluster aligned; refcount table "
+                    "entry corrupted\n",
+                    i);
+            res->corruptions++;
+            continue;
+        }
+        if (!off) {
+            continue;
+        }
+        if (c >= ((uint64_t)cs.file_len + s->cluster_size - 1) >> s->cluster_bits) {
+            fprintf(stderr, "ERROR refcount block %" PRIu64 " is outside image\n", i);
+            res->corruptions++;
+            continue;
+        }
+        inc_refs(s, &cs, res, off, s->cluster_size);
+        if (cs.ref[c] != 1) {
+            fprintf(stderr, "ERROR refcount block %" PRIu64 " refcount=%u\n", i, cs.ref[c]);
+            res->corruptions++;
+        }
+    }
+
+    /* compare */
+    uint64_t highest = 0;
+    bool any = false;
+    for (uint64_t i = 0; i < cs.nb; i++) {
+        uint64_t rc1;
+        ret = qcow2_get_refcount(s, i, &rc1);
+        if (ret < 0) {
+            fprintf(stderr, "Can't get refcount for cluster %" PRIu64 ": %s\n", i,
+                    g_strerror(-ret));
+            res->check_errors++;
+            continue;
+        }
+        uint64_t rc2 = cs.ref[i];
+        if (rc1 || rc2) {
+            highest = i;
+            any = true;
+        }
+        if (rc1 == rc2) {
+            continue;
+        }
+        bool repair =
+            (rc1 > rc2 && (fix & BDRV_FIX_LEAKS)) || (rc1 < rc2 && (fix & BDRV_FIX_ERRORS));
+        fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
+                repair      ? "Repairing"
+                : rc1 < rc2 ? "ERROR"
+                            : "Leaked",
+                i, rc1, rc2);
+        if (repair) {
+            int64_t delta = (int64_t)(rc2 - rc1);
+            ret = qcow2_update_refcount(s, i << s->cluster_bits, 1, delta);
+            if (ret == 0) {
+                if (rc1 < rc2) {
+                    res->corruptions_fixed++;
+                } else {
+                    res->leaks_fixed++;
+                }
+                continue;
+            }
+        }
+        if (rc1 < rc2) {
+            res->corruptions++;
+        } else {
+            res->leaks++;
+        }
+    }
+    check_oflag_copied(s, res, fix);
+    (void)any;
+    /* image end: highest referenced cluster */
+    highest = 0;
+    for (uint64_t i = 0; i < cs.nb; i++) {
+        if (cs.ref[i]) {
+            highest = i;
+        }
+    }
+    res->image_end_offset = (int64_t)((highest + 1) << s->cluster_bits);
+    g_free(cs.ref);
+    if (fix) {
+        ret = qcow2_flush_metadata(s);
+        if (ret == 0) {
+            ret = qcow2_file_sync(s);
+        }
+        return ret;
+    }
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* qcow2 driver internals, shared by block/qcow2*.c. */
+#ifndef BLOCK_QCOW2_H
+#define BLOCK_QCOW2_H
+
+#include <stdbool.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <glib.h>
+#include "vireo/block.h"
+#include "vireo/block-qcow2.h"
+
+#define QCOW_MAX_CLUSTER_BITS   21
+#define QCOW_MIN_CLUSTER_BITS   9
+#define QCOW_MAX_L1_SIZE        (32u << 20)
+#define QCOW_MAX_REFTABLE_SIZE  (8u << 20)
+#define QCOW_MAX_SNAPSHOTS      65536
+#define QCOW_MAX_SNAPSHOTS_SIZE (64u << 20)
+#define QCOW_MAX_CLUSTER_OFFSET ((1ULL << 56) - 1)
+
+#define QCOW_OFLAG_COPIED     (1ULL << 63)
+#define QCOW_OFLAG_COMPRESSED (1ULL << 62)
+#define QCOW_OFLAG_ZERO       1ULL
+#define L1E_OFFSET_MASK       0x00fffffffffffe00ULL
+#define L1E_RESERVED_MASK     0x7f000000000001ffULL
+#define L2E_OFFSET_MASK       0x00fffffffffffe00ULL
+#define L2E_STD_RESERVED_MASK 0x3f000000000001feULL
+#define REFT_OFFSET_MASK      0xfffffffffffffe00ULL
+#define REFT_RESERVED_MASK    0x1ffULL
+
+#define QCOW2_INCOMPAT_DIRTY        (1ULL << 0)
+#define QCOW2_INCOMPAT_CORRUPT      (1ULL << 1)
+#define QCOW2_INCOMPAT_DATA_FILE    (1ULL << 2)
+#define QCOW2_INCOMPAT_COMPRESSION  (1ULL << 3)
+#define QCOW2_INCOMPAT_EXTL2        (1ULL << 4)
+#define QCOW2_INCOMPAT_MASK         0x1fULL
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
+#define QCOW2_AUTOCLEAR_BITMAPS     (1ULL << 0)
+#define QCOW2_AUTOCLEAR_DATA_RAW    (1ULL << 1)
+
+#define QCOW2_EXT_END         0x00000000u
+#define QCOW2_EXT_BACKING_FMT 0xe2792acau
+#define QCOW2_EXT_FEATURES    0x6803f857u
+#define QCOW2_EXT_BITMAPS     0x23852875u
+#define QCOW2_EXT_CRYPTO      0x0537be77u
+#define QCOW2_EXT_DATA_FILE   0x44415441u
+
+typedef enum {
+    QCOW2_CLUSTER_UNALLOCATED,
+    QCOW2_CLUSTER_ZERO_PLAIN,
+    QCOW2_CLUSTER_ZERO_ALLOC,
+    QCOW2_CLUSTER_NORMAL,
+    QCOW2_CLUSTER_COMPRESSED,
+} Qcow2ClusterType;
+
+typedef struct Qcow2CacheEntry {
+    uint64_t offset; /* 0 = empty */
+    uint8_t *data;
+    bool dirty;
+    uint64_t lru;
+} Qcow2CacheEntry;
+
+typedef struct Qcow2Cache {
+    int n;
+    size_t table_size;
+    bool is_l2;
+    Qcow2CacheEntry *e;
+    GHashTable *map; /* offset -> entry index + 1 */
+    uint64_t lru_counter;
+} Qcow2Cache;
+
+typedef struct Qcow2Snapshot {
+    uint64_t l1_offset;
+    uint32_t l1_size;
+    char *id;
+    char *name;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t vm_state_size;
+    uint64_t disk_size;
+    int64_t icount;
+    uint32_t extra_size;
+    uint8_t *extra; /* raw extra data as stored */
+} Qcow2Snapshot;
+
+typedef struct Qcow2UnknownExt {
+    uint32_t type;
+    uint32_t len;
+    uint8_t *data;
+} Qcow2UnknownExt;
+
+typedef struct BDRVQcow2State {
+    BlockDriverState *bs;
+    BlockDriverState *file;
+    int cluster_bits;
+    uint64_t cluster_size;
+    int l2_bits; /* log2 entries per L2 table */
+    uint64_t l2_entries;
+    uint64_t slice_entries; /* QEMU's L2 slice size in entries (allocation chunking) */
+    int refcount_order;
+    int rb_bits; /* log2 entries per refcount block */
+    uint64_t rb_entries;
+    uint64_t refcount_max;
+    int csize_shift;
+    uint64_t csize_mask;
+    uint64_t cluster_offset_mask;
+
+    uint32_t version;
+    uint64_t size;
+    uint64_t incompat, compat, autoclear;
+    uint32_t header_length;
+    uint8_t compression_type;
+    uint8_t *unknown_header;
+    uint32_t unknown_header_len;
+    Qcow2UnknownExt *unknown_exts;
+    int n_unknown_exts;
+    bool has_bitmaps_ext;
+    uint8_t bitmaps_ext[24];
+    uint32_t nb_bitmaps;
+    uint64_t bitmap_dir_size, bitmap_dir_offset;
+
+    uint64_t *l1; /* host order */
+    uint32_t l1_size;
+    uint64_t l1_offset;
+
+    uint64_t *rt;     /* host order */
+    uint64_t rt_size; /* entries */
+    uint64_t rt_offset;
+    uint32_t rt_clusters;
+    bool rt_growing;
+
+    uint32_t nb_snapshots;
+    uint64_t snapshots_offset;
+    uint64_t snapshots_size;
+    Qcow2Snapshot *snapshots;
+
+    uint64_t free_cluster_index;
+    uint64_t free_byte_offset;
+
+    Qcow2Cache *l2_cache;
+    Qcow2Cache *rb_cache;
+
+    uint8_t *cbuf;          /* compressed data bounce */
+    uint8_t *ccache;        /* last decompressed cluster */
+    uint64_t ccache_offset; /* host descriptor of ccache, ~0 = none */
+
+    bool corrupt_reported;
+    bool read_only;
+    bool check_mode;
+} BDRVQcow2State;
+
+/* qcow2-cluster.c: caches and mapping */
+Qcow2Cache *qcow2_cache_new(int n, size_t table_size, bool is_l2);
+void qcow2_cache_free(Qcow2Cache *c);
+int qcow2_cache_get(BDRVQcow2State *s, Qcow2Cache *c, uint64_t offset, bool read, uint64_t **table);
+void qcow2_cache_mark_dirty(Qcow2Cache *c, const void *table);
+int qcow2_cache_write_dirty(BDRVQcow2State *s, Qcow2Cache *c);
+void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset);
+bool qcow2_cache_is_dirty(Qcow2Cache *c);
+void qcow2_cache_drop_all(Qcow2Cache *c);
+
+int qcow2_file_sync(BDRVQcow2State *s);
+int qcow2_flush_metadata(BDRVQcow2State *s);
+Qcow2ClusterType qcow2_entry_type(BDRVQcow2State *s, uint64_t l2_entry);
+/*
+ * L2 entry for the cluster containing guest offset; *n_same gets how many consecutive
+ * clusters (up to max_clusters, same L2 table) have the same type and, for normal ones,
+ * contiguous host offsets.
+ */
+int qcow2_get_entry(BDRVQcow2State *s, uint64_t offset, uint64_t max_clusters, uint64_t *entry,
+                    uint64_t *n_same);
+int qcow2_write_l1_entry(BDRVQcow2State *s, uint32_t index);
+/* Make the L2 table for l1_index writable (allocate or copy-on-write); returns its offset. */
+int qcow2_get_l2_for_write(BDRVQcow2State *s, uint64_t l1_index, uint64_t *l2_offset);
+int qcow2_decompress_cluster(BDRVQcow2State *s, uint64_t l2_entry, uint8_t **out);
+void qcow2_signal_corruption(BDRVQcow2State *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* qcow2-refcount.c */
+int qcow2_get_refcount(BDRVQcow2State *s, uint64_t cluster_index, uint64_t *refcount);
+int qcow2_update_refcount(BDRVQcow2State *s, uint64_t offset, uint64_t length, int64_t addend);
+int64_t qcow2_alloc_clusters(BDRVQcow2State *s, uint64_t n);
+int64_t qcow2_alloc_bytes(BDRVQcow2State *s, uint64_t size);
+/* Drop one reference from each cluster in [offset, +length) once metadata no longer points at
+ * them (flushes the L2 cache first). discard: punch freed clusters out of the file. */
+int qcow2_free_clusters(BDRVQcow2State *s, uint64_t offset, uint64_t length, bool discard);
+/* Free whatever an L2 entry points at. */
+int qcow2_free_entry(BDRVQcow2State *s, uint64_t l2_entry, bool discard);
+int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+
+/* qcow2.c */
+int qcow2_update_header(BDRVQcow2State *s);
+
+#endif

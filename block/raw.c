@@ -1,0 +1,165 @@
+/*
+ * Format driver "raw": the guest sees the protocol node's bytes unchanged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include "vireo/block.h"
+
+static int raw_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
+{
+    bs->opaque = g_new0(char, 1);
+    return 0;
+}
+
+static int raw_probe(const uint8_t *buf, size_t len)
+{
+    return 1; /* the fallback */
+}
+
+static int raw_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
+{
+    return bdrv_pread(bs->file, offset, bytes, buf);
+}
+
+static int raw_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const void *buf,
+                      int flags)
+{
+    if (flags & BDRV_REQ_COMPRESSED) {
+        return -ENOTSUP;
+    }
+    if (bs->probed && offset < 512) {
+        /* like QEMU: a guessed raw image must not turn into something else */
+        uint8_t head[512];
+        int ret = bdrv_pread(bs->file, 0, sizeof(head), head);
+        if (ret < 0) {
+            return ret;
+        }
+        memcpy(head + offset, buf, MIN(bytes, 512 - offset));
+        if (bdrv_probe_buf(head, sizeof(head)) != &bdrv_raw) {
+            return -EPERM;
+        }
+    }
+    return bdrv_pwrite(bs->file, offset, bytes, buf, flags);
+}
+
+static int raw_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    return bdrv_pwrite_zeroes(bs->file, offset, bytes, flags);
+}
+
+static int raw_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    return bdrv_discard(bs->file, offset, bytes);
+}
+
+static int raw_flush(BlockDriverState *bs)
+{
+    return bdrv_flush(bs->file);
+}
+
+static int raw_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                            uint64_t *map, BlockDriverState **file)
+{
+    int ret = bdrv_block_status(bs->file, offset, bytes, pnum, map, file);
+    if (ret < 0) {
+        return ret;
+    }
+    return (ret & ~BDRV_BLOCK_ALLOCATED) | BDRV_BLOCK_OFFSET_VALID;
+}
+
+static int64_t raw_getlength(BlockDriverState *bs)
+{
+    return bdrv_getlength(bs->file);
+}
+
+static int raw_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
+                        char **errp)
+{
+    if (prealloc == PREALLOC_MODE_METADATA) {
+        block_error(errp, "Unsupported preallocation mode: metadata");
+        return -ENOTSUP;
+    }
+    return bs->file->drv->truncate(bs->file, size, exact, prealloc, errp);
+}
+
+static int raw_create(const char *filename, QOpts *opts, char **errp)
+{
+    uint64_t size = 0;
+    char *err = NULL;
+    if (!qopts_get_size(opts, "size", 0, &size, &err)) {
+        block_error(errp, "%s", err);
+        g_free(err);
+        return -EINVAL;
+    }
+    size = (size + 511) & ~(uint64_t)511;
+    const char *pa = qopts_get(opts, "preallocation");
+    int prealloc = pa ? prealloc_mode_parse(pa) : PREALLOC_MODE_OFF;
+    if (prealloc < 0 || prealloc == PREALLOC_MODE_METADATA) {
+        block_error(errp, "Unsupported preallocation mode: %s", pa);
+        return -EINVAL;
+    }
+    int fd = open(filename, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        block_error(errp, "Could not create '%s': %s", filename, g_strerror(e));
+        return -e;
+    }
+    int ret = 0;
+    if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0) {
+        ret = -errno;
+        block_error_errno(errp, ret, "Could not resize file");
+    } else if (prealloc == PREALLOC_MODE_FALLOC && size) {
+        int r = posix_fallocate(fd, 0, (off_t)size);
+        if (r) {
+            ret = -r;
+            block_error_errno(errp, r, "Could not preallocate data for the new file");
+        }
+    } else if (prealloc == PREALLOC_MODE_FULL && size) {
+        size_t chunk = 1 << 20;
+        char *zero = g_malloc0(chunk);
+        for (uint64_t off = 0; off < size && !ret;) {
+            size_t n = MIN((uint64_t)chunk, size - off);
+            if (pwrite(fd, zero, n, (off_t)off) != (ssize_t)n) {
+                ret = -EIO;
+                block_error(errp, "Could not write zeros for preallocation");
+            }
+            off += n;
+        }
+        g_free(zero);
+    } else if (size) {
+        /* like QEMU, allocate the first block so that alignment probing works */
+        char zero[4096] = {0};
+        size_t n = MIN(size, sizeof(zero));
+        if (pwrite(fd, zero, n, 0) != (ssize_t)n) {
+            ret = -EIO;
+            block_error(errp, "Could not write to the new file");
+        }
+    }
+    close(fd);
+    return ret;
+}
+
+static const BlockCreateOpt raw_create_opts[] = {
+    {"size", NULL, "size", "Virtual disk size"},
+    {"preallocation", NULL, "string", "Preallocation mode (allowed values: off, falloc, full)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const BlockDriver bdrv_raw = {
+    .format_name = "raw",
+    .probe = raw_probe,
+    .open = raw_open,
+    .pread = raw_pread,
+    .pwrite = raw_pwrite,
+    .pwrite_zeroes = raw_pwrite_zeroes,
+    .discard = raw_discard,
+    .flush = raw_flush,
+    .block_status = raw_block_status,
+    .truncate = raw_truncate,
+    .getlength = raw_getlength,
+    .create = raw_create,
+    .create_opts = raw_create_opts,
+};

@@ -1,0 +1,241 @@
+/*
+ * Vireo block layer: a small driver stack shared by qemu-img, qemu-io and (later) the
+ * emulator's disk devices.
+ *
+ * A BlockDriverState (BDS) is one node: a protocol node ("file": a host file) or a format
+ * node ("raw", "qcow2") stacked on a protocol node (bs->file) and optionally on a backing
+ * node (bs->backing). Offsets and lengths are bytes. Functions return 0 (or a positive value
+ * where documented) on success and a negative errno on failure; where a char **errp is
+ * taken, a failure also stores a newly allocated message (QEMU's wording, free with g_free).
+ *
+ * Concurrency model: the synchronous bdrv_* calls are what the tools use. Devices submit
+ * BlockRequests with bdrv_submit(): each carries its own completion callback, so several
+ * requests can be in flight. The current implementation completes every request before
+ * bdrv_submit() returns (the callback runs inline); callers must not depend on that and must
+ * treat the callback as possibly running later from the main loop once a thread pool / libaio
+ * back end is added. Drivers serialise metadata updates internally (one BDS = one lock-free
+ * owner thread: the main loop), so the async back end only needs to run data I/O elsewhere.
+ */
+#ifndef VIREO_BLOCK_H
+#define VIREO_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include "vireo/qemu-opts.h"
+
+typedef struct BlockDriver BlockDriver;
+typedef struct BlockDriverState BlockDriverState;
+typedef struct QObj QObj;
+
+/* Open flags */
+#define BDRV_O_RDWR       0x0002
+#define BDRV_O_NOCACHE    0x0004 /* O_DIRECT (cache=none, directsync) */
+#define BDRV_O_NO_FLUSH   0x0008 /* cache=unsafe: flushes are no-ops */
+#define BDRV_O_NO_BACKING 0x0010 /* don't open the backing file */
+#define BDRV_O_PROTOCOL   0x0020 /* open only the protocol layer */
+#define BDRV_O_WRTHROUGH  0x0040 /* flush after every write (writethrough, directsync) */
+#define BDRV_O_NO_IO      0x0080 /* metadata only (e.g. create -u): skip backing checks */
+#define BDRV_O_CHECK      0x0100 /* opened for qemu-img check: tolerate some corruption */
+
+/* Request flags */
+#define BDRV_REQ_MAY_UNMAP   0x1 /* zero writes may deallocate */
+#define BDRV_REQ_FUA         0x2
+#define BDRV_REQ_COMPRESSED  0x4 /* write a whole cluster compressed (qcow2) */
+#define BDRV_REQ_NO_FALLBACK 0x8 /* zero writes: fail with -ENOTSUP rather than write zeros */
+
+/* bdrv_block_status() result bits */
+#define BDRV_BLOCK_DATA         0x01 /* reads come from this layer's storage */
+#define BDRV_BLOCK_ZERO         0x02 /* reads as zero */
+#define BDRV_BLOCK_OFFSET_VALID 0x04 /* *map is the host offset in *file */
+#define BDRV_BLOCK_ALLOCATED    0x10 /* this layer defines the content (no backing read-through) */
+#define BDRV_BLOCK_COMPRESSED   0x40
+#define BDRV_BLOCK_EOF          0x20
+
+typedef enum {
+    PREALLOC_MODE_OFF,
+    PREALLOC_MODE_METADATA,
+    PREALLOC_MODE_FALLOC,
+    PREALLOC_MODE_FULL,
+} PreallocMode;
+extern const char *const prealloc_mode_names[];
+int prealloc_mode_parse(const char *s); /* -1 when unknown */
+
+typedef struct BdrvCheckResult {
+    int corruptions;
+    int leaks;
+    int check_errors;
+    int corruptions_fixed;
+    int leaks_fixed;
+    int64_t image_end_offset;
+    uint64_t total_clusters;
+    uint64_t allocated_clusters;
+    uint64_t fragmented_clusters;
+    uint64_t compressed_clusters;
+    bool has_bfi; /* the cluster statistics are meaningful */
+} BdrvCheckResult;
+
+#define BDRV_FIX_LEAKS  1
+#define BDRV_FIX_ERRORS 2
+
+typedef struct BlockDriverInfo {
+    int cluster_size; /* 0 if not meaningful */
+    bool is_dirty;
+} BlockDriverInfo;
+
+typedef struct BlockSnapshotInfo {
+    char *id;
+    char *name;
+    uint64_t vm_state_size;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    int64_t icount; /* -1 = none */
+} BlockSnapshotInfo;
+
+/* Options accepted by a driver's create(), in QEMU's create_opts order. */
+typedef struct BlockCreateOpt {
+    const char *name;
+    const char *def;  /* printed default ("Formatting ..." line), or NULL */
+    const char *type; /* "size", "bool", "string", "number" */
+    const char *help;
+} BlockCreateOpt;
+
+struct BlockDriver {
+    const char *format_name;
+    bool is_protocol;
+    /* Score 0..100 for this header (the first 2 KiB, zero-padded). */
+    int (*probe)(const uint8_t *buf, size_t len);
+    int (*open)(BlockDriverState *bs, QOpts *opts, int flags, char **errp);
+    void (*close)(BlockDriverState *bs);
+    int (*pread)(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf);
+    int (*pwrite)(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const void *buf,
+                  int flags);
+    int (*pwrite_zeroes)(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
+    int (*discard)(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
+    int (*flush)(BlockDriverState *bs);
+    /* Returns BDRV_BLOCK_* flags for [offset, offset + *pnum), *pnum <= bytes, *pnum > 0. */
+    int (*block_status)(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                        uint64_t *map, BlockDriverState **file);
+    int (*truncate)(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
+                    char **errp);
+    int64_t (*getlength)(BlockDriverState *bs);
+    int64_t (*allocated_size)(BlockDriverState *bs);
+    int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+    int (*get_info)(BlockDriverState *bs, BlockDriverInfo *bdi);
+    /* Create an image; `opts` holds -o options with "size" set. */
+    int (*create)(const char *filename, QOpts *opts, char **errp);
+    const BlockCreateOpt *create_opts;
+    /* "format-specific" data for qemu-img info (a dict), or NULL. */
+    QObj *(*get_specific_info)(BlockDriverState *bs);
+    int (*snapshot_list)(BlockDriverState *bs, BlockSnapshotInfo **list);
+};
+
+struct BlockDriverState {
+    const BlockDriver *drv;
+    void *opaque;
+    char *filename; /* as given by the user */
+    int open_flags;
+    bool read_only;
+    BlockDriverState *file;    /* protocol child of a format node */
+    BlockDriverState *backing; /* opened backing image, or NULL */
+    char *backing_file;        /* backing name stored in the image ("" = none) */
+    char *backing_format;      /* backing format stored in the image, or NULL */
+    char *full_backing_filename;
+    int64_t total_size; /* virtual size cached by the format driver */
+    bool probed;        /* format was guessed: raw refuses writes that change the guess */
+};
+
+/* ---- error helpers ---- */
+void block_error(char **errp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends ": strerror(-err)". */
+void block_error_errno(char **errp, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- drivers ---- */
+const BlockDriver *bdrv_find_format(const char *name);
+extern const BlockDriver bdrv_file;
+extern const BlockDriver bdrv_raw;
+extern const BlockDriver bdrv_qcow2;
+
+/*
+ * Open `filename` with `fmt` (NULL = probe). opts: driver options (may be NULL). Errors are
+ * worded like QEMU's "Could not open 'x': ..." tail, without the "Could not open" prefix
+ * already added where QEMU adds it.
+ */
+BlockDriverState *bdrv_open(const char *filename, const char *fmt, QOpts *opts, int flags,
+                            char **errp);
+void bdrv_close(BlockDriverState *bs);
+/* Probe the format of an opened protocol node. */
+const BlockDriver *bdrv_probe(BlockDriverState *file);
+const BlockDriver *bdrv_probe_buf(const uint8_t *buf, size_t len);
+/* Combine a backing file name with the directory of the image that names it. */
+char *bdrv_path_combine(const char *base, const char *name);
+/* Cache-mode string ("none", "writeback", "writethrough", "directsync", "unsafe") to flags. */
+int bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough);
+
+int64_t bdrv_getlength(BlockDriverState *bs);
+int64_t bdrv_allocated_size(BlockDriverState *bs);
+int bdrv_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf);
+int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const void *buf, int flags);
+int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
+int bdrv_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
+int bdrv_flush(BlockDriverState *bs);
+int bdrv_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
+                  char **errp);
+int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                      uint64_t *map, BlockDriverState **file);
+/*
+ * Like qemu-io's "map": whether [offset, +*pnum) is allocated in bs itself (1) or not (0).
+ */
+int bdrv_is_allocated(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum);
+/*
+ * Allocation over the chain above `base` (NULL = whole chain): returns 1 when some layer
+ * above base allocates it; *depth = index of that layer (0 = bs).
+ */
+int bdrv_is_allocated_above(BlockDriverState *bs, BlockDriverState *base, uint64_t offset,
+                            uint64_t bytes, uint64_t *pnum, int *depth);
+int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
+int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+QObj *bdrv_get_specific_info(BlockDriverState *bs);
+/* Number of snapshots (>= 0) with *list g_malloc'd, or -errno. */
+int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
+void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n);
+
+/* Create an image of format drv; opts holds the -o options (with "size"). */
+int bdrv_create(const BlockDriver *drv, const char *filename, QOpts *opts, char **errp);
+
+/* ---- request interface for devices (see the header comment) ---- */
+typedef enum {
+    BLOCK_REQ_READ,
+    BLOCK_REQ_WRITE,
+    BLOCK_REQ_WRITE_ZEROES,
+    BLOCK_REQ_DISCARD,
+    BLOCK_REQ_FLUSH,
+} BlockRequestType;
+
+typedef struct BlockRequest BlockRequest;
+typedef void BlockCompletionFunc(BlockRequest *req, int ret);
+
+struct BlockRequest {
+    BlockRequestType type;
+    uint64_t offset;
+    uint64_t bytes;
+    const struct iovec *iov; /* READ/WRITE: scatter-gather list covering `bytes` */
+    int niov;
+    int flags; /* BDRV_REQ_* */
+    BlockCompletionFunc *cb;
+    void *opaque; /* caller's */
+    int ret;      /* result, also passed to cb */
+};
+
+/* Queue a request; cb(req, ret) runs exactly once (currently before this returns). */
+void bdrv_submit(BlockDriverState *bs, BlockRequest *req);
+
+/* ---- helpers shared by drivers and tools ---- */
+bool buffer_is_zero(const void *buf, size_t len);
+/* QEMU's size_to_str(): "1 GiB", "1.34 MiB", "196 KiB", "512 B". Returns g_malloc'd. */
+char *size_to_str(uint64_t val);
+
+#endif

@@ -1,0 +1,29 @@
+/* qemu-img internals shared between qemu-img.c and the img-*.c command files. */
+#ifndef QEMU_IMG_CMDS_H
+#define QEMU_IMG_CMDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "vireo/block.h"
+
+void qprintf(bool quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error_exit(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void missing_argument(const char *option) __attribute__((noreturn));
+void unrecognized_option(const char *option) __attribute__((noreturn));
+void bad_option(int c, char **argv) __attribute__((noreturn));
+void help(void) __attribute__((noreturn));
+int64_t cvtnum(const char *name, const char *value);
+int64_t cvtnum_full(const char *name, const char *value, int64_t min, int64_t max);
+int parse_output_format(const char *s);
+/* Open for a command; prints "Could not open 'x': ..." on failure. */
+BlockDriverState *img_open(const char *filename, const char *fmt, int flags);
+
+int img_create(int argc, char **argv);
+int img_info(int argc, char **argv);
+int img_check(int argc, char **argv);
+int img_convert(int argc, char **argv);
+int img_resize(int argc, char **argv);
+int img_map(int argc, char **argv);
+int img_compare(int argc, char **argv);
+
+#endif

@@ -1,0 +1,843 @@
+/*
+ * qemu-img: create, inspect, check and convert disk images, with QEMU 7.2's options, output
+ * and exit codes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <glib.h>
+#include "vireo/block-qobject.h"
+#include "vireo/block.h"
+#include "vireo/error.h"
+#include "tools.h"
+#include "qemu-img-cmds.h"
+
+bool img_quiet;
+
+void qprintf(bool quiet, const char *fmt, ...)
+{
+    if (quiet) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+void error_exit(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vreport(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try 'qemu-img --help' for more information\n");
+    exit(EXIT_FAILURE);
+}
+
+void missing_argument(const char *option)
+{
+    error_exit("missing argument for option '%s'", option);
+}
+
+void unrecognized_option(const char *option)
+{
+    error_exit("unrecognized option '%s'", option);
+}
+
+/* getopt error handling shared by the commands (optstring starts with ':') */
+void bad_option(int c, char **argv)
+{
+    if (c == ':') {
+        missing_argument(argv[optind - 1]);
+    }
+    unrecognized_option(argv[optind - 1]);
+}
+
+int64_t cvtnum_full(const char *name, const char *value, int64_t min, int64_t max)
+{
+    uint64_t res;
+    int err = qopts_strtosz(value, 'B', &res);
+    if (err < 0 && err != -ERANGE) {
+        error_report("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", name);
+        error_report("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+        return err;
+    }
+    if (err == -ERANGE || res > (uint64_t)max || (int64_t)res < min) {
+        error_report("Invalid %s specified. Must be between %" PRId64 " and %" PRId64 ".", name,
+                     min, max);
+        return -ERANGE;
+    }
+    return (int64_t)res;
+}
+
+int64_t cvtnum(const char *name, const char *value)
+{
+    return cvtnum_full(name, value, 0, INT64_MAX);
+}
+
+BlockDriverState *img_open(const char *filename, const char *fmt, int flags)
+{
+    char *err = NULL;
+    if (fmt && !bdrv_find_format(fmt)) {
+        error_report("Unknown driver '%s'", fmt);
+        return NULL;
+    }
+    BlockDriverState *bs = tool_open(filename, fmt, flags, false, &err);
+    if (!bs) {
+        error_report("Could not open '%s': %s", filename, err);
+        g_free(err);
+    }
+    return bs;
+}
+
+/* ---- create ---- */
+
+/* Print "Formatting ..." values in the driver's option order (QEMU's qemu_opts_print). */
+static void print_create_opts(const BlockDriver *drv, QOpts *opts)
+{
+    const char *sep = "";
+    for (const BlockCreateOpt *o = drv->create_opts; o && o->name; o++) {
+        const char *v = qopts_get(opts, o->name);
+        if (v && (!strcmp(o->type, "size") || !strcmp(o->type, "number"))) {
+            uint64_t n = 0;
+            if (!strcmp(o->type, "size")) {
+                qopts_strtosz(v, 'B', &n);
+            } else {
+                qopts_strtou64(v, 0, &n);
+            }
+            printf("%s%s=%" PRIu64, sep, o->name, n);
+        } else if (v || o->def) {
+            printf("%s%s=%s", sep, o->name, v ? v : o->def);
+        } else {
+            continue;
+        }
+        sep = " ";
+    }
+}
+
+static bool validate_create_opts(const BlockDriver *drv, QOpts *opts, char **errp)
+{
+    for (size_t i = 0; i < opts->n_pairs; i++) {
+        const BlockCreateOpt *o = drv->create_opts;
+        for (; o && o->name; o++) {
+            if (!strcmp(o->name, opts->pairs[i].key)) {
+                break;
+            }
+        }
+        if (!o || !o->name) {
+            *errp = g_strdup_printf("Invalid parameter '%s'", opts->pairs[i].key);
+            return false;
+        }
+        const char *v = opts->pairs[i].value;
+        if (!strcmp(o->type, "size")) {
+            uint64_t n;
+            int rc = qopts_strtosz(v, 'B', &n);
+            if (rc < 0) {
+                *errp = qopts_size_error(o->name, v, rc);
+                return false;
+            }
+        } else if (!strcmp(o->type, "number")) {
+            uint64_t n;
+            if (qopts_strtou64(v, 0, &n) < 0) {
+                *errp = g_strdup_printf("Parameter '%s' expects a number", o->name);
+                return false;
+            }
+        } else if (!strcmp(o->type, "bool")) {
+            bool b;
+            if (!qopts_parse_bool(v, &b)) {
+                *errp = g_strdup_printf("Parameter '%s' expects 'on' or 'off'", o->name);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void print_opts_help(const BlockDriver *drv)
+{
+    printf("Supported options:\n");
+    for (const BlockCreateOpt *o = drv->create_opts; o && o->name; o++) {
+        printf("  %-16s - %s\n", o->name, o->help);
+    }
+}
+
+int img_create(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"object", required_argument, NULL, 'O'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *fmt = "raw", *base = NULL, *base_fmt = NULL;
+    GString *options = g_string_new(NULL);
+    bool quiet = false, no_backing_open = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", long_options, NULL)) != -1) {
+        switch (c) {
+        case ':':
+        case '?':
+            bad_option(c, argv);
+            break;
+        case 'h':
+            help();
+            break;
+        case 'F':
+            base_fmt = optarg;
+            break;
+        case 'b':
+            base = optarg;
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'o':
+            if (options->len) {
+                g_string_append_c(options, ',');
+            }
+            g_string_append(options, optarg);
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'u':
+            no_backing_open = true;
+            break;
+        case 'O':
+            break;
+        }
+    }
+    if (optind >= argc) {
+        error_exit("Expecting image file name");
+    }
+    const char *filename = argv[optind++];
+    int64_t img_size = -1;
+    if (optind < argc) {
+        img_size = cvtnum("image size", argv[optind++]);
+        if (img_size < 0) {
+            g_string_free(options, TRUE);
+            return 1;
+        }
+    }
+    if (optind != argc) {
+        error_exit("Unexpected argument: %s", argv[optind]);
+    }
+    const BlockDriver *drv = bdrv_find_format(fmt);
+    if (!drv || !drv->create) {
+        error_report("%s: Unknown file format '%s'", filename, fmt);
+        g_string_free(options, TRUE);
+        return 1;
+    }
+    char *err = NULL;
+    QOpts *opts = qopts_new("create");
+    if (options->len && !qopts_parse_into(opts, options->str, "-o", NULL, QOPTS_LEGACY, &err)) {
+        error_report("%s: %s", filename, err);
+        goto fail;
+    }
+    if (opts->help || (options->len && qopts_is_help(options->str))) {
+        print_opts_help(drv);
+        qopts_free(opts);
+        g_string_free(options, TRUE);
+        return 0;
+    }
+    if (base) {
+        qopts_set(opts, "backing_file", base);
+    }
+    if (base_fmt) {
+        qopts_set(opts, "backing_fmt", base_fmt);
+    }
+    if (!validate_create_opts(drv, opts, &err)) {
+        error_report("%s: %s", filename, err);
+        goto fail;
+    }
+    uint64_t size_opt;
+    bool have_size = img_size >= 0;
+    if (!have_size && qopts_get(opts, "size")) {
+        qopts_strtosz(qopts_get(opts, "size"), 'B', &size_opt);
+        img_size = (int64_t)size_opt;
+        have_size = true;
+    }
+    base = qopts_get(opts, "backing_file");
+    base_fmt = qopts_get(opts, "backing_fmt");
+    if (base && !no_backing_open) {
+        char *full = bdrv_path_combine(filename, base);
+        BlockDriverState *bbs = bdrv_open(full, base_fmt, NULL, 0, &err);
+        g_free(full);
+        if (!bbs) {
+            error_report("%s: %s", filename, err);
+            fprintf(stderr, "Could not open backing image.\n");
+            goto fail;
+        }
+        if (!base_fmt) {
+            error_report("%s: Backing file specified without backing format", filename);
+            fprintf(stderr, "Detected format of %s.", bbs->drv->format_name);
+            bdrv_close(bbs);
+            goto fail;
+        }
+        if (!have_size) {
+            img_size = bdrv_getlength(bbs);
+            have_size = true;
+        }
+        bdrv_close(bbs);
+    } else if (base && !base_fmt) {
+        error_report("%s: Backing file specified without backing format", filename);
+        goto fail;
+    }
+    if (!have_size) {
+        error_report("%s: Image creation needs a size parameter", filename);
+        goto fail;
+    }
+    if (img_size >= 0) {
+        char num[32];
+        snprintf(num, sizeof(num), "%" PRId64, img_size);
+        qopts_del(opts, "size");
+        qopts_set(opts, "size", num);
+    }
+    if (!quiet) {
+        printf("Formatting '%s', fmt=%s ", filename, fmt);
+        print_create_opts(drv, opts);
+        printf("\n");
+        fflush(stdout);
+    }
+    if (bdrv_create(drv, filename, opts, &err) < 0) {
+        error_report("%s: %s", filename, err);
+        goto fail;
+    }
+    qopts_free(opts);
+    g_string_free(options, TRUE);
+    return 0;
+fail:
+    g_free(err);
+    qopts_free(opts);
+    g_string_free(options, TRUE);
+    return 1;
+}
+
+/* ---- info ---- */
+
+static QObj *image_info(BlockDriverState *bs, const char *filename)
+{
+    QObj *d = qobj_dict();
+    BlockDriverInfo bdi;
+    qobj_put(d, "filename", qobj_str(filename));
+    qobj_put(d, "format", qobj_str(bs->drv->format_name));
+    bool have_bdi = bdrv_get_info(bs, &bdi) == 0;
+    qobj_put(d, "dirty-flag", qobj_bool(have_bdi && bdi.is_dirty));
+    int64_t actual = bdrv_allocated_size(bs);
+    if (actual >= 0) {
+        qobj_put(d, "actual-size", qobj_int(actual));
+    }
+    qobj_put(d, "virtual-size", qobj_int(bdrv_getlength(bs)));
+    if (have_bdi && bdi.cluster_size) {
+        qobj_put(d, "cluster-size", qobj_int(bdi.cluster_size));
+    }
+    if (bs->backing_file && bs->backing_file[0]) {
+        qobj_put(d, "backing-filename", qobj_str(bs->backing_file));
+        qobj_put(d, "full-backing-filename", qobj_str(bs->full_backing_filename));
+        if (bs->backing_format) {
+            qobj_put(d, "backing-filename-format", qobj_str(bs->backing_format));
+        }
+    }
+    BlockSnapshotInfo *sn;
+    int n = bdrv_snapshot_list(bs, &sn);
+    if (n > 0) {
+        QObj *l = qobj_list();
+        for (int i = 0; i < n; i++) {
+            QObj *s = qobj_dict();
+            qobj_put(s, "id", qobj_str(sn[i].id));
+            qobj_put(s, "name", qobj_str(sn[i].name));
+            qobj_put(s, "vm-state-size", qobj_int((int64_t)sn[i].vm_state_size));
+            qobj_put(s, "date-sec", qobj_int(sn[i].date_sec));
+            qobj_put(s, "date-nsec", qobj_int(sn[i].date_nsec));
+            qobj_put(s, "vm-clock-sec", qobj_int((int64_t)(sn[i].vm_clock_nsec / 1000000000)));
+            qobj_put(s, "vm-clock-nsec", qobj_int((int64_t)(sn[i].vm_clock_nsec % 1000000000)));
+            if (sn[i].icount != -1) {
+                qobj_put(s, "icount", qobj_int(sn[i].icount));
+            }
+            qobj_append(l, s);
+        }
+        qobj_put(d, "snapshots", l);
+    }
+    if (n >= 0) {
+        bdrv_snapshot_list_free(sn, n);
+    }
+    QObj *spec = bdrv_get_specific_info(bs);
+    if (spec) {
+        QObj *fs = qobj_dict();
+        qobj_put(fs, "type", qobj_str(bs->drv->format_name));
+        qobj_put(fs, "data", spec);
+        qobj_put(d, "format-specific", fs);
+    }
+    return d;
+}
+
+void snapshot_dump_header(GString *out)
+{
+    g_string_append_printf(out, "%-10s%-17s%8s%20s%13s%11s", "ID", "TAG", "VM SIZE", "DATE",
+                           "VM CLOCK", "ICOUNT");
+}
+
+void snapshot_dump(GString *out, const BlockSnapshotInfo *sn)
+{
+    char date[128], clock_buf[128], icount[128] = "";
+    time_t ti = sn->date_sec;
+    struct tm tm;
+    localtime_r(&ti, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+    uint64_t secs = sn->vm_clock_nsec / 1000000000;
+    snprintf(clock_buf, sizeof(clock_buf), "%02d:%02d:%02d.%03d", (int)(secs / 3600),
+             (int)((secs / 60) % 60), (int)(secs % 60),
+             (int)((sn->vm_clock_nsec / 1000000) % 1000));
+    char *sz = size_to_str(sn->vm_state_size);
+    if (sn->icount != -1) {
+        snprintf(icount, sizeof(icount), "%" PRId64, sn->icount);
+    }
+    g_string_append_printf(out, "%-9s %-16s %8s%20s%13s%11s", sn->id, sn->name, sz, date, clock_buf,
+                           icount);
+    g_free(sz);
+}
+
+static void dump_human_info(BlockDriverState *bs, const char *filename, GString *out)
+{
+    char *vs = size_to_str((uint64_t)bdrv_getlength(bs));
+    g_string_append_printf(out,
+                           "image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\n",
+                           filename, bs->drv->format_name, vs, bdrv_getlength(bs));
+    g_free(vs);
+    int64_t actual = bdrv_allocated_size(bs);
+    char *ds = actual >= 0 ? size_to_str((uint64_t)actual) : g_strdup("unavailable");
+    g_string_append_printf(out, "disk size: %s\n", ds);
+    g_free(ds);
+    BlockDriverInfo bdi;
+    if (bdrv_get_info(bs, &bdi) == 0) {
+        if (bdi.cluster_size) {
+            g_string_append_printf(out, "cluster_size: %d\n", bdi.cluster_size);
+        }
+        if (bdi.is_dirty) {
+            g_string_append(out, "cleanly shut down: no\n");
+        }
+    }
+    if (bs->backing_file && bs->backing_file[0]) {
+        g_string_append_printf(out, "backing file: %s", bs->backing_file);
+        if (strcmp(bs->backing_file, bs->full_backing_filename) != 0) {
+            g_string_append_printf(out, " (actual path: %s)", bs->full_backing_filename);
+        }
+        g_string_append_c(out, '\n');
+        if (bs->backing_format) {
+            g_string_append_printf(out, "backing file format: %s\n", bs->backing_format);
+        }
+    }
+    BlockSnapshotInfo *sn;
+    int n = bdrv_snapshot_list(bs, &sn);
+    if (n > 0) {
+        g_string_append(out, "Snapshot list:\n");
+        snapshot_dump_header(out);
+        g_string_append_c(out, '\n');
+        for (int i = 0; i < n; i++) {
+            snapshot_dump(out, &sn[i]);
+            g_string_append_c(out, '\n');
+        }
+    }
+    if (n >= 0) {
+        bdrv_snapshot_list_free(sn, n);
+    }
+    QObj *spec = bdrv_get_specific_info(bs);
+    if (spec) {
+        g_string_append(out, "Format specific information:\n");
+        qobj_dump_human(spec, 1, out);
+        qobj_free(spec);
+    }
+}
+
+int parse_output_format(const char *s)
+{
+    if (!strcmp(s, "json")) {
+        return 1;
+    }
+    if (!strcmp(s, "human")) {
+        return 0;
+    }
+    error_report("--output must be used with human or json as argument.");
+    return -1;
+}
+
+int img_info(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},         {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'}, {"backing-chain", no_argument, NULL, 'B'},
+        {"object", required_argument, NULL, 'O'}, {"image-opts", no_argument, NULL, 'I'},
+        {"force-share", no_argument, NULL, 'U'},  {NULL, 0, NULL, 0},
+    };
+    const char *fmt = NULL;
+    int json = 0;
+    bool chain = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":f:hU", long_options, NULL)) != -1) {
+        switch (c) {
+        case ':':
+        case '?':
+            bad_option(c, argv);
+            break;
+        case 'h':
+            help();
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'o':
+            json = parse_output_format(optarg);
+            if (json < 0) {
+                return 1;
+            }
+            break;
+        case 'B':
+            chain = true;
+            break;
+        case 'I':
+            error_report("--image-opts is not supported");
+            return 1;
+        default:
+            break;
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    const char *filename = argv[optind];
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    QObj *list = qobj_list();
+    GString *human = g_string_new(NULL);
+    char *name = g_strdup(filename);
+    char *f = fmt ? g_strdup(fmt) : NULL;
+    int ret = 0;
+    bool first = true;
+    while (name) {
+        if (g_hash_table_contains(seen, name)) {
+            error_report("Backing file '%s' creates a loop in the backing chain", name);
+            ret = 1;
+            break;
+        }
+        g_hash_table_add(seen, g_strdup(name));
+        BlockDriverState *bs = img_open(name, f, BDRV_O_NO_BACKING | BDRV_O_NO_IO);
+        if (!bs) {
+            ret = 1;
+            break;
+        }
+        QObj *info = image_info(bs, name);
+        if (!first) {
+            g_string_append_c(human, '\n');
+        }
+        first = false;
+        dump_human_info(bs, name, human);
+        qobj_append(list, info);
+        g_free(name);
+        g_free(f);
+        name = NULL;
+        f = NULL;
+        if (chain && bs->backing_file && bs->backing_file[0]) {
+            name = g_strdup(bs->full_backing_filename);
+            f = bs->backing_format ? g_strdup(bs->backing_format) : NULL;
+        }
+        bdrv_close(bs);
+    }
+    g_free(name);
+    g_free(f);
+    if (ret == 0) {
+        if (json) {
+            GString *out = g_string_new(NULL);
+            if (chain) {
+                qobj_to_json(list, out);
+            } else {
+                QObjType t = QOBJ_LIST;
+                (void)t;
+                /* the single image's dict */
+                qobj_to_json(qobj_list_get(list, 0), out);
+            }
+            printf("%s\n", out->str);
+            g_string_free(out, TRUE);
+        } else {
+            fputs(human->str, stdout);
+        }
+    }
+    g_string_free(human, TRUE);
+    qobj_free(list);
+    g_hash_table_destroy(seen);
+    return ret;
+}
+
+/* ---- check ---- */
+
+static QObj *check_to_qobj(const BdrvCheckResult *r, const char *filename, const char *fmt)
+{
+    QObj *d = qobj_dict();
+    qobj_put(d, "filename", qobj_str(filename));
+    qobj_put(d, "format", qobj_str(fmt));
+    qobj_put(d, "check-errors", qobj_int(r->check_errors));
+    if (r->image_end_offset) {
+        qobj_put(d, "image-end-offset", qobj_int(r->image_end_offset));
+    }
+    if (r->corruptions) {
+        qobj_put(d, "corruptions", qobj_int(r->corruptions));
+    }
+    if (r->leaks) {
+        qobj_put(d, "leaks", qobj_int(r->leaks));
+    }
+    if (r->corruptions_fixed) {
+        qobj_put(d, "corruptions-fixed", qobj_int(r->corruptions_fixed));
+    }
+    if (r->leaks_fixed) {
+        qobj_put(d, "leaks-fixed", qobj_int(r->leaks_fixed));
+    }
+    if (r->total_clusters) {
+        qobj_put(d, "total-clusters", qobj_int((int64_t)r->total_clusters));
+    }
+    if (r->allocated_clusters) {
+        qobj_put(d, "allocated-clusters", qobj_int((int64_t)r->allocated_clusters));
+    }
+    if (r->fragmented_clusters) {
+        qobj_put(d, "fragmented-clusters", qobj_int((int64_t)r->fragmented_clusters));
+    }
+    if (r->compressed_clusters) {
+        qobj_put(d, "compressed-clusters", qobj_int((int64_t)r->compressed_clusters));
+    }
+    return d;
+}
+
+static void dump_human_check(const BdrvCheckResult *r, bool quiet)
+{
+    if (!(r->corruptions || r->leaks || r->check_errors)) {
+        qprintf(quiet, "No errors were found on the image.\n");
+    } else {
+        if (r->corruptions) {
+            qprintf(quiet,
+                    "\n%d errors were found on the image.\n"
+                    "Data may be corrupted, or further writes to the image may corrupt it.\n",
+                    r->corruptions);
+        }
+        if (r->leaks) {
+            qprintf(quiet,
+                    "\n%d leaked clusters were found on the image.\n"
+                    "This means waste of disk space, but no harm to data.\n",
+                    r->leaks);
+        }
+        if (r->check_errors) {
+            qprintf(quiet, "\n%d internal errors have occurred during the check.\n",
+                    r->check_errors);
+        }
+    }
+    if (r->total_clusters && r->allocated_clusters) {
+        qprintf(quiet,
+                "%" PRIu64 "/%" PRIu64 " = %0.2f%% allocated, %0.2f%% fragmented, %0.2f%% "
+                "compressed clusters\n",
+                r->allocated_clusters, r->total_clusters,
+                r->allocated_clusters * 100.0 / r->total_clusters,
+                r->fragmented_clusters * 100.0 / r->allocated_clusters,
+                r->compressed_clusters * 100.0 / r->allocated_clusters);
+    }
+    if (r->image_end_offset) {
+        qprintf(quiet, "Image end offset: %" PRId64 "\n", r->image_end_offset);
+    }
+}
+
+int img_check(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},         {"format", required_argument, NULL, 'f'},
+        {"repair", required_argument, NULL, 'r'}, {"output", required_argument, NULL, 'o'},
+        {"object", required_argument, NULL, 'O'}, {"image-opts", no_argument, NULL, 'I'},
+        {"force-share", no_argument, NULL, 'U'},  {NULL, 0, NULL, 0},
+    };
+    const char *fmt = NULL;
+    int json = 0, fix = 0, c;
+    bool quiet = false;
+    int flags = BDRV_O_CHECK | BDRV_O_NO_BACKING;
+    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", long_options, NULL)) != -1) {
+        switch (c) {
+        case ':':
+        case '?':
+            bad_option(c, argv);
+            break;
+        case 'h':
+            help();
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'r':
+            flags |= BDRV_O_RDWR;
+            if (!strcmp(optarg, "leaks")) {
+                fix = BDRV_FIX_LEAKS;
+            } else if (!strcmp(optarg, "all")) {
+                fix = BDRV_FIX_LEAKS | BDRV_FIX_ERRORS;
+            } else {
+                error_exit("Unknown option value for -r (expecting 'leaks' or 'all'): %s", optarg);
+            }
+            break;
+        case 'o':
+            json = parse_output_format(optarg);
+            if (json < 0) {
+                return 1;
+            }
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'I':
+            error_report("--image-opts is not supported");
+            return 1;
+        default:
+            break;
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    const char *filename = argv[optind];
+    BlockDriverState *bs = img_open(filename, fmt, flags);
+    if (!bs) {
+        return 1;
+    }
+    BdrvCheckResult r;
+    int ret = bdrv_check(bs, &r, fix);
+    if (ret == -ENOTSUP) {
+        error_report("This image format does not support checks");
+        bdrv_close(bs);
+        return 63;
+    }
+    if (ret == 0 && (r.corruptions_fixed || r.leaks_fixed)) {
+        int cf = r.corruptions_fixed, lf = r.leaks_fixed;
+        if (!json) {
+            qprintf(quiet,
+                    "The following inconsistencies were found and repaired:\n\n"
+                    "    %d leaked clusters\n"
+                    "    %d corruptions\n\n"
+                    "Double checking the fixed image now...\n",
+                    lf, cf);
+        }
+        ret = bdrv_check(bs, &r, 0);
+        r.corruptions_fixed = cf;
+        r.leaks_fixed = lf;
+    }
+    if (ret == 0) {
+        if (json) {
+            QObj *d = check_to_qobj(&r, filename, bs->drv->format_name);
+            GString *out = g_string_new(NULL);
+            qobj_to_json(d, out);
+            qprintf(quiet, "%s\n", out->str);
+            g_string_free(out, TRUE);
+            qobj_free(d);
+        } else {
+            dump_human_check(&r, quiet);
+        }
+    }
+    bdrv_close(bs);
+    if (ret || r.check_errors) {
+        if (ret) {
+            error_report("Check failed: %s", strerror(-ret));
+        } else {
+            error_report("Check failed");
+        }
+        return 1;
+    }
+    return r.corruptions ? 2 : r.leaks ? 3 : 0;
+}
+
+/* ---- main ---- */
+
+typedef struct ImgCmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} ImgCmd;
+
+static const ImgCmd img_cmds[] = {
+    {"create", img_create}, {"info", img_info}, {"check", img_check},     {"convert", img_convert},
+    {"resize", img_resize}, {"map", img_map},   {"compare", img_compare},
+};
+
+void help(void)
+{
+    printf("qemu-img version " TOOLS_VERSION "\n"
+           "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n"
+           "usage: qemu-img [standard options] command [command options]\n"
+           "QEMU disk image utility\n"
+           "\n"
+           "    '-h', '--help'       display this help and exit\n"
+           "    '-V', '--version'    output version information and exit\n"
+           "    '-T', '--trace'      [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
+           "                         specify tracing options\n"
+           "\n"
+           "Command syntax:\n"
+           "  check [--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] [-r [leaks "
+           "| all]] [-T src_cache] [-U] filename\n"
+           "  compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] [-p] "
+           "[-q] [-s] [-U] filename1 filename2\n"
+           "  convert [--object objectdef] [--image-opts] [--target-image-opts] "
+           "[--target-is-zero] [--bitmaps] [-U] [-C] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T "
+           "src_cache] [-O output_fmt] [-B backing_file [-F backing_fmt]] [-o options] [-l "
+           "snapshot_param] [-S sparse_size] [-r rate_limit] [-m num_coroutines] [-W] [--salvage] "
+           "filename [filename2 [...]] output_filename\n"
+           "  create [--object objectdef] [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] "
+           "[-o options] filename [size]\n"
+           "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [--backing-chain] "
+           "[-U] filename\n"
+           "  map [--object objectdef] [--image-opts] [-f fmt] [--start-offset=offset] "
+           "[--max-length=len] [--output=ofmt] [-U] filename\n"
+           "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] "
+           "[--shrink] filename [+ | -]size\n"
+           "\n"
+           "Supported formats: qcow2 raw file\n"
+           "\n"
+           "See <https://qemu.org/contribute/report-a-bug> for how to report bugs.\n"
+           "More information on the QEMU project at <https://qemu.org>.\n");
+    exit(EXIT_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"trace", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
+    };
+    error_progname = "qemu-img";
+    int c;
+    while ((c = getopt_long(argc, argv, "+:hVT:", long_options, NULL)) != -1) {
+        switch (c) {
+        case ':':
+        case '?':
+            bad_option(c, argv);
+            break;
+        case 'h':
+            help();
+            break;
+        case 'V':
+            printf("qemu-img version " TOOLS_VERSION "\n"
+                   "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n");
+            return 0;
+        case 'T':
+            break;
+        }
+    }
+    if (optind >= argc) {
+        error_exit("Not enough arguments");
+    }
+    const char *cmd = argv[optind];
+    argc -= optind;
+    argv += optind;
+    optind = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(img_cmds); i++) {
+        if (!strcmp(cmd, img_cmds[i].name)) {
+            return img_cmds[i].fn(argc, argv);
+        }
+    }
+    error_exit("Command not found: %s", cmd);
+    return 1;
+}

@@ -1,0 +1,50 @@
+# Shared setup for tests/qemu-img/*.sh (sourced, not run: no execute bit).
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+QIMG=$VIREO_BUILD/qemu-img
+QIO=$VIREO_BUILD/qemu-io
+REF_QIMG=${REF_QIMG:-/usr/bin/qemu-img}
+REF_QIO=${REF_QIO:-/usr/bin/qemu-io}
+if [ ! -x "$QIMG" ] || [ ! -x "$QIO" ]; then
+    skip "$(basename "$0" .sh)" "$QIMG or $QIO not built"
+    exit 0
+fi
+have_ref() { [ -x "$REF_QIMG" ] && [ -x "$REF_QIO" ]; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 1
+# Drop qemu-io's timing lines (they differ run to run).
+untime() { grep -v ' ops/sec)$'; }
+# json_eq FILE1 FILE2: same JSON value (key order ignored)
+json_eq() {
+    python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if a==b else 1)' "$1" "$2"
+}
+# expect_same NAME FILE1 FILE2
+expect_same() {
+    if cmp -s "$2" "$3"; then ok "$1"; else fail "$1" "$(diff "$2" "$3" | head -5 | tr '\n' '|')"; fi
+}
+# sparse_cmp A B: same size and bytes, reading only the data extents (holes read as zero)
+sparse_cmp() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys
+fa, fb = (os.open(p, os.O_RDONLY) for p in sys.argv[1:3])
+size = os.fstat(fa).st_size
+if size != os.fstat(fb).st_size:
+    sys.exit(1)
+def extents(fd):
+    out, off = [], 0
+    while off < size:
+        try:
+            d = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:
+            break
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        out.append((d, h))
+        off = h
+    return out
+for d, h in sorted(extents(fa) + extents(fb)):
+    for off in range(d, h, 1 << 20):
+        n = min(1 << 20, h - off)
+        if os.pread(fa, n, off) != os.pread(fb, n, off):
+            sys.exit(1)
+PY
+}

@@ -1,0 +1,1121 @@
+/*
+ * The x86 front end: decodes guest instructions (64-bit mode general-purpose set for now) into
+ * the IR, one translation block at a time. See docs/tcg.md.
+ *
+ * Each instruction: prefixes, REX, opcode (one byte or 0F xx), ModRM/SIB/displacement,
+ * immediates, then IR. Register destinations are updated in place by flag ops of the
+ * instruction's own size (the backend emits the host instruction, which merges 8/16-bit results
+ * and zero-extends 32-bit ones exactly as the guest would). Memory operands load into temps,
+ * operate, store back.
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include "vireo/tcg.h"
+#include "x86-helper.h"
+
+#define ENV(f) ((int64_t)offsetof(CPUX86State, f))
+
+typedef struct DisasContext {
+    TCGContext *s;
+    CPUX86State *env;
+    uint32_t flags;
+    uint64_t pc_start, pc; /* current instruction, fetch cursor */
+    /* prefixes */
+    bool rex, rex_w;
+    int rex_r, rex_x, rex_b;
+    bool p66, p67, lock;
+    int rep; /* 0, 0xf3, 0xf2 */
+    int seg; /* -1, 4 = FS, 5 = GS */
+    int dsize, asize;
+    /* ModRM */
+    int mod, reg, rm;
+    int base, index, scale; /* memory operand; base -1 none, -2 RIP */
+    int64_t disp;
+    bool ended;
+} DisasContext;
+
+/* An operand location: a register (maybe AH..BH) or memory. */
+typedef struct Opnd {
+    bool is_mem;
+    int reg;
+    bool high8;
+    TCGv addr;
+} Opnd;
+
+static TCGContext *S(DisasContext *dc)
+{
+    return dc->s;
+}
+
+static uint8_t fetch8(DisasContext *dc)
+{
+    const uint8_t *p = (const uint8_t *)(uintptr_t)(dc->env->mem_base + dc->pc);
+    dc->pc++;
+    return *p;
+}
+
+static uint16_t fetch16(DisasContext *dc)
+{
+    uint16_t v = fetch8(dc);
+    return (uint16_t)(v | (fetch8(dc) << 8));
+}
+
+static uint32_t fetch32(DisasContext *dc)
+{
+    uint32_t v = fetch16(dc);
+    return v | ((uint32_t)fetch16(dc) << 16);
+}
+
+static uint64_t fetch64(DisasContext *dc)
+{
+    uint64_t v = fetch32(dc);
+    return v | ((uint64_t)fetch32(dc) << 32);
+}
+
+/* immediate of the operand size: imm8 / imm16 / imm32 (sign-extended for 64) */
+static int64_t fetch_imm(DisasContext *dc, int size)
+{
+    switch (size) {
+    case 8:
+        return (int8_t)fetch8(dc);
+    case 16:
+        return (int16_t)fetch16(dc);
+    default:
+        return (int32_t)fetch32(dc);
+    }
+}
+
+/* ---- IR shorthands ---- */
+
+static TCGv tnew(DisasContext *dc)
+{
+    return tcg_temp_new(S(dc));
+}
+
+static TCGv tconst(DisasContext *dc, int64_t v)
+{
+    return tcg_const(S(dc), v);
+}
+
+static TCGv R(DisasContext *dc, int r)
+{
+    return S(dc)->regs[r];
+}
+
+static void gen_mov(DisasContext *dc, TCGv d, TCGv a)
+{
+    tcg_emit(S(dc), OP_mov, 64, 0, 2, d, a);
+}
+
+static TCGv gen_binop(DisasContext *dc, int opc, TCGv a, TCGv b)
+{
+    TCGv d = tnew(dc);
+    tcg_emit(S(dc), opc, 64, 0, 3, d, a, b);
+    return d;
+}
+
+static TCGv gen_unop(DisasContext *dc, int opc, TCGv a)
+{
+    TCGv d = tnew(dc);
+    tcg_emit(S(dc), opc, 64, 0, 2, d, a);
+    return d;
+}
+
+static TCGv gen_ld(DisasContext *dc, int size, bool sign, TCGv addr)
+{
+    TCGv d = tnew(dc);
+    tcg_emit(S(dc), OP_ld, size, sign, 2, d, addr);
+    return d;
+}
+
+static void gen_st(DisasContext *dc, int size, TCGv val, TCGv addr)
+{
+    tcg_emit(S(dc), OP_st, size, 0, 2, val, addr);
+}
+
+static TCGv gen_ld_env(DisasContext *dc, int64_t off)
+{
+    TCGv d = tnew(dc);
+    tcg_emit(S(dc), OP_ld_env, 64, 0, 1, d)->aux = off;
+    return d;
+}
+
+static void gen_st_env(DisasContext *dc, int size, TCGv v, int64_t off)
+{
+    tcg_emit(S(dc), OP_st_env, size, 0, 1, v)->aux = off;
+}
+
+/* Write v to register r with x86's rule for the size. */
+static void gen_write_reg(DisasContext *dc, int size, int r, bool high8, TCGv v)
+{
+    TCGv g = R(dc, r);
+    switch (size) {
+    case 64:
+        gen_mov(dc, g, v);
+        break;
+    case 32:
+        tcg_emit(S(dc), OP_ext32u, 64, 0, 2, g, v);
+        break;
+    case 16:
+    case 8:
+        if (high8) {
+            tcg_emit(S(dc), OP_deposit8h, 64, 0, 3, g, g, v);
+        } else {
+            tcg_emit(S(dc), OP_dep, size, 0, 3, g, g, v);
+        }
+        break;
+    }
+}
+
+/* ---- ModRM and effective addresses ---- */
+
+static void decode_modrm(DisasContext *dc)
+{
+    uint8_t m = fetch8(dc);
+    dc->mod = m >> 6;
+    dc->reg = ((m >> 3) & 7) | dc->rex_r;
+    dc->rm = (m & 7) | dc->rex_b;
+    dc->base = dc->index = -1;
+    dc->scale = 0;
+    dc->disp = 0;
+    if (dc->mod == 3) {
+        return;
+    }
+    int rm = m & 7;
+    if (rm == 4) {
+        uint8_t sib = fetch8(dc);
+        dc->scale = sib >> 6;
+        int idx = ((sib >> 3) & 7) | dc->rex_x;
+        dc->index = idx == 4 ? -1 : idx;
+        int b = sib & 7;
+        if (b == 5 && dc->mod == 0) {
+            dc->base = -1;
+            dc->disp = (int32_t)fetch32(dc);
+        } else {
+            dc->base = b | dc->rex_b;
+        }
+    } else if (rm == 5 && dc->mod == 0) {
+        dc->base = -2; /* RIP-relative */
+        dc->disp = (int32_t)fetch32(dc);
+    } else {
+        dc->base = rm | dc->rex_b;
+    }
+    if (dc->mod == 1) {
+        dc->disp = (int8_t)fetch8(dc);
+    } else if (dc->mod == 2) {
+        dc->disp = (int32_t)fetch32(dc);
+    }
+}
+
+static TCGv seg_add(DisasContext *dc, TCGv ea)
+{
+    if (dc->seg == 4) {
+        return gen_binop(dc, OP_add, ea, gen_ld_env(dc, ENV(fs_base)));
+    }
+    if (dc->seg == 5) {
+        return gen_binop(dc, OP_add, ea, gen_ld_env(dc, ENV(gs_base)));
+    }
+    return ea;
+}
+
+/* Effective address without segment base (for LEA). Call after all immediates are fetched:
+ * RIP-relative addressing is relative to the next instruction. */
+static TCGv gen_ea_noseg(DisasContext *dc)
+{
+    TCGv ea;
+    if (dc->base == -2) {
+        ea = tconst(dc, (int64_t)(dc->pc + (uint64_t)dc->disp));
+    } else {
+        ea = tconst(dc, dc->disp);
+        if (dc->base >= 0) {
+            ea = gen_binop(dc, OP_add, R(dc, dc->base), ea);
+        }
+        if (dc->index >= 0) {
+            TCGv i = R(dc, dc->index);
+            if (dc->scale) {
+                i = gen_binop(dc, OP_shl, i, tconst(dc, dc->scale));
+            }
+            ea = gen_binop(dc, OP_add, ea, i);
+        }
+    }
+    if (dc->asize == 32) {
+        ea = gen_unop(dc, OP_ext32u, ea);
+    }
+    return ea;
+}
+
+static TCGv gen_ea(DisasContext *dc)
+{
+    return seg_add(dc, gen_ea_noseg(dc));
+}
+
+/* The r/m operand (after decode_modrm and immediates). */
+static Opnd opnd_rm(DisasContext *dc, int size)
+{
+    Opnd o = {0};
+    if (dc->mod == 3) {
+        o.reg = dc->rm;
+        if (size == 8 && !dc->rex && o.reg >= 4 && o.reg < 8) {
+            o.high8 = true;
+            o.reg -= 4;
+        }
+    } else {
+        o.is_mem = true;
+        o.addr = gen_ea(dc);
+    }
+    return o;
+}
+
+static Opnd opnd_reg(DisasContext *dc, int r, int size)
+{
+    Opnd o = {0};
+    o.reg = r;
+    if (size == 8 && !dc->rex && r >= 4 && r < 8) {
+        o.high8 = true;
+        o.reg -= 4;
+    }
+    return o;
+}
+
+/* A temp whose low `size` bits are the operand's value. */
+static TCGv opnd_load(DisasContext *dc, const Opnd *o, int size)
+{
+    if (o->is_mem) {
+        return gen_ld(dc, size, false, o->addr);
+    }
+    if (o->high8) {
+        return gen_unop(dc, OP_extract8h, R(dc, o->reg));
+    }
+    return R(dc, o->reg);
+}
+
+static void opnd_store(DisasContext *dc, const Opnd *o, int size, TCGv v)
+{
+    if (o->is_mem) {
+        gen_st(dc, size, v, o->addr);
+    } else {
+        gen_write_reg(dc, size, o->reg, o->high8, v);
+    }
+}
+
+/* For a read-modify-write flag op: input temp and the output temp to pass to it. For a
+ * plain register both are the guest register itself (the op updates it in place). */
+static void rmw_begin(DisasContext *dc, const Opnd *o, int size, TCGv *in, TCGv *out)
+{
+    if (!o->is_mem && !o->high8) {
+        *in = *out = R(dc, o->reg);
+        return;
+    }
+    *in = opnd_load(dc, o, size);
+    *out = tnew(dc);
+}
+
+static void rmw_end(DisasContext *dc, const Opnd *o, int size, TCGv out)
+{
+    if (!o->is_mem && !o->high8) {
+        return;
+    }
+    opnd_store(dc, o, size, out);
+}
+
+/* ---- control flow ---- */
+
+static void gen_exception(DisasContext *dc, int excp, uint64_t rip)
+{
+    gen_st_env(dc, 64, tconst(dc, (int64_t)rip), ENV(rip));
+    gen_st_env(dc, 32, tconst(dc, excp), ENV(exception_index));
+    tcg_emit(S(dc), OP_exit_tb, 0, 0, 0)->aux = TB_EXIT_EXCEPTION;
+    dc->ended = true;
+}
+
+static void gen_goto(DisasContext *dc, int slot, uint64_t target)
+{
+    tcg_emit(S(dc), OP_goto_tb, 0, slot, 0)->aux = (int64_t)target;
+}
+
+static void gen_jmp_indirect(DisasContext *dc, TCGv target)
+{
+    tcg_emit(S(dc), OP_lookup_goto, 0, 0, 1, target);
+    dc->ended = true;
+}
+
+static void gen_jcc(DisasContext *dc, int cc, uint64_t target)
+{
+    int l = tcg_new_label(S(dc));
+    tcg_emit(S(dc), OP_brcc, 0, cc, 0)->aux = l;
+    gen_goto(dc, 0, dc->pc);
+    tcg_emit(S(dc), OP_label, 0, 0, 0)->aux = l;
+    gen_goto(dc, 1, target);
+    dc->ended = true;
+}
+
+static void gen_push(DisasContext *dc, int size, TCGv v)
+{
+    TCGv sp = gen_binop(dc, OP_sub, R(dc, R_ESP), tconst(dc, size / 8));
+    gen_st(dc, size, v, sp);
+    gen_mov(dc, R(dc, R_ESP), sp);
+}
+
+static TCGv gen_pop_value(DisasContext *dc, int size)
+{
+    TCGv v = gen_ld(dc, size, false, R(dc, R_ESP));
+    TCGv sp = gen_binop(dc, OP_add, R(dc, R_ESP), tconst(dc, size / 8));
+    gen_mov(dc, R(dc, R_ESP), sp);
+    return v;
+}
+
+static void gen_call_helper(DisasContext *dc, void *fn, int flags, int nout, int nin, ...)
+{
+    TCGOp *op = tcg_emit(S(dc), OP_call, 0, flags, 0);
+    va_list ap;
+    va_start(ap, nin);
+    for (int i = 0; i < nout + nin; i++) {
+        op->args[i] = (int16_t)va_arg(ap, int);
+    }
+    va_end(ap);
+    op->nargs = (uint8_t)(nout + nin);
+    op->aux = (int64_t)(uintptr_t)fn;
+    op->aux2 = nout;
+}
+
+/* ---- instruction groups ---- */
+
+static void gen_alu(DisasContext *dc, int n, int size, const Opnd *dst, TCGv src)
+{
+    TCGv in, out;
+    if (n == ALU_CMP || n == ALU_TEST) {
+        TCGv a = opnd_load(dc, dst, size);
+        tcg_emit(S(dc), OP_aluf, size, n, 3, -1, a, src);
+        return;
+    }
+    rmw_begin(dc, dst, size, &in, &out);
+    tcg_emit(S(dc), OP_aluf, size, n, 3, out, in, src);
+    rmw_end(dc, dst, size, out);
+}
+
+static void gen_shift(DisasContext *dc, int n, int size, const Opnd *dst, TCGv count)
+{
+    TCGv in, out;
+    if (n == SH_SAL) {
+        n = SH_SHL;
+    }
+    rmw_begin(dc, dst, size, &in, &out);
+    tcg_emit(S(dc), OP_shf, size, n, 3, out, in, count);
+    rmw_end(dc, dst, size, out);
+}
+
+/* 0F A3/AB/B3/BB and 0F BA: bit test family */
+static void gen_bt(DisasContext *dc, int n, int size, TCGv bit, bool bit_is_reg)
+{
+    Opnd o;
+    if (dc->mod == 3) {
+        o = opnd_rm(dc, size);
+    } else {
+        o.is_mem = true;
+        o.high8 = false;
+        o.reg = 0;
+        o.addr = gen_ea(dc);
+        if (bit_is_reg) {
+            /* the bit offset is signed and may reach beyond the operand */
+            int shift = size == 64 ? 6 : size == 32 ? 5 : 4;
+            int ext = size == 64 ? OP_mov : size == 32 ? OP_ext32s : OP_ext16s;
+            TCGv off = ext == OP_mov ? bit : gen_unop(dc, ext, bit);
+            TCGv words = gen_binop(dc, OP_sar, off, tconst(dc, shift));
+            TCGv bytes = gen_binop(dc, OP_shl, words, tconst(dc, shift - 3));
+            o.addr = gen_binop(dc, OP_add, o.addr, bytes);
+            if (dc->asize == 32) {
+                o.addr = gen_unop(dc, OP_ext32u, o.addr);
+            }
+        }
+    }
+    if (n == BT_BT) {
+        TCGv a = opnd_load(dc, &o, size);
+        tcg_emit(S(dc), OP_btf, size, n, 3, -1, a, bit);
+        return;
+    }
+    TCGv in, out;
+    rmw_begin(dc, &o, size, &in, &out);
+    tcg_emit(S(dc), OP_btf, size, n, 3, out, in, bit);
+    rmw_end(dc, &o, size, out);
+}
+
+static void gen_string(DisasContext *dc, int kind, int size)
+{
+    int info = kind | (size << 8) |
+               ((dc->rep == 0xf3   ? 1
+                 : dc->rep == 0xf2 ? 2
+                                   : 0)
+                << 16) |
+               ((dc->asize == 32) << 18) | ((dc->seg < 0 ? 0 : dc->seg) << 20);
+    int flags = CALL_MAY_FAULT | CALL_RW_GLOBALS;
+    if (kind == STR_CMPS || kind == STR_SCAS) {
+        flags |= CALL_RW_FLAGS;
+    }
+    gen_call_helper(dc, (void *)helper_string, flags, 0, 1, tconst(dc, info));
+}
+
+/* Decode and translate one instruction. */
+static void disas_insn(DisasContext *dc)
+{
+    TCGContext *s = S(dc);
+    dc->pc_start = dc->pc;
+    tcg_emit(s, OP_insn_start, 0, 0, 0)->aux = (int64_t)dc->pc;
+    dc->rex = dc->rex_w = false;
+    dc->rex_r = dc->rex_x = dc->rex_b = 0;
+    dc->p66 = dc->p67 = dc->lock = false;
+    dc->rep = 0;
+    dc->seg = -1;
+    int b;
+    for (int n = 0;; n++) {
+        if (n >= 15) {
+            goto illegal;
+        }
+        b = fetch8(dc);
+        switch (b) {
+        case 0x66:
+            dc->p66 = true;
+            dc->rex = false;
+            continue;
+        case 0x67:
+            dc->p67 = true;
+            dc->rex = false;
+            continue;
+        case 0xf0:
+            dc->lock = true;
+            dc->rex = false;
+            continue;
+        case 0xf2:
+        case 0xf3:
+            dc->rep = b;
+            dc->rex = false;
+            continue;
+        case 0x26:
+        case 0x2e:
+        case 0x36:
+        case 0x3e:
+            dc->rex = false;
+            continue;
+        case 0x64:
+        case 0x65:
+            dc->seg = b == 0x64 ? 4 : 5;
+            dc->rex = false;
+            continue;
+        default:
+            break;
+        }
+        if (b >= 0x40 && b <= 0x4f) {
+            dc->rex = true;
+            dc->rex_w = b & 8;
+            dc->rex_r = (b & 4) << 1;
+            dc->rex_x = (b & 2) << 2;
+            dc->rex_b = (b & 1) << 3;
+            continue;
+        }
+        break;
+    }
+    if (!dc->rex) {
+        dc->rex_w = false;
+        dc->rex_r = dc->rex_x = dc->rex_b = 0;
+    }
+    int dsize = dc->rex_w ? 64 : dc->p66 ? 16 : 32;
+    dc->dsize = dsize;
+    dc->asize = dc->p67 ? 32 : 64;
+    int ssize = dc->p66 ? 16 : 64; /* push/pop/near branches */
+    if (b == 0x0f) {
+        b = 0x100 | fetch8(dc);
+    }
+    int size = (b & 1) ? dsize : 8; /* for the byte/word pairs */
+    Opnd o, r;
+    TCGv t, u, in, out;
+    int64_t imm;
+
+    switch (b) {
+    /* ALU: 00-3F except the prefix/invalid slots */
+    case 0x00 ... 0x05:
+    case 0x08 ... 0x0d:
+    case 0x10 ... 0x15:
+    case 0x18 ... 0x1d:
+    case 0x20 ... 0x25:
+    case 0x28 ... 0x2d:
+    case 0x30 ... 0x35:
+    case 0x38 ... 0x3d: {
+        int n = (b >> 3) & 7;
+        switch (b & 7) {
+        case 0:
+        case 1:
+            decode_modrm(dc);
+            o = opnd_rm(dc, size);
+            r = opnd_reg(dc, dc->reg, size);
+            gen_alu(dc, n, size, &o, opnd_load(dc, &r, size));
+            break;
+        case 2:
+        case 3:
+            decode_modrm(dc);
+            o = opnd_rm(dc, size);
+            r = opnd_reg(dc, dc->reg, size);
+            t = opnd_load(dc, &o, size);
+            gen_alu(dc, n, size, &r, t);
+            break;
+        default:
+            imm = fetch_imm(dc, size == 64 ? 32 : size);
+            r = opnd_reg(dc, R_EAX, size);
+            gen_alu(dc, n, size, &r, tconst(dc, imm));
+            break;
+        }
+        break;
+    }
+    case 0x50 ... 0x57:
+        gen_push(dc, ssize, R(dc, (b & 7) | dc->rex_b));
+        break;
+    case 0x58 ... 0x5f:
+        t = gen_pop_value(dc, ssize);
+        gen_write_reg(dc, ssize, (b & 7) | dc->rex_b, false, t);
+        break;
+    case 0x63: /* movsxd */
+        decode_modrm(dc);
+        o = opnd_rm(dc, 32);
+        t = opnd_load(dc, &o, 32);
+        if (dsize == 64) {
+            t = gen_unop(dc, OP_ext32s, t);
+        }
+        gen_write_reg(dc, dsize, dc->reg, false, t);
+        break;
+    case 0x68:
+    case 0x6a:
+        imm = fetch_imm(dc, b == 0x6a ? 8 : ssize == 16 ? 16 : 32);
+        gen_push(dc, ssize, tconst(dc, imm));
+        break;
+    case 0x69:
+    case 0x6b:
+        decode_modrm(dc);
+        imm = fetch_imm(dc, b == 0x6b ? 8 : dsize == 64 ? 32 : dsize);
+        o = opnd_rm(dc, dsize);
+        t = opnd_load(dc, &o, dsize);
+        if (dsize == 16) { /* the destination keeps its upper bits, not the source's */
+            u = tnew(dc);
+            tcg_emit(s, OP_imul2f, 16, 0, 3, u, t, tconst(dc, imm));
+            gen_write_reg(dc, 16, dc->reg, false, u);
+        } else {
+            tcg_emit(s, OP_imul2f, dsize, 0, 3, R(dc, dc->reg), t, tconst(dc, imm));
+        }
+        break;
+    case 0x70 ... 0x7f:
+        imm = (int8_t)fetch8(dc);
+        gen_jcc(dc, b & 15, dc->pc + (uint64_t)imm);
+        break;
+    case 0x80:
+    case 0x81:
+    case 0x83:
+        decode_modrm(dc);
+        imm = fetch_imm(dc, b == 0x81 ? (size == 64 ? 32 : size) : 8);
+        o = opnd_rm(dc, size);
+        gen_alu(dc, dc->reg & 7, size, &o, tconst(dc, imm));
+        break;
+    case 0x84:
+    case 0x85:
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        r = opnd_reg(dc, dc->reg, size);
+        gen_alu(dc, ALU_TEST, size, &o, opnd_load(dc, &r, size));
+        break;
+    case 0x86:
+    case 0x87: /* xchg r/m, r */
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        r = opnd_reg(dc, dc->reg, size);
+        t = opnd_load(dc, &o, size);
+        u = opnd_load(dc, &r, size);
+        if (!o.is_mem && !o.high8) {
+            TCGv c = tnew(dc);
+            gen_mov(dc, c, t);
+            t = c;
+        }
+        opnd_store(dc, &o, size, u);
+        opnd_store(dc, &r, size, t);
+        break;
+    case 0x88:
+    case 0x89:
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        r = opnd_reg(dc, dc->reg, size);
+        opnd_store(dc, &o, size, opnd_load(dc, &r, size));
+        break;
+    case 0x8a:
+    case 0x8b:
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        r = opnd_reg(dc, dc->reg, size);
+        opnd_store(dc, &r, size, opnd_load(dc, &o, size));
+        break;
+    case 0x8d: /* lea */
+        decode_modrm(dc);
+        if (dc->mod == 3) {
+            goto illegal;
+        }
+        gen_write_reg(dc, dsize, dc->reg, false, gen_ea_noseg(dc));
+        break;
+    case 0x8f: /* pop r/m */
+        decode_modrm(dc);
+        if ((dc->reg & 7) != 0) {
+            goto illegal;
+        }
+        t = gen_pop_value(dc, ssize);
+        o = opnd_rm(dc, ssize); /* the address uses the incremented RSP */
+        opnd_store(dc, &o, ssize, t);
+        break;
+    case 0x90:
+        if (!dc->rex_b) {
+            break; /* nop, pause */
+        }
+        __attribute__((fallthrough)); /* xchg r8, rax */
+    case 0x91 ... 0x97: {
+        int rr = (b & 7) | dc->rex_b;
+        t = tnew(dc);
+        gen_mov(dc, t, R(dc, rr));
+        gen_write_reg(dc, dsize, rr, false, R(dc, R_EAX));
+        gen_write_reg(dc, dsize, R_EAX, false, t);
+        break;
+    }
+    case 0x98: /* cbw / cwde / cdqe */
+        if (dsize == 16) {
+            t = gen_unop(dc, OP_ext8s, R(dc, R_EAX));
+        } else if (dsize == 32) {
+            t = gen_unop(dc, OP_ext16s, R(dc, R_EAX));
+        } else {
+            t = gen_unop(dc, OP_ext32s, R(dc, R_EAX));
+        }
+        gen_write_reg(dc, dsize, R_EAX, false, t);
+        break;
+    case 0x99: /* cwd / cdq / cqo */
+        if (dsize == 16) {
+            t = gen_binop(dc, OP_sar, gen_unop(dc, OP_ext16s, R(dc, R_EAX)), tconst(dc, 15));
+        } else if (dsize == 32) {
+            t = gen_binop(dc, OP_sar, gen_unop(dc, OP_ext32s, R(dc, R_EAX)), tconst(dc, 31));
+        } else {
+            t = gen_binop(dc, OP_sar, R(dc, R_EAX), tconst(dc, 63));
+        }
+        gen_write_reg(dc, dsize, R_EDX, false, t);
+        break;
+    case 0x9c: /* pushf */
+        t = tnew(dc);
+        tcg_emit(s, OP_getflags, 64, 0, 1, t);
+        t = gen_binop(dc, OP_and, t, tconst(dc, CC_MASK));
+        u = gen_ld_env(dc, ENV(eflags));
+        t = gen_binop(dc, OP_or, t, u);
+        gen_push(dc, ssize, t);
+        break;
+    case 0x9d: /* popf (flat mode: CPL 3, IF and IOPL unchanged) */
+        t = gen_pop_value(dc, ssize);
+        if (ssize == 16) {
+            u = gen_ld_env(dc, ENV(eflags));
+            u = gen_binop(dc, OP_and, u, tconst(dc, ~0xffffll));
+            t = gen_binop(dc, OP_or, u, gen_unop(dc, OP_ext16u, t));
+        }
+        u = gen_binop(dc, OP_and, t, tconst(dc, CC_MASK | RFLAGS_FIXED));
+        tcg_emit(s, OP_setflags, 64, 0, 1, u);
+        {
+            const int64_t user_mask =
+                RFLAGS_DF | RFLAGS_TF | 0x4000 /* NT */ | 0x40000 /* AC */ | 0x200000 /* ID */;
+            TCGv keep = gen_binop(dc, OP_and, gen_ld_env(dc, ENV(eflags)),
+                                  tconst(dc, ~user_mask & ~(int64_t)CC_MASK));
+            TCGv nw = gen_binop(dc, OP_and, t, tconst(dc, user_mask));
+            gen_st_env(dc, 64, gen_binop(dc, OP_or, keep, nw), ENV(eflags));
+        }
+        gen_st_env(dc, 64, tconst(dc, (int64_t)dc->pc), ENV(rip));
+        tcg_emit(s, OP_exit_tb, 0, 0, 0)->aux = TB_EXIT_NOCHAIN; /* DF may have changed */
+        dc->ended = true;
+        break;
+    case 0x9e: /* sahf */
+        t = tnew(dc);
+        tcg_emit(s, OP_getflags, 64, 0, 1, t);
+        t = gen_binop(dc, OP_and, t, tconst(dc, CC_O));
+        u = gen_binop(dc, OP_and, gen_unop(dc, OP_extract8h, R(dc, R_EAX)),
+                      tconst(dc, CC_S | CC_Z | CC_A | CC_P | CC_C));
+        t = gen_binop(dc, OP_or, t, u);
+        t = gen_binop(dc, OP_or, t, tconst(dc, RFLAGS_FIXED));
+        tcg_emit(s, OP_setflags, 64, 0, 1, t);
+        break;
+    case 0x9f: /* lahf */
+        t = tnew(dc);
+        tcg_emit(s, OP_getflags, 64, 0, 1, t);
+        t = gen_binop(dc, OP_and, t, tconst(dc, CC_S | CC_Z | CC_A | CC_P | CC_C));
+        t = gen_binop(dc, OP_or, t, tconst(dc, RFLAGS_FIXED));
+        gen_write_reg(dc, 8, R_EAX, true, t);
+        break;
+    case 0xa0 ... 0xa3: { /* mov al/rax <-> moffs */
+        uint64_t a = dc->asize == 64 ? fetch64(dc) : fetch32(dc);
+        t = seg_add(dc, tconst(dc, (int64_t)a));
+        r = opnd_reg(dc, R_EAX, size);
+        if (b & 2) {
+            gen_st(dc, size, R(dc, R_EAX), t);
+        } else {
+            opnd_store(dc, &r, size, gen_ld(dc, size, false, t));
+        }
+        break;
+    }
+    case 0xa4:
+    case 0xa5:
+        gen_string(dc, STR_MOVS, size);
+        break;
+    case 0xa6:
+    case 0xa7:
+        gen_string(dc, STR_CMPS, size);
+        break;
+    case 0xa8:
+    case 0xa9:
+        imm = fetch_imm(dc, size == 64 ? 32 : size);
+        r = opnd_reg(dc, R_EAX, size);
+        gen_alu(dc, ALU_TEST, size, &r, tconst(dc, imm));
+        break;
+    case 0xaa:
+    case 0xab:
+        gen_string(dc, STR_STOS, size);
+        break;
+    case 0xac:
+    case 0xad:
+        gen_string(dc, STR_LODS, size);
+        break;
+    case 0xae:
+    case 0xaf:
+        gen_string(dc, STR_SCAS, size);
+        break;
+    case 0xb0 ... 0xb7:
+        imm = (int8_t)fetch8(dc);
+        r = opnd_reg(dc, (b & 7) | dc->rex_b, 8);
+        opnd_store(dc, &r, 8, tconst(dc, imm));
+        break;
+    case 0xb8 ... 0xbf:
+        imm = dsize == 64 ? (int64_t)fetch64(dc) : dsize == 16 ? fetch16(dc) : fetch32(dc);
+        gen_write_reg(dc, dsize, (b & 7) | dc->rex_b, false, tconst(dc, imm));
+        break;
+    case 0xc0:
+    case 0xc1:
+        decode_modrm(dc);
+        imm = fetch8(dc);
+        o = opnd_rm(dc, size);
+        gen_shift(dc, dc->reg & 7, size, &o, tconst(dc, imm));
+        break;
+    case 0xd0:
+    case 0xd1:
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        gen_shift(dc, dc->reg & 7, size, &o, tconst(dc, 1));
+        break;
+    case 0xd2:
+    case 0xd3:
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        gen_shift(dc, dc->reg & 7, size, &o, R(dc, R_ECX));
+        break;
+    case 0xc2:
+    case 0xc3: /* ret [imm16] */
+        imm = b == 0xc2 ? fetch16(dc) : 0;
+        t = gen_pop_value(dc, ssize);
+        if (imm) {
+            gen_mov(dc, R(dc, R_ESP), gen_binop(dc, OP_add, R(dc, R_ESP), tconst(dc, imm)));
+        }
+        gen_jmp_indirect(dc, t);
+        break;
+    case 0xc6:
+    case 0xc7:
+        decode_modrm(dc);
+        if ((dc->reg & 7) != 0) {
+            goto illegal;
+        }
+        imm = fetch_imm(dc, size == 64 ? 32 : size);
+        o = opnd_rm(dc, size);
+        opnd_store(dc, &o, size, tconst(dc, imm));
+        break;
+    case 0xc9: /* leave */
+        gen_mov(dc, R(dc, R_ESP), R(dc, R_EBP));
+        t = gen_pop_value(dc, ssize);
+        gen_write_reg(dc, ssize, R_EBP, false, t);
+        break;
+    case 0xcc:
+        gen_exception(dc, EXCP_BP, dc->pc);
+        break;
+    case 0xe0:
+    case 0xe1:
+    case 0xe2: { /* loopne / loope / loop */
+        imm = (int8_t)fetch8(dc);
+        TCGv c = gen_binop(dc, OP_sub, R(dc, R_ECX), tconst(dc, 1));
+        if (dc->asize == 32) {
+            c = gen_unop(dc, OP_ext32u, c);
+        }
+        gen_mov(dc, R(dc, R_ECX), c);
+        int l_exit = tcg_new_label(s);
+        tcg_emit(s, OP_brcond, 0, COND_EQ, 2, R(dc, R_ECX), tconst(dc, 0))->aux = l_exit;
+        if (b != 0xe2) {
+            tcg_emit(s, OP_brcc, 0, b == 0xe1 ? 5 /* ne: zf=0 */ : 4 /* e */, 0)->aux = l_exit;
+        }
+        gen_goto(dc, 1, dc->pc + (uint64_t)imm);
+        tcg_emit(s, OP_label, 0, 0, 0)->aux = l_exit;
+        gen_goto(dc, 0, dc->pc);
+        dc->ended = true;
+        break;
+    }
+    case 0xe3: { /* jrcxz */
+        imm = (int8_t)fetch8(dc);
+        TCGv c = R(dc, R_ECX);
+        if (dc->asize == 32) {
+            c = gen_unop(dc, OP_ext32u, c);
+        }
+        int l = tcg_new_label(s);
+        tcg_emit(s, OP_brcond, 0, COND_NE, 2, c, tconst(dc, 0))->aux = l;
+        gen_goto(dc, 1, dc->pc + (uint64_t)imm);
+        tcg_emit(s, OP_label, 0, 0, 0)->aux = l;
+        gen_goto(dc, 0, dc->pc);
+        dc->ended = true;
+        break;
+    }
+    case 0xe8: /* call rel32 */
+        imm = (int32_t)fetch32(dc);
+        gen_push(dc, 64, tconst(dc, (int64_t)dc->pc));
+        gen_goto(dc, 0, dc->pc + (uint64_t)imm);
+        dc->ended = true;
+        break;
+    case 0xe9:
+    case 0xeb:
+        imm = b == 0xe9 ? (int32_t)fetch32(dc) : (int8_t)fetch8(dc);
+        gen_goto(dc, 0, dc->pc + (uint64_t)imm);
+        dc->ended = true;
+        break;
+    case 0xf4:
+        gen_exception(dc, EXCP_HLT, dc->pc);
+        break;
+    case 0xf5:
+        tcg_emit(s, OP_flagop, 0, FL_CMC, 0);
+        break;
+    case 0xf8:
+        tcg_emit(s, OP_flagop, 0, FL_CLC, 0);
+        break;
+    case 0xf9:
+        tcg_emit(s, OP_flagop, 0, FL_STC, 0);
+        break;
+    case 0xfc:
+    case 0xfd: {
+        t = gen_ld_env(dc, ENV(eflags));
+        if (b == 0xfc) {
+            t = gen_binop(dc, OP_and, t, tconst(dc, ~(int64_t)RFLAGS_DF));
+        } else {
+            t = gen_binop(dc, OP_or, t, tconst(dc, RFLAGS_DF));
+        }
+        gen_st_env(dc, 64, t, ENV(eflags));
+        gen_goto(dc, 0, dc->pc); /* DF is part of the TB key */
+        dc->ended = true;
+        break;
+    }
+    case 0xf6:
+    case 0xf7: {
+        decode_modrm(dc);
+        int n = dc->reg & 7;
+        if (n == 0 || n == 1) {
+            imm = fetch_imm(dc, size == 64 ? 32 : size);
+            o = opnd_rm(dc, size);
+            gen_alu(dc, ALU_TEST, size, &o, tconst(dc, imm));
+            break;
+        }
+        o = opnd_rm(dc, size);
+        switch (n) {
+        case 2: /* not */
+            t = opnd_load(dc, &o, size);
+            opnd_store(dc, &o, size, gen_unop(dc, OP_not, t));
+            break;
+        case 3: /* neg */
+            rmw_begin(dc, &o, size, &in, &out);
+            tcg_emit(s, OP_unf, size, UN_NEG, 2, out, in);
+            rmw_end(dc, &o, size, out);
+            break;
+        case 4:
+        case 5: /* mul, imul */
+            t = opnd_load(dc, &o, size);
+            if (size == 8) {
+                tcg_emit(s, OP_mulf, 8, n == 5, 4, R(dc, R_EAX), -1, R(dc, R_EAX), t);
+            } else {
+                tcg_emit(s, OP_mulf, size, n == 5, 5, R(dc, R_EAX), R(dc, R_EDX), R(dc, R_EAX), t,
+                         size == 16 ? R(dc, R_EDX) : -1);
+            }
+            break;
+        default: /* div, idiv: #DE is raised precisely by the helper */
+            t = opnd_load(dc, &o, size);
+            gen_call_helper(dc, (void *)helper_div, CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 2, t,
+                            tconst(dc, size | ((n == 7) << 8)));
+            break;
+        }
+        break;
+    }
+    case 0xfe:
+    case 0xff: {
+        decode_modrm(dc);
+        int n = dc->reg & 7;
+        if (n < 2) {
+            o = opnd_rm(dc, size);
+            rmw_begin(dc, &o, size, &in, &out);
+            tcg_emit(s, OP_unf, size, n == 0 ? UN_INC : UN_DEC, 2, out, in);
+            rmw_end(dc, &o, size, out);
+            break;
+        }
+        if (b == 0xfe) {
+            goto illegal;
+        }
+        switch (n) {
+        case 2: /* call r/m64 */
+            o = opnd_rm(dc, 64);
+            t = opnd_load(dc, &o, 64);
+            if (!o.is_mem) {
+                TCGv c = tnew(dc);
+                gen_mov(dc, c, t);
+                t = c;
+            }
+            gen_push(dc, 64, tconst(dc, (int64_t)dc->pc));
+            gen_jmp_indirect(dc, t);
+            break;
+        case 4: /* jmp r/m64 */
+            o = opnd_rm(dc, 64);
+            gen_jmp_indirect(dc, opnd_load(dc, &o, 64));
+            break;
+        case 6: /* push r/m */
+            o = opnd_rm(dc, ssize);
+            gen_push(dc, ssize, opnd_load(dc, &o, ssize));
+            break;
+        default:
+            goto illegal;
+        }
+        break;
+    }
+    /* ---- two-byte opcodes ---- */
+    case 0x105:
+        gen_exception(dc, EXCP_SYSCALL, dc->pc);
+        break;
+    case 0x10b:
+        goto illegal; /* ud2 */
+    case 0x10d:
+    case 0x118 ... 0x11f: /* prefetch, hint nops */
+        decode_modrm(dc);
+        break;
+    case 0x140 ... 0x14f: /* cmovcc */
+        decode_modrm(dc);
+        o = opnd_rm(dc, dsize);
+        t = opnd_load(dc, &o, dsize);
+        tcg_emit(s, OP_cmovcc, dsize, b & 15, 3, R(dc, dc->reg), R(dc, dc->reg), t);
+        break;
+    case 0x180 ... 0x18f:
+        imm = (int32_t)fetch32(dc);
+        gen_jcc(dc, b & 15, dc->pc + (uint64_t)imm);
+        break;
+    case 0x190 ... 0x19f: /* setcc */
+        decode_modrm(dc);
+        o = opnd_rm(dc, 8);
+        if (!o.is_mem && !o.high8) {
+            tcg_emit(s, OP_setcc, 8, b & 15, 2, R(dc, o.reg), R(dc, o.reg));
+        } else {
+            t = tnew(dc);
+            tcg_emit(s, OP_setcc, 8, b & 15, 2, t, tconst(dc, 0));
+            opnd_store(dc, &o, 8, t);
+        }
+        break;
+    case 0x1a3:
+    case 0x1ab:
+    case 0x1b3:
+    case 0x1bb:
+        decode_modrm(dc);
+        gen_bt(dc, (b >> 3) & 3, dsize, R(dc, dc->reg), true);
+        break;
+    case 0x1ba:
+        decode_modrm(dc);
+        if ((dc->reg & 7) < 4) {
+            goto illegal;
+        }
+        imm = fetch8(dc);
+        gen_bt(dc, dc->reg & 3, dsize, tconst(dc, imm), false);
+        break;
+    case 0x1af:
+        decode_modrm(dc);
+        o = opnd_rm(dc, dsize);
+        t = opnd_load(dc, &o, dsize);
+        tcg_emit(s, OP_imul2f, dsize, 0, 3, R(dc, dc->reg), R(dc, dc->reg), t);
+        break;
+    case 0x1b0:
+    case 0x1b1: /* cmpxchg */
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        r = opnd_reg(dc, dc->reg, size);
+        u = opnd_load(dc, &r, size);
+        rmw_begin(dc, &o, size, &in, &out);
+        tcg_emit(s, OP_cmpxchgf, size, 0, 5, R(dc, R_EAX), out, R(dc, R_EAX), in, u);
+        rmw_end(dc, &o, size, out);
+        break;
+    case 0x1b6:
+    case 0x1b7:
+    case 0x1be:
+    case 0x1bf: { /* movzx, movsx */
+        int ssz = (b & 1) ? 16 : 8;
+        decode_modrm(dc);
+        o = opnd_rm(dc, ssz);
+        t = opnd_load(dc, &o, ssz);
+        int opc = (b & 8) ? (ssz == 8 ? OP_ext8s : OP_ext16s) : (ssz == 8 ? OP_ext8u : OP_ext16u);
+        gen_write_reg(dc, dsize, dc->reg, false, gen_unop(dc, opc, t));
+        break;
+    }
+    case 0x1bc:
+    case 0x1bd:
+        if (dc->rep == 0xf3) {
+            goto illegal; /* tzcnt/lzcnt: not advertised yet */
+        }
+        decode_modrm(dc);
+        o = opnd_rm(dc, dsize);
+        t = opnd_load(dc, &o, dsize);
+        tcg_emit(s, b == 0x1bc ? OP_bsf : OP_bsr, dsize, 0, 3, R(dc, dc->reg), R(dc, dc->reg), t);
+        break;
+    case 0x1c0:
+    case 0x1c1: { /* xadd */
+        decode_modrm(dc);
+        o = opnd_rm(dc, size);
+        r = opnd_reg(dc, dc->reg, size);
+        TCGv old = opnd_load(dc, &o, size);
+        TCGv oldc = tnew(dc);
+        gen_mov(dc, oldc, old);
+        TCGv src = opnd_load(dc, &r, size);
+        TCGv sum = tnew(dc);
+        tcg_emit(s, OP_aluf, size, ALU_ADD, 3, sum, oldc, src);
+        opnd_store(dc, &r, size, oldc);
+        opnd_store(dc, &o, size, sum);
+        break;
+    }
+    case 0x1c8 ... 0x1cf: {
+        int rr = (b & 7) | dc->rex_b;
+        if (dsize == 16) {
+            goto illegal; /* undefined */
+        }
+        t = gen_unop(dc, dsize == 64 ? OP_bswap64 : OP_bswap32, R(dc, rr));
+        gen_write_reg(dc, 64, rr, false, t);
+        break;
+    }
+    default:
+        goto illegal;
+    }
+    return;
+illegal:
+    gen_exception(dc, EXCP_UD, dc->pc_start);
+}
+
+int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
+{
+    DisasContext dc = {.s = s, .env = env, .flags = flags, .pc = pc};
+    int n = 0;
+    while (!dc.ended) {
+        disas_insn(&dc);
+        n++;
+        if (dc.ended) {
+            break;
+        }
+        if (n >= TCG_MAX_INSNS || ((dc.pc ^ pc) & ~0xfffull) || s->nb_ops > TCG_MAX_OPS - 128 ||
+            s->nb_temps > TCG_MAX_TEMPS - 64) {
+            gen_goto(&dc, 0, dc.pc);
+            break;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,1331 @@
+/*
+ * Differential test of the translator against the host CPU. Guest and host are both x86-64, so
+ * an instruction sequence can run natively (through a trampoline that loads and saves every
+ * register and RFLAGS) and under the translator (flat guest memory at the same addresses), and
+ * the two final states must agree: all GPRs, the arithmetic flags (minus the ones the manual
+ * leaves undefined for the last instruction that wrote them) and memory.
+ *
+ *   test-tcg-diff [--seed N] [--cases N] [--bench] [-v]
+ *
+ * Random cases come from a fixed seed, so a failure reproduces; the failing case's bytes and
+ * states are printed.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include "vireo/tcg.h"
+#include "../lib/unit.h"
+
+/* ---- the shared address space ---- */
+#define REGION      ((uint64_t)0x10000000)
+#define REGION_SIZE ((uint64_t)0x100000)
+#define CODE        (REGION + 0x0000)
+#define DATA        (REGION + 0x10000) /* r15 points at DATA + 0x800 */
+#define DATA_SIZE   0x1000
+#define STACK_LO    (REGION + 0x20000)
+#define STACK_TOP   (REGION + 0x2f000)
+#define STACK_SIZE  0x10000
+#define TRAMP       (REGION + 0x40000)
+#define EXIT_ADDR   (REGION + 0x40800)
+#define STATE_IN    (REGION + 0x41000)
+#define STATE_OUT   (REGION + 0x41200)
+#define HOST_SP     (REGION + 0x41400)
+#define CODE_PTR    (REGION + 0x41408)
+
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+
+typedef struct State {
+    uint64_t regs[16];
+    uint64_t flags;
+} State;
+
+/* native state layout: [flags][rax rcx rdx rbx rbp rsi rdi r8..r15][rsp] */
+static const int native_order[15] = {RAX, RCX, RDX, RBX, RBP, RSI, RDI, R8,
+                                     R9,  R10, R11, R12, R13, R14, R15};
+
+static uint8_t *region;
+static uint8_t *data_init, *stack_init;
+static CPUX86State *env;
+static bool verbose;
+
+/* ---- a tiny assembler buffer ---- */
+typedef struct Buf {
+    uint8_t b[512];
+    int n;
+} Buf;
+
+static void put(Buf *b, unsigned v)
+{
+    if (b->n < (int)sizeof(b->b)) {
+        b->b[b->n++] = (uint8_t)v;
+    }
+}
+
+static void put32(Buf *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        put(b, (v >> (8 * i)) & 0xff);
+    }
+}
+
+static void putn(Buf *b, const void *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        put(b, ((const uint8_t *)p)[i]);
+    }
+}
+
+/* An r/m operand: a register, or memory [base + index*scale + disp] (base -2 = RIP). */
+typedef struct RM {
+    bool mem;
+    int reg;
+    int base, index, scale;
+    int32_t disp;
+} RM;
+
+static RM rm_reg(int r)
+{
+    return (RM){.reg = r};
+}
+
+static RM rm_mem(int base, int32_t disp)
+{
+    return (RM){.mem = true, .base = base, .index = -1, .disp = disp};
+}
+
+/*
+ * Encode one instruction: legacy prefixes in pre[], operand size (16 adds 66, 64 adds REX.W),
+ * force_rex for byte registers spl..dil, opcode (0x0fXX for two-byte), ModRM reg field, r/m
+ * operand, immediate of imm_len bytes.
+ */
+static void enc(Buf *b, const uint8_t *pre, int npre, int size, bool force_rex, int opcode, int reg,
+                RM rm, int imm_len, int64_t imm)
+{
+    for (int i = 0; i < npre; i++) {
+        put(b, pre[i]);
+    }
+    if (size == 16) {
+        put(b, 0x66);
+    }
+    int rex = (size == 64 ? 8 : 0) | ((reg & 8) ? 4 : 0);
+    if (rm.mem) {
+        if (rm.index >= 0 && (rm.index & 8)) {
+            rex |= 2;
+        }
+        if (rm.base >= 0 && (rm.base & 8)) {
+            rex |= 1;
+        }
+    } else if (rm.reg & 8) {
+        rex |= 1;
+    }
+    if (rex || force_rex) {
+        put(b, 0x40 | rex);
+    }
+    if (opcode > 0xff) {
+        put(b, opcode >> 8);
+    }
+    put(b, opcode & 0xff);
+    if (!rm.mem) {
+        put(b, 0xc0 | ((reg & 7) << 3) | (rm.reg & 7));
+    } else if (rm.base == -2) {
+        put(b, ((reg & 7) << 3) | 5);
+        put32(b, (uint32_t)rm.disp);
+    } else {
+        int mod = (rm.disp == 0 && (rm.base & 7) != 5) ? 0
+                  : (rm.disp >= -128 && rm.disp < 128) ? 1
+                                                       : 2;
+        if (rm.index < 0 && (rm.base & 7) != 4) {
+            put(b, (mod << 6) | ((reg & 7) << 3) | (rm.base & 7));
+        } else {
+            put(b, (mod << 6) | ((reg & 7) << 3) | 4);
+            put(b, (rm.scale << 6) | (((rm.index < 0 ? 4 : rm.index) & 7) << 3) | (rm.base & 7));
+        }
+        if (mod == 1) {
+            put(b, (uint8_t)rm.disp);
+        } else if (mod == 2) {
+            put32(b, (uint32_t)rm.disp);
+        }
+    }
+    for (int i = 0; i < imm_len; i++) {
+        put(b, (uint8_t)((uint64_t)imm >> (8 * i)));
+    }
+}
+
+/* ---- native execution ---- */
+
+static void build_trampoline(void)
+{
+    Buf b = {0};
+    static const int saved[] = {RBX, RBP, R12, R13, R14, R15};
+    for (int i = 0; i < 6; i++) {
+        if (saved[i] >= 8) {
+            put(&b, 0x41);
+        }
+        put(&b, 0x50 + (saved[i] & 7));
+    }
+    put(&b, 0x48); /* mov [HOST_SP], rsp */
+    put(&b, 0x89);
+    put(&b, 0x24);
+    put(&b, 0x25);
+    put32(&b, (uint32_t)HOST_SP);
+    put(&b, 0x48); /* mov rsp, STATE_IN */
+    put(&b, 0xc7);
+    put(&b, 0xc4);
+    put32(&b, (uint32_t)STATE_IN);
+    put(&b, 0x9d); /* popfq */
+    for (int i = 0; i < 15; i++) {
+        int r = native_order[i];
+        if (r >= 8) {
+            put(&b, 0x41);
+        }
+        put(&b, 0x58 + (r & 7));
+    }
+    static const uint8_t mov_rsp[] = {0x48, 0x8b, 0x24, 0x24}; /* mov rsp, [rsp] */
+    putn(&b, mov_rsp, 4);
+    put(&b, 0xff); /* jmp [CODE_PTR] */
+    put(&b, 0x24);
+    put(&b, 0x25);
+    put32(&b, (uint32_t)CODE_PTR);
+    memcpy(region + (TRAMP - REGION), b.b, (size_t)b.n);
+
+    Buf e = {0};
+    put(&e, 0x48); /* mov [STATE_OUT + 128], rsp */
+    put(&e, 0x89);
+    put(&e, 0x24);
+    put(&e, 0x25);
+    put32(&e, (uint32_t)(STATE_OUT + 128));
+    put(&e, 0x48); /* mov rsp, STATE_OUT + 128 */
+    put(&e, 0xc7);
+    put(&e, 0xc4);
+    put32(&e, (uint32_t)(STATE_OUT + 128));
+    for (int i = 14; i >= 0; i--) {
+        int r = native_order[i];
+        if (r >= 8) {
+            put(&e, 0x41);
+        }
+        put(&e, 0x50 + (r & 7));
+    }
+    put(&e, 0x9c); /* pushfq */
+    put(&e, 0xfc); /* cld: the C ABI wants DF clear */
+    put(&e, 0x48); /* mov rsp, [HOST_SP] */
+    put(&e, 0x8b);
+    put(&e, 0x24);
+    put(&e, 0x25);
+    put32(&e, (uint32_t)HOST_SP);
+    for (int i = 5; i >= 0; i--) {
+        if (saved[i] >= 8) {
+            put(&e, 0x41);
+        }
+        put(&e, 0x58 + (saved[i] & 7));
+    }
+    put(&e, 0xc3);
+    memcpy(region + (EXIT_ADDR - REGION), e.b, (size_t)e.n);
+}
+
+static void *at(uint64_t a)
+{
+    return region + (a - REGION);
+}
+
+/* Lay the code down at CODE followed by a jmp to EXIT_ADDR. */
+static void place_code(const uint8_t *code, int n)
+{
+    uint8_t *p = at(CODE);
+    memcpy(p, code, (size_t)n);
+    p[n] = 0xe9;
+    int32_t rel = (int32_t)(EXIT_ADDR - (CODE + (uint64_t)n + 5));
+    memcpy(p + n + 1, &rel, 4);
+}
+
+static void reset_memory(void)
+{
+    memcpy(at(DATA), data_init, DATA_SIZE);
+    memcpy(at(STACK_LO), stack_init, STACK_SIZE);
+}
+
+static void run_native(const State *in, State *out)
+{
+    uint64_t *si = at(STATE_IN);
+    si[0] = in->flags;
+    for (int i = 0; i < 15; i++) {
+        si[1 + i] = in->regs[native_order[i]];
+    }
+    si[16] = in->regs[RSP];
+    *(uint64_t *)at(CODE_PTR) = CODE;
+    ((void (*)(void))at(TRAMP))();
+    uint64_t *so = at(STATE_OUT);
+    out->flags = so[0];
+    for (int i = 0; i < 15; i++) {
+        out->regs[native_order[i]] = so[1 + i];
+    }
+    out->regs[RSP] = so[16];
+}
+
+static int run_tcg(const State *in, State *out)
+{
+    memcpy(env->regs, in->regs, sizeof(env->regs));
+    x86_set_rflags(env, in->flags);
+    env->rip = CODE;
+    env->mem_base = 0;
+    env->stop_rip = EXIT_ADDR;
+    env->tb_budget = 100000;
+    int r = tcg_cpu_exec(env);
+    memcpy(out->regs, env->regs, sizeof(env->regs));
+    out->flags = x86_get_rflags(env);
+    return r;
+}
+
+/* ---- comparing ---- */
+
+static const char *const reg_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                          "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
+static void dump_state(const char *what, const State *s)
+{
+    printf("#   %s:", what);
+    for (int i = 0; i < 16; i++) {
+        printf("%s %s=%016" PRIx64, i % 4 == 0 ? "\n#    " : "", reg_names[i], s->regs[i]);
+    }
+    printf("\n#     rflags=%08" PRIx64 "\n", s->flags);
+}
+
+static void dump_code(const uint8_t *code, int n)
+{
+    printf("#   code:");
+    for (int i = 0; i < n; i++) {
+        printf(" %02x", code[i]);
+    }
+    printf("\n");
+}
+
+/* Compare two final states; on a difference print everything and return false. */
+static bool compare(const char *name, const uint8_t *code, int n, const State *in, const State *nat,
+                    const uint8_t *nat_data, const uint8_t *nat_stack, const State *tcg, int excp,
+                    uint64_t undef)
+{
+    char why[256] = "";
+    uint64_t fmask = CC_MASK & ~undef;
+    if (excp != EXCP_STOP) {
+        snprintf(why, sizeof(why), "translator stopped with exit %d at rip %#" PRIx64, excp,
+                 env->rip);
+    }
+    for (int i = 0; i < 16 && !why[0]; i++) {
+        if (nat->regs[i] != tcg->regs[i]) {
+            snprintf(why, sizeof(why), "%s: native %#" PRIx64 " translated %#" PRIx64, reg_names[i],
+                     nat->regs[i], tcg->regs[i]);
+        }
+    }
+    if (!why[0] && ((nat->flags ^ tcg->flags) & fmask)) {
+        snprintf(why, sizeof(why),
+                 "flags: native %#" PRIx64 " translated %#" PRIx64 " (compared %#" PRIx64 ")",
+                 nat->flags, tcg->flags, fmask);
+    }
+    if (!why[0] && ((nat->flags ^ tcg->flags) & RFLAGS_DF)) {
+        snprintf(why, sizeof(why), "DF differs");
+    }
+    if (!why[0] && memcmp(nat_data, at(DATA), DATA_SIZE)) {
+        for (int i = 0; i < DATA_SIZE; i++) {
+            if (nat_data[i] != ((uint8_t *)at(DATA))[i]) {
+                snprintf(why, sizeof(why), "memory at %#" PRIx64 ": native %02x translated %02x",
+                         DATA + (uint64_t)i, nat_data[i], ((uint8_t *)at(DATA))[i]);
+                break;
+            }
+        }
+    }
+    if (!why[0] && memcmp(nat_stack, at(STACK_LO), STACK_SIZE)) {
+        snprintf(why, sizeof(why), "stack memory differs");
+    }
+    if (!why[0]) {
+        return true;
+    }
+    printf("FAIL %s: %s\n", name, why);
+    dump_code(code, n);
+    dump_state("initial", in);
+    dump_state("native", nat);
+    dump_state("translated", tcg);
+    unit_failures++;
+    return false;
+}
+
+static uint8_t nat_data[DATA_SIZE], nat_stack[STACK_SIZE];
+
+/* Run code natively and translated from the same state and memory; compare. */
+static bool diff_case(const char *name, const uint8_t *code, int n, const State *in, uint64_t undef)
+{
+    place_code(code, n);
+    tcg_exec_flush();
+    State nat, tcg;
+    reset_memory();
+    run_native(in, &nat);
+    memcpy(nat_data, at(DATA), DATA_SIZE);
+    memcpy(nat_stack, at(STACK_LO), STACK_SIZE);
+    reset_memory();
+    int excp = run_tcg(in, &tcg);
+    return compare(name, code, n, in, &nat, nat_data, nat_stack, &tcg, excp, undef);
+}
+
+/* ---- random state and instructions ---- */
+
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static unsigned rn(unsigned n)
+{
+    return (unsigned)(rnd() % n);
+}
+
+static uint64_t rnd_value(void)
+{
+    static const uint64_t edges[] = {0,
+                                     1,
+                                     2,
+                                     0x7f,
+                                     0x80,
+                                     0xff,
+                                     0x7fff,
+                                     0x8000,
+                                     0xffff,
+                                     0x7fffffff,
+                                     0x80000000,
+                                     0xffffffff,
+                                     0x100000000ull,
+                                     0x7fffffffffffffffull,
+                                     0x8000000000000000ull,
+                                     ~0ull,
+                                     63,
+                                     64,
+                                     31,
+                                     32};
+    switch (rn(4)) {
+    case 0:
+        return edges[rn(sizeof(edges) / sizeof(edges[0]))];
+    case 1:
+        return rnd() & 0xff;
+    default:
+        return rnd();
+    }
+}
+
+static void random_state(State *s)
+{
+    for (int i = 0; i < 16; i++) {
+        s->regs[i] = rnd_value();
+    }
+    s->regs[RSP] = STACK_TOP;
+    s->regs[R15] = DATA + 0x800;
+    s->regs[R14] = rn(16); /* a small index register */
+    s->flags = (rnd() & CC_MASK) | RFLAGS_FIXED | RFLAGS_IF;
+}
+
+/* a register the random code may write: not rsp, r14 (index), r15 (base) */
+static int rnd_reg(void)
+{
+    static const int regs[] = {RAX, RCX, RDX, RBX, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13};
+    return regs[rn(13)];
+}
+
+static RM rnd_mem(void)
+{
+    RM m = rm_mem(R15, (int32_t)rn(0x600) - 0x300);
+    if (rn(3) == 0) {
+        m.index = R14;
+        m.scale = (int)rn(4);
+    }
+    if (rn(4) == 0) {
+        m.disp = (int32_t)rn(200) - 100; /* disp8 forms */
+    }
+    return m;
+}
+
+static int rnd_size(void)
+{
+    static const int sizes[] = {8, 16, 32, 64};
+    return sizes[rn(4)];
+}
+
+/* byte-register operand choice: legacy (AH..BH reachable) or with REX (SIL.., R8B..) */
+typedef struct ByteMode {
+    bool rex;
+} ByteMode;
+
+static int rnd_reg_for(int size, ByteMode bm)
+{
+    if (size != 8) {
+        return rnd_reg();
+    }
+    if (!bm.rex) {
+        return (int)rn(8) == RSP ? RAX + 4 : (int)rn(8); /* 4..7 = AH CH DH BH */
+    }
+    int r;
+    do {
+        r = rnd_reg();
+    } while (r == RSP);
+    return r;
+}
+
+/* A legacy byte register AH..BH becomes SPL..DIL once a REX prefix is there (r15-based
+ * memory operands need one): use AL..BL instead. */
+static int byte_safe(int size, ByteMode bm, int reg, RM rm)
+{
+    bool rex_needed = rm.mem && ((rm.base >= 8) || (rm.index >= 8));
+    if (size == 8 && !bm.rex && rex_needed && reg >= 4 && reg <= 7) {
+        return reg - 4;
+    }
+    return reg;
+}
+
+/* a low register (no REX) other than rsp */
+static int low_reg(void)
+{
+    static const int regs[] = {RAX, RCX, RDX, RBX, RBP, RSI, RDI};
+    return regs[rn(7)];
+}
+
+static RM rnd_rm(int size, ByteMode bm)
+{
+    return rn(3) == 0 ? rnd_mem() : rm_reg(rnd_reg_for(size, bm));
+}
+
+static int imm_len(int size)
+{
+    return size == 8 ? 1 : size == 16 ? 2 : 4;
+}
+
+#define F_ALL   CC_MASK
+#define F_ARITH (CC_C | CC_P | CC_A | CC_Z | CC_S | CC_O)
+
+typedef struct Gen {
+    Buf code;
+    uint64_t undef; /* flags currently undefined */
+} Gen;
+
+/* One instruction: writes `wdef` flags defined, `wundef` undefined; reads `reads`. */
+static void flags_effect(Gen *g, uint64_t wdef, uint64_t wundef)
+{
+    g->undef = (g->undef & ~wdef & ~wundef) | wundef;
+}
+
+static void define_flags(Gen *g, uint64_t reads)
+{
+    if (g->undef & reads) {
+        /* cmp r13, r12: defines every flag, changes no register */
+        enc(&g->code, NULL, 0, 64, false, 0x39, R12, rm_reg(R13), 0, 0);
+        g->undef = 0;
+    }
+}
+
+static const uint64_t cc_reads[16] = {
+    CC_O, CC_O, CC_C, CC_C, CC_Z,        CC_Z,        CC_C | CC_Z,        CC_C | CC_Z,
+    CC_S, CC_S, CC_P, CC_P, CC_S | CC_O, CC_S | CC_O, CC_Z | CC_S | CC_O, CC_Z | CC_S | CC_O,
+};
+
+static void gen_one(Gen *g)
+{
+    Buf *b = &g->code;
+    int size = rnd_size();
+    ByteMode bm = {.rex = rn(2) == 0};
+    bool frex = size == 8 && bm.rex;
+    int reg = rnd_reg_for(size, bm);
+    RM rm = rnd_rm(size, bm);
+    reg = byte_safe(size, bm, reg, rm);
+    int w = size == 8 ? 0 : 1;
+    switch (rn(30)) {
+    case 0:
+    case 1:
+    case 2: { /* ALU r/m, r  |  r, r/m */
+        int n = (int)rn(8);
+        if (n == 2 || n == 3) {
+            define_flags(g, CC_C);
+        }
+        enc(b, NULL, 0, size, frex, (n << 3) + (rn(2) ? 2 : 0) + w, reg, rm, 0, 0);
+        flags_effect(g, F_ALL & ~((n == 1 || n == 4 || n == 6) ? CC_A : 0),
+                     (n == 1 || n == 4 || n == 6) ? CC_A : 0);
+        break;
+    }
+    case 3:
+    case 4: { /* ALU r/m, imm  (80/81/83) and AL/eAX, imm */
+        int n = (int)rn(8);
+        if (n == 2 || n == 3) {
+            define_flags(g, CC_C);
+        }
+        int form = (int)rn(3);
+        if (form == 2) {
+            enc(b, NULL, 0, size, false, (n << 3) + 4 + w, 0, rm_reg(RAX), 0, 0);
+            b->n--; /* no ModRM for the accumulator form */
+            putn(b, (int64_t[]){(int64_t)rnd_value()}, imm_len(size));
+        } else if (form == 1 && size != 8) {
+            enc(b, NULL, 0, size, frex, 0x83, n, rm, 1, (int64_t)rnd_value());
+        } else {
+            enc(b, NULL, 0, size, frex, 0x80 + w, n, rm, imm_len(size), (int64_t)rnd_value());
+        }
+        flags_effect(g, F_ALL, (n == 1 || n == 4 || n == 6) ? CC_A : 0);
+        break;
+    }
+    case 5: { /* test */
+        if (rn(2)) {
+            enc(b, NULL, 0, size, frex, 0x84 + w, reg, rm, 0, 0);
+        } else {
+            enc(b, NULL, 0, size, frex, 0xf6 + w, 0, rm, imm_len(size), (int64_t)rnd_value());
+        }
+        flags_effect(g, F_ALL, CC_A);
+        break;
+    }
+    case 6:
+    case 7: { /* shifts and rotates: by 1, imm8, CL */
+        int n = (int)rn(8);
+        if (n == 6) {
+            n = 4;
+        }
+        if (n == 2 || n == 3) {
+            define_flags(g, CC_C);
+        }
+        int form = (int)rn(3);
+        if (form == 0) {
+            enc(b, NULL, 0, size, frex, 0xd0 + w, n, rm, 0, 0);
+        } else if (form == 1) {
+            enc(b, NULL, 0, size, frex, 0xc0 + w, n, rm, 1, (int64_t)rnd_value());
+        } else {
+            enc(b, NULL, 0, size, frex, 0xd2 + w, n, rm, 0, 0);
+        }
+        /* count 0 keeps the flags; large counts leave CF/OF/AF undefined */
+        flags_effect(g, 0, n < 4 ? (CC_C | CC_O) : (CC_C | CC_O | CC_A | CC_S | CC_Z | CC_P));
+        break;
+    }
+    case 8: { /* inc dec not neg */
+        int n = (int)rn(4);
+        if (n < 2) {
+            enc(b, NULL, 0, size, frex, 0xfe + w, n, rm, 0, 0);
+            flags_effect(g, F_ALL & ~CC_C, 0);
+        } else {
+            enc(b, NULL, 0, size, frex, 0xf6 + w, n, rm, 0, 0);
+            if (n == 3) {
+                flags_effect(g, F_ALL, 0);
+            }
+        }
+        break;
+    }
+    case 9: { /* mul / imul one-operand */
+        enc(b, NULL, 0, size, frex, 0xf6 + w, 4 + (int)rn(2), rm, 0, 0);
+        flags_effect(g, CC_C | CC_O, CC_S | CC_Z | CC_A | CC_P);
+        break;
+    }
+    case 10: { /* imul r, r/m [, imm] */
+        if (size == 8) {
+            size = 32;
+        }
+        reg = rnd_reg();
+        if (!rm.mem) {
+            rm.reg = rnd_reg();
+        }
+        int form = (int)rn(3);
+        if (form == 0) {
+            enc(b, NULL, 0, size, false, 0x0faf, reg, rm, 0, 0);
+        } else if (form == 1) {
+            enc(b, NULL, 0, size, false, 0x6b, reg, rm, 1, (int64_t)rnd_value());
+        } else {
+            enc(b, NULL, 0, size, false, 0x69, reg, rm, imm_len(size), (int64_t)rnd_value());
+        }
+        flags_effect(g, CC_C | CC_O, CC_S | CC_Z | CC_A | CC_P);
+        break;
+    }
+    case 11: { /* div / idiv made safe: positive non-zero divisor, extended dividend */
+        bool sign = rn(2);
+        if (!rm.mem && (rm.reg == RDX || (size == 8 && !bm.rex && rm.reg == 4))) {
+            rm.reg = RBX;
+        }
+        if (size == 8 && !rm.mem && !bm.rex && rm.reg == 0) {
+            rm.reg = RCX; /* keep AL out of it: CL */
+        }
+        if (size == 8 && !rm.mem && rm.reg >= 8) {
+            frex = true;
+        }
+        enc(b, NULL, 0, size, frex, 0xc0 + w, 5, rm, 1, 1);             /* shr rm, 1 */
+        enc(b, NULL, 0, size, frex, 0x80 + w, 1, rm, imm_len(size), 1); /* or rm, 1 */
+        if (size == 8) {
+            if (sign) {
+                enc(b, NULL, 0, 16, false, 0x98, 0, rm_reg(0), 0, 0); /* cbw */
+                b->n--;
+            } else {
+                enc(b, NULL, 0, 32, false, 0x0fb6, RAX, rm_reg(RAX), 0, 0); /* movzx eax, al */
+            }
+        } else if (sign) {
+            enc(b, NULL, 0, size, false, 0x99, 0, rm_reg(0), 0, 0); /* cwd/cdq/cqo */
+            b->n--;
+        } else {
+            enc(b, NULL, 0, 32, false, 0x31, RDX, rm_reg(RDX), 0, 0); /* xor edx, edx */
+        }
+        enc(b, NULL, 0, size, frex, 0xf6 + w, sign ? 7 : 6, rm, 0, 0);
+        flags_effect(g, 0, F_ALL);
+        break;
+    }
+    case 12: { /* mov forms */
+        int form = (int)rn(4);
+        if (form == 0) {
+            enc(b, NULL, 0, size, frex, 0x88 + w + (rn(2) ? 2 : 0), reg, rm, 0, 0);
+        } else if (form == 1) {
+            enc(b, NULL, 0, size, frex, 0xc6 + w, 0, rm, imm_len(size), (int64_t)rnd_value());
+        } else if (form == 2) { /* B0+r / B8+r */
+            int r = rnd_reg_for(size, bm);
+            if (size == 8 && r >= 8) {
+                frex = true;
+            }
+            enc(b, NULL, 0, size, frex, (size == 8 ? 0xb0 : 0xb8) + (r & 7), 0, rm_reg(r & 8),
+                size == 64 ? 8 : imm_len(size), (int64_t)rnd_value());
+            b->n -= (size == 64 ? 8 : imm_len(size)) + 1; /* drop the ModRM and imm */
+            putn(b, (uint64_t[]){rnd_value()}, size == 64 ? 8 : imm_len(size));
+        } else { /* movzx / movsx / movsxd */
+            int k = (int)rn(5);
+            int dsize = rn(2) ? 64 : (rn(2) ? 32 : 16);
+            RM src = rn(3) == 0 ? rnd_mem() : rm_reg(rnd_reg_for(8, bm));
+            if (k == 4) {
+                enc(b, NULL, 0, 64, false, 0x63, rnd_reg(), rn(2) ? rnd_mem() : rm_reg(rnd_reg()),
+                    0, 0);
+            } else {
+                int opc = 0x0fb6 + (k & 1) + ((k & 2) ? 8 : 0);
+                if (k & 1) {
+                    src = rn(3) == 0 ? rnd_mem() : rm_reg(rnd_reg());
+                }
+                enc(b, NULL, 0, dsize, !(k & 1) && bm.rex, opc, rnd_reg(), src, 0, 0);
+            }
+        }
+        break;
+    }
+    case 13: { /* lea with any registers, RIP-relative too */
+        int dsize = rn(3) == 0 ? 32 : (rn(4) == 0 ? 16 : 64);
+        RM m = rm_mem(rn(5) == 0 ? -2 : (int)rn(16), (int32_t)rnd());
+        if (m.base != -2 && rn(2)) {
+            m.index = (int)rn(16);
+            if (m.index == RSP) {
+                m.index = -1;
+            }
+            m.scale = (int)rn(4);
+        }
+        uint8_t p67 = 0x67;
+        enc(b, &p67, rn(6) == 0 && m.base != -2, dsize, false, 0x8d, rnd_reg(), m, 0, 0);
+        break;
+    }
+    case 14: { /* xchg, cmpxchg, xadd */
+        int k = (int)rn(3);
+        if (k == 0) {
+            enc(b, NULL, 0, size, frex, 0x86 + w, reg, rm, 0, 0);
+        } else if (k == 1) {
+            enc(b, NULL, 0, size, frex, 0x0fb0 + w, reg, rm, 0, 0);
+            flags_effect(g, F_ALL, 0);
+        } else {
+            enc(b, NULL, 0, size, frex, 0x0fc0 + w, reg, rm, 0, 0);
+            flags_effect(g, F_ALL, 0);
+        }
+        break;
+    }
+    case 15: { /* bswap, cbw.., cwd.. */
+        int k = (int)rn(3);
+        int dsize = size == 8 ? 32 : size;
+        if (k == 0) {
+            int r = rnd_reg();
+            if (dsize == 16) {
+                dsize = 64;
+            }
+            enc(b, NULL, 0, dsize, false, 0x0fc8 + (r & 7), 0, rm_reg(r & 8), 0, 0);
+            b->n--;
+        } else {
+            enc(b, NULL, 0, dsize, false, k == 1 ? 0x98 : 0x99, 0, rm_reg(0), 0, 0);
+            b->n--;
+        }
+        break;
+    }
+    case 16: { /* bt family: register forms, imm forms on memory too */
+        if (size == 8) {
+            size = 32;
+        }
+        int n = (int)rn(4);
+        if (rn(2) || rm.mem) {
+            enc(b, NULL, 0, size, false, 0x0fba, 4 + n, rm.mem ? rm : rm_reg(rnd_reg()), 1,
+                (int64_t)rnd_value());
+        } else {
+            enc(b, NULL, 0, size, false, 0x0fa3 + 8 * n, rnd_reg(), rm_reg(rnd_reg()), 0, 0);
+        }
+        flags_effect(g, CC_C, CC_O | CC_S | CC_A | CC_P);
+        break;
+    }
+    case 17: { /* bsf, bsr */
+        if (size == 8) {
+            size = 64;
+        }
+        enc(b, NULL, 0, size, false, 0x0fbc + (int)rn(2), rnd_reg(),
+            rm.mem ? rm : rm_reg(rnd_reg()), 0, 0);
+        flags_effect(g, CC_Z, CC_C | CC_O | CC_S | CC_A | CC_P);
+        break;
+    }
+    case 18: { /* setcc, cmovcc */
+        int cc = (int)rn(16);
+        define_flags(g, cc_reads[cc]);
+        if (rn(2)) {
+            enc(b, NULL, 0, 32, frex && size == 8, 0x0f90 + cc, 0, rnd_rm(8, bm), 0, 0);
+        } else {
+            enc(b, NULL, 0, size == 8 ? 64 : size, false, 0x0f40 + cc, rnd_reg(),
+                rm.mem ? rm : rm_reg(rnd_reg()), 0, 0);
+        }
+        break;
+    }
+    case 19: { /* push / pop */
+        int k = (int)rn(5);
+        int r = rnd_reg();
+        if (k == 0) {
+            if (r >= 8) {
+                put(b, 0x41);
+            }
+            put(b, 0x50 + (r & 7));
+        } else if (k == 1) {
+            if (r >= 8) {
+                put(b, 0x41);
+            }
+            put(b, 0x58 + (r & 7));
+        } else if (k == 2) {
+            put(b, rn(2) ? 0x6a : 0x68);
+            putn(b, (uint64_t[]){rnd_value()}, b->b[b->n - 1] == 0x6a ? 1 : 4);
+        } else if (k == 3) {
+            enc(b, NULL, 0, 32, false, 0xff, 6, rnd_mem(), 0, 0); /* push [m] */
+        } else {
+            enc(b, NULL, 0, 32, false, 0x8f, 0, rnd_mem(), 0, 0); /* pop [m] */
+        }
+        break;
+    }
+    case 20: { /* pushf/popf, lahf/sahf */
+        int k = (int)rn(4);
+        if (k == 0) {
+            define_flags(g, F_ALL);
+            put(b, 0x9c);             /* pushfq */
+            put(b, 0x58 + low_reg()); /* pop r */
+        } else if (k == 1) {
+            /* mov eax-ish, flags value; push; popfq */
+            int r = low_reg();
+            put(b, 0xb8 + r);
+            put32(b, (uint32_t)((rnd() & CC_MASK) | 0x202 | (rn(2) ? RFLAGS_DF : 0)));
+            put(b, 0x50 + r);
+            put(b, 0x9d);
+            g->undef = 0;
+        } else if (k == 2) {
+            define_flags(g, CC_S | CC_Z | CC_A | CC_P | CC_C);
+            put(b, 0x9f);
+        } else {
+            put(b, 0x9e);
+            flags_effect(g, CC_S | CC_Z | CC_A | CC_P | CC_C, 0);
+        }
+        break;
+    }
+    case 21: { /* clc stc cmc cld std */
+        static const uint8_t ops[] = {0xf8, 0xf9, 0xf5, 0xfc, 0xfd};
+        int k = (int)rn(5);
+        if (k == 2) {
+            define_flags(g, CC_C);
+        }
+        put(b, ops[k]);
+        if (k < 2) {
+            flags_effect(g, CC_C, 0);
+        }
+        break;
+    }
+    case 22:
+    case 23: { /* a forward jcc / jmp over the next instruction */
+        int cc = (int)rn(17);
+        if (cc < 16) {
+            define_flags(g, cc_reads[cc]);
+        }
+        Gen inner = {.undef = g->undef};
+        gen_one(&inner);
+        bool longf = rn(2) || inner.code.n > 127;
+        if (cc == 16) {
+            put(b, longf ? 0xe9 : 0xeb);
+        } else if (longf) {
+            put(b, 0x0f);
+            put(b, 0x80 + cc);
+        } else {
+            put(b, 0x70 + cc);
+        }
+        if (longf) {
+            put32(b, (uint32_t)inner.code.n);
+        } else {
+            put(b, (uint8_t)inner.code.n);
+        }
+        putn(b, inner.code.b, inner.code.n);
+        /* either path may have run */
+        g->undef |= inner.undef;
+        break;
+    }
+    case 24: { /* call next; pop r   and   lea r,[rip+k]; push r; ret   and   jmp r */
+        int k = (int)rn(3);
+        int r = low_reg();
+        if (k == 0) {
+            put(b, 0xe8);
+            put32(b, 0);
+            put(b, 0x58 + r);
+        } else if (k == 1) {
+            enc(b, NULL, 0, 64, false, 0x8d, r, rm_mem(-2, 2), 0, 0);
+            put(b, 0x50 + r);
+            put(b, 0xc3);
+        } else {
+            enc(b, NULL, 0, 64, false, 0x8d, r, rm_mem(-2, 2), 0, 0);
+            put(b, 0xff);
+            put(b, 0xe0 + r); /* jmp r */
+        }
+        break;
+    }
+    case 25: { /* string ops with small counts inside DATA */
+        static const uint8_t ops[] = {0xa4, 0xa6, 0xaa, 0xac, 0xae};
+        int k = (int)rn(5);
+        enc(b, NULL, 0, 64, false, 0x8d, RSI, rm_mem(R15, (int32_t)rn(0x400) - 0x200), 0, 0);
+        enc(b, NULL, 0, 64, false, 0x8d, RDI, rm_mem(R15, (int32_t)rn(0x400) - 0x200), 0, 0);
+        unsigned count = rn(40);
+        put(b, 0xb9); /* mov ecx, n */
+        put32(b, count);
+        int rep = (int)rn(3);
+        if (rep) {
+            put(b, rep == 1 ? 0xf3 : 0xf2);
+        }
+        if (size == 16) {
+            put(b, 0x66);
+        } else if (size == 64) {
+            put(b, 0x48);
+        }
+        put(b, ops[k] + w);
+        if ((k == 1 || k == 4) && (!rep || count)) {
+            g->undef = 0; /* written by the compare (REP with a zero count writes nothing) */
+        }
+        break;
+    }
+    case 26: { /* adc/sbb chains */
+        define_flags(g, CC_C);
+        for (int i = 0, n = 1 + (int)rn(4); i < n; i++) {
+            RM m = rnd_rm(size, bm);
+            enc(b, NULL, 0, size, frex, (rn(2) ? 0x10 : 0x18) + w,
+                byte_safe(size, bm, rnd_reg_for(size, bm), m), m, 0, 0);
+        }
+        flags_effect(g, F_ALL, 0);
+        break;
+    }
+    case 27: { /* loop / jrcxz forward over the next instruction */
+        Gen inner = {.undef = g->undef};
+        gen_one(&inner);
+        int k = (int)rn(4);
+        if (inner.code.n > 127) {
+            putn(b, inner.code.b, inner.code.n);
+            g->undef = inner.undef;
+            break;
+        }
+        if (k == 0 || k == 1) {
+            define_flags(g, CC_Z);
+        }
+        put(b, 0xe0 + k);
+        put(b, (uint8_t)inner.code.n);
+        putn(b, inner.code.b, inner.code.n);
+        g->undef |= inner.undef;
+        break;
+    }
+    default: { /* shifts and ALU on memory with 32/64-bit values */
+        int n = (int)rn(8);
+        define_flags(g, CC_C);
+        RM m = rnd_mem();
+        enc(b, NULL, 0, size, frex, (n << 3) + w, byte_safe(size, bm, reg, m), m, 0, 0);
+        flags_effect(g, F_ALL & ~((n == 1 || n == 4 || n == 6) ? CC_A : 0),
+                     (n == 1 || n == 4 || n == 6) ? CC_A : 0);
+        break;
+    }
+    }
+}
+
+static int random_cases(uint64_t seed, int cases)
+{
+    int fails = 0;
+    rng = seed;
+    for (int c = 0; c < cases && fails < 3; c++) {
+        Gen g = {0};
+        int n = 1 + (int)rn(12);
+        for (int i = 0; i < n && g.code.n < 400; i++) {
+            gen_one(&g);
+        }
+        State in;
+        random_state(&in);
+        char name[64];
+        snprintf(name, sizeof(name), "random/seed-%" PRIu64 "/case-%d", seed, c);
+        if (!diff_case(name, g.code.b, g.code.n, &in, g.undef)) {
+            fails++;
+        }
+    }
+    return fails;
+}
+
+/* ---- directed cases ---- */
+
+static State base_state(void)
+{
+    State s = {0};
+    s.regs[RSP] = STACK_TOP;
+    s.regs[R15] = DATA + 0x800;
+    s.flags = RFLAGS_FIXED | RFLAGS_IF;
+    return s;
+}
+
+static bool directed(const char *name, const uint8_t *code, int n, State in, uint64_t undef)
+{
+    char full[96];
+    snprintf(full, sizeof(full), "directed/%s", name);
+    bool ok = diff_case(full, code, n, &in, undef);
+    if (ok && verbose) {
+        printf("ok %s\n", full);
+    }
+    return ok;
+}
+
+#define CODE_OF(...) ((const uint8_t[]){__VA_ARGS__}), sizeof((const uint8_t[]){__VA_ARGS__})
+
+static void test_directed(void)
+{
+    int before = unit_failures;
+    State s = base_state();
+    /* carry chains: 128-bit add and sub through adc/sbb, carries set by stc */
+    static const uint64_t pairs[][2] = {
+        {~0ull, 1}, {0x8000000000000000ull, 0x8000000000000000ull}, {0, 0}, {~0ull, ~0ull}};
+    for (size_t i = 0; i < 4; i++) {
+        s = base_state();
+        s.regs[RAX] = pairs[i][0];
+        s.regs[RDX] = pairs[i][0];
+        s.regs[RBX] = pairs[i][1];
+        s.regs[RCX] = pairs[i][1];
+        /* add rax,rbx; adc rdx,rcx; adc al,bl; sbb ecx,edx; sbb bx,ax; stc; adc rbx,0 */
+        directed("carry-chain",
+                 CODE_OF(0x48, 0x01, 0xd8, 0x48, 0x11, 0xca, 0x10, 0xd8, 0x19, 0xd1, 0x66, 0x19,
+                         0xc3, 0xf9, 0x48, 0x83, 0xd3, 0x00),
+                 s, 0);
+    }
+    /* shifts by CL = 0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 255 at every size, with flags set */
+    static const uint8_t counts[] = {0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 255};
+    for (size_t i = 0; i < sizeof(counts); i++) {
+        for (int op = 0; op < 8; op++) {
+            if (op == 6) {
+                continue;
+            }
+            s = base_state();
+            s.regs[RCX] = counts[i];
+            s.regs[RAX] = 0x8123456789abcdefull;
+            s.regs[RBX] = 0x00000000fedcba98ull;
+            s.flags |= CC_C | CC_O | CC_Z;
+            uint8_t m = (uint8_t)(0xc0 | (op << 3));
+            uint8_t mb = (uint8_t)(m | 3);
+            /* shl al,cl; shl bx,cl; shl eax,cl; shl rbx,cl; shl rax,cl (each its op) */
+            directed("shift-by-cl",
+                     CODE_OF(0xd2, m, 0x66, 0xd3, mb, 0xd3, m, 0x48, 0xd3, mb, 0x48, 0xd3, m), s,
+                     CC_A | (op < 4 || counts[i] > 1 ? CC_O : 0) | (counts[i] >= 8 ? CC_C : 0));
+            /* the last one alone: flags of a single 64-bit shift, AF masked only */
+            directed("shift64-by-cl", CODE_OF(0x48, 0xd3, m), s,
+                     CC_A | ((counts[i] & 63) > 1 ? CC_O : 0));
+        }
+    }
+    /* div/idiv edge values that do not fault */
+    struct {
+        uint64_t rdx, rax, div;
+        uint8_t modrm_reg; /* 6 div, 7 idiv */
+    } divs[] = {
+        {0, ~0ull, 1, 6},
+        {0xfffffffffffffffeull, ~0ull, ~0ull, 6}, /* quotient 0xffff..ff */
+        {~0ull, 0x8000000000000000ull, 1, 7},     /* INT64_MIN / 1 */
+        {~0ull, ~0ull, ~0ull, 7},                 /* -1 / -1 */
+        {0, 7, 0xfffffffffffffffdull, 7},         /* 7 / -3 */
+        {~0ull, 0xfffffffffffffff9ull, 3, 7},     /* -7 / 3 */
+    };
+    for (size_t i = 0; i < sizeof(divs) / sizeof(divs[0]); i++) {
+        s = base_state();
+        s.regs[RDX] = divs[i].rdx;
+        s.regs[RAX] = divs[i].rax;
+        s.regs[RBX] = divs[i].div;
+        directed("div64", CODE_OF(0x48, 0xf7, (uint8_t)(0xc3 | (divs[i].modrm_reg << 3))), s,
+                 F_ALL);
+    }
+    s = base_state();
+    s.regs[RAX] = 0xfe01; /* 8-bit: AX / BL = 255 */
+    s.regs[RBX] = 0xff;
+    directed("div8", CODE_OF(0xf6, 0xf3), s, F_ALL);
+    s.regs[RAX] = 0xff81; /* -127 / -1 = 127 */
+    directed("idiv8", CODE_OF(0xf6, 0xfb), s, F_ALL);
+    /* imul overflow at every size, and one-operand mul high halves */
+    s = base_state();
+    s.regs[RAX] = 0x7fffffffffffffffull;
+    s.regs[RBX] = 2;
+    s.regs[RCX] = 0x40000000;
+    directed(
+        "imul-overflow",
+        CODE_OF(0x48, 0x0f, 0xaf, 0xc3, 0x0f, 0xaf, 0xcb, 0x66, 0x6b, 0xc9, 0x7f, 0x48, 0xf7, 0xeb),
+        s, CC_S | CC_Z | CC_A | CC_P);
+    /* cmpxchg: equal and not equal, memory and register, and cmpxchg rax, rcx */
+    s = base_state();
+    s.regs[RAX] = 5;
+    s.regs[RCX] = 9;
+    s.regs[RBX] = 5;
+    directed("cmpxchg-equal", CODE_OF(0x48, 0x0f, 0xb1, 0xcb), s, 0);
+    s.regs[RBX] = 6;
+    directed("cmpxchg-unequal", CODE_OF(0x48, 0x0f, 0xb1, 0xcb), s, 0);
+    directed("cmpxchg-rax", CODE_OF(0x48, 0x0f, 0xb1, 0xc8, 0x0f, 0xb1, 0xc0), s, 0);
+    directed("cmpxchg32-unequal-keeps-upper", CODE_OF(0x0f, 0xb1, 0xcb), s, 0);
+    s.regs[RAX] = 0x1111111122222222ull;
+    directed("cmpxchg-mem", CODE_OF(0x49, 0x0f, 0xb1, 0x0f, 0x41, 0x0f, 0xb1, 0x4f, 0x08), s, 0);
+    /* string ops: rep movs/stos/cmps/scas forward and backward, and with rcx = 0 */
+    for (int df = 0; df < 2; df++) {
+        for (int rcx = 0; rcx < 40; rcx += 13) {
+            s = base_state();
+            s.regs[RSI] = DATA + 0x100;
+            s.regs[RDI] = DATA + 0x140; /* overlapping forward copy */
+            s.regs[RCX] = (uint64_t)rcx;
+            s.regs[RAX] = 0x4142434445464748ull;
+            s.flags |= df ? RFLAGS_DF : 0;
+            directed("rep-movsb", CODE_OF(0xf3, 0xa4), s, 0);
+            directed("rep-movsq", CODE_OF(0xf3, 0x48, 0xa5), s, 0);
+            directed("rep-stosw", CODE_OF(0xf3, 0x66, 0xab), s, 0);
+            directed("rep-stosb", CODE_OF(0xf3, 0xaa), s, 0);
+            directed("repe-cmpsb", CODE_OF(0xf3, 0xa6), s, 0);
+            directed("repne-scasd", CODE_OF(0xf2, 0xaf), s, 0);
+            directed("lodsq", CODE_OF(0x48, 0xad, 0xac), s, 0);
+            s.regs[RDI] = s.regs[RSI]; /* equal strings: repe cmps runs to the end */
+            directed("repe-cmpsq-equal", CODE_OF(0xf3, 0x48, 0xa7), s, 0);
+        }
+    }
+    /* high-byte registers: add ah, bh; xchg ch, dl; setc dh; movzx eax, bh */
+    s = base_state();
+    s.regs[RAX] = 0x1122334455667788ull;
+    s.regs[RBX] = 0x99aabbccddeeff00ull;
+    s.regs[RCX] = 0x0102030405060708ull;
+    s.regs[RDX] = 0x1020304050607080ull;
+    directed("high-bytes",
+             CODE_OF(0x00, 0xfc, 0x86, 0xd5, 0x0f, 0x92, 0xc6, 0x0f, 0xb6, 0xc7, 0x80, 0xe4, 0x0f),
+             s, CC_A);
+    /* a loop the cache runs many times: chaining and the jump cache (call/ret inside) */
+    s = base_state();
+    s.regs[RCX] = 1000;
+    /* L: add rax, rcx; call f; dec rcx; jnz L; jmp end; f: imul rbx, rax, 3; ret; end: */
+    directed("loop-with-calls",
+             CODE_OF(0x48, 0x01, 0xc8, 0xe8, 0x07, 0x00, 0x00, 0x00, 0x48, 0xff, 0xc9, 0x75, 0xf3,
+                     0xeb, 0x05, 0x48, 0x6b, 0xd8, 0x03, 0xc3),
+             s, 0);
+    /* bt with a register offset on memory reaches outside the operand, both signs */
+    s = base_state();
+    s.regs[RAX] = 1000;
+    s.regs[RCX] = (uint64_t)-1000;
+    s.regs[RDX] = 77;
+    /* bts [r15], rax; btr [r15], rcx; btc dword [r15+8], edx; bt word [r15], dx */
+    directed("bt-mem-reg-offset",
+             CODE_OF(0x49, 0x0f, 0xab, 0x07, 0x49, 0x0f, 0xb3, 0x0f, 0x41, 0x0f, 0xbb, 0x57, 0x08,
+                     0x66, 0x41, 0x0f, 0xa3, 0x17),
+             s, CC_O | CC_S | CC_A | CC_P);
+    CHECK("directed: carry chains, shifts, div, imul, cmpxchg, strings, high bytes, loops, bt",
+          unit_failures == before);
+}
+
+/* Precise exceptions: state at the faulting instruction equals the native state of the prefix. */
+static void test_precise(void)
+{
+    struct {
+        const char *name;
+        uint8_t code[32];
+        int prefix, n;
+        int excp;
+        uint64_t rbx;
+    } cases[] = {
+        /* add rax, 5; inc rcx; div rbx (rbx = 0) */
+        {"de-div-zero",
+         {0x48, 0x83, 0xc0, 0x05, 0x48, 0xff, 0xc1, 0x48, 0xf7, 0xf3},
+         7,
+         10,
+         EXCP_DE,
+         0},
+        /* mov rdx, -1 ... div rbx with rdx >= rbx: quotient overflow */
+        {"de-div-overflow",
+         {0x48, 0xc7, 0xc2, 0xff, 0xff, 0xff, 0x7f, 0x48, 0x83, 0xc0, 0x05, 0x48, 0xf7, 0xf3},
+         11,
+         14,
+         EXCP_DE,
+         3},
+        /* sub rsp, 8; xor eax, eax; ud2 */
+        {"ud-ud2", {0x48, 0x83, 0xec, 0x08, 0x31, 0xc0, 0x0f, 0x0b}, 6, 8, EXCP_UD, 0},
+        /* cmp rax, rbx (flags live into the fault); idiv rbx (0) */
+        {"de-flags-live", {0x48, 0x39, 0xd8, 0x48, 0xf7, 0xfb}, 3, 6, EXCP_DE, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        State in = base_state();
+        in.regs[RAX] = 0x123456789ull;
+        in.regs[RBX] = cases[i].rbx;
+        in.flags |= CC_C | CC_S;
+        State nat, tcg;
+        place_code(cases[i].code, cases[i].prefix);
+        reset_memory();
+        run_native(&in, &nat);
+        place_code(cases[i].code, cases[i].n);
+        tcg_exec_flush();
+        reset_memory();
+        int excp = run_tcg(&in, &tcg);
+        bool ok = excp == cases[i].excp && env->rip == CODE + (uint64_t)cases[i].prefix &&
+                  memcmp(nat.regs, tcg.regs, sizeof(nat.regs)) == 0 &&
+                  ((nat.flags ^ tcg.flags) & CC_MASK) == 0;
+        char name[64];
+        snprintf(name, sizeof(name), "precise/%s", cases[i].name);
+        if (!ok) {
+            printf("# exit %d rip %#" PRIx64 " (want %d at %#" PRIx64 ")\n", excp, env->rip,
+                   cases[i].excp, CODE + (uint64_t)cases[i].prefix);
+            dump_state("native prefix", &nat);
+            dump_state("translated", &tcg);
+        }
+        CHECK(name, ok);
+    }
+}
+
+/* The IR optimizer: constants fold away and dead flags become plain values. */
+static void test_optimizer(void)
+{
+    /* mov eax, 5; add eax, 7; xor ebx, ebx; lea ecx, [rax+rbx*2+1]; mov edx, 1 */
+    static const uint8_t code[] = {0xb8, 0x05, 0x00, 0x00, 0x00, 0x83, 0xc0, 0x07, 0x31, 0xdb, 0x8d,
+                                   0x4c, 0x58, 0x01, 0xba, 0x01, 0x00, 0x00, 0x00, 0x85, 0xc0};
+    place_code(code, sizeof(code));
+    TCGContext *s = calloc(1, sizeof(*s));
+    tcg_ctx_init(s);
+    tcg_func_start(s);
+    x86_translate(s, env, CODE, 0);
+    tcg_optimize(s);
+    tcg_liveness(s);
+    int arith = 0, movs_const = 0;
+    for (int i = 0; i < s->nb_ops; i++) {
+        TCGOp *op = &s->ops[i];
+        if (op->opc == OP_aluf && op->sub != ALU_TEST) {
+            arith++;
+        }
+        if (op->opc >= OP_add && op->opc <= OP_deposit8h) {
+            arith++;
+        }
+        if (op->opc == OP_mov && s->temps[op->args[1]].kind == TEMP_CONST) {
+            movs_const++;
+        }
+    }
+    if (verbose) {
+        tcg_dump(s, stdout);
+    }
+    CHECK("optimizer/constants-folded", arith == 0 && movs_const >= 4);
+    free(s);
+}
+
+/* ---- bench: a loop natively and translated ---- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void bench(void)
+{
+    /* L: mov rdx, rax; shr rdx, 3; xor rax, rdx; imul rax, rax, 0x2545f491; add rbx, rax;
+     *    movzx edx, al; add [r15+rdx*4], ebx; dec rcx; jnz L    (9 instructions) */
+    static const uint8_t code[] = {0x48, 0x89, 0xc2, 0x48, 0xc1, 0xea, 0x03, 0x48, 0x31, 0xd0, 0x48,
+                                   0x69, 0xc0, 0x91, 0xf4, 0x45, 0x25, 0x48, 0x01, 0xc3, 0x0f, 0xb6,
+                                   0xd0, 0x41, 0x01, 0x1c, 0x97, 0x48, 0xff, 0xc9, 0x75, 0xe0};
+    const uint64_t iters = 50000000;
+    State in = base_state(), nat, tcg;
+    in.regs[RAX] = 12345;
+    in.regs[RCX] = iters;
+    in.regs[R15] = DATA;
+    place_code(code, sizeof(code));
+    tcg_exec_flush();
+    reset_memory();
+    double t0 = now();
+    run_native(&in, &nat);
+    double t1 = now();
+    reset_memory();
+    env->tb_budget = 0;
+    memcpy(env->regs, in.regs, sizeof(env->regs));
+    x86_set_rflags(env, in.flags);
+    env->rip = CODE;
+    env->stop_rip = EXIT_ADDR;
+    tcg_cpu_exec(env);
+    double t2 = now();
+    memcpy(tcg.regs, env->regs, sizeof(tcg.regs));
+    double ginsn = (double)iters * 9;
+    printf("tcg-loop: native %.3f s (%.0f Minsn/s), translated %.3f s (%.0f Minsn/s), "
+           "slowdown %.2fx, results %s\n",
+           t1 - t0, ginsn / (t1 - t0) / 1e6, t2 - t1, ginsn / (t2 - t1) / 1e6,
+           (t2 - t1) / (t1 - t0),
+           memcmp(nat.regs, tcg.regs, sizeof(tcg.regs)) ? "DIFFER" : "match");
+    printf("tcg-stats: %" PRIu64 " TBs, %" PRIu64 " chains, %" PRIu64 " host bytes for %" PRIu64
+           " guest insns\n",
+           tcg_stats.tbs, tcg_stats.chains, tcg_stats.host_bytes, tcg_stats.guest_insns);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seed = 1;
+    int cases = 20000;
+    bool do_bench = false, seed_given = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            seed = strtoull(argv[++i], NULL, 0);
+            seed_given = true;
+        } else if (!strcmp(argv[i], "--cases") && i + 1 < argc) {
+            cases = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--bench")) {
+            do_bench = true;
+        } else if (!strcmp(argv[i], "-v")) {
+            verbose = true;
+        }
+    }
+    region = mmap((void *)REGION, REGION_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (region != (void *)REGION) {
+        printf("skip tcg-diff: cannot map the test region at %#" PRIx64 "\n", REGION);
+        return 0;
+    }
+    build_trampoline();
+    data_init = malloc(DATA_SIZE);
+    stack_init = malloc(STACK_SIZE);
+    rng = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < DATA_SIZE; i++) {
+        data_init[i] = (uint8_t)rnd();
+    }
+    for (int i = 0; i < STACK_SIZE; i++) {
+        stack_init[i] = (uint8_t)rnd();
+    }
+    tcg_exec_init(64 << 20);
+    env = calloc(1, sizeof(*env));
+    tcg_cpu_reset(env);
+
+    if (do_bench) {
+        bench();
+        return 0;
+    }
+    test_optimizer();
+    test_precise();
+    test_directed();
+    double t0 = now();
+    if (seed_given) {
+        int f = random_cases(seed, cases);
+        CHECK("random/one-seed", f == 0);
+    } else {
+        static const uint64_t seeds[] = {1, 2, 3, 0xdecafbad};
+        for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+            char name[64];
+            snprintf(name, sizeof(name), "random/seed-%" PRIu64 " (%d cases)", seeds[i], cases / 4);
+            int f = random_cases(seeds[i], cases / 4);
+            CHECK(name, f == 0);
+        }
+    }
+    printf("# %d random cases in %.2f s; %" PRIu64 " TBs translated, %" PRIu64
+           " chained jumps, %" PRIu64 " host bytes for %" PRIu64 " guest instructions\n",
+           cases, now() - t0, tcg_stats.tbs, tcg_stats.chains, tcg_stats.host_bytes,
+           tcg_stats.guest_insns);
+    UNIT_EXIT();
+}

@@ -256,7 +256,7 @@ static int file_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preall
         block_error_errno(errp, (int)cur, "Could not get file size");
         return (int)cur;
     }
-    if (!exact && size <= (uint64_t)cur) {
+    if (size == (uint64_t)cur) {
         return 0;
     }
     if (prealloc == PREALLOC_MODE_FALLOC && size > (uint64_t)cur) {

@@ -1337,6 +1337,25 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
                 }
             }
         }
+        /* like QEMU, cut the file after the last cluster still in use */
+        ret = qcow2_flush_metadata(s);
+        int64_t flen = bdrv_getlength(s->file);
+        if (ret == 0 && flen > 0) {
+            uint64_t last = ((uint64_t)flen - 1) >> s->cluster_bits;
+            for (;; last--) {
+                uint64_t rc = 0;
+                if (qcow2_get_refcount(s, last, &rc) < 0 || rc || last == 0) {
+                    break;
+                }
+            }
+            uint64_t end = (last + 1) << s->cluster_bits;
+            if (end < (uint64_t)flen) {
+                ret = s->file->drv->truncate(s->file, end, true, PREALLOC_MODE_OFF, errp);
+                if (ret < 0) {
+                    return ret;
+                }
+            }
+        }
     } else if (need_l1 > s->l1_size) {
         ret = grow_l1(s, (uint32_t)need_l1);
         if (ret < 0) {

@@ -89,7 +89,7 @@ BlockDriverState *img_open(const char *filename, const char *fmt, int flags)
         error_report("Unknown driver '%s'", fmt);
         return NULL;
     }
-    BlockDriverState *bs = tool_open(filename, fmt, flags, false, &err);
+    BlockDriverState *bs = tool_open(filename, fmt, flags, true, &err);
     if (!bs) {
         error_report("Could not open '%s': %s", filename, err);
         g_free(err);

@@ -1,0 +1,441 @@
+/*
+ * qemu-img convert: copy one or more images (concatenated) into a new or existing target,
+ * skipping zero ranges, optionally compressing.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+#include "vireo/block.h"
+#include "vireo/error.h"
+#include "qemu-img-cmds.h"
+#include "tools.h"
+
+#define CONVERT_BUF (2u << 20)
+
+typedef struct Progress {
+    bool on;
+    double last;
+} Progress;
+
+static void progress_print(Progress *p, double pct, bool force)
+{
+    if (!p->on) {
+        return;
+    }
+    if (force || pct - p->last >= 1.0 || pct == 0.0) {
+        printf("    (%.2f/100%%)\r", pct);
+        fflush(stdout);
+        p->last = pct;
+    }
+}
+
+static void progress_end(Progress *p)
+{
+    if (p->on) {
+        printf("    (100.00/100%%)\r\n");
+        fflush(stdout);
+    }
+}
+
+/* Status of [off, +n) through the whole chain: 1 = reads as zero, 0 = data; *pnum set. */
+static int chain_zero_status(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t *pnum,
+                             bool *allocated_top)
+{
+    BlockDriverState *p = bs;
+    *allocated_top = false;
+    for (int depth = 0;; depth++) {
+        uint64_t num;
+        int ret = bdrv_block_status(p, off, n, &num, NULL, NULL);
+        if (ret < 0) {
+            return ret;
+        }
+        n = num;
+        if (depth == 0 && (ret & BDRV_BLOCK_ALLOCATED)) {
+            *allocated_top = true;
+        }
+        if (ret & BDRV_BLOCK_ZERO) {
+            *pnum = n;
+            return 1;
+        }
+        if ((ret & BDRV_BLOCK_DATA) || !p->backing) {
+            *pnum = n;
+            return 0;
+        }
+        p = p->backing;
+    }
+}
+
+/* Write buf[0..len) at off, leaving out zero runs of at least `sparse` bytes (aligned). */
+static int write_sparse(BlockDriverState *out, uint64_t off, const uint8_t *buf, uint64_t len,
+                        uint64_t sparse, bool target_zero)
+{
+    if (!sparse) {
+        return bdrv_pwrite(out, off, len, buf, 0);
+    }
+    uint64_t i = 0;
+    while (i < len) {
+        /* data run */
+        uint64_t j = i;
+        while (j < len) {
+            uint64_t blk = MIN(sparse - ((off + j) % sparse), len - j);
+            if (blk == sparse && buffer_is_zero(buf + j, blk)) {
+                break;
+            }
+            j += blk;
+        }
+        if (j > i) {
+            int ret = bdrv_pwrite(out, off + i, j - i, buf + i, 0);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        /* zero run */
+        uint64_t k = j;
+        while (k < len) {
+            uint64_t blk = MIN(sparse - ((off + k) % sparse), len - k);
+            if (blk != sparse || !buffer_is_zero(buf + k, blk)) {
+                break;
+            }
+            k += blk;
+        }
+        if (k > j && !target_zero) {
+            int ret = bdrv_pwrite_zeroes(out, off + j, k - j, BDRV_REQ_MAY_UNMAP);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        i = k;
+    }
+    return 0;
+}
+
+int img_convert(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"object", required_argument, NULL, 'X'},
+        {"image-opts", no_argument, NULL, 'I'},
+        {"target-image-opts", no_argument, NULL, 'J'},
+        {"force-share", no_argument, NULL, 'U'},
+        {"target-is-zero", no_argument, NULL, 'Z'},
+        {"salvage", no_argument, NULL, 'Y'},
+        {"bitmaps", no_argument, NULL, 'K'},
+        {"skip-broken-bitmaps", no_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *fmt = NULL, *out_fmt = NULL, *cache = "unsafe", *src_cache = "writeback";
+    const char *out_backing = NULL, *out_backing_fmt = NULL;
+    GString *options = g_string_new(NULL);
+    bool compress = false, quiet = false, skip_create = false, target_is_zero = false;
+    bool copy_offload = false;
+    int64_t sparse = 4096;
+    Progress prog = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", long_options, NULL)) !=
+           -1) {
+        switch (c) {
+        case ':':
+        case '?':
+            bad_option(c, argv);
+            break;
+        case 'h':
+            help();
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'O':
+            out_fmt = optarg;
+            break;
+        case 'B':
+            out_backing = optarg;
+            break;
+        case 'F':
+            out_backing_fmt = optarg;
+            break;
+        case 'C':
+            copy_offload = true;
+            break;
+        case 'c':
+            compress = true;
+            break;
+        case 'o':
+            if (options->len) {
+                g_string_append_c(options, ',');
+            }
+            g_string_append(options, optarg);
+            break;
+        case 'l':
+            error_report("Internal snapshots are not supported (-l)");
+            g_string_free(options, TRUE);
+            return 1;
+        case 'S': {
+            int64_t sval = cvtnum("buffer size for sparse output", optarg);
+            if (sval < 0) {
+                g_string_free(options, TRUE);
+                return 1;
+            }
+            if (sval & 511 || sval > 16 * 1024 * 1024) {
+                error_report("Invalid buffer size for sparse output specified. Valid sizes are "
+                             "multiples of 512 up to 16MB.");
+                g_string_free(options, TRUE);
+                return 1;
+            }
+            sparse = sval;
+            break;
+        }
+        case 'p':
+            prog.on = true;
+            break;
+        case 't':
+            cache = optarg;
+            break;
+        case 'T':
+            src_cache = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'n':
+            skip_create = true;
+            break;
+        case 'm': {
+            char *end;
+            long m = strtol(optarg, &end, 10);
+            if (*end || m < 1 || m > 16) {
+                error_report("Invalid number of coroutines. Allowed number of coroutines is "
+                             "between 1 and 16");
+                g_string_free(options, TRUE);
+                return 1;
+            }
+            break;
+        }
+        case 'Z':
+            target_is_zero = true;
+            break;
+        case 'I':
+        case 'J':
+            error_report("--image-opts is not supported");
+            g_string_free(options, TRUE);
+            return 1;
+        default:
+            break;
+        }
+    }
+    if (quiet) {
+        prog.on = false;
+    }
+    if (!out_fmt) {
+        out_fmt = "raw";
+    }
+    int nsrc = argc - optind - 1;
+    if (nsrc < 1) {
+        error_exit("Must specify image file name");
+    }
+    if (copy_offload) {
+        sparse = 0;
+        if (compress) {
+            error_report("Compression not supported with copy offloading");
+            g_string_free(options, TRUE);
+            return 1;
+        }
+    }
+    if (skip_create && options->len) {
+        error_report("-o has no effect when skipping image creation");
+        error_report("Try 'qemu-img --help' for more information");
+        g_string_free(options, TRUE);
+        return 1;
+    }
+    if (target_is_zero && !skip_create) {
+        error_report("--target-is-zero requires use of -n flag");
+        g_string_free(options, TRUE);
+        return 1;
+    }
+    if (out_backing_fmt && !out_backing) {
+        error_report("Specifying backing image format (-F) without backing image (-B) is not "
+                     "supported");
+        g_string_free(options, TRUE);
+        return 1;
+    }
+    const char *out_filename = argv[argc - 1];
+    const BlockDriver *drv = bdrv_find_format(out_fmt);
+    if (!drv || !drv->create) {
+        error_report("Unknown file format '%s'", out_fmt);
+        g_string_free(options, TRUE);
+        return 1;
+    }
+    if (compress && drv != &bdrv_qcow2) {
+        error_report("Compression not supported for this file format");
+        g_string_free(options, TRUE);
+        return 1;
+    }
+    int src_flags = 0, out_flags = BDRV_O_RDWR;
+    bool wt;
+    if (bdrv_parse_cache_mode(src_cache, &src_flags, &wt) < 0) {
+        error_report("Invalid source cache option: %s", src_cache);
+        g_string_free(options, TRUE);
+        return 1;
+    }
+    if (bdrv_parse_cache_mode(cache, &out_flags, &wt) < 0) {
+        error_report("Invalid cache option: %s", cache);
+        g_string_free(options, TRUE);
+        return 1;
+    }
+
+    BlockDriverState **src = g_new0(BlockDriverState *, nsrc);
+    int64_t *src_len = g_new0(int64_t, nsrc);
+    uint64_t total = 0;
+    int ret = 1;
+    BlockDriverState *out = NULL;
+    QOpts *opts = NULL;
+    char *err = NULL;
+    uint8_t *buf = NULL;
+    for (int i = 0; i < nsrc; i++) {
+        src[i] = img_open(argv[optind + i], fmt, src_flags);
+        if (!src[i]) {
+            goto out;
+        }
+        src_len[i] = bdrv_getlength(src[i]);
+        if (src_len[i] < 0) {
+            error_report("Could not get size of %s: %s", argv[optind + i],
+                         strerror((int)-src_len[i]));
+            goto out;
+        }
+        total += (uint64_t)src_len[i];
+    }
+    if (!skip_create) {
+        opts = qopts_new("create");
+        if (options->len && !qopts_parse_into(opts, options->str, "-o", NULL, QOPTS_LEGACY, &err)) {
+            error_report("%s", err);
+            goto out;
+        }
+        if (out_backing) {
+            qopts_set(opts, "backing_file", out_backing);
+            if (out_backing_fmt) {
+                qopts_set(opts, "backing_fmt", out_backing_fmt);
+            }
+        }
+        for (size_t i = 0; i < opts->n_pairs; i++) {
+            const BlockCreateOpt *o = drv->create_opts;
+            while (o->name && strcmp(o->name, opts->pairs[i].key)) {
+                o++;
+            }
+            if (!o->name) {
+                error_report("Invalid parameter '%s'", opts->pairs[i].key);
+                goto out;
+            }
+        }
+        if (!qopts_get(opts, "size")) {
+            char num[32];
+            snprintf(num, sizeof(num), "%" PRIu64, total);
+            qopts_set(opts, "size", num);
+        }
+        if (bdrv_create(drv, out_filename, opts, &err) < 0) {
+            error_report("%s: error while converting %s: %s", out_filename, out_fmt, err);
+            goto out;
+        }
+    }
+    out = img_open(out_filename, out_fmt, out_flags | BDRV_O_NO_BACKING);
+    if (!out) {
+        goto out;
+    }
+    int64_t out_len = bdrv_getlength(out);
+    if (skip_create && out_len >= 0 && (uint64_t)out_len < total) {
+        error_report("Target image too small");
+        goto out;
+    }
+    /* a new target reads as zero, unless it has a backing file */
+    bool fresh = (!skip_create || target_is_zero) && !out_backing;
+    uint64_t cluster = 65536;
+    BlockDriverInfo bdi;
+    if (bdrv_get_info(out, &bdi) == 0 && bdi.cluster_size > 0) {
+        cluster = (uint64_t)bdi.cluster_size;
+    }
+    uint64_t chunk = compress ? cluster : MAX(CONVERT_BUF, cluster);
+    buf = g_malloc(chunk);
+    uint64_t dst = 0, done = 0;
+    progress_print(&prog, 0.0, true);
+    for (int i = 0; i < nsrc; i++) {
+        uint64_t off = 0, len = (uint64_t)src_len[i];
+        while (off < len) {
+            uint64_t n = MIN(chunk - (dst % chunk), len - off);
+            uint64_t num;
+            bool top;
+            int z = chain_zero_status(src[i], off, n, &num, &top);
+            if (z < 0) {
+                error_report("error while reading block status at offset %" PRIu64 ": %s", off,
+                             strerror(-z));
+                goto out;
+            }
+            if (!compress || (z == 1 && num >= n)) {
+                n = num; /* compressed writes need whole clusters */
+            } else {
+                z = 0;
+            }
+            if (out_backing && !top && src[i]->backing) {
+                /* the new backing file provides this range */
+            } else if (z == 1 && sparse) {
+                if (!fresh) {
+                    int r = bdrv_pwrite_zeroes(out, dst, n, BDRV_REQ_MAY_UNMAP);
+                    if (r < 0) {
+                        error_report("error while writing at byte %" PRIu64 ": %s", dst,
+                                     strerror(-r));
+                        goto out;
+                    }
+                }
+            } else {
+                int r = bdrv_pread(src[i], off, n, buf);
+                if (r < 0) {
+                    error_report("error while reading at byte %" PRIu64 ": %s", off, strerror(-r));
+                    goto out;
+                }
+                if (compress) {
+                    if (!buffer_is_zero(buf, n)) {
+                        r = bdrv_pwrite(out, dst, n, buf, BDRV_REQ_COMPRESSED);
+                    }
+                } else {
+                    r = write_sparse(out, dst, buf, n, (uint64_t)sparse, fresh);
+                }
+                if (r < 0) {
+                    error_report("error while writing at byte %" PRIu64 ": %s", dst, strerror(-r));
+                    goto out;
+                }
+            }
+            off += n;
+            dst += n;
+            done += n;
+            progress_print(&prog, total ? (double)done * 100.0 / (double)total : 100.0, false);
+        }
+    }
+    if (compress && out->file) {
+        /* like QEMU's final empty compressed write: end the file on a sector boundary */
+        int64_t flen = bdrv_getlength(out->file);
+        if (flen > 0 && (flen & 511)) {
+            bdrv_truncate(out->file, ((uint64_t)flen + 511) & ~511ULL, false, PREALLOC_MODE_OFF,
+                          NULL);
+        }
+    }
+    if (bdrv_flush(out) < 0) {
+        error_report("error while flushing the target");
+        goto out;
+    }
+    progress_print(&prog, 100.0, true);
+    progress_end(&prog);
+    ret = 0;
+out:
+    g_free(err);
+    g_free(buf);
+    qopts_free(opts);
+    bdrv_close(out);
+    for (int i = 0; i < nsrc; i++) {
+        bdrv_close(src[i]);
+    }
+    g_free(src);
+    g_free(src_len);
+    g_string_free(options, TRUE);
+    return ret;
+}

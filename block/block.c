@@ -504,6 +504,74 @@ void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n)
     g_free(list);
 }
 
+int bdrv_snapshot_find(BlockDriverState *bs, const char *name_arg, char **id, char **name)
+{
+    BlockSnapshotInfo *sn;
+    int n = bdrv_snapshot_list(bs, &sn);
+    int found = -1;
+    for (int i = 0; i < n && found < 0; i++) {
+        if (!strcmp(sn[i].name, name_arg)) {
+            found = i;
+        }
+    }
+    if (found >= 0) {
+        *id = g_strdup(sn[found].id);
+        *name = g_strdup(sn[found].name);
+    }
+    if (n >= 0) {
+        bdrv_snapshot_list_free(sn, n);
+    }
+    return found >= 0 ? 0 : -ENOENT;
+}
+
+int bdrv_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info)
+{
+    if (!bs->drv->snapshot_create) {
+        return -ENOTSUP;
+    }
+    return bs->drv->snapshot_create(bs, info);
+}
+
+int bdrv_snapshot_goto(BlockDriverState *bs, const char *id_or_name, char **errp)
+{
+    if (!bs->drv->snapshot_goto) {
+        block_error(errp,
+                    "Block format '%s' used by node '%s' does not support internal "
+                    "snapshots",
+                    bs->drv->format_name, bs->filename);
+        return -ENOTSUP;
+    }
+    int ret = bs->drv->snapshot_goto(bs, id_or_name);
+    if (ret < 0) {
+        block_error_errno(errp, ret, "Failed to load snapshot");
+    }
+    return ret;
+}
+
+int bdrv_snapshot_delete(BlockDriverState *bs, const char *id, const char *name, char **errp)
+{
+    if (!bs->drv->snapshot_delete) {
+        block_error(errp,
+                    "Block format '%s' used by node '%s' does not support internal "
+                    "snapshots",
+                    bs->drv->format_name, bs->filename);
+        return -ENOTSUP;
+    }
+    return bs->drv->snapshot_delete(bs, id, name, errp);
+}
+
+int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name, char **errp)
+{
+    if (!bs->drv->snapshot_load_tmp) {
+        block_error(errp,
+                    "Block format '%s' used by node '%s' does not support internal "
+                    "snapshots",
+                    bs->drv->format_name, bs->filename);
+        return -ENOTSUP;
+    }
+    return bs->drv->snapshot_load_tmp(bs, id, name, errp);
+}
+
 int bdrv_create(const BlockDriver *drv, const char *filename, QOpts *opts, char **errp)
 {
     if (!drv->create) {

@@ -1220,6 +1220,11 @@ static int grow_l1(BDRVQcow2State *s, uint32_t new_size)
     return ret;
 }
 
+int qcow2_grow_l1_exact(BDRVQcow2State *s, uint32_t new_size)
+{
+    return grow_l1(s, new_size);
+}
+
 /* Allocate L2 tables and data clusters (not written) for [start, end), as QEMU does. */
 static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint64_t *host_end)
 {
@@ -1640,4 +1645,8 @@ const BlockDriver bdrv_qcow2 = {
     .create_opts = qcow2_create_opts,
     .get_specific_info = qcow2_specific_info,
     .snapshot_list = qcow2_snapshot_list,
+    .snapshot_create = qcow2_snapshot_create,
+    .snapshot_goto = qcow2_snapshot_goto,
+    .snapshot_delete = qcow2_snapshot_delete,
+    .snapshot_load_tmp = qcow2_snapshot_load_tmp,
 };

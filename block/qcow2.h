@@ -190,5 +190,13 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix);
 
 /* qcow2.c */
 int qcow2_update_header(BDRVQcow2State *s);
+/* Grow the active L1 table to exactly new_size entries (no-op when not bigger). */
+int qcow2_grow_l1_exact(BDRVQcow2State *s, uint32_t new_size);
+
+/* qcow2-snapshot.c */
+int qcow2_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info);
+int qcow2_snapshot_goto(BlockDriverState *bs, const char *id_or_name);
+int qcow2_snapshot_delete(BlockDriverState *bs, const char *id, const char *name, char **errp);
+int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name, char **errp);
 
 #endif

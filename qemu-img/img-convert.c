@@ -133,6 +133,8 @@ int img_convert(int argc, char **argv)
     bool compress = false, quiet = false, skip_create = false, target_is_zero = false;
     bool copy_offload = false;
     int64_t sparse = 4096;
+    const char *snapshot_name = NULL;
+    QOpts *sn_opts = NULL;
     Progress prog = {0};
     int c;
     while ((c = getopt_long(argc, argv, ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", long_options, NULL)) !=
@@ -170,9 +172,21 @@ int img_convert(int argc, char **argv)
             g_string_append(options, optarg);
             break;
         case 'l':
-            error_report("Internal snapshots are not supported (-l)");
-            g_string_free(options, TRUE);
-            return 1;
+            if (!strncmp(optarg, "snapshot.", 9)) {
+                char *perr = NULL;
+                sn_opts = qopts_new("snapshot");
+                if (!qopts_parse_into(sn_opts, optarg, "-l", NULL, QOPTS_LEGACY, &perr)) {
+                    error_report("%s", perr);
+                    error_report("Failed in parsing snapshot param '%s'", optarg);
+                    g_free(perr);
+                    qopts_free(sn_opts);
+                    g_string_free(options, TRUE);
+                    return 1;
+                }
+            } else {
+                snapshot_name = optarg;
+            }
+            break;
         case 'S': {
             int64_t sval = cvtnum("buffer size for sparse output", optarg);
             if (sval < 0) {
@@ -261,6 +275,12 @@ int img_convert(int argc, char **argv)
         g_string_free(options, TRUE);
         return 1;
     }
+    if (nsrc > 1 && (snapshot_name || sn_opts)) {
+        error_report("No support for concatenating multiple snapshot");
+        qopts_free(sn_opts);
+        g_string_free(options, TRUE);
+        return 1;
+    }
     const char *out_filename = argv[argc - 1];
     const BlockDriver *drv = bdrv_find_format(out_fmt);
     if (!drv || !drv->create) {
@@ -298,6 +318,24 @@ int img_convert(int argc, char **argv)
         src[i] = img_open(argv[optind + i], fmt, src_flags);
         if (!src[i]) {
             goto out;
+        }
+        if (sn_opts || snapshot_name) {
+            int r;
+            if (sn_opts) {
+                r = bdrv_snapshot_load_tmp(src[i], qopts_get(sn_opts, "snapshot.id"),
+                                           qopts_get(sn_opts, "snapshot.name"), &err);
+            } else {
+                r = bdrv_snapshot_load_tmp(src[i], snapshot_name, NULL, &err);
+                if (r == -ENOENT) {
+                    g_free(err);
+                    err = NULL;
+                    r = bdrv_snapshot_load_tmp(src[i], NULL, snapshot_name, &err);
+                }
+            }
+            if (r < 0) {
+                error_report("Failed to load snapshot: %s", err);
+                goto out;
+            }
         }
         src_len[i] = bdrv_getlength(src[i]);
         if (src_len[i] < 0) {
@@ -437,5 +475,6 @@ out:
     g_free(src);
     g_free(src_len);
     g_string_free(options, TRUE);
+    qopts_free(sn_opts);
     return ret;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <glib.h>
 #include "vireo/block.h"
 
 void qprintf(bool quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -25,5 +26,9 @@ int img_convert(int argc, char **argv);
 int img_resize(int argc, char **argv);
 int img_map(int argc, char **argv);
 int img_compare(int argc, char **argv);
+int img_snapshot(int argc, char **argv);
+void snapshot_dump_header(GString *out);
+void snapshot_dump(GString *out, const BlockSnapshotInfo *sn);
+void dump_snapshots(BlockDriverState *bs);
 
 #endif

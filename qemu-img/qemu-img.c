@@ -757,8 +757,9 @@ typedef struct ImgCmd {
 } ImgCmd;
 
 static const ImgCmd img_cmds[] = {
-    {"create", img_create}, {"info", img_info}, {"check", img_check},     {"convert", img_convert},
-    {"resize", img_resize}, {"map", img_map},   {"compare", img_compare},
+    {"create", img_create},   {"info", img_info},         {"check", img_check},
+    {"convert", img_convert}, {"resize", img_resize},     {"map", img_map},
+    {"compare", img_compare}, {"snapshot", img_snapshot},
 };
 
 void help(void)
@@ -791,6 +792,8 @@ void help(void)
            "[--max-length=len] [--output=ofmt] [-U] filename\n"
            "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] "
            "[--shrink] filename [+ | -]size\n"
+           "  snapshot [--object objectdef] [--image-opts] [-U] [-q] [-l | -a snapshot | -c "
+           "snapshot | -d snapshot] filename\n"
            "\n"
            "Supported formats: qcow2 raw file\n"
            "\n"

@@ -130,6 +130,12 @@ struct BlockDriver {
     /* "format-specific" data for qemu-img info (a dict), or NULL. */
     QObj *(*get_specific_info)(BlockDriverState *bs);
     int (*snapshot_list)(BlockDriverState *bs, BlockSnapshotInfo **list);
+    /* info->id NULL or "" = next free id; uses name, dates, vm_clock_nsec, icount. */
+    int (*snapshot_create)(BlockDriverState *bs, const BlockSnapshotInfo *info);
+    int (*snapshot_goto)(BlockDriverState *bs, const char *id_or_name);
+    int (*snapshot_delete)(BlockDriverState *bs, const char *id, const char *name, char **errp);
+    /* Read-only open: make the snapshot the visible image (convert -l). */
+    int (*snapshot_load_tmp)(BlockDriverState *bs, const char *id, const char *name, char **errp);
 };
 
 struct BlockDriverState {
@@ -202,6 +208,14 @@ QObj *bdrv_get_specific_info(BlockDriverState *bs);
 /* Number of snapshots (>= 0) with *list g_malloc'd, or -errno. */
 int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n);
+/* Find a snapshot by name (as QEMU's bdrv_snapshot_find): 0 and *id / *name (g_malloc'd),
+ * or -ENOENT. */
+int bdrv_snapshot_find(BlockDriverState *bs, const char *name_arg, char **id, char **name);
+int bdrv_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info);
+/* Errors are "Failed to load snapshot: ..." like QEMU's bdrv_snapshot_goto(). */
+int bdrv_snapshot_goto(BlockDriverState *bs, const char *id_or_name, char **errp);
+int bdrv_snapshot_delete(BlockDriverState *bs, const char *id, const char *name, char **errp);
+int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name, char **errp);
 
 /* Create an image of format drv; opts holds the -o options (with "size"). */
 int bdrv_create(const BlockDriver *drv, const char *filename, QOpts *opts, char **errp);

@@ -465,6 +465,7 @@ static void kvm_set_irq(unsigned gsi, int level)
 
 const AccelOps kvm_accel_ops = {
     .name = "kvm",
+    .has_kernel_irqchip = true,
     .available = kvm_available,
     .init = kvm_init,
     .map_ram = kvm_map_ram,

@@ -1,15 +1,18 @@
 /*
  * The PC machine ("pc", i440FX-like): RAM split around the 32-bit PCI hole, COM ports,
  * keyboard controller, CMOS RTC, PCI host bridge, ACPI PM block and tables, and direct
- * Linux boot. Under KVM the PIC, IOAPIC, LAPICs and PIT are the kernel's.
+ * Linux boot. Under KVM the PIC, IOAPIC, LAPICs and PIT are the kernel's; with an accelerator
+ * that has no in-kernel irqchip (TCG) the machine builds the userspace ones (hw/intc).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "vireo/accel.h"
 #include "vireo/acpi.h"
 #include "vireo/devices.h"
 #include "vireo/error.h"
 #include "vireo/ioport.h"
+#include "vireo/irqchip.h"
 #include "vireo/memory.h"
 #include "vireo/pc.h"
 #include "vireo/x86.h"
@@ -17,6 +20,20 @@
 static const uint16_t com_base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
 static const unsigned com_irq[4] = {4, 3, 4, 3};
 static SerialState *com[4];
+static bool userspace_irqchip;
+
+/* PIC pair, IOAPIC, one LAPIC per vCPU, PIT: what KVM's irqchip would have provided. */
+static int create_userspace_irqchip(const VireoConfig *cfg)
+{
+    uint32_t *ids = calloc(cfg->smp.cpus, sizeof(*ids));
+    for (unsigned i = 0; i < cfg->smp.cpus; i++) {
+        ids[i] = x86_apic_id(&cfg->smp, i);
+    }
+    int r = pc_irqchip_create(cfg->smp.cpus, ids);
+    free(ids);
+    userspace_irqchip = true;
+    return r;
+}
 
 static const AccelOps *accel_ops_for(AccelType t)
 {
@@ -72,6 +89,9 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         }
     }
 
+    if (!accel->has_kernel_irqchip && create_userspace_irqchip(cfg) < 0) {
+        return -1;
+    }
     debug_port_create();
     i8042_create();
     rtc_create(guest_ram.blocks[0].size, guest_ram.n > 1 ? guest_ram.blocks[1].size : 0);
@@ -109,6 +129,10 @@ void pc_machine_stop(void)
     if (current_accel) {
         current_accel->stop_vcpus();
         current_accel->destroy();
+    }
+    if (userspace_irqchip) {
+        pc_irqchip_destroy();
+        userspace_irqchip = false;
     }
     for (int i = 0; i < 4; i++) {
         if (com[i]) {

@@ -13,6 +13,11 @@ typedef struct X86BootState X86BootState;
 
 typedef struct AccelOps {
     const char *name;
+    /*
+     * The PIC, IOAPIC, local APICs and PIT are the accelerator's own (KVM's in-kernel
+     * irqchip). When false the machine builds the userspace ones (include/vireo/irqchip.h).
+     */
+    bool has_kernel_irqchip;
     /* Can this accelerator run here? On false, *why names the reason (e.g. strerror text). */
     bool (*available)(const char **why);
     /* Create the VM: interrupt controllers, timers. Returns 0 or -1 after error_report(). */

@@ -1,17 +1,404 @@
 /*
- * The TCG accelerator (our dynamic binary translator) is not written yet: it reports
- * itself unavailable so that `-accel tcg` and `-machine accel=kvm:tcg` fail or fall back
- * with a clear message instead of pretending to run.
+ * The TCG accelerator: the AccelOps the machine calls (docs/tcg.md). One host thread per vCPU
+ * runs tcg_cpu_exec(); HLT sleeps on the vCPU's condition variable until x86_cpu_kick() says an
+ * interrupt may be pending. Interrupt controllers are the userspace ones in hw/intc, reached
+ * through the X86IrqChip interface (include/vireo/x86-irq.h).
  */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "vireo/accel.h"
+#include "vireo/error.h"
+#include "vireo/machine.h"
+#include "vireo/tcg.h"
+#include "vireo/x86-irq.h"
+#include "vireo/x86.h"
+
+#define CPU_INTERRUPT_INIT 0x4u
+#define CPU_INTERRUPT_SIPI 0x8u
+
+typedef struct TCGVcpu {
+    CPUX86State *env;
+    unsigned index;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool wait_sipi; /* an AP before its startup IPI, or any CPU after INIT */
+    uint8_t sipi_vector;
+    int tid;
+} TCGVcpu;
+
+static struct {
+    TCGVcpu *vcpus;
+    unsigned n;
+    volatile bool stop;
+    const VireoConfig *cfg;
+} tcg;
+
+static const X86IrqChip *irqchip;
+static _Thread_local int current_cpu = -1;
+static uint64_t tsc_hz;
+
+void x86_irq_register(const X86IrqChip *chip)
+{
+    irqchip = chip;
+}
+
+const X86IrqChip *x86_irq_chip(void)
+{
+    return irqchip;
+}
+
+int x86_cpu_current(void)
+{
+    return current_cpu;
+}
+
+static void calibrate_tsc(void)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    uint64_t t0 = x86_host_tsc();
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 10000000L);
+    uint64_t t1 = x86_host_tsc();
+    double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    /* round to 1 MHz: the guest calibrates against the PIT anyway */
+    tsc_hz = (uint64_t)((double)(t1 - t0) * 1e9 / ns / 1e6 + 0.5) * 1000000ull;
+}
+
+uint64_t x86_tsc_hz(void)
+{
+    if (!tsc_hz) {
+        calibrate_tsc();
+    }
+    return tsc_hz;
+}
+
+uint64_t x86_cpu_tsc(unsigned cpu)
+{
+    if (cpu >= tcg.n) {
+        return x86_host_tsc();
+    }
+    return x86_host_tsc() + tcg.vcpus[cpu].env->tsc_offset;
+}
+
+static void signal_cpu(unsigned cpu, uint32_t bits)
+{
+    if (cpu >= tcg.n || !tcg.vcpus) {
+        return;
+    }
+    TCGVcpu *v = &tcg.vcpus[cpu];
+    pthread_mutex_lock(&v->lock);
+    __atomic_fetch_or(&v->env->interrupt_request, bits, __ATOMIC_SEQ_CST);
+    v->env->exit_request = 1;
+    pthread_cond_broadcast(&v->cond);
+    pthread_mutex_unlock(&v->lock);
+}
+
+void x86_cpu_kick(unsigned cpu)
+{
+    signal_cpu(cpu, CPU_INTERRUPT_HARD);
+}
+
+void x86_cpu_nmi(unsigned cpu)
+{
+    signal_cpu(cpu, CPU_INTERRUPT_NMI);
+}
+
+void x86_cpu_init_signal(unsigned cpu)
+{
+    signal_cpu(cpu, CPU_INTERRUPT_INIT);
+}
+
+void x86_cpu_sipi(unsigned cpu, uint8_t vector)
+{
+    if (cpu >= tcg.n || !tcg.vcpus) {
+        return;
+    }
+    TCGVcpu *v = &tcg.vcpus[cpu];
+    pthread_mutex_lock(&v->lock);
+    v->sipi_vector = vector;
+    pthread_mutex_unlock(&v->lock);
+    signal_cpu(cpu, CPU_INTERRUPT_SIPI);
+}
+
+/* At a block boundary with interrupt_request set: a vector to deliver, -1, or -2 to leave. */
+int tcg_irq_poll(CPUX86State *env)
+{
+    uint32_t req = __atomic_load_n(&env->interrupt_request, __ATOMIC_SEQ_CST);
+    if (req & (CPU_INTERRUPT_INIT | CPU_INTERRUPT_SIPI)) {
+        return -2;
+    }
+    if (req & CPU_INTERRUPT_NMI) {
+        __atomic_fetch_and(&env->interrupt_request, ~CPU_INTERRUPT_NMI, __ATOMIC_SEQ_CST);
+        return EXCP_NMI;
+    }
+    if (!(req & CPU_INTERRUPT_HARD) || !(env->eflags & RFLAGS_IF)) {
+        return -1;
+    }
+    __atomic_fetch_and(&env->interrupt_request, ~CPU_INTERRUPT_HARD, __ATOMIC_SEQ_CST);
+    if (!irqchip) {
+        return -1;
+    }
+    vireo_lock();
+    int v = irqchip->pending_vector(env->cpu_index);
+    if (v >= 0) {
+        irqchip->ack(env->cpu_index, v);
+        /* more may be pending: look again at the next boundary */
+        __atomic_fetch_or(&env->interrupt_request, CPU_INTERRUPT_HARD, __ATOMIC_SEQ_CST);
+    }
+    vireo_unlock();
+    return v;
+}
 
 static bool tcg_available(const char **why)
 {
-    *why = "not implemented in this Vireo build yet (use -accel kvm)";
+#if defined(__x86_64__)
+    (void)why;
+    return true;
+#else
+    *why = "the translator needs an x86-64 host";
     return false;
+#endif
+}
+
+static int tcg_init(const VireoConfig *cfg)
+{
+    tcg.cfg = cfg;
+    tcg.stop = false;
+    tcg_exec_init(256u << 20);
+    x86_tsc_hz();
+    return 0;
+}
+
+static int tcg_map_ram(uint64_t gpa, uint64_t size, void *hva)
+{
+    (void)gpa;
+    (void)size;
+    (void)hva;
+    return 0; /* guest RAM is reached through gpa_to_hva() */
+}
+
+static int tcg_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)
+{
+    tcg.n = cfg->smp.cpus ? cfg->smp.cpus : 1;
+    tcg.vcpus = calloc(tcg.n, sizeof(TCGVcpu));
+    if (!tcg.vcpus) {
+        error_report("tcg: out of memory");
+        return -1;
+    }
+    uint64_t tsc0 = x86_host_tsc();
+    for (unsigned i = 0; i < tcg.n; i++) {
+        TCGVcpu *v = &tcg.vcpus[i];
+        v->index = i;
+        v->env = calloc(1, sizeof(CPUX86State));
+        if (!v->env) {
+            error_report("tcg: out of memory");
+            return -1;
+        }
+        pthread_mutex_init(&v->lock, NULL);
+        pthread_cond_init(&v->cond, NULL);
+        CPUX86State *env = v->env;
+        env->softmmu = true;
+        env->cpu_index = i;
+        env->apic_id = x86_apic_id(&cfg->smp, i);
+        env->cpuid_threads = cfg->smp.threads;
+        env->cpuid_cores = cfg->smp.cores;
+        env->cpuid_cpus = tcg.n;
+        env->cpuid_max_model = cfg->cpu_model && !strcmp(cfg->cpu_model, "max");
+        tcg_cpu_reset(env);
+        x86_cpu_reset_state(env);
+        env->tsc_offset = 0 - tsc0;
+        env->apic_base = 0xfee00000ull | (1u << 11) | (i == 0 ? (1u << 8) : 0);
+        if (i == 0) {
+            x86_cpu_set_long_mode(env, boot->cr0, boot->cr3, boot->cr4, boot->efer, boot->cs,
+                                  boot->ds);
+            env->gdt_base = boot->gdt_base;
+            env->gdt_limit = boot->gdt_limit;
+            env->rip = boot->rip;
+            env->regs[R_ESI] = boot->rsi;
+            env->regs[R_ESP] = boot->rsp;
+            env->regs[R_EDX] = 0;
+            x86_set_rflags(env, boot->rflags | RFLAGS_FIXED);
+        } else {
+            v->wait_sipi = true;
+        }
+    }
+    return 0;
+}
+
+static void dump_registers(TCGVcpu *v)
+{
+    char *s = x86_cpu_format_registers(v->env);
+    if (s) {
+        fprintf(stderr, "CPU#%u\n%s", v->index, s);
+        free(s);
+    }
+}
+
+/* Sleep until something is pending (HLT, wait-for-SIPI). Returns false when stopping. */
+static bool wait_event(TCGVcpu *v, uint32_t bits)
+{
+    pthread_mutex_lock(&v->lock);
+    while (!tcg.stop && !(v->env->interrupt_request & bits)) {
+        pthread_cond_wait(&v->cond, &v->lock);
+    }
+    pthread_mutex_unlock(&v->lock);
+    return !tcg.stop;
+}
+
+static void handle_init_sipi(TCGVcpu *v)
+{
+    CPUX86State *env = v->env;
+    uint32_t req = __atomic_load_n(&env->interrupt_request, __ATOMIC_SEQ_CST);
+    if (req & CPU_INTERRUPT_INIT) {
+        __atomic_fetch_and(&env->interrupt_request, ~(CPU_INTERRUPT_INIT | CPU_INTERRUPT_SIPI),
+                           __ATOMIC_SEQ_CST);
+        uint64_t tsc_offset = env->tsc_offset, apic_base = env->apic_base;
+        x86_cpu_reset_state(env);
+        env->tsc_offset = tsc_offset;
+        env->apic_base = apic_base;
+        v->wait_sipi = true;
+        return;
+    }
+    if (req & CPU_INTERRUPT_SIPI) {
+        __atomic_fetch_and(&env->interrupt_request, ~CPU_INTERRUPT_SIPI, __ATOMIC_SEQ_CST);
+        if (v->wait_sipi) {
+            /* real mode at vector << 12: the translator runs 64-bit code only so far */
+            error_report("tcg: vCPU %u: startup IPI to %#x: real mode is not supported yet",
+                         v->index, (unsigned)v->sipi_vector << 12);
+        }
+    }
+}
+
+static void *vcpu_thread(void *arg)
+{
+    TCGVcpu *v = arg;
+    CPUX86State *env = v->env;
+    current_cpu = (int)v->index;
+    v->tid = (int)gettid();
+    while (!tcg.stop) {
+        if (env->interrupt_request & (CPU_INTERRUPT_INIT | CPU_INTERRUPT_SIPI)) {
+            handle_init_sipi(v);
+            continue;
+        }
+        if (v->wait_sipi) {
+            if (!wait_event(v, CPU_INTERRUPT_INIT | CPU_INTERRUPT_SIPI)) {
+                break;
+            }
+            continue;
+        }
+        if (env->halted) {
+            if (!wait_event(v, CPU_INTERRUPT_HARD | CPU_INTERRUPT_NMI | CPU_INTERRUPT_INIT |
+                                   CPU_INTERRUPT_SIPI)) {
+                break;
+            }
+            uint32_t req = env->interrupt_request;
+            if (req & (CPU_INTERRUPT_NMI | CPU_INTERRUPT_INIT | CPU_INTERRUPT_SIPI)) {
+                env->halted = false;
+                continue;
+            }
+            /* a maskable interrupt wakes HLT only when IF=1 and the irqchip has one */
+            __atomic_fetch_and(&env->interrupt_request, ~CPU_INTERRUPT_HARD, __ATOMIC_SEQ_CST);
+            int pending = -1;
+            if ((env->eflags & RFLAGS_IF) && irqchip) {
+                vireo_lock();
+                pending = irqchip->pending_vector(v->index);
+                vireo_unlock();
+            }
+            if (pending >= 0) {
+                __atomic_fetch_or(&env->interrupt_request, CPU_INTERRUPT_HARD, __ATOMIC_SEQ_CST);
+                env->halted = false;
+            }
+            continue;
+        }
+        int r = tcg_cpu_exec(env);
+        switch (r) {
+        case EXCP_HLT:
+            env->halted = true;
+            break;
+        case EXCP_TRIPLE:
+            error_report("vCPU %u: triple fault", v->index);
+            dump_registers(v);
+            machine_request_shutdown(SHUTDOWN_GUEST_PANIC);
+            goto out;
+        default:
+            break;
+        }
+    }
+out:
+    current_cpu = -1;
+    return NULL;
+}
+
+static int tcg_start_vcpus(void)
+{
+    for (unsigned i = 0; i < tcg.n; i++) {
+        if (pthread_create(&tcg.vcpus[i].thread, NULL, vcpu_thread, &tcg.vcpus[i]) != 0) {
+            error_report("cannot create vCPU thread");
+            return -1;
+        }
+        tcg.vcpus[i].thread_started = true;
+    }
+    return 0;
+}
+
+static void tcg_stop_vcpus(void)
+{
+    tcg.stop = true;
+    for (unsigned i = 0; i < tcg.n; i++) {
+        TCGVcpu *v = &tcg.vcpus[i];
+        pthread_mutex_lock(&v->lock);
+        v->env->stop_request = true;
+        v->env->exit_request = 1;
+        pthread_cond_broadcast(&v->cond);
+        pthread_mutex_unlock(&v->lock);
+    }
+    for (unsigned i = 0; i < tcg.n; i++) {
+        if (tcg.vcpus[i].thread_started) {
+            pthread_join(tcg.vcpus[i].thread, NULL);
+            tcg.vcpus[i].thread_started = false;
+        }
+    }
+}
+
+static void tcg_destroy(void)
+{
+    if (irqchip && irqchip->reset) {
+        irqchip->reset();
+    }
+    tcg_exec_forget_cpus();
+    for (unsigned i = 0; i < tcg.n; i++) {
+        pthread_mutex_destroy(&tcg.vcpus[i].lock);
+        pthread_cond_destroy(&tcg.vcpus[i].cond);
+        free(tcg.vcpus[i].env);
+    }
+    free(tcg.vcpus);
+    tcg.vcpus = NULL;
+    tcg.n = 0;
+}
+
+static void tcg_set_irq(unsigned gsi, int level)
+{
+    if (irqchip && irqchip->set_irq) {
+        irqchip->set_irq(gsi, level);
+    }
 }
 
 const AccelOps tcg_accel_ops = {
     .name = "tcg",
     .available = tcg_available,
+    .init = tcg_init,
+    .map_ram = tcg_map_ram,
+    .create_vcpus = tcg_create_vcpus,
+    .start_vcpus = tcg_start_vcpus,
+    .stop_vcpus = tcg_stop_vcpus,
+    .destroy = tcg_destroy,
+    .set_irq = tcg_set_irq,
 };

@@ -3,15 +3,17 @@
  * jump cache, direct chaining of goto_tb exits, and the cpu_exec loop (docs/tcg.md).
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "vireo/memory.h"
 #include "vireo/tcg.h"
 
 #define TB_HASH_BITS 15
 #define TB_HASH_SIZE (1u << TB_HASH_BITS)
-#define MAX_CPUS     64
+#define MAX_CPUS     288
 #define TB_MIN_SPACE (64 * 1024)
 
 static uint8_t *code_buf, *code_ptr, *code_end, *code_gen_start;
@@ -26,6 +28,53 @@ static bool dump_tbs; /* VIREO_TCG_DUMP=1: IR and host code of every TB on stder
 
 TCGStats tcg_stats;
 bool tcg_chaining = true;
+
+/*
+ * One lock over translation, the TB hash, chaining and invalidation (vCPU threads share the
+ * code buffer). The jump-cache fast path runs without it.
+ */
+static pthread_mutex_t tb_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool tb_lock_held;
+
+static void tb_lock(void)
+{
+    pthread_mutex_lock(&tb_mutex);
+    tb_lock_held = true;
+}
+
+static void tb_unlock(void)
+{
+    tb_lock_held = false;
+    pthread_mutex_unlock(&tb_mutex);
+}
+
+/* Code pages (system mode): per guest physical page, the TBs made from it. */
+static TranslationBlock **page_tbs;
+static uint64_t page_count;
+
+static TranslationBlock **page_slot(uint64_t pa_page)
+{
+    uint64_t n = pa_page >> 12;
+    if (!page_tbs) {
+        uint64_t top = 0;
+        for (unsigned i = 0; i < guest_ram.n; i++) {
+            uint64_t end = guest_ram.blocks[i].gpa + guest_ram.blocks[i].size;
+            top = end > top ? end : top;
+        }
+        page_count = top >> 12;
+        page_tbs = calloc(page_count ? page_count : 1, sizeof(*page_tbs));
+        if (!page_tbs) {
+            abort();
+        }
+    }
+    return n < page_count ? &page_tbs[n] : NULL;
+}
+
+bool tb_page_has_code(uint64_t pa_page)
+{
+    TranslationBlock **slot = page_slot(pa_page);
+    return slot && __atomic_load_n(slot, __ATOMIC_RELAXED) != NULL;
+}
 
 /* Never matches: pc + flags<<52 cannot be this for a canonical pc and flags < 16. */
 static TranslationBlock dummy_tb = {.neg_key = (uint64_t)0 - 0x8000000000000001ull};
@@ -67,8 +116,25 @@ static void jmp_cache_clear(CPUX86State *env)
     }
 }
 
+void tcg_jmp_cache_clear(CPUX86State *env)
+{
+    jmp_cache_clear(env);
+}
+
+/* The jump cache is indexed by the low 16 bits of RIP: one page's TBs sit in 4096 slots. */
+void tcg_jmp_cache_clear_page(CPUX86State *env, uint64_t va)
+{
+    unsigned base = (unsigned)(va & (TB_JMP_CACHE_SIZE - 1) & ~0xfffu);
+    for (unsigned i = 0; i < 4096; i++) {
+        env->jmp_cache[base + i] = &dummy_tb;
+    }
+}
+
 void tcg_exec_flush(void)
 {
+    if (page_tbs) {
+        memset(page_tbs, 0, page_count * sizeof(*page_tbs));
+    }
     code_ptr = code_gen_start;
     nb_tbs = 0;
     memset(tb_hash, 0, sizeof(tb_hash));
@@ -77,6 +143,17 @@ void tcg_exec_flush(void)
     }
     flush_count++;
     tcg_stats.tb_flushes++;
+}
+
+void tcg_exec_forget_cpus(void)
+{
+    nb_cpus = 0;
+    if (code_buf) {
+        tcg_exec_flush();
+    }
+    free(page_tbs);
+    page_tbs = NULL;
+    page_count = 0;
 }
 
 void tcg_cpu_reset(CPUX86State *env)
@@ -92,6 +169,7 @@ void tcg_cpu_reset(CPUX86State *env)
     jmp_cache_clear(env);
     env->exit_request = 0;
     env->exception_index = -1;
+    env->old_exception = -1;
 }
 
 static unsigned tb_hash_idx(uint64_t pc, uint32_t flags)
@@ -100,7 +178,24 @@ static unsigned tb_hash_idx(uint64_t pc, uint32_t flags)
     return (unsigned)(h >> (64 - TB_HASH_BITS));
 }
 
-static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t flags)
+static void tb_page_add(TranslationBlock *tb, int n, uint64_t pa_page)
+{
+    TranslationBlock **slot = page_slot(pa_page);
+    if (!slot) {
+        return;
+    }
+    bool first = *slot == NULL;
+    tb->page_next[n] = *slot;
+    __atomic_store_n(slot, tb, __ATOMIC_RELEASE);
+    if (first) {
+        for (unsigned i = 0; i < nb_cpus; i++) {
+            x86_tlb_protect_code(cpus[i], pa_page);
+        }
+    }
+}
+
+static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t flags,
+                                     uint64_t phys_page)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (nb_tbs >= max_tbs || code_end - code_ptr < TB_MIN_SPACE) {
@@ -111,9 +206,13 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t fla
         tb->pc = pc;
         tb->flags = flags;
         tb->neg_key = (uint64_t)0 - tb_key(pc, flags);
+        tb->phys_page = phys_page;
+        tb->phys_page2 = ~0ull;
         TCGContext *s = tcg_ctx;
         tcg_func_start(s);
         s->mem_base = env->mem_base;
+        s->softmmu = env->softmmu;
+        env->cur_tb = tb;
         tb->icount = (uint32_t)x86_translate(s, env, pc, flags);
         tcg_optimize(s);
         tcg_liveness(s);
@@ -138,6 +237,12 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t fla
         unsigned h = tb_hash_idx(pc, flags);
         tb->hash_next = tb_hash[h];
         tb_hash[h] = tb;
+        if (env->softmmu) {
+            tb_page_add(tb, 0, phys_page);
+            if (tb->phys_page2 != ~0ull) {
+                tb_page_add(tb, 1, tb->phys_page2);
+            }
+        }
         tcg_stats.tbs++;
         tcg_stats.host_bytes += (uint64_t)n;
         tcg_stats.guest_insns += tb->icount;
@@ -147,23 +252,76 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t fla
     abort();
 }
 
+/* Called with tb_lock held. */
 static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags)
 {
     TranslationBlock *tb = env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)];
-    if (tb->pc == pc && tb->flags == flags && tb != &dummy_tb) {
+    if (tb->pc == pc && tb->flags == flags && tb != &dummy_tb && !tb->invalid) {
         return tb;
+    }
+    uint64_t phys = 0;
+    if (env->softmmu) {
+        x86_code_page(env, pc, &phys); /* may raise #PF (tb_lock is dropped by the handler) */
     }
     tcg_stats.lookups_slow++;
     for (tb = tb_hash[tb_hash_idx(pc, flags)]; tb; tb = tb->hash_next) {
-        if (tb->pc == pc && tb->flags == flags) {
+        if (tb->pc == pc && tb->flags == flags && tb->phys_page == phys) {
             break;
         }
     }
     if (!tb) {
-        tb = tb_gen_code(env, pc, flags);
+        tb = tb_gen_code(env, pc, flags, phys);
     }
     env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)] = tb;
     return tb;
+}
+
+/* Unlink every jump into tb: the source TBs' goto_tb go back to their exit stubs. */
+static void tb_unlink_into(TranslationBlock *dead)
+{
+    for (size_t i = 0; i < nb_tbs; i++) {
+        TranslationBlock *t = &tbs[i];
+        for (int n = 0; n < 2; n++) {
+            if (t->jmp_dest[n] == dead) {
+                tcg_patch_jump(t->code + t->jmp_off[n], t->code + t->stub_off[n]);
+                t->jmp_dest[n] = NULL;
+            }
+        }
+    }
+}
+
+void tb_invalidate_phys_page(uint64_t pa_page)
+{
+    bool held = tb_lock_held;
+    if (!held) {
+        tb_lock();
+    }
+    TranslationBlock **slot = page_slot(pa_page);
+    if (slot) {
+        TranslationBlock *tb = *slot;
+        *slot = NULL;
+        while (tb) {
+            int n = tb->phys_page == pa_page ? 0 : 1;
+            TranslationBlock *next = tb->page_next[n];
+            if (!tb->invalid) {
+                tb->invalid = true;
+                tb->neg_key = dummy_tb.neg_key;
+                unsigned h = tb_hash_idx(tb->pc, tb->flags);
+                for (TranslationBlock **pp = &tb_hash[h]; *pp; pp = &(*pp)->hash_next) {
+                    if (*pp == tb) {
+                        *pp = tb->hash_next;
+                        break;
+                    }
+                }
+                tb_unlink_into(tb);
+                /* the TB's other page keeps a stale link: harmless, it is marked invalid */
+            }
+            tb = next;
+        }
+    }
+    if (!held) {
+        tb_unlock();
+    }
 }
 
 static void tb_link(TranslationBlock *from, int n, TranslationBlock *to)
@@ -178,13 +336,115 @@ static void tb_link(TranslationBlock *from, int n, TranslationBlock *to)
 
 static uint32_t cpu_tb_flags(const CPUX86State *env)
 {
-    return (env->eflags & RFLAGS_DF) ? TBF_DF : 0;
+    return ((env->eflags & RFLAGS_DF) ? TBF_DF : 0) | (env->cpl == 3 ? TBF_CPL3 : 0);
+}
+
+static bool has_error_code(int v)
+{
+    return v == EXCP_DF || (v >= EXCP_TS && v <= EXCP_PF) || v == EXCP_AC;
+}
+
+static bool contributory(int v)
+{
+    return v == EXCP_DE || (v >= EXCP_TS && v <= EXCP_GP);
+}
+
+/*
+ * Deliver a pending exception (double fault and triple fault rules: a contributory fault or #PF
+ * while delivering one turns into #DF, a fault while delivering #DF is a triple fault).
+ * Returns false on a triple fault.
+ */
+static bool deliver_exception(CPUX86State *env, int ex)
+{
+    bool sw = ex >= EXCP_INT_SW;
+    int vector = ex & 0xff;
+    uint32_t err = env->error_code;
+    if (!sw && env->old_exception >= 0) {
+        int old = env->old_exception;
+        if (old == EXCP_DF) {
+            return false;
+        }
+        if ((contributory(old) && contributory(vector)) ||
+            (old == EXCP_PF && (contributory(vector) || vector == EXCP_PF))) {
+            vector = EXCP_DF;
+            err = 0;
+        }
+    }
+    env->old_exception = vector;
+    x86_do_interrupt(env, vector, sw, false, err, !sw && has_error_code(vector), env->rip);
+    env->old_exception = -1;
+    return true;
+}
+
+static int cpu_exec_system(CPUX86State *env)
+{
+    TranslationBlock *last = NULL;
+    int slot = 0;
+    for (;;) {
+        int ex = env->exception_index;
+        if (ex >= 0) {
+            env->exception_index = -1;
+            last = NULL;
+            if (ex >= EXCP_INTERRUPT && ex < EXCP_INT_SW) {
+                return ex;
+            }
+            if (!deliver_exception(env, ex)) {
+                env->old_exception = -1;
+                return EXCP_TRIPLE;
+            }
+        }
+        bool skip_check = false;
+        if (env->exit_request) {
+            env->exit_request = 0;
+            last = NULL;
+            if (env->stop_request) {
+                return EXCP_SHUTDOWN;
+            }
+        }
+        if (env->interrupt_request) {
+            if (env->int_shadow) {
+                /* run one more block first; its end brings us back here */
+                env->exit_request = 1;
+                skip_check = true;
+            } else {
+                int v = tcg_irq_poll(env);
+                if (v == -2) {
+                    return EXCP_INTERRUPT;
+                }
+                if (v >= 0) {
+                    last = NULL;
+                    x86_do_interrupt(env, v, false, true, 0, false, env->rip);
+                }
+            }
+        }
+        env->int_shadow = false;
+        tb_lock();
+        TranslationBlock *tb = tb_lookup(env, env->rip, cpu_tb_flags(env));
+        if (last && tcg_chaining && !last->invalid) {
+            tb_link(last, slot, tb);
+        }
+        tb_unlock();
+        uintptr_t ret = tcg_qemu_tb_exec(env, tb->code + (skip_check ? tb->body_off : 0));
+        last = (TranslationBlock *)(ret & ~(uintptr_t)3);
+        slot = (int)(ret & 3);
+        if (slot == TB_EXIT_NOCHAIN || slot == TB_EXIT_EXCEPTION) {
+            last = NULL;
+        }
+    }
 }
 
 int tcg_cpu_exec(CPUX86State *env)
 {
     if (sigsetjmp(env->jmp_env, 0)) {
-        return env->exception_index; /* raised by a helper; env is precise */
+        if (tb_lock_held) {
+            tb_unlock();
+        }
+        if (!env->softmmu) {
+            return env->exception_index; /* raised by a helper; env is precise */
+        }
+    }
+    if (env->softmmu) {
+        return cpu_exec_system(env);
     }
     TranslationBlock *last = NULL;
     int slot = 0;

@@ -49,6 +49,16 @@ typedef struct Backend {
         uint8_t *at; /* rel32 field */
     } relocs[TCG_MAX_OPS];
     int nb_relocs;
+    /* system mode: out-of-line TLB miss paths, emitted after the block */
+    struct SlowPath {
+        uint8_t *jcc_rel; /* rel32 of the jne to patch */
+        uint8_t *done;    /* where to come back */
+        uint64_t rip;
+        uint8_t is_store, bytes, sign, mmu, ra, rv, rd, nb_dirty;
+        uint8_t dirty_reg[16];
+        int32_t dirty_off[16];
+    } slow[512];
+    int nb_slow;
 } Backend;
 
 uintptr_t (*tcg_qemu_tb_exec)(CPUX86State *env, const void *code);
@@ -641,8 +651,140 @@ static int32_t mem_disp(Backend *B, int64_t off)
     return (int32_t)d;
 }
 
+/*
+ * System mode: the inline TLB probe. index = (addr >> 12) & 255 scaled by the 32-byte entry,
+ * tag compare against the page of the access's last byte (so page-crossing accesses miss), then
+ * host address = addr + addend. A miss jumps to a slow path after the block.
+ */
+static void gen_tlb_access(Backend *B, const TCGOp *op, bool is_store)
+{
+    int bytes = op->size / 8;
+    int mmu = (B->tb->flags & TBF_CPL3) ? 1 : 0;
+    /* the flags are precise at a memory access (it may fault): keep them in env */
+    clobber_flags(B, true);
+    int rv = is_store ? load_input(B, op->args[0], ALL_REGS) : -1;
+    int ra = load_input(B, op->args[1], ALL_REGS);
+    int r1 = reg_alloc(B, ALL_REGS);
+    int r2 = reg_alloc(B, ALL_REGS);
+    B->scratch |= BIT(r2) | (is_store ? BIT(r1) : 0);
+    int32_t tlb_off = ENV_OFF(tlb) + mmu * (int32_t)(TLB_SIZE * sizeof(CPUTLBEntry));
+    int32_t cmp_off = is_store ? (int32_t)offsetof(CPUTLBEntry, addr_write)
+                               : (int32_t)offsetof(CPUTLBEntry, addr_read);
+    emit_mov_rr(B, r1, ra);
+    emit_rr(B, 0xc1 | P_REXW, 5, r1); /* shr r1, 12 - 5 */
+    b8(B, 12 - TLB_ENTRY_SHIFT);
+    emit_rr(B, 0x81, 4, r1); /* and r1d, (TLB_SIZE - 1) << 5 */
+    b32(B, (TLB_SIZE - 1) << TLB_ENTRY_SHIFT);
+    emit_rm(B, 0x8d | P_REXW, r2, ra, -1, 0, bytes - 1); /* lea r2, [ra + bytes - 1] */
+    emit_rr(B, 0x81 | P_REXW, 4, r2);                    /* and r2, ~0xfff */
+    b32(B, 0xfffff000u);
+    emit_rm(B, 0x3b | P_REXW, r2, RBP, r1, 0, tlb_off + cmp_off); /* cmp r2, [tag] */
+    b8(B, 0x0f);
+    b8(B, 0x85); /* jne slow */
+    assert(B->nb_slow < (int)(sizeof(B->slow) / sizeof(B->slow[0])));
+    struct SlowPath *sp = &B->slow[B->nb_slow++];
+    sp->jcc_rel = B->p;
+    b32(B, 0);
+    emit_rm(B, 0x8b | P_REXW, r1, RBP, r1, 0, tlb_off + (int32_t)offsetof(CPUTLBEntry, addend));
+    if (is_store) {
+        int opc = op->size == 8 ? (0x88 | P_BYTE_R) : (0x89 | size_flags(op->size));
+        emit_rm(B, opc, rv, r1, ra, 0, 0);
+    } else {
+        bool sign = op->sub != 0;
+        int opc;
+        switch (op->size) {
+        case 8:
+            opc = sign ? (0xbe | P_0F | P_REXW) : (0xb6 | P_0F);
+            break;
+        case 16:
+            opc = sign ? (0xbf | P_0F | P_REXW) : (0xb7 | P_0F);
+            break;
+        case 32:
+            opc = sign ? (0x63 | P_REXW) : 0x8b;
+            break;
+        default:
+            opc = 0x8b | P_REXW;
+            break;
+        }
+        emit_rm(B, opc, r1, r1, ra, 0, 0);
+    }
+    sp->done = B->p;
+    sp->rip = B->cur_rip;
+    sp->is_store = is_store;
+    sp->bytes = (uint8_t)bytes;
+    sp->sign = op->sub != 0;
+    sp->mmu = (uint8_t)mmu;
+    sp->ra = (uint8_t)ra;
+    sp->rv = (uint8_t)(rv < 0 ? 0 : rv);
+    sp->rd = (uint8_t)r1;
+    sp->nb_dirty = 0;
+    for (int r = 0; r < 16; r++) {
+        int t = B->reg_temp[r];
+        if (t >= 0 && T(B, t)->kind == TEMP_GLOBAL && T(B, t)->dirty) {
+            sp->dirty_reg[sp->nb_dirty] = (uint8_t)r;
+            sp->dirty_off[sp->nb_dirty++] = T(B, t)->env_off;
+        }
+    }
+    if (!is_store) {
+        set_output(B, op->args[0], r1);
+    }
+}
+
+/* The slow path of one access: precise state into env, call the C helper, back. */
+static void gen_slow_path(Backend *B, const struct SlowPath *sp)
+{
+    int32_t rel = (int32_t)(B->p - (sp->jcc_rel + 4));
+    memcpy(sp->jcc_rel, &rel, 4);
+    for (int i = 0; i < sp->nb_dirty; i++) {
+        emit_st_env(B, sp->dirty_reg[i], sp->dirty_off[i]);
+    }
+    int saved[16], n = 0;
+    for (int r = 0; r < 16; r++) {
+        if ((CALLER_SAVED & BIT(r)) && !(!sp->is_store && r == sp->rd)) {
+            saved[n++] = r;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        opc_prefix(B, 0x50 + (saved[i] & 7), 0, saved[i], -1);
+    }
+    if (n & 1) {
+        emit_rm(B, 0x8d | P_REXW, RSP, RSP, -1, 0, -8);
+    }
+    emit_movi(B, R11, (int64_t)sp->rip);
+    emit_st_env(B, R11, ENV_OFF(rip));
+    uint64_t info = sp->bytes | (uint64_t)sp->sign << 4 | (uint64_t)sp->mmu << 8;
+    if (sp->is_store) {
+        opc_prefix(B, 0x50 + (sp->ra & 7), 0, sp->ra, -1); /* push ra; push rv; pop rdx; pop rsi */
+        opc_prefix(B, 0x50 + (sp->rv & 7), 0, sp->rv, -1);
+        opc_prefix(B, 0x58 + (RDX & 7), 0, RDX, -1);
+        opc_prefix(B, 0x58 + (RSI & 7), 0, RSI, -1);
+        emit_movi(B, RCX, (int64_t)info);
+        emit_movi(B, RAX, (int64_t)(uintptr_t)helper_st_slow);
+    } else {
+        emit_mov_rr(B, RSI, sp->ra);
+        emit_movi(B, RDX, (int64_t)info);
+        emit_movi(B, RAX, (int64_t)(uintptr_t)helper_ld_slow);
+    }
+    emit_mov_rr(B, RDI, RBP);
+    emit_rr(B, 0xff, 2, RAX); /* call rax */
+    if (!sp->is_store) {
+        emit_mov_rr(B, sp->rd, RAX);
+    }
+    if (n & 1) {
+        emit_rm(B, 0x8d | P_REXW, RSP, RSP, -1, 0, 8);
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        opc_prefix(B, 0x58 + (saved[i] & 7), 0, saved[i], -1);
+    }
+    emit_jmp_abs(B, sp->done);
+}
+
 static void gen_ld(Backend *B, const TCGOp *op)
 {
+    if (B->s->softmmu) {
+        gen_tlb_access(B, op, false);
+        return;
+    }
     int ra = load_input(B, op->args[1], ALL_REGS);
     int r = reg_alloc(B, ALL_REGS);
     int32_t disp = mem_disp(B, op->aux);
@@ -668,6 +810,10 @@ static void gen_ld(Backend *B, const TCGOp *op)
 
 static void gen_st(Backend *B, const TCGOp *op)
 {
+    if (B->s->softmmu) {
+        gen_tlb_access(B, op, true);
+        return;
+    }
     int rv = load_input(B, op->args[0], ALL_REGS);
     int ra = load_input(B, op->args[1], ALL_REGS);
     int32_t disp = mem_disp(B, op->aux);
@@ -821,7 +967,8 @@ static void gen_op(Backend *B, const TCGOp *op)
     int64_t v;
     B->cur_op = op;
     int d = op->args[0];
-    if (tcg_op_reads_flags(s, op) && op->opc != OP_call && op->opc != OP_getflags) {
+    if (tcg_op_reads_flags(s, op) && op->opc != OP_call && op->opc != OP_getflags &&
+        op->opc != OP_ld && op->opc != OP_st) {
         flags_to_host(B);
     }
     switch (op->opc) {
@@ -1217,6 +1364,7 @@ int tcg_gen_code(TCGContext *s, TranslationBlock *tb, uint8_t *buf, size_t cap)
     B->stamp = 0;
     B->slots_used = 0;
     B->nb_relocs = 0;
+    B->nb_slow = 0;
     B->flags_loc = FL_HOST;
     B->cur_rip = tb->pc;
     for (int i = 0; i < 16; i++) {
@@ -1241,12 +1389,19 @@ int tcg_gen_code(TCGContext *s, TranslationBlock *tb, uint8_t *buf, size_t cap)
     b8(B, 0xe9);
     uint8_t *irq_jmp = B->p;
     b32(B, 0);
+    tb->body_off = (uint32_t)(B->p - B->start);
 
     for (int i = 0; i < s->nb_ops; i++) {
         if (B->p + 512 > B->end) {
             return -1;
         }
         gen_op(B, &s->ops[i]);
+    }
+    for (int i = 0; i < B->nb_slow; i++) {
+        if (B->p + 256 > B->end) {
+            return -1;
+        }
+        gen_slow_path(B, &B->slow[i]);
     }
     /* goto_tb exit stubs: store the next RIP and return (tb | slot) */
     int nslot = 0;

@@ -144,6 +144,7 @@ typedef struct TCGContext {
     /* frontend view */
     TCGv regs[16];
     uint64_t mem_base; /* flat mode: folded into memory operands */
+    bool softmmu;      /* system mode: memory ops go through the TLB and may fault */
     /* stats */
     uint64_t ops_before_opt, ops_after_opt;
 } TCGContext;
@@ -186,8 +187,13 @@ struct TranslationBlock {
     uint32_t code_size;
     uint32_t jmp_off[2]; /* offset of each goto_tb's jmp rel32 in code, or UINT32_MAX */
     uint32_t stub_off[2];
+    uint32_t body_off; /* code + body_off: past the exit_request check */
     TranslationBlock *jmp_dest[2];
     TranslationBlock *hash_next;
+    /* system mode: guest physical pages the code came from (page2 ~0 if one page) */
+    uint64_t phys_page, phys_page2;
+    TranslationBlock *page_next[2];
+    bool invalid;
 };
 
 typedef struct TCGStats {
@@ -202,7 +208,21 @@ void tcg_exec_flush(void); /* drop every TB (code changed, buffer full) */
 /* Run translated code until an exit (EXCP_*); returns the exit code. */
 int tcg_cpu_exec(CPUX86State *env);
 void tcg_cpu_reset(CPUX86State *env);
+/* Machine teardown: forget every vCPU and every TB. */
+void tcg_exec_forget_cpus(void);
 extern TCGStats tcg_stats;
+
+/* ---- system mode glue (tcg-exec.c) ---- */
+/* Does guest physical page pa hold translated code? */
+bool tb_page_has_code(uint64_t pa_page);
+/* Drop every TB made from guest physical page pa_page (a guest write hit it). */
+void tb_invalidate_phys_page(uint64_t pa_page);
+void tcg_jmp_cache_clear(CPUX86State *env);
+void tcg_jmp_cache_clear_page(CPUX86State *env, uint64_t va);
+/* Maskable interrupt / NMI check at a block boundary (tcg-all.c): a vector to deliver or -1. */
+int tcg_irq_poll(CPUX86State *env);
+/* Set by the translator when a TB's code crosses into a second page. */
+void x86_tlb_protect_code(CPUX86State *env, uint64_t pa_page);
 extern bool tcg_chaining; /* default true; tests turn it off to compare */
 
 #endif

@@ -148,14 +148,12 @@ static void *host_ptr(CPUX86State *env, uint64_t addr)
 
 static uint64_t mem_read(CPUX86State *env, uint64_t addr, int bytes)
 {
-    uint64_t v = 0;
-    memcpy(&v, host_ptr(env, addr), (size_t)bytes);
-    return v;
+    return x86_ld(env, addr, bytes, x86_mmu_idx(env));
 }
 
 static void mem_write(CPUX86State *env, uint64_t addr, uint64_t v, int bytes)
 {
-    memcpy(host_ptr(env, addr), &v, (size_t)bytes);
+    x86_st(env, addr, v, bytes, x86_mmu_idx(env));
 }
 
 void helper_string(CPUX86State *env, uint64_t info)
@@ -173,7 +171,8 @@ void helper_string(CPUX86State *env, uint64_t info)
     uint64_t vmask = size == 64 ? ~0ull : (1ull << size) - 1;
 
     /* fast paths: forward, non-overlapping REP MOVS and byte REP STOS */
-    if (rep && step > 0 && !a32 && (kind == STR_MOVS || (kind == STR_STOS && bytes == 1))) {
+    if (rep && step > 0 && !a32 && !env->softmmu &&
+        (kind == STR_MOVS || (kind == STR_STOS && bytes == 1))) {
         uint64_t n = *rcx * (uint64_t)bytes;
         uint64_t s = src_base + *rsi, d = *rdi;
         if (n && n / (uint64_t)bytes == *rcx && n < (1ull << 40)) {

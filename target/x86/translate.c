@@ -34,6 +34,10 @@ typedef struct DisasContext {
     int base, index, scale; /* memory operand; base -1 none, -2 RIP */
     int64_t disp;
     bool ended;
+    /* system mode: instruction fetch through the code page */
+    bool sys;
+    const uint8_t *code_host;
+    uint64_t code_va; /* page of code_host */
 } DisasContext;
 
 /* An operand location: a register (maybe AH..BH) or memory. */
@@ -51,6 +55,17 @@ static TCGContext *S(DisasContext *dc)
 
 static uint8_t fetch8(DisasContext *dc)
 {
+    if (dc->sys) {
+        uint64_t page = dc->pc & ~0xfffull;
+        if (page != dc->code_va) {
+            /* the first instruction crosses into the next page (may raise #PF) */
+            uint64_t phys;
+            dc->code_host = x86_code_page(dc->env, dc->pc, &phys);
+            dc->code_va = page;
+            dc->env->cur_tb->phys_page2 = phys;
+        }
+        return dc->code_host[dc->pc++ & 0xfff];
+    }
     const uint8_t *p = (const uint8_t *)(uintptr_t)(dc->env->mem_base + dc->pc);
     dc->pc++;
     return *p;
@@ -330,14 +345,40 @@ static void gen_exception(DisasContext *dc, int excp, uint64_t rip)
     dc->ended = true;
 }
 
+static void gen_exception_err(DisasContext *dc, int excp, uint32_t err, uint64_t rip)
+{
+    gen_st_env(dc, 32, tconst(dc, err), ENV(error_code));
+    gen_exception(dc, excp, rip);
+}
+
 static void gen_goto(DisasContext *dc, int slot, uint64_t target)
 {
+    if (dc->sys && ((target ^ dc->env->cur_tb->pc) & ~0xfffull)) {
+        /* another page: its mapping may change, so no direct chaining */
+        tcg_emit(S(dc), OP_lookup_goto, 0, 0, 1, tcg_const(S(dc), (int64_t)target));
+        return;
+    }
     tcg_emit(S(dc), OP_goto_tb, 0, slot, 0)->aux = (int64_t)target;
 }
 
 static void gen_jmp_indirect(DisasContext *dc, TCGv target)
 {
     tcg_emit(S(dc), OP_lookup_goto, 0, 0, 1, target);
+    dc->ended = true;
+}
+
+/* End the TB after a state change: continue at rip with a return to the exec loop. */
+static void gen_end_tb(DisasContext *dc, uint64_t rip)
+{
+    gen_st_env(dc, 64, tconst(dc, (int64_t)rip), ENV(rip));
+    tcg_emit(S(dc), OP_exit_tb, 0, 0, 0)->aux = TB_EXIT_NOCHAIN;
+    dc->ended = true;
+}
+
+/* End the TB after a helper that set env->rip itself. */
+static void gen_exit_nochain(DisasContext *dc)
+{
+    tcg_emit(S(dc), OP_exit_tb, 0, 0, 0)->aux = TB_EXIT_NOCHAIN;
     dc->ended = true;
 }
 
@@ -455,6 +496,10 @@ static void gen_string(DisasContext *dc, int kind, int size)
     }
     gen_call_helper(dc, (void *)helper_string, flags, 0, 1, tconst(dc, info));
 }
+
+#define CPL3(dc) (((dc)->flags & TBF_CPL3) != 0)
+/* a helper that reads and writes guest registers and flags and may fault */
+#define SYS_CALL (CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS)
 
 /* Decode and translate one instruction. */
 static void disas_insn(DisasContext *dc)
@@ -708,6 +753,11 @@ static void disas_insn(DisasContext *dc)
         break;
     case 0x9d: /* popf (flat mode: CPL 3, IF and IOPL unchanged) */
         t = gen_pop_value(dc, ssize);
+        if (dc->sys) {
+            gen_call_helper(dc, (void *)helper_popf, CALL_RW_FLAGS, 0, 2, t, tconst(dc, ssize));
+            gen_end_tb(dc, dc->pc);
+            break;
+        }
         if (ssize == 16) {
             u = gen_ld_env(dc, ENV(eflags));
             u = gen_binop(dc, OP_and, u, tconst(dc, ~0xffffll));
@@ -834,7 +884,74 @@ static void disas_insn(DisasContext *dc)
         gen_write_reg(dc, ssize, R_EBP, false, t);
         break;
     case 0xcc:
-        gen_exception(dc, EXCP_BP, dc->pc);
+        gen_exception(dc, dc->sys ? EXCP_INT_SW | EXCP_BP : EXCP_BP, dc->pc);
+        break;
+    case 0xcd: /* int n */
+        imm = fetch8(dc);
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_exception(dc, EXCP_INT_SW | (int)imm, dc->pc);
+        break;
+    case 0xcf: /* iret */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_iret, SYS_CALL, 0, 1, tconst(dc, dsize));
+        gen_exit_nochain(dc);
+        break;
+    case 0xe4 ... 0xe7:
+    case 0xec ... 0xef: { /* in / out */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        int isz = (b & 1) ? (dc->p66 ? 16 : 32) : 8;
+        TCGv port = (b & 8) ? gen_unop(dc, OP_ext16u, R(dc, R_EDX)) : tconst(dc, fetch8(dc));
+        if (b & 2) {
+            gen_call_helper(dc, (void *)helper_out, CALL_MAY_FAULT, 0, 3, port, R(dc, R_EAX),
+                            tconst(dc, isz / 8));
+        } else {
+            t = tnew(dc);
+            gen_call_helper(dc, (void *)helper_in, CALL_MAY_FAULT, 1, 2, t, port,
+                            tconst(dc, isz / 8));
+            gen_write_reg(dc, isz, R_EAX, false, t);
+        }
+        break;
+    }
+    case 0xfa:
+    case 0xfb: /* cli / sti */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_cli_sti, CALL_MAY_FAULT, 0, 1, tconst(dc, b & 1));
+        if (b == 0xfb) {
+            gen_end_tb(dc, dc->pc); /* interrupts are looked at between blocks */
+        }
+        break;
+    case 0x8c: /* mov r/m, sreg */
+        decode_modrm(dc);
+        if ((dc->reg & 7) > 5 || !dc->sys) {
+            goto illegal;
+        }
+        t = gen_ld_env(dc, ENV(segs[0].selector) +
+                               (int64_t)(dc->reg & 7) * (int64_t)sizeof(SegmentCache));
+        t = gen_unop(dc, OP_ext16u, t);
+        o = opnd_rm(dc, 16);
+        if (o.is_mem) {
+            opnd_store(dc, &o, 16, t);
+        } else {
+            gen_write_reg(dc, dsize == 16 ? 16 : dsize, o.reg, false, t);
+        }
+        break;
+    case 0x8e: /* mov sreg, r/m */
+        decode_modrm(dc);
+        if ((dc->reg & 7) > 5 || (dc->reg & 7) == R_CS || !dc->sys) {
+            goto illegal;
+        }
+        o = opnd_rm(dc, 16);
+        t = opnd_load(dc, &o, 16);
+        gen_call_helper(dc, (void *)helper_load_seg, CALL_MAY_FAULT, 0, 2, tconst(dc, dc->reg & 7),
+                        t);
         break;
     case 0xe0:
     case 0xe1:
@@ -883,6 +1000,9 @@ static void disas_insn(DisasContext *dc)
         dc->ended = true;
         break;
     case 0xf4:
+        if (dc->sys && CPL3(dc)) {
+            goto gp0;
+        }
         gen_exception(dc, EXCP_HLT, dc->pc);
         break;
     case 0xf5:
@@ -987,7 +1107,188 @@ static void disas_insn(DisasContext *dc)
     }
     /* ---- two-byte opcodes ---- */
     case 0x105:
+        if (dc->sys) {
+            gen_call_helper(dc, (void *)helper_syscall, SYS_CALL, 0, 1,
+                            tconst(dc, (int64_t)dc->pc));
+            gen_exit_nochain(dc);
+            break;
+        }
         gen_exception(dc, EXCP_SYSCALL, dc->pc);
+        break;
+    case 0x107: /* sysret */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_sysret, SYS_CALL, 0, 1, tconst(dc, dsize));
+        gen_exit_nochain(dc);
+        break;
+    case 0x100: { /* group 6 */
+        decode_modrm(dc);
+        int n = dc->reg & 7;
+        if (!dc->sys || n > 3) {
+            goto illegal;
+        }
+        if (n < 2) { /* sldt / str */
+            t = gen_ld_env(dc, n == 0 ? ENV(ldt.selector) : ENV(tr.selector));
+            t = gen_unop(dc, OP_ext16u, t);
+            o = opnd_rm(dc, 16);
+            if (o.is_mem) {
+                opnd_store(dc, &o, 16, t);
+            } else {
+                gen_write_reg(dc, dsize == 16 ? 16 : dsize, o.reg, false, t);
+            }
+            break;
+        }
+        if (CPL3(dc)) {
+            goto gp0;
+        }
+        o = opnd_rm(dc, 16);
+        t = opnd_load(dc, &o, 16);
+        gen_call_helper(dc, (void *)helper_lldt_ltr, CALL_MAY_FAULT, 0, 2, t, tconst(dc, n == 3));
+        break;
+    }
+    case 0x101: { /* group 7 */
+        decode_modrm(dc);
+        int n = dc->reg & 7;
+        if (!dc->sys) {
+            goto illegal;
+        }
+        if (dc->mod == 3) {
+            int sub = (n << 3) | (dc->rm & 7);
+            if (sub == 0x38) { /* swapgs */
+                if (CPL3(dc)) {
+                    goto gp0;
+                }
+                gen_call_helper(dc, (void *)helper_swapgs, 0, 0, 0);
+                break;
+            }
+            if (sub == 0x39) { /* rdtscp */
+                gen_call_helper(dc, (void *)helper_rdtsc, CALL_RW_GLOBALS, 0, 1, tconst(dc, 1));
+                break;
+            }
+            goto illegal;
+        }
+        switch (n) {
+        case 0:
+        case 1: /* sgdt / sidt */
+            gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
+                            tconst(dc, 2 | n));
+            break;
+        case 2:
+        case 3: /* lgdt / lidt */
+            if (CPL3(dc)) {
+                goto gp0;
+            }
+            gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
+                            tconst(dc, n & 1));
+            break;
+        case 4: /* smsw */
+            o = opnd_rm(dc, 16);
+            opnd_store(dc, &o, 16, gen_ld_env(dc, ENV(cr[0])));
+            break;
+        case 7: /* invlpg */
+            if (CPL3(dc)) {
+                goto gp0;
+            }
+            gen_call_helper(dc, (void *)helper_invlpg, 0, 0, 1, gen_ea(dc));
+            gen_end_tb(dc, dc->pc);
+            break;
+        default:
+            goto illegal;
+        }
+        break;
+    }
+    case 0x106: /* clts */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        if (CPL3(dc)) {
+            goto gp0;
+        }
+        t = gen_binop(dc, OP_and, gen_ld_env(dc, ENV(cr[0])), tconst(dc, ~(int64_t)CR0_TS));
+        gen_st_env(dc, 64, t, ENV(cr[0]));
+        break;
+    case 0x108:
+    case 0x109: /* invd, wbinvd */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        if (CPL3(dc)) {
+            goto gp0;
+        }
+        break;
+    case 0x120:
+    case 0x122: { /* mov r, crN / mov crN, r */
+        decode_modrm(dc);
+        int n = dc->reg;
+        if (!dc->sys || !(n == 0 || n == 2 || n == 3 || n == 4 || n == 8)) {
+            goto illegal;
+        }
+        if (CPL3(dc)) {
+            goto gp0;
+        }
+        if (b == 0x120) {
+            t = tnew(dc);
+            gen_call_helper(dc, (void *)helper_read_cr, 0, 1, 1, t, tconst(dc, n));
+            gen_write_reg(dc, 64, dc->rm, false, t);
+        } else {
+            gen_call_helper(dc, (void *)helper_write_cr, CALL_MAY_FAULT, 0, 2, tconst(dc, n),
+                            R(dc, dc->rm));
+            gen_end_tb(dc, dc->pc);
+        }
+        break;
+    }
+    case 0x121:
+    case 0x123: { /* mov r, drN / mov drN, r */
+        decode_modrm(dc);
+        int n = dc->reg;
+        if (!dc->sys || n > 7) {
+            goto illegal;
+        }
+        if (CPL3(dc)) {
+            goto gp0;
+        }
+        if (n == 4 || n == 5) {
+            n += 2;
+        }
+        if (b == 0x121) {
+            gen_write_reg(dc, 64, dc->rm, false, gen_ld_env(dc, ENV(dr[0]) + 8 * n));
+        } else {
+            gen_st_env(dc, 64, R(dc, dc->rm), ENV(dr[0]) + 8 * n);
+        }
+        break;
+    }
+    case 0x130:
+    case 0x132: /* wrmsr / rdmsr */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        if (CPL3(dc)) {
+            goto gp0;
+        }
+        gen_call_helper(dc, b == 0x130 ? (void *)helper_wrmsr : (void *)helper_rdmsr,
+                        CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 0);
+        if (b == 0x130) {
+            gen_end_tb(dc, dc->pc);
+        }
+        break;
+    case 0x131: /* rdtsc */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_rdtsc, CALL_RW_GLOBALS, 0, 1, tconst(dc, 0));
+        break;
+    case 0x1a2: /* cpuid */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_cpuid, CALL_RW_GLOBALS, 0, 0);
+        break;
+    case 0x1ae: /* fences, clflush */
+        decode_modrm(dc);
+        if (dc->mod == 3 ? (dc->reg & 7) < 5 : (dc->reg & 7) != 7) {
+            goto illegal;
+        }
         break;
     case 0x10b:
         goto illegal; /* ud2 */
@@ -1099,11 +1400,19 @@ static void disas_insn(DisasContext *dc)
     return;
 illegal:
     gen_exception(dc, EXCP_UD, dc->pc_start);
+    return;
+gp0:
+    gen_exception_err(dc, EXCP_GP, 0, dc->pc_start);
 }
 
 int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
 {
-    DisasContext dc = {.s = s, .env = env, .flags = flags, .pc = pc};
+    DisasContext dc = {.s = s, .env = env, .flags = flags, .pc = pc, .sys = env->softmmu};
+    if (dc.sys) {
+        uint64_t phys;
+        dc.code_host = x86_code_page(env, pc, &phys);
+        dc.code_va = pc & ~0xfffull;
+    }
     int n = 0;
     while (!dc.ended) {
         disas_insn(&dc);
@@ -1111,7 +1420,10 @@ int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
         if (dc.ended) {
             break;
         }
-        if (n >= TCG_MAX_INSNS || ((dc.pc ^ pc) & ~0xfffull) || s->nb_ops > TCG_MAX_OPS - 128 ||
+        /* system mode: only the first instruction may cross into the next page */
+        bool page_end = dc.sys ? ((dc.pc ^ pc) & ~0xfffull) || (dc.pc & 0xfff) > 0x1000 - 16
+                               : ((dc.pc ^ pc) & ~0xfffull) != 0;
+        if (n >= TCG_MAX_INSNS || page_end || s->nb_ops > TCG_MAX_OPS - 128 ||
             s->nb_temps > TCG_MAX_TEMPS - 64) {
             gen_goto(&dc, 0, dc.pc);
             break;

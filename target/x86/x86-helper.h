@@ -12,4 +12,26 @@ void helper_string(CPUX86State *env, uint64_t info);
 /* info: size_bits | signed << 8; raises #DE on a zero divisor or a quotient that overflows */
 void helper_div(CPUX86State *env, uint64_t divisor, uint64_t info);
 
+/* system mode (seg_helper.c) */
+void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector);
+void helper_iret(CPUX86State *env, uint64_t size_bits);
+void helper_syscall(CPUX86State *env, uint64_t next_rip);
+void helper_sysret(CPUX86State *env, uint64_t size_bits);
+void helper_swapgs(CPUX86State *env);
+void helper_dtable(CPUX86State *env, uint64_t addr, uint64_t info);
+void helper_lldt_ltr(CPUX86State *env, uint64_t selector, uint64_t is_tr);
+uint64_t helper_read_cr(CPUX86State *env, uint64_t n);
+void helper_write_cr(CPUX86State *env, uint64_t n, uint64_t v);
+void helper_invlpg(CPUX86State *env, uint64_t addr);
+void helper_rdmsr(CPUX86State *env);
+void helper_wrmsr(CPUX86State *env);
+void helper_rdtsc(CPUX86State *env, uint64_t with_aux);
+void helper_cpuid(CPUX86State *env);
+void x86_cpuid(CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
+               uint32_t *d);
+uint64_t helper_in(CPUX86State *env, uint64_t port, uint64_t bytes);
+void helper_out(CPUX86State *env, uint64_t port, uint64_t val, uint64_t bytes);
+void helper_popf(CPUX86State *env, uint64_t v, uint64_t size_bits);
+void helper_cli_sti(CPUX86State *env, uint64_t set);
+
 #endif

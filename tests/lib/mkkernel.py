@@ -4,7 +4,8 @@
 The image has a Linux setup header (boot protocol 2.12, XLF_KERNEL_64) so direct boot accepts it;
 the protected-mode part holds 0x200 bytes of padding (the 64-bit entry is load address + 0x200)
 and then the code. Used by tests to make a guest misbehave on purpose.
-    mkkernel.py OUT KIND      KIND: triple-fault | hlt-loop | out-of-ram
+    mkkernel.py OUT KIND      KIND: triple-fault | hlt-loop | mmio-read | hello | page-fault
+(the sources of hello and page-fault are in tests/lib/asm/)
 """
 import struct
 import sys
@@ -16,6 +17,21 @@ CODES = {
     "hlt-loop": bytes([0xFA, 0xF4, 0xEB, 0xFD]),
     # mov rax, 0xfe000000 (unclaimed MMIO); loop: mov al, [rax]; jmp loop
     "mmio-read": bytes([0x48, 0xB8, 0x00, 0x00, 0x00, 0xFE, 0, 0, 0, 0, 0x8A, 0x00, 0xEB, 0xFC]),
+    # print "hello\n" on COM1 (out to 0x3f8), then ACPI power-off: out 0x604 <- 0x3400 (SLP_TYP=5|SLP_EN)
+    "hello": bytes.fromhex(
+        "488d351900000066baf803ac84c07403eeebf866ba040666b8003466eff4ebfd68656c6c6f0a00"
+    ),
+    # install a #PF handler in a 64-bit IDT, write to unmapped 0x200000008, check CR2, the error code
+    # (2: write, not present) and RBX in the handler, print "page fault handled" (or "page fault
+    # wrong") on COM1, power off (tests/lib/asm/page-fault.s is the source)
+    "page-fault": bytes.fromhex(
+        "488d0574000000488d3de2000000668987e0000000668cc966898fe200000066c787e4000000008e48c1e810"
+        "668987e600000048c1e8108987e8000000c787ec000000000000004883ec1066c70424ff0148897c24020f01"
+        "1c244883c41048c7c32301000048b80800000002000000c6005a488d355f000000eb3059488d355500000048"
+        "83f90275220f20d248b808000000020000004839c275104881fb230100007507488d351900000066baf803ac"
+        "84c07403eeebf866ba040666b8003466eff4ebfd70616765206661756c742068616e646c65640a0070616765"
+        "206661756c742077726f6e670a00660f1f4400"
+    ),
 }
 
 

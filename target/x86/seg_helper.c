@@ -1,0 +1,987 @@
+/*
+ * System-mode helpers for 64-bit long mode: IDT delivery (interrupt/trap gates, privilege
+ * change through the TSS, IST, error codes), IRET, SYSCALL/SYSRET, SWAPGS, descriptor-table and
+ * segment loads, control registers, MSRs, CPUID, TSC, port I/O, POPF/CLI/STI, and the register
+ * dump. Facts from the Intel SDM vol. 3 and the AMD APM vol. 2.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "vireo/ioport.h"
+#include "vireo/machine.h"
+#include "vireo/tcg.h"
+#include "vireo/x86-cpu.h"
+#include "vireo/x86-irq.h"
+#include "x86-helper.h"
+
+uint64_t x86_host_tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static _Noreturn void raise_gp(CPUX86State *env, uint32_t err)
+{
+    x86_raise_exception(env, EXCP_GP, err);
+}
+
+static uint64_t ldq_kernel(CPUX86State *env, uint64_t va)
+{
+    return x86_ld(env, va, 8, MMU_KERNEL);
+}
+
+/* ---- descriptors ---- */
+
+/* Read the 8-byte descriptor for selector (GDT or LDT); #GP(sel) when outside the table. */
+static uint64_t load_desc(CPUX86State *env, uint16_t sel, int fault)
+{
+    uint64_t base;
+    uint32_t limit;
+    if (sel & 4) {
+        base = env->ldt.base;
+        limit = env->ldt.limit;
+    } else {
+        base = env->gdt_base;
+        limit = env->gdt_limit;
+    }
+    uint32_t off = sel & ~7u;
+    if (off + 7 > limit) {
+        x86_raise_exception(env, fault, sel & 0xfffc);
+    }
+    return ldq_kernel(env, base + off);
+}
+
+static void seg_from_desc(SegmentCache *sc, uint16_t sel, uint64_t d)
+{
+    sc->selector = sel;
+    sc->base = ((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000u);
+    uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
+    if (d & ((uint64_t)DESC_G << 32)) {
+        limit = (limit << 12) | 0xfff;
+    }
+    sc->limit = limit;
+    sc->flags = (uint32_t)(d >> 32) & 0x00f0ff00u;
+}
+
+void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector)
+{
+    uint16_t sel = (uint16_t)selector;
+    SegmentCache *sc = &env->segs[seg];
+    int cpl = env->cpl;
+    if ((sel & 0xfffc) == 0) {
+        if (seg == R_SS && (cpl == 3 || (sel & 3) != cpl)) {
+            raise_gp(env, 0);
+        }
+        sc->selector = sel;
+        sc->base = 0;
+        sc->limit = 0;
+        sc->flags = 0;
+        if (seg == R_FS) {
+            env->fs_base = 0;
+        } else if (seg == R_GS) {
+            env->gs_base = 0;
+        }
+        return;
+    }
+    uint64_t d = load_desc(env, sel, EXCP_GP);
+    uint32_t hi = (uint32_t)(d >> 32);
+    int dpl = (hi >> DESC_DPL_SHIFT) & 3, rpl = sel & 3;
+    bool code = hi & (8u << DESC_TYPE_SHIFT);
+    if (!(hi & DESC_S)) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    if (seg == R_SS) {
+        bool writable = !code && (hi & (2u << DESC_TYPE_SHIFT));
+        if (!writable || rpl != cpl || dpl != cpl) {
+            raise_gp(env, sel & 0xfffc);
+        }
+        if (!(hi & DESC_P)) {
+            x86_raise_exception(env, EXCP_SS, sel & 0xfffc);
+        }
+    } else {
+        bool readable = !code || (hi & (2u << DESC_TYPE_SHIFT));
+        bool conforming = code && (hi & (4u << DESC_TYPE_SHIFT));
+        if (!readable || (!conforming && (dpl < cpl || dpl < rpl))) {
+            raise_gp(env, sel & 0xfffc);
+        }
+        if (!(hi & DESC_P)) {
+            x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+        }
+    }
+    seg_from_desc(sc, sel, d);
+    if (seg == R_FS) {
+        env->fs_base = (uint32_t)sc->base;
+    } else if (seg == R_GS) {
+        env->gs_base = (uint32_t)sc->base;
+    }
+}
+
+/* Flat 64-bit code or data segment with the given selector and DPL (SYSCALL/SYSRET). */
+static void set_flat_seg(SegmentCache *sc, uint16_t sel, bool code, int dpl)
+{
+    sc->selector = sel;
+    sc->base = 0;
+    sc->limit = 0xffffffff;
+    sc->flags = DESC_P | DESC_S | DESC_G | ((uint32_t)dpl << DESC_DPL_SHIFT) |
+                (code ? (DESC_L | (0xbu << DESC_TYPE_SHIFT)) : (DESC_B | (3u << DESC_TYPE_SHIFT)));
+}
+
+void x86_cpu_set_long_mode(CPUX86State *env, uint64_t cr0, uint64_t cr3, uint64_t cr4,
+                           uint64_t efer, uint16_t cs, uint16_t ds)
+{
+    env->cr[0] = cr0;
+    env->cr[3] = cr3;
+    env->cr[4] = cr4;
+    env->efer = efer | ((efer & EFER_LME) && (cr0 & CR0_PG) ? EFER_LMA : 0);
+    env->cpl = 0;
+    set_flat_seg(&env->segs[R_CS], cs, true, 0);
+    for (int s = 0; s < 6; s++) {
+        if (s != R_CS) {
+            set_flat_seg(&env->segs[s], ds, false, 0);
+        }
+    }
+    env->fs_base = env->gs_base = 0;
+    x86_tlb_flush(env, true);
+}
+
+void x86_cpu_reset_state(CPUX86State *env)
+{
+    memset(env->regs, 0, sizeof(env->regs));
+    env->regs[R_EDX] = 0x600; /* family/model/stepping */
+    env->cc = RFLAGS_FIXED;
+    env->eflags = RFLAGS_FIXED;
+    env->rip = 0xfff0;
+    env->cpl = 0;
+    for (int s = 0; s < 6; s++) {
+        env->segs[s] = (SegmentCache){.limit = 0xffff, .flags = DESC_P | DESC_S | (3u << 8)};
+    }
+    env->segs[R_CS] = (SegmentCache){.selector = 0xf000,
+                                     .base = 0xffff0000,
+                                     .limit = 0xffff,
+                                     .flags = DESC_P | DESC_S | (0xbu << 8)};
+    env->fs_base = env->gs_base = env->kernel_gs_base = 0;
+    env->gdt_base = env->idt_base = 0;
+    env->gdt_limit = env->idt_limit = 0xffff;
+    env->ldt = (SegmentCache){.limit = 0xffff, .flags = DESC_P | (2u << 8)};
+    env->tr = (SegmentCache){.limit = 0xffff, .flags = DESC_P | (0xbu << 8)};
+    memset(env->cr, 0, sizeof(env->cr));
+    env->cr[0] = CR0_ET | CR0_CD | CR0_NW;
+    env->efer = env->star = env->lstar = env->cstar = env->fmask = 0;
+    env->pat = 0x0007040600070406ull;
+    env->misc_enable = 1; /* fast strings */
+    env->mtrr_deftype = 0;
+    env->tsc_aux = 0;
+    env->dr[6] = 0xffff0ff0;
+    env->dr[7] = 0x400;
+    env->int_shadow = false;
+    env->halted = false;
+    env->old_exception = -1;
+    env->exception_index = -1;
+    x86_tlb_flush(env, true);
+}
+
+/* ---- interrupts ---- */
+
+static void push64(CPUX86State *env, uint64_t *sp, uint64_t v)
+{
+    *sp -= 8;
+    x86_st(env, *sp, v, 8, MMU_KERNEL);
+}
+
+void x86_do_interrupt(CPUX86State *env, int vector, bool is_sw, bool is_hw, uint32_t error_code,
+                      bool has_error, uint64_t next_rip)
+{
+    env->halted = false;
+    if (!(env->efer & EFER_LMA)) {
+        /* only long mode for now: a CPU in another mode cannot take interrupts */
+        x86_raise_exception(env, EXCP_DF, 0);
+    }
+    uint32_t gate_err = (uint32_t)vector * 8 + 2 + (is_hw ? 1 : 0);
+    if ((uint32_t)vector * 16 + 15 > env->idt_limit) {
+        raise_gp(env, gate_err);
+    }
+    uint64_t lo = ldq_kernel(env, env->idt_base + (uint64_t)vector * 16);
+    uint64_t hi = ldq_kernel(env, env->idt_base + (uint64_t)vector * 16 + 8);
+    unsigned type = (unsigned)(lo >> 40) & 0x1f; /* S bit and type */
+    int dpl = (int)(lo >> 45) & 3;
+    if (type != 0xe && type != 0xf) {
+        raise_gp(env, gate_err);
+    }
+    if (is_sw && dpl < env->cpl) {
+        raise_gp(env, gate_err);
+    }
+    if (!(lo & (1ull << 47))) {
+        x86_raise_exception(env, EXCP_NP, gate_err);
+    }
+    uint16_t sel = (uint16_t)(lo >> 16);
+    uint64_t target = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
+    int ist = (int)(lo >> 32) & 7;
+    if ((sel & 0xfffc) == 0) {
+        raise_gp(env, 0);
+    }
+    uint64_t cd = load_desc(env, sel, EXCP_GP);
+    uint32_t cdh = (uint32_t)(cd >> 32);
+    int cdpl = (cdh >> DESC_DPL_SHIFT) & 3;
+    if (!(cdh & DESC_S) || !(cdh & (8u << DESC_TYPE_SHIFT)) || !(cdh & DESC_L) || (cdh & DESC_B) ||
+        cdpl > env->cpl) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    if (!(cdh & DESC_P)) {
+        x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+    }
+    bool conforming = cdh & (4u << DESC_TYPE_SHIFT);
+    int new_cpl = conforming ? env->cpl : cdpl;
+    uint64_t old_rsp = env->regs[R_ESP];
+    uint16_t old_ss = env->segs[R_SS].selector;
+    uint64_t sp;
+    if (ist) {
+        sp = ldq_kernel(env, env->tr.base + 0x24 + 8 * (uint64_t)(ist - 1));
+    } else if (new_cpl < env->cpl) {
+        sp = ldq_kernel(env, env->tr.base + 4 + 8 * (uint64_t)new_cpl);
+    } else {
+        sp = old_rsp;
+    }
+    sp &= ~0xfull;
+    uint64_t rflags = x86_get_rflags(env);
+    uint64_t ret = is_sw || is_hw ? next_rip : next_rip;
+    push64(env, &sp, old_ss);
+    push64(env, &sp, old_rsp);
+    push64(env, &sp, rflags);
+    push64(env, &sp, env->segs[R_CS].selector);
+    push64(env, &sp, ret);
+    if (has_error) {
+        push64(env, &sp, error_code);
+    }
+    /* committed: no fault after this point */
+    if (new_cpl < env->cpl) {
+        env->segs[R_SS] = (SegmentCache){.selector = (uint16_t)new_cpl, .flags = 0};
+    }
+    env->regs[R_ESP] = sp;
+    seg_from_desc(&env->segs[R_CS], (uint16_t)((sel & 0xfffc) | new_cpl), cd);
+    env->cpl = (uint8_t)new_cpl;
+    env->eflags &= ~(uint64_t)(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
+    if (type == 0xe) {
+        env->eflags &= ~(uint64_t)RFLAGS_IF;
+    }
+    env->rip = target;
+    env->int_shadow = false;
+}
+
+/* IRET with 64-bit (REX.W) or 32-bit operand size in 64-bit mode. */
+void helper_iret(CPUX86State *env, uint64_t size_bits)
+{
+    int bytes = (int)size_bits / 8;
+    if (size_bits == 16) {
+        x86_raise_exception(env, EXCP_UD, 0);
+    }
+    int mmu = x86_mmu_idx(env);
+    uint64_t sp = env->regs[R_ESP];
+    uint64_t new_rip = x86_ld(env, sp, bytes, mmu);
+    uint16_t new_cs = (uint16_t)x86_ld(env, sp + (uint64_t)bytes, bytes, mmu);
+    uint64_t new_flags = x86_ld(env, sp + 2 * (uint64_t)bytes, bytes, mmu);
+    uint64_t new_rsp = x86_ld(env, sp + 3 * (uint64_t)bytes, bytes, mmu);
+    uint16_t new_ss = (uint16_t)x86_ld(env, sp + 4 * (uint64_t)bytes, bytes, mmu);
+    if (env->eflags & RFLAGS_NT) {
+        raise_gp(env, 0); /* no task switches in long mode */
+    }
+    int rpl = new_cs & 3;
+    if ((new_cs & 0xfffc) == 0 || rpl < env->cpl) {
+        raise_gp(env, new_cs & 0xfffc);
+    }
+    uint64_t cd = load_desc(env, new_cs, EXCP_GP);
+    uint32_t cdh = (uint32_t)(cd >> 32);
+    if (!(cdh & DESC_S) || !(cdh & (8u << DESC_TYPE_SHIFT))) {
+        raise_gp(env, new_cs & 0xfffc);
+    }
+    if (!(cdh & DESC_L)) {
+        raise_gp(env, new_cs & 0xfffc); /* return to compatibility mode: not yet */
+    }
+    if (!(cdh & DESC_P)) {
+        x86_raise_exception(env, EXCP_NP, new_cs & 0xfffc);
+    }
+    uint64_t ssd = 0;
+    bool null_ss = (new_ss & 0xfffc) == 0;
+    if (null_ss) {
+        if (rpl == 3) {
+            raise_gp(env, 0);
+        }
+    } else {
+        ssd = load_desc(env, new_ss, EXCP_GP);
+        if (((ssd >> 45) & 3) != (uint64_t)rpl || (new_ss & 3) != rpl) {
+            raise_gp(env, new_ss & 0xfffc);
+        }
+    }
+    /* flags: IOPL only at CPL 0, IF only when CPL <= IOPL */
+    uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_DF | RFLAGS_NT | RFLAGS_RF | RFLAGS_AC |
+                    RFLAGS_ID | 0x80000 /* VIF */ | 0x100000 /* VIP */;
+    int iopl = (int)(x86_get_rflags(env) >> 12) & 3;
+    if (env->cpl == 0) {
+        mask |= RFLAGS_IOPL;
+    }
+    if (env->cpl <= iopl) {
+        mask |= RFLAGS_IF;
+    }
+    if (bytes == 4) {
+        mask &= 0xffffffffu;
+    }
+    uint64_t old = x86_get_rflags(env);
+    x86_set_rflags(env, (old & ~mask) | (new_flags & mask));
+    seg_from_desc(&env->segs[R_CS], new_cs, cd);
+    if (null_ss) {
+        env->segs[R_SS] = (SegmentCache){.selector = new_ss};
+    } else {
+        seg_from_desc(&env->segs[R_SS], new_ss, ssd);
+    }
+    if (rpl > env->cpl) {
+        /* data segments the outer level may not use become null */
+        for (int s = R_ES; s <= R_GS; s++) {
+            if (s == R_CS || s == R_SS) {
+                continue;
+            }
+            SegmentCache *sc = &env->segs[s];
+            int dpl = (sc->flags >> DESC_DPL_SHIFT) & 3;
+            bool conf_code = (sc->flags & (0xcu << DESC_TYPE_SHIFT)) == (0xcu << DESC_TYPE_SHIFT);
+            if ((sc->selector & 0xfffc) && !conf_code && dpl < rpl) {
+                sc->selector = 0;
+                sc->flags = 0;
+            }
+        }
+    }
+    env->cpl = (uint8_t)rpl;
+    env->regs[R_ESP] = bytes == 4 ? (uint32_t)new_rsp : new_rsp;
+    env->rip = bytes == 4 ? (uint32_t)new_rip : new_rip;
+}
+
+void helper_syscall(CPUX86State *env, uint64_t next_rip)
+{
+    if (!(env->efer & EFER_SCE)) {
+        x86_raise_exception(env, EXCP_UD, 0);
+    }
+    env->regs[R_ECX] = next_rip;
+    env->regs[11] = x86_get_rflags(env) & ~(uint64_t)RFLAGS_RF;
+    uint16_t cs = (uint16_t)(env->star >> 32) & 0xfffc;
+    set_flat_seg(&env->segs[R_CS], cs, true, 0);
+    set_flat_seg(&env->segs[R_SS], (uint16_t)(cs + 8), false, 0);
+    env->cpl = 0;
+    uint64_t f = x86_get_rflags(env) & ~env->fmask & ~(uint64_t)RFLAGS_RF;
+    x86_set_rflags(env, f);
+    env->rip = env->lstar;
+}
+
+void helper_sysret(CPUX86State *env, uint64_t size_bits)
+{
+    if (!(env->efer & EFER_SCE)) {
+        x86_raise_exception(env, EXCP_UD, 0);
+    }
+    if (env->cpl != 0) {
+        raise_gp(env, 0);
+    }
+    uint16_t base = (uint16_t)(env->star >> 48);
+    if (size_bits != 64) {
+        raise_gp(env, 0); /* return to compatibility mode: not yet */
+    }
+    uint64_t rcx = env->regs[R_ECX];
+    if ((uint64_t)(((int64_t)rcx << 16) >> 16) != rcx) {
+        raise_gp(env, 0);
+    }
+    set_flat_seg(&env->segs[R_CS], (uint16_t)((base + 16) | 3), true, 3);
+    set_flat_seg(&env->segs[R_SS], (uint16_t)((base + 8) | 3), false, 3);
+    env->cpl = 3;
+    x86_set_rflags(env, (env->regs[11] & ~(uint64_t)(RFLAGS_RF | RFLAGS_VM)) | RFLAGS_FIXED);
+    env->rip = rcx;
+}
+
+void helper_swapgs(CPUX86State *env)
+{
+    uint64_t t = env->gs_base;
+    env->gs_base = env->kernel_gs_base;
+    env->kernel_gs_base = t;
+}
+
+/* LGDT/LIDT (info bit 0: IDT), SGDT/SIDT (bit 1: store) */
+void helper_dtable(CPUX86State *env, uint64_t addr, uint64_t info)
+{
+    bool idt = info & 1;
+    int mmu = x86_mmu_idx(env);
+    if (info & 2) {
+        x86_st(env, addr, idt ? env->idt_limit : env->gdt_limit, 2, mmu);
+        x86_st(env, addr + 2, idt ? env->idt_base : env->gdt_base, 8, mmu);
+        return;
+    }
+    uint32_t limit = (uint32_t)x86_ld(env, addr, 2, mmu);
+    uint64_t base = x86_ld(env, addr + 2, 8, mmu);
+    if ((uint64_t)(((int64_t)base << 16) >> 16) != base) {
+        raise_gp(env, 0);
+    }
+    if (idt) {
+        env->idt_base = base;
+        env->idt_limit = limit;
+    } else {
+        env->gdt_base = base;
+        env->gdt_limit = limit;
+    }
+}
+
+/* LLDT (is_tr 0) / LTR (is_tr 1): 16-byte system descriptors in long mode */
+void helper_lldt_ltr(CPUX86State *env, uint64_t selector, uint64_t is_tr)
+{
+    uint16_t sel = (uint16_t)selector;
+    SegmentCache *sc = is_tr ? &env->tr : &env->ldt;
+    if ((sel & 0xfffc) == 0) {
+        if (is_tr) {
+            raise_gp(env, 0);
+        }
+        *sc = (SegmentCache){0};
+        return;
+    }
+    if (sel & 4) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    uint32_t off = sel & ~7u;
+    if (off + 15 > env->gdt_limit) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    uint64_t lo = ldq_kernel(env, env->gdt_base + off);
+    uint64_t hi = ldq_kernel(env, env->gdt_base + off + 8);
+    unsigned type = (unsigned)(lo >> 40) & 0x1f;
+    if (is_tr ? (type != 0x9) : (type != 0x2)) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    if (!(lo & (1ull << 47))) {
+        x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+    }
+    seg_from_desc(sc, sel, lo);
+    sc->base |= (hi & 0xffffffffull) << 32;
+    if (is_tr) {
+        /* mark busy in the GDT */
+        x86_st(env, env->gdt_base + off + 5, ((lo >> 40) & 0xff) | 2, 1, MMU_KERNEL);
+        sc->flags |= 2u << DESC_TYPE_SHIFT;
+    }
+}
+
+/* ---- control registers ---- */
+
+uint64_t helper_read_cr(CPUX86State *env, uint64_t n)
+{
+    if (n == 8) {
+        const X86IrqChip *chip = x86_irq_chip();
+        if (chip && chip->get_tpr) {
+            vireo_lock();
+            uint64_t v = chip->get_tpr(env->cpu_index);
+            vireo_unlock();
+            return v;
+        }
+    }
+    return env->cr[n];
+}
+
+void helper_write_cr(CPUX86State *env, uint64_t n, uint64_t v)
+{
+    switch (n) {
+    case 0: {
+        if (v >> 32) {
+            raise_gp(env, 0);
+        }
+        v |= CR0_ET;
+        if (((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD))) {
+            raise_gp(env, 0);
+        }
+        if ((env->efer & EFER_LMA) && !(v & CR0_PG)) {
+            env->efer &= ~(uint64_t)EFER_LMA; /* leaving long mode: unsupported beyond this */
+        }
+        if (!(env->cr[0] & CR0_PG) && (v & CR0_PG) && (env->efer & EFER_LME)) {
+            if (!(env->cr[4] & CR4_PAE)) {
+                raise_gp(env, 0);
+            }
+            env->efer |= EFER_LMA;
+        }
+        env->cr[0] = v;
+        x86_tlb_flush(env, true);
+        break;
+    }
+    case 2:
+        env->cr[2] = v;
+        break;
+    case 3:
+        env->cr[3] = v & 0x000ffffffffff018ull;
+        x86_tlb_flush(env, false);
+        break;
+    case 4: {
+        const uint64_t ok = 0x7ffffu & ~(1u << 12) & ~(1u << 11); /* no LA57, no UMIP */
+        if (v & ~ok) {
+            raise_gp(env, 0);
+        }
+        if ((env->efer & EFER_LMA) && !(v & CR4_PAE)) {
+            raise_gp(env, 0);
+        }
+        env->cr[4] = v;
+        x86_tlb_flush(env, true);
+        break;
+    }
+    case 8: {
+        if (v & ~0xfull) {
+            raise_gp(env, 0);
+        }
+        env->cr[8] = v;
+        const X86IrqChip *chip = x86_irq_chip();
+        if (chip && chip->set_tpr) {
+            vireo_lock();
+            chip->set_tpr(env->cpu_index, (uint8_t)v);
+            vireo_unlock();
+        }
+        break;
+    }
+    default:
+        x86_raise_exception(env, EXCP_UD, 0);
+    }
+}
+
+void helper_invlpg(CPUX86State *env, uint64_t addr)
+{
+    x86_tlb_flush_page(env, addr);
+}
+
+/* ---- MSRs ---- */
+
+#define MSR_TSC            0x10
+#define MSR_APIC_BASE      0x1b
+#define MSR_MTRRCAP        0xfe
+#define MSR_SYSENTER_CS    0x174
+#define MSR_SYSENTER_ESP   0x175
+#define MSR_SYSENTER_EIP   0x176
+#define MSR_MCG_CAP        0x179
+#define MSR_MCG_STATUS     0x17a
+#define MSR_MISC_ENABLE    0x1a0
+#define MSR_PAT            0x277
+#define MSR_MTRR_DEF_TYPE  0x2ff
+#define MSR_EFER           0xc0000080
+#define MSR_STAR           0xc0000081
+#define MSR_LSTAR          0xc0000082
+#define MSR_CSTAR          0xc0000083
+#define MSR_FMASK          0xc0000084
+#define MSR_FS_BASE        0xc0000100
+#define MSR_GS_BASE        0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX        0xc0000103
+
+static bool irqchip_msr(CPUX86State *env, uint32_t idx, uint64_t *v, bool wr)
+{
+    const X86IrqChip *chip = x86_irq_chip();
+    if (!chip || !chip->msr) {
+        return false;
+    }
+    vireo_lock();
+    bool ok = chip->msr(env->cpu_index, idx, v, wr);
+    vireo_unlock();
+    return ok;
+}
+
+static uint64_t guest_tsc(CPUX86State *env)
+{
+    return x86_host_tsc() + env->tsc_offset;
+}
+
+void helper_rdmsr(CPUX86State *env)
+{
+    uint32_t idx = (uint32_t)env->regs[R_ECX];
+    uint64_t v = 0;
+    switch (idx) {
+    case MSR_TSC:
+        v = guest_tsc(env);
+        break;
+    case MSR_APIC_BASE:
+        if (!irqchip_msr(env, idx, &v, false)) {
+            v = env->apic_base;
+        }
+        break;
+    case 0x6e0:
+    case 0x800 ... 0x8ff:
+        if (!irqchip_msr(env, idx, &v, false)) {
+            raise_gp(env, 0);
+        }
+        break;
+    case MSR_MTRRCAP:
+        v = 0x508; /* 8 variable ranges, fixed ranges, write-combining */
+        break;
+    case MSR_SYSENTER_CS:
+        v = env->sysenter_cs;
+        break;
+    case MSR_SYSENTER_ESP:
+        v = env->sysenter_esp;
+        break;
+    case MSR_SYSENTER_EIP:
+        v = env->sysenter_eip;
+        break;
+    case MSR_MCG_CAP:
+    case MSR_MCG_STATUS:
+        v = 0;
+        break;
+    case MSR_MISC_ENABLE:
+        v = env->misc_enable;
+        break;
+    case MSR_PAT:
+        v = env->pat;
+        break;
+    case MSR_MTRR_DEF_TYPE:
+        v = env->mtrr_deftype;
+        break;
+    case 0x200 ... 0x20f: /* variable MTRRs */
+    case 0x250:
+    case 0x258:
+    case 0x259:
+    case 0x268 ... 0x26f:
+        v = 0;
+        break;
+    case MSR_EFER:
+        v = env->efer;
+        break;
+    case MSR_STAR:
+        v = env->star;
+        break;
+    case MSR_LSTAR:
+        v = env->lstar;
+        break;
+    case MSR_CSTAR:
+        v = env->cstar;
+        break;
+    case MSR_FMASK:
+        v = env->fmask;
+        break;
+    case MSR_FS_BASE:
+        v = env->fs_base;
+        break;
+    case MSR_GS_BASE:
+        v = env->gs_base;
+        break;
+    case MSR_KERNEL_GS_BASE:
+        v = env->kernel_gs_base;
+        break;
+    case MSR_TSC_AUX:
+        v = env->tsc_aux;
+        break;
+    default:
+        raise_gp(env, 0);
+    }
+    env->regs[R_EAX] = (uint32_t)v;
+    env->regs[R_EDX] = v >> 32;
+}
+
+static void check_canonical(CPUX86State *env, uint64_t v)
+{
+    if ((uint64_t)(((int64_t)v << 16) >> 16) != v) {
+        raise_gp(env, 0);
+    }
+}
+
+void helper_wrmsr(CPUX86State *env)
+{
+    uint32_t idx = (uint32_t)env->regs[R_ECX];
+    uint64_t v = (uint32_t)env->regs[R_EAX] | (env->regs[R_EDX] << 32);
+    switch (idx) {
+    case MSR_TSC:
+        env->tsc_offset = v - x86_host_tsc();
+        break;
+    case MSR_APIC_BASE:
+        if (!irqchip_msr(env, idx, &v, true)) {
+            env->apic_base = (env->apic_base & 0x100) | (v & ~0x1ffull);
+        }
+        break;
+    case 0x6e0:
+    case 0x800 ... 0x8ff:
+        if (!irqchip_msr(env, idx, &v, true)) {
+            raise_gp(env, 0);
+        }
+        break;
+    case MSR_SYSENTER_CS:
+        env->sysenter_cs = v & 0xffff;
+        break;
+    case MSR_SYSENTER_ESP:
+        check_canonical(env, v);
+        env->sysenter_esp = v;
+        break;
+    case MSR_SYSENTER_EIP:
+        check_canonical(env, v);
+        env->sysenter_eip = v;
+        break;
+    case MSR_MCG_STATUS:
+        break;
+    case MSR_MISC_ENABLE:
+        env->misc_enable = v;
+        break;
+    case MSR_PAT:
+        env->pat = v;
+        break;
+    case MSR_MTRR_DEF_TYPE:
+        env->mtrr_deftype = v;
+        break;
+    case 0x200 ... 0x20f:
+    case 0x250:
+    case 0x258:
+    case 0x259:
+    case 0x268 ... 0x26f:
+        break;
+    case MSR_EFER: {
+        uint64_t ok = EFER_SCE | EFER_LME | EFER_NXE;
+        if (v & ~(ok | EFER_LMA)) {
+            raise_gp(env, 0);
+        }
+        if ((env->cr[0] & CR0_PG) && ((v ^ env->efer) & EFER_LME)) {
+            raise_gp(env, 0);
+        }
+        env->efer = (env->efer & EFER_LMA) | (v & ok);
+        x86_tlb_flush(env, true);
+        break;
+    }
+    case MSR_STAR:
+        env->star = v;
+        break;
+    case MSR_LSTAR:
+        check_canonical(env, v);
+        env->lstar = v;
+        break;
+    case MSR_CSTAR:
+        check_canonical(env, v);
+        env->cstar = v;
+        break;
+    case MSR_FMASK:
+        env->fmask = v & 0xffffffffu;
+        break;
+    case MSR_FS_BASE:
+        check_canonical(env, v);
+        env->fs_base = v;
+        break;
+    case MSR_GS_BASE:
+        check_canonical(env, v);
+        env->gs_base = v;
+        break;
+    case MSR_KERNEL_GS_BASE:
+        check_canonical(env, v);
+        env->kernel_gs_base = v;
+        break;
+    case MSR_TSC_AUX:
+        env->tsc_aux = v & 0xffffffffu;
+        break;
+    default:
+        raise_gp(env, 0);
+    }
+}
+
+void helper_rdtsc(CPUX86State *env, uint64_t with_aux)
+{
+    uint64_t t = guest_tsc(env);
+    env->regs[R_EAX] = (uint32_t)t;
+    env->regs[R_EDX] = t >> 32;
+    if (with_aux) {
+        env->regs[R_ECX] = (uint32_t)env->tsc_aux;
+    }
+}
+
+/* ---- CPUID: a qemu64-like model, and a few more features under -cpu max ---- */
+
+#define Q64_1_EDX                                                                                  \
+    0x078bfbfdu /* fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx \
+                   fxsr sse sse2 */
+#define Q64_1_ECX  ((1u << 0) | (1u << 31))               /* sse3, hypervisor */
+#define Q64_81_EDX ((1u << 11) | (1u << 20) | (1u << 29)) /* syscall nx lm */
+#define Q64_81_ECX (1u << 0)                              /* lahf_lm */
+
+static unsigned topo_bits(unsigned n)
+{
+    unsigned b = 0;
+    while ((1u << b) < n) {
+        b++;
+    }
+    return b;
+}
+
+static void cpuid_str(uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d, const char *s)
+{
+    memcpy(a, s, 4);
+    memcpy(b, s + 4, 4);
+    memcpy(c, s + 8, 4);
+    memcpy(d, s + 12, 4);
+}
+
+void x86_cpuid(CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
+               uint32_t *d)
+{
+    unsigned threads = env->cpuid_threads ? env->cpuid_threads : 1;
+    unsigned cores = env->cpuid_cores ? env->cpuid_cores : 1;
+    *a = *b = *c = *d = 0;
+    switch (leaf) {
+    case 0:
+        *a = 0xd;
+        memcpy(b, "Auth", 4);
+        memcpy(d, "enti", 4);
+        memcpy(c, "cAMD", 4);
+        break;
+    case 1:
+        *a = 0x00060fb1; /* qemu64: family 15, model 107, stepping 1 */
+        *b = (env->apic_id << 24) | ((threads * cores) << 16) | (8 << 8);
+        *c = Q64_1_ECX;
+        *d = Q64_1_EDX | (threads * cores > 1 ? (1u << 28) : 0);
+        break;
+    case 0xb:
+        *d = env->apic_id;
+        if (sub == 0) {
+            *a = topo_bits(threads);
+            *b = threads;
+            *c = 1u << 8;
+        } else if (sub == 1) {
+            *a = topo_bits(threads) + topo_bits(cores);
+            *b = threads * cores;
+            *c = 1 | (2u << 8);
+        } else {
+            *c = sub;
+        }
+        break;
+    case 0x80000000:
+        *a = 0x80000008;
+        memcpy(b, "Auth", 4);
+        memcpy(d, "enti", 4);
+        memcpy(c, "cAMD", 4);
+        break;
+    case 0x80000001:
+        *a = 0x00060fb1;
+        *c = Q64_81_ECX;
+        *d = Q64_81_EDX | (Q64_1_EDX & 0x0183f3ffu);
+        break;
+    case 0x80000002:
+        cpuid_str(a, b, c, d, "QEMU Virtual CPU");
+        break;
+    case 0x80000003:
+        cpuid_str(a, b, c, d, " version 2.5+\0\0\0");
+        break;
+    case 0x80000004:
+        break;
+    case 0x80000005:
+        *a = 0x01ff01ff;
+        *b = 0x01ff01ff;
+        *c = 0x40020140;
+        *d = 0x40020140;
+        break;
+    case 0x80000006:
+        *b = 0x42004200;
+        *c = 0x02008140;
+        *d = 0x00808140;
+        break;
+    case 0x80000008:
+        *a = 0x00003028; /* 40 physical, 48 virtual address bits */
+        *c = threads * cores > 1 ? threads * cores - 1 : 0;
+        break;
+    default:
+        break;
+    }
+}
+
+void helper_cpuid(CPUX86State *env)
+{
+    uint32_t a, b, c, d;
+    x86_cpuid(env, (uint32_t)env->regs[R_EAX], (uint32_t)env->regs[R_ECX], &a, &b, &c, &d);
+    env->regs[R_EAX] = a;
+    env->regs[R_EBX] = b;
+    env->regs[R_ECX] = c;
+    env->regs[R_EDX] = d;
+}
+
+/* ---- port I/O, flags ---- */
+
+static void check_io(CPUX86State *env)
+{
+    int iopl = (int)(env->eflags >> 12) & 3;
+    if (env->cpl > iopl) {
+        raise_gp(env, 0); /* no I/O permission bitmap */
+    }
+}
+
+uint64_t helper_in(CPUX86State *env, uint64_t port, uint64_t bytes)
+{
+    check_io(env);
+    uint32_t v = 0;
+    vireo_lock();
+    pio_dispatch((uint16_t)port, &v, (unsigned)bytes, false);
+    vireo_unlock();
+    return v;
+}
+
+void helper_out(CPUX86State *env, uint64_t port, uint64_t val, uint64_t bytes)
+{
+    check_io(env);
+    uint32_t v = (uint32_t)val;
+    vireo_lock();
+    pio_dispatch((uint16_t)port, &v, (unsigned)bytes, true);
+    vireo_unlock();
+}
+
+/* POPF in system mode: IOPL only at CPL 0, IF only when CPL <= IOPL; VM/RF never. */
+void helper_popf(CPUX86State *env, uint64_t v, uint64_t size_bits)
+{
+    uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_DF | RFLAGS_NT | RFLAGS_AC | RFLAGS_ID;
+    int iopl = (int)(env->eflags >> 12) & 3;
+    if (env->cpl == 0) {
+        mask |= RFLAGS_IOPL;
+    }
+    if (env->cpl <= iopl) {
+        mask |= RFLAGS_IF;
+    }
+    if (size_bits == 16) {
+        mask &= 0xffff;
+    }
+    uint64_t old = x86_get_rflags(env);
+    uint64_t nf = (old & ~mask) | (v & mask);
+    if (!(old & RFLAGS_IF) && (nf & RFLAGS_IF)) {
+        env->int_shadow = false; /* POPF has no interrupt shadow */
+    }
+    x86_set_rflags(env, nf);
+}
+
+/* CLI (0) / STI (1) */
+void helper_cli_sti(CPUX86State *env, uint64_t set)
+{
+    int iopl = (int)(env->eflags >> 12) & 3;
+    if (env->cpl > iopl) {
+        raise_gp(env, 0);
+    }
+    if (set) {
+        if (!(env->eflags & RFLAGS_IF)) {
+            env->int_shadow = true;
+        }
+        env->eflags |= RFLAGS_IF;
+    } else {
+        env->eflags &= ~(uint64_t)RFLAGS_IF;
+    }
+}
+
+char *x86_cpu_format_registers(CPUX86State *env)
+{
+    char *buf = malloc(2048);
+    if (!buf) {
+        return NULL;
+    }
+    const uint64_t *r = env->regs;
+    snprintf(buf, 2048,
+             "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+             "RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
+             "R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+             "R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
+             "RIP=%016llx RFL=%08llx CPL=%d\n"
+             "CS =%04x %016llx  SS =%04x %016llx\n"
+             "GDT=     %016llx %08x\nIDT=     %016llx %08x\n"
+             "CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx\nEFER=%016llx\n",
+             (unsigned long long)r[0], (unsigned long long)r[3], (unsigned long long)r[1],
+             (unsigned long long)r[2], (unsigned long long)r[6], (unsigned long long)r[7],
+             (unsigned long long)r[5], (unsigned long long)r[4], (unsigned long long)r[8],
+             (unsigned long long)r[9], (unsigned long long)r[10], (unsigned long long)r[11],
+             (unsigned long long)r[12], (unsigned long long)r[13], (unsigned long long)r[14],
+             (unsigned long long)r[15], (unsigned long long)env->rip,
+             (unsigned long long)x86_get_rflags(env), env->cpl, env->segs[R_CS].selector,
+             (unsigned long long)env->segs[R_CS].base, env->segs[R_SS].selector,
+             (unsigned long long)env->segs[R_SS].base, (unsigned long long)env->gdt_base,
+             env->gdt_limit, (unsigned long long)env->idt_base, env->idt_limit,
+             (unsigned long long)env->cr[0], (unsigned long long)env->cr[2],
+             (unsigned long long)env->cr[3], (unsigned long long)env->cr[4],
+             (unsigned long long)env->efer);
+    return buf;
+}

@@ -24,7 +24,8 @@ static TCGContext *tcg_ctx;
 static CPUX86State *cpus[MAX_CPUS];
 static unsigned nb_cpus;
 static uint64_t flush_count;
-static bool dump_tbs; /* VIREO_TCG_DUMP=1: IR and host code of every TB on stderr */
+static bool dump_tbs;       /* VIREO_TCG_DUMP=1: IR and host code of every TB on stderr */
+static bool log_exceptions; /* VIREO_TCG_EXC=1: every exception delivered, on stderr */
 
 TCGStats tcg_stats;
 bool tcg_chaining = true;
@@ -107,6 +108,7 @@ void tcg_exec_init(size_t size)
     }
     tcg_ctx_init(tcg_ctx);
     dump_tbs = getenv("VIREO_TCG_DUMP") != NULL;
+    log_exceptions = getenv("VIREO_TCG_EXC") != NULL;
 }
 
 static void jmp_cache_clear(CPUX86State *env)
@@ -359,6 +361,19 @@ static bool deliver_exception(CPUX86State *env, int ex)
     bool sw = ex >= EXCP_INT_SW;
     int vector = ex & 0xff;
     uint32_t err = env->error_code;
+    if (log_exceptions) {
+        fprintf(stderr, "tcg: cpu %u exception %d%s err %#x at rip %#llx cr2 %#llx\n",
+                env->cpu_index, vector, sw ? " (int n)" : "", err, (unsigned long long)env->rip,
+                (unsigned long long)env->cr[2]);
+        X86Translation t;
+        if (vector == EXCP_UD && !x86_walk(env, env->rip, ACC_READ, MMU_KERNEL, &t)) {
+            const uint8_t *p = gpa_to_hva(t.pa, 16);
+            for (int i = 0; p && i < 16; i++) {
+                fprintf(stderr, "%02x ", p[i]);
+            }
+            fprintf(stderr, "\n");
+        }
+    }
     if (!sw && env->old_exception >= 0) {
         int old = env->old_exception;
         if (old == EXCP_DF) {
@@ -376,16 +391,21 @@ static bool deliver_exception(CPUX86State *env, int ex)
     return true;
 }
 
+/*
+ * System mode. With env->stop_rip set (the differential harness) exceptions are returned
+ * instead of delivered, and stop_rip/tb_budget work as in flat mode.
+ */
 static int cpu_exec_system(CPUX86State *env)
 {
     TranslationBlock *last = NULL;
     int slot = 0;
+    uint64_t budget = env->tb_budget;
     for (;;) {
         int ex = env->exception_index;
         if (ex >= 0) {
             env->exception_index = -1;
             last = NULL;
-            if (ex >= EXCP_INTERRUPT && ex < EXCP_INT_SW) {
+            if ((ex >= EXCP_INTERRUPT && ex < EXCP_INT_SW) || env->stop_rip) {
                 return ex;
             }
             if (!deliver_exception(env, ex)) {
@@ -418,6 +438,12 @@ static int cpu_exec_system(CPUX86State *env)
             }
         }
         env->int_shadow = false;
+        if (env->stop_rip && env->rip == env->stop_rip) {
+            return EXCP_STOP;
+        }
+        if (env->tb_budget && budget-- == 0) {
+            return EXCP_BUDGET;
+        }
         tb_lock();
         TranslationBlock *tb = tb_lookup(env, env->rip, cpu_tb_flags(env));
         if (last && tcg_chaining && !last->invalid) {
@@ -435,6 +461,7 @@ static int cpu_exec_system(CPUX86State *env)
 
 int tcg_cpu_exec(CPUX86State *env)
 {
+    env->exception_index = -1;
     if (sigsetjmp(env->jmp_env, 0)) {
         if (tb_lock_held) {
             tb_unlock();

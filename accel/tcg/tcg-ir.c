@@ -94,6 +94,7 @@ int tcg_op_nb_oargs(const TCGOp *op)
     case OP_ld_env:
     case OP_aluf ... OP_unf:
     case OP_shf:
+    case OP_shdf:
     case OP_imul2f ... OP_bsr:
     case OP_setcc ... OP_cmovcc:
     case OP_getflags:
@@ -121,6 +122,13 @@ static bool shf_full_write(const TCGContext *s, const TCGOp *op)
     return (c->val & (op->size == 64 ? 63 : 31)) != 0;
 }
 
+/* SHLD/SHRD by a constant non-zero count write every flag (OF undefined but written). */
+static bool shd_full_write(const TCGContext *s, const TCGOp *op)
+{
+    const TCGTemp *c = &s->temps[op->args[3]];
+    return c->kind == TEMP_CONST && (c->val & (op->size == 64 ? 63 : 31)) != 0;
+}
+
 bool tcg_op_reads_flags(const TCGContext *s, const TCGOp *op)
 {
     switch (op->opc) {
@@ -130,6 +138,8 @@ bool tcg_op_reads_flags(const TCGContext *s, const TCGOp *op)
         return op->sub != UN_NEG;
     case OP_shf:
         return !shf_full_write(s, op);
+    case OP_shdf:
+        return !shd_full_write(s, op);
     case OP_btf:
     case OP_bsf:
     case OP_bsr:
@@ -163,6 +173,8 @@ bool tcg_op_full_writes_flags(const TCGContext *s, const TCGOp *op)
         return op->sub == UN_NEG;
     case OP_shf:
         return shf_full_write(s, op);
+    case OP_shdf:
+        return shd_full_write(s, op);
     default:
         return false;
     }
@@ -324,6 +336,7 @@ static const char *const op_names[OP_NB] = {
     [OP_aluf] = "aluf",
     [OP_unf] = "unf",
     [OP_shf] = "shf",
+    [OP_shdf] = "shdf",
     [OP_mulf] = "mulf",
     [OP_imul2f] = "imul2f",
     [OP_btf] = "btf",

@@ -750,8 +750,6 @@ static void gen_slow_path(Backend *B, const struct SlowPath *sp)
     if (n & 1) {
         emit_rm(B, 0x8d | P_REXW, RSP, RSP, -1, 0, -8);
     }
-    emit_movi(B, R11, (int64_t)sp->rip);
-    emit_st_env(B, R11, ENV_OFF(rip));
     uint64_t info = sp->bytes | (uint64_t)sp->sign << 4 | (uint64_t)sp->mmu << 8;
     if (sp->is_store) {
         opc_prefix(B, 0x50 + (sp->ra & 7), 0, sp->ra, -1); /* push ra; push rv; pop rdx; pop rsi */
@@ -759,12 +757,15 @@ static void gen_slow_path(Backend *B, const struct SlowPath *sp)
         opc_prefix(B, 0x58 + (RDX & 7), 0, RDX, -1);
         opc_prefix(B, 0x58 + (RSI & 7), 0, RSI, -1);
         emit_movi(B, RCX, (int64_t)info);
-        emit_movi(B, RAX, (int64_t)(uintptr_t)helper_st_slow);
     } else {
         emit_mov_rr(B, RSI, sp->ra);
         emit_movi(B, RDX, (int64_t)info);
-        emit_movi(B, RAX, (int64_t)(uintptr_t)helper_ld_slow);
     }
+    /* the instruction's RIP, for a precise #PF (rax is free once the arguments are set) */
+    emit_movi(B, RAX, (int64_t)sp->rip);
+    emit_st_env(B, RAX, ENV_OFF(rip));
+    emit_movi(B, RAX,
+              (int64_t)(uintptr_t)(sp->is_store ? (void *)helper_st_slow : (void *)helper_ld_slow));
     emit_mov_rr(B, RDI, RBP);
     emit_rr(B, 0xff, 2, RAX); /* call rax */
     if (!sp->is_store) {
@@ -929,6 +930,7 @@ static void gen_lookup_goto(Backend *B, const TCGOp *op)
     emit_jmp_abs(B, tcg_epilogue_save);
     *jr = (uint8_t)(B->p - (jr + 1));
     emit_rm(B, 0xff, 4, RDX, -1, 0, (int32_t)offsetof(TranslationBlock, code)); /* jmp [rdx] */
+    B->locked = B->scratch = 0; /* a label may follow (a jcc to two other pages) */
 }
 
 static void gen_brcond(Backend *B, const TCGOp *op)
@@ -1205,6 +1207,25 @@ static void gen_op(Backend *B, const TCGOp *op)
         }
         int r = flag_dst(B, op, 1, allowed);
         emit_shift(B, op->sub, op->size, r, op->args[2]);
+        set_output(B, d, r);
+        break;
+    }
+    case OP_shdf: {
+        /* (d, a, b, count): shld/shrd r, rb, imm8/cl */
+        uint32_t allowed = ALL_REGS;
+        bool cnt_const = is_const(B, op->args[3], &v);
+        if (!cnt_const) {
+            load_input(B, op->args[3], BIT(RCX));
+            allowed &= ~BIT(RCX);
+        }
+        int rb = load_input(B, op->args[2], allowed);
+        int r = flag_dst(B, op, 1, allowed & ~BIT(rb));
+        int sf = size_flags(op->size) & ~(P_BYTE_R | P_BYTE_RM);
+        int opc = (op->sub ? 0xac : 0xa4) + (cnt_const ? 0 : 1);
+        emit_rr(B, opc | P_0F | sf, rb, r);
+        if (cnt_const) {
+            b8(B, (uint8_t)v);
+        }
         set_output(B, d, r);
         break;
     }

@@ -78,6 +78,7 @@ typedef enum TCGOpcode {
     OP_aluf,     /* (d, a, b) sub = ALU_*; CMP/TEST have no d (d = -1) */
     OP_unf,      /* (d, a) sub = UN_* */
     OP_shf,      /* (d, a, count) sub = SH_* */
+    OP_shdf,     /* (d, a, b, count) sub 0 = shld, 1 = shrd; size 16/32/64 */
     OP_mulf,     /* (lo, hi, a_rax, b, hi_in) sub = 0 mul / 1 imul; size 8: hi -1; hi_in: 16 only */
     OP_imul2f,   /* (d, a, b) */
     OP_btf,      /* (d, a, bit) sub = BT_*; BT: d = -1 */

@@ -172,6 +172,12 @@ typedef struct CPUX86State {
     int old_exception;        /* delivery in progress: -1, or the vector (for #DF / triple) */
     uint32_t cpuid_max_model; /* 0 qemu64, 1 max */
     uint32_t cpuid_threads, cpuid_cores, cpuid_cpus; /* -smp topology */
+    /* x87/SSE state (control registers and the FXSAVE image's registers) */
+    uint16_t fpuc, fpus;
+    uint8_t fptag_abridged;
+    uint32_t mxcsr;
+    uint8_t st_raw[8][16]; /* ST0..7 as FXSAVE lays them out */
+    uint64_t xmm[16][2];
     struct TranslationBlock *cur_tb;
     CPUTLBEntry tlb[2][TLB_SIZE];
     uint64_t tlb_phys[2][TLB_SIZE]; /* guest physical page of each entry (for SMC) */

@@ -5,6 +5,7 @@
  * hold translated code) and instruction fetch. See docs/tcg.md.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "vireo/ioport.h"
 #include "vireo/machine.h"
@@ -61,6 +62,15 @@ uint32_t x86_walk(CPUX86State *env, uint64_t va, int access, int mmu_idx, X86Tra
         ptes[level] = p;
         e = __atomic_load_n(p, __ATOMIC_RELAXED);
         if (!(e & PG_P)) {
+            static int debug = -1; /* VIREO_WALK_DEBUG=1: not-present walks on stderr */
+            if (debug < 0) {
+                debug = getenv("VIREO_WALK_DEBUG") != NULL;
+            }
+            if (debug) {
+                fprintf(stderr, "walk %#llx cr3 %#llx: level %d table %#llx idx %u -> %#llx\n",
+                        (unsigned long long)va, (unsigned long long)env->cr[3], level,
+                        (unsigned long long)table, idx, (unsigned long long)e);
+            }
             return 0x80000000u | err;
         }
         if ((e & PHYS_BITS_RSVD) || ((e & PG_NX) && !nxe) || (level == 3 && (e & PG_PS)) ||

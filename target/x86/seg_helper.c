@@ -27,6 +27,8 @@ static _Noreturn void raise_gp(CPUX86State *env, uint32_t err)
     x86_raise_exception(env, EXCP_GP, err);
 }
 
+void x86_fpu_reset(CPUX86State *env);
+
 static uint64_t ldq_kernel(CPUX86State *env, uint64_t va)
 {
     return x86_ld(env, va, 8, MMU_KERNEL);
@@ -173,6 +175,9 @@ void x86_cpu_reset_state(CPUX86State *env)
     env->misc_enable = 1; /* fast strings */
     env->mtrr_deftype = 0;
     env->tsc_aux = 0;
+    x86_fpu_reset(env);
+    env->mxcsr = 0x1f80;
+    memset(env->xmm, 0, sizeof(env->xmm));
     env->dr[6] = 0xffff0ff0;
     env->dr[7] = 0x400;
     env->int_shadow = false;
@@ -352,6 +357,57 @@ void helper_iret(CPUX86State *env, uint64_t size_bits)
     env->cpl = (uint8_t)rpl;
     env->regs[R_ESP] = bytes == 4 ? (uint32_t)new_rsp : new_rsp;
     env->rip = bytes == 4 ? (uint32_t)new_rip : new_rip;
+}
+
+/* Load CS for a far transfer to the same privilege level (LRET/LJMP in long mode). */
+static void load_cs_same_level(CPUX86State *env, uint16_t sel)
+{
+    if ((sel & 0xfffc) == 0) {
+        raise_gp(env, 0);
+    }
+    uint64_t d = load_desc(env, sel, EXCP_GP);
+    uint32_t h = (uint32_t)(d >> 32);
+    int dpl = (h >> DESC_DPL_SHIFT) & 3;
+    bool conforming = h & (4u << DESC_TYPE_SHIFT);
+    if (!(h & DESC_S) || !(h & (8u << DESC_TYPE_SHIFT)) ||
+        (conforming ? dpl > env->cpl : ((sel & 3) > env->cpl || dpl != env->cpl))) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    if (!(h & DESC_P)) {
+        x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+    }
+    if (!(h & DESC_L)) {
+        raise_gp(env, sel & 0xfffc); /* compatibility mode: not yet */
+    }
+    seg_from_desc(&env->segs[R_CS], (uint16_t)((sel & 0xfffc) | env->cpl), d);
+}
+
+/* LRET [imm16] (info = operand bits | imm << 8), same privilege level only */
+void helper_lret(CPUX86State *env, uint64_t info)
+{
+    int bytes = (int)(info & 0xff) / 8;
+    uint64_t imm = info >> 8;
+    int mmu = x86_mmu_idx(env);
+    uint64_t sp = env->regs[R_ESP];
+    uint64_t rip = x86_ld(env, sp, bytes, mmu);
+    uint16_t cs = (uint16_t)x86_ld(env, sp + (uint64_t)bytes, bytes, mmu);
+    if ((cs & 3) != env->cpl) {
+        raise_gp(env, cs & 0xfffc); /* return to an outer level: not yet */
+    }
+    load_cs_same_level(env, cs);
+    env->regs[R_ESP] = sp + 2 * (uint64_t)bytes + imm;
+    env->rip = rip;
+}
+
+/* LJMP m16:64 / m16:32 (info = operand bits); the far pointer is read by the caller */
+void helper_ljmp(CPUX86State *env, uint64_t addr, uint64_t info)
+{
+    int bytes = (int)info / 8;
+    int mmu = x86_mmu_idx(env);
+    uint64_t rip = x86_ld(env, addr, bytes, mmu);
+    uint16_t cs = (uint16_t)x86_ld(env, addr + (uint64_t)bytes, 2, mmu);
+    load_cs_same_level(env, cs);
+    env->rip = rip;
 }
 
 void helper_syscall(CPUX86State *env, uint64_t next_rip)
@@ -637,6 +693,16 @@ void helper_rdmsr(CPUX86State *env)
     case MSR_EFER:
         v = env->efer;
         break;
+    case 0xc0010010: /* AMD SYSCFG */
+    case 0xc0010015: /* AMD HWCR */
+    case 0xc001001f: /* AMD NB_CFG */
+    case 0xc0010114: /* AMD VM_CR */
+    case 0xc0010055: /* AMD interrupt pending message */
+    case 0xc0011022: /* AMD DC_CFG */
+    case 0xc0011029: /* AMD DE_CFG */
+    case 0x8b:       /* IA32_BIOS_SIGN_ID (microcode revision) */
+        v = 0;
+        break;
     case MSR_STAR:
         v = env->star;
         break;
@@ -706,6 +772,12 @@ void helper_wrmsr(CPUX86State *env)
         env->sysenter_eip = v;
         break;
     case MSR_MCG_STATUS:
+    case 0xc0010010:
+    case 0xc0010015:
+    case 0xc001001f:
+    case 0xc0011022:
+    case 0xc0011029:
+    case 0x8b:
         break;
     case MSR_MISC_ENABLE:
         env->misc_enable = v;
@@ -984,4 +1056,112 @@ char *x86_cpu_format_registers(CPUX86State *env)
              (unsigned long long)env->cr[3], (unsigned long long)env->cr[4],
              (unsigned long long)env->efer);
     return buf;
+}
+
+/* ---- x87 control and FXSAVE/FXRSTOR (the arithmetic is not translated yet) ---- */
+
+void x86_fpu_reset(CPUX86State *env)
+{
+    env->fpuc = 0x37f;
+    env->fpus = 0;
+    env->fptag_abridged = 0;
+    memset(env->st_raw, 0, sizeof(env->st_raw));
+}
+
+/* info: FPU_* */
+void helper_fpu_ctl(CPUX86State *env, uint64_t addr, uint64_t info)
+{
+    int mmu = x86_mmu_idx(env);
+    switch (info) {
+    case FPU_FNINIT:
+        x86_fpu_reset(env);
+        break;
+    case FPU_FNCLEX:
+        env->fpus &= 0x7f00;
+        break;
+    case FPU_FNSTCW:
+        x86_st(env, addr, env->fpuc, 2, mmu);
+        break;
+    case FPU_FLDCW:
+        env->fpuc = (uint16_t)x86_ld(env, addr, 2, mmu);
+        break;
+    case FPU_FNSTSW:
+        x86_st(env, addr, env->fpus, 2, mmu);
+        break;
+    case FPU_FNSTSW_AX:
+        env->regs[R_EAX] = (env->regs[R_EAX] & ~0xffffull) | env->fpus;
+        break;
+    case FPU_STMXCSR:
+        x86_st(env, addr, env->mxcsr, 4, mmu);
+        break;
+    case FPU_LDMXCSR: {
+        uint32_t v = (uint32_t)x86_ld(env, addr, 4, mmu);
+        if (v & 0xffff0000u) {
+            raise_gp(env, 0);
+        }
+        env->mxcsr = v;
+        break;
+    }
+    case FPU_FXSAVE: {
+        if (addr & 15) {
+            raise_gp(env, 0);
+        }
+        uint8_t img[512] = {0};
+        memcpy(img + 0, &env->fpuc, 2);
+        memcpy(img + 2, &env->fpus, 2);
+        img[4] = env->fptag_abridged;
+        memcpy(img + 24, &env->mxcsr, 4);
+        uint32_t mask = 0xffff;
+        memcpy(img + 28, &mask, 4);
+        for (int i = 0; i < 8; i++) {
+            memcpy(img + 32 + 16 * i, env->st_raw[i], 10);
+        }
+        memcpy(img + 160, env->xmm, sizeof(env->xmm));
+        /* probe the whole area first: a fault leaves memory untouched */
+        x86_st(env, addr, x86_ld(env, addr, 1, mmu), 1, mmu);
+        x86_st(env, addr + 511, x86_ld(env, addr + 511, 1, mmu), 1, mmu);
+        for (int i = 0; i < 512; i += 8) {
+            uint64_t q;
+            memcpy(&q, img + i, 8);
+            x86_st(env, addr + (uint64_t)i, q, 8, mmu);
+        }
+        break;
+    }
+    case FPU_FXRSTOR: {
+        if (addr & 15) {
+            raise_gp(env, 0);
+        }
+        uint8_t img[512];
+        for (int i = 0; i < 512; i += 8) {
+            uint64_t q = x86_ld(env, addr + (uint64_t)i, 8, mmu);
+            memcpy(img + i, &q, 8);
+        }
+        uint32_t mx;
+        memcpy(&mx, img + 24, 4);
+        if (mx & 0xffff0000u) {
+            raise_gp(env, 0);
+        }
+        memcpy(&env->fpuc, img + 0, 2);
+        memcpy(&env->fpus, img + 2, 2);
+        env->fptag_abridged = img[4];
+        env->mxcsr = mx;
+        for (int i = 0; i < 8; i++) {
+            memcpy(env->st_raw[i], img + 32 + 16 * i, 10);
+        }
+        memcpy(env->xmm, img + 160, sizeof(env->xmm));
+        break;
+    }
+    case FPU_FILD32: { /* push a 32-bit integer (the kernel's FXSAVE-leak workaround) */
+        long double ld = (int32_t)x86_ld(env, addr, 4, mmu);
+        unsigned top = ((unsigned)(env->fpus >> 11) - 1) & 7;
+        memmove(env->st_raw[1], env->st_raw[0], 7 * sizeof(env->st_raw[0]));
+        memset(env->st_raw[0], 0, sizeof(env->st_raw[0]));
+        memcpy(env->st_raw[0], &ld, 10);
+        env->fpus = (uint16_t)((env->fpus & ~0x3800u) | (top << 11));
+        env->fptag_abridged |= (uint8_t)(1u << top);
+        break;
+    }
+    default:
+        x86_raise_exception(env, EXCP_UD, 0);
+    }
 }

@@ -886,6 +886,16 @@ static void disas_insn(DisasContext *dc)
     case 0xcc:
         gen_exception(dc, dc->sys ? EXCP_INT_SW | EXCP_BP : EXCP_BP, dc->pc);
         break;
+    case 0xca:
+    case 0xcb: /* lret [imm16] */
+        imm = b == 0xca ? fetch16(dc) : 0;
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_lret, SYS_CALL, 0, 1,
+                        tconst(dc, dsize | ((int64_t)imm << 8)));
+        gen_exit_nochain(dc);
+        break;
     case 0xcd: /* int n */
         imm = fetch8(dc);
         if (!dc->sys) {
@@ -1096,6 +1106,13 @@ static void disas_insn(DisasContext *dc)
             o = opnd_rm(dc, 64);
             gen_jmp_indirect(dc, opnd_load(dc, &o, 64));
             break;
+        case 5: /* ljmp m16:64 */
+            if (!dc->sys || dc->mod == 3) {
+                goto illegal;
+            }
+            gen_call_helper(dc, (void *)helper_ljmp, SYS_CALL, 0, 2, gen_ea(dc), tconst(dc, dsize));
+            gen_exit_nochain(dc);
+            break;
         case 6: /* push r/m */
             o = opnd_rm(dc, ssize);
             gen_push(dc, ssize, opnd_load(dc, &o, ssize));
@@ -1278,18 +1295,75 @@ static void disas_insn(DisasContext *dc)
         }
         gen_call_helper(dc, (void *)helper_rdtsc, CALL_RW_GLOBALS, 0, 1, tconst(dc, 0));
         break;
+    case 0x177: /* emms: MMX state is not translated yet, so nothing to empty */
+        break;
     case 0x1a2: /* cpuid */
         if (!dc->sys) {
             goto illegal;
         }
         gen_call_helper(dc, (void *)helper_cpuid, CALL_RW_GLOBALS, 0, 0);
         break;
-    case 0x1ae: /* fences, clflush */
+    case 0x1ae: /* fences, clflush, fxsave/fxrstor, ldmxcsr/stmxcsr */
         decode_modrm(dc);
-        if (dc->mod == 3 ? (dc->reg & 7) < 5 : (dc->reg & 7) != 7) {
+        if (dc->mod == 3) {
+            if ((dc->reg & 7) < 5) {
+                goto illegal;
+            }
+            break;
+        }
+        switch (dc->reg & 7) {
+        case 0:
+        case 1:
+        case 2:
+        case 3: {
+            static const int kind[] = {FPU_FXSAVE, FPU_FXRSTOR, FPU_LDMXCSR, FPU_STMXCSR};
+            if (!dc->sys) {
+                goto illegal;
+            }
+            gen_call_helper(dc, (void *)helper_fpu_ctl, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
+                            tconst(dc, kind[dc->reg & 3]));
+            break;
+        }
+        case 7: /* clflush */
+            break;
+        default:
             goto illegal;
         }
         break;
+    case 0x9b: /* fwait */
+        break;
+    case 0xd9:
+    case 0xdb:
+    case 0xdd:
+    case 0xdf: { /* x87 control instructions */
+        decode_modrm(dc);
+        int k = -1;
+        int sub = (b << 4) | (dc->mod == 3 ? 8 : 0) | (dc->reg & 7);
+        if (dc->mod == 3) {
+            int m = (dc->reg & 7) << 3 | (dc->rm & 7);
+            if (b == 0xdb && m == 0x23) {
+                k = FPU_FNINIT;
+            } else if (b == 0xdb && m == 0x22) {
+                k = FPU_FNCLEX;
+            } else if (b == 0xdf && m == 0x20) {
+                k = FPU_FNSTSW_AX;
+            }
+        } else if (sub == 0xd97) {
+            k = FPU_FNSTCW;
+        } else if (sub == 0xd95) {
+            k = FPU_FLDCW;
+        } else if (sub == 0xdd7) {
+            k = FPU_FNSTSW;
+        } else if (sub == 0xdb0) {
+            k = FPU_FILD32;
+        }
+        if (k < 0 || !dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_fpu_ctl, CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 2,
+                        dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc), tconst(dc, k));
+        break;
+    }
     case 0x10b:
         goto illegal; /* ud2 */
     case 0x10d:
@@ -1332,6 +1406,20 @@ static void disas_insn(DisasContext *dc)
         imm = fetch8(dc);
         gen_bt(dc, dc->reg & 3, dsize, tconst(dc, imm), false);
         break;
+    case 0x1a4:
+    case 0x1a5:
+    case 0x1ac:
+    case 0x1ad: { /* shld / shrd */
+        decode_modrm(dc);
+        TCGv cnt = (b & 1) ? R(dc, R_ECX) : tconst(dc, fetch8(dc));
+        o = opnd_rm(dc, dsize);
+        r = opnd_reg(dc, dc->reg, dsize);
+        u = opnd_load(dc, &r, dsize);
+        rmw_begin(dc, &o, dsize, &in, &out);
+        tcg_emit(s, OP_shdf, dsize, b >= 0x1ac, 4, out, in, u, cnt);
+        rmw_end(dc, &o, dsize, out);
+        break;
+    }
     case 0x1af:
         decode_modrm(dc);
         o = opnd_rm(dc, dsize);
@@ -1362,9 +1450,10 @@ static void disas_insn(DisasContext *dc)
     }
     case 0x1bc:
     case 0x1bd:
-        if (dc->rep == 0xf3) {
-            goto illegal; /* tzcnt/lzcnt: not advertised yet */
+        if (dc->rep == 0xf3 && !dc->sys) {
+            goto illegal; /* tzcnt/lzcnt: not advertised (the host has them: no diff test) */
         }
+        /* without BMI1/ABM in CPUID, F3 0F BC/BD execute as BSF/BSR, as on such CPUs */
         decode_modrm(dc);
         o = opnd_rm(dc, dsize);
         t = opnd_load(dc, &o, dsize);

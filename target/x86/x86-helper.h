@@ -15,6 +15,22 @@ void helper_div(CPUX86State *env, uint64_t divisor, uint64_t info);
 /* system mode (seg_helper.c) */
 void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector);
 void helper_iret(CPUX86State *env, uint64_t size_bits);
+enum {
+    FPU_FNINIT,
+    FPU_FNCLEX,
+    FPU_FNSTCW,
+    FPU_FLDCW,
+    FPU_FNSTSW,
+    FPU_FNSTSW_AX,
+    FPU_STMXCSR,
+    FPU_LDMXCSR,
+    FPU_FXSAVE,
+    FPU_FXRSTOR,
+    FPU_FILD32,
+};
+void helper_fpu_ctl(CPUX86State *env, uint64_t addr, uint64_t info);
+void helper_lret(CPUX86State *env, uint64_t info);
+void helper_ljmp(CPUX86State *env, uint64_t addr, uint64_t info);
 void helper_syscall(CPUX86State *env, uint64_t next_rip);
 void helper_sysret(CPUX86State *env, uint64_t size_bits);
 void helper_swapgs(CPUX86State *env);

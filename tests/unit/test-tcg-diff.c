@@ -5,7 +5,12 @@
  * the two final states must agree: all GPRs, the arithmetic flags (minus the ones the manual
  * leaves undefined for the last instruction that wrote them) and memory.
  *
- *   test-tcg-diff [--seed N] [--cases N] [--bench] [-v]
+ *   test-tcg-diff [--seed N] [--cases N] [--bench] [--softmmu] [-v]
+ *
+ * Every case runs twice under the translator: in flat mode (host address = guest address) and
+ * in system mode, where the same region is identity-mapped by 4-level page tables and every
+ * guest access goes through the softmmu TLB (inline fast path, slow path on a miss).
+ * --softmmu runs the random cases in system mode only.
  *
  * Random cases come from a fixed seed, so a failure reproduces; the failing case's bytes and
  * states are printed.
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include "vireo/memory.h"
 #include "vireo/tcg.h"
 #include "../lib/unit.h"
 
@@ -51,6 +57,8 @@ static uint8_t *region;
 static uint8_t *data_init, *stack_init;
 static CPUX86State *env;
 static bool verbose;
+static bool softmmu_only;
+static const char *mode = ""; /* "softmmu/" in system mode */
 
 /* ---- a tiny assembler buffer ---- */
 typedef struct Buf {
@@ -352,6 +360,42 @@ static bool compare(const char *name, const uint8_t *code, int n, const State *i
 }
 
 static uint8_t nat_data[DATA_SIZE], nat_stack[STACK_SIZE];
+
+/* System mode: REGION identity-mapped with 4 KiB pages (accessed/dirty bits left clear). */
+#define PT_GPA 0x20000000ull
+static uint8_t *pt_mem;
+
+static void enter_softmmu(void)
+{
+    if (!pt_mem) {
+        pt_mem = aligned_alloc(4096, 0x4000);
+        memset(pt_mem, 0, 0x4000);
+        uint64_t *pml4 = (uint64_t *)pt_mem, *pdpt = pml4 + 512, *pd = pdpt + 512, *pt = pd + 512;
+        pml4[0] = (PT_GPA + 0x1000) | 3;
+        pdpt[0] = (PT_GPA + 0x2000) | 3;
+        pd[(REGION >> 21) & 511] = (PT_GPA + 0x3000) | 3;
+        for (uint64_t i = 0; i < REGION_SIZE / 4096; i++) {
+            pt[i] = (REGION + i * 4096) | 3;
+        }
+    }
+    guest_ram.blocks[0] = (RAMBlock){.gpa = REGION, .size = REGION_SIZE, .host = region};
+    guest_ram.blocks[1] = (RAMBlock){.gpa = PT_GPA, .size = 0x4000, .host = pt_mem};
+    guest_ram.n = 2;
+    env->softmmu = true;
+    env->cpl = 0;
+    env->cr[0] = CR0_PG | CR0_PE | CR0_WP;
+    env->cr[4] = CR4_PAE;
+    env->efer = EFER_LME | EFER_LMA | EFER_NXE;
+    env->cr[3] = PT_GPA;
+    tcg_exec_flush();
+    x86_tlb_flush(env, true);
+}
+
+static void leave_softmmu(void)
+{
+    env->softmmu = false;
+    tcg_exec_flush();
+}
 
 /* Run code natively and translated from the same state and memory; compare. */
 static bool diff_case(const char *name, const uint8_t *code, int n, const State *in, uint64_t undef)
@@ -1125,8 +1169,22 @@ static void test_directed(void)
              CODE_OF(0x49, 0x0f, 0xab, 0x07, 0x49, 0x0f, 0xb3, 0x0f, 0x41, 0x0f, 0xbb, 0x57, 0x08,
                      0x66, 0x41, 0x0f, 0xa3, 0x17),
              s, CC_O | CC_S | CC_A | CC_P);
-    CHECK("directed: carry chains, shifts, div, imul, cmpxchg, strings, high bytes, loops, bt",
-          unit_failures == before);
+    s = base_state();
+    s.regs[RAX] = 0x8123456789abcdefull;
+    s.regs[RBX] = 0xfedcba9876543210ull;
+    s.regs[RCX] = 13;
+    s.regs[RDX] = 0x0f0f0f0f0f0f0f0full;
+    /* shld rax, rbx, 5; shrd eax, ebx, cl; shld ax, bx, 3; shrd [r15], rdx, 7; shld rbx, rax, cl */
+    directed("shld-shrd",
+             CODE_OF(0x48, 0x0f, 0xa4, 0xd8, 0x05, 0x0f, 0xad, 0xd8, 0x66, 0x0f, 0xa4, 0xd8, 0x03,
+                     0x49, 0x0f, 0xac, 0x17, 0x07, 0x48, 0x0f, 0xa5, 0xc3),
+             s, CC_O | CC_A);
+    char dname[128];
+    snprintf(dname, sizeof(dname),
+             "%sdirected: carry chains, shifts, div, imul, cmpxchg, strings, high bytes, loops, "
+             "bt, shld/shrd",
+             mode);
+    CHECK(dname, unit_failures == before);
 }
 
 /* Precise exceptions: state at the faulting instruction equals the native state of the prefix. */
@@ -1175,7 +1233,7 @@ static void test_precise(void)
                   memcmp(nat.regs, tcg.regs, sizeof(nat.regs)) == 0 &&
                   ((nat.flags ^ tcg.flags) & CC_MASK) == 0;
         char name[64];
-        snprintf(name, sizeof(name), "precise/%s", cases[i].name);
+        snprintf(name, sizeof(name), "%sprecise/%s", mode, cases[i].name);
         if (!ok) {
             printf("# exit %d rip %#" PRIx64 " (want %d at %#" PRIx64 ")\n", excp, env->rip,
                    cases[i].excp, CODE + (uint64_t)cases[i].prefix);
@@ -1285,6 +1343,8 @@ int main(int argc, char **argv)
             cases = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--bench")) {
             do_bench = true;
+        } else if (!strcmp(argv[i], "--softmmu")) {
+            softmmu_only = true;
         } else if (!strcmp(argv[i], "-v")) {
             verbose = true;
         }
@@ -1316,6 +1376,21 @@ int main(int argc, char **argv)
     test_optimizer();
     test_precise();
     test_directed();
+    enter_softmmu();
+    mode = "softmmu/";
+    test_precise();
+    test_directed();
+    if (!seed_given) {
+        int f = random_cases(0x50f7, cases / 4);
+        char name[64];
+        snprintf(name, sizeof(name), "softmmu/random/seed-0x50f7 (%d cases)", cases / 4);
+        CHECK(name, f == 0);
+    }
+    leave_softmmu();
+    mode = "";
+    if (softmmu_only) {
+        enter_softmmu();
+    }
     double t0 = now();
     if (seed_given) {
         int f = random_cases(seed, cases);

@@ -44,6 +44,15 @@ typedef enum {
     OPT_S,
     OPT_NAME,
     OPT_NO_HPET,
+    OPT_CHARDEV,
+    OPT_MON,
+    OPT_QMP,
+    OPT_QMP_PRETTY,
+    OPT_MONITOR,
+    OPT_DAEMONIZE,
+    OPT_PIDFILE,
+    OPT_UUID,
+    OPT_NODEFAULTS,
     OPT_IGNORED, /* accepted and harmless: -nodefaults, -no-user-config */
 } OptId;
 
@@ -75,7 +84,15 @@ static const OptDesc options[] = {
     {"S", false, OPT_S},
     {"name", true, OPT_NAME},
     {"no-hpet", false, OPT_NO_HPET},
-    {"nodefaults", false, OPT_IGNORED},
+    {"nodefaults", false, OPT_NODEFAULTS},
+    {"chardev", true, OPT_CHARDEV},
+    {"mon", true, OPT_MON},
+    {"qmp", true, OPT_QMP},
+    {"qmp-pretty", true, OPT_QMP_PRETTY},
+    {"monitor", true, OPT_MONITOR},
+    {"daemonize", false, OPT_DAEMONIZE},
+    {"pidfile", true, OPT_PIDFILE},
+    {"uuid", true, OPT_UUID},
     {"no-user-config", false, OPT_IGNORED},
     /* The rest of QEMU 7.2's x86 options: recognised, but not implemented yet. */
     {"D", true, OPT_UNSUPPORTED},
@@ -91,11 +108,9 @@ static const OptDesc options[] = {
     {"blockdev", true, OPT_UNSUPPORTED},
     {"boot", true, OPT_UNSUPPORTED},
     {"cdrom", true, OPT_UNSUPPORTED},
-    {"chardev", true, OPT_UNSUPPORTED},
     {"chroot", true, OPT_UNSUPPORTED},
     {"compat", true, OPT_UNSUPPORTED},
     {"d", true, OPT_UNSUPPORTED},
-    {"daemonize", false, OPT_UNSUPPORTED},
     {"debugcon", true, OPT_UNSUPPORTED},
     {"device", true, OPT_UNSUPPORTED},
     {"dfilter", true, OPT_UNSUPPORTED},
@@ -123,8 +138,6 @@ static const OptDesc options[] = {
     {"loadvm", true, OPT_UNSUPPORTED},
     {"mem-path", true, OPT_UNSUPPORTED},
     {"mem-prealloc", false, OPT_UNSUPPORTED},
-    {"mon", true, OPT_UNSUPPORTED},
-    {"monitor", true, OPT_UNSUPPORTED},
     {"msg", true, OPT_UNSUPPORTED},
     {"mtdblock", true, OPT_UNSUPPORTED},
     {"net", true, OPT_UNSUPPORTED},
@@ -140,13 +153,10 @@ static const OptDesc options[] = {
     {"overcommit", true, OPT_UNSUPPORTED},
     {"parallel", true, OPT_UNSUPPORTED},
     {"pflash", true, OPT_UNSUPPORTED},
-    {"pidfile", true, OPT_UNSUPPORTED},
     {"plugin", true, OPT_UNSUPPORTED},
     {"portrait", false, OPT_UNSUPPORTED},
     {"preconfig", false, OPT_UNSUPPORTED},
     {"prom-env", true, OPT_UNSUPPORTED},
-    {"qmp", true, OPT_UNSUPPORTED},
-    {"qmp-pretty", true, OPT_UNSUPPORTED},
     {"qtest", true, OPT_UNSUPPORTED},
     {"qtest-log", true, OPT_UNSUPPORTED},
     {"readconfig", true, OPT_UNSUPPORTED},
@@ -168,7 +178,6 @@ static const OptDesc options[] = {
     {"trace", true, OPT_UNSUPPORTED},
     {"usb", false, OPT_UNSUPPORTED},
     {"usbdevice", true, OPT_UNSUPPORTED},
-    {"uuid", true, OPT_UNSUPPORTED},
     {"vga", true, OPT_UNSUPPORTED},
     {"virtfs", true, OPT_UNSUPPORTED},
     {"vnc", true, OPT_UNSUPPORTED},
@@ -963,6 +972,80 @@ static bool check_images(const CmdLine *cl)
     return true;
 }
 
+static int add_monitor(VireoConfig *cfg, const char *spec, const char *chardev, bool qmp,
+                       bool pretty, const char *loc)
+{
+    if (cfg->n_mons >= VIREO_MAX_MONITORS) {
+        error_at(loc, "too many monitors");
+        return -1;
+    }
+    MonitorConfig *m = &cfg->mons[cfg->n_mons++];
+    m->spec = g_strdup(spec);
+    m->chardev = g_strdup(chardev);
+    m->qmp = qmp;
+    m->pretty = pretty;
+    m->loc = g_strdup(loc);
+    return 0;
+}
+
+/* -mon [chardev=]ID[,mode=readline|control][,pretty=on|off] */
+static int handle_mon(VireoConfig *cfg, const char *arg, const char *loc)
+{
+    static const char *const known[] = {"chardev", "mode", "pretty", "id", NULL};
+    char *err = NULL;
+    QOpts *o = qopts_parse("mon", arg, loc, "chardev", QOPTS_LEGACY, &err);
+    bool pretty = false;
+    const char *mode = NULL;
+    if (o) {
+        const char *bad = qopts_unknown_key(o, known);
+        mode = qopts_get(o, "mode");
+        if (bad) {
+            err = g_strdup_printf("Invalid parameter '%s'", bad);
+        } else if (qopts_get_bool(o, "pretty", false, &pretty, &err) && mode &&
+                   strcmp(mode, "readline") && strcmp(mode, "control")) {
+            err = g_strdup_printf("unknown monitor mode '%s'", mode);
+        } else if (!err && !qopts_get(o, "chardev")) {
+            err = g_strdup("Parameter 'chardev' is missing");
+        }
+    }
+    int r = -1;
+    if (err) {
+        error_at(loc, "%s", err);
+        g_free(err);
+    } else {
+        r = add_monitor(cfg, NULL, qopts_get(o, "chardev"), mode && !strcmp(mode, "control"),
+                        pretty, loc);
+    }
+    qopts_free(o);
+    return r;
+}
+
+/* QEMU's UUID syntax: 8-4-4-4-12 hex digits. */
+static int handle_uuid(VireoConfig *cfg, const char *arg, const char *loc)
+{
+    static const int groups[] = {8, 4, 4, 4, 12};
+    const char *p = arg;
+    for (int g = 0; g < 5; g++) {
+        for (int i = 0; i < groups[g]; i++, p++) {
+            if (!g_ascii_isxdigit(*p)) {
+                goto bad;
+            }
+        }
+        if (g < 4 && *p++ != '-') {
+            goto bad;
+        }
+    }
+    if (*p) {
+        goto bad;
+    }
+    g_free(cfg->uuid);
+    cfg->uuid = g_ascii_strdown(arg, -1);
+    return 0;
+bad:
+    error_at(loc, "failed to parse UUID string: wrong format");
+    return -1;
+}
+
 /* The main pass: returns 1 when done (help/version), -1 on error, 0 to go on. */
 static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
 {
@@ -1028,6 +1111,7 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_SERIAL:
             if (cfg->n_serial < VIREO_MAX_SERIAL) {
                 /* "none": no port at this index */
+                cfg->serial_locs[cfg->n_serial] = g_strdup(loc);
                 cfg->serial[cfg->n_serial++] = strcmp(arg, "none") ? g_strdup(arg) : NULL;
             }
             cfg->serial_given = true;
@@ -1056,6 +1140,41 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
             break;
         case OPT_NO_HPET:
             qopts_set(cl->machine, "hpet", "off");
+            break;
+        case OPT_CHARDEV:
+            if (cfg->n_chardevs >= VIREO_MAX_CHARDEVS) {
+                error_at(loc, "too many -chardev options");
+                r = -1;
+                break;
+            }
+            cfg->chardev_locs[cfg->n_chardevs] = g_strdup(loc);
+            cfg->chardevs[cfg->n_chardevs++] = g_strdup(arg);
+            break;
+        case OPT_MON:
+            r = handle_mon(cfg, arg, loc);
+            break;
+        case OPT_QMP:
+        case OPT_QMP_PRETTY:
+        case OPT_MONITOR:
+            if (strcmp(arg, "none") != 0) {
+                r = add_monitor(cfg, arg, NULL, d->id != OPT_MONITOR, d->id == OPT_QMP_PRETTY, loc);
+            } else if (d->id == OPT_MONITOR) {
+                /* -monitor none: no default monitor either */
+                cfg->nodefaults_monitor = true;
+            }
+            break;
+        case OPT_DAEMONIZE:
+            cfg->daemonize = true;
+            break;
+        case OPT_PIDFILE:
+            g_free(cfg->pidfile);
+            cfg->pidfile = g_strdup(arg);
+            break;
+        case OPT_UUID:
+            r = handle_uuid(cfg, arg, loc);
+            break;
+        case OPT_NODEFAULTS:
+            cfg->nodefaults = true;
             break;
         case OPT_IGNORED:
             break;
@@ -1171,6 +1290,18 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->name);
     for (int i = 0; i < VIREO_MAX_SERIAL; i++) {
         g_free(cfg->serial[i]);
+        g_free(cfg->serial_locs[i]);
     }
+    for (int i = 0; i < cfg->n_chardevs; i++) {
+        g_free(cfg->chardevs[i]);
+        g_free(cfg->chardev_locs[i]);
+    }
+    for (int i = 0; i < cfg->n_mons; i++) {
+        g_free(cfg->mons[i].spec);
+        g_free(cfg->mons[i].chardev);
+        g_free(cfg->mons[i].loc);
+    }
+    g_free(cfg->uuid);
+    g_free(cfg->pidfile);
     memset(cfg, 0, sizeof(*cfg));
 }

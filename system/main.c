@@ -1,9 +1,15 @@
 /*
- * qemu-system-x86_64: parse the command line, open the chardevs, build the machine, then run
- * the glib main loop on this thread (signals, run-state requests, chardev input) while the
- * vCPU threads run the guest.
+ * qemu-system-x86_64: parse the command line, open the chardevs and monitors, build the
+ * machine, then run the glib main loop on this thread (signals, run-state requests, chardev
+ * and monitor I/O) while the vCPU threads run the guest.
+ *
+ * Start-up order, as QEMU's: -daemonize forks first (the parent waits until the child reports
+ * that everything listens), the child writes -pidfile, then -chardev backends, serial and
+ * monitor chardevs, monitors, sockets with wait=on wait for their client, the machine is
+ * built (vCPUs parked under -S), muxes send their open events, and the parent is released.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <glib-unix.h>
 #include <signal.h>
@@ -12,11 +18,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "vireo/accel.h"
 #include "vireo/chardev.h"
 #include "vireo/config.h"
 #include "vireo/error.h"
+#include "vireo/monitor.h"
 #include "vireo/pc.h"
 #include "vireo/runstate.h"
 
@@ -24,7 +32,8 @@ static GMainLoop *loop;
 static int exit_status;
 static VireoConfig cfg;
 static Chardev *serial_chr[VIREO_MAX_SERIAL];
-static bool machine_running;
+static int daemon_pipe = -1;
+static bool pidfile_written;
 
 static void finish(int status)
 {
@@ -37,36 +46,7 @@ static gboolean on_request(gint fd, GIOCondition cond, gpointer opaque)
     uint64_t n;
     ssize_t r = read(fd, &n, sizeof(n));
     (void)r;
-    ShutdownCause c = runstate_take_request();
-    switch (c) {
-    case SHUTDOWN_NONE:
-        break;
-    case SHUTDOWN_GUEST_POWEROFF:
-        if (cfg.no_shutdown) {
-            /* -no-shutdown: the guest is gone but the process stays, paused. */
-            pc_machine_stop();
-            machine_running = false;
-        } else {
-            finish(0);
-        }
-        break;
-    case SHUTDOWN_GUEST_RESET:
-        if (cfg.no_reboot) {
-            finish(0);
-            break;
-        }
-        pc_machine_stop();
-        if (pc_machine_start(&cfg, serial_chr, cfg.n_serial) < 0) {
-            finish(1);
-        }
-        break;
-    case SHUTDOWN_GUEST_PANIC:
-        finish(1);
-        break;
-    case SHUTDOWN_HOST_SIGNAL:
-        finish(0);
-        break;
-    }
+    runstate_handle_request(runstate_take_request());
     return G_SOURCE_CONTINUE;
 }
 
@@ -91,39 +71,202 @@ static gboolean on_signal(gint fd, GIOCondition cond, gpointer opaque)
     } else {
         error_report("terminating on signal %u", si.ssi_signo);
     }
-    finish(0);
+    vm_shutdown_and_exit(SHUTDOWN_HOST_SIGNAL, 0);
     return G_SOURCE_CONTINUE;
 }
 
-static const char *default_serial(void)
+/* Report an error for an option: "-chardev ARG: message". */
+static void error_at_loc(const char *loc, const char *msg)
 {
-    /* With -nographic the first serial port shares stdio (QEMU multiplexes it with the
-     * monitor; the monitor comes with the QMP/HMP work). Otherwise it would go to the
-     * graphical console, which Vireo does not have yet: null. */
-    return cfg.nographic ? "mon:stdio" : "null";
+    const char *saved = error_location;
+    char *prefix = loc ? g_strdup_printf("%s: ", loc) : NULL;
+    error_location = prefix;
+    error_report("%s", msg);
+    error_location = saved;
+    g_free(prefix);
 }
 
-static int open_serial_ports(void)
+static bool have_default_monitor(void)
 {
-    if (!cfg.serial_given) {
-        cfg.serial[0] = g_strdup(default_serial());
+    return !cfg.nodefaults && !cfg.nodefaults_monitor && cfg.n_mons == 0;
+}
+
+/* -serial: "chardev:ID", "mon:SPEC" (a mux shared with a human monitor), or a legacy spec.
+ * Without -serial: -nographic puts the serial port (and the monitor, when none is given) on
+ * stdio, as QEMU does; otherwise it would go to a graphical console Vireo lacks: null. */
+static int open_serial_ports(bool machine_none)
+{
+    if (!cfg.serial_given && !cfg.nodefaults && !machine_none) {
+        if (cfg.nographic) {
+            cfg.serial[0] = g_strdup(have_default_monitor() ? "mon:stdio" : "stdio");
+        } else {
+            cfg.serial[0] = g_strdup("vc:80Cx24C");
+        }
         cfg.n_serial = 1;
     }
     for (int i = 0; i < cfg.n_serial; i++) {
         const char *spec = cfg.serial[i];
+        const char *loc = cfg.serial_locs[i];
+        char *err = NULL;
         if (!spec) {
             continue;
         }
-        if (!strncmp(spec, "mon:", 4)) {
-            spec += 4;
+        char *label = g_strdup_printf("serial%d", i);
+        if (!strncmp(spec, "chardev:", 8)) {
+            serial_chr[i] = chardev_find(spec + 8);
+            if (!serial_chr[i]) {
+                err = g_strdup_printf("could not connect serial device to character backend "
+                                      "'%s'",
+                                      spec);
+            }
+        } else if (!strncmp(spec, "mon:", 4)) {
+            serial_chr[i] = chardev_new_legacy(label, spec + 4, true, &err);
+            if (serial_chr[i] && !monitor_new(serial_chr[i], false, false, &err)) {
+                serial_chr[i] = NULL;
+            }
+        } else {
+            serial_chr[i] = chardev_new_legacy(label, spec, false, &err);
         }
-        bool none;
-        serial_chr[i] = chardev_from_spec(spec, &none);
-        if (!serial_chr[i] && !none) {
+        g_free(label);
+        if (!serial_chr[i]) {
+            error_at_loc(loc, err);
+            if (strncmp(spec, "chardev:", 8) != 0) {
+                char *m = g_strdup_printf("could not connect serial device to character "
+                                          "backend '%s'",
+                                          spec);
+                error_at_loc(loc, m);
+                g_free(m);
+            }
+            g_free(err);
             return -1;
         }
     }
     return 0;
+}
+
+static int open_monitors(void)
+{
+    int compat = 0;
+    for (int i = 0; i < cfg.n_mons; i++) {
+        MonitorConfig *m = &cfg.mons[i];
+        char *err = NULL;
+        Chardev *chr;
+        if (m->spec) {
+            char *label = g_strdup_printf("compat_monitor%d", compat++);
+            chr = chardev_new_legacy(label, m->spec, false, &err);
+            g_free(label);
+        } else {
+            chr = chardev_find(m->chardev);
+            if (!chr) {
+                err = g_strdup_printf("chardev \"%s\" not found", m->chardev);
+            }
+        }
+        if (!chr || !monitor_new(chr, m->qmp, m->pretty, &err)) {
+            error_at_loc(m->loc, err);
+            if (m->spec && !chr) {
+                char *pe = g_strdup_printf("parse error: %s", m->spec);
+                if (strstr(err, "is not a valid char driver") && !strchr(err, '=')) {
+                    error_at_loc(m->loc, pe);
+                }
+                g_free(pe);
+            }
+            g_free(err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int open_chardevs(void)
+{
+    for (int i = 0; i < cfg.n_chardevs; i++) {
+        char *err = NULL;
+        if (!chardev_new_from_opts(cfg.chardevs[i], &err)) {
+            error_at_loc(cfg.chardev_locs[i], err);
+            g_free(err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* -daemonize: fork now; the parent exits 0 once the child calls daemon_ready(), 1 if the
+ * child dies first. */
+static void daemonize_start(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        error_report("cannot create pipe: %s", strerror(errno));
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        error_report("cannot fork: %s", strerror(errno));
+        exit(1);
+    }
+    if (pid > 0) {
+        close(fds[1]);
+        char status = 1;
+        ssize_t n;
+        do {
+            n = read(fds[0], &status, 1);
+        } while (n < 0 && errno == EINTR);
+        _exit(n == 1 && status == 0 ? 0 : 1);
+    }
+    close(fds[0]);
+    daemon_pipe = fds[1];
+    setsid();
+    umask(027);
+}
+
+static void daemon_ready(void)
+{
+    if (daemon_pipe < 0) {
+        return;
+    }
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+    }
+    char ok = 0;
+    ssize_t r = write(daemon_pipe, &ok, 1);
+    (void)r;
+    close(daemon_pipe);
+    daemon_pipe = -1;
+}
+
+static int write_pidfile(void)
+{
+    int fd = open(cfg.pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error_report("cannot create PID file: Could not create '%s': %s", cfg.pidfile,
+                     strerror(errno));
+        return -1;
+    }
+    if (lockf(fd, F_TLOCK, 0) < 0) {
+        error_report("cannot create PID file: Cannot lock pid file '%s': %s", cfg.pidfile,
+                     strerror(errno));
+        close(fd);
+        return -1;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || write(fd, buf, n) != n) {
+        error_report("cannot create PID file: Failed to write PID file: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    /* The descriptor stays open (and locked) for the life of the process. */
+    pidfile_written = true;
+    return 0;
+}
+
+static void quit_from_mux(void)
+{
+    monitor_quit();
 }
 
 int main(int argc, char **argv)
@@ -135,6 +278,12 @@ int main(int argc, char **argv)
     if (r > 0) {
         vireo_config_free(&cfg);
         return 0;
+    }
+    if (cfg.daemonize) {
+        daemonize_start();
+    }
+    if (cfg.pidfile && write_pidfile() < 0) {
+        return 1;
     }
 
     /* Signals that end the VM are read from a signalfd by the main loop; every thread
@@ -153,32 +302,46 @@ int main(int argc, char **argv)
         return 1;
     }
     runstate_set_wakeup_fd(req_fd);
+    runstate_exit_hook = finish;
+    chardev_quit_hook = quit_from_mux;
     loop = g_main_loop_new(NULL, FALSE);
     g_unix_fd_add(sig_fd, G_IO_IN, on_signal, NULL);
     g_unix_fd_add(req_fd, G_IO_IN, on_request, NULL);
 
     bool machine_none = cfg.machine_type && !strcmp(cfg.machine_type, "none");
-    if (open_serial_ports() < 0 || machine_select_accel(&cfg) < 0) {
+    char *err = NULL;
+    if (open_chardevs() < 0 || open_serial_ports(machine_none) < 0 || open_monitors() < 0) {
         exit_status = 1;
         goto out;
     }
-    if (!machine_none) {
-        if (pc_machine_start(&cfg, serial_chr, cfg.n_serial) < 0) {
-            exit_status = 1;
-            goto out;
-        }
-        machine_running = true;
+    if (!chardev_wait_for_clients(&err)) {
+        error_report("%s", err);
+        g_free(err);
+        exit_status = 1;
+        goto out;
     }
+    if (machine_select_accel(&cfg) < 0) {
+        exit_status = 1;
+        goto out;
+    }
+    vm_setup(&cfg, serial_chr, cfg.n_serial, !machine_none);
+    if (vm_boot(cfg.start_paused) < 0) {
+        exit_status = 1;
+        goto out;
+    }
+    chardev_muxes_realized();
+    daemon_ready();
     g_main_loop_run(loop);
 out:
-    pc_machine_stop();
-    chardev_restore_tty();
-    for (int i = 0; i < VIREO_MAX_SERIAL; i++) {
-        chardev_close(serial_chr[i]);
-    }
+    vm_teardown();
+    monitor_free_all();
+    chardev_close_all();
     g_main_loop_unref(loop);
     close(sig_fd);
     close(req_fd);
+    if (pidfile_written) {
+        unlink(cfg.pidfile);
+    }
     vireo_config_free(&cfg);
     return exit_status;
 }

@@ -23,12 +23,12 @@ for a in "$@"; do
     *) groups+=("$a") ;;
     esac
 done
-asan_groups=(unit cmdline tcg qemu-img)
+asan_groups=(unit cmdline tcg qemu-img qmp)
 if [ ${#groups[@]} -eq 0 ]; then
     if [ $asan = 1 ]; then
         groups=("${asan_groups[@]}")
     else
-        groups=(unit cmdline tcg kvm nested qemu-img)
+        groups=(unit cmdline tcg kvm nested qemu-img qmp)
     fi
 fi
 set_asan() {

@@ -4,6 +4,7 @@
  * to the device dispatch under the big lock.
  */
 #include <errno.h>
+#include <glib.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,11 @@
 #include "vireo/x86.h"
 
 KVMState kvm_state = {.kvm_fd = -1, .vm_fd = -1};
+
+/* stop/cont: vCPU threads park on pause_cond while `paused` is set (kept across resets). */
+static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pause_cond = PTHREAD_COND_INITIALIZER;
+static bool paused;
 
 #define SIG_KICK SIGUSR1
 static __thread struct kvm_run *this_run;
@@ -321,8 +327,21 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIG_KICK);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    v->tid = (int)gettid();
 
     while (!atomic_load(&s->stop)) {
+        pthread_mutex_lock(&pause_lock);
+        if (paused && !atomic_load(&s->stop)) {
+            v->parked = true;
+            pthread_cond_broadcast(&pause_cond);
+            while (paused && !atomic_load(&s->stop)) {
+                pthread_cond_wait(&pause_cond, &pause_lock);
+            }
+            v->parked = false;
+            pthread_mutex_unlock(&pause_lock);
+            continue;
+        }
+        pthread_mutex_unlock(&pause_lock);
         int r = ioctl(v->fd, KVM_RUN, 0);
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN) {
@@ -380,6 +399,10 @@ static void *vcpu_thread(void *arg)
     }
 out:
     this_run = NULL;
+    pthread_mutex_lock(&pause_lock);
+    v->exited = true;
+    pthread_cond_broadcast(&pause_cond);
+    pthread_mutex_unlock(&pause_lock);
     return NULL;
 }
 
@@ -406,7 +429,10 @@ static int kvm_start_vcpus(void)
 static void kvm_stop_vcpus(void)
 {
     KVMState *s = &kvm_state;
+    pthread_mutex_lock(&pause_lock);
     atomic_store(&s->stop, true);
+    pthread_cond_broadcast(&pause_cond);
+    pthread_mutex_unlock(&pause_lock);
     for (unsigned i = 0; i < s->n_vcpus; i++) {
         KVMVcpu *v = &s->vcpus[i];
         if (!v->thread_started) {
@@ -428,6 +454,108 @@ static void kvm_stop_vcpus(void)
         }
         v->thread_started = false;
     }
+}
+
+/* Park every vCPU thread (kicking it out of KVM_RUN) and wait until all are parked. */
+static void kvm_pause_vcpus(void)
+{
+    KVMState *s = &kvm_state;
+    pthread_mutex_lock(&pause_lock);
+    paused = true;
+    for (;;) {
+        bool all = true;
+        for (unsigned i = 0; i < s->n_vcpus; i++) {
+            KVMVcpu *v = &s->vcpus[i];
+            if (v->thread_started && !v->parked && !v->exited) {
+                all = false;
+                pthread_kill(v->thread, SIG_KICK);
+            }
+        }
+        if (all) {
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&pause_cond, &pause_lock, &ts);
+    }
+    pthread_mutex_unlock(&pause_lock);
+}
+
+static void kvm_resume_vcpus(void)
+{
+    pthread_mutex_lock(&pause_lock);
+    paused = false;
+    pthread_cond_broadcast(&pause_cond);
+    pthread_mutex_unlock(&pause_lock);
+}
+
+static int kvm_vcpu_thread_id(unsigned index)
+{
+    KVMState *s = &kvm_state;
+    if (index >= s->n_vcpus || !s->vcpus || !s->vcpus[index].thread_started) {
+        return 0;
+    }
+    return s->vcpus[index].tid;
+}
+
+static char *kvm_format_registers(unsigned index)
+{
+    KVMState *s = &kvm_state;
+    if (index >= s->n_vcpus || !s->vcpus || s->vcpus[index].fd < 0) {
+        return NULL;
+    }
+    /* A running vCPU holds its state in the kernel: park everyone while reading. */
+    pthread_mutex_lock(&pause_lock);
+    bool was_paused = paused;
+    pthread_mutex_unlock(&pause_lock);
+    if (!was_paused) {
+        kvm_pause_vcpus();
+    }
+    KVMVcpu *v = &s->vcpus[index];
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    char *out = NULL;
+    if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sr) == 0) {
+        const struct kvm_segment *segs[] = {&sr.es, &sr.cs, &sr.ss,  &sr.ds,
+                                            &sr.fs, &sr.gs, &sr.ldt, &sr.tr};
+        static const char *const names[] = {
+            "ES =", "CS =", "SS =", "DS =", "FS =", "GS =", "LDT=", "TR ="};
+        char segtxt[8][80];
+        for (int i = 0; i < 8; i++) {
+            const struct kvm_segment *g = segs[i];
+            uint32_t flags = (g->type << 8) | (g->s << 12) | (g->dpl << 13) | (g->present << 15) |
+                             (g->avl << 20) | (g->l << 21) | (g->db << 22) | (g->g << 23);
+            snprintf(segtxt[i], sizeof(segtxt[i]), "%s%04x %016llx %08x %08x", names[i],
+                     g->selector, (unsigned long long)g->base, g->limit, flags);
+        }
+        out = g_strdup_printf(
+            "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+            "RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
+            "R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+            "R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
+            "RIP=%016llx RFL=%08llx [%c%c%c%c%c%c%c] CPL=%u\n"
+            "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n"
+            "GDT=     %016llx %08x\nIDT=     %016llx %08x\n"
+            "CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx\n"
+            "EFER=%016llx\n",
+            r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12,
+            r.r13, r.r14, r.r15, r.rip, r.rflags, r.rflags & (1 << 11) ? 'O' : '-',
+            r.rflags & (1 << 10) ? 'D' : '-', r.rflags & (1 << 7) ? 'S' : '-',
+            r.rflags & (1 << 6) ? 'Z' : '-', r.rflags & (1 << 4) ? 'A' : '-',
+            r.rflags & (1 << 2) ? 'P' : '-', r.rflags & 1 ? 'C' : '-', sr.cs.dpl, segtxt[0],
+            segtxt[1], segtxt[2], segtxt[3], segtxt[4], segtxt[5], segtxt[6], segtxt[7],
+            (unsigned long long)sr.gdt.base, sr.gdt.limit, (unsigned long long)sr.idt.base,
+            sr.idt.limit, sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer);
+    }
+    if (!was_paused) {
+        kvm_resume_vcpus();
+    }
+    return out;
 }
 
 static void kvm_destroy(void)
@@ -474,4 +602,8 @@ const AccelOps kvm_accel_ops = {
     .stop_vcpus = kvm_stop_vcpus,
     .destroy = kvm_destroy,
     .set_irq = kvm_set_irq,
+    .pause_vcpus = kvm_pause_vcpus,
+    .resume_vcpus = kvm_resume_vcpus,
+    .vcpu_thread_id = kvm_vcpu_thread_id,
+    .format_registers = kvm_format_registers,
 };

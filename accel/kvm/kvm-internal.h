@@ -14,6 +14,9 @@ typedef struct KVMVcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool thread_started;
+    int tid;     /* gettid() of the thread */
+    bool parked; /* waiting in pause (under the pause lock) */
+    bool exited; /* the thread left its loop */
 } KVMVcpu;
 
 typedef struct KVMState {

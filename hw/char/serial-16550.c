@@ -273,8 +273,9 @@ SerialState *serial_16550_create(uint16_t base, unsigned irq, Chardev *chr)
     s->msr = 0xb0;
     pio_register(base, 8, &serial_ops, s);
     if (chr) {
-        CharFrontend fe = {serial_can_receive, serial_receive, s};
-        chardev_attach(chr, &fe);
+        CharFrontend fe = {
+            .can_receive = serial_can_receive, .receive = serial_receive, .opaque = s};
+        chardev_attach(chr, &fe, NULL);
         chardev_accept_input(chr);
     }
     return s;
@@ -283,7 +284,7 @@ SerialState *serial_16550_create(uint16_t base, unsigned irq, Chardev *chr)
 void serial_16550_destroy(SerialState *s)
 {
     if (s->chr) {
-        chardev_detach(s->chr);
+        chardev_detach(s->chr, s);
     }
     free(s);
 }

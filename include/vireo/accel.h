@@ -33,6 +33,18 @@ typedef struct AccelOps {
     /* Tear the VM down so init() can run again (machine reset). */
     void (*destroy)(void);
     void (*set_irq)(unsigned gsi, int level);
+    /*
+     * Run control for stop/cont (optional: NULL when unsupported). pause_vcpus() returns once
+     * every vCPU thread is parked outside guest mode; called before start_vcpus() it makes
+     * the threads start parked (-S). resume_vcpus() lets them run again. The setting
+     * survives destroy()/init() (machine reset).
+     */
+    void (*pause_vcpus)(void);
+    void (*resume_vcpus)(void);
+    /* Host thread id (gettid) of vCPU index, 0 when it has none. */
+    int (*vcpu_thread_id)(unsigned index);
+    /* "info registers" text for vCPU index (g_free it), or NULL. */
+    char *(*format_registers)(unsigned index);
 } AccelOps;
 
 extern const AccelOps kvm_accel_ops;

@@ -8,9 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VIREO_MAX_ACCELS 4
-#define VIREO_MAX_SERIAL 4
-#define VIREO_MAX_CPUS   288
+#define VIREO_MAX_ACCELS   4
+#define VIREO_MAX_SERIAL   4
+#define VIREO_MAX_CPUS     288
+#define VIREO_MAX_CHARDEVS 32
+#define VIREO_MAX_MONITORS 8
 
 typedef enum { ACCEL_KVM, ACCEL_TCG } AccelType;
 
@@ -19,6 +21,15 @@ typedef struct SmpConfig {
     unsigned maxcpus; /* cpus <= maxcpus */
     unsigned sockets, dies, cores, threads;
 } SmpConfig;
+
+/* One -qmp, -monitor or -mon. */
+typedef struct MonitorConfig {
+    char *spec;    /* -qmp/-monitor: a legacy chardev spec ("stdio", "unix:PATH,server=on") */
+    char *chardev; /* -mon: the chardev id */
+    bool qmp;      /* mode=control */
+    bool pretty;
+    char *loc; /* "-qmp ARG", for error messages */
+} MonitorConfig;
 
 typedef struct VireoConfig {
     /* -accel / -enable-kvm / -machine accel=a:b: tried in order */
@@ -44,6 +55,18 @@ typedef struct VireoConfig {
     bool no_shutdown;
     bool start_paused; /* -S */
     char *name;        /* -name guest=... or positional */
+    char *uuid;        /* -uuid, canonical lower-case form */
+    /* -chardev arguments in order, and their locations ("-chardev ARG") */
+    char *chardevs[VIREO_MAX_CHARDEVS];
+    char *chardev_locs[VIREO_MAX_CHARDEVS];
+    int n_chardevs;
+    MonitorConfig mons[VIREO_MAX_MONITORS];
+    int n_mons;
+    char *serial_locs[VIREO_MAX_SERIAL]; /* "-serial ARG" */
+    bool nodefaults;
+    bool nodefaults_monitor; /* -monitor none */
+    bool daemonize;
+    char *pidfile;
 } VireoConfig;
 
 /*

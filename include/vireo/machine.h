@@ -22,10 +22,12 @@ static inline void irq_pulse(unsigned gsi)
 
 typedef enum {
     SHUTDOWN_NONE,
-    SHUTDOWN_GUEST_POWEROFF, /* ACPI S5 or equivalent */
-    SHUTDOWN_GUEST_RESET,    /* keyboard controller, 0xCF9, ACPI reset register */
-    SHUTDOWN_HOST_SIGNAL,    /* SIGINT/SIGTERM */
-    SHUTDOWN_GUEST_PANIC,    /* triple fault, internal error: exit non-zero */
+    SHUTDOWN_GUEST_POWEROFF,        /* ACPI S5 or equivalent */
+    SHUTDOWN_GUEST_RESET,           /* keyboard controller, 0xCF9, ACPI reset register */
+    SHUTDOWN_HOST_SIGNAL,           /* SIGINT/SIGTERM */
+    SHUTDOWN_GUEST_PANIC,           /* triple fault, internal error: exit non-zero */
+    SHUTDOWN_HOST_QMP_QUIT,         /* QMP/HMP quit, Ctrl-A x */
+    SHUTDOWN_HOST_QMP_SYSTEM_RESET, /* QMP/HMP system_reset */
 } ShutdownCause;
 
 /* Ask the main loop to power off or reset the machine. Safe from any thread, lock held or not. */

@@ -1,0 +1,295 @@
+/*
+ * HMP, the human monitor: a few of QEMU's commands with QEMU's output texts. Runs on a
+ * readline chardev (-monitor stdio, mon:stdio) and under QMP's human-monitor-command.
+ */
+#include <glib.h>
+#include <string.h>
+#include <unistd.h>
+#include "monitor-internal.h"
+#include "vireo/accel.h"
+#include "vireo/runstate.h"
+
+typedef void HmpFn(Monitor *mon, char **argv);
+
+typedef struct HmpCmd {
+    const char *name; /* "cont|c": aliases after '|' */
+    const char *params;
+    const char *help;
+    HmpFn *fn;
+} HmpCmd;
+
+static void print_error(Monitor *mon, const char *msg)
+{
+    monitor_printf(mon, "Error: %s\n", msg);
+}
+
+/* ---- info ----------------------------------------------------------------------------- */
+
+static void info_status(Monitor *mon, char **argv)
+{
+    RunState s = runstate_get();
+    bool running = runstate_is_running();
+    monitor_printf(mon, "VM status: %s", running ? "running" : "paused");
+    if (!running && s != RUN_STATE_PAUSED) {
+        monitor_printf(mon, " (%s)", runstate_name(s));
+    }
+    monitor_puts(mon, "\n");
+}
+
+static void info_version(Monitor *mon, char **argv)
+{
+    monitor_printf(mon, "%d.%d.%d%s\n", VIREO_QEMU_MAJOR, VIREO_QEMU_MINOR, VIREO_QEMU_MICRO,
+                   VIREO_QEMU_PACKAGE);
+}
+
+static void info_name(Monitor *mon, char **argv)
+{
+    const VireoConfig *cfg = vm_config();
+    if (cfg && cfg->name) {
+        monitor_printf(mon, "%s\n", cfg->name);
+    }
+}
+
+static void info_uuid(Monitor *mon, char **argv)
+{
+    const VireoConfig *cfg = vm_config();
+    monitor_printf(mon, "%s\n",
+                   cfg && cfg->uuid ? cfg->uuid : "00000000-0000-0000-0000-000000000000");
+}
+
+static void info_kvm(Monitor *mon, char **argv)
+{
+    monitor_printf(mon, "kvm support: %s\n",
+                   current_accel == &kvm_accel_ops ? "enabled" : "disabled");
+}
+
+static void info_cpus(Monitor *mon, char **argv)
+{
+    unsigned n = vm_cpu_count();
+    for (unsigned i = 0; i < n; i++) {
+        int tid = vm_cpu_thread_id(i);
+        monitor_printf(mon, "%c CPU #%u: thread_id=%d\n", i == 0 ? '*' : ' ', i,
+                       tid ? tid : (int)getpid());
+    }
+}
+
+static void info_registers(Monitor *mon, char **argv)
+{
+    unsigned n = vm_cpu_count();
+    unsigned first = 0, last = n ? 1 : 0;
+    if (argv[0] && !strcmp(argv[0], "-a")) {
+        last = n;
+    } else if (argv[0]) {
+        char *end;
+        unsigned long v = strtoul(argv[0], &end, 0);
+        if (*end || v >= n) {
+            monitor_printf(mon, "CPU#%s not available\n", argv[0]);
+            return;
+        }
+        first = (unsigned)v;
+        last = first + 1;
+    }
+    for (unsigned i = first; i < last; i++) {
+        char *regs = current_accel && current_accel->format_registers
+                         ? current_accel->format_registers(i)
+                         : NULL;
+        monitor_printf(mon, "\nCPU#%u\n", i);
+        if (regs) {
+            monitor_puts(mon, regs);
+            g_free(regs);
+        }
+    }
+}
+
+static void print_chardev(void *opaque, const char *label, const char *filename, bool open)
+{
+    monitor_printf(opaque, "%s: filename=%s\n", label, filename);
+}
+
+static void info_chardev(Monitor *mon, char **argv)
+{
+    chardev_foreach(print_chardev, mon);
+}
+
+static void info_qtree(Monitor *mon, char **argv)
+{
+    monitor_puts(mon, "bus: main-system-bus\n  type System\n");
+    if (!vm_cpu_count()) {
+        return; /* -machine none */
+    }
+    const VireoConfig *cfg = vm_config();
+    monitor_puts(mon, "  dev: ioapic, id \"\"\n"
+                      "    gpio-in \"\" 24\n"
+                      "    mmio 00000000fec00000/0000000000001000\n"
+                      "  dev: i440FX-pcihost, id \"\"\n"
+                      "    bus: pci.0\n"
+                      "      type PCI\n"
+                      "      dev: PIIX3, id \"\"\n"
+                      "        addr = 01.0\n"
+                      "        class ISA bridge, addr 00:01.0, pci id 8086:7000 (sub 1af4:1100)\n"
+                      "        bus: isa.0\n"
+                      "          type ISA\n");
+    static const unsigned base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
+    static const unsigned irq[4] = {4, 3, 4, 3};
+    for (int i = 0; i < cfg->n_serial && i < 4; i++) {
+        if (cfg->serial[i]) {
+            monitor_printf(mon,
+                           "          dev: isa-serial, id \"\"\n"
+                           "            index = %d (0x%x)\n"
+                           "            iobase = %u (0x%x)\n"
+                           "            irq = %u (0x%x)\n"
+                           "            chardev = \"serial%d\"\n",
+                           i, i, base[i], base[i], irq[i], irq[i], i);
+        }
+    }
+    monitor_puts(mon,
+                 "          dev: i8042, id \"\"\n"
+                 "          dev: mc146818rtc, id \"\"\n"
+                 "            base_year = 0 (0x0)\n"
+                 "      dev: PIIX4_PM, id \"\"\n"
+                 "        addr = 01.3\n"
+                 "        class Bridge, addr 00:01.3, pci id 8086:7113 (sub 1af4:1100)\n"
+                 "      dev: i440FX, id \"\"\n"
+                 "        addr = 00.0\n"
+                 "        class Host bridge, addr 00:00.0, pci id 8086:1237 (sub 1af4:1100)\n");
+}
+
+static const HmpCmd info_cmds[] = {
+    {"chardev", "", "show the character devices", info_chardev},
+    {"cpus", "", "show infos for each CPU", info_cpus},
+    {"kvm", "", "show KVM information", info_kvm},
+    {"name", "", "show the current VM name", info_name},
+    {"qtree", "", "show device tree", info_qtree},
+    {"registers", "[-a|vcpu]",
+     "show the cpu registers (-a: show register info for all cpus; vcpu: specific vCPU to "
+     "query; show the current CPU's registers if no argument is specified)",
+     info_registers},
+    {"status", "", "show the current VM status (running|paused)", info_status},
+    {"uuid", "", "show the current VM UUID", info_uuid},
+    {"version", "", "show the version of QEMU", info_version},
+    {NULL},
+};
+
+/* ---- commands ------------------------------------------------------------------------- */
+
+static void hmp_help(Monitor *mon, char **argv);
+
+static void print_cmd_help(Monitor *mon, const char *prefix, const HmpCmd *c)
+{
+    monitor_printf(mon, "%s%s %s -- %s\n", prefix, c->name, c->params, c->help);
+}
+
+static void hmp_info(Monitor *mon, char **argv)
+{
+    if (!argv[0]) {
+        for (const HmpCmd *c = info_cmds; c->name; c++) {
+            print_cmd_help(mon, "info ", c);
+        }
+        return;
+    }
+    for (const HmpCmd *c = info_cmds; c->name; c++) {
+        if (!strcmp(c->name, argv[0])) {
+            c->fn(mon, argv + 1);
+            return;
+        }
+    }
+    monitor_printf(mon, "unknown command: 'info %s'\n", argv[0]);
+}
+
+static void hmp_stop(Monitor *mon, char **argv)
+{
+    vm_stop(RUN_STATE_PAUSED);
+}
+
+static void hmp_cont(Monitor *mon, char **argv)
+{
+    char *e = NULL;
+    if (!vm_start(&e)) {
+        print_error(mon, e);
+        g_free(e);
+    }
+}
+
+static void hmp_system_reset(Monitor *mon, char **argv)
+{
+    vm_reset(SHUTDOWN_HOST_QMP_SYSTEM_RESET);
+}
+
+static void hmp_system_powerdown(Monitor *mon, char **argv)
+{
+    vm_powerdown();
+}
+
+static void hmp_quit(Monitor *mon, char **argv)
+{
+    mon->quitting = true;
+    vireo_quit();
+}
+
+static const HmpCmd cmds[] = {
+    {"cont|c", "", "resume emulation", hmp_cont},
+    {"help|?", "[cmd]", "show the help", hmp_help},
+    {"info", "[subcommand]", "show various information about the system state", hmp_info},
+    {"quit|q", "", "quit the emulator", hmp_quit},
+    {"stop|s", "", "stop emulation", hmp_stop},
+    {"system_powerdown", "", "send system power down event", hmp_system_powerdown},
+    {"system_reset", "", "reset the system", hmp_system_reset},
+    {NULL},
+};
+
+static bool name_matches(const char *names, const char *word)
+{
+    char **alts = g_strsplit(names, "|", -1);
+    bool m = false;
+    for (char **a = alts; *a && !m; a++) {
+        m = !strcmp(*a, word);
+    }
+    g_strfreev(alts);
+    return m;
+}
+
+static void hmp_help(Monitor *mon, char **argv)
+{
+    for (const HmpCmd *c = cmds; c->name; c++) {
+        if (!argv[0] || name_matches(c->name, argv[0])) {
+            if (argv[0] && !strcmp(c->name, "info")) {
+                hmp_info(mon, argv + 1);
+                return;
+            }
+            print_cmd_help(mon, "", c);
+        }
+    }
+    if (!argv[0]) {
+        for (const HmpCmd *c = info_cmds; c->name; c++) {
+            print_cmd_help(mon, "info ", c);
+        }
+    }
+}
+
+void hmp_execute(Monitor *mon, const char *cmdline)
+{
+    char **argv = g_strsplit_set(cmdline, " \t", -1);
+    /* Drop empty words (runs of blanks). */
+    int n = 0;
+    for (int i = 0; argv[i]; i++) {
+        if (*argv[i]) {
+            argv[n++] = argv[i];
+        } else {
+            g_free(argv[i]);
+        }
+    }
+    argv[n] = NULL;
+    if (n > 0) {
+        const HmpCmd *c;
+        for (c = cmds; c->name; c++) {
+            if (name_matches(c->name, argv[0])) {
+                c->fn(mon, argv + 1);
+                break;
+            }
+        }
+        if (!c->name) {
+            monitor_printf(mon, "unknown command: '%s'\n", argv[0]);
+        }
+    }
+    g_strfreev(argv);
+}

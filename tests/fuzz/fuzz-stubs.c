@@ -1,0 +1,83 @@
+/* The VM side of the monitor, stubbed for the fuzz target: no machine, states only. */
+#include <glib.h>
+#include "vireo/accel.h"
+#include "vireo/machine.h"
+#include "vireo/monitor.h"
+#include "vireo/runstate.h"
+
+const AccelOps *current_accel;
+const AccelOps kvm_accel_ops = {.name = "kvm"};
+static RunState state = RUN_STATE_RUNNING;
+static VireoConfig cfg;
+
+void vireo_lock(void)
+{
+}
+
+void vireo_unlock(void)
+{
+}
+
+RunState runstate_get(void)
+{
+    return state;
+}
+
+const char *runstate_name(RunState s)
+{
+    return s == RUN_STATE_RUNNING ? "running" : "paused";
+}
+
+bool runstate_is_running(void)
+{
+    return state == RUN_STATE_RUNNING;
+}
+
+bool vm_start(char **errp)
+{
+    if (state != RUN_STATE_RUNNING) {
+        state = RUN_STATE_RUNNING;
+        monitor_event("RESUME", NULL);
+    }
+    return true;
+}
+
+void vm_stop(RunState to)
+{
+    if (state == RUN_STATE_RUNNING) {
+        state = to;
+        monitor_event("STOP", NULL);
+    }
+}
+
+void vm_reset(ShutdownCause cause)
+{
+    monitor_event("RESET", NULL);
+}
+
+void vm_powerdown(void)
+{
+    monitor_event("POWERDOWN", NULL);
+}
+
+void vm_shutdown_and_exit(ShutdownCause cause, int exit_status)
+{
+    monitor_event("SHUTDOWN", NULL);
+}
+
+unsigned vm_cpu_count(void)
+{
+    return 2;
+}
+
+int vm_cpu_thread_id(unsigned index)
+{
+    return 0;
+}
+
+const VireoConfig *vm_config(void)
+{
+    cfg.smp.cpus = cfg.smp.sockets = cfg.smp.dies = cfg.smp.threads = 1;
+    cfg.smp.cores = 2;
+    return &cfg;
+}

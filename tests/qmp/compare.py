@@ -1,0 +1,231 @@
+"""The same QMP sessions against Vireo and real QEMU 7.2 (-machine none): every reply and
+event must be the same, byte for byte once versions, timestamps and socket paths are masked.
+Each case runs on a fresh connection; a sentinel command after the input marks its end."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../lib"))
+from qmp import Emu, QMP, QEMU, fail, finish, ok, skip  # noqa: E402
+
+ARGS = ["-machine", "none", "-display", "none", "-S", "-name", "guest1",
+        "-uuid", "12345678-1234-1234-1234-123456789ABC",
+        "-chardev", "ringbuf,id=rb,size=16", "-chardev", "null,id=nul"]
+
+SENTINEL = b'{"execute":"query-name","id":"sentinel"}'
+
+# (name, negotiate first?, raw input)
+CASES = [
+    ("pre/query-status", False, '{"execute":"query-status"}'),
+    ("pre/with-id", False, '{"execute":"query-status","id":7}'),
+    ("pre/unknown", False, '{"execute":"nosuch","id":"a"}'),
+    ("pre/bad-json", False, '{"execute": }'),
+    ("pre/not-object", False, '[1]'),
+    ("pre/lacks-execute", False, '{"id":1}'),
+    ("pre/caps-bad-enable", False, '{"execute":"qmp_capabilities","arguments":{"enable":["x"]}}'),
+    ("pre/caps-enable-type", False, '{"execute":"qmp_capabilities","arguments":{"enable":"oob"}}'),
+    ("pre/caps-extra", False, '{"execute":"qmp_capabilities","arguments":{"x":1}}'),
+    ("pre/exec-oob", False, '{"exec-oob":"qmp_capabilities"}'),
+    ("caps/again", True, '{"execute":"qmp_capabilities","id":2}'),
+    ("cmd/query-status", True, '{"execute":"query-status","id":"x"}'),
+    ("cmd/single-quotes", True, "{'execute':'query-status','id':'y'}"),
+    ("cmd/id-object", True, '{"execute":"query-name","id":{"a":[1,2.5,null,true]}}'),
+    ("cmd/id-unicode", True, '{"execute":"query-name","id":"\\u00e9\\ud83d\\ude00/\\u007f"}'),
+    ("cmd/id-numbers", True, '{"execute":"query-name","id":[1e3,-0,0.1,18446744073709551615,'
+                             '-9223372036854775809,123456789012345678901234567890]}'),
+    ("cmd/query-name", True, '{"execute":"query-name"}'),
+    ("cmd/query-uuid", True, '{"execute":"query-uuid"}'),
+    ("cmd/query-target", True, '{"execute":"query-target"}'),
+    ("cmd/query-version", True, '{"execute":"query-version"}'),
+    ("cmd/query-cpus-fast", True, '{"execute":"query-cpus-fast"}'),
+    ("cmd/stop-prelaunch", True, '{"execute":"stop"}{"execute":"query-status"}'),
+    ("cmd/hmp-status", True, '{"execute":"human-monitor-command",'
+                             '"arguments":{"command-line":"info status"}}'),
+    ("cmd/hmp-version", True, '{"execute":"human-monitor-command",'
+                              '"arguments":{"command-line":"info version"}}'),
+    ("cmd/hmp-name", True, '{"execute":"human-monitor-command",'
+                           '"arguments":{"command-line":"info name"}}'),
+    ("cmd/hmp-uuid", True, '{"execute":"human-monitor-command",'
+                           '"arguments":{"command-line":"info uuid"}}'),
+    ("cmd/hmp-cpus", True, '{"execute":"human-monitor-command",'
+                           '"arguments":{"command-line":"info cpus"}}'),
+    ("cmd/hmp-qtree", True, '{"execute":"human-monitor-command",'
+                            '"arguments":{"command-line":"info qtree"}}'),
+    ("cmd/hmp-unknown", True, '{"execute":"human-monitor-command",'
+                              '"arguments":{"command-line":"nosuch 1 2"}}'),
+    ("cmd/hmp-info-unknown", True, '{"execute":"human-monitor-command",'
+                                   '"arguments":{"command-line":"info nosuch"}}'),
+    ("cmd/hmp-empty", True, '{"execute":"human-monitor-command",'
+                            '"arguments":{"command-line":""}}'),
+    ("ringbuf/write-read", True,
+     '{"execute":"ringbuf-write","arguments":{"device":"rb","data":"hello world, again"}}'
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":100}}'
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":100}}'),
+    ("ringbuf/base64", True,
+     '{"execute":"ringbuf-write","arguments":{"device":"rb","data":"aGk=","format":"base64"}}'
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":1,"format":"base64"}}'
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":5,"format":"utf8"}}'),
+    ("ringbuf/bad-base64", True,
+     '{"execute":"ringbuf-write","arguments":{"device":"rb","data":"!!","format":"base64"}}'),
+    ("ringbuf/size-zero", True, '{"execute":"ringbuf-read","arguments":{"device":"rb","size":0}}'),
+    ("ringbuf/not-found", True, '{"execute":"ringbuf-read","arguments":{"device":"x","size":1}}'),
+    ("ringbuf/not-ringbuf", True,
+     '{"execute":"ringbuf-write","arguments":{"device":"nul","data":"x"}}'),
+    ("args/missing", True, '{"execute":"human-monitor-command"}'),
+    ("args/missing-2", True, '{"execute":"ringbuf-read","arguments":{"device":"rb"}}'),
+    ("args/type-str", True, '{"execute":"human-monitor-command","arguments":{"command-line":1}}'),
+    ("args/type-int", True, '{"execute":"ringbuf-read","arguments":{"device":"rb","size":"1"}}'),
+    ("args/type-int-float", True,
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":1.5}}'),
+    ("args/type-int-huge", True,
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":99999999999999999999}}'),
+    ("args/enum", True,
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":1,"format":"foo"}}'),
+    ("args/enum-type", True,
+     '{"execute":"ringbuf-read","arguments":{"device":"rb","size":1,"format":1}}'),
+    ("args/unexpected", True,
+     '{"execute":"human-monitor-command","arguments":{"command-line":"x","bogus":1}}'),
+    ("args/unexpected-noargs", True, '{"execute":"query-status","arguments":{"x":1}}'),
+    ("args/two-unexpected", True, '{"execute":"query-status","arguments":{"zz":1,"aa":2}}'),
+    ("args/list-elem-type", True, '{"execute":"qmp_capabilities","arguments":{"enable":[1]}}'),
+    ("req/unknown", True, '{"execute":"nosuch","id":1}'),
+    ("req/lacks-execute", True, '{"id":8}'),
+    ("req/extra", True, '{"execute":"query-status","extra":1}'),
+    ("req/extra-order", True, '{"zzz":1,"execute":"query-status","aaa":2}'),
+    ("req/control", True, '{"execute":"query-status","control":{}}'),
+    ("req/exec-type", True, '{"execute":1}'),
+    ("req/args-type", True, '{"execute":"stop","arguments":[]}'),
+    ("req/exec-oob", True, '{"exec-oob":"query-status"}'),
+    ("req/array", True, '[1]'),
+    ("req/scalars", True, '1 "x" null'),
+    ("json/expecting", True, '{"execute": }'),
+    ("json/colon", True, '{"execute" "x"}'),
+    ("json/key", True, '{1:2}'),
+    ("json/trailing-comma", True, '{"a":1,}'),
+    ("json/list-sep", True, '[1 2]'),
+    ("json/dict-sep", True, '{"a":1 "b":2}'),
+    ("json/close", True, '}]'),
+    ("json/keyword", True, 'xyz {"execute":"query-status"}'),
+    ("json/stray", True, '{"a":@}'),
+    ("json/control", True, '\x01{"execute":"query-status"}'),
+    ("json/ff", True, '\xff{"execute":"query-status"}'),
+    ("json/zero", True, '{"a" : 01}'),
+    ("json/minus", True, '{"a": -}'),
+    ("json/dot", True, '{"a": 1.}'),
+    ("json/escape", True, '{"a":"\\x"}'),
+    ("json/uescape", True, '{"a":"\\u12"}'),
+    ("json/surrogate", True, '{"a":"\\ud800"}'),
+    ("json/utf8", True, '{"a":"\xc3("}'),
+    ("json/duplicate", True, '{"a":1,"a":2}'),
+    ("json/string-ctrl", True, '{"a":"x\x01y"}'),
+    ("json/nesting", True, "[" * 1025 + "]" * 3),
+    ("json/nesting-ok", True, "[" * 1024 + "]" * 1024),
+    ("state/stop-cont", True, '{"execute":"cont"}{"execute":"stop"}{"execute":"query-status"}'
+                              '{"execute":"stop"}{"execute":"cont"}{"execute":"query-status"}'),
+]
+
+
+def run_case(emu, neg, raw):
+    q = emu.qmp()
+    out = [q.greeting]
+    if neg:
+        q.send_raw(b'{"execute":"qmp_capabilities"}')
+        out.append(q.recv())
+    q.send_raw(raw.encode("latin1") + b"\n" + SENTINEL)
+    while True:
+        try:
+            line = q.recv_line(timeout=10)
+        except Exception as e:  # noqa: BLE001
+            out.append("EXC %r" % e)
+            break
+        m = json.loads(line)
+        if m.get("id") == "sentinel":
+            break
+        out.append(line.decode("latin1"))
+    q.close()
+    return out
+
+
+def masked(lines, tmp):
+    res = []
+    for m in lines:
+        if isinstance(m, dict):
+            m = json.dumps(m)
+        if m.startswith("{"):
+            obj = json.loads(m)
+            if "timestamp" in obj:
+                obj["timestamp"] = "T"
+                m = json.dumps(obj)
+            if "QMP" in obj:
+                m = "GREETING"
+            r = obj.get("return")
+            if isinstance(r, dict) and "package" in r:
+                m = "VERSION"
+        m = m.replace(tmp, "TMP")
+        import re
+        m = re.sub(r'\\"\d+\.\d+\.\d+[^\\"]*\\r\\n"', '"VERSION\\r\\n"', m)
+        m = re.sub(r'"\d+\.\d+\.\d+[^"]*\\r\\n"', '"VERSION\\r\\n"', m)
+        res.append(m)
+    return res
+
+
+def main():
+    if not os.path.exists(QEMU):
+        skip("qmp-compare", QEMU + " not installed")
+        return
+    v = Emu(ARGS)
+    q = Emu(ARGS, binary=QEMU)
+    try:
+        v.qmp().close()
+        q.qmp().close()
+        for name, neg, raw in CASES:
+            a = masked(run_case(v, neg, raw), v.tmp)
+            b = masked(run_case(q, neg, raw), q.tmp)
+            if a == b:
+                ok("compare/" + name)
+            else:
+                fail("compare/" + name, "vireo %r\n    qemu  %r" % (a, b))
+        # query-chardev: same set (order is QEMU's hash order)
+        for e in (v, q):
+            c = e.qmp()
+            c.negotiate()
+            e.chardevs = sorted(json.dumps(x, sort_keys=True).replace(e.tmp, "TMP")
+                                for x in c.cmd("query-chardev")["return"])
+            e.machines = c.cmd("query-machines")["return"]
+            c.close()
+        if v.chardevs == q.chardevs:
+            ok("compare/query-chardev")
+        else:
+            fail("compare/query-chardev", "vireo %r qemu %r" % (v.chardevs, q.chardevs))
+        vm = {m["name"]: m for m in v.machines}
+        qm = {m["name"]: m for m in q.machines}
+        same = all(k in qm and {x: y for x, y in vm[k].items() if x != "hotpluggable-cpus"} ==
+                   {x: y for x, y in qm[k].items() if x != "hotpluggable-cpus"} for k in vm)
+        if same:
+            ok("compare/query-machines")
+        else:
+            fail("compare/query-machines", "%r vs %r" % (vm, {k: qm.get(k) for k in vm}))
+        # quit: SHUTDOWN event, then the reply, then EOF; both exit 0
+        for e in (v, q):
+            c = e.qmp()
+            c.negotiate()
+            c.send_raw('{"execute":"quit","id":9}')
+            msgs = []
+            try:
+                while True:
+                    msgs.append(c.recv())
+            except EOFError:
+                msgs.append("EOF")
+            e.quit = masked(msgs, e.tmp)
+            e.rc = e.wait()
+        if v.quit == q.quit and v.rc == q.rc == 0:
+            ok("compare/quit")
+        else:
+            fail("compare/quit", "vireo %r rc %r, qemu %r rc %r" % (v.quit, v.rc, q.quit, q.rc))
+    finally:
+        v.stop()
+        q.stop()
+
+
+main()
+finish()

@@ -466,6 +466,29 @@ int bdrv_is_allocated_above(BlockDriverState *bs, BlockDriverState *base, uint64
     return 0;
 }
 
+int bdrv_block_status_above(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum)
+{
+    BlockDriverState *p = bs;
+    for (;;) {
+        uint64_t n = 0;
+        int ret = bdrv_block_status(p, offset, bytes, &n, NULL, NULL);
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret & BDRV_BLOCK_EOF && n == 0) {
+            /* past the end of a backing layer: zero */
+            *pnum = bytes;
+            return BDRV_BLOCK_ZERO | (p == bs ? 0 : BDRV_BLOCK_ALLOCATED);
+        }
+        bytes = n;
+        if ((ret & BDRV_BLOCK_ALLOCATED) || !p->backing) {
+            *pnum = n;
+            return ret;
+        }
+        p = p->backing;
+    }
+}
+
 int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 {
     memset(bdi, 0, sizeof(*bdi));
@@ -570,6 +593,26 @@ int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *nam
         return -ENOTSUP;
     }
     return bs->drv->snapshot_load_tmp(bs, id, name, errp);
+}
+
+int bdrv_change_backing_file(BlockDriverState *bs, const char *file, const char *fmt)
+{
+    if (!bs->drv->change_backing_file) {
+        return -ENOTSUP;
+    }
+    return bs->drv->change_backing_file(bs, file, fmt);
+}
+
+int bdrv_make_empty(BlockDriverState *bs)
+{
+    if (!bs->drv->make_empty) {
+        return -ENOTSUP;
+    }
+    int ret = bs->drv->make_empty(bs);
+    if (ret == 0) {
+        ret = bdrv_flush(bs);
+    }
+    return ret;
 }
 
 int bdrv_create(const BlockDriver *drv, const char *filename, QOpts *opts, char **errp)

@@ -1151,6 +1151,7 @@ static int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
     BDRVQcow2State *s = bs->opaque;
     bdi->cluster_size = (int)s->cluster_size;
     bdi->is_dirty = (s->incompat & QCOW2_INCOMPAT_DIRTY) != 0;
+    bdi->persistent_bitmaps = s->version >= 3;
     return 0;
 }
 
@@ -1440,6 +1441,262 @@ static int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)
     return qcow2_check_image(bs, res, fix);
 }
 
+static int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char *fmt)
+{
+    BDRVQcow2State *s = bs->opaque;
+    if (file && strlen(file) > 1023) {
+        return -EINVAL;
+    }
+    if (fmt && (!file || !file[0])) {
+        return -EINVAL;
+    }
+    char *old_file = bs->backing_file, *old_fmt = bs->backing_format;
+    bs->backing_file = g_strdup(file ? file : "");
+    bs->backing_format = fmt && file && file[0] ? g_strdup(fmt) : NULL;
+    int ret = qcow2_update_header(s);
+    if (ret < 0) {
+        g_free(bs->backing_file);
+        g_free(bs->backing_format);
+        bs->backing_file = old_file;
+        bs->backing_format = old_fmt;
+        return ret;
+    }
+    g_free(old_file);
+    g_free(old_fmt);
+    g_free(bs->full_backing_filename);
+    bs->full_backing_filename =
+        bs->backing_file[0] ? bdrv_path_combine(bs->filename, bs->backing_file) : NULL;
+    return 0;
+}
+
+/*
+ * Reset the file to an empty image: header, refcount table (cluster 1), one refcount block
+ * (cluster 2) and a zeroed L1 (cluster 3 on), as QEMU's make_completely_empty() does. The dirty
+ * bit covers the window in which the refcounts are wrong.
+ */
+static int make_completely_empty(BDRVQcow2State *s)
+{
+    uint64_t cs = s->cluster_size;
+    uint64_t l1_clusters = ((uint64_t)s->l1_size * 8 + cs - 1) / cs;
+    int ret = qcow2_flush_metadata(s);
+    if (ret < 0) {
+        return ret;
+    }
+    qcow2_cache_drop_all(s->l2_cache);
+    qcow2_cache_drop_all(s->rb_cache);
+    s->ccache_offset = ~0ULL;
+    s->free_byte_offset = 0;
+    uint8_t f[20];
+    s->incompat |= QCOW2_INCOMPAT_DIRTY;
+    wr64(f, s->incompat);
+    ret = write_header_field(s, 72, f, 8);
+    if (ret == 0 && l1_clusters) {
+        ret = bdrv_pwrite_zeroes(s->file, s->l1_offset, l1_clusters * cs, 0);
+    }
+    memset(s->l1, 0, (size_t)s->l1_size * 8);
+    if (ret == 0) {
+        ret = bdrv_pwrite_zeroes(s->file, cs, (2 + l1_clusters) * cs, 0);
+    }
+    if (ret == 0) {
+        wr64(f, 3 * cs);
+        wr64(f + 8, cs);
+        wr32(f + 16, 1);
+        ret = write_header_field(s, 40, f, 20);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    s->l1_offset = 3 * cs;
+    g_free(s->rt);
+    s->rt_size = cs / 8;
+    s->rt = g_new0(uint64_t, s->rt_size);
+    s->rt_offset = cs;
+    s->rt_clusters = 1;
+    wr64(f, 2 * cs);
+    ret = write_header_field(s, cs, f, 8);
+    if (ret < 0) {
+        return ret;
+    }
+    s->rt[0] = 2 * cs;
+    s->free_cluster_index = 0;
+    int64_t off = qcow2_alloc_clusters(s, 3 + l1_clusters);
+    if (off != 0) {
+        return off < 0 ? (int)off : -EIO;
+    }
+    ret = qcow2_flush_metadata(s);
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    s->incompat &= ~QCOW2_INCOMPAT_DIRTY;
+    wr64(f, s->incompat);
+    ret = write_header_field(s, 72, f, 8);
+    if (ret < 0) {
+        return ret;
+    }
+    return s->file->drv->truncate(s->file, (3 + l1_clusters) * cs, false, PREALLOC_MODE_OFF, NULL);
+}
+
+static int qcow2_make_empty(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t l1_clusters = ((uint64_t)s->l1_size * 8 + s->cluster_size - 1) >> s->cluster_bits;
+    if (s->version >= 3 && !s->nb_snapshots && !s->nb_bitmaps && 3 + l1_clusters <= s->rb_entries) {
+        return make_completely_empty(s);
+    }
+    /* otherwise drop every cluster of the active image (entries become unallocated) */
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        if (!(s->l1[i] & L1E_OFFSET_MASK)) {
+            continue;
+        }
+        uint64_t l2_offset, *l2;
+        int ret = qcow2_get_l2_for_write(s, i, &l2_offset);
+        if (ret == 0) {
+            ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        uint64_t *old = g_new(uint64_t, s->l2_entries);
+        for (uint64_t j = 0; j < s->l2_entries; j++) {
+            old[j] = GUINT64_FROM_BE(l2[j]);
+            l2[j] = 0;
+        }
+        qcow2_cache_mark_dirty(s->l2_cache, l2);
+        ret = free_old_entries(s, old, s->l2_entries, true);
+        g_free(old);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* ---- measure ---- */
+
+static int create_fail(char **errp, int ret, char *err);
+
+/* Refcount table + blocks for `clusters` clusters (fixed point: they count themselves). */
+static uint64_t refcount_metadata_size(uint64_t clusters, uint64_t cs, int order)
+{
+    uint64_t per_table_cluster = cs / 8, per_block = cs * 8 >> order;
+    uint64_t table = 0, blocks = 0, n = 0, last;
+    do {
+        last = n;
+        blocks = (clusters + table + blocks + per_block - 1) / per_block;
+        table = (blocks + per_table_cluster - 1) / per_table_cluster;
+        n = clusters + blocks + table;
+    } while (n != last);
+    return (blocks + table) * cs;
+}
+
+static uint64_t calc_prealloc_size(uint64_t total, uint64_t cs, int order, bool extl2)
+{
+    uint64_t l2e = extl2 ? 16 : 8;
+    uint64_t aligned = (total + cs - 1) / cs * cs;
+    uint64_t meta = cs;
+    uint64_t nl2e = aligned / cs;
+    nl2e = (nl2e + cs / l2e - 1) / (cs / l2e) * (cs / l2e);
+    meta += nl2e * l2e;
+    uint64_t nl1e = nl2e * l2e / cs;
+    nl1e = (nl1e + cs / 8 - 1) / (cs / 8) * (cs / 8);
+    meta += nl1e * 8;
+    meta += refcount_metadata_size((meta + aligned) / cs, cs, order);
+    return meta + aligned;
+}
+
+static int qcow2_measure(QOpts *opts, BlockDriverState *in_bs, uint64_t *required, uint64_t *fully,
+                         char **errp)
+{
+    char *err = NULL;
+    uint64_t cs, refcount_bits, vsize;
+    bool extl2;
+    if (!qopts_get_bool(opts, "extended_l2", false, &extl2, &err) ||
+        !qopts_get_size(opts, "cluster_size", 65536, &cs, &err)) {
+        return create_fail(errp, -EINVAL, err);
+    }
+    if (cs < 512 || cs > (2 << 20) || (cs & (cs - 1))) {
+        block_error(errp, "Cluster size must be a power of two between 512 and 2048k");
+        return -EINVAL;
+    }
+    int version = 3;
+    const char *compat = qopts_get(opts, "compat");
+    if (compat) {
+        if (!strcmp(compat, "0.10") || !strcmp(compat, "v2")) {
+            version = 2;
+        } else if (strcmp(compat, "1.1") && strcmp(compat, "v3")) {
+            block_error(errp, "Invalid compatibility level: '%s'", compat);
+            return -EINVAL;
+        }
+    }
+    if (!qopts_get_number(opts, "refcount_bits", 16, &refcount_bits, &err)) {
+        return create_fail(errp, -EINVAL, err);
+    }
+    if (refcount_bits > 64 || !refcount_bits || (refcount_bits & (refcount_bits - 1))) {
+        block_error(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+        return -EINVAL;
+    }
+    if (version < 3 && refcount_bits != 16) {
+        block_error(errp, "Different refcount widths than 16 bits require compatibility level "
+                          "1.1 or above (use compat=1.1 or greater)");
+        return -EINVAL;
+    }
+    const char *pa = qopts_get(opts, "preallocation");
+    int prealloc = pa ? prealloc_mode_parse(pa) : PREALLOC_MODE_OFF;
+    if (prealloc < 0) {
+        block_error(errp, "Parameter 'preallocation' does not accept value '%s'", pa);
+        return -EINVAL;
+    }
+    bool has_backing = qopts_get(opts, "backing_file") != NULL;
+    if (!qopts_get_size(opts, "size", 0, &vsize, &err)) {
+        return create_fail(errp, -EINVAL, err);
+    }
+    vsize = (vsize + cs - 1) / cs * cs;
+    uint64_t l2e = extl2 ? 16 : 8;
+    uint64_t l2_tables = (vsize / cs + cs / l2e - 1) / (cs / l2e);
+    if (l2_tables * 8 > QCOW_MAX_L1_SIZE) {
+        block_error(errp, "The image size is too large (try using a larger cluster size)");
+        return -EINVAL;
+    }
+    uint64_t req = 0;
+    if (in_bs) {
+        int64_t ssize = bdrv_getlength(in_bs);
+        if (ssize < 0) {
+            block_error_errno(errp, (int)ssize, "Unable to get image virtual_size");
+            return (int)ssize;
+        }
+        vsize = ((uint64_t)ssize + cs - 1) / cs * cs;
+        if (has_backing) {
+            req = vsize;
+        } else {
+            uint64_t pnum = 0;
+            for (uint64_t off = 0; off < (uint64_t)ssize; off += pnum) {
+                int ret = bdrv_block_status_above(in_bs, off, (uint64_t)ssize - off, &pnum);
+                if (ret < 0) {
+                    block_error_errno(errp, ret, "Unable to get block status");
+                    return ret;
+                }
+                if (ret & BDRV_BLOCK_ZERO) {
+                    continue;
+                }
+                if ((ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)) ==
+                    (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)) {
+                    pnum = (off + pnum + cs - 1) / cs * cs - off;
+                    req += off % cs + pnum;
+                }
+            }
+        }
+    }
+    if (prealloc == PREALLOC_MODE_FULL || prealloc == PREALLOC_MODE_FALLOC) {
+        req = vsize;
+    }
+    *fully = calc_prealloc_size(vsize, cs, __builtin_ctzll(refcount_bits), extl2);
+    *required = *fully - vsize + req;
+    return 0;
+}
+
 /* ---- create ---- */
 
 static const BlockCreateOpt qcow2_create_opts[] = {
@@ -1645,6 +1902,9 @@ const BlockDriver bdrv_qcow2 = {
     .create_opts = qcow2_create_opts,
     .get_specific_info = qcow2_specific_info,
     .snapshot_list = qcow2_snapshot_list,
+    .change_backing_file = qcow2_change_backing_file,
+    .measure = qcow2_measure,
+    .make_empty = qcow2_make_empty,
     .snapshot_create = qcow2_snapshot_create,
     .snapshot_goto = qcow2_snapshot_goto,
     .snapshot_delete = qcow2_snapshot_delete,

@@ -142,6 +142,30 @@ static int raw_create(const char *filename, QOpts *opts, char **errp)
     return ret;
 }
 
+static int raw_measure(QOpts *opts, BlockDriverState *in_bs, uint64_t *required, uint64_t *fully,
+                       char **errp)
+{
+    uint64_t size = 0;
+    if (in_bs) {
+        int64_t len = bdrv_getlength(in_bs);
+        if (len < 0) {
+            block_error_errno(errp, (int)len, "Unable to get image size");
+            return (int)len;
+        }
+        size = (uint64_t)len;
+    } else {
+        char *err = NULL;
+        if (!qopts_get_size(opts, "size", 0, &size, &err)) {
+            block_error(errp, "%s", err);
+            g_free(err);
+            return -EINVAL;
+        }
+        size = (size + 511) & ~511ULL;
+    }
+    *required = *fully = size;
+    return 0;
+}
+
 static const BlockCreateOpt raw_create_opts[] = {
     {"size", NULL, "size", "Virtual disk size"},
     {"preallocation", NULL, "string", "Preallocation mode (allowed values: off, falloc, full)"},
@@ -162,4 +186,5 @@ const BlockDriver bdrv_raw = {
     .getlength = raw_getlength,
     .create = raw_create,
     .create_opts = raw_create_opts,
+    .measure = raw_measure,
 };

@@ -27,6 +27,12 @@ int img_resize(int argc, char **argv);
 int img_map(int argc, char **argv);
 int img_compare(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
+int img_commit(int argc, char **argv);
+int img_rebase(int argc, char **argv);
+int img_measure(int argc, char **argv);
+/* "    (x.xx/100%)\r" progress lines as QEMU prints them (-p). */
+void img_progress(bool on, double pct);
+void img_progress_end(bool on);
 void snapshot_dump_header(GString *out);
 void snapshot_dump(GString *out, const BlockSnapshotInfo *sn);
 void dump_snapshots(BlockDriverState *bs);

@@ -759,8 +759,59 @@ typedef struct ImgCmd {
 static const ImgCmd img_cmds[] = {
     {"create", img_create},   {"info", img_info},         {"check", img_check},
     {"convert", img_convert}, {"resize", img_resize},     {"map", img_map},
-    {"compare", img_compare}, {"snapshot", img_snapshot},
+    {"compare", img_compare}, {"snapshot", img_snapshot}, {"commit", img_commit},
+    {"rebase", img_rebase},   {"measure", img_measure},
 };
+
+static const struct {
+    const char *name, *text;
+} cmd_syntax[] = {
+    {"amend", "amend [--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] [--force] "
+              "-o options filename"},
+    {"bench", "bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] "
+              "[-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S "
+              "step_size] [-t cache] [-w] [-U] filename"},
+    {"bitmap", "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)... [-b "
+               "source_file [-F source_fmt]] [-g granularity] [--object objectdef] [--image-opts | "
+               "-f fmt] filename bitmap"},
+    {"check", "check [--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] [-r [leaks "
+              "| all]] [-T src_cache] [-U] filename"},
+    {"commit", "commit [--object objectdef] [--image-opts] [-q] [-f fmt] [-t cache] [-b base] [-r "
+               "rate_limit] [-d] [-p] filename"},
+    {"compare", "compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] [-p] "
+                "[-q] [-s] [-U] filename1 filename2"},
+    {"convert",
+     "convert [--object objectdef] [--image-opts] [--target-image-opts] [--target-is-zero] "
+     "[--bitmaps] [-U] [-C] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] "
+     "[-B backing_file [-F backing_fmt]] [-o options] [-l snapshot_param] [-S sparse_size] [-r "
+     "rate_limit] [-m num_coroutines] [-W] [--salvage] filename [filename2 [...]] output_filename"},
+    {"create", "create [--object objectdef] [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] "
+               "[-o options] filename [size]"},
+    {"dd", "dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size] [count=blocks] "
+           "[skip=blocks] if=input of=output"},
+    {"info", "info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [--backing-chain] "
+             "[-U] filename"},
+    {"map", "map [--object objectdef] [--image-opts] [-f fmt] [--start-offset=offset] "
+            "[--max-length=len] [--output=ofmt] [-U] filename"},
+    {"measure", "measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--object "
+                "objectdef] [--image-opts] [-f fmt] [-l snapshot_param] filename]"},
+    {"snapshot", "snapshot [--object objectdef] [--image-opts] [-U] [-q] [-l | -a snapshot | -c "
+                 "snapshot | -d snapshot] filename"},
+    {"rebase", "rebase [--object objectdef] [--image-opts] [-U] [-q] [-f fmt] [-t cache] [-T "
+               "src_cache] [-p] [-u] -b backing_file [-F backing_fmt] filename"},
+    {"resize", "resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] "
+               "[-q] [--shrink] filename [+ | -]size"},
+};
+
+static const ImgCmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(img_cmds); i++) {
+        if (!strcmp(name, img_cmds[i].name)) {
+            return &img_cmds[i];
+        }
+    }
+    return NULL;
+}
 
 void help(void)
 {
@@ -774,27 +825,13 @@ void help(void)
            "    '-T', '--trace'      [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
            "                         specify tracing options\n"
            "\n"
-           "Command syntax:\n"
-           "  check [--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] [-r [leaks "
-           "| all]] [-T src_cache] [-U] filename\n"
-           "  compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] [-p] "
-           "[-q] [-s] [-U] filename1 filename2\n"
-           "  convert [--object objectdef] [--image-opts] [--target-image-opts] "
-           "[--target-is-zero] [--bitmaps] [-U] [-C] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T "
-           "src_cache] [-O output_fmt] [-B backing_file [-F backing_fmt]] [-o options] [-l "
-           "snapshot_param] [-S sparse_size] [-r rate_limit] [-m num_coroutines] [-W] [--salvage] "
-           "filename [filename2 [...]] output_filename\n"
-           "  create [--object objectdef] [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] "
-           "[-o options] filename [size]\n"
-           "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [--backing-chain] "
-           "[-U] filename\n"
-           "  map [--object objectdef] [--image-opts] [-f fmt] [--start-offset=offset] "
-           "[--max-length=len] [--output=ofmt] [-U] filename\n"
-           "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] "
-           "[--shrink] filename [+ | -]size\n"
-           "  snapshot [--object objectdef] [--image-opts] [-U] [-q] [-l | -a snapshot | -c "
-           "snapshot | -d snapshot] filename\n"
-           "\n"
+           "Command syntax:\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(cmd_syntax); i++) {
+        if (find_cmd(cmd_syntax[i].name)) {
+            printf("  %s\n", cmd_syntax[i].text);
+        }
+    }
+    printf("\n"
            "Supported formats: qcow2 raw file\n"
            "\n"
            "See <https://qemu.org/contribute/report-a-bug> for how to report bugs.\n"

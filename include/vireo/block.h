@@ -82,6 +82,7 @@ typedef struct BdrvCheckResult {
 typedef struct BlockDriverInfo {
     int cluster_size; /* 0 if not meaningful */
     bool is_dirty;
+    bool persistent_bitmaps; /* the format can store persistent dirty bitmaps */
 } BlockDriverInfo;
 
 typedef struct BlockSnapshotInfo {
@@ -134,6 +135,16 @@ struct BlockDriver {
     int (*snapshot_create)(BlockDriverState *bs, const BlockSnapshotInfo *info);
     int (*snapshot_goto)(BlockDriverState *bs, const char *id_or_name);
     int (*snapshot_delete)(BlockDriverState *bs, const char *id, const char *name, char **errp);
+    /*
+     * qemu-img measure: space needed by a new image of this format with `opts` (-o options,
+     * "size" set when --size is given) holding in_bs's data (NULL: an empty image).
+     */
+    int (*measure)(QOpts *opts, BlockDriverState *in_bs, uint64_t *required,
+                   uint64_t *fully_allocated, char **errp);
+    /* Rewrite the backing file name and format stored in the image (NULL/"" = none). */
+    int (*change_backing_file)(BlockDriverState *bs, const char *file, const char *fmt);
+    /* Drop all data so that reads go to the backing file (qemu-img commit). */
+    int (*make_empty)(BlockDriverState *bs);
     /* Read-only open: make the snapshot the visible image (convert -l). */
     int (*snapshot_load_tmp)(BlockDriverState *bs, const char *id, const char *name, char **errp);
 };
@@ -216,6 +227,16 @@ int bdrv_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info);
 int bdrv_snapshot_goto(BlockDriverState *bs, const char *id_or_name, char **errp);
 int bdrv_snapshot_delete(BlockDriverState *bs, const char *id, const char *name, char **errp);
 int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name, char **errp);
+
+/* -ENOTSUP when the format has no backing files / no way to empty itself. */
+int bdrv_change_backing_file(BlockDriverState *bs, const char *file, const char *fmt);
+int bdrv_make_empty(BlockDriverState *bs);
+
+/*
+ * Status of [offset, +bytes) through the whole backing chain: BDRV_BLOCK_* of the first layer
+ * that allocates it (ALLOCATED set), or ZERO / 0 when nothing does. *pnum as bdrv_block_status.
+ */
+int bdrv_block_status_above(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum);
 
 /* Create an image of format drv; opts holds the -o options (with "size"). */
 int bdrv_create(const BlockDriver *drv, const char *filename, QOpts *opts, char **errp);

@@ -1,0 +1,205 @@
+/*
+ * qemu-img measure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+#include "vireo/block-qobject.h"
+#include "vireo/block.h"
+#include "vireo/error.h"
+#include "qemu-img-cmds.h"
+#include "tools.h"
+
+int img_measure(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, 'X'},
+        {"output", required_argument, NULL, 'P'},
+        {"size", required_argument, NULL, 'Z'},
+        {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *fmt = NULL, *out_fmt = "raw", *snapshot_name = NULL, *output = "human";
+    GString *options = g_string_new(NULL);
+    int64_t img_size = -1;
+    int c, ret = 1;
+    QOpts *opts = NULL, *sn_opts = NULL;
+    BlockDriverState *in = NULL;
+    char *err = NULL;
+    while ((c = getopt_long(argc, argv, ":hf:O:o:l:U", long_options, NULL)) != -1) {
+        switch (c) {
+        case ':':
+        case '?':
+            bad_option(c, argv);
+            break;
+        case 'h':
+            help();
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'O':
+            out_fmt = optarg;
+            break;
+        case 'o':
+            if (options->len) {
+                g_string_append_c(options, ',');
+            }
+            g_string_append(options, optarg);
+            break;
+        case 'l':
+            if (!strncmp(optarg, "snapshot.", 9)) {
+                sn_opts = qopts_new("snapshot");
+                if (!qopts_parse_into(sn_opts, optarg, "-l", NULL, QOPTS_LEGACY, &err)) {
+                    error_report("%s", err);
+                    error_report("Failed in parsing snapshot param '%s'", optarg);
+                    goto out;
+                }
+            } else {
+                snapshot_name = optarg;
+            }
+            break;
+        case 'U':
+            break;
+        case 'P':
+            output = optarg;
+            break;
+        case 'Z':
+            img_size = cvtnum("image size", optarg);
+            if (img_size < 0) {
+                goto out;
+            }
+            break;
+        case 'I':
+            error_report("--image-opts is not supported");
+            goto out;
+        default:
+            break;
+        }
+    }
+    int ofmt = parse_output_format(output);
+    if (ofmt < 0) {
+        goto out;
+    }
+    const char *filename = NULL;
+    if (argc - optind > 1) {
+        error_report("At most one filename argument is allowed.");
+        goto out;
+    } else if (argc - optind == 1) {
+        filename = argv[optind];
+    }
+    if (!filename && (fmt || snapshot_name || sn_opts)) {
+        error_report("--image-opts, -f, and -l require a filename argument.");
+        goto out;
+    }
+    if (filename && img_size >= 0) {
+        error_report("--size N cannot be used together with a filename.");
+        goto out;
+    }
+    if (!filename && img_size < 0) {
+        error_report("Either --size N or one filename must be specified.");
+        goto out;
+    }
+    if (filename) {
+        in = img_open(filename, fmt, 0);
+        if (!in) {
+            goto out;
+        }
+        if (sn_opts || snapshot_name) {
+            int r;
+            if (sn_opts) {
+                r = bdrv_snapshot_load_tmp(in, qopts_get(sn_opts, "snapshot.id"),
+                                           qopts_get(sn_opts, "snapshot.name"), &err);
+            } else {
+                r = bdrv_snapshot_load_tmp(in, snapshot_name, NULL, &err);
+                if (r == -ENOENT) {
+                    g_free(err);
+                    err = NULL;
+                    r = bdrv_snapshot_load_tmp(in, NULL, snapshot_name, &err);
+                }
+            }
+            if (r < 0) {
+                error_report("Failed to load snapshot: %s", err);
+                goto out;
+            }
+        }
+    }
+    const BlockDriver *drv = bdrv_find_format(out_fmt);
+    if (!drv) {
+        error_report("Unknown file format '%s'", out_fmt);
+        goto out;
+    }
+    if (!drv->create_opts || !drv->measure) {
+        error_report("Format driver '%s' does not support image creation", drv->format_name);
+        goto out;
+    }
+    opts = qopts_new("measure");
+    if (options->len) {
+        bool ok = qopts_parse_into(opts, options->str, "-o", NULL, QOPTS_LEGACY, &err);
+        for (size_t i = 0; ok && i < opts->n_pairs; i++) {
+            const BlockCreateOpt *o = drv->create_opts;
+            while (o->name && strcmp(o->name, opts->pairs[i].key)) {
+                o++;
+            }
+            if (!o->name) {
+                err = g_strdup_printf("Invalid parameter '%s'", opts->pairs[i].key);
+                ok = false;
+            }
+        }
+        if (!ok) {
+            error_report("%s", err);
+            error_report("Invalid options for file format '%s'", out_fmt);
+            goto out;
+        }
+    }
+    if (img_size >= 0) {
+        char num[32];
+        snprintf(num, sizeof(num), "%" PRId64, img_size);
+        qopts_set(opts, "size", num);
+    }
+    uint64_t required, fully;
+    if (drv->measure(opts, in, &required, &fully, &err) < 0) {
+        error_report("%s", err);
+        goto out;
+    }
+    BlockDriverInfo bdi;
+    bool has_bitmaps = false;
+    if (drv == &bdrv_qcow2 && in && bdrv_get_info(in, &bdi) == 0 && bdi.persistent_bitmaps) {
+        const char *compat = qopts_get(opts, "compat");
+        has_bitmaps = !compat || !strcmp(compat, "1.1") || !strcmp(compat, "v3");
+    }
+    uint64_t bitmaps = 0;
+    if (ofmt == 0) {
+        printf("required size: %" PRIu64 "\n", required);
+        printf("fully allocated size: %" PRIu64 "\n", fully);
+        if (has_bitmaps) {
+            printf("bitmaps size: %" PRIu64 "\n", bitmaps);
+        }
+    } else {
+        QObj *d = qobj_dict();
+        if (has_bitmaps) {
+            qobj_put(d, "bitmaps", qobj_int((int64_t)bitmaps));
+        }
+        qobj_put(d, "required", qobj_int((int64_t)required));
+        qobj_put(d, "fully-allocated", qobj_int((int64_t)fully));
+        GString *js = g_string_new(NULL);
+        qobj_to_json(d, js);
+        printf("%s\n", js->str);
+        g_string_free(js, true);
+        qobj_free(d);
+    }
+    ret = 0;
+out:
+    g_free(err);
+    qopts_free(opts);
+    qopts_free(sn_opts);
+    bdrv_close(in);
+    g_string_free(options, true);
+    return ret;
+}

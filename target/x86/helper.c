@@ -233,3 +233,184 @@ void helper_string(CPUX86State *env, uint64_t info)
         }
     }
 }
+
+/* ---- LOCK-prefixed read-modify-write (and XCHG with memory) as host atomics ---- */
+
+/* Run the host instruction of the op on (a, b) with the guest's flags in and out. */
+#define OP2(insn, W)                                                                               \
+    __asm__("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" insn " %" W "[b], %" W              \
+            "[a]\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                                   \
+            : [a] "+q"(a), [f] "+r"(f)                                                             \
+            : [b] "q"(b)                                                                           \
+            : "cc", "memory")
+#define OP1(insn, W)                                                                               \
+    __asm__("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" insn " %" W                         \
+            "[a]\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                                   \
+            : [a] "+q"(a), [f] "+r"(f)                                                             \
+            :                                                                                      \
+            : "cc", "memory")
+#define ALL_OPS(W)                                                                                 \
+    switch (op) {                                                                                  \
+    case ATOM_ADD:                                                                                 \
+    case ATOM_XADD:                                                                                \
+        OP2("add", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_OR:                                                                                  \
+        OP2("or", W);                                                                              \
+        break;                                                                                     \
+    case ATOM_ADC:                                                                                 \
+        OP2("adc", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_SBB:                                                                                 \
+        OP2("sbb", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_AND:                                                                                 \
+        OP2("and", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_SUB:                                                                                 \
+        OP2("sub", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_XOR:                                                                                 \
+        OP2("xor", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_INC:                                                                                 \
+        OP1("inc", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_DEC:                                                                                 \
+        OP1("dec", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_NEG:                                                                                 \
+        OP1("neg", W);                                                                             \
+        break;                                                                                     \
+    case ATOM_NOT:                                                                                 \
+        a = ~a;                                                                                    \
+        break;                                                                                     \
+    case ATOM_CMP:                                                                                 \
+        OP2("cmp", W);                                                                             \
+        break;                                                                                     \
+    }
+
+static uint64_t atomic_compute(int op, int size, uint64_t a, uint64_t b, uint64_t *flags)
+{
+    uint64_t f = *flags;
+    switch (size) {
+    case 8:
+        ALL_OPS("b");
+        break;
+    case 16:
+        ALL_OPS("w");
+        break;
+    case 32:
+        ALL_OPS("k");
+        break;
+    default:
+        ALL_OPS("q");
+        break;
+    }
+    *flags = f;
+    return a;
+}
+
+static bool cas(void *p, int bytes, uint64_t *expected, uint64_t desired)
+{
+    switch (bytes) {
+    case 1: {
+        uint8_t e = (uint8_t)*expected;
+        bool ok = __atomic_compare_exchange_n((uint8_t *)p, &e, (uint8_t)desired, false,
+                                              __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        *expected = e;
+        return ok;
+    }
+    case 2: {
+        uint16_t e = (uint16_t)*expected;
+        bool ok = __atomic_compare_exchange_n((uint16_t *)p, &e, (uint16_t)desired, false,
+                                              __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        *expected = e;
+        return ok;
+    }
+    case 4: {
+        uint32_t e = (uint32_t)*expected;
+        bool ok = __atomic_compare_exchange_n((uint32_t *)p, &e, (uint32_t)desired, false,
+                                              __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        *expected = e;
+        return ok;
+    }
+    default:
+        return __atomic_compare_exchange_n((uint64_t *)p, expected, desired, false,
+                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+}
+
+static uint64_t load_n(const void *p, int bytes)
+{
+    switch (bytes) {
+    case 1:
+        return __atomic_load_n((const uint8_t *)p, __ATOMIC_SEQ_CST);
+    case 2:
+        return __atomic_load_n((const uint16_t *)p, __ATOMIC_SEQ_CST);
+    case 4:
+        return __atomic_load_n((const uint32_t *)p, __ATOMIC_SEQ_CST);
+    default:
+        return __atomic_load_n((const uint64_t *)p, __ATOMIC_SEQ_CST);
+    }
+}
+
+/*
+ * info = ATOM_* | size_bits << 8. Returns the old memory value (XADD, XCHG, CMPXCHG need it);
+ * env->cc gets the op's flags. CMPXCHG compares with RAX (in env) and loads RAX on failure.
+ */
+uint64_t helper_atomic(CPUX86State *env, uint64_t addr, uint64_t src, uint64_t info)
+{
+    int op = (int)(info & 0xff), size = (int)(info >> 8), bytes = size / 8;
+    int mmu = x86_mmu_idx(env);
+    uint64_t mask = size == 64 ? ~0ull : (1ull << size) - 1;
+    void *p = x86_host_rw(env, addr, bytes, mmu);
+    uint64_t old = p ? load_n(p, bytes) : x86_ld(env, addr, bytes, mmu);
+    uint64_t flags;
+    for (;;) {
+        uint64_t nv;
+        flags = env->cc | RFLAGS_FIXED;
+        switch (op) {
+        case ATOM_XCHG:
+            nv = src;
+            break;
+        case ATOM_CMPXCHG: {
+            uint64_t rax = env->regs[R_EAX] & mask;
+            atomic_compute(ATOM_CMP, size, rax, old, &flags);
+            nv = old == rax ? src : old;
+            break;
+        }
+        case ATOM_BTS:
+        case ATOM_BTR:
+        case ATOM_BTC: {
+            uint64_t bit = 1ull << (src & (uint64_t)(size - 1));
+            flags = (flags & ~(uint64_t)CC_C) | ((old & bit) ? CC_C : 0);
+            nv = op == ATOM_BTS ? old | bit : op == ATOM_BTR ? old & ~bit : old ^ bit;
+            break;
+        }
+        default:
+            nv = atomic_compute(op, size, old, src, &flags);
+            break;
+        }
+        nv &= mask;
+        if (!p) {
+            x86_st(env, addr, nv, bytes, mmu);
+            break;
+        }
+        if (nv == old && op == ATOM_CMPXCHG) {
+            /* a failed compare still writes the old value back: a no-op atomically */
+            break;
+        }
+        if (cas(p, bytes, &old, nv)) {
+            break;
+        }
+    }
+    if (op == ATOM_CMPXCHG && !(flags & CC_Z)) {
+        uint64_t *rax = &env->regs[R_EAX];
+        *rax = size == 32 ? old : size == 64 ? old : (*rax & ~mask) | old;
+    }
+    if (op != ATOM_XCHG) {
+        env->cc = (flags & CC_MASK) | RFLAGS_FIXED;
+    }
+    return old;
+}

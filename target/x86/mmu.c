@@ -242,6 +242,27 @@ static void st_page(CPUX86State *env, uint64_t va, uint64_t v, int bytes, int mm
     memcpy((void *)(uintptr_t)(va + te->addend), &v, (size_t)bytes);
 }
 
+void *x86_host_rw(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
+{
+    if (!env->softmmu) {
+        return (void *)(uintptr_t)(env->mem_base + va);
+    }
+    if (((va & 0xfff) + (uint64_t)bytes) > 0x1000) {
+        return NULL;
+    }
+    CPUTLBEntry *te = tlb_lookup(env, va, ACC_WRITE, mmu_idx);
+    if (te->addr_write & TLB_SLOW) {
+        unsigned i = (unsigned)(va >> 12) & (TLB_SIZE - 1);
+        uint64_t pa = env->tlb_phys[mmu_idx][i] | (va & 0xfff);
+        if (!gpa_to_hva(pa, 1)) {
+            return NULL; /* MMIO */
+        }
+        tb_invalidate_phys_page(pa & ~0xfffull);
+        te = tlb_fill(env, va, ACC_WRITE, mmu_idx);
+    }
+    return (void *)(uintptr_t)(va + te->addend);
+}
+
 uint64_t x86_ld(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
 {
     if (!env->softmmu) {

@@ -423,12 +423,31 @@ static void gen_call_helper(DisasContext *dc, void *fn, int flags, int nout, int
 
 /* ---- instruction groups ---- */
 
+/* System mode: LOCK on a memory operand (and XCHG with memory) is a host atomic. */
+static bool use_atomic(DisasContext *dc, const Opnd *o)
+{
+    return dc->sys && o->is_mem && dc->lock;
+}
+
+static TCGv gen_atomic(DisasContext *dc, int op, int size, const Opnd *o, TCGv src, bool rw_regs)
+{
+    TCGv old = tnew(dc);
+    gen_call_helper(dc, (void *)helper_atomic,
+                    CALL_MAY_FAULT | CALL_RW_FLAGS | (rw_regs ? CALL_RW_GLOBALS : 0), 1, 3, old,
+                    o->addr, src, tconst(dc, op | (size << 8)));
+    return old;
+}
+
 static void gen_alu(DisasContext *dc, int n, int size, const Opnd *dst, TCGv src)
 {
     TCGv in, out;
     if (n == ALU_CMP || n == ALU_TEST) {
         TCGv a = opnd_load(dc, dst, size);
         tcg_emit(S(dc), OP_aluf, size, n, 3, -1, a, src);
+        return;
+    }
+    if (use_atomic(dc, dst)) {
+        gen_atomic(dc, n, size, dst, src, false);
         return;
     }
     rmw_begin(dc, dst, size, &in, &out);
@@ -477,6 +496,10 @@ static void gen_bt(DisasContext *dc, int n, int size, TCGv bit, bool bit_is_reg)
         return;
     }
     TCGv in, out;
+    if (use_atomic(dc, &o)) {
+        gen_atomic(dc, ATOM_BTS + n - BT_BTS, size, &o, bit, false);
+        return;
+    }
     rmw_begin(dc, &o, size, &in, &out);
     tcg_emit(S(dc), OP_btf, size, n, 3, out, in, bit);
     rmw_end(dc, &o, size, out);
@@ -670,6 +693,11 @@ static void disas_insn(DisasContext *dc)
         decode_modrm(dc);
         o = opnd_rm(dc, size);
         r = opnd_reg(dc, dc->reg, size);
+        if (dc->sys && o.is_mem) { /* XCHG with memory is always locked */
+            opnd_store(dc, &r, size,
+                       gen_atomic(dc, ATOM_XCHG, size, &o, opnd_load(dc, &r, size), false));
+            break;
+        }
         t = opnd_load(dc, &o, size);
         u = opnd_load(dc, &r, size);
         if (!o.is_mem && !o.high8) {
@@ -1050,10 +1078,18 @@ static void disas_insn(DisasContext *dc)
         o = opnd_rm(dc, size);
         switch (n) {
         case 2: /* not */
+            if (use_atomic(dc, &o)) {
+                gen_atomic(dc, ATOM_NOT, size, &o, tconst(dc, 0), false);
+                break;
+            }
             t = opnd_load(dc, &o, size);
             opnd_store(dc, &o, size, gen_unop(dc, OP_not, t));
             break;
         case 3: /* neg */
+            if (use_atomic(dc, &o)) {
+                gen_atomic(dc, ATOM_NEG, size, &o, tconst(dc, 0), false);
+                break;
+            }
             rmw_begin(dc, &o, size, &in, &out);
             tcg_emit(s, OP_unf, size, UN_NEG, 2, out, in);
             rmw_end(dc, &o, size, out);
@@ -1082,6 +1118,10 @@ static void disas_insn(DisasContext *dc)
         int n = dc->reg & 7;
         if (n < 2) {
             o = opnd_rm(dc, size);
+            if (use_atomic(dc, &o)) {
+                gen_atomic(dc, n == 0 ? ATOM_INC : ATOM_DEC, size, &o, tconst(dc, 0), false);
+                break;
+            }
             rmw_begin(dc, &o, size, &in, &out);
             tcg_emit(s, OP_unf, size, n == 0 ? UN_INC : UN_DEC, 2, out, in);
             rmw_end(dc, &o, size, out);
@@ -1432,6 +1472,10 @@ static void disas_insn(DisasContext *dc)
         o = opnd_rm(dc, size);
         r = opnd_reg(dc, dc->reg, size);
         u = opnd_load(dc, &r, size);
+        if (use_atomic(dc, &o)) {
+            gen_atomic(dc, ATOM_CMPXCHG, size, &o, u, true);
+            break;
+        }
         rmw_begin(dc, &o, size, &in, &out);
         tcg_emit(s, OP_cmpxchgf, size, 0, 5, R(dc, R_EAX), out, R(dc, R_EAX), in, u);
         rmw_end(dc, &o, size, out);
@@ -1464,6 +1508,11 @@ static void disas_insn(DisasContext *dc)
         decode_modrm(dc);
         o = opnd_rm(dc, size);
         r = opnd_reg(dc, dc->reg, size);
+        if (use_atomic(dc, &o)) {
+            opnd_store(dc, &r, size,
+                       gen_atomic(dc, ATOM_XADD, size, &o, opnd_load(dc, &r, size), false));
+            break;
+        }
         TCGv old = opnd_load(dc, &o, size);
         TCGv oldc = tnew(dc);
         gen_mov(dc, oldc, old);

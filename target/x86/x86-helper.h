@@ -12,6 +12,29 @@ void helper_string(CPUX86State *env, uint64_t info);
 /* info: size_bits | signed << 8; raises #DE on a zero divisor or a quotient that overflows */
 void helper_div(CPUX86State *env, uint64_t divisor, uint64_t info);
 
+/* LOCK-prefixed RMW through host atomics: info = ATOM_* | size_bits << 8 (helper.c) */
+enum {
+    ATOM_ADD,
+    ATOM_OR,
+    ATOM_ADC,
+    ATOM_SBB,
+    ATOM_AND,
+    ATOM_SUB,
+    ATOM_XOR, /* the ALU_* numbering */
+    ATOM_INC = 16,
+    ATOM_DEC,
+    ATOM_NEG,
+    ATOM_NOT,
+    ATOM_XADD,
+    ATOM_XCHG,
+    ATOM_CMPXCHG,
+    ATOM_BTS,
+    ATOM_BTR,
+    ATOM_BTC,
+    ATOM_CMP,
+};
+uint64_t helper_atomic(CPUX86State *env, uint64_t addr, uint64_t src, uint64_t info);
+
 /* system mode (seg_helper.c) */
 void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector);
 void helper_iret(CPUX86State *env, uint64_t size_bits);

@@ -4,7 +4,7 @@
 The image has a Linux setup header (boot protocol 2.12, XLF_KERNEL_64) so direct boot accepts it;
 the protected-mode part holds 0x200 bytes of padding (the 64-bit entry is load address + 0x200)
 and then the code. Used by tests to make a guest misbehave on purpose.
-    mkkernel.py OUT KIND      KIND: triple-fault | hlt-loop | mmio-read | hello | page-fault
+    mkkernel.py OUT KIND      KIND: triple-fault | hlt-loop | mmio-read | hello | page-fault | timer-irq
 (the sources of hello and page-fault are in tests/lib/asm/)
 """
 import struct
@@ -31,6 +31,16 @@ CODES = {
         "83f90275220f20d248b808000000020000004839c275104881fb230100007507488d351900000066baf803ac"
         "84c07403eeebf866ba040666b8003466eff4ebfd70616765206661756c742068616e646c65640a0070616765"
         "206661756c742077726f6e670a00660f1f4400"
+    ),
+    # local APIC one-shot timer on vector 0x40 wakes "sti; hlt"; the handler sends EOI; print "timer
+    # interrupt" on COM1, power off (tests/lib/asm/timer-irq.s)
+    "timer-irq": bytes.fromhex(
+        "488d05b0000000488d3dd200000066898700040000668cc966898f0204000066c78704040000008e48c1e810"
+        "6689870604000048c1e810898708040000c7870c040000000000004883ec1066c704240f0448897c24020f01"
+        "1c244883c410bb0000e0fec783f0000000ff010000c783e00300000b000000c7832003000040000000c78380"
+        "03000040420f00fbf4fa803d350000000074f4488d352d00000066baf803ac84c07403eeebf866ba040666b8"
+        "003466eff4ebfdc6050c00000001c783b00000000000000048cf0074696d657220696e746572727570740a00"
+        "0f1f4000"
     ),
 }
 

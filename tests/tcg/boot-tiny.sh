@@ -1,8 +1,9 @@
 #!/bin/bash
 # Tiny freestanding kernels (tests/lib/mkkernel.py) under -accel tcg: serial output, exit status
 # and stderr, and the same kernels under KVM when /dev/kvm works, compared. Covers port I/O,
-# ACPI power-off, IDT delivery of a #PF with CR2 and error code, a triple fault with its register
-# dump, and a halted guest that a signal ends (HLT sleeping, vCPU stop).
+# ACPI power-off, IDT delivery of a #PF with CR2 and error code, a local APIC timer interrupt
+# waking HLT (the userspace irqchip), a triple fault with its register dump, and a halted guest
+# that a signal ends (HLT sleeping, vCPU stop).
 . "$(dirname "$0")/../lib/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -10,7 +11,7 @@ kvm_ok=false
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     kvm_ok=true
 fi
-for k in hello page-fault triple-fault hlt-loop; do
+for k in hello page-fault timer-irq triple-fault hlt-loop; do
     python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$work/$k" $k
 done
 
@@ -21,11 +22,11 @@ run() {
     echo $? >"$work/$1-$2.rc"
 }
 
-for k in hello page-fault; do
+declare -A want=([hello]="hello" [page-fault]="page fault handled" [timer-irq]="timer interrupt")
+for k in hello page-fault timer-irq; do
     run tcg $k
     rc=$(cat "$work/tcg-$k.rc")
-    want=$([ $k = hello ] && echo hello || echo "page fault handled")
-    if [ "$rc" = 0 ] && [ "$(cat "$work/tcg-$k.out")" = "$want" ] && ! [ -s "$work/tcg-$k.err" ]; then
+    if [ "$rc" = 0 ] && [ "$(cat "$work/tcg-$k.out")" = "${want[$k]}" ] && ! [ -s "$work/tcg-$k.err" ]; then
         ok "tcg-boot/$k"
     else
         fail "tcg-boot/$k" "exit $rc; stdout: $(head -c 200 "$work/tcg-$k.out"); stderr: $(head -c 300 "$work/tcg-$k.err")"

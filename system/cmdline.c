@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "vireo/config.h"
+#include "vireo/devices.h"
 #include "vireo/error.h"
 #include "vireo/qemu-opts.h"
 
@@ -26,6 +27,7 @@
 typedef enum {
     OPT_UNSUPPORTED, /* a QEMU 7.2 option Vireo does not implement yet */
     OPT_HELP,
+    OPT_DEVICE,
     OPT_VERSION,
     OPT_MACHINE,
     OPT_ACCEL,
@@ -112,7 +114,7 @@ static const OptDesc options[] = {
     {"compat", true, OPT_UNSUPPORTED},
     {"d", true, OPT_UNSUPPORTED},
     {"debugcon", true, OPT_UNSUPPORTED},
-    {"device", true, OPT_UNSUPPORTED},
+    {"device", true, OPT_DEVICE},
     {"dfilter", true, OPT_UNSUPPORTED},
     {"drive", true, OPT_UNSUPPORTED},
     {"dtb", true, OPT_UNSUPPORTED},
@@ -1046,6 +1048,157 @@ bad:
     return -1;
 }
 
+/* ---- -device --------------------------------------------------------------------------- */
+
+/* The -device drivers Vireo has, in QEMU's "-device help" format and category. */
+typedef struct DeviceDriver {
+    const char *name, *category, *bus;
+    bool (*check)(const DeviceConfig *d, char **errp);
+    void (*help)(void);
+} DeviceDriver;
+
+static const DeviceDriver device_drivers[] = {
+    {"isa-debug-exit", "Misc devices", "ISA", isa_debug_exit_check, isa_debug_exit_print_help},
+};
+
+static const DeviceDriver *find_device_driver(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(device_drivers); i++) {
+        if (name && !strcmp(device_drivers[i].name, name)) {
+            return &device_drivers[i];
+        }
+    }
+    return NULL;
+}
+
+/* QEMU's identifiers: a letter, then letters, digits, '-', '.', '_'. */
+static bool is_identifier(const char *s)
+{
+    if (!g_ascii_isalpha(*s)) {
+        return false;
+    }
+    for (s++; *s; s++) {
+        if (!g_ascii_isalnum(*s) && *s != '-' && *s != '.' && *s != '_') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* -device DRIVER[,id=ID][,prop=value...] (QemuOpts, implied key "driver"): syntax and id. */
+static int handle_device(VireoConfig *cfg, const char *arg, const char *loc)
+{
+    char *err = NULL;
+    QOpts *o = qopts_parse("device", arg, loc, "driver", QOPTS_LEGACY, &err);
+    if (!o) {
+        error_at(loc, "%s", err);
+        g_free(err);
+        return -1;
+    }
+    const char *id = qopts_get(o, "id");
+    int r = 0;
+    if (id && !is_identifier(id)) {
+        error_at(loc, "Parameter 'id' expects an identifier\nIdentifiers consist of letters, "
+                      "digits, '-', '.', '_', starting with a letter.");
+        r = -1;
+    }
+    for (int i = 0; r == 0 && id && i < cfg->n_devices; i++) {
+        if (cfg->devices[i].id && !strcmp(cfg->devices[i].id, id)) {
+            error_at(loc, "Duplicate ID '%s' for device", id);
+            r = -1;
+        }
+    }
+    if (r == 0 && cfg->n_devices >= VIREO_MAX_DEVICES) {
+        error_at(loc, "too many -device options");
+        r = -1;
+    }
+    if (r == 0) {
+        DeviceConfig *d = &cfg->devices[cfg->n_devices++];
+        d->loc = g_strdup(loc);
+        d->driver = g_strdup(qopts_get(o, "driver"));
+        d->id = g_strdup(id);
+        d->prop_keys = g_new0(char *, o->n_pairs + 1);
+        d->prop_values = g_new0(char *, o->n_pairs + 1);
+        for (size_t i = 0; i < o->n_pairs; i++) {
+            const char *k = o->pairs[i].key;
+            if (strcmp(k, "driver") && strcmp(k, "id")) {
+                d->prop_keys[d->n_props] = g_strdup(k);
+                d->prop_values[d->n_props++] = g_strdup(o->pairs[i].value);
+            }
+        }
+        if (o->help) {
+            d->prop_keys[d->n_props] = g_strdup("help");
+            d->prop_values[d->n_props++] = g_strdup("on");
+        }
+    }
+    qopts_free(o);
+    return r;
+}
+
+static bool device_wants_help(const DeviceConfig *d)
+{
+    for (int i = 0; i < d->n_props; i++) {
+        if (qopts_is_help(d->prop_keys[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "-device help" / "-device DRIVER,help", as QEMU's qdev_device_help(): 1 when handled. */
+static int device_help(const VireoConfig *cfg)
+{
+    for (int i = 0; i < cfg->n_devices; i++) {
+        const DeviceConfig *d = &cfg->devices[i];
+        if (d->driver && qopts_is_help(d->driver)) {
+            const char *cat = NULL;
+            for (size_t j = 0; j < G_N_ELEMENTS(device_drivers); j++) {
+                if (!cat || strcmp(cat, device_drivers[j].category)) {
+                    printf("%s%s:\n", cat ? "\n" : "", device_drivers[j].category);
+                    cat = device_drivers[j].category;
+                }
+                printf("name \"%s\", bus %s\n", device_drivers[j].name, device_drivers[j].bus);
+            }
+            return 1;
+        }
+        if (!d->driver || !device_wants_help(d)) {
+            continue;
+        }
+        const DeviceDriver *drv = find_device_driver(d->driver);
+        if (drv) {
+            drv->help();
+        } else {
+            error_at(d->loc, "Device '%s' not found", d->driver);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* The devices themselves, after every other check (QEMU creates them last). */
+static bool check_devices(const VireoConfig *cfg)
+{
+    for (int i = 0; i < cfg->n_devices; i++) {
+        const DeviceConfig *d = &cfg->devices[i];
+        const DeviceDriver *drv = find_device_driver(d->driver);
+        char *err = NULL;
+        if (!d->driver) {
+            error_at(d->loc, "Parameter 'driver' is missing");
+            return false;
+        }
+        if (!drv) {
+            error_at(d->loc, "'%s' is not a valid device model name", d->driver);
+            return false;
+        }
+        if (!drv->check(d, &err)) {
+            error_at(d->loc, "%s", err);
+            g_free(err);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The main pass: returns 1 when done (help/version), -1 on error, 0 to go on. */
 static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
 {
@@ -1176,6 +1329,9 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_NODEFAULTS:
             cfg->nodefaults = true;
             break;
+        case OPT_DEVICE:
+            r = handle_device(cfg, arg, loc);
+            break;
         case OPT_IGNORED:
             break;
         case OPT_UNSUPPORTED:
@@ -1209,6 +1365,9 @@ static int finish(CmdLine *cl, VireoConfig *cfg)
         print_cpus();
         return 1;
     }
+    if (device_help(cfg)) {
+        return 1;
+    }
 
     const char *type = qopts_get(mo, "type");
     const MachineDesc *m = find_machine(type ? type : "pc");
@@ -1234,6 +1393,9 @@ static int finish(CmdLine *cl, VireoConfig *cfg)
     cfg->initrd = g_strdup(kernel ? qopts_get(mo, "initrd") : NULL);
     cfg->append = g_strdup(kernel ? qopts_get(mo, "append") : NULL);
     cfg->name = g_strdup(qopts_get(cl->name, "guest"));
+    if (!check_devices(cfg)) {
+        return -1;
+    }
     return 0;
 }
 
@@ -1288,6 +1450,18 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->initrd);
     g_free(cfg->append);
     g_free(cfg->name);
+    for (int i = 0; i < cfg->n_devices; i++) {
+        DeviceConfig *d = &cfg->devices[i];
+        for (int j = 0; j < d->n_props; j++) {
+            g_free(d->prop_keys[j]);
+            g_free(d->prop_values[j]);
+        }
+        g_free(d->prop_keys);
+        g_free(d->prop_values);
+        g_free(d->driver);
+        g_free(d->id);
+        g_free(d->loc);
+    }
     for (int i = 0; i < VIREO_MAX_SERIAL; i++) {
         g_free(cfg->serial[i]);
         g_free(cfg->serial_locs[i]);

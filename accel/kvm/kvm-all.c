@@ -164,7 +164,8 @@ static int kvm_map_ram(uint64_t gpa, uint64_t size, void *hva)
     return 0;
 }
 
-static void set_seg(struct kvm_segment *seg, uint16_t sel, bool code)
+/* A flat segment: 64-bit code (long mode), 32-bit code, or data. */
+static void set_seg(struct kvm_segment *seg, uint16_t sel, bool code, bool code64)
 {
     *seg = (struct kvm_segment){
         .base = 0,
@@ -173,9 +174,9 @@ static void set_seg(struct kvm_segment *seg, uint16_t sel, bool code)
         .type = code ? 0xb : 0x3, /* execute/read accessed, read/write accessed */
         .present = 1,
         .dpl = 0,
-        .db = code ? 0 : 1,
+        .db = code64 ? 0 : 1,
         .s = 1,
-        .l = code ? 1 : 0,
+        .l = code64 ? 1 : 0,
         .g = 1,
     };
 }
@@ -186,8 +187,8 @@ static int setup_bsp(KVMVcpu *v, const X86BootState *bs)
     if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
         return -1;
     }
-    set_seg(&sregs.cs, bs->cs, true);
-    set_seg(&sregs.ds, bs->ds, false);
+    set_seg(&sregs.cs, bs->cs, true, !bs->protected32);
+    set_seg(&sregs.ds, bs->ds, false, false);
     sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
     sregs.gdt.base = bs->gdt_base;
     sregs.gdt.limit = bs->gdt_limit;
@@ -198,7 +199,12 @@ static int setup_bsp(KVMVcpu *v, const X86BootState *bs)
     if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
         return -1;
     }
-    struct kvm_regs regs = {.rip = bs->rip, .rsi = bs->rsi, .rsp = bs->rsp, .rflags = bs->rflags};
+    struct kvm_regs regs = {.rip = bs->rip,
+                            .rsi = bs->rsi,
+                            .rsp = bs->rsp,
+                            .rflags = bs->rflags,
+                            .rax = bs->rax,
+                            .rbx = bs->rbx};
     return ioctl(v->fd, KVM_SET_REGS, &regs);
 }
 

@@ -21,6 +21,17 @@ static const uint16_t com_base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
 static const unsigned com_irq[4] = {4, 3, 4, 3};
 static SerialState *com[4];
 static bool userspace_irqchip;
+static FWCfgState *fw_cfg;
+
+/* -device: the drivers the command line accepted (system/cmdline.c checked them). */
+static void create_cli_devices(const VireoConfig *cfg)
+{
+    for (int i = 0; i < cfg->n_devices; i++) {
+        if (!strcmp(cfg->devices[i].driver, "isa-debug-exit")) {
+            isa_debug_exit_create(&cfg->devices[i]);
+        }
+    }
+}
 
 /* PIC pair, IOAPIC, one LAPIC per vCPU, PIT: what KVM's irqchip would have provided. */
 static int create_userspace_irqchip(const VireoConfig *cfg)
@@ -114,10 +125,20 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         error_report("could not build ACPI tables");
         return -1;
     }
+    fw_cfg = fw_cfg_create(cfg, cfg->ram_size);
+    fw_cfg_add_e820(fw_cfg);
     X86BootState boot;
-    if (linux_boot_load(cfg, rsdp, &boot) < 0) {
-        return -1;
+    if (multiboot_probe(cfg->kernel)) {
+        if (multiboot_load(cfg, &boot, fw_cfg) < 0) {
+            return -1;
+        }
+    } else {
+        if (linux_boot_load(cfg, rsdp, &boot) < 0) {
+            return -1;
+        }
+        fw_cfg_add_linux_boot(fw_cfg, cfg, boot.rsi); /* rsi: boot_params */
     }
+    create_cli_devices(cfg);
     if (accel->create_vcpus(cfg, &boot) < 0) {
         return -1;
     }
@@ -140,6 +161,9 @@ void pc_machine_stop(void)
             com[i] = NULL;
         }
     }
+    fw_cfg_destroy(fw_cfg);
+    fw_cfg = NULL;
+    isa_debug_exit_reset();
     io_reset_all();
     ram_free();
 }

@@ -14,6 +14,8 @@
 #define VIREO_MAX_CHARDEVS 32
 #define VIREO_MAX_MONITORS 8
 
+#define VIREO_MAX_DEVICES 64
+
 typedef enum { ACCEL_KVM, ACCEL_TCG } AccelType;
 
 typedef struct SmpConfig {
@@ -30,6 +32,19 @@ typedef struct MonitorConfig {
     bool pretty;
     char *loc; /* "-qmp ARG", for error messages */
 } MonitorConfig;
+
+/*
+ * One -device, in command-line order: QEMU's "device" option group. driver is the first
+ * (implied) element; id, when given, is a valid identifier unique among -device ids; the
+ * other key=value pairs are the device's properties, in order, as given.
+ */
+typedef struct DeviceConfig {
+    char *driver;
+    char *id;
+    char **prop_keys, **prop_values;
+    int n_props;
+    char *loc; /* "-device ARG", for error messages */
+} DeviceConfig;
 
 typedef struct VireoConfig {
     /* -accel / -enable-kvm / -machine accel=a:b: tried in order */
@@ -55,6 +70,9 @@ typedef struct VireoConfig {
     bool no_shutdown;
     bool start_paused; /* -S */
     char *name;        /* -name guest=... or positional */
+    /* -device, in order, checked by the parser (driver known, properties valid) */
+    DeviceConfig devices[VIREO_MAX_DEVICES];
+    int n_devices;
     char *uuid;        /* -uuid, canonical lower-case form */
     /* -chardev arguments in order, and their locations ("-chardev ARG") */
     char *chardevs[VIREO_MAX_CHARDEVS];

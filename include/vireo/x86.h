@@ -15,6 +15,12 @@ struct X86BootState {
     uint64_t gdt_base;
     uint16_t gdt_limit;
     uint16_t cs, ds; /* selectors; flat 64-bit code and data */
+    /*
+     * Flat 32-bit protected mode instead of 64-bit (Multiboot): cs is a 32-bit code selector,
+     * paging off (cr0 = PE|ET, cr3/cr4/efer 0), and rax/rbx hold the loader's registers.
+     */
+    bool protected32;
+    uint64_t rax, rbx;
 };
 
 /* PC memory map */
@@ -34,5 +40,16 @@ unsigned x86_topo_bits(unsigned count);
  * Returns 0, or -1 after error_report().
  */
 int linux_boot_load(const VireoConfig *cfg, uint64_t rsdp, X86BootState *bs);
+
+/*
+ * hw/x86/multiboot.c: a Multiboot (v1) kernel, as QEMU loads one. multiboot_probe() says whether
+ * the -kernel file has a Multiboot header in its first 8 KiB (and is no Linux bzImage).
+ * multiboot_load() puts the image, its info block (EBX=0x9500), memory map and -initrd modules
+ * in guest RAM and fills bs for the flat 32-bit entry (EAX=0x2BADB002); with fw non-NULL it adds
+ * QEMU's fw_cfg kernel items. Returns 0, or -1 after error_report().
+ */
+typedef struct FWCfgState FWCfgState;
+bool multiboot_probe(const char *path);
+int multiboot_load(const VireoConfig *cfg, X86BootState *bs, FWCfgState *fw);
 
 #endif

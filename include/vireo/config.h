@@ -73,7 +73,7 @@ typedef struct VireoConfig {
     /* -device, in order, checked by the parser (driver known, properties valid) */
     DeviceConfig devices[VIREO_MAX_DEVICES];
     int n_devices;
-    char *uuid;        /* -uuid, canonical lower-case form */
+    char *uuid; /* -uuid, canonical lower-case form */
     /* -chardev arguments in order, and their locations ("-chardev ARG") */
     char *chardevs[VIREO_MAX_CHARDEVS];
     char *chardev_locs[VIREO_MAX_CHARDEVS];

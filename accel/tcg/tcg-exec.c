@@ -278,20 +278,6 @@ static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags
     return tb;
 }
 
-/* Unlink every jump into tb: the source TBs' goto_tb go back to their exit stubs. */
-static void tb_unlink_into(TranslationBlock *dead)
-{
-    for (size_t i = 0; i < nb_tbs; i++) {
-        TranslationBlock *t = &tbs[i];
-        for (int n = 0; n < 2; n++) {
-            if (t->jmp_dest[n] == dead) {
-                tcg_patch_jump(t->code + t->jmp_off[n], t->code + t->stub_off[n]);
-                t->jmp_dest[n] = NULL;
-            }
-        }
-    }
-}
-
 void tb_invalidate_phys_page(uint64_t pa_page)
 {
     bool held = tb_lock_held;
@@ -315,8 +301,12 @@ void tb_invalidate_phys_page(uint64_t pa_page)
                         break;
                     }
                 }
-                tb_unlink_into(tb);
-                /* the TB's other page keeps a stale link: harmless, it is marked invalid */
+                /*
+                 * No unlinking: in system mode goto_tb chains stay within one virtual page, so
+                 * every TB jumping into this one was made from the same physical page and dies
+                 * with it. (A vCPU inside one of them finishes the block it is in; the TB's
+                 * other page keeps a stale link to it, harmless since it is marked invalid.)
+                 */
             }
             tb = next;
         }

@@ -48,6 +48,8 @@ struct APICState {
     uint32_t initial_count, dcr;
     int64_t count_start; /* vclock_ns() when the count was loaded */
     uint64_t tsc_deadline;
+    uint64_t periods; /* periodic mode: periods accounted for since count_start */
+    uint64_t owed;    /* periodic ticks lost to a late host or a busy guest, to re-inject */
     uint32_t irr[8], isr[8], tmr[8];
     VTimer timer;
 };
@@ -156,6 +158,7 @@ static void apic_reset_regs(APICState *a)
     a->dcr = 0;
     a->count_start = 0;
     a->tsc_deadline = 0;
+    a->owed = a->periods = 0;
     memset(a->irr, 0, sizeof(a->irr));
     memset(a->isr, 0, sizeof(a->isr));
     memset(a->tmr, 0, sizeof(a->tmr));
@@ -379,6 +382,44 @@ static void timer_arm_deadline(APICState *a)
     vtimer_mod(&a->timer, now + (int64_t)(ns > INT64_MAX / 2 ? INT64_MAX / 2 : ns));
 }
 
+/*
+ * Periodic mode: ticks are not lost when the host runs the timer late or the guest has not taken
+ * the previous one yet; they are owed and re-injected one per acknowledgement (at most one
+ * second's worth), so a guest counting ticks keeps time.
+ */
+static void periodic_expired(APICState *a)
+{
+    uint64_t period = (uint64_t)a->initial_count << divide_shift(a);
+    int64_t now = vclock_ns();
+    uint64_t n = now > a->count_start ? (uint64_t)(now - a->count_start) / period : 0;
+    uint64_t k = n > a->periods ? n - a->periods : 1;
+    a->periods = n > a->periods ? n : a->periods + 1;
+    uint32_t lvt = a->lvt[LVT_TIMER];
+    if (lvt & LVT_MASKED) {
+        a->owed = 0;
+        return;
+    }
+    if (test_bit(a->irr, lvt & 0xff)) {
+        a->owed += k;
+    } else {
+        lvt_fire(a, LVT_TIMER);
+        a->owed += k - 1;
+    }
+    uint64_t max_owed = 1000000000ull / period + 1;
+    a->owed = a->owed > max_owed ? max_owed : a->owed;
+}
+
+static void timer_reset_owed(APICState *a)
+{
+    a->owed = 0;
+    a->periods = 0;
+    if (a->initial_count) {
+        int64_t now = vclock_ns();
+        uint64_t period = (uint64_t)a->initial_count << divide_shift(a);
+        a->periods = now > a->count_start ? (uint64_t)(now - a->count_start) / period : 0;
+    }
+}
+
 static void timer_cb(void *opaque)
 {
     APICState *a = opaque;
@@ -388,7 +429,7 @@ static void timer_cb(void *opaque)
         lvt_fire(a, LVT_TIMER);
         break;
     case TIMER_PERIODIC:
-        lvt_fire(a, LVT_TIMER);
+        periodic_expired(a);
         timer_arm_count(a, vclock_ns());
         break;
     default:
@@ -480,6 +521,7 @@ static void write_lvt(APICState *a, int lvt, uint32_t val)
         timer_stop(a);
         a->initial_count = 0;
         a->tsc_deadline = 0;
+        a->owed = a->periods = 0;
     }
     if (lvt == LVT_LINT0) {
         kick(a);
@@ -551,6 +593,7 @@ static bool reg_write(APICState *a, uint32_t off, uint32_t val)
         }
         a->initial_count = val;
         a->count_start = vclock_ns();
+        timer_reset_owed(a);
         timer_arm_count(a, a->count_start);
         return true;
     case 0x3e0: {
@@ -560,6 +603,7 @@ static bool reg_write(APICState *a, uint32_t off, uint32_t val)
         if (a->initial_count && LVT_TIMER_MODE(a->lvt[LVT_TIMER]) != TIMER_TSCDL) {
             uint64_t done = (uint64_t)(a->initial_count - cur) << divide_shift(a);
             a->count_start = vclock_ns() - (int64_t)done;
+            timer_reset_owed(a);
             timer_arm_count(a, vclock_ns());
         }
         return true;
@@ -635,6 +679,15 @@ void apic_ack(unsigned cpu, int vector)
     if (v >= 0 && v == vector) {
         clear_bit(a->irr, v);
         set_bit(a->isr, v);
+        uint32_t lvt = a->lvt[LVT_TIMER];
+        if (a->owed && v == (int)(lvt & 0xff) && !(lvt & LVT_MASKED) &&
+            LVT_TIMER_MODE(lvt) == TIMER_PERIODIC && a->initial_count) {
+            a->owed--;
+            set_bit(a->irr, v); /* the next owed tick, taken after this one's EOI */
+        }
+        if (eoi_target) {
+            ioapic_vector_acked(eoi_target, v);
+        }
         return;
     }
     if (extint_pic && accepts_pic(a) && i8259_intr(extint_pic)) {

@@ -165,28 +165,41 @@ int i8259_peek_vector(const PICState *s)
     return m->irq_base + irq;
 }
 
+bool i8259_irq_unmasked(const PICState *s, unsigned irq)
+{
+    if (irq < 8) {
+        return !(s->chip[0].imr & (1u << irq));
+    }
+    return irq < 16 && !(s->chip[1].imr & (1u << (irq - 8))) && !(s->chip[0].imr & (1u << 2));
+}
+
 int i8259_ack(PICState *s)
 {
     PIC8259 *m = &s->chip[0], *sl = &s->chip[1];
     int irq = chip_get_irq(m);
-    int vector;
+    int vector, acked = -1;
     if (irq >= 0) {
         if (irq == 2) {
             int irq2 = chip_get_irq(sl);
             if (irq2 >= 0) {
                 chip_intack(sl, irq2);
+                acked = 8 + irq2;
             } else {
                 irq2 = 7; /* spurious IRQ15: the slave has nothing, no ISR bit */
             }
             vector = sl->irq_base + irq2;
         } else {
             vector = m->irq_base + irq;
+            acked = irq;
         }
         chip_intack(m, irq);
     } else {
         vector = m->irq_base + 7; /* spurious IRQ7 */
     }
     update(s);
+    if (acked >= 0) {
+        irqchip_irq_acked(acked);
+    }
     return vector;
 }
 

@@ -84,6 +84,16 @@ void ioapic_eoi(IOAPICState *s, uint8_t vector)
     }
 }
 
+void ioapic_vector_acked(IOAPICState *s, uint8_t vector)
+{
+    for (unsigned pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
+        uint64_t e = s->rte[pin];
+        if ((e & RTE_VECTOR) == vector && !(e & RTE_MASKED)) {
+            irqchip_irq_acked(pin);
+        }
+    }
+}
+
 uint64_t ioapic_get_entry(const IOAPICState *s, unsigned pin)
 {
     return pin < IOAPIC_NUM_PINS ? s->rte[pin] : 0;

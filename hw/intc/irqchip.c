@@ -262,6 +262,34 @@ void pc_irqchip_set_irq(unsigned gsi, int level)
     }
 }
 
+unsigned pc_irqchip_gsi_routes(unsigned gsi)
+{
+    unsigned r = 0;
+    if (pc_pic && gsi < 16 && i8259_irq_unmasked(pc_pic, gsi)) {
+        r |= 1;
+    }
+    if (pc_ioapic && gsi < IOAPIC_NUM_PINS && !(ioapic_get_entry(pc_ioapic, gsi) & (1u << 16))) {
+        r |= 2;
+    }
+    return r;
+}
+
+static void (*ack_notify)(unsigned gsi, void *opaque);
+static void *ack_opaque;
+
+void irqchip_set_ack_notifier(void (*fn)(unsigned gsi, void *opaque), void *opaque)
+{
+    ack_notify = fn;
+    ack_opaque = opaque;
+}
+
+void irqchip_irq_acked(unsigned gsi)
+{
+    if (ack_notify) {
+        ack_notify(gsi, ack_opaque);
+    }
+}
+
 static void pic_notify(void *opaque)
 {
     (void)opaque;
@@ -296,7 +324,8 @@ int pc_irqchip_create(unsigned n_cpus, const uint32_t *apic_ids)
     if (x86_irq_register) {
         x86_irq_register(&pc_chip);
     }
-    return vtimer_thread_start();
+    /* With an injected clock (tests) the caller runs the timers itself. */
+    return clock_source ? 0 : vtimer_thread_start();
 }
 
 /* Called at machine teardown, after the vCPUs stopped, without vireo_lock() held. */

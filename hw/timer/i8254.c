@@ -9,7 +9,13 @@
  * LSB/MSB/word access, counter latch, read-back (count and status).
  *
  * Channel 0 drives IRQ0 (irq_set_level(0, ...)) in real time: a timer fires at each rising
- * edge of OUT. When the host falls behind, missed periods are coalesced into one edge.
+ * edge of OUT. In the periodic modes (2, 3) lost ticks are re-injected, as KVM's in-kernel PIT
+ * does by default: while the guest has not acknowledged the last IRQ0 (INTA at the PIC, or a
+ * LAPIC taking the IOAPIC pin's vector), further periods are counted instead of coalesced, and
+ * each acknowledgement releases one owed tick (at most one second's worth is kept). Without a
+ * route to a CPU (IRQ0 masked everywhere, or no userspace irqchip) the edges are just sent.
+ * A tick stops waiting when IRQ0's routing changes (the guest moved it from the PIC to the
+ * IOAPIC, as Linux's check_timer does) or after 250 ms (the guest may never acknowledge it).
  */
 #include <stdlib.h>
 #include "vireo/ioport.h"
@@ -40,6 +46,10 @@ struct PITState {
     bool speaker_data;
     int irq_level;
     VTimer timer;
+    uint64_t owed;  /* periodic ticks not yet delivered */
+    bool in_flight; /* an IRQ0 edge waits for its acknowledgement */
+    unsigned route; /* pc_irqchip_gsi_routes(0) when it was sent */
+    int64_t sent;   /* and when */
 };
 
 static uint64_t ticks_since(int64_t from, int64_t now)
@@ -136,6 +146,32 @@ static void set_irq0(PITState *s, int level)
     }
 }
 
+/* One IRQ0 tick of the periodic modes; it waits for its acknowledgement if it can get one. */
+static void periodic_tick(PITState *s)
+{
+    set_irq0(s, 0);
+    set_irq0(s, 1);
+    s->route = pc_irqchip_gsi_routes(0);
+    s->sent = vclock_ns();
+    s->in_flight = s->route != 0;
+    if (!s->in_flight) {
+        s->owed = 0;
+    }
+}
+
+static void pit_acked(unsigned gsi, void *opaque)
+{
+    PITState *s = opaque;
+    if (gsi != 0 || !s->in_flight) {
+        return;
+    }
+    s->in_flight = false;
+    if (s->owed) {
+        s->owed--;
+        periodic_tick(s);
+    }
+}
+
 /* Channel 0: signal the edges that happened, arm the timer for the next one. */
 static void ch0_update(PITState *s)
 {
@@ -152,9 +188,17 @@ static void ch0_update(PITState *s)
     case 3: {
         uint64_t n = d / c->count;
         if (n > c->edges) {
-            set_irq0(s, 0);
-            set_irq0(s, 1);
+            uint64_t max_owed = PIT_FREQ / c->count + 1; /* one second */
+            s->owed += n - c->edges;
+            s->owed = s->owed > max_owed ? max_owed : s->owed;
             c->edges = n;
+        }
+        if (s->in_flight && (pc_irqchip_gsi_routes(0) != s->route || now - s->sent > 250000000)) {
+            s->in_flight = false; /* that tick went somewhere it will not be acknowledged */
+        }
+        if (s->owed && !s->in_flight) {
+            s->owed--;
+            periodic_tick(s);
         }
         set_irq0(s, get_out(c, now) || c->mode == 2);
         vtimer_mod(&s->timer, time_of_tick(c->load_time, (n + 1) * c->count));
@@ -203,6 +247,8 @@ static void load_count(PITState *s, int n, uint16_t val)
     c->null_count = false;
     c->edges = 0;
     if (n == 0) {
+        s->owed = 0;
+        s->in_flight = false;
         ch0_update(s);
     }
 }
@@ -269,6 +315,8 @@ static void write_control(PITState *s, uint8_t val)
     c->count_latched = 0;
     c->status_latched = false;
     if (n == 0) {
+        s->owed = 0;
+        s->in_flight = false;
         ch0_update(s);
     }
 }
@@ -371,6 +419,7 @@ PITState *i8254_create(void)
         c->count = 65536;
     }
     vtimer_init(&s->timer, pit_timer_cb, s);
+    irqchip_set_ack_notifier(pit_acked, s);
     pio_register(0x40, 4, &pit_ops, s);
     pio_register(0x61, 1, &port61_ops, s);
     return s;
@@ -378,6 +427,7 @@ PITState *i8254_create(void)
 
 void i8254_destroy(PITState *s)
 {
+    irqchip_set_ack_notifier(NULL, NULL);
     vtimer_del(&s->timer);
     free(s);
 }

@@ -64,13 +64,23 @@ extern const IrqchipCpuHooks *irqchip_cpu;
 
 /*
  * The whole userspace irqchip: PIC pair, IOAPIC, one LAPIC per vCPU, the PIT and its
- * port 0x61, the timer thread; registers itself with x86_irq_register(). apic_ids[i] is vCPU
- * i's APIC ID. Returns 0 or -1 after error_report().
+ * port 0x61, the timer thread (not with an injected clock: then the caller runs the timers);
+ * registers itself with x86_irq_register(). apic_ids[i] is vCPU i's APIC ID. Returns 0 or -1
+ * after error_report().
  */
 int pc_irqchip_create(unsigned n_cpus, const uint32_t *apic_ids);
 void pc_irqchip_destroy(void);
 /* Route an ISA IRQ / GSI to the PIC (0-15) and the IOAPIC. */
 void pc_irqchip_set_irq(unsigned gsi, int level);
+/* Where an edge on gsi can go now: bit 0 unmasked at the PIC, bit 1 at its IOAPIC pin. */
+unsigned pc_irqchip_gsi_routes(unsigned gsi);
+
+/*
+ * Acknowledgements: the PIC's INTA of an IRQ, or a LAPIC taking a vector that an IOAPIC pin
+ * sends, reports the GSI here. The PIT uses it to re-inject lost ticks (KVM's default policy).
+ */
+void irqchip_set_ack_notifier(void (*fn)(unsigned gsi, void *opaque), void *opaque);
+void irqchip_irq_acked(unsigned gsi);
 
 /* ---- i8259 PIC pair (hw/intc/i8259.c): ports 0x20-0x21, 0xa0-0xa1, ELCR 0x4d0-0x4d1 ---- */
 
@@ -86,6 +96,8 @@ int i8259_peek_vector(const PICState *s);
 int i8259_ack(PICState *s);
 /* Called whenever INTR may have changed (the irqchip kicks vCPU 0). */
 void i8259_set_notify(PICState *s, void (*notify)(void *opaque), void *opaque);
+/* IRQ irq is not masked in the IMR (nor, for 8-15, is the cascade). */
+bool i8259_irq_unmasked(const PICState *s, unsigned irq);
 
 /* ---- IOAPIC (hw/intc/ioapic.c) ---- */
 
@@ -98,6 +110,8 @@ void ioapic_set_irq(IOAPICState *s, unsigned pin, int level);
 void ioapic_eoi(IOAPICState *s, uint8_t vector);
 /* Raw redirection entry (tests, debugging). */
 uint64_t ioapic_get_entry(const IOAPICState *s, unsigned pin);
+/* A LAPIC took `vector`: report the unmasked pins sending it to irqchip_irq_acked(). */
+void ioapic_vector_acked(IOAPICState *s, uint8_t vector);
 
 /* ---- local APICs (hw/intc/apic.c): MMIO page at 0xFEE00000 for every vCPU ---- */
 

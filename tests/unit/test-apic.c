@@ -297,6 +297,25 @@ int main(void)
         }
     }
     CHECK("apic-timer-periodic", fired == 10);
+    /* the guest takes none for three periods: the ticks are owed, then re-injected one by one */
+    advance(1600);
+    advance(1600);
+    advance(1600);
+    fired = 0;
+    while (take(0) == 0x31 && fired < 10) {
+        fired++;
+        wr(0, 0xb0, 0);
+    }
+    CHECK("apic-timer-periodic-reinject", fired == 3);
+    /* the host runs the timer five periods late: five ticks */
+    now_ns += 1600 * 4;
+    advance(1600);
+    fired = 0;
+    while (take(0) == 0x31 && fired < 10) {
+        fired++;
+        wr(0, 0xb0, 0);
+    }
+    CHECK("apic-timer-periodic-late-host", fired == 5);
     advance(800);
     CHECK("apic-timer-periodic-count", rd(0, 0x390) == 50);
     /* divide 128 */

@@ -35,6 +35,25 @@ static void rec_irq(unsigned gsi, int level)
 
 static const AccelOps fake_accel = {.name = "test", .set_irq = rec_irq};
 
+static void no_kick(unsigned cpu)
+{
+}
+static void no_sipi(unsigned cpu, uint8_t v)
+{
+}
+static int no_current(void)
+{
+    return 0;
+}
+static uint64_t no_tsc(unsigned cpu)
+{
+    return 0;
+}
+static uint64_t no_tsc_hz(void)
+{
+    return 1000000000;
+}
+
 static void outb(uint16_t port, uint8_t v)
 {
     pio_dispatch(port, &v, 1, true);
@@ -210,6 +229,67 @@ int main(void)
 
     i8254_destroy(pit);
     io_reset_all();
+
+    /*
+     * Lost-tick re-injection with the whole irqchip: IRQ0 through IOAPIC pin 0 to vCPU 0. The
+     * guest takes nothing for three periods; then each acknowledgement releases an owed tick.
+     */
+    static const uint32_t ids[1] = {0};
+    static const IrqchipCpuHooks hooks = {.kick = no_kick,
+                                          .nmi = no_kick,
+                                          .init_signal = no_kick,
+                                          .sipi = no_sipi,
+                                          .current = no_current,
+                                          .tsc = no_tsc,
+                                          .tsc_hz = no_tsc_hz};
+    static const AccelOps chip_accel = {.name = "test", .set_irq = pc_irqchip_set_irq};
+    irqchip_set_cpu_hooks(&hooks);
+    current_accel = &chip_accel;
+    CHECK("pit-irqchip-create", pc_irqchip_create(1, ids) == 0);
+    apic_reg_write(0, 0xf0, 0x1ff);
+    uint32_t reg = 0x10, val = 0x30; /* pin 0: vector 0x30, edge, unmasked, dest 0 */
+    mmio_dispatch(0xfec00000, &reg, 4, true);
+    mmio_dispatch(0xfec00010, &val, 4, true);
+    outb(0x21, 0xff); /* PIC: everything masked */
+    outb(0xa1, 0xff);
+    outb(0x43, 0x34);
+    outb(0x40, 1193 & 0xff);
+    outb(0x40, 1193 >> 8);
+    t0 = now_ns;
+    for (int i = 1; i <= 3; i++) {
+        now_ns = t0 + clocks(1193 * i);
+        vtimers_run();
+    }
+    int taken = 0;
+    for (int v; (v = apic_pending_vector(0)) == 0x30 && taken < 10; taken++) {
+        apic_ack(0, v);
+        apic_reg_write(0, 0xb0, 0);
+    }
+    CHECK("pit-reinject", taken == 3);
+    now_ns = t0 + clocks(1193 * 4);
+    vtimers_run();
+    CHECK("pit-reinject-then-rate", apic_pending_vector(0) == 0x30);
+    apic_ack(0, 0x30);
+    apic_reg_write(0, 0xb0, 0);
+    /*
+     * Linux's check_timer: a tick goes to the PIC, which is then masked without an INTA, and
+     * IRQ0 moves to the IOAPIC: the next tick must come, not wait for that acknowledgement.
+     */
+    val = 0x10030;
+    mmio_dispatch(0xfec00010, &val, 4, true);
+    outb(0x21, 0xfe);
+    now_ns = t0 + clocks(1193 * 5);
+    vtimers_run();
+    outb(0x21, 0xff);
+    val = 0x30;
+    mmio_dispatch(0xfec00010, &val, 4, true);
+    now_ns = t0 + clocks(1193 * 6);
+    vtimers_run();
+    CHECK("pit-reinject-route-change", apic_pending_vector(0) == 0x30);
+    pc_irqchip_destroy();
+    io_reset_all();
+    irqchip_set_cpu_hooks(NULL);
+    current_accel = &fake_accel;
 
     /* the real clock and the timer thread: 1 kHz for 100 ms gives about 100 edges */
     vclock_set_source(NULL);

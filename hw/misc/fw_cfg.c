@@ -254,12 +254,25 @@ static void dma_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 static const IOOps fw_cfg_io_ops = {.read = io_read, .write = io_write};
 static const IOOps fw_cfg_dma_ops = {.read = dma_read, .write = dma_write};
 
+/* -uuid's canonical text "xxxxxxxx-xxxx-..." as the 16 bytes QEMU stores (big endian). */
+static void parse_uuid(const char *str, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    for (int n = 0; str && *str && n < 32; str++) {
+        if (g_ascii_isxdigit(*str)) {
+            out[n / 2] |= g_ascii_xdigit_value(*str) << ((n & 1) ? 0 : 4);
+            n++;
+        }
+    }
+}
+
 FWCfgState *fw_cfg_create(const VireoConfig *cfg, uint64_t ram_size)
 {
     FWCfgState *s = g_new0(FWCfgState, 1);
-    uint8_t uuid[16] = {0}; /* -uuid is not passed on yet */
+    uint8_t uuid[16];
     fw_cfg_add_bytes(s, FW_CFG_SIGNATURE, "QEMU", 4);
     fw_cfg_add_i32(s, FW_CFG_ID, FW_CFG_VERSION | FW_CFG_VERSION_DMA);
+    parse_uuid(cfg->uuid, uuid);
     fw_cfg_add_bytes(s, FW_CFG_UUID, uuid, 16);
     fw_cfg_add_i64(s, FW_CFG_RAM_SIZE, ram_size);
     fw_cfg_add_i16(s, FW_CFG_NOGRAPHIC, cfg->nographic);

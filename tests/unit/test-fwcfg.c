@@ -61,6 +61,7 @@ int main(void)
     VireoConfig cfg = {0};
     cfg.smp.cpus = 2;
     cfg.smp.maxcpus = 4;
+    cfg.uuid = "4f6e9b1a-0c2d-4e8f-9a1b-2c3d4e5f6a7b";
     CHECK("fwcfg-ram", ram_alloc_pc(32 << 20, PC_LOWMEM_LIMIT) == 0);
     FWCfgState *fw = fw_cfg_create(&cfg, 32 << 20);
 
@@ -76,6 +77,9 @@ int main(void)
     select_key(0x0001);
     read_data(buf, 4);
     CHECK("fwcfg-id-dma", le32(buf) == 3);
+    select_key(0x0002);
+    read_data(buf, 16);
+    CHECK("fwcfg-uuid", buf[0] == 0x4f && buf[1] == 0x6e && buf[4] == 0x0c && buf[15] == 0x7b);
     select_key(0x0003);
     read_data(buf, 8);
     CHECK("fwcfg-ram-size", le32(buf) == (32u << 20) && le32(buf + 4) == 0);

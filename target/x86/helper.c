@@ -414,3 +414,560 @@ uint64_t helper_atomic(CPUX86State *env, uint64_t addr, uint64_t src, uint64_t i
     }
     return old;
 }
+
+/* ---- SSE/SSE2: moves, integer and bitwise operations on env->xmm (more to come) ---- */
+
+typedef union {
+    uint8_t b[16];
+    int8_t sb[16];
+    uint16_t w[8];
+    int16_t sw[8];
+    uint32_t d[4];
+    int32_t sd[4];
+    uint64_t q[2];
+} Xmm;
+
+static Xmm *xmm(CPUX86State *env, int r)
+{
+    return (Xmm *)(void *)env->xmm[r];
+}
+
+static void ld128(CPUX86State *env, uint64_t a, Xmm *v, bool aligned)
+{
+    if (aligned && (a & 15)) {
+        x86_raise_exception(env, EXCP_GP, 0);
+    }
+    int mmu = x86_mmu_idx(env);
+    v->q[0] = x86_ld(env, a, 8, mmu);
+    v->q[1] = x86_ld(env, a + 8, 8, mmu);
+}
+
+static void st128(CPUX86State *env, uint64_t a, const Xmm *v, bool aligned)
+{
+    if (aligned && (a & 15)) {
+        x86_raise_exception(env, EXCP_GP, 0);
+    }
+    int mmu = x86_mmu_idx(env);
+    x86_ld(env, a + 15, 1, mmu); /* probe the end first */
+    x86_st(env, a, v->q[0], 8, mmu);
+    x86_st(env, a + 8, v->q[1], 8, mmu);
+}
+
+static uint8_t sat8u(int v)
+{
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static uint16_t sat16u(int v)
+{
+    return (uint16_t)(v < 0 ? 0 : v > 65535 ? 65535 : v);
+}
+
+static int8_t sat8s(int v)
+{
+    return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+}
+
+static int16_t sat16s(int v)
+{
+    return (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
+}
+
+static void shift_bytes(Xmm *d, int n, bool left)
+{
+    Xmm r = {0};
+    if (n > 16) {
+        n = 16;
+    }
+    for (int i = 0; i < 16; i++) {
+        int j = left ? i - n : i + n;
+        r.b[i] = (j >= 0 && j < 16) ? d->b[j] : 0;
+    }
+    *d = r;
+}
+
+/* info: opcode | prefix (0 none, 1 66, 2 F3, 3 F2) << 8 | reg << 12 | rm << 16 | mem << 20 |
+ * imm8 << 24 | REX.W << 32 */
+void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info)
+{
+    int opc = (int)(info & 0xff), pfx = (int)((info >> 8) & 3);
+    int reg = (int)((info >> 12) & 15), rm = (int)((info >> 16) & 15);
+    bool mem = (info >> 20) & 1, rexw = (info >> 32) & 1;
+    unsigned imm = (unsigned)((info >> 24) & 0xff);
+    int mmu = x86_mmu_idx(env);
+    Xmm *d = xmm(env, reg), s;
+#define SRC(aligned)                                                                               \
+    do {                                                                                           \
+        if (mem) {                                                                                 \
+            ld128(env, addr, &s, aligned);                                                         \
+        } else {                                                                                   \
+            s = *xmm(env, rm);                                                                     \
+        }                                                                                          \
+    } while (0)
+    switch (pfx << 8 | opc) {
+    /* moves */
+    case 0x010: /* movups */
+    case 0x110: /* movupd */
+    case 0x26f: /* movdqu */
+        SRC(false);
+        *d = s;
+        return;
+    case 0x028: /* movaps */
+    case 0x128: /* movapd */
+    case 0x16f: /* movdqa */
+        SRC(true);
+        *d = s;
+        return;
+    case 0x011:
+    case 0x111:
+    case 0x27f: /* stores, unaligned */
+        if (mem) {
+            st128(env, addr, d, false);
+        } else {
+            *xmm(env, rm) = *d;
+        }
+        return;
+    case 0x029:
+    case 0x129:
+    case 0x17f:
+    case 0x02b: /* movntps */
+    case 0x12b: /* movntpd */
+    case 0x1e7: /* movntdq */
+        if (mem) {
+            st128(env, addr, d, true);
+        } else if (opc == 0x29 || opc == 0x7f) {
+            *xmm(env, rm) = *d;
+        } else {
+            break;
+        }
+        return;
+    case 0x210: /* movss */
+        if (mem) {
+            d->q[0] = (uint32_t)x86_ld(env, addr, 4, mmu);
+            d->q[1] = 0;
+        } else {
+            d->d[0] = xmm(env, rm)->d[0];
+        }
+        return;
+    case 0x310: /* movsd */
+        if (mem) {
+            d->q[0] = x86_ld(env, addr, 8, mmu);
+            d->q[1] = 0;
+        } else {
+            d->q[0] = xmm(env, rm)->q[0];
+        }
+        return;
+    case 0x211:
+        if (mem) {
+            x86_st(env, addr, d->d[0], 4, mmu);
+        } else {
+            xmm(env, rm)->d[0] = d->d[0];
+        }
+        return;
+    case 0x311:
+    case 0x1d6: /* movq xmm/m64, xmm */
+        if (mem) {
+            x86_st(env, addr, d->q[0], 8, mmu);
+        } else if (opc == 0xd6) {
+            xmm(env, rm)->q[0] = d->q[0];
+            xmm(env, rm)->q[1] = 0;
+        } else {
+            xmm(env, rm)->q[0] = d->q[0];
+        }
+        return;
+    case 0x27e: /* movq xmm, xmm/m64 */
+        d->q[0] = mem ? x86_ld(env, addr, 8, mmu) : xmm(env, rm)->q[0];
+        d->q[1] = 0;
+        return;
+    case 0x012: /* movlps / movhlps */
+    case 0x112: /* movlpd */
+        if (!mem && pfx == 0) {
+            d->q[0] = xmm(env, rm)->q[1];
+        } else if (mem) {
+            d->q[0] = x86_ld(env, addr, 8, mmu);
+        } else {
+            break;
+        }
+        return;
+    case 0x013:
+    case 0x113:
+        if (!mem) {
+            break;
+        }
+        x86_st(env, addr, d->q[0], 8, mmu);
+        return;
+    case 0x016: /* movhps / movlhps */
+    case 0x116: /* movhpd */
+        if (!mem && pfx == 0) {
+            d->q[1] = xmm(env, rm)->q[0];
+        } else if (mem) {
+            d->q[1] = x86_ld(env, addr, 8, mmu);
+        } else {
+            break;
+        }
+        return;
+    case 0x017:
+    case 0x117:
+        if (!mem) {
+            break;
+        }
+        x86_st(env, addr, d->q[1], 8, mmu);
+        return;
+    case 0x16e: { /* movd/movq xmm, r/m */
+        uint64_t v;
+        if (mem) {
+            v = x86_ld(env, addr, rexw ? 8 : 4, mmu);
+        } else {
+            v = rexw ? env->regs[rm] : (uint32_t)env->regs[rm];
+        }
+        d->q[0] = v;
+        d->q[1] = 0;
+        return;
+    }
+    case 0x17e: { /* movd/movq r/m, xmm */
+        uint64_t v = rexw ? d->q[0] : d->d[0];
+        if (mem) {
+            x86_st(env, addr, v, rexw ? 8 : 4, mmu);
+        } else {
+            env->regs[rm] = v;
+        }
+        return;
+    }
+    case 0x1d7: { /* pmovmskb r32, xmm */
+        if (mem) {
+            break;
+        }
+        Xmm *x = xmm(env, rm);
+        uint32_t m = 0;
+        for (int i = 0; i < 16; i++) {
+            m |= (uint32_t)(x->b[i] >> 7) << i;
+        }
+        env->regs[reg] = m;
+        return;
+    }
+    case 0x050:   /* movmskps */
+    case 0x150: { /* movmskpd */
+        if (mem) {
+            break;
+        }
+        Xmm *x = xmm(env, rm);
+        uint32_t m = 0;
+        if (pfx == 0) {
+            for (int i = 0; i < 4; i++) {
+                m |= (x->d[i] >> 31) << i;
+            }
+        } else {
+            m = (uint32_t)(x->q[0] >> 63) | (uint32_t)(x->q[1] >> 63) << 1;
+        }
+        env->regs[reg] = m;
+        return;
+    }
+    /* bitwise */
+    case 0x054:
+    case 0x154:
+    case 0x1db: /* and */
+        SRC(true);
+        d->q[0] &= s.q[0];
+        d->q[1] &= s.q[1];
+        return;
+    case 0x055:
+    case 0x155:
+    case 0x1df: /* andn */
+        SRC(true);
+        d->q[0] = ~d->q[0] & s.q[0];
+        d->q[1] = ~d->q[1] & s.q[1];
+        return;
+    case 0x056:
+    case 0x156:
+    case 0x1eb: /* or */
+        SRC(true);
+        d->q[0] |= s.q[0];
+        d->q[1] |= s.q[1];
+        return;
+    case 0x057:
+    case 0x157:
+    case 0x1ef: /* xor */
+        SRC(true);
+        d->q[0] ^= s.q[0];
+        d->q[1] ^= s.q[1];
+        return;
+    /* compares */
+    case 0x174:
+    case 0x175:
+    case 0x176:
+    case 0x164:
+    case 0x165:
+    case 0x166:
+        SRC(true);
+        for (int i = 0; i < 16; i++) {
+            int sz = opc == 0x74 || opc == 0x64 ? 1 : opc == 0x75 || opc == 0x65 ? 2 : 4;
+            if (i % sz) {
+                continue;
+            }
+            bool r;
+            if (opc >= 0x74) {
+                r = memcmp(&d->b[i], &s.b[i], (size_t)sz) == 0;
+            } else if (sz == 1) {
+                r = d->sb[i] > s.sb[i];
+            } else if (sz == 2) {
+                r = d->sw[i / 2] > s.sw[i / 2];
+            } else {
+                r = d->sd[i / 4] > s.sd[i / 4];
+            }
+            memset(&d->b[i], r ? 0xff : 0, (size_t)sz);
+        }
+        return;
+    /* arithmetic */
+    case 0x1da: /* pminub */
+    case 0x1de: /* pmaxub */
+        SRC(true);
+        for (int i = 0; i < 16; i++) {
+            bool lt = s.b[i] < d->b[i];
+            d->b[i] = (opc == 0xda) == lt ? s.b[i] : d->b[i];
+        }
+        return;
+    case 0x1ea: /* pminsw */
+    case 0x1ee: /* pmaxsw */
+        SRC(true);
+        for (int i = 0; i < 8; i++) {
+            bool lt = s.sw[i] < d->sw[i];
+            d->sw[i] = (opc == 0xea) == lt ? s.sw[i] : d->sw[i];
+        }
+        return;
+    case 0x1f8:
+    case 0x1f9:
+    case 0x1fa:
+    case 0x1fb:
+    case 0x1fc:
+    case 0x1fd:
+    case 0x1fe:
+    case 0x1d4: {
+        SRC(true);
+        bool sub = opc <= 0xfb;
+        int sz = opc == 0xd4 || opc == 0xfb ? 8 : 1 << ((opc - (sub ? 0xf8 : 0xfc)) & 3);
+        for (int i = 0; i < 16 / sz; i++) {
+            uint64_t a = 0, b = 0;
+            memcpy(&a, &d->b[i * sz], (size_t)sz);
+            memcpy(&b, &s.b[i * sz], (size_t)sz);
+            uint64_t r = sub ? a - b : a + b;
+            memcpy(&d->b[i * sz], &r, (size_t)sz);
+        }
+        return;
+    }
+    case 0x1d8:
+    case 0x1dc: /* psubusb, paddusb */
+        SRC(true);
+        for (int i = 0; i < 16; i++) {
+            d->b[i] = sat8u(opc == 0xd8 ? d->b[i] - s.b[i] : d->b[i] + s.b[i]);
+        }
+        return;
+    case 0x1d9:
+    case 0x1dd: /* psubusw, paddusw */
+        SRC(true);
+        for (int i = 0; i < 8; i++) {
+            d->w[i] = sat16u(opc == 0xd9 ? d->w[i] - s.w[i] : d->w[i] + s.w[i]);
+        }
+        return;
+    case 0x1e8:
+    case 0x1ec: /* psubsb, paddsb */
+        SRC(true);
+        for (int i = 0; i < 16; i++) {
+            d->sb[i] = sat8s(opc == 0xe8 ? d->sb[i] - s.sb[i] : d->sb[i] + s.sb[i]);
+        }
+        return;
+    case 0x1e9:
+    case 0x1ed: /* psubsw, paddsw */
+        SRC(true);
+        for (int i = 0; i < 8; i++) {
+            d->sw[i] = sat16s(opc == 0xe9 ? d->sw[i] - s.sw[i] : d->sw[i] + s.sw[i]);
+        }
+        return;
+    case 0x1d5: /* pmullw */
+        SRC(true);
+        for (int i = 0; i < 8; i++) {
+            d->w[i] = (uint16_t)(d->sw[i] * s.sw[i]);
+        }
+        return;
+    case 0x1f4: /* pmuludq */
+        SRC(true);
+        d->q[0] = (uint64_t)d->d[0] * s.d[0];
+        d->q[1] = (uint64_t)d->d[2] * s.d[2];
+        return;
+    case 0x1f6: { /* psadbw */
+        SRC(true);
+        for (int h = 0; h < 2; h++) {
+            unsigned sum = 0;
+            for (int i = 0; i < 8; i++) {
+                int x = d->b[h * 8 + i] - s.b[h * 8 + i];
+                sum += (unsigned)(x < 0 ? -x : x);
+            }
+            d->q[h] = sum;
+        }
+        return;
+    }
+    /* unpack and pack */
+    case 0x160:
+    case 0x161:
+    case 0x162:
+    case 0x16c:
+    case 0x168:
+    case 0x169:
+    case 0x16a:
+    case 0x16d: {
+        SRC(true);
+        bool high = opc >= 0x68 && opc != 0x6c;
+        int sz = (opc & 0xf) == 0xc || (opc & 0xf) == 0xd ? 8 : 1 << (opc & 3);
+        Xmm r;
+        int base = high ? 8 : 0;
+        for (int i = 0; i < 8 / sz; i++) {
+            memcpy(&r.b[2 * i * sz], &d->b[base + i * sz], (size_t)sz);
+            memcpy(&r.b[(2 * i + 1) * sz], &s.b[base + i * sz], (size_t)sz);
+        }
+        *d = r;
+        return;
+    }
+    case 0x163:
+    case 0x167:
+    case 0x16b: { /* packsswb, packuswb, packssdw */
+        SRC(true);
+        Xmm r;
+        if (opc == 0x6b) {
+            for (int i = 0; i < 4; i++) {
+                r.sw[i] = sat16s(d->sd[i]);
+                r.sw[4 + i] = sat16s(s.sd[i]);
+            }
+        } else {
+            for (int i = 0; i < 8; i++) {
+                int a = d->sw[i], b = s.sw[i];
+                r.b[i] = opc == 0x63 ? (uint8_t)sat8s(a) : sat8u(a);
+                r.b[8 + i] = opc == 0x63 ? (uint8_t)sat8s(b) : sat8u(b);
+            }
+        }
+        *d = r;
+        return;
+    }
+    /* shuffles */
+    case 0x170:   /* pshufd */
+    case 0x270:   /* pshufhw */
+    case 0x370: { /* pshuflw */
+        SRC(true);
+        Xmm r = s;
+        if (pfx == 1) {
+            for (int i = 0; i < 4; i++) {
+                r.d[i] = s.d[(imm >> (2 * i)) & 3];
+            }
+        } else {
+            int off = pfx == 2 ? 4 : 0;
+            for (int i = 0; i < 4; i++) {
+                r.w[off + i] = s.w[off + ((imm >> (2 * i)) & 3)];
+            }
+        }
+        *d = r;
+        return;
+    }
+    case 0x0c6: { /* shufps */
+        SRC(true);
+        Xmm r;
+        r.d[0] = d->d[imm & 3];
+        r.d[1] = d->d[(imm >> 2) & 3];
+        r.d[2] = s.d[(imm >> 4) & 3];
+        r.d[3] = s.d[(imm >> 6) & 3];
+        *d = r;
+        return;
+    }
+    case 0x1c6: { /* shufpd */
+        SRC(true);
+        Xmm r;
+        r.q[0] = d->q[imm & 1];
+        r.q[1] = s.q[(imm >> 1) & 1];
+        *d = r;
+        return;
+    }
+    case 0x014:   /* unpcklps */
+    case 0x015: { /* unpckhps */
+        SRC(true);
+        Xmm r;
+        int b0 = opc == 0x14 ? 0 : 2;
+        r.d[0] = d->d[b0];
+        r.d[1] = s.d[b0];
+        r.d[2] = d->d[b0 + 1];
+        r.d[3] = s.d[b0 + 1];
+        *d = r;
+        return;
+    }
+    case 0x114:   /* unpcklpd */
+    case 0x115: { /* unpckhpd */
+        SRC(true);
+        int h = opc == 0x15;
+        uint64_t a = d->q[h];
+        d->q[1] = s.q[h];
+        d->q[0] = a;
+        return;
+    }
+    /* shifts by immediate: 0F 71/72/73 with the operation in reg (passed as the rm operand) */
+    case 0x171:
+    case 0x172:
+    case 0x173: {
+        if (mem) {
+            break;
+        }
+        Xmm *x = xmm(env, rm);
+        int op = reg & 7;
+        int sz = opc == 0x71 ? 2 : opc == 0x72 ? 4 : 8;
+        if (opc == 0x73 && (op == 3 || op == 7)) {
+            shift_bytes(x, (int)imm, op == 7);
+            return;
+        }
+        for (int i = 0; i < 16 / sz; i++) {
+            uint64_t v = 0;
+            memcpy(&v, &x->b[i * sz], (size_t)sz);
+            int bits = sz * 8;
+            if (op == 2) {
+                v = imm >= (unsigned)bits ? 0 : v >> imm;
+            } else if (op == 6) {
+                v = imm >= (unsigned)bits ? 0 : v << imm;
+            } else if (op == 4 && sz != 8) {
+                int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
+                v = (uint64_t)(sv >> (imm >= (unsigned)bits ? bits - 1 : (int)imm));
+            } else {
+                x86_raise_exception(env, EXCP_UD, 0);
+            }
+            memcpy(&x->b[i * sz], &v, (size_t)sz);
+        }
+        return;
+    }
+    /* shifts by xmm/m128 count */
+    case 0x1d1:
+    case 0x1d2:
+    case 0x1d3:
+    case 0x1e1:
+    case 0x1e2:
+    case 0x1f1:
+    case 0x1f2:
+    case 0x1f3: {
+        SRC(true);
+        uint64_t cnt = s.q[0];
+        int sz = 2 << ((opc & 3) - 1);
+        int kind = opc >= 0xf0 ? 6 : opc >= 0xe0 ? 4 : 2;
+        int bits = sz * 8;
+        for (int i = 0; i < 16 / sz; i++) {
+            uint64_t v = 0;
+            memcpy(&v, &d->b[i * sz], (size_t)sz);
+            if (kind == 2) {
+                v = cnt >= (uint64_t)bits ? 0 : v >> cnt;
+            } else if (kind == 6) {
+                v = cnt >= (uint64_t)bits ? 0 : v << cnt;
+            } else {
+                int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
+                v = (uint64_t)(sv >> (cnt >= (uint64_t)bits ? bits - 1 : (int)cnt));
+            }
+            memcpy(&d->b[i * sz], &v, (size_t)sz);
+        }
+        return;
+    }
+    default:
+        break;
+    }
+#undef SRC
+    x86_raise_exception(env, EXCP_UD, 0);
+}

@@ -35,6 +35,9 @@ enum {
 };
 uint64_t helper_atomic(CPUX86State *env, uint64_t addr, uint64_t src, uint64_t info);
 
+/* SSE/SSE2 on env->xmm (helper.c): see the info layout there */
+void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info);
+
 /* system mode (seg_helper.c) */
 void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector);
 void helper_iret(CPUX86State *env, uint64_t size_bits);

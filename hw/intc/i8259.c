@@ -217,10 +217,6 @@ static uint8_t poll_read(PICState *s, PIC8259 *c)
         return 0;
     }
     chip_intack(c, irq);
-    if (!c->is_master) {
-        /* the slave's request reached the master's IR2 without an INTA cycle there */
-        update(s);
-    }
     update(s);
     return 0x80 | irq;
 }

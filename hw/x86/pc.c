@@ -147,6 +147,9 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
 
 void pc_machine_stop(void)
 {
+    if (userspace_irqchip) {
+        vtimer_thread_stop(); /* no timer may kick a vCPU the accelerator is tearing down */
+    }
     if (current_accel) {
         current_accel->stop_vcpus();
         current_accel->destroy();

@@ -167,6 +167,18 @@ static void apic_reset_regs(APICState *a)
     }
 }
 
+static void lvt_fire(APICState *a, int lvt);
+
+/* An error: latched for the next ESR write, signalled through the LVT error entry. */
+static void apic_error(APICState *a, uint32_t bits)
+{
+    a->esr_pending |= bits;
+    uint32_t v = a->lvt[LVT_ERROR];
+    if (!(v & LVT_MASKED) && (v & 0xff) >= 16) {
+        lvt_fire(a, LVT_ERROR);
+    }
+}
+
 /* Accept a fixed/lowest-priority interrupt into the IRR. */
 static void accept_irq(APICState *a, uint8_t vector, bool level)
 {
@@ -174,7 +186,7 @@ static void accept_irq(APICState *a, uint8_t vector, bool level)
         return;
     }
     if (vector < 16) {
-        a->esr_pending |= ESR_RECV_ILLEGAL;
+        apic_error(a, ESR_RECV_ILLEGAL);
         return;
     }
     set_bit(a->irr, vector);
@@ -287,7 +299,7 @@ static void send_ipi(APICState *a)
         return; /* INIT level de-assert: arbitration IDs only */
     }
     if ((dm == APIC_DM_FIXED || dm == APIC_DM_LOWPRI) && vector < 16) {
-        a->esr_pending |= ESR_SEND_ILLEGAL;
+        apic_error(a, ESR_SEND_ILLEGAL);
         return;
     }
     /* IPIs are edge-triggered: the level bit is meaningful only for INIT de-assert. */

@@ -158,6 +158,12 @@ int main(void)
     CHECK("apic-esr-recv-illegal", rd(1, 0x280) == 0x40 && apic_pending_vector(1) == -1);
     wr(1, 0x280, 0);
     CHECK("apic-esr-cleared", rd(1, 0x280) == 0);
+    wr(1, 0x370, 0xfe); /* LVT error: vector 0xfe */
+    fixed(1, 0x07, false);
+    CHECK("apic-lvt-error", take(1) == 0xfe);
+    wr(1, 0xb0, 0);
+    wr(1, 0x280, 0);
+    wr(1, 0x370, 0x10000);
 
     /* software disable drops fixed interrupts and masks the LVTs */
     wr(2, 0xf0, 0x0ff);

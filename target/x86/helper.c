@@ -486,6 +486,221 @@ static void shift_bytes(Xmm *d, int n, bool left)
     *d = r;
 }
 
+/* ---- SSE floating point (host arithmetic, round-to-nearest; MXCSR modes are not applied) ---- */
+
+static double fop(int opc, double a, double b)
+{
+    switch (opc) {
+    case 0x58:
+        return a + b;
+    case 0x59:
+        return a * b;
+    case 0x5c:
+        return a - b;
+    case 0x5d:
+        return a < b ? a : b; /* x86: the second operand when unordered or equal */
+    case 0x5e:
+        return a / b;
+    case 0x5f:
+        return a > b ? a : b;
+    default: /* 0x51 */
+        return __builtin_sqrt(b);
+    }
+}
+
+static float fopf(int opc, float a, float b)
+{
+    switch (opc) {
+    case 0x58:
+        return a + b;
+    case 0x59:
+        return a * b;
+    case 0x5c:
+        return a - b;
+    case 0x5d:
+        return a < b ? a : b;
+    case 0x5e:
+        return a / b;
+    case 0x5f:
+        return a > b ? a : b;
+    default:
+        return __builtin_sqrtf(b);
+    }
+}
+
+static bool fcmp(int pred, double a, double b)
+{
+    switch (pred & 7) {
+    case 0:
+        return a == b;
+    case 1:
+        return a < b;
+    case 2:
+        return a <= b;
+    case 3:
+        return a != a || b != b;
+    case 4:
+        return !(a == b);
+    case 5:
+        return !(a < b);
+    case 6:
+        return !(a <= b);
+    default:
+        return a == a && b == b;
+    }
+}
+
+/* x86's conversion to integer: out of range or NaN gives the "integer indefinite" value */
+static int64_t f2i(double v, bool trunc, bool q)
+{
+    double r = trunc ? __builtin_trunc(v) : __builtin_nearbyint(v);
+    double lim = q ? 9223372036854775808.0 : 2147483648.0;
+    if (!(r >= -lim && r < lim)) {
+        return q ? INT64_MIN : INT32_MIN;
+    }
+    return (int64_t)r;
+}
+
+static bool sse_float(CPUX86State *env, int opc, int pfx, int reg, int rm, bool mem, bool rexw,
+                      unsigned imm, uint64_t addr)
+{
+    int mmu = x86_mmu_idx(env);
+    Xmm *d = xmm(env, reg), s;
+    bool scalar = pfx >= 2, dbl = pfx == 1 || pfx == 3;
+    /* source operand: a scalar from memory is 4 or 8 bytes, a packed one 16 (aligned) */
+    if (opc == 0x51 || (opc >= 0x58 && opc <= 0x5f && opc != 0x5b) || opc == 0xc2 || opc == 0x2e ||
+        opc == 0x2f || opc == 0x5a || opc == 0x2c || opc == 0x2d) {
+        bool sc = scalar || opc == 0x2e || opc == 0x2f;
+        bool sd = (opc == 0x2e || opc == 0x2f) ? pfx == 1 : dbl;
+        if (mem) {
+            if (sc) {
+                s.q[0] = x86_ld(env, addr, sd ? 8 : 4, mmu);
+                s.q[1] = 0;
+            } else {
+                ld128(env, addr, &s, true);
+            }
+        } else {
+            s = *xmm(env, rm);
+        }
+    }
+    switch (opc) {
+    case 0x51:
+    case 0x58:
+    case 0x59:
+    case 0x5c:
+    case 0x5d:
+    case 0x5e:
+    case 0x5f:
+        if (dbl) {
+            for (int i = 0; i < (scalar ? 1 : 2); i++) {
+                double a, b, r;
+                memcpy(&a, &d->q[i], 8);
+                memcpy(&b, &s.q[i], 8);
+                r = fop(opc, a, b);
+                memcpy(&d->q[i], &r, 8);
+            }
+        } else {
+            for (int i = 0; i < (scalar ? 1 : 4); i++) {
+                float a, b, r;
+                memcpy(&a, &d->d[i], 4);
+                memcpy(&b, &s.d[i], 4);
+                r = fopf(opc, a, b);
+                memcpy(&d->d[i], &r, 4);
+            }
+        }
+        return true;
+    case 0xc2:
+        for (int i = 0; i < (scalar ? 1 : dbl ? 2 : 4); i++) {
+            double a, b;
+            if (dbl) {
+                memcpy(&a, &d->q[i], 8);
+                memcpy(&b, &s.q[i], 8);
+                d->q[i] = fcmp((int)imm, a, b) ? ~0ull : 0;
+            } else {
+                float fa, fb;
+                memcpy(&fa, &d->d[i], 4);
+                memcpy(&fb, &s.d[i], 4);
+                d->d[i] = fcmp((int)imm, fa, fb) ? ~0u : 0;
+            }
+        }
+        return true;
+    case 0x2e:
+    case 0x2f: { /* (u)comiss/sd: ZF PF CF, others cleared */
+        if (pfx > 1) {
+            return false;
+        }
+        double a, b;
+        if (pfx == 1) {
+            memcpy(&a, &d->q[0], 8);
+            memcpy(&b, &s.q[0], 8);
+        } else {
+            float fa, fb;
+            memcpy(&fa, &d->d[0], 4);
+            memcpy(&fb, &s.d[0], 4);
+            a = fa;
+            b = fb;
+        }
+        uint64_t f = a != a || b != b ? (CC_Z | CC_P | CC_C) : a < b ? CC_C : a == b ? CC_Z : 0;
+        env->cc = f | RFLAGS_FIXED;
+        return true;
+    }
+    case 0x2a: { /* cvtsi2ss/sd */
+        if (!scalar) {
+            return false;
+        }
+        int64_t v;
+        if (mem) {
+            v = rexw ? (int64_t)x86_ld(env, addr, 8, mmu) : (int32_t)x86_ld(env, addr, 4, mmu);
+        } else {
+            v = rexw ? (int64_t)env->regs[rm] : (int32_t)env->regs[rm];
+        }
+        if (dbl) {
+            double r = (double)v;
+            memcpy(&d->q[0], &r, 8);
+        } else {
+            float r = (float)v;
+            memcpy(&d->d[0], &r, 4);
+        }
+        return true;
+    }
+    case 0x2c:
+    case 0x2d: { /* cvt(t)ss/sd2si */
+        if (!scalar) {
+            return false;
+        }
+        double v;
+        if (dbl) {
+            memcpy(&v, &s.q[0], 8);
+        } else {
+            float f;
+            memcpy(&f, &s.d[0], 4);
+            v = f;
+        }
+        int64_t r = f2i(v, opc == 0x2c, rexw);
+        env->regs[reg] = rexw ? (uint64_t)r : (uint32_t)r;
+        return true;
+    }
+    case 0x5a: /* cvtss2sd / cvtsd2ss */
+        if (pfx == 2) {
+            float f;
+            memcpy(&f, &s.d[0], 4);
+            double r = f;
+            memcpy(&d->q[0], &r, 8);
+            return true;
+        }
+        if (pfx == 3) {
+            double v;
+            memcpy(&v, &s.q[0], 8);
+            float r = (float)v;
+            memcpy(&d->d[0], &r, 4);
+            return true;
+        }
+        return false;
+    default:
+        return false;
+    }
+}
+
 /* info: opcode | prefix (0 none, 1 66, 2 F3, 3 F2) << 8 | reg << 12 | rm << 16 | mem << 20 |
  * imm8 << 24 | REX.W << 32 */
 void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info)
@@ -966,6 +1181,9 @@ void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info)
         return;
     }
     default:
+        if (sse_float(env, opc, pfx, reg, rm, mem, rexw, imm, addr)) {
+            return;
+        }
         break;
     }
 #undef SRC

@@ -1336,11 +1336,10 @@ static void disas_insn(DisasContext *dc)
         gen_call_helper(dc, (void *)helper_rdtsc, CALL_RW_GLOBALS, 0, 1, tconst(dc, 0));
         break;
     case 0x110 ... 0x117:
-    case 0x128:
-    case 0x129:
-    case 0x12b:
-    case 0x150:
-    case 0x154 ... 0x157:
+    case 0x128 ... 0x12f:
+    case 0x150 ... 0x15a:
+    case 0x15c ... 0x15f:
+    case 0x1c2:
     case 0x160 ... 0x176:
     case 0x17e:
     case 0x17f:
@@ -1349,14 +1348,15 @@ static void disas_insn(DisasContext *dc)
         decode_modrm(dc);
         int pfx = dc->rep == 0xf3 ? 2 : dc->rep == 0xf2 ? 3 : dc->p66 ? 1 : 0;
         int op8 = b & 0xff;
-        bool has_imm = (op8 >= 0x70 && op8 <= 0x73) || op8 == 0xc6;
+        bool has_imm = (op8 >= 0x70 && op8 <= 0x73) || op8 == 0xc6 || op8 == 0xc2;
         uint64_t imm8 = has_imm ? fetch8(dc) : 0;
         TCGv addr = dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc);
         uint64_t info = (uint64_t)op8 | (uint64_t)pfx << 8 | (uint64_t)dc->reg << 12 |
                         (uint64_t)dc->rm << 16 | (uint64_t)(dc->mod != 3) << 20 | imm8 << 24 |
                         (uint64_t)dc->rex_w << 32;
-        gen_call_helper(dc, (void *)helper_sse, CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 2, addr,
-                        tconst(dc, (int64_t)info));
+        int fl =
+            CALL_MAY_FAULT | CALL_RW_GLOBALS | (op8 == 0x2e || op8 == 0x2f ? CALL_RW_FLAGS : 0);
+        gen_call_helper(dc, (void *)helper_sse, fl, 0, 2, addr, tconst(dc, (int64_t)info));
         break;
     }
     case 0x177: /* emms: MMX state is not translated yet, so nothing to empty */

@@ -1574,9 +1574,204 @@ static int qcow2_make_empty(BlockDriverState *bs)
     return 0;
 }
 
-/* ---- measure ---- */
+/* ---- amend ---- */
 
 static int create_fail(char **errp, int ret, char *err);
+
+static const BlockCreateOpt qcow2_amend_opts[] = {
+    {"size", NULL, "size", "Virtual disk size"},
+    {"compat", NULL, "string", "Compatibility level (v2 [0.10] or v3 [1.1])"},
+    {"backing_file", NULL, "string", "File name of a base image"},
+    {"backing_fmt", NULL, "string", "Image format of the base image"},
+    {"data_file", NULL, "string", "File name of an external data file"},
+    {"data_file_raw", NULL, "bool", "The external data file must stay valid as a raw image"},
+    {"lazy_refcounts", "off", "bool", "Postpone refcount updates"},
+    {"refcount_bits", "16", "number", "Width of a reference count entry in bits"},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* v3 -> v2: zero clusters become data clusters (or unallocated ones without a backing file). */
+static int expand_zero_clusters(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size;
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        if (!(s->l1[i] & L1E_OFFSET_MASK)) {
+            continue;
+        }
+        uint64_t l2_offset, *l2;
+        int ret = qcow2_get_l2_for_write(s, i, &l2_offset);
+        if (ret < 0) {
+            return ret;
+        }
+        for (uint64_t j = 0; j < s->l2_entries; j++) {
+            ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+            if (ret < 0) {
+                return ret;
+            }
+            uint64_t e = GUINT64_FROM_BE(l2[j]);
+            Qcow2ClusterType t = qcow2_entry_type(s, e);
+            uint64_t ne;
+            if (t == QCOW2_CLUSTER_ZERO_PLAIN) {
+                if (!bs->backing_file || !bs->backing_file[0]) {
+                    ne = 0;
+                } else {
+                    int64_t off = qcow2_alloc_clusters(s, 1);
+                    if (off < 0) {
+                        return (int)off;
+                    }
+                    ret = bdrv_pwrite_zeroes(s->file, (uint64_t)off, cs, 0);
+                    if (ret < 0) {
+                        return ret;
+                    }
+                    ne = (uint64_t)off | QCOW_OFLAG_COPIED;
+                }
+            } else if (t == QCOW2_CLUSTER_ZERO_ALLOC) {
+                uint64_t rc = 0;
+                ret = bdrv_pwrite_zeroes(s->file, e & L2E_OFFSET_MASK, cs, 0);
+                if (ret == 0) {
+                    ret = qcow2_get_refcount(s, (e & L2E_OFFSET_MASK) >> s->cluster_bits, &rc);
+                }
+                if (ret < 0) {
+                    return ret;
+                }
+                ne = (e & L2E_OFFSET_MASK) | (rc == 1 ? QCOW_OFLAG_COPIED : 0);
+            } else {
+                continue;
+            }
+            ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+            if (ret < 0) {
+                return ret;
+            }
+            l2[j] = GUINT64_TO_BE(ne);
+            qcow2_cache_mark_dirty(s->l2_cache, l2);
+        }
+    }
+    return qcow2_flush_metadata(s);
+}
+
+static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    char *err = NULL;
+    int old_version = (int)s->version, new_version = old_version;
+    const char *compat = qopts_get(opts, "compat");
+    if (compat) {
+        if (!strcmp(compat, "0.10") || !strcmp(compat, "v2")) {
+            new_version = 2;
+        } else if (!strcmp(compat, "1.1") || !strcmp(compat, "v3")) {
+            new_version = 3;
+        } else {
+            block_error(errp, "Unknown compatibility level %s", compat);
+            return -EINVAL;
+        }
+    }
+    uint64_t new_size = 0, refcount_bits = 1u << s->refcount_order;
+    bool lazy = (s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0;
+    if (!qopts_get_size(opts, "size", 0, &new_size, &err) ||
+        !qopts_get_bool(opts, "lazy_refcounts", lazy, &lazy, &err) ||
+        !qopts_get_number(opts, "refcount_bits", refcount_bits, &refcount_bits, &err)) {
+        return create_fail(errp, -EINVAL, err);
+    }
+    const char *bf = qopts_get(opts, "backing_file"), *bfmt = qopts_get(opts, "backing_fmt");
+    if (bf || bfmt) {
+        const char *cur_f = bs->backing_file && bs->backing_file[0] ? bs->backing_file : NULL;
+        if (g_strcmp0(bf, cur_f) || g_strcmp0(bfmt, bs->backing_format)) {
+            block_error(errp, "Cannot amend the backing file\nYou can use 'qemu-img rebase' "
+                              "instead.");
+            return -EINVAL;
+        }
+    }
+    if (qopts_get(opts, "data_file") || qopts_get(opts, "data_file_raw")) {
+        block_error(errp, "External data files are not supported");
+        return -ENOTSUP;
+    }
+    if (!refcount_bits || refcount_bits > 64 || (refcount_bits & (refcount_bits - 1))) {
+        block_error(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+        return -EINVAL;
+    }
+    if (new_version < 3 && refcount_bits != 16) {
+        block_error(errp, "Refcount widths other than 16 bits require compatibility level 1.1 "
+                          "or above (use compat=1.1 or greater)");
+        return -EINVAL;
+    }
+    int ret;
+    if (new_version > old_version) {
+        s->version = (uint32_t)new_version;
+        s->refcount_order = 4;
+        ret = qcow2_update_header(s);
+        if (ret < 0) {
+            s->version = (uint32_t)old_version;
+            block_error_errno(errp, ret, "Failed to update the image header");
+            return ret;
+        }
+    }
+    if ((uint64_t)1 << s->refcount_order != refcount_bits) {
+        block_error(errp, "Changing the refcount width is not supported");
+        return -ENOTSUP;
+    }
+    if (lazy != ((s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0)) {
+        if (lazy && new_version < 3) {
+            block_error(errp, "Lazy refcounts only supported with compatibility level 1.1 and "
+                              "above (use compat=1.1 or greater)");
+            return -EINVAL;
+        }
+        s->compat = lazy ? s->compat | QCOW2_COMPAT_LAZY_REFCOUNTS
+                         : s->compat & ~QCOW2_COMPAT_LAZY_REFCOUNTS;
+        ret = qcow2_update_header(s);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Failed to update the image header");
+            return ret;
+        }
+    }
+    if (new_size) {
+        ret = qcow2_truncate(bs, (new_size + 511) & ~511ULL, true, PREALLOC_MODE_OFF, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (new_version < old_version) {
+        if (s->refcount_order != 4) {
+            block_error(errp, "compat=0.10 requires refcount_bits=16");
+            return -ENOTSUP;
+        }
+        for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+            if (s->snapshots[i].vm_state_size > UINT32_MAX ||
+                s->snapshots[i].disk_size != s->size) {
+                block_error(errp, "Internal snapshots prevent downgrade of image");
+                return -ENOTSUP;
+            }
+        }
+        if (s->nb_snapshots) {
+            /* snapshot tables may hold zero clusters that v2 cannot express */
+            block_error(errp, "Internal snapshots prevent downgrade of image");
+            return -ENOTSUP;
+        }
+        if (s->incompat & ~QCOW2_INCOMPAT_COMPRESSION) {
+            block_error(errp,
+                        "Cannot downgrade an image with incompatible features %#" PRIx64 " set",
+                        s->incompat);
+            return -ENOTSUP;
+        }
+        s->compat = 0;
+        s->autoclear = 0;
+        ret = expand_zero_clusters(bs);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Failed to turn zero into data clusters");
+            return ret;
+        }
+        s->version = 2;
+        ret = qcow2_update_header(s);
+        if (ret < 0) {
+            s->version = (uint32_t)old_version;
+            block_error_errno(errp, ret, "Failed to update the image header");
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* ---- measure ---- */
 
 /* Refcount table + blocks for `clusters` clusters (fixed point: they count themselves). */
 static uint64_t refcount_metadata_size(uint64_t clusters, uint64_t cs, int order)
@@ -1904,6 +2099,8 @@ const BlockDriver bdrv_qcow2 = {
     .snapshot_list = qcow2_snapshot_list,
     .change_backing_file = qcow2_change_backing_file,
     .measure = qcow2_measure,
+    .amend = qcow2_amend,
+    .amend_opts = qcow2_amend_opts,
     .make_empty = qcow2_make_empty,
     .snapshot_create = qcow2_snapshot_create,
     .snapshot_goto = qcow2_snapshot_goto,

@@ -1,5 +1,5 @@
 /*
- * qemu-img measure.
+ * qemu-img measure and amend.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -200,6 +200,131 @@ out:
     qopts_free(opts);
     qopts_free(sn_opts);
     bdrv_close(in);
+    g_string_free(options, true);
+    return ret;
+}
+
+/* ---- amend ---- */
+
+static bool opt_known(const BlockCreateOpt *list, const char *key)
+{
+    for (const BlockCreateOpt *o = list; o && o->name; o++) {
+        if (!strcmp(o->name, key)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int img_amend(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"object", required_argument, NULL, 'X'},
+        {"image-opts", no_argument, NULL, 'I'},
+        {"force", no_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *fmt = NULL, *cache = "writeback";
+    GString *options = g_string_new(NULL);
+    bool progress = false, quiet = false;
+    int c, ret = 1;
+    QOpts *opts = NULL;
+    BlockDriverState *bs = NULL;
+    char *err = NULL;
+    while ((c = getopt_long(argc, argv, ":ho:f:t:pq", long_options, NULL)) != -1) {
+        switch (c) {
+        case ':':
+        case '?':
+            bad_option(c, argv);
+            break;
+        case 'h':
+            help();
+            break;
+        case 'o':
+            if (options->len) {
+                g_string_append_c(options, ',');
+            }
+            g_string_append(options, optarg);
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 't':
+            cache = optarg;
+            break;
+        case 'p':
+            progress = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'F':
+            break;
+        case 'I':
+            error_report("--image-opts is not supported");
+            goto out;
+        default:
+            break;
+        }
+    }
+    if (!options->len) {
+        g_string_free(options, true);
+        error_exit("Must specify options (-o)");
+    }
+    if (quiet) {
+        progress = false;
+    }
+    if (optind != argc - 1) {
+        g_string_free(options, true);
+        error_exit("Expecting one image file name");
+    }
+    const char *filename = argv[optind];
+    int flags = BDRV_O_RDWR;
+    bool wt;
+    if (bdrv_parse_cache_mode(cache, &flags, &wt) < 0) {
+        error_report("Invalid cache option: %s", cache);
+        goto out;
+    }
+    bs = img_open(filename, fmt, flags);
+    if (!bs) {
+        goto out;
+    }
+    if (!bs->drv->amend) {
+        error_report("Format driver '%s' does not support option amendment", bs->drv->format_name);
+        goto out;
+    }
+    opts = qopts_new("amend");
+    if (!qopts_parse_into(opts, options->str, "-o", NULL, QOPTS_LEGACY, &err)) {
+        error_report("%s", err);
+        goto out;
+    }
+    for (size_t i = 0; i < opts->n_pairs; i++) {
+        const char *key = opts->pairs[i].key;
+        if (!opt_known(bs->drv->amend_opts, key)) {
+            error_report("Invalid parameter '%s'", key);
+            if (opt_known(bs->drv->create_opts, key)) {
+                fprintf(stderr, "This option is only supported for image creation\n");
+            }
+            goto out;
+        }
+    }
+    img_progress(progress, 0.0);
+    if (bs->drv->amend(bs, opts, &err) < 0) {
+        img_progress_end(progress);
+        error_report("%s", err);
+        goto out;
+    }
+    img_progress(progress, 100.0);
+    img_progress_end(progress);
+    ret = 0;
+out:
+    g_free(err);
+    qopts_free(opts);
+    if (bs && ret == 0 && bdrv_flush(bs) < 0) {
+        ret = 1;
+    }
+    bdrv_close(bs);
     g_string_free(options, true);
     return ret;
 }

@@ -30,6 +30,9 @@ int img_snapshot(int argc, char **argv);
 int img_commit(int argc, char **argv);
 int img_rebase(int argc, char **argv);
 int img_measure(int argc, char **argv);
+int img_amend(int argc, char **argv);
+int img_bench(int argc, char **argv);
+int img_dd(int argc, char **argv);
 /* "    (x.xx/100%)\r" progress lines as QEMU prints them (-p). */
 void img_progress(bool on, double pct);
 void img_progress_end(bool on);

@@ -757,10 +757,13 @@ typedef struct ImgCmd {
 } ImgCmd;
 
 static const ImgCmd img_cmds[] = {
-    {"create", img_create},   {"info", img_info},         {"check", img_check},
-    {"convert", img_convert}, {"resize", img_resize},     {"map", img_map},
-    {"compare", img_compare}, {"snapshot", img_snapshot}, {"commit", img_commit},
-    {"rebase", img_rebase},   {"measure", img_measure},
+    {"create", img_create},   {"info", img_info},
+    {"check", img_check},     {"convert", img_convert},
+    {"resize", img_resize},   {"map", img_map},
+    {"compare", img_compare}, {"snapshot", img_snapshot},
+    {"commit", img_commit},   {"rebase", img_rebase},
+    {"measure", img_measure}, {"amend", img_amend},
+    {"bench", img_bench},     {"dd", img_dd},
 };
 
 static const struct {

@@ -141,6 +141,9 @@ struct BlockDriver {
      */
     int (*measure)(QOpts *opts, BlockDriverState *in_bs, uint64_t *required,
                    uint64_t *fully_allocated, char **errp);
+    /* qemu-img amend; opts holds only amendable options. Errors in QEMU's wording. */
+    int (*amend)(BlockDriverState *bs, QOpts *opts, char **errp);
+    const BlockCreateOpt *amend_opts;
     /* Rewrite the backing file name and format stored in the image (NULL/"" = none). */
     int (*change_backing_file)(BlockDriverState *bs, const char *file, const char *fmt);
     /* Drop all data so that reads go to the backing file (qemu-img commit). */

@@ -151,9 +151,6 @@ bool tcg_op_reads_flags(const TCGContext *s, const TCGOp *op)
         return true;
     case OP_call:
         return (op->sub & (CALL_MAY_FAULT | CALL_RW_FLAGS)) != 0;
-    case OP_ld:
-    case OP_st:
-        return s->softmmu; /* may fault: the guest's handler sees precise flags */
     default:
         return false;
     }

@@ -660,8 +660,13 @@ static void gen_tlb_access(Backend *B, const TCGOp *op, bool is_store)
 {
     int bytes = op->size / 8;
     int mmu = (B->tb->flags & TBF_CPL3) ? 1 : 0;
-    /* the flags are precise at a memory access (it may fault): keep them in env */
-    clobber_flags(B, true);
+    /*
+     * The probe clobbers the host flags: save them if they are live after the access. If the
+     * access faults, the handler sees them precise when anything reads them after the
+     * instruction; dead ones may be stale in the exception frame (nothing reads them before
+     * they are written again, so the guest cannot tell, bar a handler that inspects them).
+     */
+    clobber_flags(B, op->flags_live);
     int rv = is_store ? load_input(B, op->args[0], ALL_REGS) : -1;
     int ra = load_input(B, op->args[1], ALL_REGS);
     int r1 = reg_alloc(B, ALL_REGS);

@@ -225,6 +225,8 @@ static inline int x86_mmu_idx(const CPUX86State *env)
 /* Host address for an atomic read-modify-write of guest memory (write access checked, may raise
  * #PF); NULL for MMIO or an access crossing pages (the caller then emulates it non-atomically). */
 void *x86_host_rw(CPUX86State *env, uint64_t va, int bytes, int mmu_idx);
+/* Host address of va's byte for reading (may raise #PF); NULL for MMIO. */
+const void *x86_host_r(CPUX86State *env, uint64_t va, int mmu_idx);
 /* Host pointer of the page holding code at va (and its physical page); may raise #PF. */
 const uint8_t *x86_code_page(CPUX86State *env, uint64_t va, uint64_t *phys_page);
 /* Slow paths of the inline TLB: info = bytes | sign << 4 | mmu_idx << 8 */

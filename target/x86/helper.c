@@ -191,6 +191,56 @@ void helper_string(CPUX86State *env, uint64_t info)
             }
         }
     }
+    /*
+     * System mode: forward REP MOVS/STOS a page at a time on host memory. Each chunk stops at the
+     * first page end of either operand; a fault at a chunk start leaves RCX/RSI/RDI at the
+     * progress so far (the instruction restarts there). MMIO, an element straddling a page and
+     * overlapping forward copies fall through to the element loop below for that element.
+     */
+    if (env->softmmu && rep && step > 0 && !a32 && (kind == STR_MOVS || kind == STR_STOS)) {
+        int mmu = x86_mmu_idx(env);
+        while (*rcx) {
+            uint64_t d = *rdi, s = src_base + *rsi;
+            uint64_t cnt = (0x1000 - (d & 0xfff)) / (uint64_t)bytes;
+            if (kind == STR_MOVS) {
+                uint64_t cs = (0x1000 - (s & 0xfff)) / (uint64_t)bytes;
+                cnt = cs < cnt ? cs : cnt;
+            }
+            cnt = *rcx < cnt ? *rcx : cnt;
+            uint8_t *hd = cnt ? x86_host_rw(env, d, 1, mmu) : NULL;
+            const uint8_t *hs = NULL;
+            if (hd && kind == STR_MOVS) {
+                hs = x86_host_r(env, s, mmu);
+            }
+            uint64_t nb = cnt * (uint64_t)bytes;
+            if (!hd || (kind == STR_MOVS && (!hs || (hd > hs && hd < hs + nb)))) {
+                /* one element the slow way */
+                if (kind == STR_MOVS) {
+                    mem_write(env, d, mem_read(env, s, bytes), bytes);
+                    *rsi += (uint64_t)bytes;
+                } else {
+                    mem_write(env, d, env->regs[R_EAX], bytes);
+                }
+                *rdi += (uint64_t)bytes;
+                *rcx -= 1;
+                continue;
+            }
+            if (kind == STR_MOVS) {
+                memmove(hd, hs, nb);
+                *rsi += nb;
+            } else if (bytes == 1) {
+                memset(hd, (int)(env->regs[R_EAX] & 0xff), nb);
+            } else {
+                uint64_t v = env->regs[R_EAX];
+                for (uint64_t k = 0; k < nb; k += (uint64_t)bytes) {
+                    memcpy(hd + k, &v, (size_t)bytes);
+                }
+            }
+            *rdi += nb;
+            *rcx -= cnt;
+        }
+        return;
+    }
     for (;;) {
         if (rep && (*rcx & amask) == 0) {
             break;

@@ -263,6 +263,18 @@ void *x86_host_rw(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
     return (void *)(uintptr_t)(va + te->addend);
 }
 
+const void *x86_host_r(CPUX86State *env, uint64_t va, int mmu_idx)
+{
+    if (!env->softmmu) {
+        return (const void *)(uintptr_t)(env->mem_base + va);
+    }
+    CPUTLBEntry *te = tlb_lookup(env, va, ACC_READ, mmu_idx);
+    if (te->addr_read & TLB_SLOW) {
+        return NULL;
+    }
+    return (const void *)(uintptr_t)(va + te->addend);
+}
+
 uint64_t x86_ld(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
 {
     if (!env->softmmu) {

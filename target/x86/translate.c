@@ -1354,8 +1354,11 @@ static void disas_insn(DisasContext *dc)
         uint64_t info = (uint64_t)op8 | (uint64_t)pfx << 8 | (uint64_t)dc->reg << 12 |
                         (uint64_t)dc->rm << 16 | (uint64_t)(dc->mod != 3) << 20 | imm8 << 24 |
                         (uint64_t)dc->rex_w << 32;
-        int fl =
-            CALL_MAY_FAULT | CALL_RW_GLOBALS | (op8 == 0x2e || op8 == 0x2f ? CALL_RW_FLAGS : 0);
+        /* only the forms that read or write a general register need the globals in env */
+        bool gpr = op8 == 0x6e || op8 == 0x7e || op8 == 0xd7 || op8 == 0x50 || op8 == 0x2a ||
+                   op8 == 0x2c || op8 == 0x2d;
+        int fl = CALL_MAY_FAULT | (gpr ? CALL_RW_GLOBALS : 0) |
+                 (op8 == 0x2e || op8 == 0x2f ? CALL_RW_FLAGS : 0);
         gen_call_helper(dc, (void *)helper_sse, fl, 0, 2, addr, tconst(dc, (int64_t)info));
         break;
     }

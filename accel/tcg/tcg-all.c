@@ -4,6 +4,7 @@
  * interrupt may be pending. Interrupt controllers are the userspace ones in hw/intc, reached
  * through the X86IrqChip interface (include/vireo/x86-irq.h).
  */
+#include <glib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,13 @@ typedef struct TCGVcpu {
     bool wait_sipi; /* an AP before its startup IPI, or any CPU after INIT */
     uint8_t sipi_vector;
     int tid;
+    bool parked, exited;
 } TCGVcpu;
+
+/* stop/cont: vCPU threads park on pause_cond while `paused` is set (kept across resets). */
+static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pause_cond = PTHREAD_COND_INITIALIZER;
+static bool paused;
 
 static struct {
     TCGVcpu *vcpus;
@@ -246,7 +253,7 @@ static void dump_registers(TCGVcpu *v)
 static bool wait_event(TCGVcpu *v, uint32_t bits)
 {
     pthread_mutex_lock(&v->lock);
-    while (!tcg.stop && !(v->env->interrupt_request & bits)) {
+    while (!tcg.stop && !v->env->stop_request && !(v->env->interrupt_request & bits)) {
         pthread_cond_wait(&v->cond, &v->lock);
     }
     pthread_mutex_unlock(&v->lock);
@@ -284,6 +291,22 @@ static void *vcpu_thread(void *arg)
     current_cpu = (int)v->index;
     v->tid = (int)gettid();
     while (!tcg.stop) {
+        pthread_mutex_lock(&pause_lock);
+        if (paused && !tcg.stop) {
+            v->parked = true;
+            pthread_cond_broadcast(&pause_cond);
+            while (paused && !tcg.stop) {
+                pthread_cond_wait(&pause_cond, &pause_lock);
+            }
+            v->parked = false;
+        }
+        if (!tcg.stop) {
+            env->stop_request = false;
+        }
+        pthread_mutex_unlock(&pause_lock);
+        if (tcg.stop) {
+            break;
+        }
         if (env->interrupt_request & (CPU_INTERRUPT_INIT | CPU_INTERRUPT_SIPI)) {
             handle_init_sipi(v);
             continue;
@@ -334,7 +357,69 @@ static void *vcpu_thread(void *arg)
     }
 out:
     current_cpu = -1;
+    pthread_mutex_lock(&pause_lock);
+    v->exited = true;
+    pthread_cond_broadcast(&pause_cond);
+    pthread_mutex_unlock(&pause_lock);
     return NULL;
+}
+
+/* Make every vCPU leave generated code (or its HLT sleep) and come back to the loop top. */
+static void kick_all(void)
+{
+    for (unsigned i = 0; i < tcg.n; i++) {
+        TCGVcpu *v = &tcg.vcpus[i];
+        pthread_mutex_lock(&v->lock);
+        v->env->stop_request = true;
+        v->env->exit_request = 1;
+        pthread_cond_broadcast(&v->cond);
+        pthread_mutex_unlock(&v->lock);
+    }
+}
+
+static void tcg_pause_vcpus(void)
+{
+    pthread_mutex_lock(&pause_lock);
+    paused = true;
+    pthread_mutex_unlock(&pause_lock);
+    kick_all();
+    pthread_mutex_lock(&pause_lock);
+    for (;;) {
+        bool all = true;
+        for (unsigned i = 0; i < tcg.n; i++) {
+            TCGVcpu *v = &tcg.vcpus[i];
+            all &= !v->thread_started || v->parked || v->exited;
+        }
+        if (all) {
+            break;
+        }
+        pthread_cond_wait(&pause_cond, &pause_lock);
+    }
+    pthread_mutex_unlock(&pause_lock);
+}
+
+static void tcg_resume_vcpus(void)
+{
+    pthread_mutex_lock(&pause_lock);
+    paused = false;
+    pthread_cond_broadcast(&pause_cond);
+    pthread_mutex_unlock(&pause_lock);
+}
+
+static int tcg_vcpu_thread_id(unsigned index)
+{
+    return index < tcg.n ? tcg.vcpus[index].tid : 0;
+}
+
+static char *tcg_format_registers(unsigned index)
+{
+    if (index >= tcg.n) {
+        return NULL;
+    }
+    char *s = x86_cpu_format_registers(tcg.vcpus[index].env);
+    char *g = s ? g_strdup(s) : NULL;
+    free(s);
+    return g;
 }
 
 static int tcg_start_vcpus(void)
@@ -351,7 +436,10 @@ static int tcg_start_vcpus(void)
 
 static void tcg_stop_vcpus(void)
 {
+    pthread_mutex_lock(&pause_lock);
     tcg.stop = true;
+    pthread_cond_broadcast(&pause_cond);
+    pthread_mutex_unlock(&pause_lock);
     for (unsigned i = 0; i < tcg.n; i++) {
         TCGVcpu *v = &tcg.vcpus[i];
         pthread_mutex_lock(&v->lock);
@@ -401,4 +489,8 @@ const AccelOps tcg_accel_ops = {
     .stop_vcpus = tcg_stop_vcpus,
     .destroy = tcg_destroy,
     .set_irq = tcg_set_irq,
+    .pause_vcpus = tcg_pause_vcpus,
+    .resume_vcpus = tcg_resume_vcpus,
+    .vcpu_thread_id = tcg_vcpu_thread_id,
+    .format_registers = tcg_format_registers,
 };

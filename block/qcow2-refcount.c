@@ -605,6 +605,7 @@ static int check_l1(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
         if ((int64_t)off >= cs->file_len) {
             continue; /* already reported by inc_refs */
         }
+        next_contig = 0; /* like QEMU, fragmentation is counted within each L2 table */
         ret = check_l2(s, cs, res, off, flags, &next_contig);
         if (ret < 0) {
             g_free(l1);

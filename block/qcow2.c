@@ -326,7 +326,7 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error(errp, "Extended L2 entries are not supported");
         return -ENOTSUP;
     }
-    if (s->refcount_order > 6) {
+    if (s->refcount_order < 0 || s->refcount_order > 6) {
         g_free(hdr);
         block_error(errp, "Reference count entry width too large; may not exceed 64 bits");
         return -EINVAL;

@@ -1239,3 +1239,32 @@ void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info)
 #undef SRC
     x86_raise_exception(env, EXCP_UD, 0);
 }
+
+/* CMPXCHG8B m64: EDX:EAX against memory; equal: store ECX:EBX, ZF=1; else load, ZF=0. Atomic on
+ * the host in system mode. */
+void helper_cmpxchg8b(CPUX86State *env, uint64_t addr)
+{
+    int mmu = x86_mmu_idx(env);
+    uint64_t want = (uint32_t)env->regs[R_EAX] | (env->regs[R_EDX] << 32);
+    uint64_t nv = (uint32_t)env->regs[R_EBX] | (env->regs[R_ECX] << 32);
+    uint64_t old;
+    void *p = env->softmmu ? x86_host_rw(env, addr, 8, mmu) : NULL;
+    bool eq;
+    if (p) {
+        old = want;
+        eq = __atomic_compare_exchange_n((uint64_t *)p, &old, nv, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST);
+    } else {
+        old = x86_ld(env, addr, 8, mmu);
+        eq = old == want;
+        /* the destination is written either way, as on hardware */
+        x86_st(env, addr, eq ? nv : old, 8, mmu);
+    }
+    if (eq) {
+        env->cc |= CC_Z;
+    } else {
+        env->cc &= ~(uint64_t)CC_Z;
+        env->regs[R_EAX] = (uint32_t)old;
+        env->regs[R_EDX] = old >> 32;
+    }
+}

@@ -1362,6 +1362,14 @@ static void disas_insn(DisasContext *dc)
         gen_call_helper(dc, (void *)helper_sse, fl, 0, 2, addr, tconst(dc, (int64_t)info));
         break;
     }
+    case 0x1c7: /* cmpxchg8b m64 (cmpxchg16b is not advertised) */
+        decode_modrm(dc);
+        if (dc->mod == 3 || (dc->reg & 7) != 1 || dc->rex_w) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_cmpxchg8b,
+                        CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS, 0, 1, gen_ea(dc));
+        break;
     case 0x177: /* emms: MMX state is not translated yet, so nothing to empty */
         break;
     case 0x1a2: /* cpuid */

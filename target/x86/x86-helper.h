@@ -34,6 +34,7 @@ enum {
     ATOM_CMP,
 };
 uint64_t helper_atomic(CPUX86State *env, uint64_t addr, uint64_t src, uint64_t info);
+void helper_cmpxchg8b(CPUX86State *env, uint64_t addr);
 
 /* SSE/SSE2 on env->xmm (helper.c): see the info layout there */
 void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info);

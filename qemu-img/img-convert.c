@@ -113,6 +113,85 @@ static int write_sparse(BlockDriverState *out, uint64_t off, const uint8_t *buf,
     return 0;
 }
 
+typedef enum { CONV_DATA, CONV_ZERO, CONV_SKIP, CONV_ERROR, CONV_END } ConvKind;
+
+typedef struct ConvItem {
+    ConvKind kind;
+    uint64_t dst, n;
+    uint8_t *buf; /* CONV_DATA: one of the reader's buffers, returned through free_q */
+    char *err;
+} ConvItem;
+
+typedef struct ConvReader {
+    BlockDriverState **src;
+    const int64_t *src_len;
+    int nsrc;
+    uint64_t chunk;
+    bool compress, sparse, out_backing;
+    GAsyncQueue *free_q, *full_q;
+    int abort;
+} ConvReader;
+
+static void conv_push(ConvReader *rd, ConvKind kind, uint64_t dst, uint64_t n, uint8_t *buf,
+                      char *err)
+{
+    ConvItem *it = g_new0(ConvItem, 1);
+    it->kind = kind;
+    it->dst = dst;
+    it->n = n;
+    it->buf = buf;
+    it->err = err;
+    g_async_queue_push(rd->full_q, it);
+}
+
+static gpointer conv_reader(gpointer opaque)
+{
+    ConvReader *rd = opaque;
+    uint64_t dst = 0;
+    for (int i = 0; i < rd->nsrc && !g_atomic_int_get(&rd->abort); i++) {
+        uint64_t off = 0, len = (uint64_t)rd->src_len[i];
+        while (off < len && !g_atomic_int_get(&rd->abort)) {
+            uint64_t n = MIN(rd->chunk - (dst % rd->chunk), len - off);
+            uint64_t num;
+            bool top;
+            int z = chain_zero_status(rd->src[i], off, n, &num, &top);
+            if (z < 0) {
+                conv_push(rd, CONV_ERROR, dst, 0, NULL,
+                          g_strdup_printf("error while reading block status at offset %" PRIu64
+                                          ": %s",
+                                          off, strerror(-z)));
+                goto end;
+            }
+            if (!rd->compress || (z == 1 && num >= n)) {
+                n = num; /* compressed writes need whole clusters */
+            } else {
+                z = 0;
+            }
+            if (rd->out_backing && !top && rd->src[i]->backing) {
+                conv_push(rd, CONV_SKIP, dst, n, NULL, NULL); /* the new backing provides it */
+            } else if (z == 1 && rd->sparse) {
+                conv_push(rd, CONV_ZERO, dst, n, NULL, NULL);
+            } else {
+                uint8_t *buf = g_async_queue_pop(rd->free_q);
+                int r = bdrv_pread(rd->src[i], off, n, buf);
+                if (r < 0) {
+                    g_async_queue_push(rd->free_q, buf);
+                    conv_push(rd, CONV_ERROR, dst, 0, NULL,
+                              g_strdup_printf("error while reading at byte %" PRIu64 ": %s", off,
+                                              strerror(-r)));
+                    goto end;
+                }
+                conv_push(rd, CONV_DATA, dst, n, buf, NULL);
+            }
+            off += n;
+            dst += n;
+        }
+    }
+end:
+    conv_push(rd, CONV_END, 0, 0, NULL, NULL);
+    return NULL;
+}
+
 int img_convert(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -135,6 +214,7 @@ int img_convert(int argc, char **argv)
     int64_t sparse = 4096;
     const char *snapshot_name = NULL;
     QOpts *sn_opts = NULL;
+    int coroutines = 8;
     Progress prog = {0};
     int c;
     while ((c = getopt_long(argc, argv, ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", long_options, NULL)) !=
@@ -226,6 +306,7 @@ int img_convert(int argc, char **argv)
                 g_string_free(options, TRUE);
                 return 1;
             }
+            coroutines = (int)m;
             break;
         }
         case 'Z':
@@ -394,60 +475,79 @@ int img_convert(int argc, char **argv)
         cluster = (uint64_t)bdi.cluster_size;
     }
     uint64_t chunk = compress ? cluster : MAX(CONVERT_BUF, cluster);
-    buf = g_malloc(chunk);
-    uint64_t dst = 0, done = 0;
     progress_print(&prog, 0.0, true);
-    for (int i = 0; i < nsrc; i++) {
-        uint64_t off = 0, len = (uint64_t)src_len[i];
-        while (off < len) {
-            uint64_t n = MIN(chunk - (dst % chunk), len - off);
-            uint64_t num;
-            bool top;
-            int z = chain_zero_status(src[i], off, n, &num, &top);
-            if (z < 0) {
-                error_report("error while reading block status at offset %" PRIu64 ": %s", off,
-                             strerror(-z));
-                goto out;
-            }
-            if (!compress || (z == 1 && num >= n)) {
-                n = num; /* compressed writes need whole clusters */
-            } else {
-                z = 0;
-            }
-            if (out_backing && !top && src[i]->backing) {
-                /* the new backing file provides this range */
-            } else if (z == 1 && sparse) {
-                if (!fresh) {
-                    int r = bdrv_pwrite_zeroes(out, dst, n, BDRV_REQ_MAY_UNMAP);
-                    if (r < 0) {
-                        error_report("error while writing at byte %" PRIu64 ": %s", dst,
-                                     strerror(-r));
-                        goto out;
-                    }
-                }
-            } else {
-                int r = bdrv_pread(src[i], off, n, buf);
-                if (r < 0) {
-                    error_report("error while reading at byte %" PRIu64 ": %s", off, strerror(-r));
-                    goto out;
-                }
+    /*
+     * A reader thread walks the sources (block status, zero detection, reads) while this thread
+     * writes the target: up to `coroutines` chunks are in flight between them. Each image is
+     * only ever touched by one thread; writes stay in order (-W is accepted).
+     */
+    ConvReader rd = {
+        .src = src,
+        .src_len = src_len,
+        .nsrc = nsrc,
+        .chunk = chunk,
+        .compress = compress,
+        .sparse = sparse != 0,
+        .out_backing = out_backing != NULL,
+        .free_q = g_async_queue_new(),
+        .full_q = g_async_queue_new(),
+    };
+    int nbufs = MAX(2, coroutines);
+    uint8_t **bufs = g_new0(uint8_t *, nbufs);
+    for (int i = 0; i < nbufs; i++) {
+        bufs[i] = g_malloc(chunk);
+        g_async_queue_push(rd.free_q, bufs[i]);
+    }
+    GThread *reader = g_thread_new("convert-reader", conv_reader, &rd);
+    uint64_t done = 0;
+    bool failed = false;
+    for (;;) {
+        ConvItem *it = g_async_queue_pop(rd.full_q);
+        if (it->kind == CONV_END) {
+            g_free(it);
+            break;
+        }
+        if (!failed) {
+            int r = 0;
+            if (it->kind == CONV_ERROR) {
+                error_report("%s", it->err);
+                failed = true;
+            } else if (it->kind == CONV_ZERO && !fresh) {
+                r = bdrv_pwrite_zeroes(out, it->dst, it->n, BDRV_REQ_MAY_UNMAP);
+            } else if (it->kind == CONV_DATA) {
                 if (compress) {
-                    if (!buffer_is_zero(buf, n)) {
-                        r = bdrv_pwrite(out, dst, n, buf, BDRV_REQ_COMPRESSED);
+                    if (!buffer_is_zero(it->buf, it->n)) {
+                        r = bdrv_pwrite(out, it->dst, it->n, it->buf, BDRV_REQ_COMPRESSED);
                     }
                 } else {
-                    r = write_sparse(out, dst, buf, n, (uint64_t)sparse, fresh);
-                }
-                if (r < 0) {
-                    error_report("error while writing at byte %" PRIu64 ": %s", dst, strerror(-r));
-                    goto out;
+                    r = write_sparse(out, it->dst, it->buf, it->n, (uint64_t)sparse, fresh);
                 }
             }
-            off += n;
-            dst += n;
-            done += n;
+            if (r < 0) {
+                error_report("error while writing at byte %" PRIu64 ": %s", it->dst, strerror(-r));
+                failed = true;
+            }
+            if (failed) {
+                g_atomic_int_set(&rd.abort, 1);
+            }
+            done += it->n;
             progress_print(&prog, total ? (double)done * 100.0 / (double)total : 100.0, false);
         }
+        if (it->buf) {
+            g_async_queue_push(rd.free_q, it->buf);
+        }
+        g_free(it->err);
+        g_free(it);
+    }
+    g_thread_join(reader);
+    for (int i = 0; i < nbufs; i++) {
+        g_free(bufs[i]);
+    }
+    g_free(bufs);
+    g_async_queue_unref(rd.free_q);
+    g_async_queue_unref(rd.full_q);
+    if (failed) {
+        goto out;
     }
     if (compress && out->file) {
         /* like QEMU's final empty compressed write: end the file on a sector boundary */

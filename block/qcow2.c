@@ -1590,6 +1590,135 @@ static const BlockCreateOpt qcow2_amend_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/*
+ * Rewrite the refcount structure with entries of 1 << new_order bits: new refcount blocks and
+ * table are laid out past the end of the file (they count themselves and no longer count the
+ * old structure), the header is switched over in one write, then the old structure is freed.
+ */
+static int change_refcount_order(BDRVQcow2State *s, int new_order, char **errp)
+{
+    uint64_t cs = s->cluster_size;
+    int ret = qcow2_flush_metadata(s);
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    int64_t flen = bdrv_getlength(s->file);
+    if (ret < 0 || flen < 0) {
+        block_error_errno(errp, ret < 0 ? ret : (int)flen, "Failed to flush the refcount cache");
+        return ret < 0 ? ret : (int)flen;
+    }
+    uint64_t start = ((uint64_t)flen + cs - 1) / cs;
+    uint64_t new_rbe = cs * 8 >> new_order, nb = 0, nt = 0, last;
+    do {
+        last = nb + nt;
+        nb = (start + nb + nt + new_rbe - 1) / new_rbe;
+        nt = (nb * 8 + cs - 1) / cs;
+    } while (nb + nt != last);
+    uint64_t total = start + nb + nt;
+    uint64_t *rc = g_try_new0(uint64_t, total);
+    if (!rc) {
+        block_error(errp, "Could not allocate the refcount array");
+        return -ENOMEM;
+    }
+    uint64_t new_max = qcow2_refcount_max(new_order);
+    for (uint64_t c = 0; c < start; c++) {
+        ret = qcow2_get_refcount(s, c, &rc[c]);
+        if (ret < 0) {
+            g_free(rc);
+            block_error_errno(errp, ret, "Failed to read a refcount");
+            return ret;
+        }
+    }
+    /* the old structure is dropped by the switch */
+    for (uint64_t i = 0; i < s->rt_clusters; i++) {
+        rc[(s->rt_offset >> s->cluster_bits) + i] = 0;
+    }
+    for (uint64_t i = 0; i < s->rt_size; i++) {
+        uint64_t off = s->rt[i] & REFT_OFFSET_MASK;
+        if (off && (off >> s->cluster_bits) < start) {
+            rc[off >> s->cluster_bits] = 0;
+        }
+    }
+    for (uint64_t c = start; c < total; c++) {
+        rc[c] = 1;
+    }
+    for (uint64_t c = 0; c < total; c++) {
+        if (rc[c] > new_max) {
+            g_free(rc);
+            block_error(errp,
+                        "Cannot decrease refcount entry width to %i bits: Cluster at offset "
+                        "%#" PRIx64 " has a refcount of %" PRIu64,
+                        1 << new_order, c * cs, rc[c]);
+            return -EINVAL;
+        }
+    }
+    uint8_t *block = g_malloc(cs);
+    for (uint64_t b = 0; b < nb && ret == 0; b++) {
+        memset(block, 0, cs);
+        for (uint64_t j = 0; j < new_rbe && b * new_rbe + j < total; j++) {
+            qcow2_refcount_set(block, j, new_order, rc[b * new_rbe + j]);
+        }
+        ret = bdrv_pwrite(s->file, (start + b) * cs, cs, block, 0);
+    }
+    g_free(block);
+    uint64_t rt_entries = nt * cs / 8;
+    uint64_t *nrt = g_new0(uint64_t, rt_entries);
+    uint64_t *be = g_new0(uint64_t, rt_entries);
+    for (uint64_t b = 0; b < nb; b++) {
+        nrt[b] = (start + b) * cs;
+        be[b] = GUINT64_TO_BE(nrt[b]);
+    }
+    if (ret == 0) {
+        ret = bdrv_pwrite(s->file, (start + nb) * cs, nt * cs, be, 0);
+    }
+    g_free(be);
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    if (ret < 0) {
+        g_free(nrt);
+        g_free(rc);
+        block_error_errno(errp, ret, "Failed to write the new refcount structure");
+        return ret;
+    }
+    uint64_t *old_rt = s->rt;
+    uint64_t old_rt_size = s->rt_size, old_rt_offset = s->rt_offset;
+    uint32_t old_rt_clusters = s->rt_clusters;
+    int old_order = s->refcount_order;
+    qcow2_cache_drop_all(s->rb_cache);
+    s->rt = nrt;
+    s->rt_size = rt_entries;
+    s->rt_offset = (start + nb) * cs;
+    s->rt_clusters = (uint32_t)nt;
+    s->refcount_order = new_order;
+    setup_geometry(s);
+    ret = qcow2_update_header(s);
+    if (ret < 0) {
+        s->rt = old_rt;
+        s->rt_size = old_rt_size;
+        s->rt_offset = old_rt_offset;
+        s->rt_clusters = old_rt_clusters;
+        s->refcount_order = old_order;
+        setup_geometry(s);
+        g_free(nrt);
+        g_free(rc);
+        block_error_errno(errp, ret, "Failed to update the image header");
+        return ret;
+    }
+    s->free_cluster_index = 0;
+    /* punch out the old structure */
+    bdrv_discard(s->file, old_rt_offset, (uint64_t)old_rt_clusters * cs);
+    for (uint64_t i = 0; i < old_rt_size; i++) {
+        uint64_t off = old_rt[i] & REFT_OFFSET_MASK;
+        if (off && (off >> s->cluster_bits) < start && !rc[off >> s->cluster_bits]) {
+            bdrv_discard(s->file, off, cs);
+        }
+    }
+    g_free(old_rt);
+    g_free(rc);
+    return 0;
+}
+
 /* v3 -> v2: zero clusters become data clusters (or unallocated ones without a backing file). */
 static int expand_zero_clusters(BlockDriverState *bs)
 {
@@ -1707,8 +1836,10 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
         }
     }
     if ((uint64_t)1 << s->refcount_order != refcount_bits) {
-        block_error(errp, "Changing the refcount width is not supported");
-        return -ENOTSUP;
+        ret = change_refcount_order(s, __builtin_ctzll(refcount_bits), errp);
+        if (ret < 0) {
+            return ret;
+        }
     }
     if (lazy != ((s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0)) {
         if (lazy && new_version < 3) {

@@ -38,6 +38,31 @@ seq_test default "" no compat=0.10 compat=1.1 lazy_refcounts=on compat=0.10 lazy
 seq_test backing "" yes compat=0.10 compat=1.1 backing_file=base.qcow2,backing_fmt=qcow2 \
     backing_fmt=raw
 seq_test small "-o cluster_size=512" no compat=0.10 lazy_refcounts=on compat=1.1 size=5M
+# refcount_bits changes: our own layout (new structure past the end), so content + real check
+for seq in "1 16" "8 64 2 16" "32 4" "64 1"; do
+    rm -f t.qcow2
+    "$REF_QIMG" create -q -f qcow2 -o cluster_size=4096 t.qcow2 64M
+    "$REF_QIO" -c 'write -P 1 0 3M' -c 'write -P 2 40M 1M' t.qcow2 >/dev/null
+    good=yes
+    for b in $seq; do
+        $QIMG amend -o refcount_bits=$b t.qcow2 >o.out 2>&1 || good="amend $b: $(cat o.out)"
+        [ "$good" = yes ] || break
+        "$REF_QIMG" check -q t.qcow2 >/dev/null 2>&1 || { good="check after $b"; break; }
+        [ "$("$REF_QIMG" info t.qcow2 | sed -n 's/.*refcount bits: //p')" = $b ] ||
+            { good="width after $b"; break; }
+        "$REF_QIO" -r -c 'read -P 1 0 3M' -c 'read -P 2 40M 1M' -c 'read -P 0 3M 37M' t.qcow2 \
+            >rd 2>&1 && ! grep -q verification rd || { good="read after $b"; break; }
+    done
+    if [ "$good" = yes ]; then ok "amend/refcount_bits/$seq"; else fail "amend/refcount_bits/$seq" "$good"; fi
+done
+"$REF_QIMG" create -q -f qcow2 t.qcow2 4M
+"$REF_QIMG" snapshot -c s t.qcow2
+"$REF_QIMG" amend -o refcount_bits=1 t.qcow2 >r.out 2>&1
+echo "rc=$?" >>r.out
+$QIMG amend -o refcount_bits=1 t.qcow2 >o.out 2>&1
+echo "rc=$?" >>o.out
+expect_same amend/refcount_bits/too-narrow r.out o.out
+
 $QIMG create -q -f raw r.raw 1M
 $QIMG amend -o size=2M r.raw >o.out 2>&1
 if [ $? = 1 ] && grep -q "Format driver 'raw' does not support option amendment" o.out; then

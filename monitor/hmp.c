@@ -118,43 +118,48 @@ static void info_qtree(Monitor *mon, char **argv)
         return; /* -machine none */
     }
     const VireoConfig *cfg = vm_config();
+    /* What the PC machine really has (hw/x86/pc.c): no PIIX bridges, the ISA devices sit on
+     * their own bus. */
     monitor_puts(mon, "  dev: ioapic, id \"\"\n"
                       "    gpio-in \"\" 24\n"
                       "    mmio 00000000fec00000/0000000000001000\n"
                       "  dev: i440FX-pcihost, id \"\"\n"
                       "    bus: pci.0\n"
                       "      type PCI\n"
-                      "      dev: PIIX3, id \"\"\n"
-                      "        addr = 01.0\n"
-                      "        class ISA bridge, addr 00:01.0, pci id 8086:7000 (sub 1af4:1100)\n"
-                      "        bus: isa.0\n"
-                      "          type ISA\n");
+                      "      dev: i440FX, id \"\"\n"
+                      "        addr = 00.0\n"
+                      "        class Host bridge, addr 00:00.0, pci id 8086:1237 (sub 1af4:1100)\n"
+                      "  bus: isa.0\n"
+                      "    type ISA\n");
     static const unsigned base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
     static const unsigned irq[4] = {4, 3, 4, 3};
     for (int i = 0; i < cfg->n_serial && i < 4; i++) {
         if (cfg->serial[i]) {
             monitor_printf(mon,
-                           "          dev: isa-serial, id \"\"\n"
-                           "            index = %d (0x%x)\n"
-                           "            iobase = %u (0x%x)\n"
-                           "            irq = %u (0x%x)\n"
-                           "            chardev = \"serial%d\"\n",
+                           "    dev: isa-serial, id \"\"\n"
+                           "      index = %d (0x%x)\n"
+                           "      iobase = %u (0x%x)\n"
+                           "      irq = %u (0x%x)\n"
+                           "      chardev = \"serial%d\"\n",
                            i, i, base[i], base[i], irq[i], irq[i], i);
         }
     }
-    monitor_puts(mon,
-                 "          dev: i8042, id \"\"\n"
-                 "          dev: mc146818rtc, id \"\"\n"
-                 "            base_year = 0 (0x0)\n"
-                 "      dev: PIIX4_PM, id \"\"\n"
-                 "        addr = 01.3\n"
-                 "        class Bridge, addr 00:01.3, pci id 8086:7113 (sub 1af4:1100)\n"
-                 "      dev: i440FX, id \"\"\n"
-                 "        addr = 00.0\n"
-                 "        class Host bridge, addr 00:00.0, pci id 8086:1237 (sub 1af4:1100)\n");
+    monitor_puts(mon, "    dev: i8042, id \"\"\n"
+                      "    dev: mc146818rtc, id \"\"\n"
+                      "      base_year = 0 (0x0)\n"
+                      "    dev: acpi-pm, id \"\"\n"
+                      "      iobase = 1536 (0x600)\n"
+                      "      sci-irq = 9 (0x9)\n");
+}
+
+/* No -drive yet: like QEMU with no block devices, nothing to list. */
+static void info_block(Monitor *mon, char **argv)
+{
 }
 
 static const HmpCmd info_cmds[] = {
+    {"block", "[-n] [-v] [device]", "show info of one block device or all block devices",
+     info_block},
     {"chardev", "", "show the character devices", info_chardev},
     {"cpus", "", "show infos for each CPU", info_cpus},
     {"kvm", "", "show KVM information", info_kvm},

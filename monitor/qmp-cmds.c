@@ -432,6 +432,8 @@ static const QmpCommand commands[] = {
     {"query-machines", cmd_query_machines, no_args, "[MachineInfo]"},
     {"query-target", cmd_query_target, no_args, "TargetInfo"},
     {"query-chardev", cmd_query_chardev, no_args, "[ChardevInfo]"},
+    /* The machine has no block devices yet (no -drive): the list is truly empty. */
+    {"query-block", cmd_empty_list, no_args, "[BlockInfo]"},
     {"stop", cmd_stop, no_args, "{}"},
     {"cont", cmd_cont, no_args, "{}"},
     {"system_reset", cmd_system_reset, no_args, "{}"},

@@ -5,7 +5,8 @@
 #   vmlinuz-cloud          linux-image-cloud-amd64's kernel: the INNER guest Vireo boots
 #   vmlinuz-generic        linux-image-amd64's kernel: the OUTER guest of scripts/nested-run.sh
 #   test-initrd.cpio.gz    inner initramfs: busybox + /init printing VIREO-INIT-OK and cpus=N,
-#                          then vireo.action=poweroff|reboot|shell (default poweroff)
+#                          then vireo.action=poweroff|reboot|shell (default poweroff), after
+#                          vireo.hold=SECONDS if given
 #   outer-initrd.cpio.gz   outer initramfs: virtio/9p/kvm modules, mounts the host's / (9p, read-only)
 #                          at /host, chroots there and runs the base64 vireo.cmd=, prints
 #                          VIREO-NESTED-EXIT=<status>, powers off
@@ -26,7 +27,7 @@ for a in "$@"; do
     esac
 done
 # Bump when the initramfs contents change, so existing caches get rebuilt.
-FORMAT=4
+FORMAT=6
 ARTIFACTS="vmlinuz-cloud vmlinuz-generic test-initrd.cpio.gz outer-initrd.cpio.gz busybox VERSIONS"
 
 complete() {
@@ -56,12 +57,23 @@ for tool in apt-get apt-cache dpkg-deb cpio gzip modprobe; do
     }
 done
 
+# Stale or missing apt lists (no resolution, 404 on download): as root, update them once.
+updated=0
+update_lists() {
+    [ $updated = 0 ] && [ "$(id -u)" = 0 ] || return 1
+    updated=1
+    echo "guests.sh: apt-get update" >&2
+    apt-get update -q >&2
+}
 # The versioned package a metapackage (linux-image-amd64) depends on, as apt would install it.
 resolve() {
     local dep
     dep=$(apt-cache depends "$1" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
+    if [ -z "$dep" ] && update_lists; then
+        dep=$(apt-cache depends "$1" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
+    fi
     if [ -z "$dep" ]; then
-        echo "guests.sh: cannot resolve $1 (run 'apt-get update' first: scripts/setup does)" >&2
+        echo "guests.sh: cannot resolve $1 (run 'apt-get update' as root)" >&2
         exit 1
     fi
     echo "$dep"
@@ -83,7 +95,8 @@ pkgs="$pkg_cloud $pkg_gen busybox-static"
 echo "guests.sh: downloading $pkgs"
 # apt-get download drops privileges to _apt: give it a directory it may write.
 chmod 755 "$work"
-(cd "$work" && apt-get download -q $pkgs >/dev/null 2>"$work/apt.err") || {
+download() { (cd "$work" && apt-get download -q $pkgs >/dev/null 2>"$work/apt.err"); }
+download || { update_lists && download; } || {
     cat "$work/apt.err" >&2
     echo "guests.sh: apt-get download failed (network or apt lists; try 'apt-get update')" >&2
     exit 1
@@ -120,16 +133,23 @@ mkroot "$r"
 cat >"$r/init" <<'EOF'
 #!/bin/sh
 # Vireo test guest init. Kernel command line: console=ttyS0 [vireo.action=poweroff|reboot|shell]
+# [vireo.hold=SECONDS: wait before the action (benches read the emulator meanwhile)]
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 exec </dev/console >/dev/console 2>&1
 echo "VIREO-INIT-OK"
 echo "cpus=$(grep -c ^processor /proc/cpuinfo)"
-action=poweroff
+echo "memkb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo)"
+echo "model=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+action=poweroff hold=0
 for w in $(cat /proc/cmdline); do
-    case "$w" in vireo.action=*) action=${w#vireo.action=} ;; esac
+    case "$w" in
+    vireo.action=*) action=${w#vireo.action=} ;;
+    vireo.hold=*) hold=${w#vireo.hold=} ;;
+    esac
 done
+[ "$hold" = 0 ] || sleep "$hold"
 case "$action" in
 reboot) echo "vireo: reboot"; reboot -f ;;
 shell)
@@ -190,7 +210,20 @@ mount -t devtmpfs devtmpfs /host/dev
 mkdir -p /host/dev/pts /host/dev/shm 2>/dev/null
 mount -t devpts devpts /host/dev/pts
 mount -t tmpfs tmpfs /host/dev/shm
+# The host's /tmp, /run and /var/tmp become private tmpfs (writable scratch); a working directory
+# below them (vireo.cwd=, e.g. a CI checkout in /tmp) is bound back from the read-only share.
+mkdir -p /orig
+mount -o bind /host /orig
 for d in /tmp /run /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "/host$d"; done
+cwd=""
+for w in $(cat /proc/cmdline); do
+    case "$w" in vireo.cwd=*) cwd=$(echo "${w#vireo.cwd=}" | base64 -d) ;; esac
+done
+case "$cwd" in
+/tmp/* | /run/* | /var/tmp/*)
+    mkdir -p "/host$cwd" && mount -o bind "/orig$cwd" "/host$cwd" ||
+        echo "vireo-outer: cannot bind $cwd" ;;
+esac
 cmd=""
 for w in $(cat /proc/cmdline); do
     case "$w" in vireo.cmd=*) cmd=$(echo "${w#vireo.cmd=}" | base64 -d) ;; esac

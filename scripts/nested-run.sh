@@ -6,7 +6,7 @@
 # the command's (from the VIREO-NESTED-EXIT=<n> marker), 124 on timeout, 125 when no marker came.
 #   scripts/nested-run.sh [-t SECONDS] 'SHELL COMMAND'
 # Inside, the command runs as root in the current directory with HOME=/tmp, VIREO_NESTED=1 and
-# every VIREO_* variable of the caller; writable: /tmp /run /var/tmp /dev/shm (tmpfs), nothing else.
+# VIREO and every VIREO_* variable of the caller; writable: /tmp /run /var/tmp /dev/shm (tmpfs), nothing else.
 # Environment: VIREO_CACHE (guest cache), VIREO_NESTED_TIMEOUT (default 600 s),
 #   VIREO_NESTED_MEM (MiB, default 3072), VIREO_NESTED_SMP (default 2), VIREO_NESTED_QEMU (the outer
 #   QEMU, default qemu-system-x86_64), VIREO_NESTED_DEBUG=1 (show the outer kernel's boot log).
@@ -35,7 +35,7 @@ command -v "$qemu" >/dev/null || { echo "nested-run: $qemu not found (apt-get in
 cmd="cd $(printf '%q' "$PWD") || exit 125"
 while IFS= read -r v; do
     cmd+="; export $v=$(printf '%q' "${!v}")"
-done < <(compgen -e | grep -E '^VIREO_' | grep -vE '^VIREO_NESTED_')
+done < <(compgen -e | grep -E '^VIREO(_|$)' | grep -vE '^VIREO_NESTED_')
 cmd+="; $1"
 b64=$(printf '%s' "$cmd" | base64 -w0)
 # x86 COMMAND_LINE_SIZE is 2048: keep room for the rest.
@@ -56,7 +56,7 @@ t0=$(date +%s.%N)
 timeout -k 10 "$timeout_s" "$qemu" -accel tcg -cpu max -m "${VIREO_NESTED_MEM:-3072}" \
     -smp "${VIREO_NESTED_SMP:-2}" -nographic -no-reboot \
     -kernel "$CACHE/vmlinuz-generic" -initrd "$CACHE/outer-initrd.cpio.gz" \
-    -append "console=ttyS0 panic=-1 mitigations=off $klog vireo.cmd=$b64" \
+    -append "console=ttyS0 panic=-1 mitigations=off $klog vireo.cwd=$(printf '%s' "$PWD" | base64 -w0) vireo.cmd=$b64" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
     </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
 qrc=${PIPESTATUS[0]}

@@ -12,11 +12,36 @@ GuestRAM guest_ram;
 
 #define GiB (1ULL << 30)
 
+/*
+ * Reserve `size` bytes aligned to 2 MiB, so that the host can back guest RAM with transparent
+ * huge pages: guest-physical 2 MiB frames then line up with host huge pages, and the nested
+ * page tables need one entry per 2 MiB instead of 512 (far fewer EPT/NPT faults at boot).
+ */
+#define RAM_ALIGN (2ULL << 20)
+
+static void *map_aligned(uint64_t size)
+{
+    uint64_t span = size + RAM_ALIGN;
+    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        return MAP_FAILED;
+    }
+    uint8_t *aligned = (uint8_t *)(((uintptr_t)p + RAM_ALIGN - 1) & ~(uintptr_t)(RAM_ALIGN - 1));
+    if (aligned > p) {
+        munmap(p, aligned - p);
+    }
+    uint8_t *end = aligned + size;
+    if (end < p + span) {
+        munmap(end, p + span - end);
+    }
+    return aligned;
+}
+
 int ram_alloc_pc(uint64_t size, uint64_t lowmem_limit)
 {
     ram_free();
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = map_aligned(size);
     if (p == MAP_FAILED) {
         error_report("cannot set up guest memory 'pc.ram': %s", strerror(errno));
         return -1;

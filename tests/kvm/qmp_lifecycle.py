@@ -86,9 +86,14 @@ def lifecycle():
         sd = q.wait_event("SHUTDOWN", 10)
         check("lifecycle/sigterm-event", sd and sd["data"] == {"guest": False, "reason": "host-signal"},
               repr(sd))
-        expect("lifecycle/sigterm-exit", vm.wait(), 0)
+        expect("lifecycle/sigterm-exit", vm.wait(TMO), 0)
         log = open(tmp_log, errors="replace").read()
         check("lifecycle/guest-booted-twice", log.count("VIREO-INIT-OK") == 2, log[-300:])
+    except Exception as e:  # noqa: BLE001
+        # Say why the emulator went away: its exit status, stderr and the guest's last lines.
+        serial = open(tmp_log, errors="replace").read()[-600:] if os.path.exists(tmp_log) else ""
+        fail("lifecycle", "exception %r; exit %r; stderr: %r; serial: %r"
+             % (e, vm.proc.poll(), vm.stderr()[-1200:], serial))
     finally:
         vm.stop()
         if os.path.exists(tmp_log):
@@ -147,7 +152,7 @@ def powerdown():
             except OSError:
                 pass
             fail("powerdown/guest-powers-off", "no SHUTDOWN; console: %r" % out[-600:])
-        expect("powerdown/exit", vm.wait(), 0)
+        expect("powerdown/exit", vm.wait(TMO), 0)
         s.close()
     finally:
         vm.stop()

@@ -2,7 +2,7 @@
 VIREO_ROOT=${VIREO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VIREO_BUILD=${VIREO_BUILD:-build}
 case "$VIREO_BUILD" in /*) ;; *) VIREO_BUILD=$VIREO_ROOT/$VIREO_BUILD ;; esac
-VIREO=$VIREO_BUILD/qemu-system-x86_64
+VIREO=${VIREO:-$VIREO_BUILD/qemu-system-x86_64}
 VIREO_CACHE=${VIREO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vireo}
 _fails=0
 ok() { echo "ok $1"; }

@@ -49,6 +49,9 @@ CASES = [
                            '"arguments":{"command-line":"info uuid"}}'),
     ("cmd/hmp-cpus", True, '{"execute":"human-monitor-command",'
                            '"arguments":{"command-line":"info cpus"}}'),
+    ("cmd/query-block", True, '{"execute":"query-block"}'),
+    ("cmd/hmp-block", True, '{"execute":"human-monitor-command",'
+                            '"arguments":{"command-line":"info block"}}'),
     ("cmd/hmp-qtree", True, '{"execute":"human-monitor-command",'
                             '"arguments":{"command-line":"info qtree"}}'),
     ("cmd/hmp-unknown", True, '{"execute":"human-monitor-command",'

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Runs the KVM tests inside a nested-KVM guest (scripts/nested-run.sh: QEMU TCG -cpu max, kvm-amd
+# inside), so they run on machines without /dev/kvm. ONE outer boot runs every executable
+# tests/kvm/*.sh in turn (tests added there run here too); their ok/FAIL/skip lines are relayed
+# with a "nested/" prefix. The outer console goes to $VIREO_BUILD/test-logs/nested-console.log.
+# Environment: VIREO (binary under test, e.g. /usr/bin/qemu-system-x86_64 for the oracle),
+#   VIREO_NESTED_TESTS (test scripts to run inside, default tests/kvm/*.sh),
+#   VIREO_NESTED_TIMEOUT (seconds for the whole outer boot, default 1100; tests/run.sh allows 1200),
+#   VIREO_NESTED_TEST_TIMEOUT (seconds for each test inside, default 400).
+vireo_override=${VIREO:-}
+. "$(dirname "$0")/../lib/common.sh"
+[ -n "$vireo_override" ] && VIREO=$vireo_override
+export VIREO VIREO_CACHE VIREO_BUILD
+cd "$VIREO_ROOT" || exit 1
+
+for f in vmlinuz-generic outer-initrd.cpio.gz vmlinuz-cloud test-initrd.cpio.gz; do
+    if [ ! -s "$VIREO_CACHE/$f" ]; then
+        fail nested "$VIREO_CACHE/$f missing: run 'sudo scripts/setup' (it fetches the guests)"
+        finish; exit
+    fi
+done
+if ! command -v qemu-system-x86_64 >/dev/null; then
+    fail nested "qemu-system-x86_64 (the outer guest's emulator) missing: run 'sudo scripts/setup'"
+    finish; exit
+fi
+if [ ! -x "$VIREO" ]; then
+    fail nested "$VIREO not built"
+    finish; exit
+fi
+tests=${VIREO_NESTED_TESTS:-$(ls tests/kvm/*.sh 2>/dev/null | tr '\n' ' ')}
+if [ -z "$tests" ]; then
+    skip nested "no tests/kvm/*.sh to run"
+    finish; exit
+fi
+logdir=$VIREO_BUILD/test-logs
+mkdir -p "$logdir" 2>/dev/null || logdir=${TMPDIR:-/tmp}
+console=$logdir/nested-console.log
+
+# Inside (dash): each test streams its lines, under a time limit so one hung test still lets the
+# rest run; one that exits non-zero without a FAIL line is reported the way tests/run.sh would.
+per=${VIREO_NESTED_TEST_TIMEOUT:-400}
+inner='for t in '"$tests"'; do
+    [ -x "$t" ] || continue
+    echo "== $t"
+    { timeout -k 10 '"$per"' "$t" 2>&1; echo $? >/tmp/rc; } | tee /tmp/out
+    rc=$(cat /tmp/rc)
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "FAIL ${t#tests/}: timed out after '"$per"'s in the nested guest"
+    elif [ "$rc" != 0 ] && ! grep -q "^FAIL " /tmp/out; then
+        echo "FAIL ${t#tests/}: exited with status $rc"
+    fi
+done'
+t0=$SECONDS
+VIREO_NESTED_TIMEOUT=${VIREO_NESTED_TIMEOUT:-1100} scripts/nested-run.sh "$inner" >"$console" 2>&1
+rc=$?
+secs=$((SECONDS - t0))
+
+relayed=$(grep -E '^(ok|FAIL|skip) ' "$console" | sed -E 's/^(ok|FAIL|skip) /\1 nested\//')
+[ -n "$relayed" ] && echo "$relayed"
+echo "nested: outer guest ran ${secs}s; console: $console"
+grep -E '^ +\| ' "$console"
+if [ $rc != 0 ]; then
+    fail nested "the nested run exited with status $rc; last console lines:"
+    tail -n 20 "$console" | sed 's/^/    | /'
+elif [ -z "$relayed" ]; then
+    fail nested "no test result came back from the nested guest"
+fi
+case "$relayed" in *"FAIL "*) exit 1 ;; esac
+finish

@@ -1400,6 +1400,49 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
     return 0;
 }
 
+/* The persistent dirty bitmaps of the directory (info's "bitmaps"), or NULL when none. */
+static QObj *bitmap_info_list(BDRVQcow2State *s)
+{
+    if (!s->nb_bitmaps || !s->bitmap_dir_offset || !s->bitmap_dir_size ||
+        s->bitmap_dir_size > (64u << 20)) {
+        return NULL;
+    }
+    uint8_t *dir = g_try_malloc(s->bitmap_dir_size);
+    if (!dir || bdrv_pread(s->file, s->bitmap_dir_offset, s->bitmap_dir_size, dir) < 0) {
+        g_free(dir);
+        return NULL;
+    }
+    QObj *l = qobj_list();
+    uint64_t p = 0;
+    for (uint32_t i = 0; i < s->nb_bitmaps && p + 24 <= s->bitmap_dir_size; i++) {
+        const uint8_t *e = dir + p;
+        uint32_t flags = rd32(e + 12);
+        uint8_t gbits = e[17];
+        uint32_t name_size = ((uint32_t)e[18] << 8) | e[19];
+        uint32_t extra = rd32(e + 20);
+        if (p + 24 + extra + name_size > s->bitmap_dir_size || gbits > 63) {
+            break;
+        }
+        QObj *b = qobj_dict();
+        QObj *fl = qobj_list();
+        if (flags & 1) {
+            qobj_append(fl, qobj_str("in-use"));
+        }
+        if (flags & 2) {
+            qobj_append(fl, qobj_str("auto"));
+        }
+        qobj_put(b, "flags", fl);
+        char *name = g_strndup((const char *)e + 24 + extra, name_size);
+        qobj_put(b, "name", qobj_str(name));
+        g_free(name);
+        qobj_put(b, "granularity", qobj_int((int64_t)(1ULL << gbits)));
+        qobj_append(l, b);
+        p += (24 + extra + name_size + 7) & ~7ULL;
+    }
+    g_free(dir);
+    return l;
+}
+
 static QObj *qcow2_specific_info(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -1410,6 +1453,10 @@ static QObj *qcow2_specific_info(BlockDriverState *bs)
     } else {
         qobj_put(d, "compat", qobj_str("1.1"));
         qobj_put(d, "lazy-refcounts", qobj_bool(s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS));
+        QObj *bm = bitmap_info_list(s);
+        if (bm) {
+            qobj_put(d, "bitmaps", bm);
+        }
         qobj_put(d, "refcount-bits", qobj_int(1 << s->refcount_order));
         qobj_put(d, "corrupt", qobj_bool(s->incompat & QCOW2_INCOMPAT_CORRUPT));
         qobj_put(d, "extended-l2", qobj_bool(s->incompat & QCOW2_INCOMPAT_EXTL2));

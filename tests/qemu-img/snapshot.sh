@@ -115,4 +115,16 @@ if "$REF_QIO" -r -c 'read -P 0x11 0 64k' -c 'read -P 0x22 64k 64k' -c 'read -P 0
 else
     fail content/apply-second "$(grep -v ops/sec out | head -c 200)"
 fi
+# persistent dirty bitmaps listed by info like QEMU (human and JSON)
+rm -f bm.qcow2
+"$REF_QIMG" create -q -f qcow2 bm.qcow2 64M
+"$REF_QIMG" bitmap --add bm.qcow2 bm0
+"$REF_QIMG" bitmap --add -g 1M bm.qcow2 other
+"$REF_QIMG" bitmap --disable bm.qcow2 other
+"$REF_QIMG" snapshot -c s1 bm.qcow2
+for o in human json; do
+    "$REF_QIMG" info --output=$o bm.qcow2 2>&1 | sed '/^disk size/d; s/"actual-size": [0-9]*/A/' >r.out
+    $QIMG info --output=$o bm.qcow2 2>&1 | sed '/^disk size/d; s/"actual-size": [0-9]*/A/' >o.out
+    expect_same "info/bitmaps/$o" r.out o.out
+done
 finish

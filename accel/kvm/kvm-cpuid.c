@@ -3,6 +3,7 @@
  * it to the -cpu model ("host"/"max": everything KVM offers; "qemu64": QEMU's qemu64 feature
  * set with the host's vendor, as QEMU does under KVM) and to the -smp topology.
  */
+#include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kvm-internal.h"
@@ -30,15 +31,25 @@ bool kvm_cpu_model_valid(const char *model)
 #define KVM_PV_DEFAULT                                                                             \
     ((1u << 0) | (1u << 1) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 24))
 
+/* Fill the brand-string leaves 0x80000002-4, adding them when KVM's list lacks them (the
+ * caller leaves room for three more entries). */
 static void set_brand(struct kvm_cpuid2 *c, const char *brand)
 {
     char buf[48] = {0};
     strncpy(buf, brand, sizeof(buf) - 1);
-    for (uint32_t i = 0; i < c->nent; i++) {
-        struct kvm_cpuid_entry2 *e = &c->entries[i];
-        if (e->function >= 0x80000002 && e->function <= 0x80000004) {
-            memcpy(&e->eax, buf + (e->function - 0x80000002) * 16, 16);
+    for (uint32_t leaf = 0x80000002; leaf <= 0x80000004; leaf++) {
+        struct kvm_cpuid_entry2 *e = NULL;
+        for (uint32_t i = 0; i < c->nent; i++) {
+            if (c->entries[i].function == leaf) {
+                e = &c->entries[i];
+            }
         }
+        if (!e) {
+            e = &c->entries[c->nent++];
+            memset(e, 0, sizeof(*e));
+            e->function = leaf;
+        }
+        memcpy(&e->eax, buf + (leaf - 0x80000002) * 16, 16);
     }
 }
 
@@ -69,7 +80,8 @@ struct kvm_cpuid2 *kvm_build_cpuid(const VireoConfig *cfg, const struct kvm_cpui
                                    uint32_t apic_id)
 {
     size_t sz = sizeof(*supported) + supported->nent * sizeof(struct kvm_cpuid_entry2);
-    struct kvm_cpuid2 *c = malloc(sz);
+    /* room for the three brand-string leaves set_brand() may add */
+    struct kvm_cpuid2 *c = malloc(sz + 3 * sizeof(struct kvm_cpuid_entry2));
     memcpy(c, supported, sz);
     bool q64 = !strcmp(cfg->cpu_model, "qemu64");
     const SmpConfig *smp = &cfg->smp;
@@ -136,6 +148,16 @@ struct kvm_cpuid2 *kvm_build_cpuid(const VireoConfig *cfg, const struct kvm_cpui
     }
     if (q64) {
         set_brand(c, "QEMU Virtual CPU version 2.5+");
+    } else {
+        /* -cpu host/max: the host's own brand string, as QEMU reads it (KVM may not pass the
+         * brand leaves through). */
+        char brand[49] = {0};
+        unsigned int r[4];
+        for (unsigned leaf = 0; leaf < 3; leaf++) {
+            __cpuid(0x80000002 + leaf, r[0], r[1], r[2], r[3]);
+            memcpy(brand + leaf * 16, r, 16);
+        }
+        set_brand(c, brand);
     }
     return c;
 }

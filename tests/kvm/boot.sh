@@ -77,4 +77,38 @@ boot() {
 boot boot-smp1 1 poweroff
 boot boot-smp4 4 poweroff
 boot reboot-smp2 2 reboot
+
+# -m beyond the 32-bit PCI hole (RAM split at 3 GiB, the rest from 4 GiB) and -cpu models: the
+# guest sees all the memory, and the CPU model QEMU would show (qemu64's brand string by default,
+# the host's with -cpu host).
+# guest_line NAME KEY ARGS...: boot, print the value of the guest's KEY= line
+guest_line() {
+    local name=$1 key=$2 log=$tmp/$1.log
+    shift 2
+    timeout -k 5 "$tmo" "$VIREO" -accel kvm -smp 1 -nographic -no-reboot "$@" \
+        -kernel "$C/vmlinuz-cloud" -initrd "$C/test-initrd.cpio.gz" \
+        -append "console=ttyS0 panic=-1 vireo.action=poweroff" </dev/null >"$log" 2>&1
+    tr -d '\r' <"$log" | sed -n "s/^$key=//p" | head -n 1
+}
+kb=$(guest_line mem-4g memkb -m 4G)
+# 4 GiB less what the kernel keeps for itself: well above the 3 GiB below the hole.
+if [ -n "$kb" ] && [ "$kb" -gt $((3584 * 1024)) ] && [ "$kb" -le $((4096 * 1024)) ]; then
+    ok "mem-4g (MemTotal ${kb} kB)"
+else
+    fail mem-4g "guest MemTotal '${kb}' kB with -m 4G; last console lines:"
+    tr -d '\r' <"$tmp/mem-4g.log" | tail -n 10 | sed 's/^/    | /'
+fi
+model=$(guest_line cpu-qemu64 model -m 256)
+if [ "$model" = "QEMU Virtual CPU version 2.5+" ]; then
+    ok cpu-qemu64
+else
+    fail cpu-qemu64 "guest model name '$model'"
+fi
+host_model=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
+model=$(guest_line cpu-host model -m 256 -cpu host)
+if [ -n "$model" ] && [ "$model" = "$host_model" ]; then
+    ok cpu-host
+else
+    fail cpu-host "guest model name '$model', host '$host_model'"
+fi
 finish

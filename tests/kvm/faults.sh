@@ -35,6 +35,17 @@ for k in hlt mmio; do
         continue
     fi
     kill -TERM $pid
+    # Bounded: a process that ignores SIGTERM is a failure, not a hung test run.
+    for _ in $(seq 100); do
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 $pid 2>/dev/null; then
+        kill -KILL $pid
+        wait $pid
+        fail kvm-faults/$k-sigterm "still running 20 s after SIGTERM: $(head -c 400 "$work/out")"
+        continue
+    fi
     wait $pid
     rc=$?
     if [ $rc -eq 0 ] && grep -q 'terminating on signal 15' "$work/out"; then

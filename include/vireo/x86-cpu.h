@@ -172,11 +172,14 @@ typedef struct CPUX86State {
     int old_exception;        /* delivery in progress: -1, or the vector (for #DF / triple) */
     uint32_t cpuid_max_model; /* 0 qemu64, 1 max */
     uint32_t cpuid_threads, cpuid_cores, cpuid_cpus; /* -smp topology */
-    /* x87/SSE state (control registers and the FXSAVE image's registers) */
-    uint16_t fpuc, fpus;
-    uint8_t fptag_abridged;
+    /* x87/MMX/SSE state (target/x86/fpu_helper.c) */
+    uint16_t fpuc, fpus;    /* control and status word; TOP lives in fpus bits 11-13 */
+    uint8_t fptag_abridged; /* bit i: physical register Ri is not empty */
+    uint16_t fpop;          /* last non-control instruction: opcode bits, CS, RIP, operand */
+    uint16_t fpcs, fpds;
+    uint64_t fpip, fpdp;
     uint32_t mxcsr;
-    uint8_t st_raw[8][16]; /* ST0..7 as FXSAVE lays them out */
+    uint8_t fpregs[8][16]; /* physical R0..R7 (80-bit values; MMi is the low 64 bits of Ri) */
     uint64_t xmm[16][2];
     struct TranslationBlock *cur_tb;
     CPUTLBEntry tlb[2][TLB_SIZE];

@@ -1392,11 +1392,8 @@ static void disas_insn(DisasContext *dc)
         case 2:
         case 3: {
             static const int kind[] = {FPU_FXSAVE, FPU_FXRSTOR, FPU_LDMXCSR, FPU_STMXCSR};
-            if (!dc->sys) {
-                goto illegal;
-            }
             gen_call_helper(dc, (void *)helper_fpu_ctl, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
-                            tconst(dc, kind[dc->reg & 3]));
+                            tconst(dc, kind[dc->reg & 3] | (int64_t)dc->rex_w << 8));
             break;
         }
         case 7: /* clflush */
@@ -1406,37 +1403,16 @@ static void disas_insn(DisasContext *dc)
         }
         break;
     case 0x9b: /* fwait */
+        gen_call_helper(dc, (void *)helper_fwait, CALL_MAY_FAULT, 0, 0);
         break;
-    case 0xd9:
-    case 0xdb:
-    case 0xdd:
-    case 0xdf: { /* x87 control instructions */
+    case 0xd8 ... 0xdf: { /* x87: target/x86/fpu_helper.c */
         decode_modrm(dc);
-        int k = -1;
-        int sub = (b << 4) | (dc->mod == 3 ? 8 : 0) | (dc->reg & 7);
-        if (dc->mod == 3) {
-            int m = (dc->reg & 7) << 3 | (dc->rm & 7);
-            if (b == 0xdb && m == 0x23) {
-                k = FPU_FNINIT;
-            } else if (b == 0xdb && m == 0x22) {
-                k = FPU_FNCLEX;
-            } else if (b == 0xdf && m == 0x20) {
-                k = FPU_FNSTSW_AX;
-            }
-        } else if (sub == 0xd97) {
-            k = FPU_FNSTCW;
-        } else if (sub == 0xd95) {
-            k = FPU_FLDCW;
-        } else if (sub == 0xdd7) {
-            k = FPU_FNSTSW;
-        } else if (sub == 0xdb0) {
-            k = FPU_FILD32;
-        }
-        if (k < 0 || !dc->sys) {
-            goto illegal;
-        }
-        gen_call_helper(dc, (void *)helper_fpu_ctl, CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 2,
-                        dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc), tconst(dc, k));
+        unsigned modrm = (unsigned)(dc->mod << 6 | (dc->reg & 7) << 3 | (dc->rm & 7));
+        TCGv addr = dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc);
+        uint64_t info =
+            modrm | (b & 7) << 8 | (uint64_t)(dc->mod != 3) << 11 | (uint64_t)(dsize == 16) << 12;
+        gen_call_helper(dc, (void *)helper_x87, x87_call_flags(b, modrm), 0, 2, addr,
+                        tconst(dc, (int64_t)info));
         break;
     }
     case 0x10b:

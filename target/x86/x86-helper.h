@@ -43,19 +43,18 @@ void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info);
 void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector);
 void helper_iret(CPUX86State *env, uint64_t size_bits);
 enum {
-    FPU_FNINIT,
-    FPU_FNCLEX,
-    FPU_FNSTCW,
-    FPU_FLDCW,
-    FPU_FNSTSW,
-    FPU_FNSTSW_AX,
     FPU_STMXCSR,
     FPU_LDMXCSR,
     FPU_FXSAVE,
     FPU_FXRSTOR,
-    FPU_FILD32,
 };
+/* fpu_helper.c: info = FPU_* (FXSAVE, FXRSTOR, LDMXCSR, STMXCSR) | REX.W << 8 */
 void helper_fpu_ctl(CPUX86State *env, uint64_t addr, uint64_t info);
+/* x87 instruction D8+op modrm: info = modrm | op << 8 | mem << 11 | o16 << 12 */
+void helper_x87(CPUX86State *env, uint64_t addr, uint64_t info);
+int x87_call_flags(unsigned op, unsigned modrm);
+void helper_fwait(CPUX86State *env);
+void x86_mmx_enter(CPUX86State *env, bool emms);
 void helper_lret(CPUX86State *env, uint64_t info);
 void helper_ljmp(CPUX86State *env, uint64_t addr, uint64_t info);
 void helper_syscall(CPUX86State *env, uint64_t next_rip);

@@ -1374,6 +1374,350 @@ static void bench(void)
            tcg_stats.tbs, tcg_stats.chains, tcg_stats.host_bytes, tcg_stats.guest_insns);
 }
 
+/* ---- x87 ---- */
+
+/*
+ * The pool the x87 cases read (offsets from r15): 80-bit reals at 0x000 (16 x 16 bytes), doubles
+ * at 0x100, floats at 0x180, integers at 0x1c0 (read as m16/m32/m64), control words at 0x200.
+ * Stores go to 0x300..0x3ff; the final FNSAVE image to 0x400.
+ */
+#define XP_M80  0x000
+#define XP_M64  0x100
+#define XP_M32  0x180
+#define XP_INT  0x1c0
+#define XP_CW   0x200
+#define XP_OUT  0x300
+#define XP_SAVE 0x400
+
+static void put_ld(uint8_t *p, uint64_t mant, uint16_t se)
+{
+    memcpy(p, &mant, 8);
+    memcpy(p + 8, &se, 2);
+}
+
+/* Fill the pool in data_init (r15 = DATA + 0x800) with special and random values. */
+static void x87_pool(void)
+{
+    uint8_t *d = data_init + 0x800;
+    static const struct {
+        uint64_t m;
+        uint16_t se;
+    } m80[] = {
+        {0, 0},                                   /* +0 */
+        {0, 0x8000},                              /* -0 */
+        {0x8000000000000000ull, 0x3fff},          /* 1 */
+        {0xc90fdaa22168c235ull, 0x4000},          /* pi */
+        {0x8000000000000000ull, 0x7fff},          /* +inf */
+        {0xc000000000000000ull, 0xffff},          /* -qnan (indefinite) */
+        {0xa000000000000000ull, 0x7fff},          /* snan */
+        {0x0000000000000001ull, 0x0000},          /* denormal */
+        {0x4000000000000000ull, 0x3fff},          /* unnormal */
+        {0xffffffffffffffffull, 0x7ffe},          /* max */
+        {0x8000000000000000ull, 0x0001},          /* min normal */
+        {0xb504f333f9de6484ull, 0x3ffe},          /* 1/sqrt 2 */
+        {0x8000000000000001ull, 0xc03e},          /* -2^63 - 1 */
+        {0xc000000000000000ull, 0x4000 | 0x8000}, /* -3 */
+        {0x9c40000000000000ull, 0x400c},          /* 10000 */
+        {0x8000000000000000ull, 0x3ffe},          /* 0.5 */
+    };
+    for (int i = 0; i < 16; i++) {
+        memset(d + XP_M80 + 16 * i, 0, 16);
+        put_ld(d + XP_M80 + 16 * i, m80[i].m, m80[i].se);
+    }
+    static const double m64[] = {0.0,     -0.0,   1.0, -2.5,      3.141592653589793, 1e308,
+                                 -1e-310, 1e-300, 0.1, 2.0 / 3.0, 123456789.75,      -7.0,
+                                 1e18,    0.5,    4.5, -4.5};
+    memcpy(d + XP_M64, m64, sizeof(m64));
+    uint64_t nan = 0x7ff4000000000000ull, inf = 0xfff0000000000000ull;
+    memcpy(d + XP_M64 + 8 * 14, &nan, 8);
+    memcpy(d + XP_M64 + 8 * 15, &inf, 8);
+    static const float m32[] = {0.0f, -1.0f,  1.5f,   3.4e38f, 1e-40f, 0.3f,     -2.75f, 1e10f,
+                                2.5f, 1e-45f, 100.0f, -0.0f,   7.0f,   65535.5f, -3.5f,  1e-10f};
+    memcpy(d + XP_M32, m32, sizeof(m32));
+    static const int64_t ints[] = {0, -1, 12345, -32768, 0x7fffffff, INT64_MIN, 1000000007, 99};
+    memcpy(d + XP_INT, ints, sizeof(ints));
+    /* control words: all exceptions masked, every rounding and precision control */
+    for (int i = 0; i < 16; i++) {
+        uint16_t cw = (uint16_t)(0x3f | (i & 3) << 10 | ((i >> 2) & 3) << 8 | 0x40);
+        memcpy(d + XP_CW + 2 * i, &cw, 2);
+    }
+}
+
+/* D8+op with a register ModRM, or a memory form [r15 + disp] */
+static void x87r(Buf *b, int op, int modrm)
+{
+    put(b, 0xd8 + (unsigned)op);
+    put(b, (unsigned)modrm);
+}
+
+static void x87m(Buf *b, int op, int reg, int disp)
+{
+    put(b, 0x41);
+    put(b, 0xd8 + (unsigned)op);
+    put(b, 0x87 | (unsigned)reg << 3); /* mod 2, rm 7 (r15), disp32 */
+    put32(b, (uint32_t)disp);
+}
+
+static void clr_qword(Buf *b, int disp)
+{
+    static const uint8_t mov[] = {0x49, 0xc7, 0x87}; /* mov qword [r15+disp32], 0 */
+    putn(b, mov, 3);
+    put32(b, (uint32_t)disp);
+    put32(b, 0);
+}
+
+/* end of an x87 case: FNSAVE the state, then clear its pointer fields (FIP/FCS/FOP/FDP/FDS:
+ * this host's CPU may deprecate some of them) */
+static void x87_end(Buf *b)
+{
+    x87m(b, 5, 6, XP_SAVE);
+    clr_qword(b, XP_SAVE + 12);
+    clr_qword(b, XP_SAVE + 20);
+}
+
+/* A register form the host executes (the same set the translator accepts). */
+static int x87_rand_reg_form(int *op)
+{
+    for (;;) {
+        int o = (int)rn(8), m = 0xc0 + (int)rn(64), r = (m >> 3) & 7;
+        bool ok;
+        switch (o) {
+        case 1:
+            ok = r == 0 || r == 1 || r == 3 || r >= 6 || m == 0xd0 ||
+                 (r == 4 && (m == 0xe0 || m == 0xe1 || m == 0xe4 || m == 0xe5)) ||
+                 (r == 5 && m <= 0xee);
+            break;
+        case 2:
+            ok = r < 4 || m == 0xe9;
+            break;
+        case 3:
+            ok = r < 4 || r == 5 || r == 6 || m == 0xe2; /* fnclex */
+            break;
+        case 5:
+            ok = r < 6;
+            break;
+        case 6:
+            ok = r != 3 || m == 0xd9;
+            break;
+        case 7:
+            ok = r < 4 || r == 5 || r == 6 || m == 0xe0; /* fnstsw ax */
+            break;
+        default:
+            ok = true;
+        }
+        if (ok) {
+            *op = o;
+            return m;
+        }
+    }
+}
+
+/* A memory form with an operand from the pool (reads) or into the output area (stores). */
+static void x87_rand_mem_form(Buf *b)
+{
+    static const struct {
+        int op, reg, pool; /* pool < 0: store */
+    } forms[] = {
+        {0, -1, XP_M32}, {1, 0, XP_M32},  {1, 2, -4},     {1, 3, -4},  {2, -1, XP_INT},
+        {3, 0, XP_INT},  {3, 1, -4},      {3, 2, -4},     {3, 3, -4},  {3, 5, XP_M80},
+        {3, 7, -10},     {4, -1, XP_M64}, {5, 0, XP_M64}, {5, 1, -8},  {5, 2, -8},
+        {5, 3, -8},      {6, -1, XP_INT}, {7, 0, XP_INT}, {7, 1, -2},  {7, 2, -2},
+        {7, 3, -2},      {7, 4, XP_M80},  {7, 5, XP_INT}, {7, 6, -10}, {7, 7, -8},
+        {1, 7, -2},      {5, 7, -2},
+    };
+    int k = (int)rn(sizeof(forms) / sizeof(forms[0]));
+    int reg = forms[k].reg < 0 ? (int)rn(8) : forms[k].reg;
+    int disp;
+    if (forms[k].pool < 0) {
+        disp = XP_OUT + 16 * (int)rn(16);
+    } else if (forms[k].pool == XP_M80) {
+        disp = XP_M80 + 16 * (int)rn(16);
+    } else if (forms[k].pool == XP_M64) {
+        disp = XP_M64 + 8 * (int)rn(16);
+    } else if (forms[k].pool == XP_M32) {
+        disp = XP_M32 + 4 * (int)rn(16);
+    } else {
+        disp = XP_INT + 8 * (int)rn(8);
+    }
+    x87m(b, forms[k].op, reg, disp);
+}
+
+static int x87_random_cases(uint64_t seed, int ncases)
+{
+    int fails = 0;
+    rng = seed;
+    for (int c = 0; c < ncases; c++) {
+        Buf b = {0};
+        x87r(&b, 3, 0xe3);                       /* fninit */
+        x87m(&b, 1, 5, XP_CW + 2 * (int)rn(16)); /* fldcw */
+        int nload = (int)rn(5);
+        for (int i = 0; i < nload; i++) {
+            x87m(&b, 3, 5, XP_M80 + 16 * (int)rn(16)); /* fld m80 */
+        }
+        int n = 1 + (int)rn(10);
+        for (int i = 0; i < n; i++) {
+            int op;
+            switch (rn(8)) {
+            case 0:
+            case 1:
+            case 2:
+                x87_rand_mem_form(&b);
+                break;
+            case 3:
+                x87m(&b, 1, 6, XP_OUT + 0x80); /* fnstenv; fldenv */
+                x87m(&b, 1, 4, XP_OUT + 0x80);
+                clr_qword(&b, XP_OUT + 0x80 + 12);
+                clr_qword(&b, XP_OUT + 0x80 + 20);
+                break;
+            default: {
+                int m = x87_rand_reg_form(&op);
+                x87r(&b, op, m);
+            }
+            }
+        }
+        x87_end(&b);
+        State in;
+        random_state(&in);
+        char name[96];
+        snprintf(name, sizeof(name), "%sx87/random seed %#" PRIx64 " case %d", mode, seed, c);
+        if (!diff_case(name, b.b, b.n, &in, 0)) {
+            if (++fails > 3) {
+                break;
+            }
+        }
+    }
+    return fails;
+}
+
+/* A pending unmasked exception raises #MF at the next waiting x87 instruction (translated
+ * only: natively it would be this process's SIGFPE). */
+static void test_x87_mf(void)
+{
+    Buf b = {0};
+    x87r(&b, 3, 0xe3);           /* fninit */
+    x87m(&b, 1, 5, XP_OUT);      /* fldcw [out]: ZE unmasked */
+    x87m(&b, 3, 5, XP_M80 + 32); /* fld 1 */
+    x87m(&b, 3, 5, XP_M80);      /* fld 0 */
+    x87r(&b, 6, 0xf9);           /* fdivp: 1/0, ZE unmasked: no result, ES set */
+    int mf_at = b.n;
+    x87r(&b, 1, 0xe8); /* fld1: #MF */
+    place_code(b.b, b.n);
+    tcg_exec_flush();
+    reset_memory();
+    uint16_t cw = 0x37b;
+    memcpy((uint8_t *)at(DATA) + 0x800 + XP_OUT, &cw, 2);
+    State in = base_state(), out;
+    uint64_t cr0 = env->cr[0];
+    env->cr[0] |= CR0_NE; /* system mode: #MF needs CR0.NE (else FERR#, not modelled) */
+    int e = run_tcg(&in, &out);
+    env->cr[0] = cr0;
+    unsigned top = (env->fpus >> 11) & 7;
+    char name[64];
+    snprintf(name, sizeof(name), "%sx87/unmasked-zero-divide-#MF", mode);
+    CHECK(name, e == EXCP_MF && env->rip == CODE + (uint64_t)mf_at &&
+                    (env->fpus & 0x8084) == 0x8084 && top == 6);
+}
+
+static void test_x87(void)
+{
+    uint8_t *saved = malloc(DATA_SIZE);
+    memcpy(saved, data_init, DATA_SIZE);
+    x87_pool();
+    int before = unit_failures;
+    /* directed: every arithmetic form on pi and 1/sqrt 2 with each rounding control */
+    for (int rc = 0; rc < 4; rc++) {
+        for (int op = 0; op < 8; op++) {
+            Buf b = {0};
+            x87r(&b, 3, 0xe3);
+            x87m(&b, 1, 5, XP_CW + 2 * rc);
+            x87m(&b, 3, 5, XP_M80 + 16 * 3);
+            x87m(&b, 3, 5, XP_M80 + 16 * 11);
+            x87r(&b, 0, 0xc0 | op << 3 | 1); /* op st0, st1 */
+            x87r(&b, 4, 0xc0 | op << 3 | 1); /* op st1, st0 */
+            x87m(&b, 0, op, XP_M32 + 4 * 5); /* op m32 */
+            x87m(&b, 4, op, XP_M64 + 8 * 9); /* op m64 */
+            x87m(&b, 2, op, XP_INT + 8 * 2); /* op m32int */
+            x87m(&b, 6, op, XP_INT + 8 * 3); /* op m16int */
+            x87r(&b, 6, 0xc0 | op << 3 | 1); /* op-p st1, st0 */
+            x87m(&b, 5, 3, XP_OUT);          /* fstp m64 */
+            x87m(&b, 7, 3, XP_OUT + 8);      /* fistp m16 */
+            x87_end(&b);
+            directed("x87-arith", b.b, b.n, base_state(), 0);
+        }
+    }
+    /* transcendental and rounding instructions on each pool value */
+    for (int v = 0; v < 16; v++) {
+        Buf b = {0};
+        x87r(&b, 3, 0xe3);
+        x87m(&b, 3, 5, XP_M80 + 16 * v);
+        static const uint8_t ops[] = {0xfa, 0xfc, 0xfe, 0xff, 0xf0, 0xf4, 0xf5, 0xe5, 0xf2,
+                                      0xfb, 0xf8, 0xf1, 0xf9, 0xf3, 0xfd, 0xe4, 0xe1, 0xe0};
+        for (size_t i = 0; i < sizeof(ops); i++) {
+            x87m(&b, 3, 5, XP_M80 + 16 * ((v + (int)i) & 15));
+            x87r(&b, 1, ops[i]);
+            if (ops[i] == 0xe5 || ops[i] == 0xe4) {
+                x87r(&b, 7, 0xe0); /* fnstsw ax (condition codes) */
+                put(&b, 0x66);     /* mov [r15+0x380+2i], ax */
+                put(&b, 0x41);
+                put(&b, 0x89);
+                put(&b, 0x87);
+                put32(&b, (uint32_t)(0x380 + 2 * (int)i));
+            }
+            if ((i & 3) == 3) {
+                x87m(&b, 3, 7, XP_OUT + 16 * (int)(i / 4)); /* fstp m80 */
+            }
+        }
+        x87_end(&b);
+        directed("x87-transcendental", b.b, b.n, base_state(), 0);
+    }
+    /* fbld/fbstp, fisttp, fcomi/fcmov with every flag input, fxch/ffree/fincstp/fdecstp */
+    for (int v = 0; v < 16; v++) {
+        Buf b = {0};
+        State s = base_state();
+        s.flags |= (uint64_t)(v & 1 ? CC_C : 0) | (v & 2 ? CC_Z : 0) | (v & 4 ? CC_P : 0);
+        x87r(&b, 3, 0xe3);
+        x87m(&b, 1, 5, XP_CW + 2 * v);
+        x87m(&b, 5, 0, XP_M64 + 8 * v);
+        x87m(&b, 3, 5, XP_M80 + 16 * ((v * 5) & 15));
+        x87r(&b, 2, 0xc0 | (v & 3) << 3 | 1); /* fcmovcc st0, st1 */
+        x87r(&b, 3, 0xc0 | (v & 3) << 3 | 1); /* fcmovncc */
+        x87r(&b, 3, 0xf1);                    /* fcomi st1 */
+        x87r(&b, 7, 0xe9);                    /* fucomip st1 */
+        x87m(&b, 7, 4, XP_INT + 8 * (v & 7)); /* fbld (integers read as BCD) */
+        x87m(&b, 7, 6, XP_OUT);               /* fbstp */
+        x87m(&b, 3, 0, XP_INT + 8 * (v & 7)); /* fild m32 */
+        x87m(&b, 5, 1, XP_OUT + 16);          /* fisttp m64 */
+        x87m(&b, 7, 5, XP_INT + 8 * (v & 7)); /* fild m64 */
+        x87r(&b, 1, 0xc9);                    /* fxch st1 */
+        x87r(&b, 5, 0xc1);                    /* ffree st1 */
+        x87r(&b, 1, 0xf7);                    /* fincstp */
+        x87r(&b, 1, 0xf6);                    /* fdecstp */
+        x87m(&b, 1, 6, XP_OUT + 0x40);        /* fnstenv */
+        x87m(&b, 1, 4, XP_OUT + 0x40);        /* fldenv */
+        put(&b, 0x66);                        /* fnstenv (16-bit) */
+        x87m(&b, 1, 6, XP_OUT + 0x60);
+        x87m(&b, 5, 6, XP_OUT + 0x80); /* fnsave then frstor */
+        x87m(&b, 5, 4, XP_OUT + 0x80);
+        x87_end(&b);
+        /* the environments' pointer fields are host-model specific: clear them too */
+        clr_qword(&b, 0x34c);
+        clr_qword(&b, 0x354);
+        clr_qword(&b, 0x366);
+        clr_qword(&b, 0x38c);
+        clr_qword(&b, 0x394);
+        directed("x87-misc", b.b, b.n, s, 0);
+    }
+    char dname[96];
+    snprintf(dname, sizeof(dname), "%sdirected: x87 arithmetic, transcendental, misc", mode);
+    CHECK(dname, unit_failures == before);
+    int f = x87_random_cases(0x87 + (mode[0] ? 1 : 0), 3000);
+    snprintf(dname, sizeof(dname), "%sx87/random (3000 cases)", mode);
+    CHECK(dname, f == 0);
+    test_x87_mf();
+    memcpy(data_init, saved, DATA_SIZE);
+    free(saved);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t seed = 1;
@@ -1420,10 +1764,12 @@ int main(int argc, char **argv)
     test_optimizer();
     test_precise();
     test_directed();
+    test_x87();
     enter_softmmu();
     mode = "softmmu/";
     test_precise();
     test_directed();
+    test_x87();
     if (!seed_given) {
         int f = random_cases(0x50f7, cases / 4);
         char name[64];

@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,6 +26,8 @@ static CPUX86State *cpus[MAX_CPUS];
 static unsigned nb_cpus;
 static uint64_t flush_count;
 static bool dump_tbs;       /* VIREO_TCG_DUMP=1: IR and host code of every TB on stderr */
+static FILE *perf_map;      /* VIREO_PERF_MAP=1: /tmp/perf-PID.map, for perf report */
+static void print_stats(void);
 static bool log_exceptions; /* VIREO_TCG_EXC=1: every exception delivered, on stderr */
 
 TCGStats tcg_stats;
@@ -108,7 +111,30 @@ void tcg_exec_init(size_t size)
     }
     tcg_ctx_init(tcg_ctx);
     dump_tbs = getenv("VIREO_TCG_DUMP") != NULL;
+    if (getenv("VIREO_TCG_STATS")) {
+        atexit(print_stats);
+    }
+    if (getenv("VIREO_PERF_MAP")) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        perf_map = fopen(path, "w");
+        if (perf_map) {
+            setvbuf(perf_map, NULL, _IOLBF, 0);
+        }
+    }
     log_exceptions = getenv("VIREO_TCG_EXC") != NULL;
+}
+
+static void print_stats(void)
+{
+    fprintf(stderr,
+            "tcg stats: %llu TBs (%llu guest insns, %llu host bytes), %llu flushes, %llu chains, "
+            "%llu slow lookups, %llu loop entries, %llu jump-cache clears\n",
+            (unsigned long long)tcg_stats.tbs, (unsigned long long)tcg_stats.guest_insns,
+            (unsigned long long)tcg_stats.host_bytes, (unsigned long long)tcg_stats.tb_flushes,
+            (unsigned long long)tcg_stats.chains, (unsigned long long)tcg_stats.lookups_slow,
+            (unsigned long long)tcg_stats.loop_entries,
+            (unsigned long long)tcg_stats.jmp_cache_clears);
 }
 
 static void jmp_cache_clear(CPUX86State *env)
@@ -120,6 +146,7 @@ static void jmp_cache_clear(CPUX86State *env)
 
 void tcg_jmp_cache_clear(CPUX86State *env)
 {
+    tcg_stats.jmp_cache_clears++;
     jmp_cache_clear(env);
 }
 
@@ -226,13 +253,17 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t fla
         tb->code = code_ptr;
         tb->code_size = (uint32_t)n;
         if (dump_tbs) {
-            fprintf(stderr, "TB %#llx flags %#x: %u guest insns, %d host bytes\n",
-                    (unsigned long long)pc, flags, tb->icount, n);
+            fprintf(stderr, "TB %#llx flags %#x: %u guest insns, %d host bytes at %p\n",
+                    (unsigned long long)pc, flags, tb->icount, n, (void *)code_ptr);
             tcg_dump(s, stderr);
             for (int i = 0; i < n; i++) {
                 fprintf(stderr, "%02x%s", code_ptr[i], i % 32 == 31 ? "\n" : " ");
             }
             fprintf(stderr, "\n");
+        }
+        if (perf_map) {
+            fprintf(perf_map, "%lx %x tb_%llx_%x\n", (unsigned long)(uintptr_t)code_ptr, (unsigned)n,
+                    (unsigned long long)pc, flags);
         }
         code_ptr += (n + 15) & ~15;
         nb_tbs++;
@@ -434,6 +465,7 @@ static int cpu_exec_system(CPUX86State *env)
         if (env->tb_budget && budget-- == 0) {
             return EXCP_BUDGET;
         }
+        tcg_stats.loop_entries++;
         tb_lock();
         TranslationBlock *tb = tb_lookup(env, env->rip, cpu_tb_flags(env));
         if (last && tcg_chaining && !last->invalid) {

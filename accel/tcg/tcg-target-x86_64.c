@@ -29,7 +29,14 @@ enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, 
 static const int alloc_order[] = {RBX, R12, R13, R14, R15, RSI, RDI,
                                   R8,  R9,  R10, R11, RDX, RAX, RCX};
 
-enum { FL_DEAD, FL_HOST, FL_ENV };
+/*
+ * Where the guest flags are: dead, in the host EFLAGS, saved in env->cc (pushfq), or saved in
+ * rax as lahf/seto leave them (ah = SF ZF AF PF CF, al = OF). The rax form is the cheap one: a
+ * save is two instructions and the restore is `add al, 0x7f; sahf`, where popfq costs tens of
+ * cycles. It is used while only memory accesses and value ops run (docs/tcg.md); rax is then
+ * reserved, and any other op first puts the flags back.
+ */
+enum { FL_DEAD, FL_HOST, FL_ENV, FL_RAX };
 
 typedef struct Backend {
     TCGContext *s;
@@ -38,6 +45,7 @@ typedef struct Backend {
     int reg_temp[16]; /* temp bound to each host register, or -1 */
     uint32_t locked;  /* registers in use by the current op */
     uint32_t scratch; /* registers to release after the current op */
+    uint32_t reserved; /* never allocated: rax while it holds the flags (FL_RAX) */
     uint32_t stamp;
     int flags_loc;
     uint64_t cur_rip;
@@ -54,7 +62,7 @@ typedef struct Backend {
         uint8_t *jcc_rel; /* rel32 of the jne to patch */
         uint8_t *done;    /* where to come back */
         uint64_t rip;
-        uint8_t is_store, bytes, sign, mmu, ra, rv, rd, nb_dirty;
+        uint8_t is_store, bytes, sign, mmu, ra, rv, rd, nb_dirty, flags_rax;
         uint8_t dirty_reg[16];
         int32_t dirty_off[16];
     } slow[512];
@@ -245,7 +253,7 @@ static int find_free(Backend *B, uint32_t allowed)
 {
     for (size_t i = 0; i < sizeof(alloc_order) / sizeof(alloc_order[0]); i++) {
         int r = alloc_order[i];
-        if ((allowed & BIT(r)) && !(B->locked & BIT(r)) && B->reg_temp[r] < 0) {
+        if ((allowed & BIT(r)) && !((B->locked | B->reserved) & BIT(r)) && B->reg_temp[r] < 0) {
             return r;
         }
     }
@@ -300,7 +308,7 @@ static int reg_alloc(Backend *B, uint32_t allowed)
     if (r < 0) {
         uint32_t best = UINT32_MAX;
         for (int i = 0; i < 16; i++) {
-            if ((allowed & BIT(i)) && !(B->locked & BIT(i)) && (ALL_REGS & BIT(i)) &&
+            if ((allowed & BIT(i)) && !((B->locked | B->reserved) & BIT(i)) && (ALL_REGS & BIT(i)) &&
                 T(B, B->reg_temp[i])->stamp < best) {
                 best = T(B, B->reg_temp[i])->stamp;
                 r = i;
@@ -454,23 +462,70 @@ static void bb_end(Backend *B)
     B->slots_used = 0;
 }
 
+/* The ops during which the flags may stay in rax: no fixed registers, no flag reads. */
+static bool rax_flags_ok(const TCGOp *op)
+{
+    switch (op->opc) {
+    case OP_insn_start:
+    case OP_nop:
+    case OP_mov ... OP_setcond:
+    case OP_ld:
+    case OP_st:
+    case OP_ld_env:
+    case OP_st_env:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void flags_to_host(Backend *B);
+static void flags_to_host_if_rax(Backend *B)
+{
+    if (B->flags_loc == FL_RAX) {
+        flags_to_host(B);
+    }
+}
+
 static void flags_to_host(Backend *B)
 {
     if (B->flags_loc == FL_ENV) {
         emit_restore_flags(B);
+    } else if (B->flags_loc == FL_RAX) {
+        b8(B, 0x04); /* add al, 0x7f: OF = (al == 1) */
+        b8(B, 0x7f);
+        b8(B, 0x9e); /* sahf */
+        B->reserved &= ~BIT(RAX);
     }
     B->flags_loc = FL_HOST;
+}
+
+/* Flags in rax are not needed any more. */
+static void drop_rax_flags(Backend *B)
+{
+    if (B->flags_loc == FL_RAX) {
+        B->reserved &= ~BIT(RAX);
+        B->flags_loc = FL_DEAD;
+    }
 }
 
 /* About to clobber the host flags. */
 static void clobber_flags(Backend *B, bool live)
 {
     if (B->flags_loc == FL_HOST) {
-        if (live) {
+        if (!live) {
+            B->flags_loc = FL_DEAD;
+        } else if (B->s->softmmu && rax_flags_ok(B->cur_op) && !(B->locked & BIT(RAX))) {
+            evict(B, RAX); /* mov or store only: the flags survive */
+            b8(B, 0x9f);   /* lahf */
+            b8(B, 0x0f);   /* seto al */
+            b8(B, 0x90);
+            b8(B, 0xc0);
+            B->reserved |= BIT(RAX);
+            B->flags_loc = FL_RAX;
+        } else {
             emit_save_flags(B);
             B->flags_loc = FL_ENV;
-        } else {
-            B->flags_loc = FL_DEAD;
         }
     }
 }
@@ -722,6 +777,7 @@ static void gen_tlb_access(Backend *B, const TCGOp *op, bool is_store)
     sp->ra = (uint8_t)ra;
     sp->rv = (uint8_t)(rv < 0 ? 0 : rv);
     sp->rd = (uint8_t)r1;
+    sp->flags_rax = B->flags_loc == FL_RAX;
     sp->nb_dirty = 0;
     for (int r = 0; r < 16; r++) {
         int t = B->reg_temp[r];
@@ -754,6 +810,13 @@ static void gen_slow_path(Backend *B, const struct SlowPath *sp)
     }
     if (n & 1) {
         emit_rm(B, 0x8d | P_REXW, RSP, RSP, -1, 0, -8);
+    }
+    if (sp->flags_rax) {
+        /* precise flags in env for a fault: rax was pushed above and is popped afterwards */
+        b8(B, 0x04);
+        b8(B, 0x7f);
+        b8(B, 0x9e);
+        emit_save_flags(B);
     }
     uint64_t info = sp->bytes | (uint64_t)sp->sign << 4 | (uint64_t)sp->mmu << 8;
     if (sp->is_store) {
@@ -904,6 +967,7 @@ static void gen_goto_tb(Backend *B, const TCGOp *op)
 
 static void gen_exit_tb(Backend *B, const TCGOp *op)
 {
+    flags_to_host_if_rax(B);
     bb_end(B);
     emit_movi(B, RAX, (int64_t)((uintptr_t)B->tb | (uintptr_t)op->aux));
     emit_jmp_abs(B, B->flags_loc == FL_HOST ? tcg_epilogue_save : tcg_epilogue_nosave);
@@ -974,6 +1038,13 @@ static void gen_op(Backend *B, const TCGOp *op)
     int64_t v;
     B->cur_op = op;
     int d = op->args[0];
+    if (B->flags_loc == FL_RAX && !rax_flags_ok(op)) {
+        if (tcg_op_full_writes_flags(s, op) && !tcg_op_reads_flags(s, op)) {
+            drop_rax_flags(B);
+        } else {
+            flags_to_host(B);
+        }
+    }
     if (tcg_op_reads_flags(s, op) && op->opc != OP_call && op->opc != OP_getflags &&
         op->opc != OP_ld && op->opc != OP_st) {
         flags_to_host(B);
@@ -1386,7 +1457,7 @@ int tcg_gen_code(TCGContext *s, TranslationBlock *tb, uint8_t *buf, size_t cap)
     B->tb = tb;
     B->start = B->p = buf;
     B->end = buf + cap;
-    B->locked = B->scratch = 0;
+    B->locked = B->scratch = B->reserved = 0;
     B->stamp = 0;
     B->slots_used = 0;
     B->nb_relocs = 0;

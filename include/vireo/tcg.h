@@ -198,7 +198,8 @@ struct TranslationBlock {
 };
 
 typedef struct TCGStats {
-    uint64_t tbs, tb_flushes, chains, host_bytes, guest_insns, lookups_slow;
+    uint64_t tbs, tb_flushes, chains, host_bytes, guest_insns, lookups_slow, loop_entries,
+        jmp_cache_clears;
 } TCGStats;
 
 /* Translate one TB at env->rip (target/x86/translate.c). Returns guest instruction count. */

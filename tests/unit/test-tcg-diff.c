@@ -1231,6 +1231,9 @@ static void test_directed(void)
     CHECK(dname, unit_failures == before);
 }
 
+/* An address the system-mode page tables leave unmapped (outside the identity-mapped region). */
+#define UNMAPPED (REGION + 0x40000000ull)
+
 /* Precise exceptions: state at the faulting instruction equals the native state of the prefix. */
 static void test_precise(void)
 {
@@ -1259,8 +1262,21 @@ static void test_precise(void)
         {"ud-ud2", {0x48, 0x83, 0xec, 0x08, 0x31, 0xc0, 0x0f, 0x0b}, 6, 8, EXCP_UD, 0},
         /* cmp rax, rbx (flags live into the fault); idiv rbx (0) */
         {"de-flags-live", {0x48, 0x39, 0xd8, 0x48, 0xf7, 0xfb}, 3, 6, EXCP_DE, 0},
+        /* system mode only (rbx unmapped): cmp rax, rbx; mov rcx, [rbx] -> #PF, flags live */
+        {"pf-flags-live", {0x48, 0x39, 0xd8, 0x48, 0x8b, 0x0b}, 3, 6, EXCP_PF, UNMAPPED},
+        /* cmp rax, rbx; mov rax, [rsp]; mov [rsp+8], rax; mov rcx, [rbx] -> #PF: the flags
+           stay saved across two accesses that succeed, the guest's rax changes meanwhile */
+        {"pf-flags-live-2",
+         {0x48, 0x39, 0xd8, 0x48, 0x8b, 0x04, 0x24, 0x48, 0x89, 0x44, 0x24, 0x08, 0x48, 0x8b, 0x0b},
+         12,
+         15,
+         EXCP_PF,
+         UNMAPPED},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].excp == EXCP_PF && !env->softmmu) {
+            continue; /* flat mode has no unmapped memory */
+        }
         State in = base_state();
         in.regs[RAX] = 0x123456789ull;
         in.regs[RBX] = cases[i].rbx;

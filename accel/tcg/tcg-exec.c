@@ -25,8 +25,8 @@ static TCGContext *tcg_ctx;
 static CPUX86State *cpus[MAX_CPUS];
 static unsigned nb_cpus;
 static uint64_t flush_count;
-static bool dump_tbs;       /* VIREO_TCG_DUMP=1: IR and host code of every TB on stderr */
-static FILE *perf_map;      /* VIREO_PERF_MAP=1: /tmp/perf-PID.map, for perf report */
+static bool dump_tbs;  /* VIREO_TCG_DUMP=1: IR and host code of every TB on stderr */
+static FILE *perf_map; /* VIREO_PERF_MAP=1: /tmp/perf-PID.map, for perf report */
 static void print_stats(void);
 static bool log_exceptions; /* VIREO_TCG_EXC=1: every exception delivered, on stderr */
 
@@ -262,8 +262,8 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t fla
             fprintf(stderr, "\n");
         }
         if (perf_map) {
-            fprintf(perf_map, "%lx %x tb_%llx_%x\n", (unsigned long)(uintptr_t)code_ptr, (unsigned)n,
-                    (unsigned long long)pc, flags);
+            fprintf(perf_map, "%lx %x tb_%llx_%x\n", (unsigned long)(uintptr_t)code_ptr,
+                    (unsigned)n, (unsigned long long)pc, flags);
         }
         code_ptr += (n + 15) & ~15;
         nb_tbs++;

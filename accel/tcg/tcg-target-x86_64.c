@@ -42,9 +42,9 @@ typedef struct Backend {
     TCGContext *s;
     TranslationBlock *tb;
     uint8_t *start, *p, *end;
-    int reg_temp[16]; /* temp bound to each host register, or -1 */
-    uint32_t locked;  /* registers in use by the current op */
-    uint32_t scratch; /* registers to release after the current op */
+    int reg_temp[16];  /* temp bound to each host register, or -1 */
+    uint32_t locked;   /* registers in use by the current op */
+    uint32_t scratch;  /* registers to release after the current op */
     uint32_t reserved; /* never allocated: rax while it holds the flags (FL_RAX) */
     uint32_t stamp;
     int flags_loc;
@@ -308,8 +308,8 @@ static int reg_alloc(Backend *B, uint32_t allowed)
     if (r < 0) {
         uint32_t best = UINT32_MAX;
         for (int i = 0; i < 16; i++) {
-            if ((allowed & BIT(i)) && !((B->locked | B->reserved) & BIT(i)) && (ALL_REGS & BIT(i)) &&
-                T(B, B->reg_temp[i])->stamp < best) {
+            if ((allowed & BIT(i)) && !((B->locked | B->reserved) & BIT(i)) &&
+                (ALL_REGS & BIT(i)) && T(B, B->reg_temp[i])->stamp < best) {
                 best = T(B, B->reg_temp[i])->stamp;
                 r = i;
             }

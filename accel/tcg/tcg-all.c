@@ -120,6 +120,11 @@ void x86_cpu_nmi(unsigned cpu)
 
 void x86_cpu_init_signal(unsigned cpu)
 {
+    /* a SIPI still pending is older than this INIT: drop it; one sent later is kept */
+    if (cpu < tcg.n && tcg.vcpus) {
+        __atomic_fetch_and(&tcg.vcpus[cpu].env->interrupt_request, ~CPU_INTERRUPT_SIPI,
+                           __ATOMIC_SEQ_CST);
+    }
     signal_cpu(cpu, CPU_INTERRUPT_INIT);
 }
 
@@ -179,7 +184,13 @@ static int tcg_init(const VireoConfig *cfg)
 {
     tcg.cfg = cfg;
     tcg.stop = false;
-    tcg_exec_init(256u << 20);
+    /* VIREO_TCG_BUFFER_MB: a smaller code buffer, for tests of the flush (at least 4 MiB) */
+    size_t mb = 256;
+    const char *e = getenv("VIREO_TCG_BUFFER_MB");
+    if (e && atoi(e) >= 4) {
+        mb = (size_t)atoi(e);
+    }
+    tcg_exec_init(mb << 20);
     x86_tsc_hz();
     return 0;
 }
@@ -265,8 +276,8 @@ static void handle_init_sipi(TCGVcpu *v)
     CPUX86State *env = v->env;
     uint32_t req = __atomic_load_n(&env->interrupt_request, __ATOMIC_SEQ_CST);
     if (req & CPU_INTERRUPT_INIT) {
-        __atomic_fetch_and(&env->interrupt_request, ~(CPU_INTERRUPT_INIT | CPU_INTERRUPT_SIPI),
-                           __ATOMIC_SEQ_CST);
+        /* a SIPI pending now came after the INIT (x86_cpu_init_signal drops older ones) */
+        __atomic_fetch_and(&env->interrupt_request, ~CPU_INTERRUPT_INIT, __ATOMIC_SEQ_CST);
         uint64_t tsc_offset = env->tsc_offset, apic_base = env->apic_base;
         x86_cpu_reset_state(env);
         env->tsc_offset = tsc_offset;
@@ -277,9 +288,13 @@ static void handle_init_sipi(TCGVcpu *v)
     if (req & CPU_INTERRUPT_SIPI) {
         __atomic_fetch_and(&env->interrupt_request, ~CPU_INTERRUPT_SIPI, __ATOMIC_SEQ_CST);
         if (v->wait_sipi) {
-            /* real mode at vector << 12: the translator runs 64-bit code only so far */
-            error_report("tcg: vCPU %u: startup IPI to %#x: real mode is not supported yet",
-                         v->index, (unsigned)v->sipi_vector << 12);
+            /* start in real mode at vector << 12: CS = vector << 8, IP = 0 */
+            SegmentCache *cs = &env->segs[R_CS];
+            cs->selector = (uint16_t)(v->sipi_vector << 8);
+            cs->base = (uint64_t)v->sipi_vector << 12;
+            env->rip = 0;
+            env->halted = false;
+            v->wait_sipi = false;
         }
     }
 }

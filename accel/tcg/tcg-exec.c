@@ -52,6 +52,45 @@ static void tb_unlock(void)
     pthread_mutex_unlock(&tb_mutex);
 }
 
+/*
+ * Flushing the code buffer while several vCPUs run (system mode): a vCPU inside its exec loop
+ * counts as running; the flush waits until every other vCPU has left generated code and parks
+ * them at their loop top meanwhile (stop the world). The buffer asks for a flush when it is
+ * nearly full (flush_margin), long before it really is.
+ */
+static size_t flush_margin; /* min(32 MiB, a quarter of the buffer) */
+static pthread_mutex_t excl_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t excl_cond = PTHREAD_COND_INITIALIZER;
+static int excl_running;
+static int excl_pending; /* a flush is waiting for the others or running */
+static int flush_wanted; /* the buffer is nearly full */
+
+static void exec_start(CPUX86State *env)
+{
+    if (env->in_exec) {
+        return;
+    }
+    pthread_mutex_lock(&excl_mutex);
+    while (excl_pending) {
+        pthread_cond_wait(&excl_cond, &excl_mutex);
+    }
+    excl_running++;
+    env->in_exec = true;
+    pthread_mutex_unlock(&excl_mutex);
+}
+
+static void exec_end(CPUX86State *env)
+{
+    if (!env->in_exec) {
+        return;
+    }
+    pthread_mutex_lock(&excl_mutex);
+    excl_running--;
+    env->in_exec = false;
+    pthread_cond_broadcast(&excl_cond);
+    pthread_mutex_unlock(&excl_mutex);
+}
+
 /* Code pages (system mode): per guest physical page, the TBs made from it. */
 static TranslationBlock **page_tbs;
 static uint64_t page_count;
@@ -100,6 +139,7 @@ void tcg_exec_init(size_t size)
         abort();
     }
     code_end = code_buf + size;
+    flush_margin = size / 4 < (32u << 20) ? size / 4 : (32u << 20);
     int n = tcg_gen_prologue(code_buf, 256);
     code_gen_start = code_buf + ((n + 63) & ~63);
     code_ptr = code_gen_start;
@@ -174,6 +214,34 @@ void tcg_exec_flush(void)
     tcg_stats.tb_flushes++;
 }
 
+/* Called from a vCPU's loop top (not in generated code, tb_lock not held). */
+static void flush_exclusive(CPUX86State *env)
+{
+    exec_end(env);
+    pthread_mutex_lock(&excl_mutex);
+    if (excl_pending || !__atomic_load_n(&flush_wanted, __ATOMIC_ACQUIRE)) {
+        while (excl_pending) { /* another vCPU flushes */
+            pthread_cond_wait(&excl_cond, &excl_mutex);
+        }
+    } else {
+        excl_pending = 1;
+        for (unsigned i = 0; i < nb_cpus; i++) {
+            cpus[i]->exit_request = 1;
+        }
+        while (excl_running > 0) {
+            pthread_cond_wait(&excl_cond, &excl_mutex);
+        }
+        tb_lock();
+        tcg_exec_flush();
+        __atomic_store_n(&flush_wanted, 0, __ATOMIC_RELEASE);
+        tb_unlock();
+        excl_pending = 0;
+        pthread_cond_broadcast(&excl_cond);
+    }
+    pthread_mutex_unlock(&excl_mutex);
+    exec_start(env);
+}
+
 void tcg_exec_forget_cpus(void)
 {
     nb_cpus = 0;
@@ -201,6 +269,35 @@ void tcg_cpu_reset(CPUX86State *env)
     env->old_exception = -1;
 }
 
+/* The TB key's mode bits for the CPU's current state (docs/tcg.md). */
+static uint32_t cpu_tb_flags(const CPUX86State *env)
+{
+    uint32_t f = ((env->eflags & RFLAGS_DF) ? TBF_DF : 0) | (env->cpl == 3 ? TBF_CPL3 : 0);
+    if (!env->softmmu) {
+        return f | TBF_CODE64;
+    }
+    const SegmentCache *sg = env->segs;
+    if ((env->efer & EFER_LMA) && (sg[R_CS].flags & DESC_L)) {
+        return f | TBF_CODE64;
+    }
+    f |= (sg[R_CS].flags & DESC_B) ? TBF_CODE32 : 0;
+    f |= (sg[R_SS].flags & DESC_B) ? TBF_SS32 : 0;
+    if (env->cr[0] & CR0_PE) {
+        f |= TBF_PE;
+        if (sg[R_DS].base | sg[R_ES].base | sg[R_SS].base) {
+            f |= TBF_ADDSEG;
+        }
+    } else {
+        f |= TBF_ADDSEG;
+    }
+    return f;
+}
+
+static uint64_t cpu_cs_base(const CPUX86State *env, uint32_t flags)
+{
+    return (flags & TBF_CODE64) ? 0 : env->segs[R_CS].base;
+}
+
 static unsigned tb_hash_idx(uint64_t pc, uint32_t flags)
 {
     uint64_t h = tb_key(pc, flags) * 0x9e3779b97f4a7c15ull;
@@ -223,16 +320,29 @@ static void tb_page_add(TranslationBlock *tb, int n, uint64_t pa_page)
     }
 }
 
-static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t flags,
-                                     uint64_t phys_page)
+static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint64_t cs_base,
+                                     uint32_t flags, uint64_t phys_page)
 {
+    bool shared = env->softmmu && nb_cpus > 1;
     for (int attempt = 0; attempt < 2; attempt++) {
+        if (shared && (nb_tbs + 4096 >= max_tbs || (size_t)(code_end - code_ptr) < flush_margin) &&
+            !__atomic_load_n(&flush_wanted, __ATOMIC_RELAXED)) {
+            /* nearly full: the next loop top of some vCPU flushes with the others stopped */
+            __atomic_store_n(&flush_wanted, 1, __ATOMIC_RELEASE);
+            for (unsigned i = 0; i < nb_cpus; i++) {
+                cpus[i]->exit_request = 1;
+            }
+        }
         if (nb_tbs >= max_tbs || code_end - code_ptr < TB_MIN_SPACE) {
+            if (shared) {
+                return NULL; /* the caller flushes with the other vCPUs stopped */
+            }
             tcg_exec_flush();
         }
         TranslationBlock *tb = &tbs[nb_tbs];
         memset(tb, 0, sizeof(*tb));
         tb->pc = pc;
+        tb->cs_base = cs_base;
         tb->flags = flags;
         tb->neg_key = (uint64_t)0 - tb_key(pc, flags);
         tb->phys_page = phys_page;
@@ -247,6 +357,10 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t fla
         tcg_liveness(s);
         int n = tcg_gen_code(s, tb, code_ptr, (size_t)(code_end - code_ptr));
         if (n < 0) {
+            if (shared) {
+                __atomic_store_n(&flush_wanted, 1, __ATOMIC_RELEASE);
+                return NULL;
+            }
             tcg_exec_flush();
             continue;
         }
@@ -288,22 +402,31 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint32_t fla
 /* Called with tb_lock held. */
 static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags)
 {
+    uint64_t cs_base = cpu_cs_base(env, flags);
     TranslationBlock *tb = env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)];
-    if (tb->pc == pc && tb->flags == flags && tb != &dummy_tb && !tb->invalid) {
+    if (tb->pc == pc && tb->flags == flags && tb->cs_base == cs_base && tb != &dummy_tb &&
+        !tb->invalid) {
         return tb;
     }
     uint64_t phys = 0;
     if (env->softmmu) {
-        x86_code_page(env, pc, &phys); /* may raise #PF (tb_lock is dropped by the handler) */
+        uint64_t la = cs_base + pc;
+        if (!(flags & TBF_CODE64)) {
+            la = (uint32_t)la;
+        }
+        x86_code_page(env, la, &phys); /* may raise #PF (tb_lock is dropped by the handler) */
     }
     tcg_stats.lookups_slow++;
     for (tb = tb_hash[tb_hash_idx(pc, flags)]; tb; tb = tb->hash_next) {
-        if (tb->pc == pc && tb->flags == flags && tb->phys_page == phys) {
+        if (tb->pc == pc && tb->flags == flags && tb->cs_base == cs_base && tb->phys_page == phys) {
             break;
         }
     }
     if (!tb) {
-        tb = tb_gen_code(env, pc, flags, phys);
+        tb = tb_gen_code(env, pc, cs_base, flags, phys);
+        if (!tb) {
+            return NULL; /* the code buffer must be flushed first */
+        }
     }
     env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)] = tb;
     return tb;
@@ -355,11 +478,6 @@ static void tb_link(TranslationBlock *from, int n, TranslationBlock *to)
     tcg_patch_jump(from->code + from->jmp_off[n], to->code);
     from->jmp_dest[n] = to;
     tcg_stats.chains++;
-}
-
-static uint32_t cpu_tb_flags(const CPUX86State *env)
-{
-    return ((env->eflags & RFLAGS_DF) ? TBF_DF : 0) | (env->cpl == 3 ? TBF_CPL3 : 0);
 }
 
 static bool has_error_code(int v)
@@ -466,9 +584,21 @@ static int cpu_exec_system(CPUX86State *env)
             return EXCP_BUDGET;
         }
         tcg_stats.loop_entries++;
+        if (__atomic_load_n(&excl_pending, __ATOMIC_RELAXED) ||
+            __atomic_load_n(&flush_wanted, __ATOMIC_RELAXED)) {
+            flush_exclusive(env);
+            last = NULL;
+        }
         tb_lock();
+        uint64_t fc = flush_count;
         TranslationBlock *tb = tb_lookup(env, env->rip, cpu_tb_flags(env));
-        if (last && tcg_chaining && !last->invalid) {
+        if (!tb) {
+            tb_unlock();
+            flush_exclusive(env);
+            last = NULL;
+            continue;
+        }
+        if (last && tcg_chaining && !last->invalid && fc == flush_count) {
             tb_link(last, slot, tb);
         }
         tb_unlock();
@@ -493,7 +623,10 @@ int tcg_cpu_exec(CPUX86State *env)
         }
     }
     if (env->softmmu) {
-        return cpu_exec_system(env);
+        exec_start(env);
+        int r = cpu_exec_system(env);
+        exec_end(env);
+        return r;
     }
     TranslationBlock *last = NULL;
     int slot = 0;

@@ -180,7 +180,8 @@ void tcg_patch_jump(uint8_t *jmp_insn, const uint8_t *target);
 
 /* ---- translation blocks (accel/tcg/tcg-exec.c) ---- */
 struct TranslationBlock {
-    uint64_t pc;
+    uint64_t pc;      /* RIP/EIP (an offset in CS outside 64-bit mode) */
+    uint64_t cs_base; /* outside 64-bit mode: CS base (0 in 64-bit mode) */
     uint32_t flags;
     uint32_t icount;  /* guest instructions */
     uint64_t neg_key; /* -(pc + flags << 52): the flag-free jump-cache compare */

@@ -109,6 +109,13 @@ enum { R_ES, R_CS, R_SS, R_DS, R_FS, R_GS };
 
 #define TBF_DF   0x1u
 #define TBF_CPL3 0x2u /* system mode: CPL 3 (the user softmmu index) */
+/* CPU mode (system mode; flat mode is always CODE64). Outside 64-bit mode a TB is also keyed by
+ * its CS base (TranslationBlock.cs_base). Keep every flag below 0x800 (see dummy_tb). */
+#define TBF_CODE64 0x4u  /* EFER.LMA and CS.L: 64-bit mode */
+#define TBF_CODE32 0x8u  /* CS.D: 32-bit default operand and address size */
+#define TBF_SS32   0x10u /* SS.B: ESP (else SP) addresses the stack */
+#define TBF_PE     0x20u /* CR0.PE: protected mode (else real mode) */
+#define TBF_ADDSEG 0x40u /* DS/ES/SS bases are not all zero (always in real mode) */
 
 /* softmmu TLB: per vCPU, per MMU index (0 kernel, 1 user), direct mapped by virtual page */
 #define TLB_BITS        8
@@ -158,6 +165,7 @@ typedef struct CPUX86State {
     bool halted;
     volatile uint32_t interrupt_request; /* CPU_INTERRUPT_* (set by x86_cpu_kick/nmi) */
     volatile bool stop_request;          /* leave tcg_cpu_exec with EXCP_SHUTDOWN */
+    bool in_exec; /* inside the system-mode exec loop (may run generated code): tcg-exec.c */
     unsigned cpu_index;
     uint32_t apic_id;
     SegmentCache segs[6]; /* FS/GS bases live in fs_base/gs_base */

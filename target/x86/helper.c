@@ -162,11 +162,21 @@ void helper_string(CPUX86State *env, uint64_t info)
     int size = (int)((info >> 8) & 0xff);
     int bytes = size / 8;
     int rep = (int)((info >> 16) & 3);
-    bool a32 = (info >> 18) & 1;
+    bool a32 = (info >> 18) & 1, a16 = (info >> 19) & 1;
     int seg = (int)((info >> 20) & 7);
-    uint64_t amask = a32 ? 0xffffffffull : ~0ull;
+    bool legacy = (info >> 23) & 1, addseg = (info >> 24) & 1;
+    uint64_t amask = a16 ? 0xffffull : a32 ? 0xffffffffull : ~0ull;
     int64_t step = (env->eflags & RFLAGS_DF) ? -bytes : bytes;
-    uint64_t src_base = seg == 4 ? env->fs_base : seg == 5 ? env->gs_base : 0;
+    uint64_t src_base, dst_base = 0;
+    if (!legacy) {
+        src_base = seg == R_FS ? env->fs_base : seg == R_GS ? env->gs_base : 0;
+    } else {
+        int sseg = seg == 7 ? R_DS : seg;
+        bool implicit = sseg == R_DS || sseg == R_ES || sseg == R_SS;
+        src_base = addseg || !implicit ? env->segs[sseg].base : 0;
+        dst_base = addseg ? env->segs[R_ES].base : 0;
+        a32 |= a16; /* the fast paths below are for 64-bit addressing only */
+    }
     uint64_t *rsi = &env->regs[R_ESI], *rdi = &env->regs[R_EDI], *rcx = &env->regs[R_ECX];
     uint64_t vmask = size == 64 ? ~0ull : (1ull << size) - 1;
 
@@ -246,35 +256,42 @@ void helper_string(CPUX86State *env, uint64_t info)
             break;
         }
         uint64_t si = *rsi & amask, di = *rdi & amask;
+        uint64_t sa = src_base + si, da = dst_base + di;
+        if (legacy) {
+            sa = (uint32_t)sa;
+            da = (uint32_t)da;
+        }
         switch (kind) {
         case STR_MOVS:
-            mem_write(env, di, mem_read(env, src_base + si, bytes), bytes);
+            mem_write(env, da, mem_read(env, sa, bytes), bytes);
             break;
         case STR_STOS:
-            mem_write(env, di, env->regs[R_EAX], bytes);
+            mem_write(env, da, env->regs[R_EAX], bytes);
             break;
         case STR_LODS:
-            set_reg(env, R_EAX, size, mem_read(env, src_base + si, bytes));
+            set_reg(env, R_EAX, size, mem_read(env, sa, bytes));
             break;
         case STR_CMPS:
-            env->cc =
-                cmp_flags(mem_read(env, src_base + si, bytes), mem_read(env, di, bytes), size);
+            env->cc = cmp_flags(mem_read(env, sa, bytes), mem_read(env, da, bytes), size);
             break;
         case STR_SCAS:
-            env->cc = cmp_flags(env->regs[R_EAX] & vmask, mem_read(env, di, bytes), size);
+            env->cc = cmp_flags(env->regs[R_EAX] & vmask, mem_read(env, da, bytes), size);
             break;
         }
+        /* the index registers move within the address size (upper bits of SI/DI/CX stay) */
         if (kind == STR_MOVS || kind == STR_LODS || kind == STR_CMPS) {
-            *rsi = a32 ? (uint32_t)(si + (uint64_t)step) : si + (uint64_t)step;
+            uint64_t v = si + (uint64_t)step;
+            *rsi = a16 ? (*rsi & ~0xffffull) | (v & 0xffff) : a32 ? (uint32_t)v : v;
         }
         if (kind != STR_LODS) {
-            *rdi = a32 ? (uint32_t)(di + (uint64_t)step) : di + (uint64_t)step;
+            uint64_t v = di + (uint64_t)step;
+            *rdi = a16 ? (*rdi & ~0xffffull) | (v & 0xffff) : a32 ? (uint32_t)v : v;
         }
         if (!rep) {
             break;
         }
         uint64_t c = (*rcx & amask) - 1;
-        *rcx = a32 ? (uint32_t)c : c;
+        *rcx = a16 ? (*rcx & ~0xffffull) | (c & 0xffff) : a32 ? (uint32_t)c : c;
         if (kind == STR_CMPS || kind == STR_SCAS) {
             bool zf = env->cc & CC_Z;
             if ((rep == 1 && !zf) || (rep == 2 && zf)) {
@@ -1267,4 +1284,174 @@ void helper_cmpxchg8b(CPUX86State *env, uint64_t addr)
         env->regs[R_EAX] = (uint32_t)old;
         env->regs[R_EDX] = old >> 32;
     }
+}
+
+/* CMPXCHG16B m128: RDX:RAX against memory (16-byte aligned, else #GP); equal: store RCX:RBX. */
+void helper_cmpxchg16b(CPUX86State *env, uint64_t addr)
+{
+    int mmu = x86_mmu_idx(env);
+    if (addr & 15) {
+        x86_raise_exception(env, EXCP_GP, 0);
+    }
+    unsigned __int128 want = (unsigned __int128)env->regs[R_EDX] << 64 | env->regs[R_EAX];
+    unsigned __int128 nv = (unsigned __int128)env->regs[R_ECX] << 64 | env->regs[R_EBX];
+    unsigned __int128 old;
+    void *p = env->softmmu ? x86_host_rw(env, addr, 16, mmu) : NULL;
+    bool eq;
+    if (p) {
+        /* a host lock cmpxchg16b: atomic against the other vCPUs */
+        uint64_t lo = (uint64_t)want, hi = (uint64_t)(want >> 64);
+        uint8_t z;
+        __asm__ volatile("lock cmpxchg16b %[m]\n\tsete %[z]"
+                         : [m] "+m"(*(unsigned __int128 *)p), "+a"(lo), "+d"(hi), [z] "=q"(z)
+                         : "b"((uint64_t)nv), "c"((uint64_t)(nv >> 64))
+                         : "cc", "memory");
+        eq = z;
+        old = (unsigned __int128)hi << 64 | lo;
+    } else {
+        old = (unsigned __int128)x86_ld(env, addr + 8, 8, mmu) << 64 | x86_ld(env, addr, 8, mmu);
+        eq = old == want;
+        unsigned __int128 w = eq ? nv : old;
+        x86_st(env, addr, (uint64_t)w, 8, mmu);
+        x86_st(env, addr + 8, (uint64_t)(w >> 64), 8, mmu);
+    }
+    if (eq) {
+        env->cc |= CC_Z;
+    } else {
+        env->cc &= ~(uint64_t)CC_Z;
+        env->regs[R_EAX] = (uint64_t)old;
+        env->regs[R_EDX] = (uint64_t)(old >> 64);
+    }
+}
+
+/* BOUND r, m: #BR unless lower <= idx <= upper (signed, operand size) */
+void helper_bound(CPUX86State *env, uint64_t addr, uint64_t idx, uint64_t size_bits)
+{
+    int mmu = x86_mmu_idx(env);
+    int64_t lo, hi, i;
+    if (size_bits == 16) {
+        lo = (int16_t)x86_ld(env, addr, 2, mmu);
+        hi = (int16_t)x86_ld(env, (uint32_t)(addr + 2), 2, mmu);
+        i = (int16_t)idx;
+    } else {
+        lo = (int32_t)x86_ld(env, addr, 4, mmu);
+        hi = (int32_t)x86_ld(env, (uint32_t)(addr + 4), 4, mmu);
+        i = (int32_t)idx;
+    }
+    if (i < lo || i > hi) {
+        x86_raise_exception(env, EXCP_BR, 0);
+    }
+}
+
+/* PF of the low byte */
+static uint64_t parity_flag(uint8_t v)
+{
+    return __builtin_parity(v) ? 0 : CC_P;
+}
+
+/*
+ * DAA/DAS/AAA/AAS (info = opcode), AAM/AAD (info = opcode | imm8 << 8): the Intel SDM's
+ * algorithms, flags included (the ones it leaves undefined follow what current CPUs do for
+ * AAA/AAS: only AF and CF; SF/ZF/PF from the result for the others).
+ */
+void helper_bcd(CPUX86State *env, uint64_t info)
+{
+    int op = (int)(info & 0xff);
+    uint8_t imm = (uint8_t)(info >> 8);
+    uint64_t ax = env->regs[R_EAX];
+    uint8_t al = (uint8_t)ax, ah = (uint8_t)(ax >> 8);
+    uint64_t cc = env->cc & CC_MASK;
+    bool cf = cc & CC_C, af = cc & CC_A;
+    uint64_t nf = 0;
+    switch (op) {
+    case 0x27:   /* daa */
+    case 0x2f: { /* das */
+        uint8_t old_al = al;
+        bool new_cf = false;
+        if ((al & 0xf) > 9 || af) {
+            if (op == 0x27) {
+                new_cf = cf || al > 0xf9;
+                al = (uint8_t)(al + 6);
+            } else {
+                new_cf = cf || al < 6;
+                al = (uint8_t)(al - 6);
+            }
+            nf |= CC_A;
+        }
+        if (old_al > 0x99 || cf) {
+            al = op == 0x27 ? (uint8_t)(al + 0x60) : (uint8_t)(al - 0x60);
+            new_cf = true;
+        }
+        nf |= new_cf ? CC_C : 0;
+        /* OF is undefined: a CPU computes it from the adjusting add/sub; 0 is what QEMU does */
+        nf |= (al & 0x80 ? CC_S : 0) | (al == 0 ? CC_Z : 0) | parity_flag(al);
+        env->regs[R_EAX] = (ax & ~0xffull) | al;
+        break;
+    }
+    case 0x37:   /* aaa */
+    case 0x3f: { /* aas */
+        uint16_t v = (uint16_t)ax;
+        if ((al & 0xf) > 9 || af) {
+            v = op == 0x37 ? (uint16_t)(v + 0x106) : (uint16_t)(v - 6);
+            if (op == 0x3f) {
+                v = (uint16_t)((((v >> 8) - 1) << 8) | (v & 0xff));
+            }
+            nf |= CC_A | CC_C;
+        }
+        v &= 0xff0f;
+        env->regs[R_EAX] = (ax & ~0xffffull) | v;
+        nf |= cc & (CC_S | CC_Z | CC_P | CC_O);
+        break;
+    }
+    case 0xd4: /* aam */
+        if (imm == 0) {
+            x86_raise_exception(env, EXCP_DE, 0);
+        }
+        ah = al / imm;
+        al = al % imm;
+        env->regs[R_EAX] = (ax & ~0xffffull) | (uint64_t)ah << 8 | al;
+        nf |= (al & 0x80 ? CC_S : 0) | (al == 0 ? CC_Z : 0) | parity_flag(al);
+        break;
+    case 0xd5: /* aad */
+        al = (uint8_t)(al + ah * imm);
+        env->regs[R_EAX] = (ax & ~0xffffull) | al;
+        nf |= (al & 0x80 ? CC_S : 0) | (al == 0 ? CC_Z : 0) | parity_flag(al);
+        break;
+    }
+    env->cc = nf | RFLAGS_FIXED;
+}
+
+/* ENTER frame, level (info = push size bits | level << 8 | frame << 16), any stack width */
+void helper_enter(CPUX86State *env, uint64_t info)
+{
+    int size = (int)(info & 0xff), bytes = size / 8;
+    int level = (int)(info >> 8) & 31;
+    uint64_t frame = info >> 16;
+    bool lm64 = (env->efer & EFER_LMA) && (env->segs[R_CS].flags & DESC_L);
+    uint64_t mask = lm64 ? ~0ull : (env->segs[R_SS].flags & DESC_B) ? 0xffffffffull : 0xffffull;
+    uint64_t base = lm64 ? 0 : env->segs[R_SS].base;
+    int mmu = x86_mmu_idx(env);
+#define LIN(off) (lm64 ? (off) : (uint32_t)(base + ((off)&mask)))
+    uint64_t sp = env->regs[R_ESP], bp = env->regs[R_EBP];
+    sp -= (uint64_t)bytes;
+    x86_st(env, LIN(sp), bp, bytes, mmu);
+    uint64_t frame_temp = sp & mask;
+    for (int i = 1; i < level; i++) {
+        bp -= (uint64_t)bytes;
+        uint64_t v = x86_ld(env, LIN(bp), bytes, mmu);
+        sp -= (uint64_t)bytes;
+        x86_st(env, LIN(sp), v, bytes, mmu);
+    }
+    if (level > 0) {
+        sp -= (uint64_t)bytes;
+        x86_st(env, LIN(sp), frame_temp, bytes, mmu);
+    }
+    sp -= frame;
+#undef LIN
+    if (size == 16) {
+        env->regs[R_EBP] = (env->regs[R_EBP] & ~0xffffull) | (frame_temp & 0xffff);
+    } else {
+        env->regs[R_EBP] = size == 32 ? (uint32_t)frame_temp : frame_temp;
+    }
+    env->regs[R_ESP] = (env->regs[R_ESP] & ~mask) | (sp & mask);
 }

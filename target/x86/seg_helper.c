@@ -67,13 +67,42 @@ static void seg_from_desc(SegmentCache *sc, uint16_t sel, uint64_t d)
     sc->flags = (uint32_t)(d >> 32) & 0x00f0ff00u;
 }
 
+/* 64-bit mode (not compatibility mode) */
+static bool code64(const CPUX86State *env)
+{
+    return (env->efer & EFER_LMA) && (env->segs[R_CS].flags & DESC_L);
+}
+
+static bool real_mode(const CPUX86State *env)
+{
+    return !((env->cr[0] & CR0_PE));
+}
+
+/* Real mode: a segment register load sets the selector and base = selector << 4 (limit and
+ * attributes stay, as on hardware). */
+static void load_seg_real(CPUX86State *env, int seg, uint16_t sel)
+{
+    SegmentCache *sc = &env->segs[seg];
+    sc->selector = sel;
+    sc->base = (uint32_t)sel << 4;
+    if (seg == R_FS) {
+        env->fs_base = sc->base;
+    } else if (seg == R_GS) {
+        env->gs_base = sc->base;
+    }
+}
+
 void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector)
 {
     uint16_t sel = (uint16_t)selector;
     SegmentCache *sc = &env->segs[seg];
     int cpl = env->cpl;
+    if (real_mode(env) || (env->eflags & RFLAGS_VM)) {
+        load_seg_real(env, (int)seg, sel);
+        return;
+    }
     if ((sel & 0xfffc) == 0) {
-        if (seg == R_SS && (cpl == 3 || (sel & 3) != cpl)) {
+        if (seg == R_SS && (cpl == 3 || (sel & 3) != cpl || !code64(env))) {
             raise_gp(env, 0);
         }
         sc->selector = sel;
@@ -195,13 +224,195 @@ static void push64(CPUX86State *env, uint64_t *sp, uint64_t v)
     x86_st(env, *sp, v, 8, MMU_KERNEL);
 }
 
+/*
+ * A stack outside 64-bit mode: SS base, ESP or SP (SS.B), accesses at CPL's MMU index. sp holds
+ * the whole register; only the low 16 bits move for a 16-bit stack.
+ */
+typedef struct Stk {
+    uint64_t base, sp, mask;
+    int mmu;
+} Stk;
+
+static Stk stk_cur(CPUX86State *env)
+{
+    Stk k = {.sp = env->regs[R_ESP], .mmu = x86_mmu_idx(env)};
+    if (code64(env)) {
+        k.mask = ~0ull;
+    } else {
+        k.base = env->segs[R_SS].base;
+        k.mask = (env->segs[R_SS].flags & DESC_B) ? 0xffffffffu : 0xffffu;
+    }
+    return k;
+}
+
+static uint64_t stk_addr(const Stk *k)
+{
+    uint64_t a = k->base + (k->sp & k->mask);
+    return k->mask == ~0ull ? a : (uint32_t)a;
+}
+
+static void stk_move(Stk *k, int64_t delta)
+{
+    k->sp = (k->sp & ~k->mask) | ((k->sp + (uint64_t)delta) & k->mask);
+}
+
+static void stk_push(CPUX86State *env, Stk *k, uint64_t v, int bytes)
+{
+    stk_move(k, -bytes);
+    x86_st(env, stk_addr(k), v, bytes, k->mmu);
+}
+
+static uint64_t stk_pop(CPUX86State *env, Stk *k, int bytes)
+{
+    uint64_t v = x86_ld(env, stk_addr(k), bytes, k->mmu);
+    stk_move(k, bytes);
+    return v;
+}
+
+/* Real mode: through the interrupt vector table (4-byte CS:IP entries at the IDTR base). */
+static void do_interrupt_real(CPUX86State *env, int vector, uint64_t next_rip)
+{
+    if ((uint32_t)vector * 4 + 3 > env->idt_limit) {
+        raise_gp(env, (uint32_t)vector * 8 + 2);
+    }
+    uint32_t ent = (uint32_t)x86_ld(env, env->idt_base + (uint64_t)vector * 4, 4, MMU_KERNEL);
+    Stk k = stk_cur(env);
+    stk_push(env, &k, x86_get_rflags(env), 2);
+    stk_push(env, &k, env->segs[R_CS].selector, 2);
+    stk_push(env, &k, next_rip, 2);
+    env->regs[R_ESP] = k.sp;
+    env->eflags &= ~(uint64_t)(RFLAGS_IF | RFLAGS_TF | RFLAGS_AC | RFLAGS_RF);
+    load_seg_real(env, R_CS, (uint16_t)(ent >> 16));
+    env->rip = ent & 0xffff;
+}
+
+/* The ring-n stack from a 32-bit (or 16-bit) TSS */
+static void tss_stack(CPUX86State *env, int dpl, uint16_t *ss, uint32_t *esp)
+{
+    unsigned type = (env->tr.flags >> DESC_TYPE_SHIFT) & 0xf;
+    bool is32 = type & 8;
+    uint32_t off = is32 ? 4 + 8 * (uint32_t)dpl : 2 + 4 * (uint32_t)dpl;
+    uint32_t width = is32 ? 4 : 2;
+    if (off + 2 * width - 1 > env->tr.limit) {
+        x86_raise_exception(env, EXCP_TS, env->tr.selector & 0xfffc);
+    }
+    *esp = (uint32_t)x86_ld(env, env->tr.base + off, (int)width, MMU_KERNEL);
+    *ss = (uint16_t)x86_ld(env, env->tr.base + off + width, 2, MMU_KERNEL);
+}
+
+/* Check a stack segment selector for CPL/RPL/DPL rpl; fault is the vector for a bad one. */
+static uint64_t check_ss(CPUX86State *env, uint16_t ss, int rpl, int fault)
+{
+    if ((ss & 0xfffc) == 0) {
+        x86_raise_exception(env, fault, 0);
+    }
+    uint64_t d = load_desc(env, ss, fault);
+    uint32_t h = (uint32_t)(d >> 32);
+    int dpl = (h >> DESC_DPL_SHIFT) & 3;
+    bool writable_data =
+        (h & DESC_S) && !(h & (8u << DESC_TYPE_SHIFT)) && (h & (2u << DESC_TYPE_SHIFT));
+    if ((ss & 3) != rpl || dpl != rpl || !writable_data) {
+        x86_raise_exception(env, fault, ss & 0xfffc);
+    }
+    if (!(h & DESC_P)) {
+        x86_raise_exception(env, EXCP_SS, ss & 0xfffc);
+    }
+    return d;
+}
+
+/* Protected mode (not long mode): 8-byte gates, 16- and 32-bit interrupt/trap gates. */
+static void do_interrupt_prot(CPUX86State *env, int vector, bool is_sw, bool is_hw,
+                              uint32_t error_code, bool has_error, uint64_t next_rip)
+{
+    uint32_t gate_err = (uint32_t)vector * 8 + 2 + (is_hw ? 1 : 0);
+    if ((uint32_t)vector * 8 + 7 > env->idt_limit) {
+        raise_gp(env, gate_err);
+    }
+    uint64_t g = ldq_kernel(env, env->idt_base + (uint64_t)vector * 8);
+    unsigned type = (unsigned)(g >> 40) & 0x1f;
+    int dpl = (int)(g >> 45) & 3;
+    if (type != 0x6 && type != 0x7 && type != 0xe && type != 0xf) {
+        raise_gp(env, gate_err); /* task gates are not supported */
+    }
+    if (is_sw && dpl < env->cpl) {
+        raise_gp(env, gate_err);
+    }
+    if (!(g & (1ull << 47))) {
+        x86_raise_exception(env, EXCP_NP, gate_err);
+    }
+    bool is32 = type & 8;
+    int bytes = is32 ? 4 : 2;
+    uint16_t sel = (uint16_t)(g >> 16);
+    uint32_t target = (uint32_t)((g & 0xffff) | ((g >> 32) & 0xffff0000u));
+    if (!is32) {
+        target &= 0xffff;
+    }
+    if ((sel & 0xfffc) == 0) {
+        raise_gp(env, 0);
+    }
+    uint64_t cd = load_desc(env, sel, EXCP_GP);
+    uint32_t cdh = (uint32_t)(cd >> 32);
+    int cdpl = (cdh >> DESC_DPL_SHIFT) & 3;
+    if (!(cdh & DESC_S) || !(cdh & (8u << DESC_TYPE_SHIFT)) || cdpl > env->cpl) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    if (!(cdh & DESC_P)) {
+        x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+    }
+    bool conforming = cdh & (4u << DESC_TYPE_SHIFT);
+    int new_cpl = conforming ? env->cpl : cdpl;
+    uint64_t flags = x86_get_rflags(env);
+    Stk k;
+    uint64_t ssd = 0;
+    uint16_t new_ss = 0;
+    if (new_cpl < env->cpl) {
+        uint32_t esp;
+        tss_stack(env, new_cpl, &new_ss, &esp);
+        ssd = check_ss(env, new_ss, new_cpl, EXCP_TS);
+        SegmentCache tmp;
+        seg_from_desc(&tmp, new_ss, ssd);
+        k = (Stk){.base = tmp.base,
+                  .sp = esp,
+                  .mask = (tmp.flags & DESC_B) ? 0xffffffffu : 0xffffu,
+                  .mmu = MMU_KERNEL};
+        stk_push(env, &k, env->segs[R_SS].selector, bytes);
+        stk_push(env, &k, env->regs[R_ESP], bytes);
+    } else {
+        k = stk_cur(env);
+        k.mmu = MMU_KERNEL;
+    }
+    stk_push(env, &k, flags, bytes);
+    stk_push(env, &k, env->segs[R_CS].selector, bytes);
+    stk_push(env, &k, next_rip, bytes);
+    if (has_error) {
+        stk_push(env, &k, error_code, bytes);
+    }
+    /* committed */
+    if (new_cpl < env->cpl) {
+        seg_from_desc(&env->segs[R_SS], new_ss, ssd);
+    }
+    env->regs[R_ESP] = k.sp;
+    seg_from_desc(&env->segs[R_CS], (uint16_t)((sel & 0xfffc) | new_cpl), cd);
+    env->cpl = (uint8_t)new_cpl;
+    env->eflags &= ~(uint64_t)(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
+    if (!(type & 1)) {
+        env->eflags &= ~(uint64_t)RFLAGS_IF;
+    }
+    env->rip = target;
+    env->int_shadow = false;
+}
+
 void x86_do_interrupt(CPUX86State *env, int vector, bool is_sw, bool is_hw, uint32_t error_code,
                       bool has_error, uint64_t next_rip)
 {
     env->halted = false;
+    if (real_mode(env)) {
+        do_interrupt_real(env, vector, next_rip);
+        return;
+    }
     if (!(env->efer & EFER_LMA)) {
-        /* only long mode for now: a CPU in another mode cannot take interrupts */
-        x86_raise_exception(env, EXCP_DF, 0);
+        do_interrupt_prot(env, vector, is_sw, is_hw, error_code, has_error, next_rip);
+        return;
     }
     uint32_t gate_err = (uint32_t)vector * 8 + 2 + (is_hw ? 1 : 0);
     if ((uint32_t)vector * 16 + 15 > env->idt_limit) {
@@ -274,10 +485,129 @@ void x86_do_interrupt(CPUX86State *env, int vector, bool is_sw, bool is_hw, uint
     env->int_shadow = false;
 }
 
-/* IRET with 64-bit (REX.W) or 32-bit operand size in 64-bit mode. */
+/* Data segments the outer level may not use become null (return to an outer level). */
+static void null_inaccessible_segs(CPUX86State *env, int rpl)
+{
+    for (int s = R_ES; s <= R_GS; s++) {
+        if (s == R_CS || s == R_SS) {
+            continue;
+        }
+        SegmentCache *sc = &env->segs[s];
+        int dpl = (sc->flags >> DESC_DPL_SHIFT) & 3;
+        bool conf_code = (sc->flags & (0xcu << DESC_TYPE_SHIFT)) == (0xcu << DESC_TYPE_SHIFT);
+        if ((sc->selector & 0xfffc) && !conf_code && dpl < rpl) {
+            sc->selector = 0;
+            sc->flags = 0;
+            sc->base = 0;
+            if (s == R_FS) {
+                env->fs_base = 0;
+            } else if (s == R_GS) {
+                env->gs_base = 0;
+            }
+        }
+    }
+}
+
+/* The code segment descriptor of a far return (LRET/IRET) to selector cs; checks. */
+static uint64_t check_return_cs(CPUX86State *env, uint16_t cs)
+{
+    int rpl = cs & 3;
+    if ((cs & 0xfffc) == 0) {
+        raise_gp(env, 0);
+    }
+    if (rpl < env->cpl) {
+        raise_gp(env, cs & 0xfffc);
+    }
+    uint64_t cd = load_desc(env, cs, EXCP_GP);
+    uint32_t h = (uint32_t)(cd >> 32);
+    int dpl = (h >> DESC_DPL_SHIFT) & 3;
+    bool conforming = h & (4u << DESC_TYPE_SHIFT);
+    if (!(h & DESC_S) || !(h & (8u << DESC_TYPE_SHIFT)) || (conforming ? dpl > rpl : dpl != rpl)) {
+        raise_gp(env, cs & 0xfffc);
+    }
+    if (!(h & DESC_P)) {
+        x86_raise_exception(env, EXCP_NP, cs & 0xfffc);
+    }
+    return cd;
+}
+
+/*
+ * Far return outside 64-bit mode (LRET with imm, or IRET with is_iret): real mode, or protected
+ * mode to the same or an outer level.
+ */
+static void far_return(CPUX86State *env, int bytes, uint64_t imm, bool is_iret)
+{
+    Stk k = stk_cur(env);
+    uint64_t ip = stk_pop(env, &k, bytes);
+    uint16_t cs = (uint16_t)stk_pop(env, &k, bytes);
+    uint64_t fl = is_iret ? stk_pop(env, &k, bytes) : 0;
+    if (bytes == 2) {
+        ip &= 0xffff;
+    }
+    if (real_mode(env) || (env->eflags & RFLAGS_VM)) {
+        stk_move(&k, (int64_t)imm);
+        if (is_iret) {
+            uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_IOPL | RFLAGS_NT;
+            if (bytes == 4) {
+                mask |= RFLAGS_AC | RFLAGS_ID | RFLAGS_RF;
+            }
+            x86_set_rflags(env, (x86_get_rflags(env) & ~mask) | (fl & mask));
+        }
+        env->regs[R_ESP] = k.sp;
+        load_seg_real(env, R_CS, cs);
+        env->rip = ip;
+        return;
+    }
+    if (is_iret && (env->eflags & RFLAGS_NT)) {
+        raise_gp(env, 0); /* a return from a nested task: task switches are not supported */
+    }
+    uint64_t cd = check_return_cs(env, cs);
+    int rpl = cs & 3;
+    uint64_t new_sp = 0, ssd = 0;
+    uint16_t ss = 0;
+    stk_move(&k, (int64_t)imm);
+    if (rpl > env->cpl) {
+        new_sp = stk_pop(env, &k, bytes);
+        ss = (uint16_t)stk_pop(env, &k, bytes);
+        ssd = check_ss(env, ss, rpl, EXCP_GP);
+    }
+    if (is_iret) {
+        uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_DF | RFLAGS_NT;
+        if (bytes == 4) {
+            mask |= RFLAGS_RF | RFLAGS_AC | RFLAGS_ID;
+        }
+        int iopl = (int)(env->eflags >> 12) & 3;
+        if (env->cpl == 0) {
+            mask |= RFLAGS_IOPL;
+        }
+        if (env->cpl <= iopl) {
+            mask |= RFLAGS_IF;
+        }
+        x86_set_rflags(env, (x86_get_rflags(env) & ~mask) | (fl & mask));
+    }
+    seg_from_desc(&env->segs[R_CS], cs, cd);
+    if (rpl > env->cpl) {
+        seg_from_desc(&env->segs[R_SS], ss, ssd);
+        uint64_t m = (env->segs[R_SS].flags & DESC_B) ? 0xffffffffu : 0xffffu;
+        env->regs[R_ESP] = (env->regs[R_ESP] & ~m) | (new_sp & m);
+        /* LRET imm also releases imm bytes of the outer stack */
+        env->regs[R_ESP] = (env->regs[R_ESP] & ~m) | ((env->regs[R_ESP] + imm) & m);
+        null_inaccessible_segs(env, rpl);
+    } else {
+        env->regs[R_ESP] = k.sp;
+    }
+    env->cpl = (uint8_t)rpl;
+    env->rip = ip;
+}
+
+/* IRET: IRETQ/IRETD in long mode (64-bit or compatibility), else real or protected mode. */
 void helper_iret(CPUX86State *env, uint64_t size_bits)
 {
     int bytes = (int)size_bits / 8;
+    if (!(env->efer & EFER_LMA)) {
+        far_return(env, bytes, 0, true);
+        return;
+    }
     if (size_bits == 16) {
         x86_raise_exception(env, EXCP_UD, 0);
     }
@@ -299,9 +629,6 @@ void helper_iret(CPUX86State *env, uint64_t size_bits)
     uint32_t cdh = (uint32_t)(cd >> 32);
     if (!(cdh & DESC_S) || !(cdh & (8u << DESC_TYPE_SHIFT))) {
         raise_gp(env, new_cs & 0xfffc);
-    }
-    if (!(cdh & DESC_L)) {
-        raise_gp(env, new_cs & 0xfffc); /* return to compatibility mode: not yet */
     }
     if (!(cdh & DESC_P)) {
         x86_raise_exception(env, EXCP_NP, new_cs & 0xfffc);
@@ -340,26 +667,14 @@ void helper_iret(CPUX86State *env, uint64_t size_bits)
         seg_from_desc(&env->segs[R_SS], new_ss, ssd);
     }
     if (rpl > env->cpl) {
-        /* data segments the outer level may not use become null */
-        for (int s = R_ES; s <= R_GS; s++) {
-            if (s == R_CS || s == R_SS) {
-                continue;
-            }
-            SegmentCache *sc = &env->segs[s];
-            int dpl = (sc->flags >> DESC_DPL_SHIFT) & 3;
-            bool conf_code = (sc->flags & (0xcu << DESC_TYPE_SHIFT)) == (0xcu << DESC_TYPE_SHIFT);
-            if ((sc->selector & 0xfffc) && !conf_code && dpl < rpl) {
-                sc->selector = 0;
-                sc->flags = 0;
-            }
-        }
+        null_inaccessible_segs(env, rpl);
     }
     env->cpl = (uint8_t)rpl;
     env->regs[R_ESP] = bytes == 4 ? (uint32_t)new_rsp : new_rsp;
     env->rip = bytes == 4 ? (uint32_t)new_rip : new_rip;
 }
 
-/* Load CS for a far transfer to the same privilege level (LRET/LJMP in long mode). */
+/* Load CS for a far transfer to the same privilege level (LRET/LJMP/LCALL). */
 static void load_cs_same_level(CPUX86State *env, uint16_t sel)
 {
     if ((sel & 0xfffc) == 0) {
@@ -376,8 +691,8 @@ static void load_cs_same_level(CPUX86State *env, uint16_t sel)
     if (!(h & DESC_P)) {
         x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
     }
-    if (!(h & DESC_L)) {
-        raise_gp(env, sel & 0xfffc); /* compatibility mode: not yet */
+    if ((h & DESC_L) && ((h & DESC_B) || !(env->efer & EFER_LMA))) {
+        raise_gp(env, sel & 0xfffc);
     }
     seg_from_desc(&env->segs[R_CS], (uint16_t)((sel & 0xfffc) | env->cpl), d);
 }
@@ -387,6 +702,10 @@ void helper_lret(CPUX86State *env, uint64_t info)
 {
     int bytes = (int)(info & 0xff) / 8;
     uint64_t imm = info >> 8;
+    if (!code64(env)) {
+        far_return(env, bytes, imm, false);
+        return;
+    }
     int mmu = x86_mmu_idx(env);
     uint64_t sp = env->regs[R_ESP];
     uint64_t rip = x86_ld(env, sp, bytes, mmu);
@@ -399,15 +718,103 @@ void helper_lret(CPUX86State *env, uint64_t info)
     env->rip = rip;
 }
 
-/* LJMP m16:64 / m16:32 (info = operand bits); the far pointer is read by the caller */
-void helper_ljmp(CPUX86State *env, uint64_t addr, uint64_t info)
+/*
+ * LJMP / LCALL to sel:off (info = operand bits | is_call << 8 | next EIP << 16), in every mode:
+ * real mode, or a code segment at the same privilege level (call gates and task switches are
+ * not supported: #GP). A 64-bit code segment in long mode enters 64-bit mode.
+ */
+void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info)
 {
-    int bytes = (int)info / 8;
-    int mmu = x86_mmu_idx(env);
-    uint64_t rip = x86_ld(env, addr, bytes, mmu);
-    uint16_t cs = (uint16_t)x86_ld(env, addr + (uint64_t)bytes, 2, mmu);
-    load_cs_same_level(env, cs);
-    env->rip = rip;
+    int bytes = (int)(info & 0xff) / 8;
+    bool is_call = (info >> 8) & 1;
+    uint64_t next = info >> 16;
+    uint16_t sel = (uint16_t)selector;
+    uint16_t old_cs = env->segs[R_CS].selector;
+    if (bytes == 2) {
+        off &= 0xffff;
+    } else if (bytes == 4) {
+        off = (uint32_t)off;
+    }
+    Stk k = stk_cur(env);
+    if (real_mode(env) || (env->eflags & RFLAGS_VM)) {
+        if (is_call) {
+            stk_push(env, &k, old_cs, bytes);
+            stk_push(env, &k, next, bytes);
+            env->regs[R_ESP] = k.sp;
+        }
+        load_seg_real(env, R_CS, sel);
+        env->rip = off;
+        return;
+    }
+    if ((sel & 0xfffc) == 0) {
+        raise_gp(env, 0);
+    }
+    uint64_t d = load_desc(env, sel, EXCP_GP);
+    if (!((d >> 32) & DESC_S)) {
+        raise_gp(env, sel & 0xfffc); /* call gate, task gate or TSS */
+    }
+    if (is_call) {
+        /* the pushes may fault: check the target first, then push, then load */
+        SegmentCache save = env->segs[R_CS];
+        load_cs_same_level(env, sel);
+        env->segs[R_CS] = save;
+        stk_push(env, &k, old_cs, bytes);
+        stk_push(env, &k, next, bytes);
+    }
+    load_cs_same_level(env, sel);
+    if (is_call) {
+        env->regs[R_ESP] = k.sp;
+    }
+    env->rip = off;
+}
+
+/* Flat 32-bit code or data segment (SYSENTER/SYSEXIT) */
+static void set_flat_seg32(SegmentCache *sc, uint16_t sel, bool code, int dpl)
+{
+    set_flat_seg(sc, sel, code, dpl);
+    if (code) {
+        sc->flags = (sc->flags & ~DESC_L) | DESC_B;
+    }
+}
+
+void helper_sysenter(CPUX86State *env)
+{
+    uint16_t cs = (uint16_t)env->sysenter_cs & 0xfffc;
+    if (cs == 0) {
+        raise_gp(env, 0);
+    }
+    env->eflags &= ~(uint64_t)(RFLAGS_VM | RFLAGS_IF | RFLAGS_RF);
+    if (env->efer & EFER_LMA) {
+        set_flat_seg(&env->segs[R_CS], cs, true, 0);
+    } else {
+        set_flat_seg32(&env->segs[R_CS], cs, true, 0);
+    }
+    set_flat_seg(&env->segs[R_SS], (uint16_t)(cs + 8), false, 0);
+    env->cpl = 0;
+    bool lm = env->efer & EFER_LMA;
+    env->regs[R_ESP] = lm ? env->sysenter_esp : (uint32_t)env->sysenter_esp;
+    env->rip = lm ? env->sysenter_eip : (uint32_t)env->sysenter_eip;
+}
+
+/* SYSEXIT (rexw: to 64-bit mode): CPL 3, ESP = ECX, EIP = EDX */
+void helper_sysexit(CPUX86State *env, uint64_t rexw)
+{
+    uint16_t cs = (uint16_t)env->sysenter_cs & 0xfffc;
+    if (cs == 0 || env->cpl != 0) {
+        raise_gp(env, 0);
+    }
+    if (rexw) {
+        set_flat_seg(&env->segs[R_CS], (uint16_t)((cs + 32) | 3), true, 3);
+        set_flat_seg(&env->segs[R_SS], (uint16_t)((cs + 40) | 3), false, 3);
+        env->regs[R_ESP] = env->regs[R_ECX];
+        env->rip = env->regs[R_EDX];
+    } else {
+        set_flat_seg32(&env->segs[R_CS], (uint16_t)((cs + 16) | 3), true, 3);
+        set_flat_seg(&env->segs[R_SS], (uint16_t)((cs + 24) | 3), false, 3);
+        env->regs[R_ESP] = (uint32_t)env->regs[R_ECX];
+        env->rip = (uint32_t)env->regs[R_EDX];
+    }
+    env->cpl = 3;
 }
 
 void helper_syscall(CPUX86State *env, uint64_t next_rip)
@@ -456,18 +863,25 @@ void helper_swapgs(CPUX86State *env)
     env->kernel_gs_base = t;
 }
 
-/* LGDT/LIDT (info bit 0: IDT), SGDT/SIDT (bit 1: store) */
+/* LGDT/LIDT (info bit 0: IDT), SGDT/SIDT (bit 1: store); operand size in bits 8..15: 64 in
+ * 64-bit mode (8-byte base), 32 (4 bytes), 16 (a 24-bit base) */
 void helper_dtable(CPUX86State *env, uint64_t addr, uint64_t info)
 {
     bool idt = info & 1;
+    int size = (int)(info >> 8) & 0xff;
     int mmu = x86_mmu_idx(env);
+    int bb = size == 64 ? 8 : 4;
+    uint64_t bmask = size == 64 ? ~0ull : size == 32 ? 0xffffffffull : 0xffffffull;
+    if (!code64(env)) {
+        addr = (uint32_t)addr;
+    }
     if (info & 2) {
         x86_st(env, addr, idt ? env->idt_limit : env->gdt_limit, 2, mmu);
-        x86_st(env, addr + 2, idt ? env->idt_base : env->gdt_base, 8, mmu);
+        x86_st(env, addr + 2, (idt ? env->idt_base : env->gdt_base) & bmask, bb, mmu);
         return;
     }
     uint32_t limit = (uint32_t)x86_ld(env, addr, 2, mmu);
-    uint64_t base = x86_ld(env, addr + 2, 8, mmu);
+    uint64_t base = x86_ld(env, addr + 2, bb, mmu) & bmask;
     if ((uint64_t)(((int64_t)base << 16) >> 16) != base) {
         raise_gp(env, 0);
     }
@@ -495,14 +909,16 @@ void helper_lldt_ltr(CPUX86State *env, uint64_t selector, uint64_t is_tr)
     if (sel & 4) {
         raise_gp(env, sel & 0xfffc);
     }
+    bool lma = env->efer & EFER_LMA; /* 16-byte system descriptors in long mode */
     uint32_t off = sel & ~7u;
-    if (off + 15 > env->gdt_limit) {
+    if (off + (lma ? 15 : 7) > env->gdt_limit) {
         raise_gp(env, sel & 0xfffc);
     }
     uint64_t lo = ldq_kernel(env, env->gdt_base + off);
-    uint64_t hi = ldq_kernel(env, env->gdt_base + off + 8);
+    uint64_t hi = lma ? ldq_kernel(env, env->gdt_base + off + 8) : 0;
     unsigned type = (unsigned)(lo >> 40) & 0x1f;
-    if (is_tr ? (type != 0x9) : (type != 0x2)) {
+    bool ok = is_tr ? (type == 0x9 || (!lma && type == 0x1)) : type == 0x2;
+    if (!ok) {
         raise_gp(env, sel & 0xfffc);
     }
     if (!(lo & (1ull << 47))) {

@@ -27,12 +27,16 @@ typedef struct DisasContext {
     int rex_r, rex_x, rex_b;
     bool p66, p67, lock;
     int rep; /* 0, 0xf3, 0xf2 */
-    int seg; /* -1, 4 = FS, 5 = GS */
+    int seg; /* -1, or a segment override (R_ES..R_GS) */
     int dsize, asize;
+    /* CPU mode (from the TB key) */
+    bool code64, code32, ss32, pe, addseg;
+    uint64_t cs_base; /* outside 64-bit mode: code fetches at cs_base + EIP */
     /* ModRM */
     int mod, reg, rm;
     int base, index, scale; /* memory operand; base -1 none, -2 RIP */
     int64_t disp;
+    int def_seg; /* the memory operand's default segment (R_DS, or R_SS for BP/SP bases) */
     bool ended;
     /* system mode: instruction fetch through the code page */
     bool sys;
@@ -53,18 +57,26 @@ static TCGContext *S(DisasContext *dc)
     return dc->s;
 }
 
+/* linear address of an offset in CS */
+static uint64_t code_linear(const DisasContext *dc, uint64_t eip)
+{
+    return dc->code64 ? eip : (uint32_t)(dc->cs_base + eip);
+}
+
 static uint8_t fetch8(DisasContext *dc)
 {
     if (dc->sys) {
-        uint64_t page = dc->pc & ~0xfffull;
+        uint64_t la = code_linear(dc, dc->pc);
+        uint64_t page = la & ~0xfffull;
         if (page != dc->code_va) {
             /* the first instruction crosses into the next page (may raise #PF) */
             uint64_t phys;
-            dc->code_host = x86_code_page(dc->env, dc->pc, &phys);
+            dc->code_host = x86_code_page(dc->env, la, &phys);
             dc->code_va = page;
             dc->env->cur_tb->phys_page2 = phys;
         }
-        return dc->code_host[dc->pc++ & 0xfff];
+        dc->pc++;
+        return dc->code_host[la & 0xfff];
     }
     const uint8_t *p = (const uint8_t *)(uintptr_t)(dc->env->mem_base + dc->pc);
     dc->pc++;
@@ -195,10 +207,31 @@ static void decode_modrm(DisasContext *dc)
     dc->base = dc->index = -1;
     dc->scale = 0;
     dc->disp = 0;
+    dc->def_seg = R_DS;
     if (dc->mod == 3) {
         return;
     }
     int rm = m & 7;
+    if (dc->asize == 16) {
+        /* bx+si, bx+di, bp+si, bp+di, si, di, bp (disp16 with mod 0), bx */
+        static const int8_t base16[8] = {R_EBX, R_EBX, R_EBP, R_EBP, R_ESI, R_EDI, R_EBP, R_EBX};
+        static const int8_t index16[8] = {R_ESI, R_EDI, R_ESI, R_EDI, -1, -1, -1, -1};
+        if (dc->mod == 0 && rm == 6) {
+            dc->disp = (int16_t)fetch16(dc);
+            return;
+        }
+        dc->base = base16[rm];
+        dc->index = index16[rm];
+        if (base16[rm] == R_EBP) {
+            dc->def_seg = R_SS;
+        }
+        if (dc->mod == 1) {
+            dc->disp = (int8_t)fetch8(dc);
+        } else if (dc->mod == 2) {
+            dc->disp = (int16_t)fetch16(dc);
+        }
+        return;
+    }
     if (rm == 4) {
         uint8_t sib = fetch8(dc);
         dc->scale = sib >> 6;
@@ -212,10 +245,13 @@ static void decode_modrm(DisasContext *dc)
             dc->base = b | dc->rex_b;
         }
     } else if (rm == 5 && dc->mod == 0) {
-        dc->base = -2; /* RIP-relative */
+        dc->base = dc->code64 ? -2 : -1; /* RIP-relative in 64-bit mode, else absolute */
         dc->disp = (int32_t)fetch32(dc);
     } else {
         dc->base = rm | dc->rex_b;
+    }
+    if (dc->base == R_ESP || dc->base == R_EBP) {
+        dc->def_seg = R_SS;
     }
     if (dc->mod == 1) {
         dc->disp = (int8_t)fetch8(dc);
@@ -224,13 +260,48 @@ static void decode_modrm(DisasContext *dc)
     }
 }
 
+/*
+ * Linear address of offset ea in segment seg. 64-bit mode: only FS and GS have a base. Other
+ * modes: ea is already truncated to the address size; the base is added (for DS/ES/SS only
+ * when the TB key says some of them is not zero) and the sum wraps at 4 GiB.
+ */
+static TCGv seg_linear(DisasContext *dc, TCGv ea, int seg)
+{
+    if (dc->code64) {
+        if (seg == R_FS) {
+            return gen_binop(dc, OP_add, ea, gen_ld_env(dc, ENV(fs_base)));
+        }
+        if (seg == R_GS) {
+            return gen_binop(dc, OP_add, ea, gen_ld_env(dc, ENV(gs_base)));
+        }
+        return ea;
+    }
+    if (!dc->addseg && (seg == R_DS || seg == R_ES || seg == R_SS)) {
+        return ea;
+    }
+    TCGv base = gen_ld_env(dc, ENV(segs[0].base) + (int64_t)seg * (int64_t)sizeof(SegmentCache));
+    return gen_unop(dc, OP_ext32u, gen_binop(dc, OP_add, ea, base));
+}
+
+/* the data segment of an instruction: its override, else def */
+static int data_seg(DisasContext *dc, int def)
+{
+    return dc->seg >= 0 ? dc->seg : def;
+}
+
 static TCGv seg_add(DisasContext *dc, TCGv ea)
 {
-    if (dc->seg == 4) {
-        return gen_binop(dc, OP_add, ea, gen_ld_env(dc, ENV(fs_base)));
+    return seg_linear(dc, ea, data_seg(dc, R_DS));
+}
+
+/* truncate an offset to the address size */
+static TCGv addr_trunc(DisasContext *dc, TCGv ea)
+{
+    if (dc->asize == 32) {
+        return gen_unop(dc, OP_ext32u, ea);
     }
-    if (dc->seg == 5) {
-        return gen_binop(dc, OP_add, ea, gen_ld_env(dc, ENV(gs_base)));
+    if (dc->asize == 16) {
+        return gen_unop(dc, OP_ext16u, ea);
     }
     return ea;
 }
@@ -255,15 +326,12 @@ static TCGv gen_ea_noseg(DisasContext *dc)
             ea = gen_binop(dc, OP_add, ea, i);
         }
     }
-    if (dc->asize == 32) {
-        ea = gen_unop(dc, OP_ext32u, ea);
-    }
-    return ea;
+    return addr_trunc(dc, ea);
 }
 
 static TCGv gen_ea(DisasContext *dc)
 {
-    return seg_add(dc, gen_ea_noseg(dc));
+    return seg_linear(dc, gen_ea_noseg(dc), data_seg(dc, dc->def_seg));
 }
 
 /* The r/m operand (after decode_modrm and immediates). */
@@ -353,6 +421,16 @@ static void gen_exception_err(DisasContext *dc, int excp, uint32_t err, uint64_t
 
 static void gen_goto(DisasContext *dc, int slot, uint64_t target)
 {
+    if (!dc->code64) {
+        /* outside 64-bit mode the jump cache's inline probe cannot check the CS base */
+        if ((code_linear(dc, target) ^ code_linear(dc, dc->env->cur_tb->pc)) & ~0xfffull) {
+            gen_st_env(dc, 64, tconst(dc, (int64_t)target), ENV(rip));
+            tcg_emit(S(dc), OP_exit_tb, 0, 0, 0)->aux = TB_EXIT_NOCHAIN;
+            return;
+        }
+        tcg_emit(S(dc), OP_goto_tb, 0, slot, 0)->aux = (int64_t)target;
+        return;
+    }
     if (dc->sys && ((target ^ dc->env->cur_tb->pc) & ~0xfffull)) {
         /* another page: its mapping may change, so no direct chaining */
         tcg_emit(S(dc), OP_lookup_goto, 0, 0, 1, tcg_const(S(dc), (int64_t)target));
@@ -363,8 +441,31 @@ static void gen_goto(DisasContext *dc, int slot, uint64_t target)
 
 static void gen_jmp_indirect(DisasContext *dc, TCGv target)
 {
+    if (!dc->code64) {
+        gen_st_env(dc, 64, target, ENV(rip));
+        tcg_emit(S(dc), OP_exit_tb, 0, 0, 0)->aux = TB_EXIT_NOCHAIN;
+        dc->ended = true;
+        return;
+    }
     tcg_emit(S(dc), OP_lookup_goto, 0, 0, 1, target);
     dc->ended = true;
+}
+
+/* near branch target: wraps at the operand size outside 64-bit mode */
+static uint64_t ip_wrap(DisasContext *dc, uint64_t target)
+{
+    if (dc->code64) {
+        return target;
+    }
+    return dc->dsize == 16 ? (target & 0xffff) : (uint32_t)target;
+}
+
+static TCGv ip_wrap_t(DisasContext *dc, TCGv target)
+{
+    if (dc->code64) {
+        return target;
+    }
+    return gen_unop(dc, dc->dsize == 16 ? OP_ext16u : OP_ext32u, target);
 }
 
 /* End the TB after a state change: continue at rip with a return to the exec loop. */
@@ -392,18 +493,57 @@ static void gen_jcc(DisasContext *dc, int cc, uint64_t target)
     dc->ended = true;
 }
 
+/* the stack pointer's width: 64 in 64-bit mode, else SS.B */
+static int stack_size(DisasContext *dc)
+{
+    return dc->code64 ? 64 : dc->ss32 ? 32 : 16;
+}
+
+/* RSP + delta, wrapped at the stack width */
+static TCGv sp_offset(DisasContext *dc, int64_t delta)
+{
+    TCGv sp = delta ? gen_binop(dc, OP_add, R(dc, R_ESP), tconst(dc, delta)) : R(dc, R_ESP);
+    int w = stack_size(dc);
+    if (w == 32) {
+        sp = gen_unop(dc, OP_ext32u, sp);
+    } else if (w == 16) {
+        sp = gen_unop(dc, OP_ext16u, sp);
+    }
+    return sp;
+}
+
+static TCGv stack_linear(DisasContext *dc, TCGv sp)
+{
+    return seg_linear(dc, sp, R_SS);
+}
+
+static void set_sp(DisasContext *dc, TCGv sp)
+{
+    int w = stack_size(dc);
+    if (w == 64) {
+        gen_mov(dc, R(dc, R_ESP), sp);
+    } else {
+        gen_write_reg(dc, w, R_ESP, false, sp);
+    }
+}
+
 static void gen_push(DisasContext *dc, int size, TCGv v)
 {
-    TCGv sp = gen_binop(dc, OP_sub, R(dc, R_ESP), tconst(dc, size / 8));
-    gen_st(dc, size, v, sp);
-    gen_mov(dc, R(dc, R_ESP), sp);
+    TCGv sp = sp_offset(dc, -(size / 8));
+    gen_st(dc, size, v, stack_linear(dc, sp));
+    set_sp(dc, sp);
+}
+
+/* the value at the top of the stack + off (no RSP change) */
+static TCGv gen_stack_load(DisasContext *dc, int size, int64_t off)
+{
+    return gen_ld(dc, size, false, stack_linear(dc, sp_offset(dc, off)));
 }
 
 static TCGv gen_pop_value(DisasContext *dc, int size)
 {
-    TCGv v = gen_ld(dc, size, false, R(dc, R_ESP));
-    TCGv sp = gen_binop(dc, OP_add, R(dc, R_ESP), tconst(dc, size / 8));
-    gen_mov(dc, R(dc, R_ESP), sp);
+    TCGv v = gen_stack_load(dc, size, 0);
+    set_sp(dc, sp_offset(dc, size / 8));
     return v;
 }
 
@@ -422,6 +562,40 @@ static void gen_call_helper(DisasContext *dc, void *fn, int flags, int nout, int
 }
 
 /* ---- instruction groups ---- */
+
+static void gen_push_seg(DisasContext *dc, int size, int seg)
+{
+    TCGv t = gen_ld_env(dc, ENV(segs[0].selector) + (int64_t)seg * (int64_t)sizeof(SegmentCache));
+    t = gen_unop(dc, OP_ext16u, t);
+    /* a 32-bit push of a segment register writes 2 bytes on current CPUs; we write 4 with the
+     * upper half zero, as older ones do */
+    gen_push(dc, size, t);
+}
+
+static void gen_end_tb(DisasContext *dc, uint64_t rip);
+
+static void gen_pop_seg(DisasContext *dc, int size, int seg)
+{
+    TCGv v = gen_stack_load(dc, size, 0);
+    gen_call_helper(dc, (void *)helper_load_seg, CALL_MAY_FAULT, 0, 2, tconst(dc, seg), v);
+    set_sp(dc, sp_offset(dc, size / 8));
+    if (!dc->code64) {
+        gen_end_tb(dc, dc->pc); /* the TB key may change (SS.B, ADDSEG) */
+    }
+}
+
+/* LDS/LES/LSS/LFS/LGS r, m16:16/32/64 (after decode_modrm) */
+static void gen_load_far_ptr(DisasContext *dc, int seg, int size)
+{
+    TCGv a = gen_ea(dc);
+    TCGv off = gen_ld(dc, size, false, a);
+    TCGv sel = gen_ld(dc, 16, false, gen_binop(dc, OP_add, a, tconst(dc, size / 8)));
+    gen_call_helper(dc, (void *)helper_load_seg, CALL_MAY_FAULT, 0, 2, tconst(dc, seg), sel);
+    gen_write_reg(dc, size, dc->reg, false, off);
+    if (!dc->code64) {
+        gen_end_tb(dc, dc->pc);
+    }
+}
 
 /* System mode: LOCK on a memory operand (and XCHG with memory) is a host atomic. */
 static bool use_atomic(DisasContext *dc, const Opnd *o)
@@ -512,7 +686,8 @@ static void gen_string(DisasContext *dc, int kind, int size)
                  : dc->rep == 0xf2 ? 2
                                    : 0)
                 << 16) |
-               ((dc->asize == 32) << 18) | ((dc->seg < 0 ? 0 : dc->seg) << 20);
+               ((dc->asize == 32) << 18) | ((dc->asize == 16) << 19) |
+               ((dc->seg < 0 ? 7 : dc->seg) << 20) | ((!dc->code64) << 23) | (dc->addseg << 24);
     int flags = CALL_MAY_FAULT | CALL_RW_GLOBALS;
     if (kind == STR_CMPS || kind == STR_SCAS) {
         flags |= CALL_RW_FLAGS;
@@ -563,17 +738,20 @@ static void disas_insn(DisasContext *dc)
         case 0x2e:
         case 0x36:
         case 0x3e:
+            if (!dc->code64) {
+                dc->seg = (b >> 3) & 3; /* ES CS SS DS */
+            }
             dc->rex = false;
             continue;
         case 0x64:
         case 0x65:
-            dc->seg = b == 0x64 ? 4 : 5;
+            dc->seg = b == 0x64 ? R_FS : R_GS;
             dc->rex = false;
             continue;
         default:
             break;
         }
-        if (b >= 0x40 && b <= 0x4f) {
+        if (dc->code64 && b >= 0x40 && b <= 0x4f) {
             dc->rex = true;
             dc->rex_w = b & 8;
             dc->rex_r = (b & 4) << 1;
@@ -587,10 +765,17 @@ static void disas_insn(DisasContext *dc)
         dc->rex_w = false;
         dc->rex_r = dc->rex_x = dc->rex_b = 0;
     }
-    int dsize = dc->rex_w ? 64 : dc->p66 ? 16 : 32;
+    int dsize, ssize; /* operand size; push/pop size */
+    if (dc->code64) {
+        dsize = dc->rex_w ? 64 : dc->p66 ? 16 : 32;
+        dc->asize = dc->p67 ? 32 : 64;
+        ssize = dc->p66 ? 16 : 64;
+    } else {
+        dsize = (dc->code32 ^ dc->p66) ? 32 : 16;
+        dc->asize = (dc->code32 ^ dc->p67) ? 32 : 16;
+        ssize = dsize;
+    }
     dc->dsize = dsize;
-    dc->asize = dc->p67 ? 32 : 64;
-    int ssize = dc->p66 ? 16 : 64; /* push/pop/near branches */
     if (b == 0x0f) {
         b = 0x100 | fetch8(dc);
     }
@@ -641,7 +826,10 @@ static void disas_insn(DisasContext *dc)
         t = gen_pop_value(dc, ssize);
         gen_write_reg(dc, ssize, (b & 7) | dc->rex_b, false, t);
         break;
-    case 0x63: /* movsxd */
+    case 0x63: /* movsxd (arpl outside 64-bit mode: not translated) */
+        if (!dc->code64) {
+            goto illegal;
+        }
         decode_modrm(dc);
         o = opnd_rm(dc, 32);
         t = opnd_load(dc, &o, 32);
@@ -671,7 +859,7 @@ static void disas_insn(DisasContext *dc)
         break;
     case 0x70 ... 0x7f:
         imm = (int8_t)fetch8(dc);
-        gen_jcc(dc, b & 15, dc->pc + (uint64_t)imm);
+        gen_jcc(dc, b & 15, ip_wrap(dc, dc->pc + (uint64_t)imm));
         break;
     case 0x80:
     case 0x81:
@@ -823,7 +1011,7 @@ static void disas_insn(DisasContext *dc)
         gen_write_reg(dc, 8, R_EAX, true, t);
         break;
     case 0xa0 ... 0xa3: { /* mov al/rax <-> moffs */
-        uint64_t a = dc->asize == 64 ? fetch64(dc) : fetch32(dc);
+        uint64_t a = dc->asize == 64 ? fetch64(dc) : dc->asize == 32 ? fetch32(dc) : fetch16(dc);
         t = seg_add(dc, tconst(dc, (int64_t)a));
         r = opnd_reg(dc, R_EAX, size);
         if (b & 2) {
@@ -890,11 +1078,9 @@ static void disas_insn(DisasContext *dc)
     case 0xc2:
     case 0xc3: /* ret [imm16] */
         imm = b == 0xc2 ? fetch16(dc) : 0;
-        t = gen_pop_value(dc, ssize);
-        if (imm) {
-            gen_mov(dc, R(dc, R_ESP), gen_binop(dc, OP_add, R(dc, R_ESP), tconst(dc, imm)));
-        }
-        gen_jmp_indirect(dc, t);
+        t = gen_stack_load(dc, ssize, 0);
+        set_sp(dc, sp_offset(dc, ssize / 8 + imm));
+        gen_jmp_indirect(dc, ip_wrap_t(dc, t));
         break;
     case 0xc6:
     case 0xc7:
@@ -907,7 +1093,9 @@ static void disas_insn(DisasContext *dc)
         opnd_store(dc, &o, size, tconst(dc, imm));
         break;
     case 0xc9: /* leave */
-        gen_mov(dc, R(dc, R_ESP), R(dc, R_EBP));
+        t = tnew(dc);
+        gen_mov(dc, t, R(dc, R_EBP));
+        set_sp(dc, t);
         t = gen_pop_value(dc, ssize);
         gen_write_reg(dc, ssize, R_EBP, false, t);
         break;
@@ -943,7 +1131,7 @@ static void disas_insn(DisasContext *dc)
         if (!dc->sys) {
             goto illegal;
         }
-        int isz = (b & 1) ? (dc->p66 ? 16 : 32) : 8;
+        int isz = (b & 1) ? (dsize == 16 ? 16 : 32) : 8;
         TCGv port = (b & 8) ? gen_unop(dc, OP_ext16u, R(dc, R_EDX)) : tconst(dc, fetch8(dc));
         if (b & 2) {
             gen_call_helper(dc, (void *)helper_out, CALL_MAY_FAULT, 0, 3, port, R(dc, R_EAX),
@@ -990,22 +1178,27 @@ static void disas_insn(DisasContext *dc)
         t = opnd_load(dc, &o, 16);
         gen_call_helper(dc, (void *)helper_load_seg, CALL_MAY_FAULT, 0, 2, tconst(dc, dc->reg & 7),
                         t);
+        if (!dc->code64) {
+            gen_end_tb(dc, dc->pc); /* the TB key may change (SS.B, ADDSEG) */
+        }
         break;
     case 0xe0:
     case 0xe1:
     case 0xe2: { /* loopne / loope / loop */
         imm = (int8_t)fetch8(dc);
-        TCGv c = gen_binop(dc, OP_sub, R(dc, R_ECX), tconst(dc, 1));
-        if (dc->asize == 32) {
-            c = gen_unop(dc, OP_ext32u, c);
+        TCGv c = addr_trunc(dc, gen_binop(dc, OP_sub, R(dc, R_ECX), tconst(dc, 1)));
+        if (dc->asize == 64) {
+            gen_mov(dc, R(dc, R_ECX), c);
+        } else {
+            gen_write_reg(dc, dc->asize, R_ECX, false, c);
         }
-        gen_mov(dc, R(dc, R_ECX), c);
         int l_exit = tcg_new_label(s);
-        tcg_emit(s, OP_brcond, 0, COND_EQ, 2, R(dc, R_ECX), tconst(dc, 0))->aux = l_exit;
+        tcg_emit(s, OP_brcond, 0, COND_EQ, 2, addr_trunc(dc, R(dc, R_ECX)), tconst(dc, 0))->aux =
+            l_exit;
         if (b != 0xe2) {
             tcg_emit(s, OP_brcc, 0, b == 0xe1 ? 5 /* ne: zf=0 */ : 4 /* e */, 0)->aux = l_exit;
         }
-        gen_goto(dc, 1, dc->pc + (uint64_t)imm);
+        gen_goto(dc, 1, ip_wrap(dc, dc->pc + (uint64_t)imm));
         tcg_emit(s, OP_label, 0, 0, 0)->aux = l_exit;
         gen_goto(dc, 0, dc->pc);
         dc->ended = true;
@@ -1013,28 +1206,27 @@ static void disas_insn(DisasContext *dc)
     }
     case 0xe3: { /* jrcxz */
         imm = (int8_t)fetch8(dc);
-        TCGv c = R(dc, R_ECX);
-        if (dc->asize == 32) {
-            c = gen_unop(dc, OP_ext32u, c);
-        }
+        TCGv c = addr_trunc(dc, R(dc, R_ECX));
         int l = tcg_new_label(s);
         tcg_emit(s, OP_brcond, 0, COND_NE, 2, c, tconst(dc, 0))->aux = l;
-        gen_goto(dc, 1, dc->pc + (uint64_t)imm);
+        gen_goto(dc, 1, ip_wrap(dc, dc->pc + (uint64_t)imm));
         tcg_emit(s, OP_label, 0, 0, 0)->aux = l;
         gen_goto(dc, 0, dc->pc);
         dc->ended = true;
         break;
     }
-    case 0xe8: /* call rel32 */
-        imm = (int32_t)fetch32(dc);
-        gen_push(dc, 64, tconst(dc, (int64_t)dc->pc));
-        gen_goto(dc, 0, dc->pc + (uint64_t)imm);
+    case 0xe8: /* call rel16/rel32 */
+        imm = dsize == 16 && !dc->code64 ? (int16_t)fetch16(dc) : (int32_t)fetch32(dc);
+        gen_push(dc, dc->code64 ? 64 : dsize, tconst(dc, (int64_t)dc->pc));
+        gen_goto(dc, 0, ip_wrap(dc, dc->pc + (uint64_t)imm));
         dc->ended = true;
         break;
     case 0xe9:
     case 0xeb:
-        imm = b == 0xe9 ? (int32_t)fetch32(dc) : (int8_t)fetch8(dc);
-        gen_goto(dc, 0, dc->pc + (uint64_t)imm);
+        imm = b == 0xeb                    ? (int8_t)fetch8(dc)
+              : dsize == 16 && !dc->code64 ? (int16_t)fetch16(dc)
+                                           : (int32_t)fetch32(dc);
+        gen_goto(dc, 0, ip_wrap(dc, dc->pc + (uint64_t)imm));
         dc->ended = true;
         break;
     case 0xf4:
@@ -1130,27 +1322,34 @@ static void disas_insn(DisasContext *dc)
         if (b == 0xfe) {
             goto illegal;
         }
+        int bsz = dc->code64 ? 64 : dsize; /* near branch operand size */
         switch (n) {
-        case 2: /* call r/m64 */
-            o = opnd_rm(dc, 64);
-            t = opnd_load(dc, &o, 64);
+        case 2: /* call r/m */
+            o = opnd_rm(dc, bsz);
+            t = opnd_load(dc, &o, bsz);
             if (!o.is_mem) {
                 TCGv c = tnew(dc);
                 gen_mov(dc, c, t);
                 t = c;
             }
-            gen_push(dc, 64, tconst(dc, (int64_t)dc->pc));
+            t = ip_wrap_t(dc, t);
+            gen_push(dc, bsz, tconst(dc, (int64_t)dc->pc));
             gen_jmp_indirect(dc, t);
             break;
-        case 4: /* jmp r/m64 */
-            o = opnd_rm(dc, 64);
-            gen_jmp_indirect(dc, opnd_load(dc, &o, 64));
+        case 4: /* jmp r/m */
+            o = opnd_rm(dc, bsz);
+            gen_jmp_indirect(dc, ip_wrap_t(dc, opnd_load(dc, &o, bsz)));
             break;
-        case 5: /* ljmp m16:64 */
+        case 3:
+        case 5: /* lcall / ljmp m16:16/32/64 */
             if (!dc->sys || dc->mod == 3) {
                 goto illegal;
             }
-            gen_call_helper(dc, (void *)helper_ljmp, SYS_CALL, 0, 2, gen_ea(dc), tconst(dc, dsize));
+            t = gen_ea(dc);
+            u = gen_ld(dc, dsize, false, t);
+            t = gen_ld(dc, 16, false, gen_binop(dc, OP_add, t, tconst(dc, dsize / 8)));
+            gen_call_helper(dc, (void *)helper_far, SYS_CALL, 0, 3, t, u,
+                            tconst(dc, dsize | (n == 3) << 8 | (int64_t)dc->pc << 16));
             gen_exit_nochain(dc);
             break;
         case 6: /* push r/m */
@@ -1160,6 +1359,160 @@ static void disas_insn(DisasContext *dc)
         default:
             goto illegal;
         }
+        break;
+    }
+    /* ---- outside 64-bit mode ---- */
+    case 0x40 ... 0x4f: /* inc/dec r16/r32 (REX prefixes in 64-bit mode) */
+        r = opnd_reg(dc, b & 7, dsize);
+        rmw_begin(dc, &r, dsize, &in, &out);
+        tcg_emit(s, OP_unf, dsize, b < 0x48 ? UN_INC : UN_DEC, 2, out, in);
+        rmw_end(dc, &r, dsize, out);
+        break;
+    case 0x06:
+    case 0x0e:
+    case 0x16:
+    case 0x1e: /* push es/cs/ss/ds */
+        if (dc->code64 || !dc->sys) {
+            goto illegal;
+        }
+        gen_push_seg(dc, ssize, b >> 3);
+        break;
+    case 0x07:
+    case 0x17:
+    case 0x1f: /* pop es/ss/ds */
+        if (dc->code64 || !dc->sys) {
+            goto illegal;
+        }
+        gen_pop_seg(dc, ssize, b >> 3);
+        break;
+    case 0x60: /* pusha */
+        if (dc->code64) {
+            goto illegal;
+        }
+        {
+            int n = dsize / 8;
+            for (int i = 0; i < 8; i++) {
+                t = stack_linear(dc, sp_offset(dc, -n * (i + 1)));
+                gen_st(dc, dsize, R(dc, i), t); /* the original SP for the 5th */
+            }
+            set_sp(dc, sp_offset(dc, -8 * n));
+        }
+        break;
+    case 0x61: /* popa (SP's slot is skipped) */
+        if (dc->code64) {
+            goto illegal;
+        }
+        {
+            int n = dsize / 8;
+            TCGv v[8];
+            for (int i = 0; i < 8; i++) {
+                v[i] = i == R_ESP ? -1 : gen_stack_load(dc, dsize, n * (7 - i));
+            }
+            set_sp(dc, sp_offset(dc, 8 * n));
+            for (int i = 0; i < 8; i++) {
+                if (i != R_ESP) {
+                    gen_write_reg(dc, dsize, i, false, v[i]);
+                }
+            }
+        }
+        break;
+    case 0x62: /* bound r, m16&16 / m32&32 */
+        decode_modrm(dc);
+        if (dc->code64 || dc->mod == 3 || !dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_bound, CALL_MAY_FAULT, 0, 3, gen_ea(dc), R(dc, dc->reg),
+                        tconst(dc, dsize));
+        break;
+    case 0x27:
+    case 0x2f:
+    case 0x37:
+    case 0x3f: /* daa das aaa aas */
+        if (dc->code64) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_bcd, CALL_RW_GLOBALS | CALL_RW_FLAGS, 0, 1,
+                        tconst(dc, b));
+        break;
+    case 0xd4:
+    case 0xd5: /* aam / aad imm8 */
+        imm = fetch8(dc);
+        if (dc->code64) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_bcd, CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS, 0,
+                        1, tconst(dc, b | imm << 8));
+        break;
+    case 0xce: /* into */
+        if (dc->code64 || !dc->sys) {
+            goto illegal;
+        }
+        {
+            int l = tcg_new_label(s);
+            tcg_emit(s, OP_brcc, 0, 1 /* no */, 0)->aux = l;
+            gen_exception(dc, EXCP_INT_SW | EXCP_OF, dc->pc);
+            dc->ended = false;
+            tcg_emit(s, OP_label, 0, 0, 0)->aux = l;
+        }
+        break;
+    case 0xd7: /* xlat */
+        t = gen_binop(dc, OP_add, R(dc, R_EBX), gen_unop(dc, OP_ext8u, R(dc, R_EAX)));
+        t = seg_add(dc, addr_trunc(dc, t));
+        gen_write_reg(dc, 8, R_EAX, false, gen_ld(dc, 8, false, t));
+        break;
+    case 0x9a: /* lcall ptr16:16/32 */
+    case 0xea: /* ljmp ptr16:16/32 */
+        if (dc->code64 || !dc->sys) {
+            goto illegal;
+        }
+        imm = dsize == 16 ? fetch16(dc) : fetch32(dc);
+        t = tconst(dc, fetch16(dc));
+        gen_call_helper(dc, (void *)helper_far, SYS_CALL, 0, 3, t, tconst(dc, imm),
+                        tconst(dc, dsize | (b == 0x9a) << 8 | (int64_t)dc->pc << 16));
+        gen_exit_nochain(dc);
+        break;
+    case 0xc4:
+    case 0xc5: /* les / lds (VEX in 64-bit mode) */
+        if (dc->code64) {
+            goto illegal;
+        }
+        decode_modrm(dc);
+        if (dc->mod == 3 || !dc->sys) {
+            goto illegal;
+        }
+        gen_load_far_ptr(dc, b == 0xc4 ? R_ES : R_DS, dsize);
+        break;
+    case 0x1b2:
+    case 0x1b4:
+    case 0x1b5: /* lss / lfs / lgs */
+        decode_modrm(dc);
+        if (dc->mod == 3 || !dc->sys) {
+            goto illegal;
+        }
+        gen_load_far_ptr(dc, b == 0x1b2 ? R_SS : b == 0x1b4 ? R_FS : R_GS, dsize);
+        break;
+    case 0x1a0:
+    case 0x1a8: /* push fs / gs */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_push_seg(dc, ssize, b == 0x1a0 ? R_FS : R_GS);
+        break;
+    case 0x1a1:
+    case 0x1a9: /* pop fs / gs */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_pop_seg(dc, ssize, b == 0x1a1 ? R_FS : R_GS);
+        break;
+    case 0xc8: { /* enter imm16, imm8 */
+        int frame = fetch16(dc);
+        int level = fetch8(dc) & 31;
+        if (!dc->sys) {
+            goto illegal;
+        }
+        gen_call_helper(dc, (void *)helper_enter, CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 1,
+                        tconst(dc, ssize | level << 8 | (int64_t)frame << 16));
         break;
     }
     /* ---- two-byte opcodes ---- */
@@ -1204,6 +1557,20 @@ static void disas_insn(DisasContext *dc)
         gen_call_helper(dc, (void *)helper_lldt_ltr, CALL_MAY_FAULT, 0, 2, t, tconst(dc, n == 3));
         break;
     }
+    case 0x134: /* sysenter */
+        if (!dc->sys || !dc->pe) {
+            goto gp0;
+        }
+        gen_call_helper(dc, (void *)helper_sysenter, SYS_CALL, 0, 0);
+        gen_exit_nochain(dc);
+        break;
+    case 0x135: /* sysexit */
+        if (!dc->sys || !dc->pe || CPL3(dc)) {
+            goto gp0;
+        }
+        gen_call_helper(dc, (void *)helper_sysexit, SYS_CALL, 0, 1, tconst(dc, dc->rex_w));
+        gen_exit_nochain(dc);
+        break;
     case 0x101: { /* group 7 */
         decode_modrm(dc);
         int n = dc->reg & 7;
@@ -1229,7 +1596,7 @@ static void disas_insn(DisasContext *dc)
         case 0:
         case 1: /* sgdt / sidt */
             gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
-                            tconst(dc, 2 | n));
+                            tconst(dc, 2 | n | (dc->code64 ? 64 : dsize) << 8));
             break;
         case 2:
         case 3: /* lgdt / lidt */
@@ -1237,11 +1604,22 @@ static void disas_insn(DisasContext *dc)
                 goto gp0;
             }
             gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
-                            tconst(dc, n & 1));
+                            tconst(dc, (n & 1) | (dc->code64 ? 64 : dsize) << 8));
             break;
         case 4: /* smsw */
             o = opnd_rm(dc, 16);
             opnd_store(dc, &o, 16, gen_ld_env(dc, ENV(cr[0])));
+            break;
+        case 6: /* lmsw: PE, MP, EM, TS (PE cannot be cleared) */
+            if (CPL3(dc)) {
+                goto gp0;
+            }
+            o = opnd_rm(dc, 16);
+            t = gen_binop(dc, OP_and, opnd_load(dc, &o, 16), tconst(dc, 0xf));
+            u = gen_binop(dc, OP_and, gen_ld_env(dc, ENV(cr[0])), tconst(dc, ~(int64_t)0xe));
+            gen_call_helper(dc, (void *)helper_write_cr, CALL_MAY_FAULT, 0, 2, tconst(dc, 0),
+                            gen_binop(dc, OP_or, t, u));
+            gen_end_tb(dc, dc->pc);
             break;
         case 7: /* invlpg */
             if (CPL3(dc)) {
@@ -1287,10 +1665,10 @@ static void disas_insn(DisasContext *dc)
         if (b == 0x120) {
             t = tnew(dc);
             gen_call_helper(dc, (void *)helper_read_cr, 0, 1, 1, t, tconst(dc, n));
-            gen_write_reg(dc, 64, dc->rm, false, t);
+            gen_write_reg(dc, dc->code64 ? 64 : 32, dc->rm, false, t);
         } else {
-            gen_call_helper(dc, (void *)helper_write_cr, CALL_MAY_FAULT, 0, 2, tconst(dc, n),
-                            R(dc, dc->rm));
+            t = dc->code64 ? R(dc, dc->rm) : gen_unop(dc, OP_ext32u, R(dc, dc->rm));
+            gen_call_helper(dc, (void *)helper_write_cr, CALL_MAY_FAULT, 0, 2, tconst(dc, n), t);
             gen_end_tb(dc, dc->pc);
         }
         break;
@@ -1362,12 +1740,12 @@ static void disas_insn(DisasContext *dc)
         gen_call_helper(dc, (void *)helper_sse, fl, 0, 2, addr, tconst(dc, (int64_t)info));
         break;
     }
-    case 0x1c7: /* cmpxchg8b m64 (cmpxchg16b is not advertised) */
+    case 0x1c7: /* cmpxchg8b m64, cmpxchg16b m128 (REX.W) */
         decode_modrm(dc);
-        if (dc->mod == 3 || (dc->reg & 7) != 1 || dc->rex_w) {
+        if (dc->mod == 3 || (dc->reg & 7) != 1) {
             goto illegal;
         }
-        gen_call_helper(dc, (void *)helper_cmpxchg8b,
+        gen_call_helper(dc, dc->rex_w ? (void *)helper_cmpxchg16b : (void *)helper_cmpxchg8b,
                         CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS, 0, 1, gen_ea(dc));
         break;
     case 0x177: /* emms: MMX state is not translated yet, so nothing to empty */
@@ -1428,8 +1806,8 @@ static void disas_insn(DisasContext *dc)
         tcg_emit(s, OP_cmovcc, dsize, b & 15, 3, R(dc, dc->reg), R(dc, dc->reg), t);
         break;
     case 0x180 ... 0x18f:
-        imm = (int32_t)fetch32(dc);
-        gen_jcc(dc, b & 15, dc->pc + (uint64_t)imm);
+        imm = dsize == 16 && !dc->code64 ? (int16_t)fetch16(dc) : (int32_t)fetch32(dc);
+        gen_jcc(dc, b & 15, ip_wrap(dc, dc->pc + (uint64_t)imm));
         break;
     case 0x190 ... 0x19f: /* setcc */
         decode_modrm(dc);
@@ -1557,10 +1935,17 @@ gp0:
 int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
 {
     DisasContext dc = {.s = s, .env = env, .flags = flags, .pc = pc, .sys = env->softmmu};
+    dc.code64 = flags & TBF_CODE64;
+    dc.code32 = flags & TBF_CODE32;
+    dc.ss32 = flags & TBF_SS32;
+    dc.pe = flags & TBF_PE;
+    dc.addseg = flags & TBF_ADDSEG;
+    dc.cs_base = dc.code64 ? 0 : env->cur_tb->cs_base;
+    uint64_t la = code_linear(&dc, pc);
     if (dc.sys) {
         uint64_t phys;
-        dc.code_host = x86_code_page(env, pc, &phys);
-        dc.code_va = pc & ~0xfffull;
+        dc.code_host = x86_code_page(env, la, &phys);
+        dc.code_va = la & ~0xfffull;
     }
     int n = 0;
     while (!dc.ended) {
@@ -1570,8 +1955,9 @@ int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
             break;
         }
         /* system mode: only the first instruction may cross into the next page */
-        bool page_end = dc.sys ? ((dc.pc ^ pc) & ~0xfffull) || (dc.pc & 0xfff) > 0x1000 - 16
-                               : ((dc.pc ^ pc) & ~0xfffull) != 0;
+        uint64_t next = code_linear(&dc, dc.pc);
+        bool page_end = dc.sys ? ((next ^ la) & ~0xfffull) || (next & 0xfff) > 0x1000 - 16
+                               : ((next ^ la) & ~0xfffull) != 0;
         if (n >= TCG_MAX_INSNS || page_end || s->nb_ops > TCG_MAX_OPS - 128 ||
             s->nb_temps > TCG_MAX_TEMPS - 64) {
             gen_goto(&dc, 0, dc.pc);

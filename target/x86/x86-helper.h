@@ -7,7 +7,8 @@
 
 enum { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS };
 
-/* info: kind | size_bits << 8 | rep (1 = F3, 2 = F2) << 16 | addr32 << 18 | seg << 20 */
+/* info: kind | size_bits << 8 | rep (1 = F3, 2 = F2) << 16 | addr32 << 18 | addr16 << 19 |
+ * segment override (7: none) << 20 | legacy (not 64-bit mode) << 23 | addseg << 24 */
 void helper_string(CPUX86State *env, uint64_t info);
 /* info: size_bits | signed << 8; raises #DE on a zero divisor or a quotient that overflows */
 void helper_div(CPUX86State *env, uint64_t divisor, uint64_t info);
@@ -56,7 +57,14 @@ int x87_call_flags(unsigned op, unsigned modrm);
 void helper_fwait(CPUX86State *env);
 void x86_mmx_enter(CPUX86State *env, bool emms);
 void helper_lret(CPUX86State *env, uint64_t info);
-void helper_ljmp(CPUX86State *env, uint64_t addr, uint64_t info);
+void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info);
+void helper_sysenter(CPUX86State *env);
+void helper_sysexit(CPUX86State *env, uint64_t rexw);
+/* 32-bit-mode instructions (helper.c) */
+void helper_bound(CPUX86State *env, uint64_t addr, uint64_t idx, uint64_t size_bits);
+void helper_bcd(CPUX86State *env, uint64_t info);
+void helper_enter(CPUX86State *env, uint64_t info);
+void helper_cmpxchg16b(CPUX86State *env, uint64_t addr);
 void helper_syscall(CPUX86State *env, uint64_t next_rip);
 void helper_sysret(CPUX86State *env, uint64_t size_bits);
 void helper_swapgs(CPUX86State *env);

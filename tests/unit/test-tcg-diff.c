@@ -386,6 +386,7 @@ static void enter_softmmu(void)
     env->cr[0] = CR0_PG | CR0_PE | CR0_WP;
     env->cr[4] = CR4_PAE;
     env->efer = EFER_LME | EFER_LMA | EFER_NXE;
+    env->segs[R_CS].flags = DESC_P | DESC_S | DESC_L | (0xbu << DESC_TYPE_SHIFT); /* 64-bit code */
     env->cr[3] = PT_GPA;
     tcg_exec_flush();
     x86_tlb_flush(env, true);
@@ -1314,7 +1315,7 @@ static void test_optimizer(void)
     TCGContext *s = calloc(1, sizeof(*s));
     tcg_ctx_init(s);
     tcg_func_start(s);
-    x86_translate(s, env, CODE, 0);
+    x86_translate(s, env, CODE, TBF_CODE64);
     tcg_optimize(s);
     tcg_liveness(s);
     int arith = 0, movs_const = 0;

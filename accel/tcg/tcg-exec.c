@@ -177,17 +177,62 @@ static void print_stats(void)
             (unsigned long long)tcg_stats.jmp_cache_clears);
 }
 
+_Static_assert(TB_JMP_CACHE_BITS <= 16, "jump-cache log entries are 16-bit slot numbers");
+
 static void jmp_cache_clear(CPUX86State *env)
 {
     for (unsigned i = 0; i < TB_JMP_CACHE_SIZE; i++) {
         env->jmp_cache[i] = &dummy_tb;
     }
+    env->jmp_cache_log_n = 0;
 }
 
-void tcg_jmp_cache_clear(CPUX86State *env)
+/* Is the code page of pc mapped global (CR4.PGE) in the vCPU's TLB right now? */
+static bool code_page_global(const CPUX86State *env, uint64_t pc)
+{
+    if (!env->softmmu) {
+        return false;
+    }
+    int m = env->cpl == 3 ? 1 : 0;
+    unsigned i = (unsigned)(pc >> 12) & (TLB_SIZE - 1);
+    return env->tlb_global[m][i] &&
+           (env->tlb[m][i].addr_code & ~(uint64_t)TLB_SLOW) == (pc & ~0xfffull);
+}
+
+/*
+ * Fill a slot. The log lists the slots a non-global TLB flush must clear: a TB reached through
+ * a global mapping (the kernel's) stays valid across CR3 writes, so it is not logged.
+ */
+static void jmp_cache_set(CPUX86State *env, unsigned slot, TranslationBlock *tb, bool global)
+{
+    if (global) {
+        env->jmp_cache[slot] = tb; /* a stale logged slot may be reused: harmless */
+        return;
+    }
+    /* logged on every such fill: the slot may have held a global TB that was not logged */
+    if (env->jmp_cache_log_n < TB_JMP_CACHE_LOG) {
+        env->jmp_cache_log[env->jmp_cache_log_n] = (uint16_t)slot;
+    }
+    env->jmp_cache_log_n++;
+    env->jmp_cache[slot] = tb;
+}
+
+/*
+ * A TLB flush (CR3 write): every slot may now be stale. A context switch typically refills a
+ * few hundred of the 64K slots before the next one, so clear just the slots the log names;
+ * clearing all 512 KiB each time cost more than the lookups it protects.
+ */
+void tcg_jmp_cache_clear(CPUX86State *env, bool include_global)
 {
     tcg_stats.jmp_cache_clears++;
-    jmp_cache_clear(env);
+    if (include_global || env->jmp_cache_log_n > TB_JMP_CACHE_LOG) {
+        jmp_cache_clear(env);
+        return;
+    }
+    for (uint32_t i = 0; i < env->jmp_cache_log_n; i++) {
+        env->jmp_cache[env->jmp_cache_log[i]] = &dummy_tb;
+    }
+    env->jmp_cache_log_n = 0;
 }
 
 /* The jump cache is indexed by the low 16 bits of RIP: one page's TBs sit in 4096 slots. */
@@ -428,7 +473,7 @@ static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags
             return NULL; /* the code buffer must be flushed first */
         }
     }
-    env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)] = tb;
+    jmp_cache_set(env, (unsigned)(pc & (TB_JMP_CACHE_SIZE - 1)), tb, code_page_global(env, pc));
     return tb;
 }
 

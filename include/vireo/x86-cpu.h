@@ -118,7 +118,7 @@ enum { R_ES, R_CS, R_SS, R_DS, R_FS, R_GS };
 #define TBF_ADDSEG 0x40u /* DS/ES/SS bases are not all zero (always in real mode) */
 
 /* softmmu TLB: per vCPU, per MMU index (0 kernel, 1 user), direct mapped by virtual page */
-#define TLB_BITS        8
+#define TLB_BITS        10
 #define TLB_SIZE        (1u << TLB_BITS)
 #define TLB_ENTRY_SHIFT 5      /* sizeof(CPUTLBEntry) == 32 */
 #define TLB_SLOW        0x800u /* in a tag: always take the slow path (MMIO, page holding code) */
@@ -138,6 +138,7 @@ typedef struct SegmentCache {
 
 #define TB_JMP_CACHE_BITS 16 /* indexed by the low 16 bits of RIP: one movzx */
 #define TB_JMP_CACHE_SIZE (1u << TB_JMP_CACHE_BITS)
+#define TB_JMP_CACHE_LOG  2048u
 
 struct TranslationBlock;
 
@@ -194,6 +195,9 @@ typedef struct CPUX86State {
     uint64_t tlb_phys[2][TLB_SIZE]; /* guest physical page of each entry (for SMC) */
     uint8_t tlb_global[2][TLB_SIZE];
     struct TranslationBlock *jmp_cache[TB_JMP_CACHE_SIZE];
+    /* slots filled since the last clear, so a TLB flush clears only those (n > size: all) */
+    uint16_t jmp_cache_log[TB_JMP_CACHE_LOG];
+    uint32_t jmp_cache_log_n;
 } CPUX86State;
 
 /* Full guest RFLAGS from the split representation, and back. */

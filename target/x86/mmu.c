@@ -140,7 +140,7 @@ void x86_tlb_flush(CPUX86State *env, bool include_global)
             }
         }
     }
-    tcg_jmp_cache_clear(env);
+    tcg_jmp_cache_clear(env, include_global);
 }
 
 void x86_tlb_flush_page(CPUX86State *env, uint64_t va)

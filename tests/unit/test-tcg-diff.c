@@ -1305,6 +1305,67 @@ static void test_precise(void)
     }
 }
 
+/* mov eax, v; jmp EXIT_ADDR, written at physical pa for execution at virtual va */
+static void put_mov_exit(uint64_t pa, uint64_t va, uint32_t v)
+{
+    uint8_t *p = at(pa);
+    p[0] = 0xb8;
+    memcpy(p + 1, &v, 4);
+    p[5] = 0xe9;
+    int32_t rel = (int32_t)(EXIT_ADDR - (va + 10));
+    memcpy(p + 6, &rel, 4);
+}
+
+/* run from CODE (where the caller put a jmp) to EXIT_ADDR; returns rax */
+static uint64_t run_jmp(void)
+{
+    State in = base_state(), out;
+    (void)run_tcg(&in, &out);
+    return out.regs[RAX];
+}
+
+/*
+ * System mode: the jump cache after a CR3 write. The cache is indexed by the low 16 bits of the
+ * virtual PC; a CR3 write must forget slots filled through non-global mappings, also a slot that
+ * earlier held a TB of a global page (those are not logged for clearing).
+ */
+static void test_jmp_cache_cr3(void)
+{
+    uint64_t *pt = (uint64_t *)(pt_mem + 0x3000);
+    const uint64_t va1 = REGION + 0x38000, va2 = REGION + 0x68000; /* same jump-cache slot */
+    const uint64_t alt = REGION + 0x78000;
+    unsigned i1 = (unsigned)((va1 - REGION) >> 12), i2 = (unsigned)((va2 - REGION) >> 12);
+    /* CODE: jmp va1 or va2, chosen per run */
+    uint8_t jmp[5] = {0xe9};
+    int32_t rel;
+    put_mov_exit(va1, va1, 1);
+    put_mov_exit(va2, va2, 2);
+    put_mov_exit(alt, va2, 3);
+    uint64_t save_cr4 = env->cr[4];
+    env->cr[4] |= CR4_PGE;
+    pt[i1] |= 0x100; /* va1 global */
+    x86_tlb_flush(env, true);
+    rel = (int32_t)(va1 - (CODE + 5));
+    memcpy(jmp + 1, &rel, 4);
+    memcpy(at(CODE), jmp, 5);
+    tcg_exec_flush();
+    uint64_t r1 = run_jmp(); /* slot filled by va1's TB (global, not logged) */
+    rel = (int32_t)(va2 - (CODE + 5));
+    memcpy(jmp + 1, &rel, 4);
+    memcpy(at(CODE), jmp, 5);
+    tb_invalidate_phys_page(CODE);
+    uint64_t r2 = run_jmp();   /* the same slot now holds va2's TB (not global) */
+    pt[i2] = alt | 3;          /* va2 now maps the page that says 3 */
+    x86_tlb_flush(env, false); /* what a CR3 write does */
+    uint64_t r3 = run_jmp();
+    CHECK("softmmu/jmp-cache/cr3-write-forgets-non-global", r1 == 1 && r2 == 2 && r3 == 3);
+    pt[i2] = va2 | 3;
+    pt[i1] &= ~0x100ull;
+    env->cr[4] = save_cr4;
+    x86_tlb_flush(env, true);
+    tcg_exec_flush();
+}
+
 /* The IR optimizer: constants fold away and dead flags become plain values. */
 static void test_optimizer(void)
 {
@@ -1784,6 +1845,7 @@ int main(int argc, char **argv)
     test_x87();
     enter_softmmu();
     mode = "softmmu/";
+    test_jmp_cache_cr3();
     test_precise();
     test_directed();
     test_x87();

@@ -131,6 +131,9 @@ static BlockDriverState *bdrv_new(const BlockDriver *drv, const char *filename, 
     bs->open_flags = flags;
     bs->read_only = !(flags & BDRV_O_RDWR);
     bs->backing_file = g_strdup("");
+    /* QEMU numbers its unnamed nodes from a global counter (its values vary run to run) */
+    static unsigned node_counter = 100;
+    snprintf(bs->node_name, sizeof(bs->node_name), "#block%u", node_counter++);
     return bs;
 }
 
@@ -223,6 +226,7 @@ void bdrv_close(BlockDriverState *bs)
     if (bs->drv && bs->drv->close && bs->opaque) {
         bs->drv->close(bs);
     }
+    bdrv_release_all_dirty_bitmaps(bs);
     g_free(bs->opaque);
     bdrv_close(bs->backing);
     bdrv_close(bs->file);
@@ -279,8 +283,11 @@ int bdrv_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
     return bs->drv->pread(bs, offset, bytes, buf);
 }
 
-static int after_write(BlockDriverState *bs, int ret, int flags)
+static int after_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int ret, int flags)
 {
+    if (bs->dirty_bitmaps) {
+        bdrv_set_dirty(bs, offset, bytes);
+    }
     if (ret >= 0 && ((bs->open_flags & BDRV_O_WRTHROUGH) || (flags & BDRV_REQ_FUA))) {
         ret = bdrv_flush(bs);
     }
@@ -301,7 +308,7 @@ int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const voi
     if (!bytes) {
         return 0;
     }
-    return after_write(bs, bs->drv->pwrite(bs, offset, bytes, buf, flags), flags);
+    return after_write(bs, offset, bytes, bs->drv->pwrite(bs, offset, bytes, buf, flags), flags);
 }
 
 int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
@@ -318,6 +325,7 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, in
     if (!bytes) {
         return 0;
     }
+    uint64_t start = offset, len = bytes;
     int ret = -ENOTSUP;
     if (bs->drv->pwrite_zeroes) {
         ret = bs->drv->pwrite_zeroes(bs, offset, bytes, flags);
@@ -334,7 +342,7 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, in
         }
         g_free(zero);
     }
-    return after_write(bs, ret, flags);
+    return after_write(bs, start, len, ret, flags);
 }
 
 int bdrv_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
@@ -351,7 +359,11 @@ int bdrv_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
     if (!bytes || !bs->drv->discard) {
         return 0;
     }
-    return bs->drv->discard(bs, offset, bytes);
+    int ret = bs->drv->discard(bs, offset, bytes);
+    if (bs->dirty_bitmaps) {
+        bdrv_set_dirty(bs, offset, bytes);
+    }
+    return ret;
 }
 
 int bdrv_flush(BlockDriverState *bs)
@@ -374,7 +386,12 @@ int bdrv_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode 
         block_error(errp, "Image format driver does not support resize");
         return -ENOTSUP;
     }
-    return bs->drv->truncate(bs, size, exact, prealloc, errp);
+    int ret = bs->drv->truncate(bs, size, exact, prealloc, errp);
+    if (ret >= 0 && bs->dirty_bitmaps) {
+        int64_t len = bdrv_getlength(bs);
+        bdrv_dirty_bitmap_truncate(bs, len < 0 ? size : (uint64_t)len);
+    }
+    return ret;
 }
 
 int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
@@ -563,6 +580,10 @@ int bdrv_snapshot_goto(BlockDriverState *bs, const char *id_or_name, char **errp
                     "snapshots",
                     bs->drv->format_name, bs->filename);
         return -ENOTSUP;
+    }
+    if (bs->dirty_bitmaps) {
+        block_error(errp, "Device has active dirty bitmaps");
+        return -EBUSY;
     }
     int ret = bs->drv->snapshot_goto(bs, id_or_name);
     if (ret < 0) {

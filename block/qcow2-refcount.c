@@ -688,6 +688,62 @@ static int check_oflag_copied(BDRVQcow2State *s, BdrvCheckResult *res, int fix)
     return 0;
 }
 
+/* Compare stored refcounts with the counted references; fix what `fix` allows. */
+static int compare_refcounts(BDRVQcow2State *s, CheckState *cs_p, BdrvCheckResult *res, int fix,
+                             uint64_t *highest_out)
+{
+    const CheckState cs = *cs_p;
+    int ret;
+    uint64_t highest = 0;
+    for (uint64_t i = 0; i < cs.nb; i++) {
+        uint64_t rc1;
+        ret = qcow2_get_refcount(s, i, &rc1);
+        if (ret < 0) {
+            fprintf(stderr, "Can't get refcount for cluster %" PRIu64 ": %s\n", i,
+                    g_strerror(-ret));
+            res->check_errors++;
+            continue;
+        }
+        uint64_t rc2 = cs.ref[i];
+        if (rc1 || rc2) {
+            highest = i;
+        }
+        if (rc1 == rc2) {
+            continue;
+        }
+        bool repair =
+            (rc1 > rc2 && (fix & BDRV_FIX_LEAKS)) || (rc1 < rc2 && (fix & BDRV_FIX_ERRORS));
+        fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
+                repair      ? "Repairing"
+                : rc1 < rc2 ? "ERROR"
+                            : "Leaked",
+                i, rc1, rc2);
+        if (repair) {
+            int64_t delta = (int64_t)(rc2 - rc1);
+            ret = qcow2_update_refcount(s, i << s->cluster_bits, 1, delta);
+            if (ret == 0 && rc2 == 0) {
+                /* a dropped leak is punched out of the file, as QEMU's repair does */
+                bdrv_discard(s->file, i << s->cluster_bits, s->cluster_size);
+            }
+            if (ret == 0) {
+                if (rc1 < rc2) {
+                    res->corruptions_fixed++;
+                } else {
+                    res->leaks_fixed++;
+                }
+                continue;
+            }
+        }
+        if (rc1 < rc2) {
+            res->corruptions++;
+        } else {
+            res->leaks++;
+        }
+    }
+    *highest_out = highest;
+    return 0;
+}
+
 int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -802,60 +858,19 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
         }
     }
 
-    /* compare */
+    /*
+     * As QEMU: a first pass only reports; when it finds something and fixing is allowed, a
+     * second pass (from the same counters) repairs.
+     */
     uint64_t highest = 0;
-    bool any = false;
-    for (uint64_t i = 0; i < cs.nb; i++) {
-        uint64_t rc1;
-        ret = qcow2_get_refcount(s, i, &rc1);
-        if (ret < 0) {
-            fprintf(stderr, "Can't get refcount for cluster %" PRIu64 ": %s\n", i,
-                    g_strerror(-ret));
-            res->check_errors++;
-            continue;
-        }
-        uint64_t rc2 = cs.ref[i];
-        if (rc1 || rc2) {
-            highest = i;
-            any = true;
-        }
-        if (rc1 == rc2) {
-            continue;
-        }
-        bool repair =
-            (rc1 > rc2 && (fix & BDRV_FIX_LEAKS)) || (rc1 < rc2 && (fix & BDRV_FIX_ERRORS));
-        fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
-                repair      ? "Repairing"
-                : rc1 < rc2 ? "ERROR"
-                            : "Leaked",
-                i, rc1, rc2);
-        if (repair) {
-            int64_t delta = (int64_t)(rc2 - rc1);
-            ret = qcow2_update_refcount(s, i << s->cluster_bits, 1, delta);
-            if (ret == 0) {
-                if (rc1 < rc2) {
-                    res->corruptions_fixed++;
-                } else {
-                    res->leaks_fixed++;
-                }
-                continue;
-            }
-        }
-        if (rc1 < rc2) {
-            res->corruptions++;
-        } else {
-            res->leaks++;
-        }
+    BdrvCheckResult pre = *res;
+    compare_refcounts(s, &cs, res, 0, &highest);
+    if (fix && (res->leaks || res->corruptions)) {
+        *res = pre;
+        compare_refcounts(s, &cs, res, fix, &highest);
     }
     check_oflag_copied(s, res, fix);
-    (void)any;
-    /* image end: highest referenced cluster */
-    highest = 0;
-    for (uint64_t i = 0; i < cs.nb; i++) {
-        if (cs.ref[i]) {
-            highest = i;
-        }
-    }
+    /* image end: highest cluster referenced or with a refcount (leaks count, as in QEMU) */
     res->image_end_offset = (int64_t)((highest + 1) << s->cluster_bits);
     g_free(cs.ref);
     if (fix) {

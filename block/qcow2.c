@@ -168,19 +168,58 @@ static int read_extensions(BDRVQcow2State *s, BlockDriverState *bs, const uint8_
             break;
         case QCOW2_EXT_FEATURES:
             break; /* regenerated on header rewrite */
-        case QCOW2_EXT_BITMAPS:
+        case QCOW2_EXT_BITMAPS: {
             if (len != 24) {
                 block_error(errp, "bitmaps_ext: Invalid extension length");
                 return -EINVAL;
             }
-            s->has_bitmaps_ext = true;
-            memcpy(s->bitmaps_ext, d, 24);
-            if (s->autoclear & QCOW2_AUTOCLEAR_BITMAPS) {
-                s->nb_bitmaps = rd32(d);
-                s->bitmap_dir_size = rd64(d + 8);
-                s->bitmap_dir_offset = rd64(d + 16);
+            if (!(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+                if (s->version < 3) {
+                    error_report("warning: This qcow2 v2 image contains bitmaps, but they may "
+                                 "have been modified by a program without persistent bitmap "
+                                 "support; so now they must all be considered inconsistent");
+                } else {
+                    error_report("warning: a program lacking bitmap support modified this "
+                                 "file, so all bitmaps are now considered inconsistent");
+                }
+                fprintf(stderr, "Some clusters may be leaked, run 'qemu-img check -r' on the "
+                                "image file to fix.");
+                s->stale_bitmaps_ext = true;
+                break;
             }
+            uint32_t nb = rd32(d);
+            uint64_t dir_size = rd64(d + 8), dir_offset = rd64(d + 16);
+            if (rd32(d + 4) != 0) {
+                block_error(errp, "bitmaps_ext: Reserved field is not zero");
+                return -EINVAL;
+            }
+            if (nb > QCOW2_MAX_BITMAPS) {
+                block_error(errp,
+                            "bitmaps_ext: Image has %" PRIu32
+                            " bitmaps, exceeding the QEMU supported maximum of %d",
+                            nb, QCOW2_MAX_BITMAPS);
+                return -EINVAL;
+            }
+            if (nb == 0) {
+                block_error(errp, "found bitmaps extension with zero bitmaps");
+                return -EINVAL;
+            }
+            if (dir_offset & ((1ULL << s->cluster_bits) - 1)) {
+                block_error(errp, "bitmaps_ext: invalid bitmap directory offset");
+                return -EINVAL;
+            }
+            if (dir_size > QCOW2_MAX_BITMAP_DIRECTORY_SIZE) {
+                block_error(errp,
+                            "bitmaps_ext: bitmap directory size (%" PRIu64
+                            ") exceeds the maximum supported size (%u)",
+                            dir_size, QCOW2_MAX_BITMAP_DIRECTORY_SIZE);
+                return -EINVAL;
+            }
+            s->nb_bitmaps = nb;
+            s->bitmap_dir_size = dir_size;
+            s->bitmap_dir_offset = dir_offset;
             break;
+        }
         case QCOW2_EXT_CRYPTO:
             block_error(errp, "Encrypted images are not supported");
             return -ENOTSUP;
@@ -321,6 +360,11 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error(errp, "External data files are not supported");
         return -ENOTSUP;
     }
+    if (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW) {
+        g_free(hdr);
+        block_error(errp, "data-file-raw requires a data file");
+        return -EINVAL;
+    }
     if (s->incompat & QCOW2_INCOMPAT_EXTL2) {
         g_free(hdr);
         block_error(errp, "Extended L2 entries are not supported");
@@ -438,31 +482,39 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     setup_caches(s);
     bs->total_size = (int64_t)s->size;
 
-    if (!s->read_only && !s->check_mode) {
-        bool rewrite = false;
-        if (s->autoclear & ~0ULL) {
-            /* we don't maintain bitmaps: invalidate them, as a non-bitmap-aware writer must */
-            s->autoclear = 0;
-            rewrite = true;
-        }
-        if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
-            BdrvCheckResult res = {0};
-            ret = qcow2_check_image(bs, &res, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS);
-            if (ret < 0 || res.corruptions || res.check_errors) {
-                block_error(errp, "Could not repair dirty image");
-                return ret < 0 ? ret : -EIO;
-            }
-            s->incompat &= ~QCOW2_INCOMPAT_DIRTY;
-            rewrite = true;
-        }
-        if (rewrite) {
-            ret = qcow2_update_header(s);
-            if (ret < 0) {
-                block_error_errno(errp, ret, "Could not update qcow2 header");
-                return ret;
-            }
+    /* unknown autoclear bits go (their features may be stale now), as in QEMU */
+    bool rewrite = s->stale_bitmaps_ext || (s->autoclear & ~QCOW2_AUTOCLEAR_MASK);
+    rewrite = rewrite && !s->read_only;
+    if (rewrite) {
+        s->autoclear &= QCOW2_AUTOCLEAR_MASK;
+    }
+    bool header_updated = false;
+    ret = qcow2_load_dirty_bitmaps(s, &header_updated, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (rewrite && !header_updated) {
+        ret = qcow2_update_header(s);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Could not update qcow2 header");
+            return ret;
         }
     }
+    if (!s->read_only && !s->check_mode && (s->incompat & QCOW2_INCOMPAT_DIRTY)) {
+        BdrvCheckResult res = {0};
+        ret = qcow2_check_image(bs, &res, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS);
+        if (ret < 0 || res.corruptions || res.check_errors) {
+            block_error(errp, "Could not repair dirty image");
+            return ret < 0 ? ret : -EIO;
+        }
+        s->incompat &= ~QCOW2_INCOMPAT_DIRTY;
+        ret = qcow2_update_header(s);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Could not update qcow2 header");
+            return ret;
+        }
+    }
+    s->open_done = true;
     return 0;
 }
 
@@ -470,6 +522,13 @@ static void qcow2_close(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
     if (!s->read_only && s->l2_cache) {
+        qcow2_flush_metadata(s);
+        char *err = NULL;
+        if (s->open_done && qcow2_store_dirty_bitmaps(s, &err) < 0) {
+            error_report("Lost persistent bitmaps during inactivation of node '%s': %s",
+                         bdrv_get_node_name(bs), err);
+            g_free(err);
+        }
         qcow2_flush_metadata(s);
         qcow2_file_sync(s);
     }
@@ -559,8 +618,12 @@ int qcow2_update_header(BDRVQcow2State *s)
         }
         ok = ok && add_ext(buf, cs, &pos, QCOW2_EXT_FEATURES, ft, sizeof(ft));
     }
-    if (s->has_bitmaps_ext && (s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
-        ok = ok && add_ext(buf, cs, &pos, QCOW2_EXT_BITMAPS, s->bitmaps_ext, 24);
+    if (s->nb_bitmaps) {
+        uint8_t bext[24] = {0};
+        wr32(bext, s->nb_bitmaps);
+        wr64(bext + 8, s->bitmap_dir_size);
+        wr64(bext + 16, s->bitmap_dir_offset);
+        ok = ok && add_ext(buf, cs, &pos, QCOW2_EXT_BITMAPS, bext, 24);
     }
     for (int i = 0; i < s->n_unknown_exts; i++) {
         ok = ok && add_ext(buf, cs, &pos, s->unknown_exts[i].type, s->unknown_exts[i].data,
@@ -1285,10 +1348,10 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
         block_error(errp, "Can't resize an image which has snapshots");
         return -ENOTSUP;
     }
-    if (bs->backing && prealloc != PREALLOC_MODE_OFF && size > old) {
-        /* QEMU allows this with extended L2 only */
+    int ret = qcow2_truncate_bitmaps_check(s, errp);
+    if (ret < 0) {
+        return ret;
     }
-    int ret;
     uint64_t per_l1 = s->cluster_size << s->l2_bits;
     uint64_t need_l1 = size / per_l1 + (size % per_l1 != 0);
     if (size < old) {
@@ -2284,4 +2347,6 @@ const BlockDriver bdrv_qcow2 = {
     .snapshot_goto = qcow2_snapshot_goto,
     .snapshot_delete = qcow2_snapshot_delete,
     .snapshot_load_tmp = qcow2_snapshot_load_tmp,
+    .can_store_new_dirty_bitmap = qcow2_can_store_new_dirty_bitmap,
+    .remove_persistent_dirty_bitmap = qcow2_remove_persistent_dirty_bitmap,
 };

@@ -9,13 +9,15 @@
 #include "vireo/block.h"
 #include "vireo/block-qcow2.h"
 
-#define QCOW_MAX_CLUSTER_BITS   21
-#define QCOW_MIN_CLUSTER_BITS   9
-#define QCOW_MAX_L1_SIZE        (32u << 20)
-#define QCOW_MAX_REFTABLE_SIZE  (8u << 20)
-#define QCOW_MAX_SNAPSHOTS      65536
-#define QCOW_MAX_SNAPSHOTS_SIZE (64u << 20)
-#define QCOW_MAX_CLUSTER_OFFSET ((1ULL << 56) - 1)
+#define QCOW_MAX_CLUSTER_BITS           21
+#define QCOW_MIN_CLUSTER_BITS           9
+#define QCOW_MAX_L1_SIZE                (32u << 20)
+#define QCOW_MAX_REFTABLE_SIZE          (8u << 20)
+#define QCOW_MAX_SNAPSHOTS              65536
+#define QCOW_MAX_SNAPSHOTS_SIZE         (64u << 20)
+#define QCOW_MAX_CLUSTER_OFFSET         ((1ULL << 56) - 1)
+#define QCOW2_MAX_BITMAPS               65535
+#define QCOW2_MAX_BITMAP_DIRECTORY_SIZE (1024u * QCOW2_MAX_BITMAPS)
 
 #define QCOW_OFLAG_COPIED     (1ULL << 63)
 #define QCOW_OFLAG_COMPRESSED (1ULL << 62)
@@ -36,6 +38,7 @@
 #define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
 #define QCOW2_AUTOCLEAR_BITMAPS     (1ULL << 0)
 #define QCOW2_AUTOCLEAR_DATA_RAW    (1ULL << 1)
+#define QCOW2_AUTOCLEAR_MASK        (QCOW2_AUTOCLEAR_BITMAPS | QCOW2_AUTOCLEAR_DATA_RAW)
 
 #define QCOW2_EXT_END         0x00000000u
 #define QCOW2_EXT_BACKING_FMT 0xe2792acau
@@ -114,9 +117,7 @@ typedef struct BDRVQcow2State {
     uint32_t unknown_header_len;
     Qcow2UnknownExt *unknown_exts;
     int n_unknown_exts;
-    bool has_bitmaps_ext;
-    uint8_t bitmaps_ext[24];
-    uint32_t nb_bitmaps;
+    uint32_t nb_bitmaps; /* from the bitmaps extension, 0 unless its autoclear bit is set */
     uint64_t bitmap_dir_size, bitmap_dir_offset;
 
     uint64_t *l1; /* host order */
@@ -147,6 +148,8 @@ typedef struct BDRVQcow2State {
     bool corrupt_reported;
     bool read_only;
     bool check_mode;
+    bool open_done;          /* open succeeded: close stores bitmaps */
+    bool stale_bitmaps_ext; /* bitmaps extension without its autoclear bit: drop it */
 } BDRVQcow2State;
 
 /* qcow2-cluster.c: caches and mapping */
@@ -198,5 +201,15 @@ int qcow2_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info);
 int qcow2_snapshot_goto(BlockDriverState *bs, const char *id_or_name);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *id, const char *name, char **errp);
 int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name, char **errp);
+
+/* qcow2-bitmap.c */
+/* Load the directory's bitmaps into s->bs (open); a writable image gets them marked in-use. */
+int qcow2_load_dirty_bitmaps(BDRVQcow2State *s, bool *header_updated, char **errp);
+/* Store the persistent bitmaps of s->bs (close of a writable image). */
+int qcow2_store_dirty_bitmaps(BDRVQcow2State *s, char **errp);
+bool qcow2_can_store_new_dirty_bitmap(BlockDriverState *bs, const char *name, uint32_t granularity,
+                                      char **errp);
+int qcow2_remove_persistent_dirty_bitmap(BlockDriverState *bs, const char *name, char **errp);
+int qcow2_truncate_bitmaps_check(BDRVQcow2State *s, char **errp);
 
 #endif

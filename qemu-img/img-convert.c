@@ -192,6 +192,64 @@ end:
     return NULL;
 }
 
+static bool supports_bitmaps(BlockDriverState *bs)
+{
+    BlockDriverInfo bdi = {0};
+    return bdrv_get_info(bs, &bdi) == 0 && bdi.persistent_bitmaps;
+}
+
+/* --bitmaps: refuse inconsistent source bitmaps unless they are skipped. */
+static int check_bitmaps(BlockDriverState *src, bool skip_broken)
+{
+    if (!supports_bitmaps(src)) {
+        error_report("Source lacks bitmap support");
+        return -1;
+    }
+    for (BdrvDirtyBitmap *bm = src->dirty_bitmaps; bm; bm = bm->next) {
+        if (bm->persistent && !skip_broken && bm->inconsistent) {
+            error_report("Cannot copy inconsistent bitmap '%s'", bm->name);
+            fprintf(stderr, "Try --skip-broken-bitmaps, or use 'qemu-img bitmap --remove' to "
+                            "delete it\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* After the copy: each persistent source bitmap becomes a target bitmap with its bits. */
+static int copy_bitmaps(BlockDriverState *src, BlockDriverState *dst, bool skip_broken)
+{
+    for (BdrvDirtyBitmap *bm = src->dirty_bitmaps; bm; bm = bm->next) {
+        if (!bm->persistent) {
+            continue;
+        }
+        if (skip_broken && bm->inconsistent) {
+            error_report("warning: Skipping inconsistent bitmap '%s'", bm->name);
+            continue;
+        }
+        char *err = NULL;
+        BdrvDirtyBitmap *nb = NULL;
+        if (bdrv_can_store_new_dirty_bitmap(dst, bm->name, bm->granularity, &err)) {
+            nb = bdrv_create_dirty_bitmap(dst, bm->granularity, bm->name, &err);
+        }
+        if (!nb) {
+            error_report("Failed to create bitmap %s: %s", bm->name, err);
+            g_free(err);
+            return -1;
+        }
+        nb->persistent = true;
+        nb->disabled = bm->disabled;
+        if (bdrv_merge_dirty_bitmap(nb, bm, &err) < 0) {
+            error_report("Failed to populate bitmap %s: %s", bm->name, err);
+            g_free(err);
+            bdrv_remove_persistent_dirty_bitmap(dst, bm->name, NULL);
+            bdrv_release_dirty_bitmap(dst, nb);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int img_convert(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -210,7 +268,7 @@ int img_convert(int argc, char **argv)
     const char *out_backing = NULL, *out_backing_fmt = NULL;
     GString *options = g_string_new(NULL);
     bool compress = false, quiet = false, skip_create = false, target_is_zero = false;
-    bool copy_offload = false;
+    bool copy_offload = false, bitmaps = false, skip_broken = false;
     int64_t sparse = 4096;
     const char *snapshot_name = NULL;
     QOpts *sn_opts = NULL;
@@ -312,6 +370,12 @@ int img_convert(int argc, char **argv)
         case 'Z':
             target_is_zero = true;
             break;
+        case 'K':
+            bitmaps = true;
+            break;
+        case 'k':
+            skip_broken = true;
+            break;
         case 'I':
         case 'J':
             error_report("--image-opts is not supported");
@@ -326,6 +390,12 @@ int img_convert(int argc, char **argv)
     }
     if (!out_fmt) {
         out_fmt = "raw";
+    }
+    if (skip_broken && !bitmaps) {
+        error_report("Use of --skip-broken-bitmaps requires --bitmaps");
+        g_string_free(options, TRUE);
+        qopts_free(sn_opts);
+        return 1;
     }
     int nsrc = argc - optind - 1;
     if (nsrc < 1) {
@@ -426,6 +496,15 @@ int img_convert(int argc, char **argv)
         }
         total += (uint64_t)src_len[i];
     }
+    if (bitmaps) {
+        if (nsrc > 1) {
+            error_report("Copying bitmaps only possible with single source");
+            goto out;
+        }
+        if (check_bitmaps(src[0], skip_broken) < 0) {
+            goto out;
+        }
+    }
     if (!skip_create) {
         opts = qopts_new("create");
         if (options->len && !qopts_parse_into(opts, options->str, "-o", NULL, QOPTS_LEGACY, &err)) {
@@ -460,6 +539,10 @@ int img_convert(int argc, char **argv)
     }
     out = img_open(out_filename, out_fmt, out_flags | BDRV_O_NO_BACKING);
     if (!out) {
+        goto out;
+    }
+    if (bitmaps && !supports_bitmaps(out)) {
+        error_report("Format driver '%s' does not support bitmaps", out->drv->format_name);
         goto out;
     }
     int64_t out_len = bdrv_getlength(out);
@@ -559,6 +642,9 @@ int img_convert(int argc, char **argv)
     }
     if (bdrv_flush(out) < 0) {
         error_report("error while flushing the target");
+        goto out;
+    }
+    if (bitmaps && copy_bitmaps(src[0], out, skip_broken) < 0) {
         goto out;
     }
     progress_print(&prog, 100.0, true);

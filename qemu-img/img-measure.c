@@ -175,6 +175,24 @@ int img_measure(int argc, char **argv)
         has_bitmaps = !compat || !strcmp(compat, "1.1") || !strcmp(compat, "v3");
     }
     uint64_t bitmaps = 0;
+    if (has_bitmaps) {
+        /* QEMU's estimate: every persistent bitmap fully allocated, plus tables and directory */
+        uint64_t cs = 65536, dir_size = 0;
+        const char *cso = qopts_get(opts, "cluster_size");
+        if (cso) {
+            qopts_strtosz(cso, 'B', &cs);
+        }
+        for (BdrvDirtyBitmap *bm = in->dirty_bitmaps; bm && cs; bm = bm->next) {
+            if (!bm->persistent) {
+                continue;
+            }
+            uint64_t bmbytes = (bm->nbits + 7) / 8;
+            uint64_t bmclusters = (bmbytes + cs - 1) / cs;
+            bitmaps += bmclusters * cs + (bmclusters * 8 + cs - 1) / cs * cs;
+            dir_size += (strlen(bm->name) + 24 + 7) & ~(uint64_t)7;
+        }
+        bitmaps += (dir_size + cs - 1) / cs * cs;
+    }
     if (ofmt == 0) {
         printf("required size: %" PRIu64 "\n", required);
         printf("fully allocated size: %" PRIu64 "\n", fully);

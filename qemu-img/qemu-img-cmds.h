@@ -33,6 +33,7 @@ int img_measure(int argc, char **argv);
 int img_amend(int argc, char **argv);
 int img_bench(int argc, char **argv);
 int img_dd(int argc, char **argv);
+int img_bitmap(int argc, char **argv);
 /* "    (x.xx/100%)\r" progress lines as QEMU prints them (-p). */
 void img_progress(bool on, double pct);
 void img_progress_end(bool on);

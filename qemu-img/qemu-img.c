@@ -764,6 +764,7 @@ static const ImgCmd img_cmds[] = {
     {"commit", img_commit},   {"rebase", img_rebase},
     {"measure", img_measure}, {"amend", img_amend},
     {"bench", img_bench},     {"dd", img_dd},
+    {"bitmap", img_bitmap},
 };
 
 static const struct {

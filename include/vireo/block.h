@@ -28,6 +28,7 @@
 typedef struct BlockDriver BlockDriver;
 typedef struct BlockDriverState BlockDriverState;
 typedef struct QObj QObj;
+typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 
 /* Open flags */
 #define BDRV_O_RDWR       0x0002
@@ -150,6 +151,11 @@ struct BlockDriver {
     int (*make_empty)(BlockDriverState *bs);
     /* Read-only open: make the snapshot the visible image (convert -l). */
     int (*snapshot_load_tmp)(BlockDriverState *bs, const char *id, const char *name, char **errp);
+    /* Persistent dirty bitmaps: can a new one be stored (QEMU's wording on failure)? */
+    bool (*can_store_new_dirty_bitmap)(BlockDriverState *bs, const char *name, uint32_t granularity,
+                                       char **errp);
+    /* Drop a persistent bitmap from the image right away (absent: not an error). */
+    int (*remove_persistent_dirty_bitmap)(BlockDriverState *bs, const char *name, char **errp);
 };
 
 struct BlockDriverState {
@@ -165,6 +171,8 @@ struct BlockDriverState {
     char *full_backing_filename;
     int64_t total_size; /* virtual size cached by the format driver */
     bool probed;        /* format was guessed: raw refuses writes that change the guess */
+    BdrvDirtyBitmap *dirty_bitmaps; /* newest first, as QEMU's list */
+    char node_name[32];             /* "#blockNNN" */
 };
 
 /* ---- error helpers ---- */
@@ -270,6 +278,53 @@ struct BlockRequest {
 
 /* Queue a request; cb(req, ret) runs exactly once (currently before this returns). */
 void bdrv_submit(BlockDriverState *bs, BlockRequest *req);
+
+/* ---- dirty bitmaps (block/dirty-bitmap.c) ---- */
+struct BdrvDirtyBitmap {
+    BdrvDirtyBitmap *next;
+    char *name;
+    uint32_t granularity; /* bytes per bit, a power of two */
+    uint64_t size;        /* bytes covered (the image length when created) */
+    uint64_t nbits;
+    uint8_t *bits; /* bit k of byte j covers granule 8 * j + k (QEMU's serialization) */
+    bool disabled;
+    bool persistent;
+    bool readonly;     /* loaded from a read-only image */
+    bool inconsistent; /* stored with the in-use flag: contents unknown */
+};
+
+/* bdrv_dirty_bitmap_check() flags, as QEMU's BDRV_BITMAP_* */
+#define BDRV_BITMAP_RO           0x2
+#define BDRV_BITMAP_INCONSISTENT 0x4
+#define BDRV_BITMAP_DEFAULT      (BDRV_BITMAP_RO | BDRV_BITMAP_INCONSISTENT)
+#define BDRV_BITMAP_ALLOW_RO     BDRV_BITMAP_INCONSISTENT
+
+/* A new enabled, non-persistent bitmap over the whole image ("Bitmap already exists: x"). */
+BdrvDirtyBitmap *bdrv_create_dirty_bitmap(BlockDriverState *bs, uint32_t granularity,
+                                          const char *name, char **errp);
+BdrvDirtyBitmap *bdrv_find_dirty_bitmap(BlockDriverState *bs, const char *name);
+void bdrv_release_dirty_bitmap(BlockDriverState *bs, BdrvDirtyBitmap *bm);
+void bdrv_release_all_dirty_bitmaps(BlockDriverState *bs);
+/* Mark [offset, +bytes) dirty in every enabled bitmap of bs (guest writes, zeroes, discards). */
+void bdrv_set_dirty(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
+void bdrv_dirty_bitmap_set_range(BdrvDirtyBitmap *bm, uint64_t offset, uint64_t bytes);
+void bdrv_clear_dirty_bitmap(BdrvDirtyBitmap *bm);
+bool bdrv_dirty_bitmap_get(const BdrvDirtyBitmap *bm, uint64_t bit);
+/* Number of dirty bits. */
+uint64_t bdrv_dirty_bitmap_count(const BdrvDirtyBitmap *bm);
+/* Resize all bitmaps of bs (new bits clear). */
+void bdrv_dirty_bitmap_truncate(BlockDriverState *bs, uint64_t size);
+/* 0, or -1 with QEMU's message when the bitmap is unusable for an operation of these flags. */
+int bdrv_dirty_bitmap_check(const BdrvDirtyBitmap *bm, int flags, char **errp);
+/* dst |= src (any granularities, same size). */
+int bdrv_merge_dirty_bitmap(BdrvDirtyBitmap *dst, const BdrvDirtyBitmap *src, char **errp);
+/* QEMU's default: the cluster size clamped to 4 KiB .. 64 KiB, else 64 KiB. */
+uint32_t bdrv_get_default_bitmap_granularity(BlockDriverState *bs);
+/* "#blockNNN": how QEMU names an unnamed node in messages. */
+const char *bdrv_get_node_name(BlockDriverState *bs);
+bool bdrv_can_store_new_dirty_bitmap(BlockDriverState *bs, const char *name, uint32_t granularity,
+                                     char **errp);
+int bdrv_remove_persistent_dirty_bitmap(BlockDriverState *bs, const char *name, char **errp);
 
 /* ---- helpers shared by drivers and tools ---- */
 bool buffer_is_zero(const void *buf, size_t len);

@@ -16,6 +16,7 @@ typedef struct OptState {
     bool is_const[TCG_MAX_TEMPS];
     int64_t val[TCG_MAX_TEMPS];
     int16_t copy_of[TCG_MAX_TEMPS];
+    uint8_t bits[TCG_MAX_TEMPS]; /* the value fits in this many low bits (64: nothing known) */
 } OptState;
 
 static TCGOp *out_op(OptState *o, const TCGOp *proto)
@@ -29,6 +30,7 @@ static TCGOp *out_op(OptState *o, const TCGOp *proto)
 static void forget(OptState *o, int t)
 {
     o->is_const[t] = false;
+    o->bits[t] = 64;
     o->copy_of[t] = -1;
     for (int i = 0; i < o->s->nb_temps; i++) {
         if (o->copy_of[i] == t) {
@@ -43,6 +45,7 @@ static void forget_all(OptState *o, bool globals_only)
     for (int i = 0; i < n; i++) {
         o->is_const[i] = false;
         o->copy_of[i] = -1;
+        o->bits[i] = 64;
     }
     if (globals_only) {
         for (int i = 0; i < o->s->nb_temps; i++) {
@@ -165,14 +168,82 @@ static void set_mov(OptState *o, TCGOp *op, int d, int src)
     op->size = 64;
 }
 
+static int width_of(uint64_t v)
+{
+    return v ? 64 - __builtin_clzll(v) : 0;
+}
+
+/* How many low bits t's value may occupy. */
+static int bits_of(OptState *o, int t)
+{
+    int64_t v;
+    if (t < 0) {
+        return 64;
+    }
+    if (known(o, t, &v)) {
+        return width_of((uint64_t)v);
+    }
+    return o->bits[t];
+}
+
+/* What is known about the width of op's first output (after the op). */
+static int result_bits(OptState *o, const TCGOp *op)
+{
+    int64_t c;
+    switch (op->opc) {
+    case OP_mov:
+        return bits_of(o, op->args[1]);
+    case OP_ld:
+        return op->sub ? 64 : op->size;
+    case OP_ext8u:
+    case OP_extract8h:
+        return 8;
+    case OP_ext16u:
+        return 16;
+    case OP_ext32u:
+    case OP_bswap32:
+        return 32;
+    case OP_setcond:
+        return 1;
+    case OP_and: {
+        int a = bits_of(o, op->args[1]), b = bits_of(o, op->args[2]);
+        return a < b ? a : b;
+    }
+    case OP_or:
+    case OP_xor: {
+        int a = bits_of(o, op->args[1]), b = bits_of(o, op->args[2]);
+        return a > b ? a : b;
+    }
+    case OP_shr:
+        if (known(o, op->args[2], &c)) {
+            int a = bits_of(o, op->args[1]) - (int)(c & 63);
+            return a < 0 ? 0 : a;
+        }
+        return 64;
+    case OP_aluf:
+    case OP_unf:
+    case OP_imul2f:
+    case OP_btf:
+    case OP_cmovcc:
+        /* a 32-bit x86 result is zero-extended; 8/16-bit results merge into the old value */
+        return op->size == 32 ? 32 : 64;
+    default:
+        return 64;
+    }
+}
+
 /* Record what op (already emitted to out) leaves in its outputs. */
 static void record(OptState *o, TCGOp *op)
 {
     int no = tcg_op_nb_oargs(op);
+    int w = no > 0 && op->args[0] >= 0 ? result_bits(o, op) : 64;
     for (int k = 0; k < no; k++) {
         if (op->args[k] >= 0) {
             forget(o, op->args[k]);
         }
+    }
+    if (no > 0 && op->args[0] >= 0) {
+        o->bits[op->args[0]] = (uint8_t)w;
     }
     if (op->opc == OP_mov) {
         int d = op->args[0], a = op->args[1];
@@ -199,6 +270,10 @@ static void opt_value_op(OptState *o, TCGOp *op)
         if (ka && kb) {
             set_mov(o, op, d, tcg_const(s, fold_cond(op->sub, (uint64_t)a, (uint64_t)b)));
         }
+    } else if ((op->opc == OP_ext8u && bits_of(o, op->args[1]) <= 8) ||
+               (op->opc == OP_ext16u && bits_of(o, op->args[1]) <= 16) ||
+               (op->opc == OP_ext32u && bits_of(o, op->args[1]) <= 32)) {
+        set_mov(o, op, d, op->args[1]); /* already zero-extended */
     } else if (ka && (!binary || kb)) {
         set_mov(o, op, d,
                 tcg_const(s, (int64_t)fold_value(op->opc, op->size, (uint64_t)a, (uint64_t)b)));
@@ -234,7 +309,9 @@ static void opt_value_op(OptState *o, TCGOp *op)
                 }
                 break;
             case OP_and:
-                if (b == 0) {
+                if (bits_of(o, x) < 64 && ((uint64_t)b | ~((1ull << bits_of(o, x)) - 1)) == ~0ull) {
+                    set_mov(o, op, d, x); /* the mask keeps every bit x may have */
+                } else if (b == 0) {
                     set_mov(o, op, d, tcg_const(s, 0));
                 } else if (b == -1) {
                     set_mov(o, op, d, x);
@@ -333,6 +410,32 @@ static bool rewrite_dead_flags(OptState *o, const TCGOp *op)
         }
         return true;
     }
+    if (op->opc == OP_shf && (op->size == 64 || op->size == 32) &&
+        (op->sub == SH_SHL || op->sub == SH_SHR || op->sub == SH_SAR)) {
+        TCGContext *s = o->s;
+        int64_t c;
+        if (!known(o, op->args[2], &c) || (c & (op->size - 1)) == 0) {
+            return false; /* a zero count keeps the flags: not a plain value */
+        }
+        int a = op->args[1];
+        if (op->size == 32 && op->sub != SH_SHL) {
+            /* the 32-bit operand, extended the way the shift needs it */
+            int t = tcg_temp_new(s);
+            TCGOp e = *op;
+            e.dead = 0;
+            e.sub = 0;
+            e.opc = op->sub == SH_SHR ? OP_ext32u : OP_ext32s;
+            e.nargs = 2;
+            e.args[0] = (int16_t)t;
+            e.args[1] = (int16_t)a;
+            e.size = 64;
+            opt_value_op(o, &e);
+            a = t;
+        }
+        static const int map[] = {[SH_SHL] = OP_shl, [SH_SHR] = OP_shr, [SH_SAR] = OP_sar};
+        emit_sized(o, op, map[op->sub], op->args[0], a, tcg_const(s, c & (op->size - 1)));
+        return true;
+    }
     if (op->opc == OP_imul2f && (op->size == 64 || op->size == 32)) {
         emit_sized(o, op, OP_mul, op->args[0], op->args[1], op->args[2]);
         return true;
@@ -352,6 +455,7 @@ void tcg_optimize(TCGContext *s)
     tcg_liveness(s); /* flag liveness for the rewrite */
     memset(o->is_const, 0, sizeof(bool) * TCG_MAX_TEMPS);
     memset(o->copy_of, 0xff, sizeof(int16_t) * TCG_MAX_TEMPS);
+    memset(o->bits, 64, sizeof(o->bits));
     for (int i = 0; i < s->nb_ops; i++) {
         TCGOp op = s->ops[i];
         if (op.opc == OP_nop) {

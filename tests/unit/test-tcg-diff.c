@@ -1396,6 +1396,24 @@ static void test_optimizer(void)
         tcg_dump(s, stdout);
     }
     CHECK("optimizer/constants-folded", arith == 0 && movs_const >= 4);
+
+    /* movzx eax, word [r15]; and eax, 0x7fff; mov ecx, eax; shr ecx, 3; add edx, ecx: the
+       zero-extensions a 32-bit write implies are already known and vanish */
+    static const uint8_t code2[] = {0x41, 0x0f, 0xb7, 0x07, 0x25, 0xff, 0x7f, 0x00,
+                                    0x00, 0x89, 0xc1, 0xc1, 0xe9, 0x03, 0x01, 0xca};
+    place_code(code2, sizeof(code2));
+    tcg_func_start(s);
+    x86_translate(s, env, CODE, TBF_CODE64);
+    tcg_optimize(s);
+    tcg_liveness(s);
+    int ext = 0;
+    for (int i = 0; i < s->nb_ops; i++) {
+        ext += s->ops[i].opc == OP_ext32u || s->ops[i].opc == OP_ext16u;
+    }
+    if (verbose) {
+        tcg_dump(s, stdout);
+    }
+    CHECK("optimizer/known-zero-extensions-dropped", ext == 0);
     free(s);
 }
 

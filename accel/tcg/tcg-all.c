@@ -234,7 +234,18 @@ static int tcg_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)
         x86_cpu_reset_state(env);
         env->tsc_offset = 0 - tsc0;
         env->apic_base = 0xfee00000ull | (1u << 11) | (i == 0 ? (1u << 8) : 0);
-        if (i == 0) {
+        if (i == 0 && boot->protected32) {
+            /* Multiboot: flat 32-bit protected mode, paging off, EAX/EBX from the loader */
+            x86_cpu_set_protected32(env, boot->cr0, boot->cs, boot->ds);
+            env->gdt_base = boot->gdt_base;
+            env->gdt_limit = boot->gdt_limit;
+            env->rip = boot->rip;
+            env->regs[R_EAX] = boot->rax;
+            env->regs[R_EBX] = boot->rbx;
+            env->regs[R_ESP] = boot->rsp;
+            env->regs[R_EDX] = 0;
+            x86_set_rflags(env, boot->rflags | RFLAGS_FIXED);
+        } else if (i == 0) {
             x86_cpu_set_long_mode(env, boot->cr0, boot->cr3, boot->cr4, boot->efer, boot->cs,
                                   boot->ds);
             env->gdt_base = boot->gdt_base;

@@ -255,6 +255,8 @@ void x86_do_interrupt(CPUX86State *env, int vector, bool is_sw, bool is_hw, uint
 /* Put a CPU into the state the 64-bit Linux entry expects (flat segments, paging on). */
 void x86_cpu_set_long_mode(CPUX86State *env, uint64_t cr0, uint64_t cr3, uint64_t cr4,
                            uint64_t efer, uint16_t cs, uint16_t ds);
+/* Flat 32-bit protected mode, paging off (the Multiboot entry state). */
+void x86_cpu_set_protected32(CPUX86State *env, uint64_t cr0, uint16_t cs, uint16_t ds);
 /* Power-on reset of the architectural state (real mode at F000:FFF0). */
 void x86_cpu_reset_state(CPUX86State *env);
 /* "info registers" text (malloc'd). */

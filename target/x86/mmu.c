@@ -1,8 +1,9 @@
 /*
- * The softmmu: the guest's 4-level page-table walker (PAE/NX, 2 MiB and 1 GiB pages, accessed
- * and dirty bits, U/S, R/W, NX, CR0.WP, CR4.PGE global pages), the per-vCPU TLB that generated
- * code probes inline, its slow paths (fill, MMIO through mmio_dispatch(), writes to pages that
- * hold translated code) and instruction fetch. See docs/tcg.md.
+ * The softmmu: the guest's page-table walkers (4-level long mode with PAE/NX and 2 MiB / 1 GiB
+ * pages; outside long mode 2-level paging with 4 MiB PSE pages and 3-level PAE paging), with
+ * accessed and dirty bits, U/S, R/W, NX, CR0.WP and CR4.PGE global pages; the per-vCPU TLB that
+ * generated code probes inline, its slow paths (fill, MMIO through mmio_dispatch(), writes to
+ * pages that hold translated code) and instruction fetch. See docs/tcg.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,160 @@ static uint64_t *pte_ptr(uint64_t gpa)
     return gpa_to_hva(gpa, 8);
 }
 
+/* The permission checks of a finished walk: 0, or the #PF error code with bit 31 set. */
+static uint32_t check_access(CPUX86State *env, bool user, int access, uint32_t err, bool rw,
+                             bool us, bool nx)
+{
+    if (user && !us) {
+        return 0x80000000u | err | PF_P;
+    }
+    if (access == ACC_WRITE && !rw && (user || (env->cr[0] & CR0_WP))) {
+        return 0x80000000u | err | PF_P;
+    }
+    if (access == ACC_EXEC && nx) {
+        return 0x80000000u | err | PF_P;
+    }
+    return 0;
+}
+
+/* Set the accessed bit in a 4- or 8-byte entry (and dirty when asked); atomic. */
+static void set_ad(void *p, int bytes, uint64_t bits)
+{
+    if (bytes == 4) {
+        uint32_t *q = p;
+        if ((__atomic_load_n(q, __ATOMIC_RELAXED) & bits) != bits) {
+            __atomic_fetch_or(q, (uint32_t)bits, __ATOMIC_RELAXED);
+        }
+    } else {
+        uint64_t *q = p;
+        if ((__atomic_load_n(q, __ATOMIC_RELAXED) & bits) != bits) {
+            __atomic_fetch_or(q, bits, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+/*
+ * Paging outside long mode: 2-level 32-bit paging (4 KiB pages, 4 MiB pages with CR4.PSE,
+ * PSE-36 physical bits 32..39) or 3-level PAE paging (4 PDPTEs at CR3, 2 MiB pages, NX).
+ */
+static uint32_t walk_legacy(CPUX86State *env, uint64_t va, int access, bool user, bool nxe,
+                            uint32_t err, X86Translation *out)
+{
+    va = (uint32_t)va;
+    bool pae = env->cr[4] & CR4_PAE;
+    int esize = pae ? 8 : 4;
+    void *ptes[3];
+    int nlev = 0;
+    uint64_t e, table, page_size;
+    bool rw = true, us = true, nx = false;
+    if (pae) {
+        uint64_t *pdpte = pte_ptr((env->cr[3] & 0xffffffe0u) + ((va >> 30) & 3) * 8);
+        if (!pdpte) {
+            return 0x80000000u | err | PF_RSVD;
+        }
+        e = __atomic_load_n(pdpte, __ATOMIC_RELAXED);
+        if (!(e & PG_P)) {
+            return 0x80000000u | err;
+        }
+        if (e & (PHYS_BITS_RSVD | 0x1e6ull | PG_NX)) {
+            return 0x80000000u | err | PF_P | PF_RSVD;
+        }
+        table = e & PHYS_MASK;
+        /* the PD */
+        uint64_t *pde = pte_ptr(table + ((va >> 21) & 511) * 8);
+        if (!pde) {
+            return 0x80000000u | err | PF_RSVD;
+        }
+        ptes[nlev++] = pde;
+        e = __atomic_load_n(pde, __ATOMIC_RELAXED);
+        if (!(e & PG_P)) {
+            return 0x80000000u | err;
+        }
+        if ((e & PHYS_BITS_RSVD) || ((e & PG_NX) && !nxe)) {
+            return 0x80000000u | err | PF_P | PF_RSVD;
+        }
+        rw &= (e & PG_RW) != 0;
+        us &= (e & PG_US) != 0;
+        nx |= nxe && (e & PG_NX);
+        if (e & PG_PS) {
+            if (e & 0x1fe000ull) {
+                return 0x80000000u | err | PF_P | PF_RSVD;
+            }
+            page_size = 2u << 20;
+        } else {
+            uint64_t *pte = pte_ptr((e & PHYS_MASK) + ((va >> 12) & 511) * 8);
+            if (!pte) {
+                return 0x80000000u | err | PF_RSVD;
+            }
+            ptes[nlev++] = pte;
+            e = __atomic_load_n(pte, __ATOMIC_RELAXED);
+            if (!(e & PG_P)) {
+                return 0x80000000u | err;
+            }
+            if ((e & PHYS_BITS_RSVD) || ((e & PG_NX) && !nxe)) {
+                return 0x80000000u | err | PF_P | PF_RSVD;
+            }
+            rw &= (e & PG_RW) != 0;
+            us &= (e & PG_US) != 0;
+            nx |= nxe && (e & PG_NX);
+            page_size = 4096;
+        }
+    } else {
+        uint32_t *pde = (uint32_t *)gpa_to_hva((env->cr[3] & 0xfffff000u) + (va >> 22) * 4, 4);
+        if (!pde) {
+            return 0x80000000u | err | PF_RSVD;
+        }
+        ptes[nlev++] = pde;
+        e = __atomic_load_n(pde, __ATOMIC_RELAXED);
+        if (!(e & PG_P)) {
+            return 0x80000000u | err;
+        }
+        rw &= (e & PG_RW) != 0;
+        us &= (e & PG_US) != 0;
+        if ((e & PG_PS) && (env->cr[4] & CR4_PSE)) {
+            if (e & (1u << 21)) {
+                return 0x80000000u | err | PF_P | PF_RSVD;
+            }
+            page_size = 4u << 20;
+            /* PSE-36: bits 13..20 are physical address bits 32..39 */
+            e = (e & 0xffc00fffull) | ((e >> 13) & 0xffull) << 32;
+        } else {
+            uint32_t *pte = (uint32_t *)gpa_to_hva((e & 0xfffff000u) + ((va >> 12) & 1023) * 4, 4);
+            if (!pte) {
+                return 0x80000000u | err | PF_RSVD;
+            }
+            ptes[nlev++] = pte;
+            e = __atomic_load_n(pte, __ATOMIC_RELAXED);
+            if (!(e & PG_P)) {
+                return 0x80000000u | err;
+            }
+            rw &= (e & PG_RW) != 0;
+            us &= (e & PG_US) != 0;
+            page_size = 4096;
+        }
+    }
+    uint32_t f = check_access(env, user, access, err, rw, us, nx);
+    if (f) {
+        return f;
+    }
+    for (int l = 0; l < nlev; l++) {
+        set_ad(ptes[l], esize, PG_A);
+    }
+    bool dirty = (e & PG_D) != 0;
+    if (access == ACC_WRITE && !dirty) {
+        set_ad(ptes[nlev - 1], esize, PG_D);
+        dirty = true;
+    }
+    uint64_t mask = pae ? PHYS_MASK : 0xffffffffffull;
+    out->pa = (e & mask & ~(page_size - 1)) | (va & (page_size - 1));
+    out->writable = user ? rw : (rw || !(env->cr[0] & CR0_WP));
+    out->executable = !nx;
+    out->user = us;
+    out->global = (e & PG_G) && (env->cr[4] & CR4_PGE);
+    out->dirty = dirty;
+    return 0;
+}
+
 uint32_t x86_walk(CPUX86State *env, uint64_t va, int access, int mmu_idx, X86Translation *out)
 {
     bool user = mmu_idx == MMU_USER;
@@ -43,9 +198,8 @@ uint32_t x86_walk(CPUX86State *env, uint64_t va, int access, int mmu_idx, X86Tra
     if (access == ACC_EXEC && nxe) {
         err |= PF_I;
     }
-    if (!(env->efer & EFER_LMA) || !(env->cr[4] & CR4_PAE)) {
-        /* legacy 2-level and 3-level PAE paging: not for 64-bit kernels */
-        return 0x80000000u | err | PF_RSVD;
+    if (!(env->efer & EFER_LMA)) {
+        return walk_legacy(env, va, access, user, nxe, err, out);
     }
     /* canonical check is the caller's (#GP); here a non-canonical address just faults */
     uint64_t *ptes[4];

@@ -177,6 +177,20 @@ void x86_cpu_set_long_mode(CPUX86State *env, uint64_t cr0, uint64_t cr3, uint64_
     x86_tlb_flush(env, true);
 }
 
+void x86_cpu_set_protected32(CPUX86State *env, uint64_t cr0, uint16_t cs, uint16_t ds)
+{
+    env->cr[0] = cr0;
+    env->cr[3] = env->cr[4] = 0;
+    env->efer = 0;
+    env->cpl = 0;
+    for (int s = 0; s < 6; s++) {
+        set_flat_seg(&env->segs[s], s == R_CS ? cs : ds, s == R_CS, 0);
+        env->segs[s].flags = (env->segs[s].flags & ~DESC_L) | DESC_B;
+    }
+    env->fs_base = env->gs_base = 0;
+    x86_tlb_flush(env, true);
+}
+
 void x86_cpu_reset_state(CPUX86State *env)
 {
     memset(env->regs, 0, sizeof(env->regs));
@@ -977,7 +991,8 @@ void helper_write_cr(CPUX86State *env, uint64_t n, uint64_t v)
         env->cr[2] = v;
         break;
     case 3:
-        env->cr[3] = v & 0x000ffffffffff018ull;
+        /* outside long mode, PAE's PDPT address has 32-byte alignment */
+        env->cr[3] = (env->efer & EFER_LMA) ? v & 0x000ffffffffff018ull : (uint32_t)v;
         x86_tlb_flush(env, false);
         break;
     case 4: {

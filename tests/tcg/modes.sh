@@ -1,0 +1,86 @@
+#!/bin/bash
+# The translator outside 64-bit mode: freestanding Multiboot test programs
+# (tests/lib/asm/modes/*.S, built by tests/lib/mkmodetest.py) for real mode, 16/32-bit protected
+# mode with a 32-bit IDT, ring 3 and SYSENTER, legacy and PAE paging, and the switches into and
+# out of 64-bit mode. Each prints what it computed on COM1 and leaves through isa-debug-exit
+# (status 33). Vireo -accel tcg must print exactly what real `qemu-system-x86_64 -accel tcg`
+# prints (the oracle), end with "done", and keep stderr empty. Also the Multiboot kernel of
+# tests/kvm/multiboot.sh under TCG, with -smp 2 as well.
+. "$(dirname "$0")/../lib/common.sh"
+QEMU=${QEMU:-qemu-system-x86_64}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+have_qemu=
+command -v "$QEMU" >/dev/null 2>&1 && [ -z "${VIREO_NESTED:-}" ] && have_qemu=1
+ARGS=(-display none -serial stdio -m 64 -device isa-debug-exit,iobase=0xf4,iosize=0x4)
+for t in real prot paging longmode; do
+    python3 "$VIREO_ROOT/tests/lib/mkmodetest.py" "$work/$t.elf" "$t" 2>"$work/build.err"
+    rc=$?
+    if [ $rc -eq 2 ]; then
+        skip "tcg-modes/$t" "$(cat "$work/build.err")"
+        continue
+    elif [ $rc -ne 0 ]; then
+        fail "tcg-modes/$t" "build: $(head -c 300 "$work/build.err")"
+        continue
+    fi
+    for smp in 1 2; do
+        timeout 60 "$VIREO" -accel tcg -smp $smp "${ARGS[@]}" -kernel "$work/$t.elf" \
+            >"$work/vireo.out" 2>"$work/vireo.err" </dev/null
+        rc=$?
+        name=tcg-modes/$t
+        [ $smp -gt 1 ] && name=$name-smp$smp
+        if [ $rc -ne 33 ] || [ "$(tail -1 "$work/vireo.out")" != done ]; then
+            fail "$name" "exit $rc; $(tail -3 "$work/vireo.out" | tr '\n' '|') $(head -c 300 "$work/vireo.err")"
+            continue
+        elif [ -s "$work/vireo.err" ]; then
+            fail "$name" "stderr: $(head -c 300 "$work/vireo.err")"
+            continue
+        fi
+        [ $smp -gt 1 ] && { ok "$name"; continue; }
+        if [ -z "$have_qemu" ]; then
+            ok "$name (no QEMU to compare with)"
+            continue
+        fi
+        timeout 60 "$QEMU" -accel tcg "${ARGS[@]}" -kernel "$work/$t.elf" >"$work/qemu.out" \
+            2>"$work/qemu.err" </dev/null
+        qrc=$?
+        if [ $qrc -ne 33 ]; then
+            fail "$name" "QEMU exit $qrc (the test program is wrong?): $(head -c 200 "$work/qemu.err")"
+        elif ! cmp -s "$work/qemu.out" "$work/vireo.out"; then
+            fail "$name" "differs from QEMU: $(diff "$work/qemu.out" "$work/vireo.out" | head -8 | tr '\n' '|')"
+        else
+            ok "$name ($(($(wc -l <"$work/vireo.out") - 1)) values as QEMU)"
+        fi
+    done
+done
+
+# The Multiboot test kernel (tests/lib/mkmultiboot.py) under TCG: the loader's state as QEMU's.
+python3 "$VIREO_ROOT/tests/lib/mkmultiboot.py" "$work/mb-elf" elf
+echo "module one line" >"$work/mod1.txt"
+printf 'second\nmodule\n' >"$work/mod2.txt"
+cd "$work" || exit 1
+cat >expected <<EOT
+multiboot: hello
+magic ok
+flags 0000024f
+cmdline mb-elf hello world
+loader qemu
+mem_lower 0000027f
+mods 00000002
+mod mod1.txt arg1 arg2 size 00000010 data module one line
+mod mod2.txt size 0000000e data second
+mmap0 00000000 0009fc00 00000001
+bye
+EOT
+for smp in 1 2; do
+    timeout 60 "$VIREO" -accel tcg -smp $smp -display none -serial stdio -m 128 \
+        -append "hello world" -initrd "mod1.txt arg1 arg2,mod2.txt" \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x4 -kernel mb-elf >vireo.out 2>vireo.err </dev/null
+    rc=$?
+    if [ $rc -eq 33 ] && cmp -s expected vireo.out && ! [ -s vireo.err ]; then
+        ok "tcg-modes/multiboot-smp$smp"
+    else
+        fail "tcg-modes/multiboot-smp$smp" "exit $rc: $(diff expected vireo.out | head -c 300) $(head -c 200 vireo.err)"
+    fi
+done
+finish

@@ -1324,6 +1324,7 @@ void x86_cpuid(CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *a, uint3
         *a = 0x00060fb1; /* qemu64: family 15, model 107, stepping 1 */
         *b = (env->apic_id << 24) | ((threads * cores) << 16) | (8 << 8);
         *c = Q64_1_ECX;
+        x86_simd_cpuid(env, 1, c);
         *d = Q64_1_EDX | (threads * cores > 1 ? (1u << 28) : 0);
         break;
     case 0xb:
@@ -1349,6 +1350,7 @@ void x86_cpuid(CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *a, uint3
     case 0x80000001:
         *a = 0x00060fb1;
         *c = Q64_81_ECX;
+        x86_simd_cpuid(env, 0x80000001, c);
         *d = Q64_81_EDX | (Q64_1_EDX & 0x0183f3ffu);
         break;
     case 0x80000002:

@@ -700,6 +700,54 @@ static void gen_string(DisasContext *dc, int kind, int size)
 #define SYS_CALL (CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS)
 
 /* Decode and translate one instruction. */
+/*
+ * SSE and friends: helper_simd (simd_helper.c: MMX, the floating-point forms with MXCSR,
+ * SSE3, SSSE3, SSE4.1/4.2, POPCNT, LZCNT) or helper_sse (helper.c: the SSE/SSE2 moves, bitwise
+ * and integer forms). b is 0x1xx for 0F xx; 0F 38 and 0F 3A fetch their opcode byte here.
+ * Returns false for #UD.
+ */
+static bool gen_sse(DisasContext *dc, int b)
+{
+    unsigned map = 0, op8 = b & 0xff;
+    if (b == 0x138 || b == 0x13a) {
+        map = b == 0x138 ? 1 : 2;
+        op8 = fetch8(dc);
+    }
+    decode_modrm(dc);
+    int pfx = dc->rep == 0xf3 ? 2 : dc->rep == 0xf2 ? 3 : dc->p66 ? 1 : 0;
+    bool mem = dc->mod != 3;
+    int fl = x86_simd_call_flags(dc->env, map, op8, (unsigned)pfx, dc->rex_w, dc->p66, mem);
+    if (fl == -2) {
+        return false;
+    }
+    if (fl >= 0) {
+        uint64_t imm8 =
+            x86_simd_has_imm(dc->env, map, op8, (unsigned)pfx, dc->rex_w, dc->p66) ? fetch8(dc) : 0;
+        TCGv addr = mem ? gen_ea(dc) : tconst(dc, 0);
+        uint64_t info = op8 | map << 8 | (uint64_t)pfx << 10 | (uint64_t)dc->p66 << 12 |
+                        (uint64_t)dc->rex_w << 13 | (uint64_t)dc->rex << 14 | (uint64_t)mem << 15 |
+                        (uint64_t)dc->reg << 16 | (uint64_t)dc->rm << 20 | imm8 << 24;
+        gen_call_helper(dc, (void *)helper_simd, fl, 0, 2, addr, tconst(dc, (int64_t)info));
+        return true;
+    }
+    if (map != 0) {
+        return false;
+    }
+    bool has_imm = (op8 >= 0x70 && op8 <= 0x73) || op8 == 0xc6 || op8 == 0xc2;
+    uint64_t imm8 = has_imm ? fetch8(dc) : 0;
+    TCGv addr = dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc);
+    uint64_t info = (uint64_t)op8 | (uint64_t)pfx << 8 | (uint64_t)dc->reg << 12 |
+                    (uint64_t)dc->rm << 16 | (uint64_t)(dc->mod != 3) << 20 | imm8 << 24 |
+                    (uint64_t)dc->rex_w << 32;
+    /* only the forms that read or write a general register need the globals in env */
+    bool gpr = op8 == 0x6e || op8 == 0x7e || op8 == 0xd7 || op8 == 0x50 || op8 == 0x2a ||
+               op8 == 0x2c || op8 == 0x2d;
+    int hfl = CALL_MAY_FAULT | (gpr ? CALL_RW_GLOBALS : 0) |
+              (op8 == 0x2e || op8 == 0x2f ? CALL_RW_FLAGS : 0);
+    gen_call_helper(dc, (void *)helper_sse, hfl, 0, 2, addr, tconst(dc, (int64_t)info));
+    return true;
+}
+
 static void disas_insn(DisasContext *dc)
 {
     TCGContext *s = S(dc);
@@ -1715,31 +1763,17 @@ static void disas_insn(DisasContext *dc)
         break;
     case 0x110 ... 0x117:
     case 0x128 ... 0x12f:
-    case 0x150 ... 0x15a:
-    case 0x15c ... 0x15f:
-    case 0x1c2:
+    case 0x150 ... 0x15f:
     case 0x160 ... 0x176:
-    case 0x17e:
-    case 0x17f:
-    case 0x1c6:
-    case 0x1d1 ... 0x1fe: { /* SSE/SSE2 through helper_sse */
-        decode_modrm(dc);
-        int pfx = dc->rep == 0xf3 ? 2 : dc->rep == 0xf2 ? 3 : dc->p66 ? 1 : 0;
-        int op8 = b & 0xff;
-        bool has_imm = (op8 >= 0x70 && op8 <= 0x73) || op8 == 0xc6 || op8 == 0xc2;
-        uint64_t imm8 = has_imm ? fetch8(dc) : 0;
-        TCGv addr = dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc);
-        uint64_t info = (uint64_t)op8 | (uint64_t)pfx << 8 | (uint64_t)dc->reg << 12 |
-                        (uint64_t)dc->rm << 16 | (uint64_t)(dc->mod != 3) << 20 | imm8 << 24 |
-                        (uint64_t)dc->rex_w << 32;
-        /* only the forms that read or write a general register need the globals in env */
-        bool gpr = op8 == 0x6e || op8 == 0x7e || op8 == 0xd7 || op8 == 0x50 || op8 == 0x2a ||
-                   op8 == 0x2c || op8 == 0x2d;
-        int fl = CALL_MAY_FAULT | (gpr ? CALL_RW_GLOBALS : 0) |
-                 (op8 == 0x2e || op8 == 0x2f ? CALL_RW_FLAGS : 0);
-        gen_call_helper(dc, (void *)helper_sse, fl, 0, 2, addr, tconst(dc, (int64_t)info));
+    case 0x17c ... 0x17f:
+    case 0x1c2 ... 0x1c6:
+    case 0x1d0 ... 0x1fe:
+    case 0x138:
+    case 0x13a:
+        if (!gen_sse(dc, b)) {
+            goto illegal;
+        }
         break;
-    }
     case 0x1c7: /* cmpxchg8b m64, cmpxchg16b m128 (REX.W) */
         decode_modrm(dc);
         if (dc->mod == 3 || (dc->reg & 7) != 1) {
@@ -1748,7 +1782,13 @@ static void disas_insn(DisasContext *dc)
         gen_call_helper(dc, dc->rex_w ? (void *)helper_cmpxchg16b : (void *)helper_cmpxchg8b,
                         CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS, 0, 1, gen_ea(dc));
         break;
-    case 0x177: /* emms: MMX state is not translated yet, so nothing to empty */
+    case 0x177: /* emms */
+        gen_call_helper(dc, (void *)helper_emms, CALL_MAY_FAULT, 0, 0);
+        break;
+    case 0x1b8: /* popcnt (F3) */
+        if (!gen_sse(dc, b)) {
+            goto illegal;
+        }
         break;
     case 0x1a2: /* cpuid */
         if (!dc->sys) {
@@ -1883,6 +1923,12 @@ static void disas_insn(DisasContext *dc)
     }
     case 0x1bc:
     case 0x1bd:
+        if (dc->rep == 0xf3 && b == 0x1bd && x86_has_lzcnt(dc->env)) {
+            if (!gen_sse(dc, b)) {
+                goto illegal;
+            }
+            break;
+        }
         if (dc->rep == 0xf3 && !dc->sys) {
             goto illegal; /* tzcnt/lzcnt: not advertised (the host has them: no diff test) */
         }

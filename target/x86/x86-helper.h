@@ -56,6 +56,16 @@ void helper_x87(CPUX86State *env, uint64_t addr, uint64_t info);
 int x87_call_flags(unsigned op, unsigned modrm);
 void helper_fwait(CPUX86State *env);
 void x86_mmx_enter(CPUX86State *env, bool emms);
+/* simd_helper.c: MMX, SSE floating point, SSE3, SSSE3, SSE4.1/4.2, POPCNT, LZCNT */
+void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info);
+void helper_emms(CPUX86State *env);
+/* -2: #UD, -1: helper_sse's, else the CALL_* flags for helper_simd */
+int x86_simd_call_flags(const CPUX86State *env, unsigned map, unsigned opc, unsigned pfx, bool rexw,
+                        bool p66, bool mem);
+bool x86_simd_has_imm(const CPUX86State *env, unsigned map, unsigned opc, unsigned pfx, bool rexw,
+                      bool p66);
+bool x86_has_lzcnt(const CPUX86State *env);
+void x86_simd_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t *ecx);
 void helper_lret(CPUX86State *env, uint64_t info);
 void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info);
 void helper_sysenter(CPUX86State *env);

@@ -1546,6 +1546,16 @@ static void x87r(Buf *b, int op, int modrm)
     put(b, (unsigned)modrm);
 }
 
+/* FNINIT leaves the registers' contents, which FNSAVE shows: give all eight a known value */
+static void x87_begin(Buf *b)
+{
+    x87r(b, 3, 0xe3);
+    for (int i = 0; i < 8; i++) {
+        x87r(b, 1, 0xee); /* fldz */
+    }
+    x87r(b, 3, 0xe3);
+}
+
 static void x87m(Buf *b, int op, int reg, int disp)
 {
     put(b, 0x41);
@@ -1644,7 +1654,7 @@ static int x87_random_cases(uint64_t seed, int ncases)
     rng = seed;
     for (int c = 0; c < ncases; c++) {
         Buf b = {0};
-        x87r(&b, 3, 0xe3);                       /* fninit */
+        x87_begin(&b);                           /* fninit */
         x87m(&b, 1, 5, XP_CW + 2 * (int)rn(16)); /* fldcw */
         int nload = (int)rn(5);
         for (int i = 0; i < nload; i++) {
@@ -1690,7 +1700,7 @@ static int x87_random_cases(uint64_t seed, int ncases)
 static void test_x87_mf(void)
 {
     Buf b = {0};
-    x87r(&b, 3, 0xe3);           /* fninit */
+    x87_begin(&b);               /* fninit */
     x87m(&b, 1, 5, XP_OUT);      /* fldcw [out]: ZE unmasked */
     x87m(&b, 3, 5, XP_M80 + 32); /* fld 1 */
     x87m(&b, 3, 5, XP_M80);      /* fld 0 */
@@ -1712,6 +1722,8 @@ static void test_x87_mf(void)
     snprintf(name, sizeof(name), "%sx87/unmasked-zero-divide-#MF", mode);
     CHECK(name, e == EXCP_MF && env->rip == CODE + (uint64_t)mf_at &&
                     (env->fpus & 0x8084) == 0x8084 && top == 6);
+    env->fpus = 0; /* nothing pending for the tests after this one */
+    env->fptag_abridged = 0;
 }
 
 static void test_x87(void)
@@ -1724,7 +1736,7 @@ static void test_x87(void)
     for (int rc = 0; rc < 4; rc++) {
         for (int op = 0; op < 8; op++) {
             Buf b = {0};
-            x87r(&b, 3, 0xe3);
+            x87_begin(&b);
             x87m(&b, 1, 5, XP_CW + 2 * rc);
             x87m(&b, 3, 5, XP_M80 + 16 * 3);
             x87m(&b, 3, 5, XP_M80 + 16 * 11);
@@ -1744,7 +1756,7 @@ static void test_x87(void)
     /* transcendental and rounding instructions on each pool value */
     for (int v = 0; v < 16; v++) {
         Buf b = {0};
-        x87r(&b, 3, 0xe3);
+        x87_begin(&b);
         x87m(&b, 3, 5, XP_M80 + 16 * v);
         static const uint8_t ops[] = {0xfa, 0xfc, 0xfe, 0xff, 0xf0, 0xf4, 0xf5, 0xe5, 0xf2,
                                       0xfb, 0xf8, 0xf1, 0xf9, 0xf3, 0xfd, 0xe4, 0xe1, 0xe0};
@@ -1771,7 +1783,7 @@ static void test_x87(void)
         Buf b = {0};
         State s = base_state();
         s.flags |= (uint64_t)(v & 1 ? CC_C : 0) | (v & 2 ? CC_Z : 0) | (v & 4 ? CC_P : 0);
-        x87r(&b, 3, 0xe3);
+        x87_begin(&b);
         x87m(&b, 1, 5, XP_CW + 2 * v);
         x87m(&b, 5, 0, XP_M64 + 8 * v);
         x87m(&b, 3, 5, XP_M80 + 16 * ((v * 5) & 15));
@@ -1814,6 +1826,507 @@ static void test_x87(void)
     free(saved);
 }
 
+/* ---- MMX, SSE..SSE4.2, POPCNT, LZCNT ---- */
+
+/* Pool at r15 - 0x800 (xmm inputs, then mm inputs, then operands), writes at r15 - 0x400,
+ * final register dump at r15 + 0x480 (xmm0-15, mm0-7, MXCSR). */
+#define SP_POOL (-0x800)
+#define SP_MM   (-0x700)
+#define SP_OPND (-0x680)
+#define SP_OUT  (-0x400)
+#define SP_DUMP 0x480
+
+enum { SK_X = 'x', SK_M = 'm', SK_G = 'g' };
+enum {
+    SF_IMM = 1,
+    SF_NOMEM = 2,
+    SF_MEMONLY = 4,
+    SF_ALIGN = 8,
+    SF_W = 16,     /* REX.W is meaningful */
+    SF_WRM = 32,   /* r/m is written (memory goes to the write area) */
+    SF_SHIFT = 64, /* reg field given in ext */
+    SF_IMM3 = 128, /* imm8 below 8 (legacy CMPPS predicates) */
+};
+
+typedef struct SimdForm {
+    uint8_t pre; /* 0, 0x66, 0xf3, 0xf2 */
+    uint8_t map; /* 0: 0F, 1: 0F 38, 2: 0F 3A */
+    uint8_t op;
+    char reg, rm;
+    uint8_t msize, fl, ext;
+} SimdForm;
+
+static const SimdForm simd_forms[] = {
+    /* MMX */
+    {0, 0, 0x60, 'm', 'm', 4, 0, 0},
+    {0, 0, 0x61, 'm', 'm', 4, 0, 0},
+    {0, 0, 0x62, 'm', 'm', 4, 0, 0},
+    {0, 0, 0x63, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x64, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x65, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x66, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x67, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x68, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x69, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x6a, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x6b, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x6e, 'm', 'g', 4, SF_W, 0},
+    {0, 0, 0x6f, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x70, 'm', 'm', 8, SF_IMM, 0},
+    {0, 0, 0x71, 'm', 'm', 0, SF_IMM | SF_NOMEM | SF_SHIFT, 2},
+    {0, 0, 0x71, 'm', 'm', 0, SF_IMM | SF_NOMEM | SF_SHIFT, 4},
+    {0, 0, 0x72, 'm', 'm', 0, SF_IMM | SF_NOMEM | SF_SHIFT, 6},
+    {0, 0, 0x73, 'm', 'm', 0, SF_IMM | SF_NOMEM | SF_SHIFT, 2},
+    {0, 0, 0x74, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x76, 'm', 'm', 8, 0, 0},
+    {0, 0, 0x7e, 'm', 'g', 4, SF_W | SF_WRM, 0},
+    {0, 0, 0x7f, 'm', 'm', 8, SF_WRM, 0},
+    {0, 0, 0xc4, 'm', 'g', 2, SF_IMM, 0},
+    {0, 0, 0xc5, 'g', 'm', 0, SF_IMM | SF_NOMEM, 0},
+    {0, 0, 0xd1, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xd4, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xd5, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xd7, 'g', 'm', 0, SF_NOMEM, 0},
+    {0, 0, 0xd8, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xdc, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xdf, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xe0, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xe2, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xe5, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xe7, 'm', 'm', 8, SF_MEMONLY | SF_WRM, 0},
+    {0, 0, 0xe9, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xee, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xf2, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xf4, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xf5, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xf6, 'm', 'm', 8, 0, 0},
+    {0, 0, 0xfb, 'm', 'm', 8, 0, 0},
+    /* SSE/SSE2 floating point (MXCSR rounding, flags) */
+    {0, 0, 0x51, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0x58, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0x59, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0x5a, 'x', 'x', 8, 0, 0},
+    {0, 0, 0x5b, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0x5c, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0x5d, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0x5e, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0x5f, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0xc2, 'x', 'x', 16, SF_ALIGN | SF_IMM | SF_IMM3, 0},
+    {0, 0, 0x2e, 'x', 'x', 4, 0, 0},
+    {0, 0, 0x2f, 'x', 'x', 4, 0, 0},
+    {0, 0, 0x2a, 'x', 'm', 8, 0, 0},
+    {0, 0, 0x2c, 'm', 'x', 8, 0, 0},
+    {0, 0, 0x2d, 'm', 'x', 8, 0, 0},
+    {0x66, 0, 0x51, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x58, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x5a, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x5b, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x5e, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x5d, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xc2, 'x', 'x', 16, SF_ALIGN | SF_IMM | SF_IMM3, 0},
+    {0x66, 0, 0x2f, 'x', 'x', 8, 0, 0},
+    {0x66, 0, 0x2e, 'x', 'x', 8, 0, 0},
+    {0x66, 0, 0xe6, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x2a, 'x', 'm', 8, 0, 0},
+    {0x66, 0, 0x2d, 'm', 'x', 16, SF_ALIGN, 0},
+    {0xf3, 0, 0x2a, 'x', 'g', 4, SF_W, 0},
+    {0xf3, 0, 0x2c, 'g', 'x', 4, SF_W, 0},
+    {0xf3, 0, 0x2d, 'g', 'x', 4, SF_W, 0},
+    {0xf3, 0, 0x51, 'x', 'x', 4, 0, 0},
+    {0xf3, 0, 0x52, 'x', 'x', 4, 0, 0},
+    {0xf3, 0, 0x58, 'x', 'x', 4, 0, 0},
+    {0xf3, 0, 0x59, 'x', 'x', 4, 0, 0},
+    {0xf3, 0, 0x5a, 'x', 'x', 4, 0, 0},
+    {0xf3, 0, 0x5b, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf3, 0, 0x5c, 'x', 'x', 4, 0, 0},
+    {0xf3, 0, 0x5e, 'x', 'x', 4, 0, 0},
+    {0xf3, 0, 0xc2, 'x', 'x', 4, SF_IMM | SF_IMM3, 0},
+    {0xf3, 0, 0xe6, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x2a, 'x', 'g', 4, SF_W, 0},
+    {0xf2, 0, 0x2c, 'g', 'x', 8, SF_W, 0},
+    {0xf2, 0, 0x2d, 'g', 'x', 8, SF_W, 0},
+    {0xf2, 0, 0x51, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x58, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x59, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x5a, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x5c, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x5d, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x5e, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0x5f, 'x', 'x', 8, 0, 0},
+    {0xf2, 0, 0xc2, 'x', 'x', 8, SF_IMM | SF_IMM3, 0},
+    {0xf2, 0, 0xe6, 'x', 'x', 16, SF_ALIGN, 0},
+    /* SSE2 integer (helper_sse) and the forms it lacked */
+    {0x66, 0, 0x60, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x63, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x67, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x6a, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x6b, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x6d, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x70, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 0, 0x73, 'x', 'x', 0, SF_IMM | SF_NOMEM | SF_SHIFT, 3},
+    {0x66, 0, 0x73, 'x', 'x', 0, SF_IMM | SF_NOMEM | SF_SHIFT, 7},
+    {0x66, 0, 0x71, 'x', 'x', 0, SF_IMM | SF_NOMEM | SF_SHIFT, 4},
+    {0x66, 0, 0x75, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xd2, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xd5, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xd9, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xe0, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xe2, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xe3, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xe4, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xe5, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xea, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xed, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xf4, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xf5, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xf6, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xfb, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xc4, 'x', 'g', 2, SF_IMM, 0},
+    {0x66, 0, 0xc5, 'g', 'x', 0, SF_IMM | SF_NOMEM, 0},
+    {0x66, 0, 0xd7, 'g', 'x', 0, SF_NOMEM, 0},
+    {0, 0, 0xc6, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 0, 0x15, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x57, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf3, 0, 0xd6, 'x', 'm', 0, SF_NOMEM, 0},
+    {0xf2, 0, 0xd6, 'm', 'x', 0, SF_NOMEM, 0},
+    /* SSE3 */
+    {0x66, 0, 0x7c, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0x7d, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf2, 0, 0x7c, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf2, 0, 0x7d, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 0, 0xd0, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf2, 0, 0xd0, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf2, 0, 0x12, 'x', 'x', 8, 0, 0},
+    {0xf3, 0, 0x12, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf3, 0, 0x16, 'x', 'x', 16, SF_ALIGN, 0},
+    {0xf2, 0, 0xf0, 'x', 'x', 16, SF_MEMONLY, 0},
+    /* SSSE3 */
+    {0, 1, 0x00, 'm', 'm', 8, 0, 0},
+    {0, 1, 0x04, 'm', 'm', 8, 0, 0},
+    {0, 1, 0x0b, 'm', 'm', 8, 0, 0},
+    {0, 1, 0x1e, 'm', 'm', 8, 0, 0},
+    {0, 2, 0x0f, 'm', 'm', 8, SF_IMM, 0},
+    {0x66, 1, 0x00, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x01, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x02, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x03, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x04, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x05, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x07, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x08, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x0a, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x0b, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x1c, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x1d, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 2, 0x0f, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    /* SSE4.1 */
+    {0x66, 1, 0x10, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x14, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x17, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x20, 'x', 'x', 8, 0, 0},
+    {0x66, 1, 0x22, 'x', 'x', 2, 0, 0},
+    {0x66, 1, 0x31, 'x', 'x', 4, 0, 0},
+    {0x66, 1, 0x35, 'x', 'x', 8, 0, 0},
+    {0x66, 1, 0x28, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x29, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x2a, 'x', 'x', 16, SF_ALIGN | SF_MEMONLY, 0},
+    {0x66, 1, 0x2b, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x38, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x3b, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x3d, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x40, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 1, 0x41, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 2, 0x08, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 2, 0x09, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 2, 0x0a, 'x', 'x', 4, SF_IMM, 0},
+    {0x66, 2, 0x0b, 'x', 'x', 8, SF_IMM, 0},
+    {0x66, 2, 0x0c, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 2, 0x0e, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 2, 0x14, 'x', 'g', 1, SF_IMM | SF_WRM, 0},
+    {0x66, 2, 0x15, 'x', 'g', 2, SF_IMM | SF_WRM, 0},
+    {0x66, 2, 0x16, 'x', 'g', 4, SF_IMM | SF_WRM | SF_W, 0},
+    {0x66, 2, 0x17, 'x', 'g', 4, SF_IMM | SF_WRM, 0},
+    {0x66, 2, 0x20, 'x', 'g', 1, SF_IMM, 0},
+    {0x66, 2, 0x21, 'x', 'x', 4, SF_IMM, 0},
+    {0x66, 2, 0x22, 'x', 'g', 4, SF_IMM | SF_W, 0},
+    {0x66, 2, 0x40, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 2, 0x41, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    {0x66, 2, 0x42, 'x', 'x', 16, SF_ALIGN | SF_IMM, 0},
+    /* SSE4.2, POPCNT, LZCNT */
+    {0x66, 1, 0x37, 'x', 'x', 16, SF_ALIGN, 0},
+    {0x66, 2, 0x60, 'x', 'x', 16, SF_IMM, 0},
+    {0x66, 2, 0x61, 'x', 'x', 16, SF_IMM, 0},
+    {0x66, 2, 0x62, 'x', 'x', 16, SF_IMM, 0},
+    {0x66, 2, 0x63, 'x', 'x', 16, SF_IMM, 0},
+    {0xf2, 1, 0xf0, 'g', 'g', 1, SF_W, 0},
+    {0xf2, 1, 0xf1, 'g', 'g', 4, SF_W, 0},
+    {0xf3, 0, 0xb8, 'g', 'g', 4, SF_W, 0},
+    {0xf3, 0, 0xbd, 'g', 'g', 4, SF_W, 0},
+};
+
+/* general registers the random SIMD forms may name (not rsp, not r15) */
+static const int simd_gprs[] = {RAX, RCX, RDX, RBX, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14};
+
+static void simd_emit(Buf *b, const SimdForm *f)
+{
+    bool w = (f->fl & SF_W) && rn(2);
+    bool mem = !(f->fl & SF_NOMEM) && ((f->fl & SF_MEMONLY) || rn(3) == 0);
+    int reg, rm = 0;
+    int nreg = f->reg == 'x' ? 16 : 8;
+    if (f->fl & SF_SHIFT) {
+        reg = f->ext;
+    } else if (f->reg == 'g') {
+        reg = simd_gprs[rn(14)];
+    } else {
+        reg = (int)rn((unsigned)nreg);
+    }
+    if (!mem) {
+        rm = f->rm == 'g' ? simd_gprs[rn(14)] : (int)rn(f->rm == 'x' ? 16 : 8);
+    }
+    if ((f->map == 1 && f->op == 0xf1 && rn(3) == 0) ||
+        (f->pre == 0xf3 && f->op >= 0xb8 && rn(4) == 0)) {
+        put(b, 0x66); /* crc32 r32, r/m16; popcnt/lzcnt r16 */
+    }
+    if (f->pre) {
+        put(b, f->pre);
+    }
+    int rex = (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | (mem ? 1 : ((rm & 8) ? 1 : 0));
+    if (rex) {
+        put(b, 0x40 | (unsigned)rex);
+    }
+    put(b, 0x0f);
+    if (f->map) {
+        put(b, f->map == 1 ? 0x38 : 0x3a);
+    }
+    put(b, f->op);
+    if (mem) {
+        int disp;
+        if (f->fl & SF_WRM) {
+            disp = SP_OUT + 16 * (int)rn(16) + (f->fl & SF_ALIGN ? 0 : (int)rn(8));
+        } else {
+            disp = SP_OPND + 16 * (int)rn(32) + (f->fl & SF_ALIGN ? 0 : (int)rn(16));
+        }
+        put(b, 0x80 | (unsigned)(reg & 7) << 3 | 7);
+        put32(b, (uint32_t)disp);
+    } else {
+        put(b, 0xc0 | (unsigned)(reg & 7) << 3 | (unsigned)(rm & 7));
+    }
+    if (f->fl & SF_IMM) {
+        put(b, (f->fl & SF_IMM3) ? rn(8) : (unsigned)rnd() & 0xff);
+    }
+}
+
+/* Start: every xmm and mm register and MXCSR from the pool; end: all of them to memory. */
+static void simd_prologue(Buf *b, int mxcsr_slot)
+{
+    for (int i = 0; i < 16; i++) { /* movdqu xmmi, [r15 + SP_POOL + 16 i] */
+        put(b, 0xf3);
+        put(b, 0x41 | (i >= 8 ? 4 : 0));
+        put(b, 0x0f);
+        put(b, 0x6f);
+        put(b, 0x87 | (unsigned)(i & 7) << 3);
+        put32(b, (uint32_t)(SP_POOL + 16 * i));
+    }
+    for (int i = 0; i < 8; i++) { /* movq mmi, [r15 + SP_MM + 8 i] */
+        put(b, 0x41);
+        put(b, 0x0f);
+        put(b, 0x6f);
+        put(b, 0x87 | (unsigned)i << 3);
+        put32(b, (uint32_t)(SP_MM + 8 * i));
+    }
+    put(b, 0x41); /* ldmxcsr [r15 + slot] */
+    put(b, 0x0f);
+    put(b, 0xae);
+    put(b, 0x97);
+    put32(b, (uint32_t)mxcsr_slot);
+}
+
+static void simd_epilogue(Buf *b)
+{
+    for (int i = 0; i < 16; i++) { /* movdqu [r15 + SP_DUMP + 16 i], xmmi */
+        put(b, 0xf3);
+        put(b, 0x41 | (i >= 8 ? 4 : 0));
+        put(b, 0x0f);
+        put(b, 0x7f);
+        put(b, 0x87 | (unsigned)(i & 7) << 3);
+        put32(b, (uint32_t)(SP_DUMP + 16 * i));
+    }
+    for (int i = 0; i < 8; i++) { /* movq [r15 + SP_DUMP + 256 + 8 i], mmi */
+        put(b, 0x41);
+        put(b, 0x0f);
+        put(b, 0x7f);
+        put(b, 0x87 | (unsigned)i << 3);
+        put32(b, (uint32_t)(SP_DUMP + 256 + 8 * i));
+    }
+    put(b, 0x41); /* stmxcsr [r15 + SP_DUMP + 320] */
+    put(b, 0x0f);
+    put(b, 0xae);
+    put(b, 0x9f);
+    put32(b, (uint32_t)(SP_DUMP + 320));
+    put(b, 0x0f); /* emms */
+    put(b, 0x77);
+}
+
+/* Fill the pool: lanes of random bits, float and double specials, small integers. */
+static void simd_pool(void)
+{
+    uint8_t *d = data_init + 0x800 + SP_POOL;
+    static const uint32_t f32[] = {0x00000000, 0x80000000, 0x3f800000, 0x7f800000, 0xff800000,
+                                   0x7fc00000, 0x7fa00000, 0x00000001, 0x00800000, 0x7f7fffff,
+                                   0x3eaaaaab, 0xc0490fdb, 0x4f000000, 0xcf000000, 0x3f000000};
+    static const uint64_t f64[] = {0,
+                                   0x8000000000000000ull,
+                                   0x3ff0000000000000ull,
+                                   0x7ff0000000000000ull,
+                                   0x7ff8000000000000ull,
+                                   0x7ff4000000000000ull,
+                                   0x0000000000000001ull,
+                                   0x0010000000000000ull,
+                                   0x3fd5555555555555ull,
+                                   0x43e0000000000000ull,
+                                   0xc1e0000000000000ull,
+                                   0x3fe0000000000000ull,
+                                   0x4004000000000000ull};
+    for (int off = 0; off < 0x400; off += 8) {
+        uint64_t v;
+        switch (rn(5)) {
+        case 0: {
+            uint32_t a = f32[rn(15)], c = f32[rn(15)];
+            v = a | (uint64_t)c << 32;
+            break;
+        }
+        case 1:
+            v = f64[rn(13)];
+            break;
+        case 2:
+            v = rnd() & 0x00ff00ff00ff00ffull;
+            break;
+        default:
+            v = rnd();
+        }
+        memcpy(d + off, &v, 8);
+    }
+    /* MXCSR values at SP_OUT - 0x40: every rounding mode, FTZ/DAZ, all exceptions masked */
+    for (int i = 0; i < 8; i++) {
+        uint32_t mx = 0x1f80 | (uint32_t)(i & 3) << 13 | (i & 4 ? 0x8040 : 0);
+        memcpy(data_init + 0x800 + SP_OUT - 0x40 + 4 * i, &mx, 4);
+    }
+}
+
+static int simd_random_cases(uint64_t seed, int ncases)
+{
+    int fails = 0;
+    rng = seed;
+    for (int c = 0; c < ncases; c++) {
+        Buf b = {0};
+        simd_prologue(&b, SP_OUT - 0x40 + 4 * (int)rn(8));
+        int n = 1 + (int)rn(6);
+        for (int i = 0; i < n; i++) {
+            simd_emit(&b, &simd_forms[rn(sizeof(simd_forms) / sizeof(simd_forms[0]))]);
+        }
+        simd_epilogue(&b);
+        State in;
+        random_state(&in);
+        char name[96];
+        snprintf(name, sizeof(name), "%ssimd/random seed %#" PRIx64 " case %d", mode, seed, c);
+        if (!diff_case(name, b.b, b.n, &in, 0)) {
+            if (++fails > 3) {
+                break;
+            }
+        }
+    }
+    return fails;
+}
+
+/* Each form alone, many times, so every one is checked whatever the random mix does. */
+static int simd_each_form(void)
+{
+    int fails = 0;
+    for (size_t k = 0; k < sizeof(simd_forms) / sizeof(simd_forms[0]); k++) {
+        for (int rep = 0; rep < 24; rep++) {
+            Buf b = {0};
+            simd_prologue(&b, SP_OUT - 0x40 + 4 * (rep & 7));
+            simd_emit(&b, &simd_forms[k]);
+            simd_emit(&b, &simd_forms[k]);
+            simd_epilogue(&b);
+            State in;
+            random_state(&in);
+            char name[96];
+            snprintf(name, sizeof(name), "%ssimd/form %zu (%02x map %d op %02x) rep %d", mode, k,
+                     simd_forms[k].pre, simd_forms[k].map, simd_forms[k].op, rep);
+            if (!diff_case(name, b.b, b.n, &in, 0)) {
+                fails++;
+                break;
+            }
+        }
+    }
+    return fails;
+}
+
+/* An unmasked SIMD exception: #XM, MXCSR flag set, destination untouched (translated only). */
+static void test_simd_xm(void)
+{
+    Buf b = {0};
+    /* ldmxcsr [r15+SP_OUT]; xorpd xmm1, xmm1; movsd xmm0, [r15+SP_OPND]; divsd xmm0, xmm1 */
+    static const uint8_t code[] = {0x41, 0x0f, 0xae, 0x97, 0x00, 0xfc, 0xff, 0xff, 0x66,
+                                   0x0f, 0x57, 0xc9, 0xf2, 0x41, 0x0f, 0x10, 0x87, 0x80,
+                                   0xf9, 0xff, 0xff, 0xf2, 0x0f, 0x5e, 0xc1};
+    putn(&b, code, sizeof(code));
+    place_code(b.b, b.n);
+    tcg_exec_flush();
+    reset_memory();
+    uint32_t mx = 0x1f80 & ~0x200u; /* ZM clear */
+    memcpy((uint8_t *)at(DATA) + 0x800 + SP_OUT, &mx, 4);
+    double one = 1.0;
+    memcpy((uint8_t *)at(DATA) + 0x800 + SP_OPND, &one, 8);
+    State in = base_state(), out;
+    uint64_t cr4 = env->cr[4];
+    env->cr[4] |= 1u << 10; /* OSXMMEXCPT */
+    int e = run_tcg(&in, &out);
+    env->cr[4] = cr4;
+    uint64_t x0;
+    memcpy(&x0, env->xmm[0], 8);
+    char name[64];
+    snprintf(name, sizeof(name), "%ssimd/unmasked-divide-by-zero-#XM", mode);
+    CHECK(name, e == EXCP_XM && env->rip == CODE + sizeof(code) - 4 && (env->mxcsr & 4) &&
+                    x0 == 0x3ff0000000000000ull);
+    env->mxcsr = 0x1f80;
+}
+
+static void test_simd(void)
+{
+    uint8_t *saved = malloc(DATA_SIZE);
+    memcpy(saved, data_init, DATA_SIZE);
+    uint32_t model = env->cpuid_max_model;
+    env->cpuid_max_model = 1; /* -cpu max: SSSE3, SSE4.1/4.2, POPCNT, LZCNT */
+    tcg_exec_flush();
+    rng = 0x5151;
+    simd_pool();
+    char name[96];
+    int f = simd_each_form();
+    snprintf(name, sizeof(name), "%ssimd/each form (%zu forms x 24)", mode,
+             sizeof(simd_forms) / sizeof(simd_forms[0]));
+    CHECK(name, f == 0);
+    f = simd_random_cases(0x5eed + (mode[0] ? 1 : 0), 3000);
+    snprintf(name, sizeof(name), "%ssimd/random (3000 cases)", mode);
+    CHECK(name, f == 0);
+    test_simd_xm();
+    /* -cpu qemu64: SSSE3 and later are #UD */
+    env->cpuid_max_model = 0;
+    tcg_exec_flush();
+    static const uint8_t pshufb[] = {0x66, 0x0f, 0x38, 0x00, 0xc1};
+    place_code(pshufb, sizeof(pshufb));
+    reset_memory();
+    State in = base_state(), out;
+    int e = run_tcg(&in, &out);
+    snprintf(name, sizeof(name), "%ssimd/qemu64-has-no-ssse3", mode);
+    CHECK(name, e == EXCP_UD && env->rip == CODE);
+    env->cpuid_max_model = model;
+    tcg_exec_flush();
+    memcpy(data_init, saved, DATA_SIZE);
+    free(saved);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t seed = 1;
@@ -1852,6 +2365,8 @@ int main(int argc, char **argv)
     tcg_exec_init(64 << 20);
     env = calloc(1, sizeof(*env));
     tcg_cpu_reset(env);
+    env->mxcsr = 0x1f80; /* as the host's: every SIMD exception masked */
+    env->fpuc = 0x37f;
 
     if (do_bench) {
         bench();
@@ -1861,12 +2376,14 @@ int main(int argc, char **argv)
     test_precise();
     test_directed();
     test_x87();
+    test_simd();
     enter_softmmu();
     mode = "softmmu/";
     test_jmp_cache_cr3();
     test_precise();
     test_directed();
     test_x87();
+    test_simd();
     if (!seed_given) {
         int f = random_cases(0x50f7, cases / 4);
         char name[64];

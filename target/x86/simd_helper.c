@@ -544,51 +544,22 @@ typedef struct HostIO {
     V128 x[3];
     uint64_t m[3];
     uint64_t rax, rcx, rdx, flags;
-    uint32_t mxcsr;
 } HostIO;
 
-static void host_run(const void *fn, HostIO *h, uint8_t *mem, bool mmx)
+/*
+ * Run a stub on the host registers in h. The host's MXCSR is whatever the caller set; only the
+ * forms that write the flags read them back.
+ */
+static void host_run(const void *fn, HostIO *h, uint8_t *mem, bool mmx, bool flags)
 {
-    uint32_t hmx;
-    uint64_t a = h->rax, c = h->rcx, d = h->rdx, fl = h->flags;
+    uint64_t a = h->rax, c = h->rcx, d = h->rdx, fl = 0;
     if (mmx) {
-        __asm__ volatile(
-            "stmxcsr %[hmx]\n\t"
-            "ldmxcsr %[gmx]\n\t"
-            "movdqu %[x0], %%xmm0\n\t"
-            "movdqu %[x1], %%xmm1\n\t"
-            "movdqu %[x2], %%xmm2\n\t"
-            "movq %[m1], %%mm1\n\t"
-            "movq %[m2], %%mm2\n\t"
-            "lea -128(%%rsp), %%rsp\n\t"
-            "push %[fl]\n\t"
-            "popfq\n\t"
-            "call *%[fn]\n\t"
-            "pushfq\n\t"
-            "pop %[fl]\n\t"
-            "lea 128(%%rsp), %%rsp\n\t"
-            "movdqu %%xmm0, %[x0]\n\t"
-            "movdqu %%xmm1, %[x1]\n\t"
-            "movdqu %%xmm2, %[x2]\n\t"
-            "movq %%mm1, %[m1]\n\t"
-            "movq %%mm2, %[m2]\n\t"
-            "emms\n\t"
-            "stmxcsr %[gmx]\n\t"
-            "ldmxcsr %[hmx]\n\t"
-            : [x0] "+m"(h->x[0]), [x1] "+m"(h->x[1]), [x2] "+m"(h->x[2]), [m1] "+m"(h->m[1]),
-              [m2] "+m"(h->m[2]), [gmx] "+m"(h->mxcsr), [hmx] "=m"(hmx), [fl] "+r"(fl), "+a"(a),
-              "+c"(c), "+d"(d)
-            : [fn] "r"(fn), "D"(mem)
-            : "xmm0", "xmm1", "xmm2", "memory", "cc");
-    } else {
-        __asm__ volatile("stmxcsr %[hmx]\n\t"
-                         "ldmxcsr %[gmx]\n\t"
-                         "movdqu %[x0], %%xmm0\n\t"
+        __asm__ volatile("movdqu %[x0], %%xmm0\n\t"
                          "movdqu %[x1], %%xmm1\n\t"
                          "movdqu %[x2], %%xmm2\n\t"
-                         "lea -128(%%rsp), %%rsp\n\t"
-                         "push %[fl]\n\t"
-                         "popfq\n\t"
+                         "movq %[m1], %%mm1\n\t"
+                         "movq %[m2], %%mm2\n\t"
+                         "lea -128(%%rsp), %%rsp\n\t" /* keep the red zone */
                          "call *%[fn]\n\t"
                          "pushfq\n\t"
                          "pop %[fl]\n\t"
@@ -596,11 +567,42 @@ static void host_run(const void *fn, HostIO *h, uint8_t *mem, bool mmx)
                          "movdqu %%xmm0, %[x0]\n\t"
                          "movdqu %%xmm1, %[x1]\n\t"
                          "movdqu %%xmm2, %[x2]\n\t"
-                         "stmxcsr %[gmx]\n\t"
-                         "ldmxcsr %[hmx]\n\t"
+                         "movq %%mm1, %[m1]\n\t"
+                         "movq %%mm2, %[m2]\n\t"
+                         "emms\n\t"
                          : [x0] "+m"(h->x[0]), [x1] "+m"(h->x[1]), [x2] "+m"(h->x[2]),
-                           [gmx] "+m"(h->mxcsr), [hmx] "=m"(hmx), [fl] "+r"(fl), "+a"(a), "+c"(c),
+                           [m1] "+m"(h->m[1]), [m2] "+m"(h->m[2]), [fl] "+r"(fl), "+a"(a), "+c"(c),
                            "+d"(d)
+                         : [fn] "r"(fn), "D"(mem)
+                         : "xmm0", "xmm1", "xmm2", "memory", "cc");
+    } else if (flags) {
+        __asm__ volatile(
+            "movdqu %[x0], %%xmm0\n\t"
+            "movdqu %[x1], %%xmm1\n\t"
+            "movdqu %[x2], %%xmm2\n\t"
+            "lea -128(%%rsp), %%rsp\n\t"
+            "call *%[fn]\n\t"
+            "pushfq\n\t"
+            "pop %[fl]\n\t"
+            "lea 128(%%rsp), %%rsp\n\t"
+            "movdqu %%xmm0, %[x0]\n\t"
+            "movdqu %%xmm2, %[x2]\n\t"
+            : [x0] "+m"(h->x[0]), [x1] "+m"(h->x[1]), [x2] "+m"(h->x[2]), [fl] "+r"(fl), "+a"(a),
+              "+c"(c), "+d"(d)
+            : [fn] "r"(fn), "D"(mem)
+            : "xmm0", "xmm1", "xmm2", "memory", "cc");
+    } else {
+        __asm__ volatile("movdqu %[x0], %%xmm0\n\t"
+                         "movdqu %[x1], %%xmm1\n\t"
+                         "movdqu %[x2], %%xmm2\n\t"
+                         "lea -128(%%rsp), %%rsp\n\t"
+                         "call *%[fn]\n\t"
+                         "lea 128(%%rsp), %%rsp\n\t"
+                         "movdqu %%xmm0, %[x0]\n\t"
+                         "movdqu %%xmm1, %[x1]\n\t"
+                         "movdqu %%xmm2, %[x2]\n\t"
+                         : [x0] "+m"(h->x[0]), [x1] "+m"(h->x[1]), [x2] "+m"(h->x[2]), "+a"(a),
+                           "+c"(c), "+d"(d)
                          : [fn] "r"(fn), "D"(mem)
                          : "xmm0", "xmm1", "xmm2", "memory", "cc");
     }
@@ -608,6 +610,18 @@ static void host_run(const void *fn, HostIO *h, uint8_t *mem, bool mmx)
     h->rcx = c;
     h->rdx = d;
     h->flags = fl;
+}
+
+static uint32_t get_mxcsr(void)
+{
+    uint32_t v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+
+static void set_mxcsr(uint32_t v)
+{
+    __asm__ volatile("ldmxcsr %0" : : "m"(v));
 }
 
 static uint64_t mm_get(const CPUX86State *env, int r)
@@ -651,34 +665,72 @@ static void mem_wr(CPUX86State *env, uint64_t a, const uint8_t *buf, int n)
     }
 }
 
+/* One decoded instruction: made at translation time, found again by its info word. */
+typedef struct SimdInsn {
+    uint64_t info;
+    SimdOp o;
+    int reg, rm;
+    bool mem, rex, mmx, vec;
+    const void *fn;
+} SimdInsn;
+
+static pthread_mutex_t insn_lock = PTHREAD_MUTEX_INITIALIZER;
+static SimdInsn **insn_tab;
+static size_t insn_cap, insn_count;
+
+static SimdInsn **insn_slot(SimdInsn **tab, size_t cap, uint64_t info)
+{
+    size_t i = (size_t)((info * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+    while (tab[i] && tab[i]->info != info) {
+        i = (i + 1) & (cap - 1);
+    }
+    return &tab[i];
+}
+
 /*
  * info: opcode | map << 8 | pfx << 10 | p66 << 12 | rexw << 13 | rex << 14 | mem << 15 |
- * reg << 16 | rm << 20 | imm8 << 24
+ * reg << 16 | rm << 20 | imm8 << 24. Returns the argument for helper_simd.
  */
-void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
+uint64_t x86_simd_prepare(const CPUX86State *env, uint64_t info)
 {
     unsigned opc = info & 0xff, map = (info >> 8) & 3, pfx = (info >> 10) & 3;
-    bool p66 = (info >> 12) & 1, rexw = (info >> 13) & 1, rex = (info >> 14) & 1;
+    bool p66 = (info >> 12) & 1, rexw = (info >> 13) & 1;
     bool mem = (info >> 15) & 1;
-    int reg = (int)((info >> 16) & 15), rm = (int)((info >> 20) & 15);
     unsigned imm = (unsigned)((info >> 24) & 0xff);
+    /* the model is part of the key: the same bytes may be #UD under another -cpu */
+    uint64_t key = info | (uint64_t)(guest_features(env) & 0xff) << 32;
+    pthread_mutex_lock(&insn_lock);
+    if (insn_count * 2 >= insn_cap) {
+        size_t ncap = insn_cap ? insn_cap * 2 : 1024;
+        SimdInsn **nt = calloc(ncap, sizeof(*nt));
+        for (size_t i = 0; i < insn_cap; i++) {
+            if (insn_tab[i]) {
+                *insn_slot(nt, ncap, insn_tab[i]->info) = insn_tab[i];
+            }
+        }
+        free(insn_tab);
+        insn_tab = nt;
+        insn_cap = ncap;
+    }
+    SimdInsn **slot = insn_slot(insn_tab, insn_cap, key);
+    SimdInsn *in = *slot;
+    pthread_mutex_unlock(&insn_lock);
+    if (in) {
+        return (uint64_t)(uintptr_t)in;
+    }
     SimdOp o;
     if (lookup(env, map, opc, pfx, rexw, p66, &o) != 0) {
-        x86_raise_exception(env, EXCP_UD, 0);
+        return 0;
     }
-    bool mmx = o.reg == K_M || o.rm == K_M;
-    bool vec = mmx || o.reg == K_X || o.rm == K_X;
-    if (vec && env->softmmu) {
-        if (env->cr[0] & CR0_EM) {
-            x86_raise_exception(env, EXCP_UD, 0);
-        }
-        if (env->cr[0] & CR0_TS) {
-            x86_raise_exception(env, EXCP_NM, 0);
-        }
-    }
-    if (mmx) {
-        x86_mmx_enter(env, false);
-    }
+    in = calloc(1, sizeof(*in));
+    in->info = key;
+    in->o = o;
+    in->reg = (int)((info >> 16) & 15);
+    in->rm = (int)((info >> 20) & 15);
+    in->mem = mem;
+    in->rex = (info >> 14) & 1;
+    in->mmx = o.reg == K_M || o.rm == K_M;
+    in->vec = in->mmx || o.reg == K_X || o.rm == K_X;
 
     /* the host instruction: prefixes, REX.W, 0F [38|3A] opcode, ModRM, imm8, ret */
     uint8_t code[16];
@@ -699,7 +751,7 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
     code[n++] = (uint8_t)opc;
     uint8_t modrm;
     if (o.fl & F_SHIFT) {
-        modrm = (uint8_t)(0xc1 | (reg & 7) << 3);
+        modrm = (uint8_t)(0xc1 | (in->reg & 7) << 3);
     } else {
         modrm = mem ? 0x17 : 0xd1; /* reg 2, r/m [rdi] or 1 */
     }
@@ -708,22 +760,54 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
         code[n++] = (uint8_t)imm;
     }
     code[n++] = 0xc3;
-    uint64_t key = 1 | (uint64_t)p66 << 1 | (uint64_t)pfx << 2 | (uint64_t)rexw << 4 |
-                   (uint64_t)map << 5 | (uint64_t)opc << 8 | (uint64_t)modrm << 16 |
-                   (uint64_t)((o.fl & F_IMM) ? imm | 0x100 : 0) << 24;
-    const void *fn = make_stub(key, code, n);
+    uint64_t skey = 1 | (uint64_t)p66 << 1 | (uint64_t)pfx << 2 | (uint64_t)rexw << 4 |
+                    (uint64_t)map << 5 | (uint64_t)opc << 8 | (uint64_t)modrm << 16 |
+                    (uint64_t)((o.fl & F_IMM) ? imm | 0x100 : 0) << 24;
+    in->fn = make_stub(skey, code, n);
+
+    pthread_mutex_lock(&insn_lock);
+    slot = insn_slot(insn_tab, insn_cap, key);
+    if (*slot) {
+        free(in); /* another vCPU made it first */
+        in = *slot;
+    } else {
+        *slot = in;
+        insn_count++;
+    }
+    pthread_mutex_unlock(&insn_lock);
+    return (uint64_t)(uintptr_t)in;
+}
+
+/* The prepared instruction p (x86_simd_prepare) with its memory operand at addr. */
+void helper_simd(CPUX86State *env, uint64_t addr, uint64_t p)
+{
+    const SimdInsn *in = (const SimdInsn *)(uintptr_t)p;
+    const SimdOp *o = &in->o;
+    int reg = in->reg, rm = in->rm;
+    bool mem = in->mem;
+    if (in->vec && env->softmmu) {
+        if (env->cr[0] & CR0_EM) {
+            x86_raise_exception(env, EXCP_UD, 0);
+        }
+        if (env->cr[0] & CR0_TS) {
+            x86_raise_exception(env, EXCP_NM, 0);
+        }
+    }
+    if (in->mmx) {
+        x86_mmx_enter(env, false);
+    }
 
     HostIO h;
-    memset(&h, 0, sizeof(h));
-    uint8_t buf[32] = {0};
-    if (o.fl & F_X0) {
+    uint8_t buf[32];
+    h.rax = h.rcx = h.rdx = 0;
+    if (o->fl & F_X0) {
         memcpy(&h.x[0], env->xmm[0], 16);
     }
-    if (o.fl & F_AXDX) {
+    if (o->fl & F_AXDX) {
         h.rax = env->regs[R_EAX];
         h.rdx = env->regs[R_EDX];
     }
-    switch (o.reg) {
+    switch (o->reg) {
     case K_X:
         memcpy(&h.x[2], env->xmm[reg], 16);
         break;
@@ -735,18 +819,18 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
         break;
     }
     if (mem) {
-        if (o.msize == 16 && (o.fl & F_ALIGN) && (addr & 15)) {
+        if (o->msize == 16 && (o->fl & F_ALIGN) && (addr & 15)) {
             x86_raise_exception(env, EXCP_GP, 0);
         }
-        if (!(o.fl & F_NORDRM)) {
-            mem_rd(env, addr, buf, o.msize);
+        if (!(o->fl & F_NORDRM)) {
+            mem_rd(env, addr, buf, o->msize);
         } else if (env->softmmu) {
             int mmu = x86_mmu_idx(env);
             x86_host_rw(env, addr, 1, mmu);
-            x86_host_rw(env, addr + o.msize - 1u, 1, mmu);
+            x86_host_rw(env, addr + o->msize - 1u, 1, mmu);
         }
     } else {
-        switch (o.rm) {
+        switch (o->rm) {
         case K_X:
             memcpy(&h.x[1], env->xmm[rm], 16);
             break;
@@ -754,7 +838,7 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
             h.m[1] = mm_get(env, rm);
             break;
         case K_G:
-            if ((o.fl & F_RM8) && !rex && rm >= 4 && rm < 8) {
+            if ((o->fl & F_RM8) && !in->rex && rm >= 4 && rm < 8) {
                 h.rcx = env->regs[rm - 4] >> 8;
             } else {
                 h.rcx = env->regs[rm];
@@ -762,21 +846,41 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
             break;
         }
     }
-    h.flags = (env->cc & CC_MASK) | RFLAGS_FIXED;
-    h.mxcsr = (env->mxcsr & ~0x3fu) | 0x1f80;
-    host_run(fn, &h, buf, mmx);
 
-    if (o.fl & F_MX) {
-        unsigned raised = h.mxcsr & 0x3f;
-        unsigned unmasked = raised & ~(env->mxcsr >> 7) & 0x3f;
+    /*
+     * MXCSR. Fast path: the guest's control bits are the default ones (all exceptions masked,
+     * round to nearest, no DAZ/FTZ), as the host's always are here. Then the flags the host's
+     * MXCSR already holds need clearing only when the guest does not have them too, since a
+     * flag the guest already has cannot be raised anew; afterwards the host keeps the union,
+     * still a subset of the guest's. Otherwise load the guest's MXCSR (every exception masked,
+     * flags clear) for the one instruction.
+     */
+    uint32_t gmx = env->mxcsr, host = get_mxcsr();
+    bool fast = (gmx & ~0x3fu) == 0x1f80 && (host & ~0x3fu) == 0x1f80;
+    if (fast) {
+        if (host & ~gmx & 0x3f) {
+            set_mxcsr(0x1f80 | (gmx & 0x3f));
+        }
+    } else {
+        set_mxcsr((gmx & ~0x3fu) | 0x1f80);
+    }
+    host_run(in->fn, &h, buf, in->mmx, o->fl & F_FLAGS);
+    uint32_t after = get_mxcsr();
+    if (!fast) {
+        set_mxcsr(host);
+    }
+
+    if (o->fl & F_MX) {
+        unsigned raised = after & 0x3f;
+        unsigned unmasked = raised & ~(gmx >> 7) & 0x3f;
         env->mxcsr |= raised;
         if (unmasked) {
             bool xm = !env->softmmu || (env->cr[4] & CR4_OSXMMEXCPT_BIT);
             x86_raise_exception(env, xm ? EXCP_XM : EXCP_UD, 0);
         }
     }
-    if (o.fl & F_WREG) {
-        switch (o.reg) {
+    if (o->fl & F_WREG) {
+        switch (o->reg) {
         case K_X:
             memcpy(env->xmm[reg], &h.x[2], 16);
             break;
@@ -788,11 +892,11 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
             break;
         }
     }
-    if (o.fl & F_WRM) {
+    if (o->fl & F_WRM) {
         if (mem) {
-            mem_wr(env, addr, buf, o.msize);
+            mem_wr(env, addr, buf, o->msize);
         } else {
-            switch (o.rm) {
+            switch (o->rm) {
             case K_X:
                 memcpy(env->xmm[rm], &h.x[1], 16);
                 break;
@@ -805,13 +909,13 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info)
             }
         }
     }
-    if (o.fl & F_STRM) {
+    if (o->fl & F_STRM) {
         memcpy(env->xmm[0], &h.x[0], 16);
     }
-    if (o.fl & F_STRI) {
+    if (o->fl & F_STRI) {
         env->regs[R_ECX] = h.rcx;
     }
-    if (o.fl & F_FLAGS) {
+    if (o->fl & F_FLAGS) {
         env->cc = (h.flags & CC_MASK) | RFLAGS_FIXED;
     }
 }

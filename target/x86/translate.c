@@ -701,6 +701,123 @@ static void gen_string(DisasContext *dc, int kind, int size)
 
 /* Decode and translate one instruction. */
 /*
+ * The SSE moves that compilers emit most (movsd/movss/movd/movq, register-to-register copies,
+ * the xor zeroing idiom) as plain loads and stores of env->xmm. Memory forms that must be
+ * aligned stay in helper_sse, which checks.
+ */
+static bool gen_sse_inline(DisasContext *dc, unsigned op8, int pfx, bool mem)
+{
+    const int64_t X = ENV(xmm);
+    int reg = dc->reg, rm = dc->rm;
+#define XQ(r, h) (X + 16 * (r) + 8 * (h))
+    TCGv v, w;
+    switch (pfx << 8 | (int)op8) {
+    case 0x310: /* movsd xmm, xmm/m64 */
+    case 0x27e: /* movq xmm, xmm/m64 */
+        if (mem) {
+            v = gen_ld(dc, 64, false, gen_ea(dc));
+        } else {
+            v = gen_ld_env(dc, XQ(rm, 0));
+        }
+        gen_st_env(dc, 64, v, XQ(reg, 0));
+        if (mem || op8 == 0x7e) {
+            gen_st_env(dc, 64, tconst(dc, 0), XQ(reg, 1));
+        }
+        return true;
+    case 0x311: /* movsd xmm/m64, xmm */
+        v = gen_ld_env(dc, XQ(reg, 0));
+        if (mem) {
+            gen_st(dc, 64, v, gen_ea(dc));
+        } else {
+            gen_st_env(dc, 64, v, XQ(rm, 0));
+        }
+        return true;
+    case 0x1d6: /* movq xmm/m64, xmm */
+        v = gen_ld_env(dc, XQ(reg, 0));
+        if (mem) {
+            gen_st(dc, 64, v, gen_ea(dc));
+        } else {
+            gen_st_env(dc, 64, v, XQ(rm, 0));
+            gen_st_env(dc, 64, tconst(dc, 0), XQ(rm, 1));
+        }
+        return true;
+    case 0x210: /* movss xmm, xmm/m32 */
+        if (mem) {
+            gen_st_env(dc, 64, gen_ld(dc, 32, false, gen_ea(dc)), XQ(reg, 0));
+            gen_st_env(dc, 64, tconst(dc, 0), XQ(reg, 1));
+        } else {
+            gen_st_env(dc, 32, gen_ld_env(dc, XQ(rm, 0)), XQ(reg, 0));
+        }
+        return true;
+    case 0x211: /* movss xmm/m32, xmm */
+        v = gen_ld_env(dc, XQ(reg, 0));
+        if (mem) {
+            gen_st(dc, 32, v, gen_ea(dc));
+        } else {
+            gen_st_env(dc, 32, v, XQ(rm, 0));
+        }
+        return true;
+    case 0x16e: /* movd/movq xmm, r/m */
+        if (mem) {
+            v = gen_ld(dc, dc->rex_w ? 64 : 32, false, gen_ea(dc));
+        } else {
+            v = dc->rex_w ? R(dc, rm) : gen_unop(dc, OP_ext32u, R(dc, rm));
+        }
+        gen_st_env(dc, 64, v, XQ(reg, 0));
+        gen_st_env(dc, 64, tconst(dc, 0), XQ(reg, 1));
+        return true;
+    case 0x17e: /* movd/movq r/m, xmm */
+        v = gen_ld_env(dc, XQ(reg, 0));
+        if (mem) {
+            gen_st(dc, dc->rex_w ? 64 : 32, v, gen_ea(dc));
+        } else {
+            gen_write_reg(dc, dc->rex_w ? 64 : 32, rm, false, v);
+        }
+        return true;
+    case 0x010: /* register-to-register copies */
+    case 0x110:
+    case 0x028:
+    case 0x128:
+    case 0x16f:
+    case 0x26f:
+    case 0x011:
+    case 0x111:
+    case 0x029:
+    case 0x129:
+    case 0x17f:
+    case 0x27f: {
+        if (mem) {
+            return false;
+        }
+        bool to_rm = op8 == 0x11 || op8 == 0x29 || op8 == 0x7f;
+        int src = to_rm ? reg : rm, dst = to_rm ? rm : reg;
+        v = gen_ld_env(dc, XQ(src, 0));
+        w = gen_ld_env(dc, XQ(src, 1));
+        gen_st_env(dc, 64, v, XQ(dst, 0));
+        gen_st_env(dc, 64, w, XQ(dst, 1));
+        return true;
+    }
+    case 0x057: /* xorps, xorpd, pxor */
+    case 0x157:
+    case 0x1ef:
+        if (mem) {
+            return false;
+        }
+        for (int h = 0; h < 2; h++) {
+            if (reg == rm) {
+                v = tconst(dc, 0);
+            } else {
+                v = gen_binop(dc, OP_xor, gen_ld_env(dc, XQ(reg, h)), gen_ld_env(dc, XQ(rm, h)));
+            }
+            gen_st_env(dc, 64, v, XQ(reg, h));
+        }
+        return true;
+    }
+#undef XQ
+    return false;
+}
+
+/*
  * SSE and friends: helper_simd (simd_helper.c: MMX, the floating-point forms with MXCSR,
  * SSE3, SSSE3, SSE4.1/4.2, POPCNT, LZCNT) or helper_sse (helper.c: the SSE/SSE2 moves, bitwise
  * and integer forms). b is 0x1xx for 0F xx; 0F 38 and 0F 3A fetch their opcode byte here.
@@ -727,11 +844,18 @@ static bool gen_sse(DisasContext *dc, int b)
         uint64_t info = op8 | map << 8 | (uint64_t)pfx << 10 | (uint64_t)dc->p66 << 12 |
                         (uint64_t)dc->rex_w << 13 | (uint64_t)dc->rex << 14 | (uint64_t)mem << 15 |
                         (uint64_t)dc->reg << 16 | (uint64_t)dc->rm << 20 | imm8 << 24;
-        gen_call_helper(dc, (void *)helper_simd, fl, 0, 2, addr, tconst(dc, (int64_t)info));
+        uint64_t prep = x86_simd_prepare(dc->env, info);
+        if (!prep) {
+            return false;
+        }
+        gen_call_helper(dc, (void *)helper_simd, fl, 0, 2, addr, tconst(dc, (int64_t)prep));
         return true;
     }
     if (map != 0) {
         return false;
+    }
+    if (gen_sse_inline(dc, op8, pfx, mem)) {
+        return true;
     }
     bool has_imm = (op8 >= 0x70 && op8 <= 0x73) || op8 == 0xc6 || op8 == 0xc2;
     uint64_t imm8 = has_imm ? fetch8(dc) : 0;

@@ -57,7 +57,8 @@ int x87_call_flags(unsigned op, unsigned modrm);
 void helper_fwait(CPUX86State *env);
 void x86_mmx_enter(CPUX86State *env, bool emms);
 /* simd_helper.c: MMX, SSE floating point, SSE3, SSSE3, SSE4.1/4.2, POPCNT, LZCNT */
-void helper_simd(CPUX86State *env, uint64_t addr, uint64_t info);
+void helper_simd(CPUX86State *env, uint64_t addr, uint64_t prepared);
+uint64_t x86_simd_prepare(const CPUX86State *env, uint64_t info);
 void helper_emms(CPUX86State *env);
 /* -2: #UD, -1: helper_sse's, else the CALL_* flags for helper_simd */
 int x86_simd_call_flags(const CPUX86State *env, unsigned map, unsigned opc, unsigned pfx, bool rexw,

@@ -569,7 +569,9 @@ static void fxsave(CPUX86State *env, uint64_t addr, bool w64)
         memcpy(img + 32 + 16 * i, env->fpregs[(top + (unsigned)i) & 7], 10);
     }
     memcpy(img + 160, env->xmm, sizeof(env->xmm));
-    wr_bytes(env, addr, img, 512);
+    /* bytes 416-511 are reserved or left to software: not written */
+    probe_wr(env, addr, 512);
+    wr_bytes(env, addr, img, 416);
 }
 
 static void fxrstor(CPUX86State *env, uint64_t addr, bool w64)

@@ -1722,6 +1722,7 @@ static void test_x87_mf(void)
     snprintf(name, sizeof(name), "%sx87/unmasked-zero-divide-#MF", mode);
     CHECK(name, e == EXCP_MF && env->rip == CODE + (uint64_t)mf_at &&
                     (env->fpus & 0x8084) == 0x8084 && top == 6);
+    env->fpuc = 0x37f;
     env->fpus = 0; /* nothing pending for the tests after this one */
     env->fptag_abridged = 0;
 }
@@ -2311,6 +2312,55 @@ static void test_simd_xm(void)
     env->mxcsr = 0x1f80;
 }
 
+/* FXSAVE/FXRSTOR and MMX share the x87 registers: MMX writes then FNSAVE; x87 work then
+ * FXSAVE (and FXSAVE64), FXRSTOR of a changed image, FXSAVE again. Pointer fields cleared. */
+static void test_fxsave(void)
+{
+    for (int v = 0; v < 8; v++) {
+        Buf b = {0};
+        simd_prologue(&b, SP_OUT - 0x40 + 4 * v); /* xmm, mm (x87 in MMX state), MXCSR */
+        static const uint8_t paddw_mm[] = {0x0f, 0xfd, 0xca}; /* paddw mm1, mm2 */
+        putn(&b, paddw_mm, sizeof(paddw_mm));
+        x87m(&b, 5, 6, XP_SAVE); /* fnsave: MMX state as x87 (TOP 0, tags, 0xffff exponents) */
+        clr_qword(&b, XP_SAVE + 12);
+        clr_qword(&b, XP_SAVE + 20);
+        x87_begin(&b);
+        for (int i = 0; i <= v; i++) {
+            x87m(&b, 3, 5, XP_M80 + 16 * ((v * 3 + i) & 15));
+        }
+        x87r(&b, 1, 0xfa); /* fsqrt */
+        x87r(&b, 0, 0xc9); /* fmul st0, st1 */
+        const int fx = 0x600;
+        put(&b, v & 1 ? 0x49 : 0x41); /* fxsave [r15+fx] (REX.W: fxsave64) */
+        put(&b, 0x0f);
+        put(&b, 0xae);
+        put(&b, 0x87);
+        put32(&b, (uint32_t)fx);
+        clr_qword(&b, fx + 6);
+        clr_qword(&b, fx + 14);
+        clr_qword(&b, fx + 16);
+        static const uint8_t change[] = {0x41, 0xc6, 0x87, 0x04, 0x06, 0, 0, 0x0f}; /* tags 0x0f */
+        putn(&b, change, sizeof(change));
+        put(&b, 0x41); /* fxrstor [r15+fx] */
+        put(&b, 0x0f);
+        put(&b, 0xae);
+        put(&b, 0x8f);
+        put32(&b, (uint32_t)fx);
+        x87r(&b, 1, 0xe5); /* fxam on whatever st0 now is */
+        x87r(&b, 7, 0xe0); /* fnstsw ax */
+        put(&b, 0x41);     /* fxsave [r15+fx] */
+        put(&b, 0x0f);
+        put(&b, 0xae);
+        put(&b, 0x87);
+        put32(&b, (uint32_t)fx);
+        clr_qword(&b, fx + 6);
+        clr_qword(&b, fx + 14);
+        clr_qword(&b, fx + 16);
+        x87_begin(&b);
+        directed("fxsave-mmx-x87", b.b, b.n, base_state(), 0);
+    }
+}
+
 static void test_simd(void)
 {
     uint8_t *saved = malloc(DATA_SIZE);
@@ -2329,6 +2379,11 @@ static void test_simd(void)
     snprintf(name, sizeof(name), "%ssimd/random (3000 cases)", mode);
     CHECK(name, f == 0);
     test_simd_xm();
+    x87_pool();
+    int before = unit_failures;
+    test_fxsave();
+    snprintf(name, sizeof(name), "%sdirected: FXSAVE/FXRSTOR/FNSAVE with MMX and x87 state", mode);
+    CHECK(name, unit_failures == before);
     /* -cpu qemu64: SSSE3 and later are #UD */
     env->cpuid_max_model = 0;
     tcg_exec_flush();

@@ -454,11 +454,11 @@ static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags
         return tb;
     }
     uint64_t phys = 0;
+    uint64_t la = cs_base + pc; /* the linear address of the code */
+    if (!(flags & TBF_CODE64)) {
+        la = (uint32_t)la;
+    }
     if (env->softmmu) {
-        uint64_t la = cs_base + pc;
-        if (!(flags & TBF_CODE64)) {
-            la = (uint32_t)la;
-        }
         x86_code_page(env, la, &phys); /* may raise #PF (tb_lock is dropped by the handler) */
     }
     tcg_stats.lookups_slow++;
@@ -473,7 +473,9 @@ static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags
             return NULL; /* the code buffer must be flushed first */
         }
     }
-    jmp_cache_set(env, (unsigned)(pc & (TB_JMP_CACHE_SIZE - 1)), tb, code_page_global(env, pc));
+    /* a TB whose first instruction runs into a second page is never treated as global */
+    jmp_cache_set(env, (unsigned)(pc & (TB_JMP_CACHE_SIZE - 1)), tb,
+                  tb->phys_page2 == ~0ull && code_page_global(env, la));
     return tb;
 }
 

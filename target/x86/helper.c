@@ -1427,7 +1427,7 @@ void helper_enter(CPUX86State *env, uint64_t info)
     int size = (int)(info & 0xff), bytes = size / 8;
     int level = (int)(info >> 8) & 31;
     uint64_t frame = info >> 16;
-    bool lm64 = (env->efer & EFER_LMA) && (env->segs[R_CS].flags & DESC_L);
+    bool lm64 = !env->softmmu || ((env->efer & EFER_LMA) && (env->segs[R_CS].flags & DESC_L));
     uint64_t mask = lm64 ? ~0ull : (env->segs[R_SS].flags & DESC_B) ? 0xffffffffull : 0xffffull;
     uint64_t base = lm64 ? 0 : env->segs[R_SS].base;
     int mmu = x86_mmu_idx(env);

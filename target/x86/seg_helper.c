@@ -782,6 +782,93 @@ void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info
     env->rip = off;
 }
 
+/* ---- LAR / LSL / VERR / VERW / ARPL ---- */
+
+static void set_zf(CPUX86State *env, bool z)
+{
+    env->cc = z ? (env->cc | CC_Z) : (env->cc & ~(uint64_t)CC_Z);
+}
+
+/* The descriptor of sel if it is visible at CPL/RPL (for LAR/LSL/VERR/VERW), else false. */
+static bool visible_desc(CPUX86State *env, uint16_t sel, uint64_t *d)
+{
+    if ((sel & 0xfffc) == 0) {
+        return false;
+    }
+    const SegmentCache *t = (sel & 4) ? &env->ldt : NULL;
+    uint64_t base = t ? t->base : env->gdt_base;
+    uint32_t limit = t ? t->limit : env->gdt_limit;
+    if ((sel & ~7u) + 7 > limit) {
+        return false;
+    }
+    *d = x86_ld(env, base + (sel & ~7u), 8, MMU_KERNEL);
+    uint32_t h = (uint32_t)(*d >> 32);
+    int dpl = (h >> DESC_DPL_SHIFT) & 3, rpl = sel & 3;
+    bool conforming_code = (h & DESC_S) && (h & (0xcu << DESC_TYPE_SHIFT)) == (0xcu << 8);
+    if (!conforming_code && (dpl < env->cpl || dpl < rpl)) {
+        return false;
+    }
+    return true;
+}
+
+/* LAR (info bit 0 clear) / LSL (set); bits 8..15: operand size. Returns the new destination
+ * value, or old when ZF = 0. */
+uint64_t helper_lar_lsl(CPUX86State *env, uint64_t selector, uint64_t old, uint64_t info)
+{
+    bool lsl = info & 1;
+    int size = (int)(info >> 8) & 0xff;
+    uint64_t d;
+    if (!visible_desc(env, (uint16_t)selector, &d)) {
+        set_zf(env, false);
+        return old;
+    }
+    uint32_t h = (uint32_t)(d >> 32);
+    if (!(h & DESC_S)) {
+        unsigned type = (h >> DESC_TYPE_SHIFT) & 0xf;
+        bool lm = env->efer & EFER_LMA;
+        bool ok = lsl ? (lm ? (type == 2 || type == 9 || type == 0xb)
+                            : (type == 1 || type == 2 || type == 3 || type == 9 || type == 0xb))
+                      : (lm ? (type == 2 || type == 9 || type == 0xb || type == 0xc)
+                            : (type != 0 && type != 8 && type != 0xa && type != 0xd &&
+                               type != 0xe && type != 0xf));
+        if (!ok) {
+            set_zf(env, false);
+            return old;
+        }
+    }
+    set_zf(env, true);
+    uint64_t v;
+    if (lsl) {
+        SegmentCache sc;
+        seg_from_desc(&sc, (uint16_t)selector, d);
+        v = sc.limit;
+    } else {
+        v = h & 0x00f0ff00u;
+    }
+    return size == 16 ? (old & ~0xffffull) | (v & 0xffff) : (uint32_t)v;
+}
+
+/* VERR (write 0) / VERW (write 1): ZF = the segment is readable / writable at CPL */
+void helper_verr_verw(CPUX86State *env, uint64_t selector, uint64_t write)
+{
+    uint64_t d;
+    bool ok = visible_desc(env, (uint16_t)selector, &d);
+    if (ok) {
+        uint32_t h = (uint32_t)(d >> 32);
+        bool code = h & (8u << DESC_TYPE_SHIFT), rw = h & (2u << DESC_TYPE_SHIFT);
+        ok = (h & DESC_S) && (write ? (!code && rw) : (!code || rw));
+    }
+    set_zf(env, ok);
+}
+
+/* ARPL r/m16, r16: raise the destination's RPL to the source's (ZF = it changed) */
+uint64_t helper_arpl(CPUX86State *env, uint64_t dst, uint64_t src)
+{
+    bool lower = (dst & 3) < (src & 3);
+    set_zf(env, lower);
+    return lower ? (dst & ~3ull) | (src & 3) : dst;
+}
+
 /* Flat 32-bit code or data segment (SYSENTER/SYSEXIT) */
 static void set_flat_seg32(SegmentCache *sc, uint16_t sel, bool code, int dpl)
 {

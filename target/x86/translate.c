@@ -998,9 +998,18 @@ static void disas_insn(DisasContext *dc)
         t = gen_pop_value(dc, ssize);
         gen_write_reg(dc, ssize, (b & 7) | dc->rex_b, false, t);
         break;
-    case 0x63: /* movsxd (arpl outside 64-bit mode: not translated) */
+    case 0x63: /* movsxd; arpl outside 64-bit mode */
         if (!dc->code64) {
-            goto illegal;
+            decode_modrm(dc);
+            if (!dc->sys || !dc->pe) {
+                goto illegal;
+            }
+            o = opnd_rm(dc, 16);
+            t = opnd_load(dc, &o, 16);
+            u = tnew(dc);
+            gen_call_helper(dc, (void *)helper_arpl, CALL_RW_FLAGS, 1, 2, u, t, R(dc, dc->reg));
+            opnd_store(dc, &o, 16, u);
+            break;
         }
         decode_modrm(dc);
         o = opnd_rm(dc, 32);
@@ -1680,9 +1689,6 @@ static void disas_insn(DisasContext *dc)
     case 0xc8: { /* enter imm16, imm8 */
         int frame = fetch16(dc);
         int level = fetch8(dc) & 31;
-        if (!dc->sys) {
-            goto illegal;
-        }
         gen_call_helper(dc, (void *)helper_enter, CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 1,
                         tconst(dc, ssize | level << 8 | (int64_t)frame << 16));
         break;
@@ -1707,8 +1713,15 @@ static void disas_insn(DisasContext *dc)
     case 0x100: { /* group 6 */
         decode_modrm(dc);
         int n = dc->reg & 7;
-        if (!dc->sys || n > 3) {
+        if (!dc->sys || n > 5 || !dc->pe) {
             goto illegal;
+        }
+        if (n >= 4) { /* verr / verw */
+            o = opnd_rm(dc, 16);
+            t = opnd_load(dc, &o, 16);
+            gen_call_helper(dc, (void *)helper_verr_verw, CALL_MAY_FAULT | CALL_RW_FLAGS, 0, 2, t,
+                            tconst(dc, n == 5));
+            break;
         }
         if (n < 2) { /* sldt / str */
             t = gen_ld_env(dc, n == 0 ? ENV(ldt.selector) : ENV(tr.selector));
@@ -1729,6 +1742,19 @@ static void disas_insn(DisasContext *dc)
         gen_call_helper(dc, (void *)helper_lldt_ltr, CALL_MAY_FAULT, 0, 2, t, tconst(dc, n == 3));
         break;
     }
+    case 0x102:
+    case 0x103: /* lar / lsl */
+        decode_modrm(dc);
+        if (!dc->sys || !dc->pe) {
+            goto illegal;
+        }
+        o = opnd_rm(dc, 16);
+        t = opnd_load(dc, &o, 16);
+        u = tnew(dc);
+        gen_call_helper(dc, (void *)helper_lar_lsl, CALL_MAY_FAULT | CALL_RW_FLAGS, 1, 3, u, t,
+                        R(dc, dc->reg), tconst(dc, (b & 1) | (dsize == 16 ? 16 : 32) << 8));
+        gen_write_reg(dc, 64, dc->reg, false, u);
+        break;
     case 0x134: /* sysenter */
         if (!dc->sys || !dc->pe) {
             goto gp0;
@@ -2108,7 +2134,7 @@ int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
     dc.code64 = flags & TBF_CODE64;
     dc.code32 = flags & TBF_CODE32;
     dc.ss32 = flags & TBF_SS32;
-    dc.pe = flags & TBF_PE;
+    dc.pe = dc.code64 || (flags & TBF_PE);
     dc.addseg = flags & TBF_ADDSEG;
     dc.cs_base = dc.code64 ? 0 : env->cur_tb->cs_base;
     uint64_t la = code_linear(&dc, pc);

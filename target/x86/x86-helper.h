@@ -70,6 +70,9 @@ void x86_simd_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t *ecx);
 void helper_lret(CPUX86State *env, uint64_t info);
 void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info);
 void helper_sysenter(CPUX86State *env);
+uint64_t helper_lar_lsl(CPUX86State *env, uint64_t selector, uint64_t old, uint64_t info);
+void helper_verr_verw(CPUX86State *env, uint64_t selector, uint64_t write);
+uint64_t helper_arpl(CPUX86State *env, uint64_t dst, uint64_t src);
 void helper_sysexit(CPUX86State *env, uint64_t rexw);
 /* 32-bit-mode instructions (helper.c) */
 void helper_bound(CPUX86State *env, uint64_t addr, uint64_t idx, uint64_t size_bits);

@@ -1224,10 +1224,27 @@ static void test_directed(void)
              CODE_OF(0x41, 0x8b, 0x07, 0x41, 0x8b, 0x57, 0x04, 0x41, 0x0f, 0xc7, 0x0f, 0x41, 0x0f,
                      0xc7, 0x4f, 0x08),
              s, 0);
+    /* mov rax/rdx from [r15] (equal: stores rcx:rbx); cmpxchg16b [r15]; cmpxchg16b [r15+16] */
+    directed("cmpxchg16b",
+             CODE_OF(0x49, 0x8b, 0x07, 0x49, 0x8b, 0x57, 0x08, 0x49, 0x0f, 0xc7, 0x0f, 0x49, 0x0f,
+                     0xc7, 0x4f, 0x10),
+             s, 0);
+    /* mov rbp, rsp; enter 0x10, 0 / 1 / 3 / 31 (the nesting levels copy frame pointers from
+     * [rbp]); o16 enter 8, 2; then leave */
+    static const uint8_t levels[] = {0, 1, 3, 31};
+    for (size_t i = 0; i < sizeof(levels); i++) {
+        s = base_state();
+        s.regs[RBX] = 0x1234;
+        directed("enter",
+                 CODE_OF(0x48, 0x89, 0xe5, 0x48, 0x83, 0xed, 0x40, 0xc8, 0x10, 0x00, levels[i],
+                         0x66, 0xc8, 0x08, 0x00, 0x02, 0x48, 0x89, 0xe0, 0x48, 0x89, 0xe9, 0x66,
+                         0xc9),
+                 s, 0);
+    }
     char dname[128];
     snprintf(dname, sizeof(dname),
              "%sdirected: carry chains, shifts, div, imul, cmpxchg, strings, high bytes, loops, "
-             "bt, shld/shrd",
+             "bt, shld/shrd, cmpxchg8b/16b, enter",
              mode);
     CHECK(dname, unit_failures == before);
 }

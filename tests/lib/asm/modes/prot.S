@@ -2,7 +2,7 @@
 # INT3, INTO, BOUND, a DPL-3 gate reached from ring 3 through the TSS's ring-0 stack, IRET to
 # ring 3), SYSENTER/SYSEXIT, segment bases, a 16-bit stack segment under 32-bit code, 16-bit
 # protected-mode code reached by far calls with and without operand-size prefixes, PUSHA/POPA,
-# ENTER with nesting, BCD, CMPXCHG8B, LAR-free segment loads (LDS/LES/LSS/LFS/LGS).
+# ENTER with nesting, BCD, CMPXCHG8B, LDS/LES/LSS/LFS/LGS, LAR/LSL/VERR/VERW/ARPL.
         .include "common.inc"
         .set KSTACK0, 0x70000
 
@@ -223,6 +223,39 @@ sysenter_entry:
         shl $16, %eax
         or %ebx, %eax
         call save
+
+        # LAR / LSL / VERR / VERW / ARPL
+        mov $0x30, %ebx               # DPL-3 code
+        mov $0xffffffff, %eax
+        lar %ebx, %eax
+        call save
+        call save_flags
+        mov $0x48, %ebx
+        lsl %ebx, %eax
+        call save
+        mov $0x40, %ebx               # the TSS: LSL yes, VERR no
+        lsl %ebx, %eax
+        call save
+        verr %bx
+        call save_flags
+        mov $0x10, %ebx
+        verw %bx
+        call save_flags
+        mov $0x08, %ebx
+        verw %bx                      # code: not writable
+        call save_flags
+        mov $0x1000, %ebx             # beyond the GDT: ZF = 0, EAX unchanged
+        mov $0x5a5a, %eax
+        lar %ebx, %eax
+        call save
+        call save_flags
+        mov $0x10, %eax
+        mov $0x13, %ecx
+        arpl %cx, %ax
+        call save
+        call save_flags
+        arpl %cx, %ax
+        call save_flags
 
         mov saved_esp, %esp
         ret

@@ -474,8 +474,9 @@ int x86_simd_call_flags(const CPUX86State *env, unsigned map, unsigned opc, unsi
 
 /* ---- stubs ---- */
 
+/* room for every valid form with every imm8 (about 25 000 stubs at most) */
 #define STUB_ARENA_SIZE (1u << 20)
-#define STUB_TAB_SIZE   8192
+#define STUB_TAB_SIZE   65536
 static uint8_t *stub_arena;
 static size_t stub_used;
 static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -741,6 +742,8 @@ uint64_t x86_simd_prepare(const CPUX86State *env, uint64_t info)
     if (pfx >= 2) {
         code[n++] = pfx == 2 ? 0xf3 : 0xf2;
     }
+    /* REX.W only matters with a general register operand; elsewhere it is ignored */
+    rexw = rexw && (o.reg == K_G || o.rm == K_G);
     if (rexw) {
         code[n++] = 0x48;
     }

@@ -50,6 +50,7 @@ enum {
     F_NORDRM = 1 << 12,  /* the r/m operand is not read */
     F_RM8 = 1 << 13,     /* 8-bit r/m register (AH..BH without REX) */
     F_SHIFT = 1 << 14,   /* 0F 71-73: the reg field is an opcode extension */
+    F_IMPL = 1 << 15,    /* MASKMOV: msize bytes at DS:rDI (the translator passes the address) */
 };
 
 typedef struct SimdOp {
@@ -185,6 +186,9 @@ static int lookup(const CPUX86State *env, unsigned map, unsigned opc, unsigned p
             case 0xc4: /* pinsrw mm, r32/m16 */
                 *o = op(K_M, K_G, 2, W | F_IMM);
                 return 0;
+            case 0xf7: /* maskmovq */
+                *o = op(K_M, K_M, 8, F_NOMEM | F_IMPL);
+                return 0;
             case 0xc5: /* pextrw r32, mm */
             case 0xd7: /* pmovmskb r32, mm */
                 *o = op(K_G, K_M, 0, W | F_NOMEM | (opc == 0xc5 ? F_IMM : 0));
@@ -232,6 +236,9 @@ static int lookup(const CPUX86State *env, unsigned map, unsigned opc, unsigned p
             case 0xe5:
             case 0xf5:
                 *o = op(K_X, K_X, 16, W | A);
+                return 0;
+            case 0xf7: /* maskmovdqu */
+                *o = op(K_X, K_X, 16, F_NOMEM | F_IMPL);
                 return 0;
             }
             return -1;
@@ -821,6 +828,9 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t p)
         h.rdx = env->regs[reg];
         break;
     }
+    if (o->fl & F_IMPL) {
+        mem_rd(env, addr, buf, o->msize);
+    }
     if (mem) {
         if (o->msize == 16 && (o->fl & F_ALIGN) && (addr & 15)) {
             x86_raise_exception(env, EXCP_GP, 0);
@@ -911,6 +921,9 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t p)
                 break;
             }
         }
+    }
+    if (o->fl & F_IMPL) {
+        mem_wr(env, addr, buf, o->msize); /* the unselected bytes are written back unchanged */
     }
     if (o->fl & F_STRM) {
         memcpy(env->xmm[0], &h.x[0], 16);

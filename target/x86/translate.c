@@ -841,6 +841,9 @@ static bool gen_sse(DisasContext *dc, int b)
         uint64_t imm8 =
             x86_simd_has_imm(dc->env, map, op8, (unsigned)pfx, dc->rex_w, dc->p66) ? fetch8(dc) : 0;
         TCGv addr = mem ? gen_ea(dc) : tconst(dc, 0);
+        if (map == 0 && op8 == 0xf7) { /* maskmovq/maskmovdqu store to DS:rDI */
+            addr = seg_add(dc, addr_trunc(dc, R(dc, R_EDI)));
+        }
         uint64_t info = op8 | map << 8 | (uint64_t)pfx << 10 | (uint64_t)dc->p66 << 12 |
                         (uint64_t)dc->rex_w << 13 | (uint64_t)dc->rex << 14 | (uint64_t)mem << 15 |
                         (uint64_t)dc->reg << 16 | (uint64_t)dc->rm << 20 | imm8 << 24;

@@ -1864,6 +1864,7 @@ enum {
     SF_WRM = 32,   /* r/m is written (memory goes to the write area) */
     SF_SHIFT = 64, /* reg field given in ext */
     SF_IMM3 = 128, /* imm8 below 8 (legacy CMPPS predicates) */
+    SF_RDI = 256,  /* stores to [rdi]: point rdi into the write area first */
 };
 
 typedef struct SimdForm {
@@ -1871,7 +1872,9 @@ typedef struct SimdForm {
     uint8_t map; /* 0: 0F, 1: 0F 38, 2: 0F 3A */
     uint8_t op;
     char reg, rm;
-    uint8_t msize, fl, ext;
+    uint8_t msize;
+    uint16_t fl;
+    uint8_t ext;
 } SimdForm;
 
 static const SimdForm simd_forms[] = {
@@ -2025,6 +2028,8 @@ static const SimdForm simd_forms[] = {
     {0x66, 0, 0x11, 'x', 'x', 16, SF_WRM, 0},
     {0, 0, 0x57, 'x', 'x', 16, SF_ALIGN, 0},
     {0x66, 0, 0xef, 'x', 'x', 16, SF_ALIGN, 0},
+    {0, 0, 0xf7, 'm', 'm', 0, SF_NOMEM | SF_RDI, 0},
+    {0x66, 0, 0xf7, 'x', 'x', 0, SF_NOMEM | SF_RDI, 0},
     /* SSE3 */
     {0x66, 0, 0x7c, 'x', 'x', 16, SF_ALIGN, 0},
     {0x66, 0, 0x7d, 'x', 'x', 16, SF_ALIGN, 0},
@@ -2105,6 +2110,12 @@ static const int simd_gprs[] = {RAX, RCX, RDX, RBX, RBP, RSI, RDI, R8, R9, R10, 
 
 static void simd_emit(Buf *b, const SimdForm *f)
 {
+    if (f->fl & SF_RDI) { /* lea rdi, [r15 + write area] */
+        put(b, 0x49);
+        put(b, 0x8d);
+        put(b, 0xbf);
+        put32(b, (uint32_t)(SP_OUT + 16 * (int)rn(16) + (int)rn(8)));
+    }
     bool w = (f->fl & SF_W) && rn(2);
     bool mem = !(f->fl & SF_NOMEM) && ((f->fl & SF_MEMONLY) || rn(3) == 0);
     int reg, rm = 0;

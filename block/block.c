@@ -97,6 +97,18 @@ char *bdrv_path_combine(const char *base, const char *name)
     return res;
 }
 
+int bdrv_parse_discard_flags(const char *mode, int *flags)
+{
+    if (!strcmp(mode, "off") || !strcmp(mode, "ignore")) {
+        *flags &= ~BDRV_O_UNMAP;
+    } else if (!strcmp(mode, "on") || !strcmp(mode, "unmap")) {
+        *flags |= BDRV_O_UNMAP;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
 int bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough)
 {
     *flags &= ~(BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_WRTHROUGH);
@@ -169,8 +181,11 @@ static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, 
             return NULL;
         }
     }
-    BlockDriverState *file = bdrv_new(&bdrv_file, filename, flags);
-    int ret = bdrv_file.open(file, opts, flags, errp);
+    /* as in QEMU, the protocol layer below a format passes discards down (discard=unmap) */
+    int file_flags =
+        (drv == &bdrv_file || (flags & BDRV_O_PROTOCOL)) ? flags : flags | BDRV_O_UNMAP;
+    BlockDriverState *file = bdrv_new(&bdrv_file, filename, file_flags);
+    int ret = bdrv_file.open(file, opts, file_flags, errp);
     if (ret < 0) {
         bdrv_close(file);
         return NULL;
@@ -356,7 +371,7 @@ int bdrv_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
             return ret;
         }
     }
-    if (!bytes || !bs->drv->discard) {
+    if (!bytes || !bs->drv->discard || !(bs->open_flags & BDRV_O_UNMAP)) {
         return 0;
     }
     int ret = bs->drv->discard(bs, offset, bytes);

@@ -22,13 +22,16 @@ void qcow2_signal_corruption(BDRVQcow2State *s, const char *fmt, ...)
     va_end(ap);
     if (!s->corrupt_reported) {
         if (s->read_only || s->check_mode) {
-            error_report("qcow2: Image is corrupt: %s; further non-fatal corruption events will "
-                         "be suppressed",
-                         msg);
+            /* QEMU prints these without the program name */
+            fprintf(stderr,
+                    "qcow2: Image is corrupt: %s; further non-fatal corruption events will be "
+                    "suppressed\n",
+                    msg);
         } else {
-            error_report("qcow2: Marking image as corrupt: %s; further corruption events will "
-                         "be suppressed",
-                         msg);
+            fprintf(stderr,
+                    "qcow2: Marking image as corrupt: %s; further corruption events will be "
+                    "suppressed\n",
+                    msg);
             s->incompat |= QCOW2_INCOMPAT_CORRUPT;
             if (s->version >= 3) {
                 uint64_t v = GUINT64_TO_BE(s->incompat);
@@ -277,7 +280,7 @@ int qcow2_get_entry(BDRVQcow2State *s, uint64_t offset, uint64_t max_clusters, u
         *n_same = room;
         return 0;
     }
-    uint64_t e = be64(l2[l2_index]);
+    uint64_t e = l2_entry_get(s, l2, l2_index);
     Qcow2ClusterType t = qcow2_entry_type(s, e);
     if (t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC) {
         uint64_t host = e & L2E_OFFSET_MASK;
@@ -291,7 +294,7 @@ int qcow2_get_entry(BDRVQcow2State *s, uint64_t offset, uint64_t max_clusters, u
     }
     uint64_t n = 1;
     for (; n < room; n++) {
-        uint64_t e2 = be64(l2[l2_index + n]);
+        uint64_t e2 = l2_entry_get(s, l2, l2_index + n);
         if (qcow2_entry_type(s, e2) != t) {
             break;
         }
@@ -305,6 +308,76 @@ int qcow2_get_entry(BDRVQcow2State *s, uint64_t offset, uint64_t max_clusters, u
     }
     *entry = e;
     *n_same = n;
+    return 0;
+}
+
+Qcow2SubclusterType qcow2_subcluster_type(BDRVQcow2State *s, uint64_t e, uint64_t bitmap,
+                                          unsigned sc)
+{
+    uint64_t alloc = bitmap & QCOW_L2_BITMAP_ALL_ALLOC, zero = bitmap >> 32;
+    (void)s;
+    if (e & QCOW_OFLAG_COMPRESSED) {
+        return bitmap ? QCOW2_SC_INVALID : QCOW2_SC_COMPRESSED;
+    }
+    if (!(e & L2E_OFFSET_MASK)) {
+        if (alloc) {
+            return QCOW2_SC_INVALID;
+        }
+        return (zero >> sc) & 1 ? QCOW2_SC_ZERO_PLAIN : QCOW2_SC_UNALLOCATED_PLAIN;
+    }
+    bool a = (alloc >> sc) & 1, z = (zero >> sc) & 1;
+    if (a && z) {
+        return QCOW2_SC_INVALID;
+    }
+    return z ? QCOW2_SC_ZERO_ALLOC : a ? QCOW2_SC_NORMAL : QCOW2_SC_UNALLOCATED_ALLOC;
+}
+
+int qcow2_get_subcluster(BDRVQcow2State *s, uint64_t offset, uint64_t bytes, uint64_t *entry,
+                         uint64_t *bitmap, Qcow2SubclusterType *type, uint64_t *run)
+{
+    uint64_t cluster = offset >> s->cluster_bits;
+    uint64_t l1_index = cluster >> s->l2_bits;
+    uint64_t l2_index = cluster & (s->l2_entries - 1);
+    uint64_t in_cluster = offset & (s->cluster_size - 1);
+    uint64_t *l2, l2_offset;
+    int ret = load_l2(s, l1_index, &l2, &l2_offset);
+    if (ret < 0) {
+        return ret;
+    }
+    uint64_t e = 0, b = 0;
+    if (l2) {
+        e = l2_entry_get(s, l2, l2_index);
+        b = l2_bitmap_get(s, l2, l2_index);
+    }
+    unsigned sc = (unsigned)(in_cluster >> s->subcluster_bits);
+    Qcow2SubclusterType t = qcow2_subcluster_type(s, e, b, sc);
+    if (t == QCOW2_SC_INVALID) {
+        qcow2_signal_corruption(
+            s, "Invalid cluster entry found  (L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
+            l2_offset, l2_index);
+        return -EIO;
+    }
+    if ((e & L2E_OFFSET_MASK) && !(e & QCOW_OFLAG_COMPRESSED) &&
+        ((e & L2E_OFFSET_MASK) & (s->cluster_size - 1))) {
+        qcow2_signal_corruption(s,
+                                "Cluster allocation offset %#" PRIx64
+                                " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
+                                (uint64_t)(e & L2E_OFFSET_MASK), l2_offset, l2_index);
+        return -EIO;
+    }
+    unsigned last = sc;
+    if (t != QCOW2_SC_COMPRESSED) {
+        while (last + 1 < 32 && qcow2_subcluster_type(s, e, b, last + 1) == t) {
+            last++;
+        }
+    } else {
+        last = 31;
+    }
+    uint64_t end = (uint64_t)(last + 1) << s->subcluster_bits;
+    *entry = e;
+    *bitmap = b;
+    *type = t;
+    *run = MIN(bytes, end - in_cluster);
     return 0;
 }
 

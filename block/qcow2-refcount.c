@@ -508,8 +508,16 @@ static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
         return ret;
     }
     for (uint64_t i = 0; i < s->l2_entries; i++) {
-        uint64_t e = GUINT64_FROM_BE(l2[i]);
-        switch (qcow2_entry_type(s, e)) {
+        uint64_t e = l2_entry_get(s, l2, i);
+        uint64_t bitmap = l2_bitmap_get(s, l2, i);
+        Qcow2ClusterType t = qcow2_entry_type(s, e);
+        if (s->extended_l2) {
+            /* bit 0 is no zero flag here: the bitmap says which subclusters read as zero */
+            t = t == QCOW2_CLUSTER_ZERO_ALLOC   ? QCOW2_CLUSTER_NORMAL
+                : t == QCOW2_CLUSTER_ZERO_PLAIN ? QCOW2_CLUSTER_UNALLOCATED
+                                                : t;
+        }
+        switch (t) {
         case QCOW2_CLUSTER_COMPRESSED: {
             if (e & QCOW_OFLAG_COPIED) {
                 fprintf(stderr,
@@ -517,6 +525,13 @@ static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
                         "compressed clusters\n",
                         e & s->cluster_offset_mask);
                 e &= ~QCOW_OFLAG_COPIED;
+                res->corruptions++;
+            }
+            if (bitmap) {
+                fprintf(stderr,
+                        "ERROR compressed cluster %d with non-zero subcluster allocation bitmap, "
+                        "entry=0x%" PRIx64 "\n",
+                        (int)i, e);
                 res->corruptions++;
             }
             if (flags & CHECK_FRAG_INFO) {
@@ -537,6 +552,13 @@ static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
                 res->corruptions++;
             }
             uint64_t off = e & L2E_OFFSET_MASK;
+            if (s->extended_l2 && (bitmap & (bitmap >> 32) & QCOW_L2_BITMAP_ALL_ALLOC)) {
+                fprintf(stderr,
+                        "ERROR offset=%" PRIx64 ": Allocated cluster has corrupted subcluster "
+                        "allocation bitmap\n",
+                        off);
+                res->corruptions++;
+            }
             if (flags & CHECK_FRAG_INFO) {
                 res->allocated_clusters++;
                 if (*next_contig && off != *next_contig) {
@@ -556,6 +578,11 @@ static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
             break;
         }
         default:
+            if (bitmap & QCOW_L2_BITMAP_ALL_ALLOC) {
+                fprintf(stderr, "ERROR: Unallocated cluster has non-zero subcluster allocation "
+                                "map\n");
+                res->corruptions++;
+            }
             break;
         }
     }
@@ -653,7 +680,7 @@ static int check_oflag_copied(BDRVQcow2State *s, BdrvCheckResult *res, int fix)
         }
         bool dirty = false;
         for (uint64_t j = 0; j < s->l2_entries; j++) {
-            uint64_t e = GUINT64_FROM_BE(l2[j]);
+            uint64_t e = l2_entry_get(s, l2, j);
             Qcow2ClusterType t = qcow2_entry_type(s, e);
             if (t != QCOW2_CLUSTER_NORMAL && t != QCOW2_CLUSTER_ZERO_ALLOC) {
                 continue;
@@ -669,7 +696,7 @@ static int check_oflag_copied(BDRVQcow2State *s, BdrvCheckResult *res, int fix)
                         repair ? "Repairing" : "ERROR", e, rc);
                 if (repair && rc) {
                     e = rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED;
-                    l2[j] = GUINT64_TO_BE(e);
+                    l2_entry_set(s, l2, j, e);
                     dirty = true;
                     res->corruptions_fixed++;
                 } else {

@@ -131,7 +131,7 @@ static int update_snapshot_refcount(BDRVQcow2State *s, uint64_t l1_offset, uint3
             if (ret < 0) {
                 break;
             }
-            uint64_t old_e = GUINT64_FROM_BE(l2[j]);
+            uint64_t old_e = l2_entry_get(s, l2, j);
             uint64_t e = old_e & ~QCOW_OFLAG_COPIED;
             uint64_t refcount = 0;
             switch (qcow2_entry_type(s, e)) {
@@ -185,7 +185,7 @@ static int update_snapshot_refcount(BDRVQcow2State *s, uint64_t l1_offset, uint3
                 if (ret < 0) {
                     break;
                 }
-                l2[j] = GUINT64_TO_BE(e);
+                l2_entry_set(s, l2, j, e);
                 qcow2_cache_mark_dirty(s->l2_cache, l2);
             }
         }

@@ -242,9 +242,12 @@ static int read_extensions(BDRVQcow2State *s, BlockDriverState *bs, const uint8_
 static void setup_geometry(BDRVQcow2State *s)
 {
     s->cluster_size = 1ULL << s->cluster_bits;
-    s->l2_bits = s->cluster_bits - 3;
+    s->l2e_shift = s->extended_l2 ? 1 : 0;
+    s->l2_bits = s->cluster_bits - 3 - s->l2e_shift;
     s->l2_entries = 1ULL << s->l2_bits;
-    s->slice_entries = MIN(s->cluster_size, 4096) / 8;
+    s->slice_entries = MIN(s->cluster_size, 4096) / (8u << s->l2e_shift);
+    s->subcluster_bits = s->cluster_bits - (s->extended_l2 ? 5 : 0);
+    s->subcluster_size = 1ULL << s->subcluster_bits;
     s->rb_bits = s->cluster_bits + 3 - s->refcount_order;
     s->rb_entries = 1ULL << s->rb_bits;
     s->refcount_max = qcow2_refcount_max(s->refcount_order);
@@ -366,9 +369,13 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         return -EINVAL;
     }
     if (s->incompat & QCOW2_INCOMPAT_EXTL2) {
-        g_free(hdr);
-        block_error(errp, "Extended L2 entries are not supported");
-        return -ENOTSUP;
+        if (s->cluster_bits < 14) {
+            g_free(hdr);
+            block_error(errp, "Extended L2 entries are only supported with cluster sizes of at "
+                              "least 16384 bytes");
+            return -EINVAL;
+        }
+        s->extended_l2 = true;
     }
     if (s->refcount_order < 0 || s->refcount_order > 6) {
         g_free(hdr);
@@ -676,9 +683,62 @@ static int read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes, u
     return 0;
 }
 
+/* Reads of an image with extended L2 entries, one run of same-type subclusters at a time. */
+static int do_read_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+{
+    BDRVQcow2State *s = bs->opaque;
+    while (bytes) {
+        if (offset >= s->size) {
+            memset(buf, 0, bytes);
+            return 0;
+        }
+        uint64_t e, b, len;
+        Qcow2SubclusterType t;
+        int ret = qcow2_get_subcluster(s, offset, bytes, &e, &b, &t, &len);
+        if (ret < 0) {
+            return ret;
+        }
+        uint64_t in_cluster = offset & (s->cluster_size - 1);
+        switch (t) {
+        case QCOW2_SC_UNALLOCATED_PLAIN:
+        case QCOW2_SC_UNALLOCATED_ALLOC:
+            ret = read_backing(bs, offset, len, buf);
+            break;
+        case QCOW2_SC_ZERO_PLAIN:
+        case QCOW2_SC_ZERO_ALLOC:
+            memset(buf, 0, len);
+            break;
+        case QCOW2_SC_NORMAL:
+            ret = bdrv_pread(s->file, (e & L2E_OFFSET_MASK) + in_cluster, len, buf);
+            break;
+        case QCOW2_SC_COMPRESSED: {
+            uint8_t *data;
+            ret = qcow2_decompress_cluster(s, e, &data);
+            if (ret == 0) {
+                memcpy(buf, data + in_cluster, len);
+            }
+            break;
+        }
+        default:
+            ret = -EIO;
+            break;
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        offset += len;
+        bytes -= len;
+        buf += len;
+    }
+    return 0;
+}
+
 static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
 {
     BDRVQcow2State *s = bs->opaque;
+    if (s->extended_l2) {
+        return do_read_ext(bs, offset, bytes, buf);
+    }
     while (bytes) {
         if (offset >= s->size) {
             memset(buf, 0, bytes);
@@ -756,11 +816,166 @@ static bool in_place(BDRVQcow2State *s, uint64_t e)
     return qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL && (e & QCOW_OFLAG_COPIED);
 }
 
+/* Content of [from, to) inside the cluster at cstart, as reads see it now, into tmp + from. */
+static int read_cluster_part(BlockDriverState *bs, uint64_t cstart, uint64_t from, uint64_t to,
+                             uint8_t *tmp)
+{
+    return to > from ? do_read(bs, cstart + from, to - from, tmp + from) : 0;
+}
+
+/*
+ * Extended L2: write [offset, +bytes) inside one cluster. Only the subclusters the write
+ * touches become allocated (partial ones are completed from what reads see); a cluster that
+ * cannot be written in place (none yet, shared, compressed) gets a new host cluster holding
+ * the old allocated data too.
+ */
+static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                             const uint8_t *buf, int64_t new_host)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size;
+    uint64_t cstart = offset & ~(cs - 1), in = offset - cstart;
+    unsigned first = (unsigned)(in >> s->subcluster_bits);
+    unsigned last = (unsigned)((in + bytes - 1) >> s->subcluster_bits);
+    uint64_t mask = sc_range_mask(first, last);
+    uint64_t astart = (uint64_t)first << s->subcluster_bits;
+    uint64_t aend = (uint64_t)(last + 1) << s->subcluster_bits;
+    uint64_t cluster = offset >> s->cluster_bits;
+    uint64_t idx = cluster & (s->l2_entries - 1);
+    uint64_t l2_offset, *l2;
+    int ret = qcow2_get_l2_for_write(s, cluster >> s->l2_bits, &l2_offset);
+    if (ret == 0) {
+        ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    uint64_t e = l2_entry_get(s, l2, idx), b = l2_bitmap_get(s, l2, idx);
+    for (unsigned sc = 0; sc < 32; sc++) {
+        if (qcow2_subcluster_type(s, e, b, sc) == QCOW2_SC_INVALID) {
+            qcow2_signal_corruption(
+                s, "Invalid cluster entry found  (L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
+                l2_offset, idx);
+            return -EIO;
+        }
+    }
+    uint64_t host = e & L2E_OFFSET_MASK;
+    bool compressed = e & QCOW_OFLAG_COMPRESSED;
+    if (host && !compressed && (host & (cs - 1))) {
+        qcow2_signal_corruption(s,
+                                "Cluster allocation offset %#" PRIx64
+                                " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
+                                host, l2_offset, idx);
+        return -EIO;
+    }
+    uint64_t nb = (b | mask) & ~(mask << 32);
+    uint8_t *tmp = NULL;
+    if (host && !compressed && (e & QCOW_OFLAG_COPIED)) {
+        if ((b & mask) == mask) {
+            ret = bdrv_pwrite(s->file, host + in, bytes, buf, 0);
+        } else {
+            tmp = g_malloc(cs);
+            ret = read_cluster_part(bs, cstart, astart, in, tmp);
+            if (ret == 0) {
+                ret = read_cluster_part(bs, cstart, in + bytes, aend, tmp);
+            }
+            memcpy(tmp + in, buf, bytes);
+            if (ret == 0) {
+                ret = bdrv_pwrite(s->file, host + astart, aend - astart, tmp + astart, 0);
+            }
+            g_free(tmp);
+        }
+        if (ret == 0 && nb != b) {
+            ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+            if (ret == 0) {
+                l2_bitmap_set(s, l2, idx, nb);
+                qcow2_cache_mark_dirty(s->l2_cache, l2);
+            }
+        }
+        return ret;
+    }
+    /* a new host cluster */
+    uint64_t from = astart, to = aend;
+    if (host || compressed) {
+        from = 0;
+        to = cs;
+        if (compressed) {
+            nb = QCOW_L2_BITMAP_ALL_ALLOC;
+        }
+    }
+    tmp = g_malloc(cs);
+    ret = read_cluster_part(bs, cstart, from, in, tmp);
+    if (ret == 0) {
+        ret = read_cluster_part(bs, cstart, in + bytes, to, tmp);
+    }
+    memcpy(tmp + in, buf, bytes);
+    int64_t nh = new_host;
+    if (ret == 0 && nh < 0) {
+        nh = qcow2_alloc_clusters(s, 1);
+        ret = nh < 0 ? (int)nh : 0;
+    }
+    if (ret == 0) {
+        ret = bdrv_pwrite(s->file, (uint64_t)nh + from, to - from, tmp + from, 0);
+    }
+    g_free(tmp);
+    if (ret == 0) {
+        ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    l2_entry_set(s, l2, idx, (uint64_t)nh | QCOW_OFLAG_COPIED);
+    l2_bitmap_set(s, l2, idx, nb);
+    qcow2_cache_mark_dirty(s->l2_cache, l2);
+    if (host || compressed) {
+        ret = qcow2_free_entry(s, e, false);
+    }
+    return ret;
+}
+
 /* Write within the range of one L2 table. */
 static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const uint8_t *buf)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t cs = s->cluster_size;
+    if (s->extended_l2) {
+        /* clusters needing new host clusters get them in one run (bounded like QEMU's by the
+         * L2 slice), the others are written in place */
+        uint64_t l2_offset, *l2;
+        int ret = qcow2_get_l2_for_write(s, (offset >> s->cluster_bits) >> s->l2_bits, &l2_offset);
+        while (bytes && ret == 0) {
+            ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+            if (ret < 0) {
+                break;
+            }
+            uint64_t c = offset >> s->cluster_bits;
+            uint64_t idx = c & (s->l2_entries - 1);
+            uint64_t last = (offset + bytes - 1) >> s->cluster_bits;
+            uint64_t n = 1;
+            int64_t host = -1;
+            if (!in_place(s, l2_entry_get(s, l2, idx)) ||
+                (l2_entry_get(s, l2, idx) & QCOW_OFLAG_COMPRESSED)) {
+                uint64_t slice_end = (idx / s->slice_entries + 1) * s->slice_entries;
+                while (c + n <= last && idx + n < slice_end &&
+                       !in_place(s, l2_entry_get(s, l2, idx + n))) {
+                    n++;
+                }
+                host = qcow2_alloc_clusters(s, n);
+                if (host < 0) {
+                    return (int)host;
+                }
+            }
+            for (uint64_t i = 0; i < n && ret == 0; i++) {
+                uint64_t len = MIN(bytes, cs - (offset & (cs - 1)));
+                ret = write_cluster_ext(bs, offset, len, buf,
+                                        host < 0 ? -1 : host + (int64_t)(i * cs));
+                offset += len;
+                buf += len;
+                bytes -= len;
+            }
+        }
+        return ret;
+    }
     uint64_t first = offset >> s->cluster_bits;
     uint64_t last = (offset + bytes - 1) >> s->cluster_bits;
     uint64_t l2_offset, *l2;
@@ -775,7 +990,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             return ret;
         }
         uint64_t idx = c & (s->l2_entries - 1);
-        uint64_t e = GUINT64_FROM_BE(l2[idx]);
+        uint64_t e = l2_entry_get(s, l2, idx);
         uint64_t run_start = c << s->cluster_bits;
         if (in_place(s, e)) {
             uint64_t host = e & L2E_OFFSET_MASK;
@@ -789,7 +1004,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             }
             uint64_t n = 1;
             while (c + n <= last) {
-                uint64_t e2 = GUINT64_FROM_BE(l2[idx + n]);
+                uint64_t e2 = l2_entry_get(s, l2, idx + n);
                 if (!in_place(s, e2) || (e2 & L2E_OFFSET_MASK) != host + n * cs) {
                     break;
                 }
@@ -806,12 +1021,12 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         /* allocate a run of clusters, bounded like QEMU's by the L2 slice */
         uint64_t slice_end = (idx / s->slice_entries + 1) * s->slice_entries;
         uint64_t n = 1;
-        while (c + n <= last && idx + n < slice_end && !in_place(s, GUINT64_FROM_BE(l2[idx + n]))) {
+        while (c + n <= last && idx + n < slice_end && !in_place(s, l2_entry_get(s, l2, idx + n))) {
             n++;
         }
         uint64_t *old = g_new(uint64_t, n);
         for (uint64_t i = 0; i < n; i++) {
-            old[i] = GUINT64_FROM_BE(l2[idx + i]);
+            old[i] = l2_entry_get(s, l2, idx + i);
         }
         int64_t host = qcow2_alloc_clusters(s, n);
         if (host < 0) {
@@ -845,7 +1060,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             return ret;
         }
         for (uint64_t i = 0; i < n; i++) {
-            l2[idx + i] = GUINT64_TO_BE(((uint64_t)host + i * cs) | QCOW_OFLAG_COPIED);
+            l2_entry_set(s, l2, idx + i, ((uint64_t)host + i * cs) | QCOW_OFLAG_COPIED);
         }
         qcow2_cache_mark_dirty(s->l2_cache, l2);
         ret = free_old_entries(s, old, n, false);
@@ -926,8 +1141,9 @@ static int write_compressed(BlockDriverState *bs, uint64_t offset, uint64_t byte
             }
             if (ret == 0) {
                 uint64_t idx = (offset >> s->cluster_bits) & (s->l2_entries - 1);
-                l2[idx] =
-                    GUINT64_TO_BE(qcow2_compressed_entry(s->cluster_bits, (uint64_t)host, clen));
+                l2_entry_set(s, l2, idx,
+                             qcow2_compressed_entry(s->cluster_bits, (uint64_t)host, clen));
+                l2_bitmap_set(s, l2, idx, 0);
                 qcow2_cache_mark_dirty(s->l2_cache, l2);
             }
         }
@@ -994,41 +1210,55 @@ static int zero_or_discard_chunk(BlockDriverState *bs, uint64_t offset, uint64_t
     uint64_t *old = g_new0(uint64_t, n);
     bool changed = false;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t e = GUINT64_FROM_BE(l2[idx + i]);
+        uint64_t e = l2_entry_get(s, l2, idx + i);
+        uint64_t b = l2_bitmap_get(s, l2, idx + i);
         Qcow2ClusterType t = qcow2_entry_type(s, e);
-        uint64_t ne;
+        uint64_t ne, nb = 0;
+        if (s->extended_l2 && t == QCOW2_CLUSTER_ZERO_ALLOC) {
+            t = QCOW2_CLUSTER_NORMAL; /* bit 0 means nothing with extended L2 */
+        }
         bool alloc = t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC ||
                      t == QCOW2_CLUSTER_COMPRESSED;
+        /* with extended L2, "zero cluster" is an all-zeroes subcluster bitmap */
+        bool zero_plain = s->extended_l2 ? (!alloc && b == QCOW_L2_BITMAP_ALL_ZEROES)
+                                         : t == QCOW2_CLUSTER_ZERO_PLAIN;
+        uint64_t zflag = s->extended_l2 ? 0 : QCOW_OFLAG_ZERO;
+        uint64_t zbits = s->extended_l2 ? QCOW_L2_BITMAP_ALL_ZEROES : 0;
         if (discard) {
             if (!alloc && !bs->backing) {
                 continue;
             }
-            if (t == QCOW2_CLUSTER_ZERO_PLAIN) {
+            if (zero_plain) {
                 continue;
             }
-            ne = s->version >= 3 ? QCOW_OFLAG_ZERO : 0;
+            ne = s->version >= 3 ? zflag : 0;
+            nb = zbits;
             if (alloc) {
                 old[i] = e;
             }
         } else if (!(flags & BDRV_REQ_MAY_UNMAP) &&
                    (t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC) &&
                    (e & QCOW_OFLAG_COPIED)) {
-            ne = (e & L2E_OFFSET_MASK) | QCOW_OFLAG_COPIED | QCOW_OFLAG_ZERO;
+            ne = (e & L2E_OFFSET_MASK) | QCOW_OFLAG_COPIED | zflag;
+            nb = zbits;
         } else {
-            ne = QCOW_OFLAG_ZERO;
+            ne = zflag;
+            nb = zbits;
             if (alloc) {
                 old[i] = e;
             }
         }
-        if (ne != e) {
-            l2[idx + i] = GUINT64_TO_BE(ne);
+        if (ne != e || nb != b) {
+            l2_entry_set(s, l2, idx + i, ne);
+            l2_bitmap_set(s, l2, idx + i, nb);
             changed = true;
         }
     }
     if (changed) {
         qcow2_cache_mark_dirty(s->l2_cache, l2);
     }
-    ret = free_old_entries(s, old, n, discard);
+    /* clusters dropped by a request are punched out when the image passes discards down */
+    ret = free_old_entries(s, old, n, discard || (bs->open_flags & BDRV_O_UNMAP));
     g_free(old);
     return ret;
 }
@@ -1076,20 +1306,99 @@ static bool range_is_zero(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
     return true;
 }
 
-/* A zero write covering part of one cluster: zero the whole cluster if the rest already reads
- * as zero and the cluster holds no data (as QEMU does); -ENOTSUP otherwise. */
+/* Extended L2: make the subclusters of [offset, +bytes) (inside one cluster) read as zero. */
+static int zero_subclusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cluster = offset >> s->cluster_bits;
+    uint64_t in = offset & (s->cluster_size - 1);
+    uint64_t idx = cluster & (s->l2_entries - 1);
+    uint64_t mask = sc_range_mask((unsigned)(in >> s->subcluster_bits),
+                                  (unsigned)((in + bytes - 1) >> s->subcluster_bits));
+    uint64_t l2_offset, *l2;
+    int ret = qcow2_get_l2_for_write(s, cluster >> s->l2_bits, &l2_offset);
+    if (ret == 0) {
+        ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    uint64_t e = l2_entry_get(s, l2, idx), b = l2_bitmap_get(s, l2, idx);
+    if (e & QCOW_OFLAG_COMPRESSED) {
+        return -ENOTSUP;
+    }
+    uint64_t nb = (b | (mask << 32)) & ~mask;
+    if (nb != b) {
+        l2_bitmap_set(s, l2, idx, nb);
+        qcow2_cache_mark_dirty(s->l2_cache, l2);
+    }
+    return 0;
+}
+
+static int zero_piece(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
+
+/* Zero [offset, +bytes), aligned to subclusters (clusters without extended L2). */
+static int zero_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    if (!s->extended_l2) {
+        return for_each_l2_chunk(bs, offset, bytes, false, flags);
+    }
+    uint64_t cs = s->cluster_size;
+    while (bytes) {
+        uint64_t in = offset & (cs - 1);
+        uint64_t n = MIN(bytes, cs - in);
+        int ret;
+        if (in == 0 && n == cs) {
+            /* whole clusters, up to the end of the L2 table */
+            uint64_t per_l2 = cs << s->l2_bits;
+            n = MIN(bytes & ~(cs - 1), per_l2 - (offset & (per_l2 - 1)));
+            ret = zero_or_discard_chunk(bs, offset, n, false, flags);
+        } else {
+            ret = zero_subclusters(bs, offset, n);
+            if (ret == -ENOTSUP && !(flags & BDRV_REQ_NO_FALLBACK)) {
+                uint8_t *z = g_malloc0(n);
+                ret = qcow2_pwrite(bs, offset, n, z, 0);
+                g_free(z);
+            }
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+/* A zero write covering part of one unit (cluster, or subcluster with extended L2): zero the
+ * whole unit if the rest already reads as zero and it holds no data (as QEMU does); -ENOTSUP
+ * otherwise. */
 static int zero_partial_cluster(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t cs = s->cluster_size;
-    uint64_t cstart = offset & ~(cs - 1);
-    uint64_t cend = MIN(cstart + cs, (s->size + 511) & ~511ULL);
+    uint64_t unit = s->subcluster_size;
+    uint64_t cstart = offset & ~(unit - 1);
+    uint64_t cend = MIN(cstart + unit, (s->size + 511) & ~511ULL);
     if (!range_is_zero(bs, cstart, offset - cstart) ||
         !range_is_zero(bs, offset + bytes, cend - (offset + bytes))) {
         return -ENOTSUP;
     }
+    int ret;
+    if (s->extended_l2) {
+        uint64_t e, b, run;
+        Qcow2SubclusterType t;
+        ret = qcow2_get_subcluster(s, cstart, unit, &e, &b, &t, &run);
+        if (ret < 0) {
+            return ret;
+        }
+        if (t == QCOW2_SC_NORMAL || t == QCOW2_SC_COMPRESSED) {
+            return -ENOTSUP;
+        }
+        return zero_subclusters(bs, cstart, unit);
+    }
     uint64_t e, n;
-    int ret = qcow2_get_entry(s, cstart, 1, &e, &n);
+    ret = qcow2_get_entry(s, cstart, 1, &e, &n);
     if (ret < 0) {
         return ret;
     }
@@ -1097,7 +1406,7 @@ static int zero_partial_cluster(BlockDriverState *bs, uint64_t offset, uint64_t 
     if (t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_COMPRESSED) {
         return -ENOTSUP;
     }
-    return for_each_l2_chunk(bs, cstart, cs, false, flags);
+    return for_each_l2_chunk(bs, cstart, unit, false, flags);
 }
 
 static int zero_piece(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
@@ -1114,7 +1423,7 @@ static int zero_piece(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int
 static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t cs = s->cluster_size;
+    uint64_t cs = s->subcluster_size; /* the zeroing unit */
     if (s->version < 3) {
         return -ENOTSUP;
     }
@@ -1124,7 +1433,7 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
     uint64_t aend = end >= vend ? (end + cs - 1) & ~(cs - 1) : end & ~(cs - 1);
     int ret;
     if (astart >= aend) {
-        /* within one cluster, or straddling two without covering either */
+        /* within one unit, or straddling two without covering either */
         uint64_t mid = MIN(end, astart);
         ret = zero_piece(bs, offset, mid - offset, flags);
         if (ret == 0 && end > mid) {
@@ -1138,7 +1447,7 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
             return ret;
         }
     }
-    ret = for_each_l2_chunk(bs, astart, aend - astart, false, flags);
+    ret = zero_range(bs, astart, aend - astart, flags);
     if (ret < 0) {
         return ret;
     }
@@ -1176,6 +1485,30 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t in_cluster = offset & (s->cluster_size - 1);
+    if (s->extended_l2) {
+        uint64_t e, b;
+        Qcow2SubclusterType t;
+        int ret = qcow2_get_subcluster(s, offset, bytes, &e, &b, &t, pnum);
+        if (ret < 0) {
+            return ret;
+        }
+        int st = 0;
+        if (t == QCOW2_SC_NORMAL || t == QCOW2_SC_ZERO_ALLOC || t == QCOW2_SC_UNALLOCATED_ALLOC) {
+            *map = (e & L2E_OFFSET_MASK) + in_cluster;
+            *file = s->file;
+            st |= BDRV_BLOCK_OFFSET_VALID;
+        }
+        if (t == QCOW2_SC_ZERO_PLAIN || t == QCOW2_SC_ZERO_ALLOC) {
+            st |= BDRV_BLOCK_ZERO;
+        } else if (t == QCOW2_SC_NORMAL || t == QCOW2_SC_COMPRESSED) {
+            st |= BDRV_BLOCK_DATA;
+            if (t == QCOW2_SC_COMPRESSED) {
+                *file = s->file;
+                st |= BDRV_BLOCK_COMPRESSED;
+            }
+        }
+        return st;
+    }
     uint64_t max_clusters = (in_cluster + bytes + s->cluster_size - 1) >> s->cluster_bits;
     uint64_t e, n;
     int ret = qcow2_get_entry(s, offset, max_clusters, &e, &n);
@@ -1308,13 +1641,13 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
             return ret;
         }
         uint64_t idx = c & (s->l2_entries - 1);
-        if (GUINT64_FROM_BE(l2[idx]) != 0) {
+        if (l2_entry_get(s, l2, idx) != 0) {
             c++;
             continue;
         }
         uint64_t slice_end = (idx / s->slice_entries + 1) * s->slice_entries;
         uint64_t n = 1;
-        while (c + n < last && idx + n < slice_end && GUINT64_FROM_BE(l2[idx + n]) == 0) {
+        while (c + n < last && idx + n < slice_end && l2_entry_get(s, l2, idx + n) == 0) {
             n++;
         }
         int64_t host = qcow2_alloc_clusters(s, n);
@@ -1326,7 +1659,7 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
             return ret;
         }
         for (uint64_t i = 0; i < n; i++) {
-            l2[idx + i] = GUINT64_TO_BE(((uint64_t)host + i * cs) | QCOW_OFLAG_COPIED);
+            l2_entry_set(s, l2, idx + i, ((uint64_t)host + i * cs) | QCOW_OFLAG_COPIED);
         }
         qcow2_cache_mark_dirty(s->l2_cache, l2);
         *host_end = MAX(*host_end, (uint64_t)host + n * cs);
@@ -1377,8 +1710,9 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
                 uint64_t cnt = n >> s->cluster_bits;
                 uint64_t *oldv = g_new(uint64_t, cnt);
                 for (uint64_t i = 0; i < cnt; i++) {
-                    oldv[i] = GUINT64_FROM_BE(l2[idx + i]);
-                    l2[idx + i] = 0;
+                    oldv[i] = l2_entry_get(s, l2, idx + i);
+                    l2_entry_set(s, l2, idx + i, 0);
+                    l2_bitmap_set(s, l2, idx + i, 0);
                 }
                 qcow2_cache_mark_dirty(s->l2_cache, l2);
                 ret = free_old_entries(s, oldv, cnt, true);
@@ -1671,8 +2005,9 @@ static int qcow2_make_empty(BlockDriverState *bs)
         }
         uint64_t *old = g_new(uint64_t, s->l2_entries);
         for (uint64_t j = 0; j < s->l2_entries; j++) {
-            old[j] = GUINT64_FROM_BE(l2[j]);
-            l2[j] = 0;
+            old[j] = l2_entry_get(s, l2, j);
+            l2_entry_set(s, l2, j, 0);
+            l2_bitmap_set(s, l2, j, 0);
         }
         qcow2_cache_mark_dirty(s->l2_cache, l2);
         ret = free_old_entries(s, old, s->l2_entries, true);
@@ -1848,7 +2183,7 @@ static int expand_zero_clusters(BlockDriverState *bs)
             if (ret < 0) {
                 return ret;
             }
-            uint64_t e = GUINT64_FROM_BE(l2[j]);
+            uint64_t e = l2_entry_get(s, l2, j);
             Qcow2ClusterType t = qcow2_entry_type(s, e);
             uint64_t ne;
             if (t == QCOW2_CLUSTER_ZERO_PLAIN) {
@@ -1882,7 +2217,7 @@ static int expand_zero_clusters(BlockDriverState *bs)
             if (ret < 0) {
                 return ret;
             }
-            l2[j] = GUINT64_TO_BE(ne);
+            l2_entry_set(s, l2, j, ne);
             qcow2_cache_mark_dirty(s->l2_cache, l2);
         }
     }
@@ -2189,9 +2524,15 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
         block_error(errp, "Cluster size must be a power of two between 512 and 2048k");
         return -EINVAL;
     }
-    if (extl2) {
-        block_error(errp, "Extended L2 entries are not supported");
-        return -ENOTSUP;
+    if (extl2 && version < 3) {
+        block_error(errp, "Extended L2 entries are only supported with compatibility level 1.1 "
+                          "and above (use version=v3 or greater)");
+        return -EINVAL;
+    }
+    if (extl2 && cluster_size < 16384) {
+        block_error(errp, "Extended L2 entries are only supported with cluster sizes of at least "
+                          "16384 bytes");
+        return -EINVAL;
     }
     const char *ct = qopts_get(opts, "compression_type");
     if (ct && strcmp(ct, "zlib") != 0) {
@@ -2224,7 +2565,7 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     }
     const char *backing = qopts_get(opts, "backing_file");
     const char *backing_fmt = qopts_get(opts, "backing_fmt");
-    if (backing && prealloc != PREALLOC_MODE_OFF) {
+    if (backing && prealloc != PREALLOC_MODE_OFF && !extl2) {
         block_error(errp, "Backing file and preallocation can only be used at the same time if "
                           "extended_l2 is on");
         return -EINVAL;
@@ -2258,6 +2599,7 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     wr64(buf + 48, cluster_size);
     wr32(buf + 56, 1);
     if (version >= 3) {
+        wr64(buf + 72, extl2 ? QCOW2_INCOMPAT_EXTL2 : 0);
         wr64(buf + 80, lazy ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
         wr32(buf + 96, (uint32_t)refcount_order);
         wr32(buf + 100, 112);

@@ -97,7 +97,11 @@ typedef struct BDRVQcow2State {
     BlockDriverState *file;
     int cluster_bits;
     uint64_t cluster_size;
-    int l2_bits; /* log2 entries per L2 table */
+    int l2_bits;         /* log2 entries per L2 table */
+    bool extended_l2;    /* 16-byte L2 entries with a subcluster bitmap */
+    int l2e_shift;       /* 64-bit words per L2 entry, log2 (1 with extended L2) */
+    int subcluster_bits; /* log2 bytes per subcluster (= cluster_bits without ext. L2) */
+    uint64_t subcluster_size;
     uint64_t l2_entries;
     uint64_t slice_entries; /* QEMU's L2 slice size in entries (allocation chunking) */
     int refcount_order;
@@ -148,9 +152,56 @@ typedef struct BDRVQcow2State {
     bool corrupt_reported;
     bool read_only;
     bool check_mode;
-    bool open_done;          /* open succeeded: close stores bitmaps */
+    bool open_done;         /* open succeeded: close stores bitmaps */
     bool stale_bitmaps_ext; /* bitmaps extension without its autoclear bit: drop it */
 } BDRVQcow2State;
+
+/* Extended L2 bitmaps: bit k = subcluster k allocated, bit 32 + k = subcluster k reads zero. */
+#define QCOW_L2_BITMAP_ALL_ALLOC  0xffffffffULL
+#define QCOW_L2_BITMAP_ALL_ZEROES (QCOW_L2_BITMAP_ALL_ALLOC << 32)
+
+/* Entry i of an L2 table (as stored, big-endian words), and its bitmap (0 without ext. L2). */
+static inline uint64_t l2_entry_get(const BDRVQcow2State *s, const uint64_t *l2, uint64_t i)
+{
+    return GUINT64_FROM_BE(l2[i << s->l2e_shift]);
+}
+
+static inline void l2_entry_set(const BDRVQcow2State *s, uint64_t *l2, uint64_t i, uint64_t e)
+{
+    l2[i << s->l2e_shift] = GUINT64_TO_BE(e);
+}
+
+static inline uint64_t l2_bitmap_get(const BDRVQcow2State *s, const uint64_t *l2, uint64_t i)
+{
+    return s->extended_l2 ? GUINT64_FROM_BE(l2[(i << 1) + 1]) : 0;
+}
+
+static inline void l2_bitmap_set(const BDRVQcow2State *s, uint64_t *l2, uint64_t i, uint64_t b)
+{
+    if (s->extended_l2) {
+        l2[(i << 1) + 1] = GUINT64_TO_BE(b);
+    }
+}
+
+/* Bits first..last (inclusive) of a 32-bit subcluster mask. */
+static inline uint64_t sc_range_mask(unsigned first, unsigned last)
+{
+    return ((2ULL << last) - 1) & ~((1ULL << first) - 1);
+}
+
+typedef enum {
+    QCOW2_SC_UNALLOCATED_PLAIN,
+    QCOW2_SC_UNALLOCATED_ALLOC,
+    QCOW2_SC_ZERO_PLAIN,
+    QCOW2_SC_ZERO_ALLOC,
+    QCOW2_SC_NORMAL,
+    QCOW2_SC_COMPRESSED,
+    QCOW2_SC_INVALID,
+} Qcow2SubclusterType;
+
+/* Type of subcluster sc of an extended L2 entry (QEMU's rules). */
+Qcow2SubclusterType qcow2_subcluster_type(BDRVQcow2State *s, uint64_t entry, uint64_t bitmap,
+                                          unsigned sc);
 
 /* qcow2-cluster.c: caches and mapping */
 Qcow2Cache *qcow2_cache_new(int n, size_t table_size, bool is_l2);
@@ -172,6 +223,12 @@ Qcow2ClusterType qcow2_entry_type(BDRVQcow2State *s, uint64_t l2_entry);
  */
 int qcow2_get_entry(BDRVQcow2State *s, uint64_t offset, uint64_t max_clusters, uint64_t *entry,
                     uint64_t *n_same);
+/*
+ * Extended L2: entry and bitmap of the cluster holding `offset`, and how many bytes from
+ * `offset` (at most `bytes`, within the cluster) share the subcluster type in *type.
+ */
+int qcow2_get_subcluster(BDRVQcow2State *s, uint64_t offset, uint64_t bytes, uint64_t *entry,
+                         uint64_t *bitmap, Qcow2SubclusterType *type, uint64_t *run);
 int qcow2_write_l1_entry(BDRVQcow2State *s, uint32_t index);
 /* Make the L2 table for l1_index writable (allocate or copy-on-write); returns its offset. */
 int qcow2_get_l2_for_write(BDRVQcow2State *s, uint64_t l1_index, uint64_t *l2_offset);

@@ -119,7 +119,7 @@ int img_commit(int argc, char **argv)
         error_exit("Expecting one image file name");
     }
     const char *filename = argv[optind];
-    int flags = BDRV_O_RDWR;
+    int flags = BDRV_O_RDWR | BDRV_O_UNMAP; /* as QEMU's commit */
     bool wt;
     if (bdrv_parse_cache_mode(cache, &flags, &wt) < 0) {
         error_report("Invalid cache option: %s", cache);

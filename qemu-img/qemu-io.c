@@ -17,7 +17,7 @@
 #include "tools.h"
 
 static BlockDriverState *bs;
-static int open_flags = BDRV_O_RDWR;
+static int open_flags = BDRV_O_RDWR | BDRV_O_UNMAP;
 
 typedef int (*cmd_fn)(int argc, char **argv);
 
@@ -592,7 +592,7 @@ static int open_image(const char *name, const char *fmt, int flags)
 
 static int open_f(int argc, char **argv)
 {
-    int flags = BDRV_O_RDWR;
+    int flags = BDRV_O_RDWR | BDRV_O_UNMAP;
     const char *fmt = NULL;
     int c;
     optind = 0;
@@ -809,12 +809,17 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case 'd':
+            if (bdrv_parse_discard_flags(optarg, &open_flags) < 0) {
+                error_report("Invalid discard option: %s", optarg);
+                return 1;
+            }
+            break;
         case 's':
         case 'C':
         case 'm':
         case 'k':
         case 'i':
-        case 'd':
         case 'T':
         case 'U':
         case 'O':

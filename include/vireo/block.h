@@ -39,6 +39,7 @@ typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 #define BDRV_O_WRTHROUGH  0x0040 /* flush after every write (writethrough, directsync) */
 #define BDRV_O_NO_IO      0x0080 /* metadata only (e.g. create -u): skip backing checks */
 #define BDRV_O_CHECK      0x0100 /* opened for qemu-img check: tolerate some corruption */
+#define BDRV_O_UNMAP      0x0200 /* discard=unmap: pass discards and unmapping zero writes down */
 
 /* Request flags */
 #define BDRV_REQ_MAY_UNMAP   0x1 /* zero writes may deallocate */
@@ -200,6 +201,8 @@ const BlockDriver *bdrv_probe(BlockDriverState *file);
 const BlockDriver *bdrv_probe_buf(const uint8_t *buf, size_t len);
 /* Combine a backing file name with the directory of the image that names it. */
 char *bdrv_path_combine(const char *base, const char *name);
+/* "ignore"/"off" or "unmap"/"on" to BDRV_O_UNMAP in *flags; -1 when unknown. */
+int bdrv_parse_discard_flags(const char *mode, int *flags);
 /* Cache-mode string ("none", "writeback", "writethrough", "directsync", "unsafe") to flags. */
 int bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough);
 

@@ -57,28 +57,10 @@ elif mode == 'tentry2': f.seek(toff); f.write(struct.pack('>Q', (1 << 20) + 513)
 elif mode == 'autoclear': f.seek(95); f.write(b'\0')
 EOF
 
-# seq NAME CMD...: each CMD runs in r/ with QI/QO = real tools and in o/ with ours
-seq() {
-    local name=$1 c
-    shift
-    rm -rf r o
-    mkdir r o
-    (cd r && QI=$REF_QIMG QO=$REF_QIO && for c in "$@"; do eval "$c" >>log 2>&1; echo "rc=$?" >>log; done)
-    (cd o && QI=$QIMG QO=$QIO && for c in "$@"; do eval "$c" >>log 2>&1; echo "rc=$?" >>log; done)
-    sed -i 's/#block[0-9]*/#block/g; / ops\/sec)$/d' r/log o/log
-    local why=
-    for f in r/*.qcow2; do
-        cmp -s "$f" "o/${f#r/}" || why="$why ${f#r/} differs: $(cmp "$f" "o/${f#r/}" 2>&1 | head -1);"
-    done
-    cmp -s r/log o/log || why="$why output: $(diff r/log o/log | head -6 | tr '\n' '|')"
-    if grep -qE 'AddressSanitizer|runtime error|Segmentation' o/log; then why="$why sanitizer/crash"; fi
-    if [ -z "$why" ]; then ok "bitmap/$name"; else fail "bitmap/$name" "$why"; fi
-}
-
 C='$QI create -q -f qcow2'
-seq add "$C x.qcow2 1M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add -g 512 x.qcow2 c' \
+both bitmap/add "$C x.qcow2 1M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add -g 512 x.qcow2 c' \
     '$QI info x.qcow2' '$QI info --output=json x.qcow2'
-seq options "$C x.qcow2 1M" '$QI bitmap x.qcow2 b' '$QI bitmap --add x.qcow2' \
+both bitmap/options "$C x.qcow2 1M" '$QI bitmap x.qcow2 b' '$QI bitmap --add x.qcow2' \
     '$QI bitmap -g 4k --remove x.qcow2 b' '$QI bitmap -F raw --add x.qcow2 b' \
     '$QI bitmap -b y --add x.qcow2 b' '$QI bitmap --add -g foo x.qcow2 b' \
     '$QI bitmap --add -g 100 x.qcow2 b' '$QI bitmap --add -g 4G x.qcow2 b' \
@@ -89,17 +71,17 @@ seq options "$C x.qcow2 1M" '$QI bitmap x.qcow2 b' '$QI bitmap --add x.qcow2' \
     '$QI bitmap --add x.qcow2 $(printf "%01024d" 0)' '$QI bitmap --add -f raw x.qcow2 b' \
     '$QI bitmap --add missing.qcow2 b' '$QI bitmap --bogus x.qcow2 b' '$QI bitmap --merge' \
     '$QI bitmap --add --disable -g 2G x.qcow2 huge' '$QI info x.qcow2'
-seq writes "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' \
+both bitmap/writes "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' \
     '$QO -c "write 1M 64k" -c "write -z 5M 1M" -c "discard 10M 1M" -c "write -c 30M 64k" x.qcow2' \
     '$QI bitmap --add --disable -g 1k x.qcow2 c' '$QO -c "write 20M 4k" -c "write 63M 1M" x.qcow2' \
     '$QO -r -c "read 0 1M" x.qcow2' '$QI check x.qcow2' '$QI info x.qcow2'
-seq remove "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add x.qcow2 c' \
+both bitmap/remove "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add x.qcow2 c' \
     '$QO -c "write 1M 64k" x.qcow2' '$QI bitmap --remove x.qcow2 b' '$QI info x.qcow2' \
     '$QI bitmap --remove x.qcow2 c' '$QI info x.qcow2' '$QI check x.qcow2'
-seq small-clusters "$C -o cluster_size=512 x.qcow2 64M" '$QI bitmap --add -g 512 x.qcow2 b' \
+both bitmap/small-clusters "$C -o cluster_size=512 x.qcow2 64M" '$QI bitmap --add -g 512 x.qcow2 b' \
     '$QO -c "write 1M 64k" -c "write 30M 1M" x.qcow2' '$QI bitmap --clear x.qcow2 b' \
     '$QO -c "write 2M 512" -c "write 40M 2M" x.qcow2' '$QI check x.qcow2'
-seq merge "$C x.qcow2 64M" '$QI bitmap --add -g 4k x.qcow2 a' '$QO -c "write 1M 64k" x.qcow2' \
+both bitmap/merge "$C x.qcow2 64M" '$QI bitmap --add -g 4k x.qcow2 a' '$QO -c "write 1M 64k" x.qcow2' \
     '$QI bitmap --add -g 128k x.qcow2 b' '$QO -c "write 7M 1k" x.qcow2' \
     '$QI bitmap --disable x.qcow2 a' '$QO -c "write 9M 1k" x.qcow2' \
     '$QI bitmap --merge b x.qcow2 a' "$C y.qcow2 64M" '$QI bitmap --add -g 1M y.qcow2 s' \
@@ -107,24 +89,24 @@ seq merge "$C x.qcow2 64M" '$QI bitmap --add -g 4k x.qcow2 a' '$QO -c "write 1M 
     '$QI bitmap --add --merge a --disable --enable --clear x.qcow2 n' \
     '$QI bitmap --merge zz --add x.qcow2 n2' "$C z.qcow2 32M" '$QI bitmap --add z.qcow2 s' \
     '$QI bitmap --merge s -b z.qcow2 x.qcow2 a' '$QI info x.qcow2' '$QI check x.qcow2'
-seq inuse "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add x.qcow2 c' \
+both bitmap/inuse "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add x.qcow2 c' \
     '$QO -c "write 1M 64k" x.qcow2' 'python3 ../corrupt.py x.qcow2 inuse' '$QI info x.qcow2' \
     '$QI bitmap --clear x.qcow2 b' '$QI bitmap --enable x.qcow2 b' '$QI bitmap --merge b x.qcow2 c' \
     '$QI resize x.qcow2 +1M' '$QO -c "write 2M 64k" x.qcow2' '$QI info x.qcow2' \
     '$QI bitmap --remove x.qcow2 b' '$QI info x.qcow2' '$QI check x.qcow2'
-seq autoclear "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' 'python3 ../corrupt.py x.qcow2 autoclear' \
+both bitmap/autoclear "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' 'python3 ../corrupt.py x.qcow2 autoclear' \
     '$QI info x.qcow2' '$QI check x.qcow2' '$QO -c "write 0 4k" x.qcow2' '$QI check -r leaks x.qcow2' \
     '$QI check x.qcow2'
-seq resize "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" -c "write 63M 1M" x.qcow2' \
+both bitmap/resize "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" -c "write 63M 1M" x.qcow2' \
     '$QI resize x.qcow2 +100M' '$QO -c "write 150M 64k" x.qcow2' '$QI resize --shrink x.qcow2 10M' \
     '$QI check x.qcow2' '$QI info x.qcow2'
-seq commit "$C base.qcow2 64M" '$QI bitmap --add base.qcow2 b' "$C -b base.qcow2 -F qcow2 x.qcow2" \
+both bitmap/commit "$C base.qcow2 64M" '$QI bitmap --add base.qcow2 b' "$C -b base.qcow2 -F qcow2 x.qcow2" \
     '$QI bitmap --add x.qcow2 t' '$QO -c "write 1M 64k" -c "write -z 3M 64k" x.qcow2' \
     '$QI commit x.qcow2' '$QI check base.qcow2' '$QI check x.qcow2' '$QI info base.qcow2'
-seq convert "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' "$C s.qcow2 64M" \
+both bitmap/convert "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' "$C s.qcow2 64M" \
     '$QO -c "write 1M 64k" -c "write 20M 4M" s.qcow2' '$QI convert -n -O qcow2 s.qcow2 x.qcow2' \
     '$QI check x.qcow2'
-seq convert-bitmaps "$C s.qcow2 64M" '$QI bitmap --add s.qcow2 b' '$QI bitmap --add -g 4k s.qcow2 a' \
+both bitmap/convert-bitmaps "$C s.qcow2 64M" '$QI bitmap --add s.qcow2 b' '$QI bitmap --add -g 4k s.qcow2 a' \
     '$QO -c "write 1M 64k" -c "write 20M 3M" s.qcow2' '$QI bitmap --disable s.qcow2 a' \
     '$QI convert --bitmaps -O qcow2 s.qcow2 x.qcow2' '$QI info x.qcow2' \
     '$QI convert --bitmaps -O raw s.qcow2 x.raw' '$QI convert --skip-broken-bitmaps -O qcow2 s.qcow2 y.qcow2' \
@@ -132,16 +114,16 @@ seq convert-bitmaps "$C s.qcow2 64M" '$QI bitmap --add s.qcow2 b' '$QI bitmap --
     'python3 ../corrupt.py s.qcow2 inuse' '$QI convert --bitmaps -O qcow2 s.qcow2 y.qcow2' \
     '$QI convert --bitmaps --skip-broken-bitmaps -O qcow2 s.qcow2 z.qcow2' '$QI info z.qcow2' \
     '$QI convert --bitmaps -O qcow2 -o compat=0.10 s.qcow2 w.qcow2'
-seq check-r "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" x.qcow2' \
+both bitmap/check-r "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" x.qcow2' \
     '$QI check -r all x.qcow2' '$QI check -r leaks x.qcow2' '$QO -c "read 0 64k" x.qcow2' \
     '$QI info x.qcow2'
-seq snapshot "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" x.qcow2' \
+both bitmap/snapshot "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" x.qcow2' \
     '$QI snapshot -c s1 x.qcow2' '$QO -c "write 1M 64k" x.qcow2' '$QI snapshot -a s1 x.qcow2' \
     '$QI snapshot -d s1 x.qcow2' '$QI check x.qcow2'
-seq amend "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" x.qcow2' \
+both bitmap/amend "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QO -c "write 1M 64k" x.qcow2' \
     '$QI amend -o lazy_refcounts=on x.qcow2' '$QI amend -o size=128M x.qcow2' \
     '$QI amend -o compat=0.10 x.qcow2' '$QI check x.qcow2' '$QI info x.qcow2'
-seq measure "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add -g 512 x.qcow2 c' \
+both bitmap/measure "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add -g 512 x.qcow2 c' \
     '$QO -c "write 1M 64k" x.qcow2' '$QI measure -O qcow2 x.qcow2' \
     '$QI measure -O qcow2 -o cluster_size=4k --output=json x.qcow2' '$QI measure -O raw x.qcow2' \
     '$QI measure -O qcow2 -o compat=0.10 x.qcow2'
@@ -149,7 +131,7 @@ seq measure "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add -g 5
 # damaged bitmap structures: same messages and bytes as QEMU, no crash
 for m in reserved zero misaligned hugedir zerodir less more extra gbits type flags tsize toff \
     short dup tentry tentry2; do
-    seq "bad-$m" "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add -g 512 x.qcow2 cc' \
+    both "bitmap/bad-$m" "$C x.qcow2 64M" '$QI bitmap --add x.qcow2 b' '$QI bitmap --add -g 512 x.qcow2 cc' \
         '$QO -c "write 1M 64k" x.qcow2' "python3 ../corrupt.py x.qcow2 $m" '$QI info x.qcow2' \
         '$QI check x.qcow2' '$QO -c "read 0 4k" x.qcow2' '$QI bitmap --remove x.qcow2 b' \
         '$QI check -r all x.qcow2' '$QI info --output=json x.qcow2'

@@ -48,3 +48,23 @@ for d, h in sorted(extents(fa) + extents(fb)):
             sys.exit(1)
 PY
 }
+# both NAME CMD...: each CMD runs (eval) in r/ with $QI/$QO = the real tools and in o/ with ours;
+# outputs (node names and timing lines aside), exit codes and every *.qcow2 must be the same.
+both() {
+    local name=$1 c
+    shift
+    rm -rf r o
+    mkdir r o
+    (cd r && QI=$REF_QIMG QO=$REF_QIO && for c in "$@"; do eval "$c" >>log 2>&1; echo "rc=$?" >>log; done)
+    (cd o && QI=$QIMG QO=$QIO && for c in "$@"; do eval "$c" >>log 2>&1; echo "rc=$?" >>log; done)
+    sed -i 's/#block[0-9]*/#block/g; / ops\/sec)$/d' r/log o/log
+    local why=
+    for f in r/*.qcow2; do
+        [ -e "$f" ] || continue
+        cmp -s "$f" "o/${f#r/}" || why="$why ${f#r/} differs: $(cmp "$f" "o/${f#r/}" 2>&1 | head -1);"
+    done
+    cmp -s r/log o/log || why="$why output: $(diff r/log o/log | head -6 | tr '\n' '|')"
+    if grep -qE 'AddressSanitizer|runtime error|Segmentation' o/log; then why="$why sanitizer/crash"; fi
+    if [ -z "$why" ]; then ok "$name"; else fail "$name" "$why"; fi
+}
+

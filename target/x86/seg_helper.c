@@ -97,6 +97,9 @@ void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector)
     uint16_t sel = (uint16_t)selector;
     SegmentCache *sc = &env->segs[seg];
     int cpl = env->cpl;
+    if (seg == R_SS) {
+        env->int_shadow = true; /* no interrupt before the next instruction (MOV/POP SS) */
+    }
     if (real_mode(env) || (env->eflags & RFLAGS_VM)) {
         load_seg_real(env, (int)seg, sel);
         return;
@@ -599,6 +602,13 @@ static void far_return(CPUX86State *env, int bytes, uint64_t imm, bool is_iret)
         }
         x86_set_rflags(env, (x86_get_rflags(env) & ~mask) | (fl & mask));
     }
+    if (!((cd >> 32) & DESC_L) || !(env->efer & EFER_LMA)) {
+        SegmentCache tmp;
+        seg_from_desc(&tmp, cs, cd);
+        if (ip > tmp.limit) {
+            raise_gp(env, 0); /* the return address is beyond the code segment's limit */
+        }
+    }
     seg_from_desc(&env->segs[R_CS], cs, cd);
     if (rpl > env->cpl) {
         seg_from_desc(&env->segs[R_SS], ss, ssd);
@@ -618,7 +628,9 @@ static void far_return(CPUX86State *env, int bytes, uint64_t imm, bool is_iret)
 void helper_iret(CPUX86State *env, uint64_t size_bits)
 {
     int bytes = (int)size_bits / 8;
-    if (!(env->efer & EFER_LMA)) {
+    if (!code64(env)) {
+        /* protected or real mode, or compatibility mode (where a return to the same level
+         * does not pop SS:ESP either) */
         far_return(env, bytes, 0, true);
         return;
     }
@@ -767,11 +779,18 @@ void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info
     if (!((d >> 32) & DESC_S)) {
         raise_gp(env, sel & 0xfffc); /* call gate, task gate or TSS */
     }
-    if (is_call) {
-        /* the pushes may fault: check the target first, then push, then load */
+    {
+        /* check the target first (the pushes may fault), then push, then load */
         SegmentCache save = env->segs[R_CS];
         load_cs_same_level(env, sel);
+        bool lm64 = (env->efer & EFER_LMA) && (env->segs[R_CS].flags & DESC_L);
+        uint32_t limit = env->segs[R_CS].limit;
         env->segs[R_CS] = save;
+        if (!lm64 && off > limit) {
+            raise_gp(env, 0);
+        }
+    }
+    if (is_call) {
         stk_push(env, &k, old_cs, bytes);
         stk_push(env, &k, next, bytes);
     }

@@ -224,12 +224,34 @@ sysenter_entry:
         or %ebx, %eax
         call save
 
+        # an external interrupt (the LAPIC timer, vector 0x40) through the 32-bit IDT wakes HLT
+        mov $0xff, %al                # the PICs masked (the firmware may have left IRQ 0 on)
+        out %al, $0x21
+        out %al, $0xa1
+        mov $0x40, %ecx
+        mov $int_timer, %eax
+        mov $0x8e00, %edx
+        call set_gate
+        movl $0x1ff, 0xfee000f0       # SVR: enabled
+        movl $0x0b, 0xfee003e0        # divide by 1
+        movl $0x40, 0xfee00320        # LVT timer: vector 0x40, one-shot
+        movl $10000, 0xfee00380
+        sti
+1:      hlt
+        cmpl $0, timer_hits
+        je 1b
+        cli
+        mov timer_hits, %eax
+        call save
+        mov timer_frame, %eax
+        call save
+
         # LAR / LSL / VERR / VERW / ARPL
         mov $0x30, %ebx               # DPL-3 code
         mov $0xffffffff, %eax
         lar %ebx, %eax
-        call save
         call save_flags
+        call save
         mov $0x48, %ebx
         lsl %ebx, %eax
         call save
@@ -247,13 +269,13 @@ sysenter_entry:
         mov $0x1000, %ebx             # beyond the GDT: ZF = 0, EAX unchanged
         mov $0x5a5a, %eax
         lar %ebx, %eax
-        call save
         call save_flags
+        call save
         mov $0x10, %eax
         mov $0x13, %ecx
         arpl %cx, %ax
-        call save
         call save_flags
+        call save
         arpl %cx, %ax
         call save_flags
 
@@ -285,6 +307,17 @@ exc_common:
         call save
         mov resume, %eax
         mov %eax, (%esp)
+        iret
+
+int_timer:
+        push %eax
+        incl timer_hits
+        mov 12(%esp), %eax            # the pushed EFLAGS: IF was set
+        and $0x200, %eax
+        or 8(%esp), %eax              # | CS
+        mov %eax, timer_frame
+        movl $0, 0xfee000b0           # EOI
+        pop %eax
         iret
 
 int41:  pushf
@@ -338,6 +371,8 @@ stubs:  .long exc0, exc1, exc2, exc3, exc4, exc5, exc6, exc7, exc8, exc9, exc10,
         .long exc25, exc26, exc27, exc28, exc29, exc30, exc31
 bounds: .long 10, 20
 resume: .long 0
+timer_hits: .long 0
+timer_frame: .long 0
 saved_esp: .long 0
 ring0_esp: .long 0
 farp:   .long 0, 0

@@ -200,8 +200,8 @@ rm_entry:
         mov $10, %cx
         repe cmpsb
         mov %cx, %ax
-        call rsave
         call rsave_flags
+        call rsave
         mov $'c', %al
         mov $0x100, %di
         mov $6, %cx
@@ -304,6 +304,38 @@ rm_entry:
         call rsave_flags
         call rsave
 
+        # an external interrupt through the IVT: PIT channel 0 -> PIC IRQ 0 (vector 0x50) wakes HLT
+        movw $(irq0 - rm_start), 0x50*4
+        movw $BSEG, 0x50*4 + 2
+        mov $0x11, %al                # ICW1..4: vectors 0x50.., cascade on IRQ 2, 8086 mode
+        out %al, $0x20
+        mov $0x50, %al
+        out %al, $0x21
+        mov $0x04, %al
+        out %al, $0x21
+        mov $0x01, %al
+        out %al, $0x21
+        mov $0xfe, %al                # only IRQ 0
+        out %al, $0x21
+        mov $0xff, %al
+        out %al, $0xa1
+        mov $0x30, %al                # channel 0, lobyte/hibyte, mode 0 (one interrupt)
+        out %al, $0x43
+        mov $0x00, %al
+        out %al, $0x40
+        mov $0x10, %al
+        out %al, $0x40
+        movw $0, %cs:(irq_hits - rm_start)
+        sti
+1:      hlt
+        cmpw $0, %cs:(irq_hits - rm_start)
+        je 1b
+        cli
+        mov $0xff, %al
+        out %al, $0x21
+        movzwl %cs:(irq_hits - rm_start), %eax
+        call rsave
+
         # back to protected mode
         cli
         mov %cr0, %eax
@@ -339,6 +371,14 @@ int40:  push %bp                      # AX += 1, BX = the flags and CS pushed
         xor 4(%bp), %bx
         pop %bp
         iret
+
+irq0:   incw %cs:(irq_hits - rm_start)
+        push %ax
+        mov $0x20, %al                # EOI
+        out %al, $0x20
+        pop %ax
+        iret
+irq_hits: .word 0
 
 de_handler:
         push %bp

@@ -121,6 +121,63 @@ static void test_walk(void)
     CHECK("walk/nx-without-nxe-reserved", e == (0x80000000u | PF_P | PF_RSVD));
 }
 
+/* Paging outside long mode: 2-level (4 KiB, 4 MiB with PSE and PSE-36) and 3-level PAE. */
+static void test_walk_legacy(void)
+{
+    X86Translation t;
+    uint32_t e;
+    reset_cpu();
+    env->efer = 0;
+    env->cr[4] = CR4_PSE;
+    env->cr[3] = 0x1000; /* PD at 0x1000 (4-byte entries), PT at 0x2000 */
+    uint32_t *pd = (uint32_t *)(ram + 0x1000), *pt = (uint32_t *)(ram + 0x2000);
+    memset(pd, 0, 0x2000);
+    pd[0] = 0x2000 | P | RW | US;
+    pt[5] = 0x123000 | P | RW;
+    e = x86_walk(env, 0x5abc, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk32/4k",
+          e == 0 && t.pa == 0x123abc && (pd[0] & PA_A) && (pt[5] & PA_A) && !(pt[5] & PA_D));
+    e = x86_walk(env, 0x5abc, ACC_WRITE, MMU_KERNEL, &t);
+    CHECK("walk32/dirty", e == 0 && (pt[5] & PA_D));
+    e = x86_walk(env, 0x5abc, ACC_READ, MMU_USER, &t);
+    CHECK("walk32/user-on-supervisor", e == (0x80000000u | PF_P | PF_U));
+    /* 4 MiB page at va 0x800000 -> pa 0x3_00c00000 (PSE-36: bits 13..20 are pa 32..39) */
+    pd[2] = 0x00c00000u | (3u << 13) | P | RW | PS;
+    e = x86_walk(env, 0x812345, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk32/4m-pse36", e == 0 && t.pa == 0x300c12345ull);
+    pd[3] = 0x00c00000u | (1u << 21) | P | PS; /* bit 21 is reserved in a 4 MiB entry */
+    e = x86_walk(env, 0xc00000, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk32/4m-reserved", e == (0x80000000u | PF_P | PF_RSVD));
+    env->cr[4] = 0; /* without CR4.PSE the PS bit is ignored: pd[2] points at a page table */
+    *(uint32_t *)(ram + 0xc00000 + 0x12 * 4) = 0x456000 | P;
+    pd[2] = 0x00c00000u | P | RW | PS;
+    e = x86_walk(env, 0x812345, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk32/ps-without-pse", e == 0 && t.pa == 0x456345);
+    /* PAE: PDPT at 0x3020 (32-byte aligned), PD at 0x4000, PT at 0x5000 */
+    env->cr[4] = CR4_PAE;
+    env->cr[3] = 0x3020;
+    memset(ram + 0x3000, 0, 0x3000);
+    *q(0x3020 + 8) = 0x4000 | P; /* va 0x40000000.. */
+    *q(0x4000) = 0x5000 | P | RW;
+    *q(0x5000 + 8) = 0x777000 | P | RW;
+    *q(0x5000 + 16) = 0x778000 | P | RW | NX;
+    *q(0x4000 + 8) = 0x1200000 | P | RW | PS; /* 2 MiB at va 0x40200000 */
+    e = x86_walk(env, 0x40001234, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk-pae/4k", e == 0 && t.pa == 0x777234);
+    e = x86_walk(env, 0x40212345, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk-pae/2m", e == 0 && t.pa == 0x1212345);
+    e = x86_walk(env, 0x40002234, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk-pae/nx-without-nxe-reserved", e == (0x80000000u | PF_P | PF_RSVD));
+    env->efer = EFER_NXE;
+    e = x86_walk(env, 0x40002234, ACC_EXEC, MMU_KERNEL, &t);
+    CHECK("walk-pae/nx-fetch", e == (0x80000000u | PF_P | PF_I));
+    e = x86_walk(env, 0x00001234, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk-pae/pdpte-not-present", e == 0x80000000u);
+    *q(0x3020) = 0x6000 | P | RW; /* RW is reserved in a PAE PDPTE */
+    e = x86_walk(env, 0x00001234, ACC_READ, MMU_KERNEL, &t);
+    CHECK("walk-pae/pdpte-reserved", e == (0x80000000u | PF_P | PF_RSVD));
+}
+
 static void test_tlb(void)
 {
     uint64_t v = 0;
@@ -300,6 +357,7 @@ int main(void)
     tcg_exec_init(16 << 20);
     tcg_cpu_reset(env);
     test_walk();
+    test_walk_legacy();
     test_tlb();
     test_idt();
     test_syscall();

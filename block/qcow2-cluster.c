@@ -233,7 +233,9 @@ Qcow2ClusterType qcow2_entry_type(BDRVQcow2State *s, uint64_t e)
         return (e & L2E_OFFSET_MASK) ? QCOW2_CLUSTER_ZERO_ALLOC : QCOW2_CLUSTER_ZERO_PLAIN;
     }
     if (!(e & L2E_OFFSET_MASK)) {
-        return QCOW2_CLUSTER_UNALLOCATED;
+        /* offset 0 is a real one in an external data file, told apart by the COPIED flag */
+        return qcow2_has_data_file(s) && (e & QCOW_OFLAG_COPIED) ? QCOW2_CLUSTER_NORMAL
+                                                                 : QCOW2_CLUSTER_UNALLOCATED;
     }
     return QCOW2_CLUSTER_NORMAL;
 }
@@ -315,11 +317,10 @@ Qcow2SubclusterType qcow2_subcluster_type(BDRVQcow2State *s, uint64_t e, uint64_
                                           unsigned sc)
 {
     uint64_t alloc = bitmap & QCOW_L2_BITMAP_ALL_ALLOC, zero = bitmap >> 32;
-    (void)s;
     if (e & QCOW_OFLAG_COMPRESSED) {
         return bitmap ? QCOW2_SC_INVALID : QCOW2_SC_COMPRESSED;
     }
-    if (!(e & L2E_OFFSET_MASK)) {
+    if (!(e & L2E_OFFSET_MASK) && !(qcow2_has_data_file(s) && (e & QCOW_OFLAG_COPIED))) {
         if (alloc) {
             return QCOW2_SC_INVALID;
         }

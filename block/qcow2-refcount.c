@@ -436,11 +436,26 @@ int qcow2_free_clusters(BDRVQcow2State *s, uint64_t offset, uint64_t length, boo
     return 0;
 }
 
+int64_t qcow2_alloc_data_clusters(BDRVQcow2State *s, uint64_t first, uint64_t n)
+{
+    if (qcow2_has_data_file(s)) {
+        return (int64_t)(first << s->cluster_bits);
+    }
+    return qcow2_alloc_clusters(s, n);
+}
+
 int qcow2_free_entry(BDRVQcow2State *s, uint64_t e, bool discard)
 {
     switch (qcow2_entry_type(s, e)) {
     case QCOW2_CLUSTER_NORMAL:
     case QCOW2_CLUSTER_ZERO_ALLOC:
+        if (qcow2_has_data_file(s)) {
+            /* data clusters of an external file carry no refcount */
+            if (discard && s->data_file) {
+                bdrv_discard(s->data_file, e & L2E_OFFSET_MASK, s->cluster_size);
+            }
+            return 0;
+        }
         return qcow2_free_clusters(s, e & L2E_OFFSET_MASK, s->cluster_size, discard);
     case QCOW2_CLUSTER_COMPRESSED: {
         uint64_t off, len;
@@ -574,7 +589,9 @@ static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
                 res->corruptions++;
                 break;
             }
-            inc_refs(s, cs, res, off, s->cluster_size);
+            if (!qcow2_has_data_file(s)) {
+                inc_refs(s, cs, res, off, s->cluster_size);
+            }
             break;
         }
         default:
@@ -686,7 +703,9 @@ static int check_oflag_copied(BDRVQcow2State *s, BdrvCheckResult *res, int fix)
                 continue;
             }
             uint64_t off = e & L2E_OFFSET_MASK;
-            if (qcow2_get_refcount(s, off >> s->cluster_bits, &rc) < 0) {
+            if (qcow2_has_data_file(s)) {
+                rc = 1; /* no refcounts in an external data file */
+            } else if (qcow2_get_refcount(s, off >> s->cluster_bits, &rc) < 0) {
                 continue;
             }
             if ((rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0)) {

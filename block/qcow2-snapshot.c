@@ -393,6 +393,9 @@ int qcow2_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info)
     if (ret < 0) {
         return ret;
     }
+    if (qcow2_has_data_file(s)) {
+        return -ENOTSUP; /* as QEMU: the data file cannot keep old versions */
+    }
     if (s->nb_snapshots >= QCOW_MAX_SNAPSHOTS) {
         return -EFBIG;
     }

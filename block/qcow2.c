@@ -224,8 +224,9 @@ static int read_extensions(BDRVQcow2State *s, BlockDriverState *bs, const uint8_
             block_error(errp, "Encrypted images are not supported");
             return -ENOTSUP;
         case QCOW2_EXT_DATA_FILE:
-            block_error(errp, "External data files are not supported");
-            return -ENOTSUP;
+            g_free(s->data_file_name);
+            s->data_file_name = g_strndup((const char *)d, len);
+            break;
         default:
             s->unknown_exts = g_renew(Qcow2UnknownExt, s->unknown_exts, s->n_unknown_exts + 1);
             s->unknown_exts[s->n_unknown_exts].type = type;
@@ -359,11 +360,24 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         return -EACCES;
     }
     if (s->incompat & QCOW2_INCOMPAT_DATA_FILE) {
-        g_free(hdr);
-        block_error(errp, "External data files are not supported");
-        return -ENOTSUP;
-    }
-    if (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW) {
+        if (!s->data_file_name) {
+            g_free(hdr);
+            block_error(errp, "'data-file' is required for this image");
+            return -EINVAL;
+        }
+        char *path = g_strdup(s->data_file_name); /* as QEMU 7.2: relative to the cwd */
+        char *derr = NULL;
+        int dflags = flags & (BDRV_O_RDWR | BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_WRTHROUGH);
+        s->data_file = bdrv_open(path, "file", NULL, dflags | BDRV_O_UNMAP, &derr);
+        g_free(path);
+        if (!s->data_file && !(flags & BDRV_O_NO_IO)) {
+            g_free(hdr);
+            block_error(errp, "%s", derr);
+            g_free(derr);
+            return -EINVAL;
+        }
+        g_free(derr);
+    } else if (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW) {
         g_free(hdr);
         block_error(errp, "data-file-raw requires a data file");
         return -EINVAL;
@@ -551,6 +565,8 @@ static void qcow2_close(BlockDriverState *bs)
     g_free(s->unknown_header);
     g_free(s->cbuf);
     g_free(s->ccache);
+    bdrv_close(s->data_file);
+    g_free(s->data_file_name);
 }
 
 static const char *const feature_names[][3] = {
@@ -615,6 +631,10 @@ int qcow2_update_header(BDRVQcow2State *s)
     if (bs->backing_format && bs->backing_file && bs->backing_file[0]) {
         ok = ok && add_ext(buf, cs, &pos, QCOW2_EXT_BACKING_FMT, bs->backing_format,
                            (uint32_t)strlen(bs->backing_format));
+    }
+    if (s->data_file_name && qcow2_has_data_file(s)) {
+        ok = ok && add_ext(buf, cs, &pos, QCOW2_EXT_DATA_FILE, s->data_file_name,
+                           (uint32_t)strlen(s->data_file_name));
     }
     if (s->version >= 3 && cs > 4096) {
         uint8_t ft[8 * 48] = {0};
@@ -709,7 +729,7 @@ static int do_read_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes, ui
             memset(buf, 0, len);
             break;
         case QCOW2_SC_NORMAL:
-            ret = bdrv_pread(s->file, (e & L2E_OFFSET_MASK) + in_cluster, len, buf);
+            ret = bdrv_pread(qcow2_data(s), (e & L2E_OFFSET_MASK) + in_cluster, len, buf);
             break;
         case QCOW2_SC_COMPRESSED: {
             uint8_t *data;
@@ -761,7 +781,7 @@ static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_
             memset(buf, 0, len);
             break;
         case QCOW2_CLUSTER_NORMAL:
-            ret = bdrv_pread(s->file, (e & L2E_OFFSET_MASK) + in_cluster, len, buf);
+            ret = bdrv_pread(qcow2_data(s), (e & L2E_OFFSET_MASK) + in_cluster, len, buf);
             break;
         case QCOW2_CLUSTER_COMPRESSED: {
             uint8_t *data;
@@ -861,6 +881,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     }
     uint64_t host = e & L2E_OFFSET_MASK;
     bool compressed = e & QCOW_OFLAG_COMPRESSED;
+    bool has_host = host || (!compressed && qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL);
     if (host && !compressed && (host & (cs - 1))) {
         qcow2_signal_corruption(s,
                                 "Cluster allocation offset %#" PRIx64
@@ -870,9 +891,9 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     }
     uint64_t nb = (b | mask) & ~(mask << 32);
     uint8_t *tmp = NULL;
-    if (host && !compressed && (e & QCOW_OFLAG_COPIED)) {
+    if (has_host && !compressed && (e & QCOW_OFLAG_COPIED)) {
         if ((b & mask) == mask) {
-            ret = bdrv_pwrite(s->file, host + in, bytes, buf, 0);
+            ret = bdrv_pwrite(qcow2_data(s), host + in, bytes, buf, 0);
         } else {
             tmp = g_malloc(cs);
             ret = read_cluster_part(bs, cstart, astart, in, tmp);
@@ -881,7 +902,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
             }
             memcpy(tmp + in, buf, bytes);
             if (ret == 0) {
-                ret = bdrv_pwrite(s->file, host + astart, aend - astart, tmp + astart, 0);
+                ret = bdrv_pwrite(qcow2_data(s), host + astart, aend - astart, tmp + astart, 0);
             }
             g_free(tmp);
         }
@@ -896,7 +917,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     }
     /* a new host cluster */
     uint64_t from = astart, to = aend;
-    if (host || compressed) {
+    if (has_host || compressed) {
         from = 0;
         to = cs;
         if (compressed) {
@@ -911,11 +932,11 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     memcpy(tmp + in, buf, bytes);
     int64_t nh = new_host;
     if (ret == 0 && nh < 0) {
-        nh = qcow2_alloc_clusters(s, 1);
+        nh = qcow2_alloc_data_clusters(s, cluster, 1);
         ret = nh < 0 ? (int)nh : 0;
     }
     if (ret == 0) {
-        ret = bdrv_pwrite(s->file, (uint64_t)nh + from, to - from, tmp + from, 0);
+        ret = bdrv_pwrite(qcow2_data(s), (uint64_t)nh + from, to - from, tmp + from, 0);
     }
     g_free(tmp);
     if (ret == 0) {
@@ -927,7 +948,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     l2_entry_set(s, l2, idx, (uint64_t)nh | QCOW_OFLAG_COPIED);
     l2_bitmap_set(s, l2, idx, nb);
     qcow2_cache_mark_dirty(s->l2_cache, l2);
-    if (host || compressed) {
+    if ((has_host || compressed) && ((uint64_t)nh != host || !qcow2_has_data_file(s))) {
         ret = qcow2_free_entry(s, e, false);
     }
     return ret;
@@ -960,7 +981,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
                        !in_place(s, l2_entry_get(s, l2, idx + n))) {
                     n++;
                 }
-                host = qcow2_alloc_clusters(s, n);
+                host = qcow2_alloc_data_clusters(s, c, n);
                 if (host < 0) {
                     return (int)host;
                 }
@@ -1011,7 +1032,8 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
                 n++;
             }
             uint64_t ws = MAX(offset, run_start), we = MIN(offset + bytes, (c + n) * cs);
-            ret = bdrv_pwrite(s->file, host + (ws - run_start), we - ws, buf + (ws - offset), 0);
+            ret = bdrv_pwrite(qcow2_data(s), host + (ws - run_start), we - ws, buf + (ws - offset),
+                              0);
             if (ret < 0) {
                 return ret;
             }
@@ -1028,7 +1050,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         for (uint64_t i = 0; i < n; i++) {
             old[i] = l2_entry_get(s, l2, idx + i);
         }
-        int64_t host = qcow2_alloc_clusters(s, n);
+        int64_t host = qcow2_alloc_data_clusters(s, c, n);
         if (host < 0) {
             g_free(old);
             return (int)host;
@@ -1036,7 +1058,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         uint64_t run_end = (c + n) * cs;
         uint64_t ws = MAX(offset, run_start), we = MIN(offset + bytes, run_end);
         if (ws == run_start && we == run_end) {
-            ret = bdrv_pwrite(s->file, (uint64_t)host, n * cs, buf + (ws - offset), 0);
+            ret = bdrv_pwrite(qcow2_data(s), (uint64_t)host, n * cs, buf + (ws - offset), 0);
         } else {
             uint8_t *tmp = g_malloc(n * cs);
             ret = 0;
@@ -1048,7 +1070,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             }
             memcpy(tmp + (ws - run_start), buf + (ws - offset), we - ws);
             if (ret == 0) {
-                ret = bdrv_pwrite(s->file, (uint64_t)host, n * cs, tmp, 0);
+                ret = bdrv_pwrite(qcow2_data(s), (uint64_t)host, n * cs, tmp, 0);
             }
             g_free(tmp);
         }
@@ -1165,6 +1187,9 @@ static int qcow2_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, c
     BDRVQcow2State *s = bs->opaque;
     const uint8_t *p = buf;
     if (flags & BDRV_REQ_COMPRESSED) {
+        if (qcow2_has_data_file(s)) {
+            return -ENOTSUP;
+        }
         return write_compressed(bs, offset, bytes, p);
     }
     uint64_t per_l2 = s->cluster_size << s->l2_bits;
@@ -1432,6 +1457,13 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
     uint64_t astart = (offset + cs - 1) & ~(cs - 1);
     uint64_t aend = end >= vend ? (end + cs - 1) & ~(cs - 1) : end & ~(cs - 1);
     int ret;
+    if (s->data_file && (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW)) {
+        /* a raw data file must read like the guest */
+        ret = bdrv_pwrite_zeroes(s->data_file, offset, bytes, flags & BDRV_REQ_MAY_UNMAP);
+        if (ret < 0) {
+            return ret;
+        }
+    }
     if (astart >= aend) {
         /* within one unit, or straddling two without covering either */
         uint64_t mid = MIN(end, astart);
@@ -1495,7 +1527,7 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
         int st = 0;
         if (t == QCOW2_SC_NORMAL || t == QCOW2_SC_ZERO_ALLOC || t == QCOW2_SC_UNALLOCATED_ALLOC) {
             *map = (e & L2E_OFFSET_MASK) + in_cluster;
-            *file = s->file;
+            *file = qcow2_data(s);
             st |= BDRV_BLOCK_OFFSET_VALID;
         }
         if (t == QCOW2_SC_ZERO_PLAIN || t == QCOW2_SC_ZERO_ALLOC) {
@@ -1523,11 +1555,11 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
         return BDRV_BLOCK_ZERO;
     case QCOW2_CLUSTER_ZERO_ALLOC:
         *map = (e & L2E_OFFSET_MASK) + in_cluster;
-        *file = s->file;
+        *file = qcow2_data(s);
         return BDRV_BLOCK_ZERO | BDRV_BLOCK_OFFSET_VALID;
     case QCOW2_CLUSTER_NORMAL:
         *map = (e & L2E_OFFSET_MASK) + in_cluster;
-        *file = s->file;
+        *file = qcow2_data(s);
         return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
     case QCOW2_CLUSTER_COMPRESSED:
         *file = s->file;
@@ -1650,7 +1682,7 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
         while (c + n < last && idx + n < slice_end && l2_entry_get(s, l2, idx + n) == 0) {
             n++;
         }
-        int64_t host = qcow2_alloc_clusters(s, n);
+        int64_t host = qcow2_alloc_data_clusters(s, c, n);
         if (host < 0) {
             return (int)host;
         }
@@ -1662,7 +1694,9 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
             l2_entry_set(s, l2, idx + i, ((uint64_t)host + i * cs) | QCOW_OFLAG_COPIED);
         }
         qcow2_cache_mark_dirty(s->l2_cache, l2);
-        *host_end = MAX(*host_end, (uint64_t)host + n * cs);
+        if (!qcow2_has_data_file(s)) {
+            *host_end = MAX(*host_end, (uint64_t)host + n * cs);
+        }
         c += n;
     }
     return 0;
@@ -1855,6 +1889,12 @@ static QObj *qcow2_specific_info(BlockDriverState *bs)
             qobj_put(d, "bitmaps", bm);
         }
         qobj_put(d, "refcount-bits", qobj_int(1 << s->refcount_order));
+        if (s->data_file_name) {
+            qobj_put(d, "data-file", qobj_str(s->data_file_name));
+        }
+        if (qcow2_has_data_file(s)) {
+            qobj_put(d, "data-file-raw", qobj_bool(s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW));
+        }
         qobj_put(d, "corrupt", qobj_bool(s->incompat & QCOW2_INCOMPAT_CORRUPT));
         qobj_put(d, "extended-l2", qobj_bool(s->incompat & QCOW2_INCOMPAT_EXTL2));
     }
@@ -1987,7 +2027,8 @@ static int qcow2_make_empty(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t l1_clusters = ((uint64_t)s->l1_size * 8 + s->cluster_size - 1) >> s->cluster_bits;
-    if (s->version >= 3 && !s->nb_snapshots && !s->nb_bitmaps && 3 + l1_clusters <= s->rb_entries) {
+    if (s->version >= 3 && !s->nb_snapshots && !s->nb_bitmaps && !qcow2_has_data_file(s) &&
+        3 + l1_clusters <= s->rb_entries) {
         return make_completely_empty(s);
     }
     /* otherwise drop every cluster of the active image (entries become unallocated) */
@@ -2574,9 +2615,39 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
         block_error(errp, "Backing format cannot be used without backing file");
         return -EINVAL;
     }
-    if (qopts_get(opts, "data_file")) {
-        block_error(errp, "External data files are not supported");
-        return -ENOTSUP;
+    const char *data_file = qopts_get(opts, "data_file");
+    bool data_raw = false;
+    if (!qopts_get_bool(opts, "data_file_raw", false, &data_raw, &err)) {
+        return create_fail(errp, -EINVAL, err);
+    }
+    if (data_file && version < 3) {
+        block_error(errp, "External data files are only supported with compatibility level 1.1 "
+                          "and above (use version=v3 or greater)");
+        return -EINVAL;
+    }
+    if (data_raw && !data_file) {
+        block_error(errp, "data-file-raw requires data-file");
+        return -EINVAL;
+    }
+    if (data_raw && prealloc == PREALLOC_MODE_OFF) {
+        prealloc = PREALLOC_MODE_METADATA; /* the data file must map guest offsets 1:1 */
+    }
+    if (data_file) {
+        /* as QEMU 7.2: relative to the working directory, not to the image */
+        char *dpath = g_strdup(data_file);
+        int dfd = open(dpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int de = errno;
+        if (dfd < 0 || ftruncate(dfd, (off_t)size) < 0) {
+            de = errno;
+            block_error(errp, "Could not create '%s': %s", dpath, g_strerror(de));
+            if (dfd >= 0) {
+                close(dfd);
+            }
+            g_free(dpath);
+            return -de;
+        }
+        close(dfd);
+        g_free(dpath);
     }
     if (qopts_get(opts, "encrypt.format") || qopts_get(opts, "encryption")) {
         block_error(errp, "Encrypted images are not supported");
@@ -2624,6 +2695,24 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     }
     BDRVQcow2State *s = bs->opaque;
     int ret = 0;
+    if (data_file) {
+        /* as QEMU 7.2: relative to the working directory, not to the image */
+        char *dpath = g_strdup(data_file);
+        char *derr = NULL;
+        s->data_file = bdrv_open(dpath, "file", NULL, BDRV_O_RDWR | BDRV_O_UNMAP, &derr);
+        g_free(dpath);
+        if (!s->data_file) {
+            block_error(errp, "%s", derr);
+            g_free(derr);
+            bdrv_close(bs);
+            return -EIO;
+        }
+        s->data_file_name = g_strdup(data_file);
+        s->incompat |= QCOW2_INCOMPAT_DATA_FILE;
+        if (data_raw) {
+            s->autoclear |= QCOW2_AUTOCLEAR_DATA_RAW;
+        }
+    }
     int64_t off = qcow2_alloc_clusters(s, 3);
     if (off != 0) {
         ret = off < 0 ? (int)off : -EIO;

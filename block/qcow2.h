@@ -95,6 +95,8 @@ typedef struct Qcow2UnknownExt {
 typedef struct BDRVQcow2State {
     BlockDriverState *bs;
     BlockDriverState *file;
+    BlockDriverState *data_file; /* external data file node, or NULL (data in `file`) */
+    char *data_file_name;        /* as stored in the header extension */
     int cluster_bits;
     uint64_t cluster_size;
     int l2_bits;         /* log2 entries per L2 table */
@@ -202,6 +204,23 @@ typedef enum {
 /* Type of subcluster sc of an extended L2 entry (QEMU's rules). */
 Qcow2SubclusterType qcow2_subcluster_type(BDRVQcow2State *s, uint64_t entry, uint64_t bitmap,
                                           unsigned sc);
+
+/* Where guest data lives: the external data file, or the image file itself. */
+static inline BlockDriverState *qcow2_data(const BDRVQcow2State *s)
+{
+    return s->data_file ? s->data_file : s->file;
+}
+
+static inline bool qcow2_has_data_file(const BDRVQcow2State *s)
+{
+    return (s->incompat & QCOW2_INCOMPAT_DATA_FILE) != 0;
+}
+
+/*
+ * Host offset for n new data clusters from guest cluster `first`: new clusters in the image
+ * file, or (external data file) the guest offset itself, without refcounts.
+ */
+int64_t qcow2_alloc_data_clusters(BDRVQcow2State *s, uint64_t first, uint64_t n);
 
 /* qcow2-cluster.c: caches and mapping */
 Qcow2Cache *qcow2_cache_new(int n, size_t table_size, bool is_l2);

@@ -311,6 +311,15 @@ static void dump_registers(KVMVcpu *v)
             sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer);
 }
 
+/* After KVM_EXIT_SHUTDOWN: does the vCPU hold the architectural INIT state (CS=f000, RIP=fff0)? */
+static bool shutdown_left_reset_state(KVMVcpu *v)
+{
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    return ioctl(v->fd, KVM_GET_REGS, &r) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 &&
+           r.rip == 0xfff0 && sr.cs.selector == 0xf000;
+}
+
 static void handle_io(struct kvm_run *run)
 {
     uint8_t *data = (uint8_t *)run + run->io.data_offset;
@@ -374,6 +383,13 @@ static void *vcpu_thread(void *arg)
         case KVM_EXIT_SHUTDOWN:
             error_report("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN)", v->index);
             dump_registers(v);
+            if (shutdown_left_reset_state(v)) {
+                /* kvm-amd INITs the vCPU when it intercepts a shutdown (the VMCB is undefined
+                 * afterwards), so the registers of the fault itself are gone. */
+                fprintf(stderr,
+                        "(these are the vCPU's INIT values: on AMD hosts KVM resets a vCPU "
+                        "that shut down before returning, so the faulting state is lost)\n");
+            }
             machine_request_shutdown(SHUTDOWN_GUEST_PANIC);
             goto out;
         case KVM_EXIT_SYSTEM_EVENT:

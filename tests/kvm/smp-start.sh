@@ -2,10 +2,11 @@
 # Application processors under KVM start the way hardware starts them: the tiny kernel
 # tests/lib/asm/smp-start.s (via tests/lib/mkkernel.py) sends INIT + SIPI + SIPI to all APs, twice;
 # every AP must arrive in real mode at the SIPI vector (CS=vector<<8, IP=0, CR0.PE and IF clear)
-# exactly once per round, and mark its initial APIC ID, which must follow the -smp topology
-# (thread | core | socket bit fields, as QEMU numbers them). This catches a VMM that makes an AP
-# runnable before its SIPI, writes registers into an AP after it started, or gives the kernel's
-# LAPIC and CPUID different APIC IDs. Repeated boots look for start-up races.
+# exactly once per round, with its local APIC's ID register equal to its CPUID initial APIC ID,
+# and mark that ID, which must follow the -smp topology (thread | core | socket bit fields, as
+# QEMU numbers them). This catches a VMM that makes an AP runnable before its SIPI, writes
+# registers into an AP after it started, or gives the kernel's LAPIC and CPUID different APIC
+# IDs. Repeated boots look for start-up races.
 # Environment: VIREO_SMP_START_LOOPS (repeats of the -smp 4 case, default 10).
 . "$(dirname "$0")/../lib/common.sh"
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then

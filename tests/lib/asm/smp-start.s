@@ -2,7 +2,8 @@
     # The boot CPU (IA32_APIC_BASE.BSP set) reads the CPU count from fw_cfg (key 0x05), copies two
     # real-mode trampolines to 0x10000 and 0x11000, enables its APIC and sends INIT + SIPI(0x10) +
     # SIPI(0x10) to all-excluding-self; every AP must arrive in real mode at CS=0x1000 IP=0 with
-    # CR0.PE clear and IF clear, and marks its initial APIC ID (CPUID.1:EBX[31:24]) in a bit mask.
+    # CR0.PE clear and IF clear, with its local APIC's ID register equal to its initial APIC ID
+    # (CPUID.1:EBX[31:24]), and marks that ID in a bit mask.
     # Then the same again with vector 0x11 to the now halted APs (a second INIT must reset them).
     # The boot CPU waits (ACPI PM timer, at most 5 s per round) for N-1 arrivals, prints
     #   smp-start cpus=N started=C1 ids=M1 again=C2 ids2=M2 bad=B
@@ -186,16 +187,29 @@ puthex:                             # eax as 8 hex digits
     pop %rdx
     ret
 
-# Real-mode AP code, copied to CS*16 and entered at IP 0 by the SIPI. Checks CS, IP, CR0 and IF
-# as the start-up left them; marks the APIC ID in the mask at DS:MASK (all good) or counts a bad
+# Real-mode AP code, copied to CS*16 (= base) and entered at IP 0 by the SIPI. Checks CS, IP,
+# CR0 and IF as the start-up left them and that the LAPIC ID matches CPUID's; marks the APIC ID in the mask at DS:MASK (all good) or counts a bad
 # start at DS:8; then counts itself at DS:COUNT and halts with interrupts off.
-.macro TRAMP cs, mask, count
+.macro TRAMP cs, mask, count, base
 .code16
     mov %cs, %si
     smsw %di
     mov $1, %eax
     cpuid
     shr $24, %ebx                   # initial APIC ID
+    # Unreal mode (a flat 4 GiB DS, back in real mode) to read the local APIC's ID register.
+    lgdtl %cs:(9f - 0b)
+    mov %cr0, %eax
+    or $1, %eax
+    mov %eax, %cr0
+    mov $8, %dx
+    mov %dx, %ds
+    and $~1, %eax
+    mov %eax, %cr0
+    xor %dx, %dx
+    mov %dx, %ds
+    addr32 movl 0xfee00020, %ebp
+    shr $24, %ebp                   # xAPIC ID
     xor %ax, %ax
     mov %ax, %ss
     mov %bx, %sp
@@ -216,6 +230,8 @@ puthex:                             # eax as 8 hex digits
     jne 2f
     test $0x200, %cx                # IF clear
     jnz 2f
+    cmp %ebx, %ebp                  # the LAPIC's ID is the one CPUID reports
+    jne 2f
     lock btsl %ebx, \mask
     jmp 3f
 2:  lock incl 8
@@ -223,13 +239,17 @@ puthex:                             # eax as 8 hex digits
 4:  cli
     hlt
     jmp 4b
+.balign 8
+8:  .quad 0, 0x00cf93000000ffff     # null, flat read/write data
+9:  .word 15
+    .long \base + (8b - 0b)
 .code64
 .endm
 tramp1:
-0:  TRAMP 0x1000, 4, 0
+0:  TRAMP 0x1000, 4, 0, 0x10000
 tramp1_end:
 tramp2:
-0:  TRAMP 0x1100, 0xc, 0x10
+0:  TRAMP 0x1100, 0xc, 0x10, 0x11000
 tramp2_end:
 
 msg_ap: .asciz "smp-start: AP ran the boot entry\n"

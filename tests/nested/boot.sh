@@ -38,7 +38,7 @@ console=$logdir/nested-console.log
 
 # Inside (dash): the test streams its lines, under a time limit so a hung test is reported; one that
 # exits non-zero without a FAIL line is reported the way tests/run.sh would.
-per=${VIREO_NESTED_TEST_TIMEOUT:-300}
+per=${VIREO_NESTED_TEST_TIMEOUT:-400}
 inner_for() { # TEST-SCRIPT
     echo 'for t in '"$1"'; do
     [ -x "$t" ] || continue

@@ -44,6 +44,8 @@ bsp:
     rep stosl
     mov $0xfee00000, %ebx
     movl $0x1ff, 0xf0(%rbx)         # APIC software enable, spurious vector 0xff
+    mov $357954, %r15d              # 100 ms: an AP wrongly running already shows itself now
+    call delay
     mov $0x10, %r12d
     call init_sipi
     mov $0x12000, %r14d

@@ -937,39 +937,58 @@ void helper_sysexit(CPUX86State *env, uint64_t rexw)
     env->cpl = 3;
 }
 
+/*
+ * SYSCALL: in long mode to LSTAR (from 64-bit mode) or CSTAR (from compatibility mode) in 64-bit
+ * mode, RCX = return RIP, R11 = RFLAGS, RFLAGS &= ~SFMASK; outside long mode (AMD's legacy
+ * form) to STAR[31:0] in flat 32-bit code, ECX = return EIP, IF/RF/VM cleared.
+ */
 void helper_syscall(CPUX86State *env, uint64_t next_rip)
 {
     if (!(env->efer & EFER_SCE)) {
         x86_raise_exception(env, EXCP_UD, 0);
     }
+    uint16_t cs = (uint16_t)(env->star >> 32) & 0xfffc;
+    if (!(env->efer & EFER_LMA)) {
+        env->regs[R_ECX] = (uint32_t)next_rip;
+        set_flat_seg32(&env->segs[R_CS], cs, true, 0);
+        set_flat_seg(&env->segs[R_SS], (uint16_t)(cs + 8), false, 0);
+        env->cpl = 0;
+        env->eflags &= ~(uint64_t)(RFLAGS_IF | RFLAGS_RF | RFLAGS_VM);
+        env->rip = (uint32_t)env->star;
+        return;
+    }
+    bool from64 = code64(env);
     env->regs[R_ECX] = next_rip;
     env->regs[11] = x86_get_rflags(env) & ~(uint64_t)RFLAGS_RF;
-    uint16_t cs = (uint16_t)(env->star >> 32) & 0xfffc;
     set_flat_seg(&env->segs[R_CS], cs, true, 0);
     set_flat_seg(&env->segs[R_SS], (uint16_t)(cs + 8), false, 0);
     env->cpl = 0;
     uint64_t f = x86_get_rflags(env) & ~env->fmask & ~(uint64_t)RFLAGS_RF;
     x86_set_rflags(env, f);
-    env->rip = env->lstar;
+    env->rip = from64 ? env->lstar : env->cstar;
 }
 
+/* SYSRET (long mode): REX.W to 64-bit mode at RCX (CS = STAR[63:48] + 16), else to
+ * compatibility mode at ECX (CS = STAR[63:48]); SS = STAR[63:48] + 8; RFLAGS = R11; CPL 3. */
 void helper_sysret(CPUX86State *env, uint64_t size_bits)
 {
     if (!(env->efer & EFER_SCE)) {
         x86_raise_exception(env, EXCP_UD, 0);
     }
-    if (env->cpl != 0) {
+    if (env->cpl != 0 || !(env->efer & EFER_LMA)) {
         raise_gp(env, 0);
     }
     uint16_t base = (uint16_t)(env->star >> 48);
-    if (size_bits != 64) {
-        raise_gp(env, 0); /* return to compatibility mode: not yet */
-    }
     uint64_t rcx = env->regs[R_ECX];
-    if ((uint64_t)(((int64_t)rcx << 16) >> 16) != rcx) {
-        raise_gp(env, 0);
+    if (size_bits == 64) {
+        if ((uint64_t)(((int64_t)rcx << 16) >> 16) != rcx) {
+            raise_gp(env, 0);
+        }
+        set_flat_seg(&env->segs[R_CS], (uint16_t)((base + 16) | 3), true, 3);
+    } else {
+        rcx = (uint32_t)rcx;
+        set_flat_seg32(&env->segs[R_CS], (uint16_t)(base | 3), true, 3);
     }
-    set_flat_seg(&env->segs[R_CS], (uint16_t)((base + 16) | 3), true, 3);
     set_flat_seg(&env->segs[R_SS], (uint16_t)((base + 8) | 3), false, 3);
     env->cpl = 3;
     x86_set_rflags(env, (env->regs[11] & ~(uint64_t)(RFLAGS_RF | RFLAGS_VM)) | RFLAGS_FIXED);

@@ -1,8 +1,9 @@
 # Mode switches up to 64-bit mode and back: 32-bit protected mode -> (PAE, EFER.LME, CR0.PG)
 # compatibility mode -> far jump into a 64-bit code segment -> 64-bit code (RIP-relative,
-# REX, a 64-bit IDT is not needed) -> far return to compatibility mode -> paging off (leaves
-# long mode) -> 32-bit protected mode; then through a 16-bit code segment into real mode and
-# straight to 64-bit mode again, the way an SMP trampoline does.
+# REX) -> far return to compatibility mode -> paging off (leaves long mode) -> 32-bit
+# protected mode; then through a 16-bit code segment into real mode and straight to 64-bit mode
+# again, the way an SMP trampoline does; there SYSRET to ring-3 compatibility mode, SYSCALL back
+# through CSTAR, and INT 0x80 from ring-3 compatibility mode through a 64-bit IDT and the TSS.
         .include "common.inc"
         .set PML4, 0x400000
         .set PDPT, 0x401000
@@ -17,12 +18,12 @@ test_main:
         mov $0xc00, %ecx
         xor %eax, %eax
         rep stosl
-        movl $(PDPT | 3), PML4
-        movl $(PDIR | 3), PDPT
-        movl $0x000083, PDIR
-        movl $0x200083, PDIR + 8
-        movl $0x400083, PDIR + 16
-        movl $0x600083, PDIR + 24
+        movl $(PDPT | 7), PML4       # user-accessible (ring 3 runs below)
+        movl $(PDIR | 7), PDPT
+        movl $0x000087, PDIR
+        movl $0x200087, PDIR + 8
+        movl $0x400087, PDIR + 16
+        movl $0x600087, PDIR + 24
         call enter_long
         mov $0xc0000080, %ecx        # EFER.LMA is set
         rdmsr
@@ -78,6 +79,100 @@ trampoline_done:
         call save64
         mov %rsp, %rax
         call save64
+
+        # SYSRET to compatibility mode at CPL 3, SYSCALL back through CSTAR, SYSRET again and
+        # INT 0x80 through a 64-bit IDT onto the TSS's RSP0
+        lea tss64(%rip), %rax        # a 16-byte TSS descriptor at 0x40
+        mov %ax, gdt_tss + 2(%rip)
+        shr $16, %rax
+        mov %al, gdt_tss + 4(%rip)
+        mov %ah, gdt_tss + 7(%rip)
+        shr $16, %rax
+        mov %eax, gdt_tss + 8(%rip)
+        movl $0, gdt_tss + 12(%rip)
+        movw $0x67, gdt_tss(%rip)
+        movb $0x89, gdt_tss + 5(%rip)
+        movb $0, gdt_tss + 6(%rip)
+        mov $0x40, %ax
+        ltr %ax
+        movq $0x68000, tss64 + 4(%rip)
+        lea int80_64(%rip), %rax
+        mov %ax, idt64 + 0x80 * 16(%rip)
+        movw $0x28, idt64 + 0x80 * 16 + 2(%rip)
+        movw $0xee00, idt64 + 0x80 * 16 + 4(%rip)
+        shr $16, %rax
+        mov %ax, idt64 + 0x80 * 16 + 6(%rip)
+        shr $16, %rax
+        mov %eax, idt64 + 0x80 * 16 + 8(%rip)
+        lidt idtr64(%rip)
+        mov $0xc0000081, %ecx        # STAR: SYSCALL CS 0x28, SYSRET base 0x30 (CS 0x33, SS 0x3b)
+        xor %eax, %eax
+        mov $0x00300028, %edx
+        wrmsr
+        mov $0xc0000083, %ecx        # CSTAR
+        lea cstar_entry(%rip), %rax
+        mov %rax, %rdx
+        shr $32, %rdx
+        wrmsr
+        mov $0xc0000084, %ecx        # SFMASK
+        mov $0x400, %eax
+        xor %edx, %edx
+        wrmsr
+        mov $0xc0000080, %ecx        # EFER.SCE
+        rdmsr
+        or $1, %eax
+        wrmsr
+        mov %rsp, saved_rsp64(%rip)
+        lea compat_user(%rip), %rcx
+        mov $0x402, %r11d            # DF set: SFMASK clears it again
+        mov $0x60000, %esp
+        sysretl
+        .code32
+compat_user:
+        mov %cs, %eax
+        call save
+        mov %ss, %eax
+        call save
+        pushf
+        pop %eax
+        call save
+        syscall
+        .code64
+cstar_entry:
+        lea compat_user(%rip), %rax
+        sub %ecx, %eax
+        neg %eax
+        call save64                  # the return address, relative
+        mov %r11d, %eax
+        call save64
+        pushf
+        pop %rax
+        call save64
+        mov %cs, %eax
+        shl $16, %eax
+        mov %ss, %ax
+        call save64
+        lea compat_user2(%rip), %rcx
+        mov $2, %r11d
+        sysretl
+        .code32
+compat_user2:
+        mov $0x55, %eax
+        int $0x80
+        .code64
+int80_64:
+        call save64
+        mov 8(%rsp), %rax            # CS
+        call save64
+        mov 24(%rsp), %rax           # RSP
+        call save64
+        mov 32(%rsp), %rax           # SS
+        call save64
+        mov %rsp, %rax
+        call save64
+        mov saved_rsp64(%rip), %rsp
+        mov $0x10, %eax
+        mov %eax, %ss
         pushq $0x08
         lea 1f(%rip), %rax
         push %rax
@@ -161,3 +256,10 @@ rm_end:
 
         .data
 saved_esp: .long 0
+        .align 8
+saved_rsp64: .quad 0
+idtr64: .word 256 * 16 - 1
+        .long idt64, 0
+        .align 16
+tss64:  .fill 0x68, 1, 0
+idt64:  .fill 256 * 16, 1, 0

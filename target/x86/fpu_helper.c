@@ -527,14 +527,20 @@ void helper_fwait(CPUX86State *env)
     check_mf(env);
 }
 
-/* Every MMX instruction: TOP = 0, all tags valid (EMMS: all empty). */
-void x86_mmx_enter(CPUX86State *env, bool emms)
+/* The checks every MMX instruction (and EMMS) makes before anything else: #UD, #NM, #MF. */
+void x86_mmx_check(CPUX86State *env)
 {
     if (env->softmmu && (env->cr[0] & CR0_EM)) {
         x86_raise_exception(env, EXCP_UD, 0);
     }
     check_nm(env);
     check_mf(env);
+}
+
+/* Every MMX instruction: TOP = 0, all tags valid (EMMS: all empty). */
+void x86_mmx_enter(CPUX86State *env, bool emms)
+{
+    x86_mmx_check(env);
     env->fpus &= (uint16_t)~FSW_TOP;
     env->fptag_abridged = emms ? 0 : 0xff;
 }

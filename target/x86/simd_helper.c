@@ -804,7 +804,7 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t p)
         }
     }
     if (in->mmx) {
-        x86_mmx_enter(env, false);
+        x86_mmx_check(env);
     }
 
     HostIO h;
@@ -858,6 +858,11 @@ void helper_simd(CPUX86State *env, uint64_t addr, uint64_t p)
             }
             break;
         }
+    }
+
+    if (in->mmx) {
+        /* the memory operand is readable (or writable): now the x87 state becomes MMX state */
+        x86_mmx_enter(env, false);
     }
 
     /*

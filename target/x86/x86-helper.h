@@ -55,6 +55,7 @@ void helper_fpu_ctl(CPUX86State *env, uint64_t addr, uint64_t info);
 void helper_x87(CPUX86State *env, uint64_t addr, uint64_t info);
 int x87_call_flags(unsigned op, unsigned modrm);
 void helper_fwait(CPUX86State *env);
+void x86_mmx_check(CPUX86State *env);
 void x86_mmx_enter(CPUX86State *env, bool emms);
 /* simd_helper.c: MMX, SSE floating point, SSE3, SSSE3, SSE4.1/4.2, POPCNT, LZCNT */
 void helper_simd(CPUX86State *env, uint64_t addr, uint64_t prepared);

@@ -634,9 +634,6 @@ void helper_iret(CPUX86State *env, uint64_t size_bits)
         far_return(env, bytes, 0, true);
         return;
     }
-    if (size_bits == 16) {
-        x86_raise_exception(env, EXCP_UD, 0);
-    }
     int mmu = x86_mmu_idx(env);
     uint64_t sp = env->regs[R_ESP];
     uint64_t new_rip = x86_ld(env, sp, bytes, mmu);
@@ -683,6 +680,8 @@ void helper_iret(CPUX86State *env, uint64_t size_bits)
     }
     if (bytes == 4) {
         mask &= 0xffffffffu;
+    } else if (bytes == 2) {
+        mask &= 0xffffu; /* IRETW: FLAGS, IP and SP are 16-bit values (zero-extended) */
     }
     uint64_t old = x86_get_rflags(env);
     x86_set_rflags(env, (old & ~mask) | (new_flags & mask));

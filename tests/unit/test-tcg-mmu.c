@@ -266,6 +266,17 @@ static void setup_idt(void)
     set_gate(0x80, 0x8000, 0xf, 3, 0);
 }
 
+/* CS/SS from the test GDT's descriptor at sel, as a far transfer would load it */
+static void seg_from_desc_test(int seg, uint16_t sel)
+{
+    uint64_t d = *q(GDT + sel);
+    SegmentCache *sc = &env->segs[seg];
+    sc->selector = sel;
+    sc->base = 0;
+    sc->limit = 0xffffffff;
+    sc->flags = (uint32_t)(d >> 32) & 0x00f0ff00u;
+}
+
 static void to_user(void)
 {
     env->cpl = 3;
@@ -307,6 +318,19 @@ static void test_idt(void)
     CHECK("idt/iretq-to-user", env->exception_index < 0 && env->cpl == 3 && env->rip == 0x123456 &&
                                    env->regs[R_ESP] == USTK && env->segs[R_CS].selector == 0x23 &&
                                    (env->eflags & RFLAGS_IF) && (env->cc & CC_C));
+    /* IRETW in 64-bit mode: a frame of five 16-bit values, same level */
+    env->cpl = 0;
+    seg_from_desc_test(R_CS, 0x08);
+    env->regs[R_ESP] = KSTK - 0x200;
+    uint16_t frame[5] = {0x1234, 0x08, (uint16_t)(RFLAGS_IF | CC_Z | RFLAGS_FIXED), 0x5000, 0x10};
+    memcpy(ram + KSTK - 0x200, frame, sizeof(frame));
+    env->exception_index = -1;
+    if (!sigsetjmp(env->jmp_env, 0)) {
+        helper_iret(env, 16);
+    }
+    CHECK("idt/iretw-64", env->exception_index < 0 && env->rip == 0x1234 &&
+                              env->regs[R_ESP] == 0x5000 && env->segs[R_SS].selector == 0x10 &&
+                              (env->eflags & RFLAGS_IF) && (env->cc & CC_Z) && env->cpl == 0);
     /* IST: NMI from kernel mode switches to IST1 */
     env->cpl = 0;
     env->segs[R_CS].selector = 0x08;

@@ -744,6 +744,86 @@ void helper_lret(CPUX86State *env, uint64_t info)
 }
 
 /*
+ * JMP/CALL through a 16- or 32-bit call gate (outside long mode): the gate gives the target
+ * CS:EIP; a CALL to a more privileged non-conforming segment switches to the TSS's stack for
+ * that level, pushes the old SS:ESP, copies the gate's parameter count of parameters and pushes
+ * the old CS:EIP.
+ */
+static void far_through_call_gate(CPUX86State *env, uint16_t gsel, uint64_t g, bool is_call,
+                                  uint64_t next)
+{
+    int gdpl = (int)(g >> 45) & 3;
+    bool is32 = (g >> 40) & 8;
+    int bytes = is32 ? 4 : 2;
+    if (gdpl < env->cpl || gdpl < (gsel & 3)) {
+        raise_gp(env, gsel & 0xfffc);
+    }
+    if (!(g & (1ull << 47))) {
+        x86_raise_exception(env, EXCP_NP, gsel & 0xfffc);
+    }
+    uint16_t sel = (uint16_t)(g >> 16);
+    uint32_t off = (uint32_t)((g & 0xffff) | ((g >> 32) & 0xffff0000u));
+    if (!is32) {
+        off &= 0xffff;
+    }
+    int nparams = (int)(g >> 32) & 0x1f;
+    if ((sel & 0xfffc) == 0) {
+        raise_gp(env, 0);
+    }
+    uint64_t cd = load_desc(env, sel, EXCP_GP);
+    uint32_t h = (uint32_t)(cd >> 32);
+    int dpl = (h >> DESC_DPL_SHIFT) & 3;
+    bool conforming = h & (4u << DESC_TYPE_SHIFT);
+    if (!(h & DESC_S) || !(h & (8u << DESC_TYPE_SHIFT)) || dpl > env->cpl ||
+        (!is_call && !conforming && dpl != env->cpl)) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    if (!(h & DESC_P)) {
+        x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+    }
+    SegmentCache tcs;
+    seg_from_desc(&tcs, sel, cd);
+    if (off > tcs.limit) {
+        raise_gp(env, 0);
+    }
+    int new_cpl = conforming ? env->cpl : dpl;
+    uint16_t old_cs = env->segs[R_CS].selector;
+    if (is_call && new_cpl < env->cpl) {
+        uint16_t ss;
+        uint32_t esp;
+        tss_stack(env, new_cpl, &ss, &esp);
+        uint64_t ssd = check_ss(env, ss, new_cpl, EXCP_TS);
+        SegmentCache nss;
+        seg_from_desc(&nss, ss, ssd);
+        Stk k = {.base = nss.base,
+                 .sp = esp,
+                 .mask = (nss.flags & DESC_B) ? 0xffffffffu : 0xffffu,
+                 .mmu = MMU_KERNEL};
+        Stk old = stk_cur(env);
+        stk_push(env, &k, env->segs[R_SS].selector, bytes);
+        stk_push(env, &k, env->regs[R_ESP], bytes);
+        for (int i = nparams - 1; i >= 0; i--) {
+            Stk p = old;
+            stk_move(&p, (int64_t)i * bytes);
+            stk_push(env, &k, x86_ld(env, stk_addr(&p), bytes, old.mmu), bytes);
+        }
+        stk_push(env, &k, old_cs, bytes);
+        stk_push(env, &k, next, bytes);
+        env->segs[R_SS] = nss;
+        env->regs[R_ESP] = k.sp;
+    } else if (is_call) {
+        Stk k = stk_cur(env);
+        stk_push(env, &k, old_cs, bytes);
+        stk_push(env, &k, next, bytes);
+        env->regs[R_ESP] = k.sp;
+    }
+    tcs.selector = (uint16_t)((sel & 0xfffc) | new_cpl);
+    env->segs[R_CS] = tcs;
+    env->cpl = (uint8_t)new_cpl;
+    env->rip = off;
+}
+
+/*
  * LJMP / LCALL to sel:off (info = operand bits | is_call << 8 | next EIP << 16), in every mode:
  * real mode, or a code segment at the same privilege level (call gates and task switches are
  * not supported: #GP). A 64-bit code segment in long mode enters 64-bit mode.
@@ -776,7 +856,12 @@ void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info
     }
     uint64_t d = load_desc(env, sel, EXCP_GP);
     if (!((d >> 32) & DESC_S)) {
-        raise_gp(env, sel & 0xfffc); /* call gate, task gate or TSS */
+        unsigned type = (unsigned)(d >> 40) & 0xf;
+        if ((type == 0x4 || type == 0xc) && !(env->efer & EFER_LMA)) {
+            far_through_call_gate(env, sel, d, is_call, next);
+            return;
+        }
+        raise_gp(env, sel & 0xfffc); /* task gate, TSS, long-mode call gate */
     }
     {
         /* check the target first (the pushes may fault), then push, then load */

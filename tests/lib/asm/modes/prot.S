@@ -81,6 +81,38 @@ ring3:  mov %cs, %eax
         mov $0x777, %eax
         int $0x80                     # does not return here
 ring0_back:
+        # call gates (0x68: DPL 3, to 0x08:gate_fn, 1 parameter; 0x70: DPL 0, same level)
+        mov $gate_fn, %eax
+        mov %ax, gdt_spare
+        movw $0x08, gdt_spare + 2
+        movw $0xec01, gdt_spare + 4   # present, DPL 3, 32-bit call gate, 1 parameter
+        shr $16, %eax
+        mov %ax, gdt_spare + 6
+        mov $gate_fn0, %eax
+        mov %ax, gdt_spare + 8
+        movw $0x08, gdt_spare + 10
+        movw $0x8c00, gdt_spare + 12
+        shr $16, %eax
+        mov %ax, gdt_spare + 14
+        lcall $0x70, $0               # same level: the offset is the gate's
+        call save
+        movl $ring0_back2, int80_cont
+        mov %esp, ring0_esp
+        push $0x3b
+        push $0x60000
+        pushf
+        push $0x33
+        push $ring3_gate
+        iret
+ring3_gate:
+        push $0x42                    # the parameter
+        lcall $0x6b, $0               # to ring 0 through the gate
+        mov %esp, %eax                # back in ring 3, parameter released
+        call save
+        mov %cs, %eax
+        call save
+        int $0x80
+ring0_back2:
         # SYSENTER / SYSEXIT (SYSENTER_CS 0x20: ring 0 CS 0x20 / SS 0x28, ring 3 CS 0x33 / SS 0x3b)
         mov $0x174, %ecx
         mov $0x20, %eax
@@ -339,7 +371,26 @@ int80:  call save                     # EAX from ring 3
         mov %ax, %ds
         mov %ax, %es
         mov ring0_esp, %esp
-        jmp ring0_back
+        jmp *int80_cont
+
+gate_fn:                              # entered from ring 3 through the call gate
+        mov %esp, %eax
+        call save
+        mov 4(%esp), %eax             # caller CS
+        call save
+        mov 8(%esp), %eax             # the copied parameter
+        call save
+        mov 12(%esp), %eax            # caller ESP
+        call save
+        mov 16(%esp), %eax            # caller SS
+        call save
+        mov %cs, %eax
+        call save
+        lret $4
+gate_fn0:
+        mov 4(%esp), %eax             # caller CS (same level)
+        add $0x1000, %eax
+        lret
 
         .code16
 pm16_fn32:                            # called with a 32-bit frame: 66 lret
@@ -375,6 +426,7 @@ timer_hits: .long 0
 timer_frame: .long 0
 saved_esp: .long 0
 ring0_esp: .long 0
+int80_cont: .long ring0_back
 farp:   .long 0, 0
 qword:  .quad 0
 idtr:   .word 256 * 8 - 1

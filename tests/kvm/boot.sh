@@ -49,16 +49,19 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Inside the nested guest, the kernel's kvm tracepoints record every triple fault (kvm_exit with
 # SVM's shutdown or VMX's triple-fault reason, which keeps the exception being delivered: the
-# registers a VMM can read afterwards are already reset on AMD) and every exception KVM injects;
-# a failed boot shows them. Only there: this machine's own tracing is left alone.
+# registers a VMM can read afterwards are already reset on AMD), every exception KVM injects and
+# every nested page fault (a few hundred per boot; a guest livelocked on one shows its address);
+# a failed boot shows the last of them. Only there: this machine's own tracing is left alone.
 T=/sys/kernel/tracing
 tracing=0
 if [ "$nested" = 1 ] && [ -w $T/events/kvm/kvm_exit/filter ]; then
     echo 'exit_reason == 127 || exit_reason == 2' >$T/events/kvm/kvm_exit/filter &&
         echo 1 >$T/events/kvm/kvm_exit/enable &&
-        echo 1 >$T/events/kvm/kvm_inj_exception/enable && tracing=1
+        echo 1 >$T/events/kvm/kvm_inj_exception/enable &&
+        echo 1 >$T/events/kvm/kvm_page_fault/enable && tracing=1
     trap 'echo 0 >$T/events/kvm/kvm_exit/enable; echo 0 >$T/events/kvm/kvm_inj_exception/enable;
-          echo 0 >$T/events/kvm/kvm_exit/filter; rm -rf "$tmp"' EXIT
+          echo 0 >$T/events/kvm/kvm_page_fault/enable; echo 0 >$T/events/kvm/kvm_exit/filter
+          rm -rf "$tmp"' EXIT
 fi
 
 # run_guest NAME ARGS...: runs $VIREO with a QMP socket, console to $tmp/NAME.log; sets rc and secs.

@@ -1495,7 +1495,7 @@ void helper_rdtsc(CPUX86State *env, uint64_t with_aux)
 #define Q64_1_EDX                                                                                  \
     0x078bfbfdu /* fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx \
                    fxsr sse sse2 */
-#define Q64_1_ECX  ((1u << 0) | (1u << 31))               /* sse3, hypervisor */
+#define Q64_1_ECX  ((1u << 0) | (1u << 13) | (1u << 31))  /* sse3, cx16, hypervisor */
 #define Q64_81_EDX ((1u << 11) | (1u << 20) | (1u << 29)) /* syscall nx lm */
 #define Q64_81_ECX (1u << 0)                              /* lahf_lm */
 

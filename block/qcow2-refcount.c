@@ -436,6 +436,148 @@ int qcow2_free_clusters(BDRVQcow2State *s, uint64_t offset, uint64_t length, boo
     return 0;
 }
 
+/* Refcount blocks needed for `clusters` clusters, the refcount structures included
+ * (QEMU's fixed point; `generous` adds room for half the table again). */
+static uint64_t refblocks_for(BDRVQcow2State *s, uint64_t clusters, bool generous)
+{
+    uint64_t per_table_cluster = s->cluster_size / 8, per_block = s->rb_entries;
+    uint64_t table = 0, blocks = 0, n = 0, last;
+    do {
+        last = n;
+        blocks = (clusters + table + blocks + per_block - 1) / per_block;
+        table = (blocks + per_table_cluster - 1) / per_table_cluster;
+        n = clusters + blocks + table;
+        if (n == last && generous) {
+            clusters += (table + 1) / 2;
+            n = 0;
+            generous = false;
+        }
+    } while (n != last);
+    return blocks;
+}
+
+int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t additional_clusters)
+{
+    uint64_t cs = s->cluster_size;
+    uint64_t total = refblocks_for(s, start_offset / cs + additional_clusters, false);
+    if (total > QCOW_MAX_REFTABLE_SIZE) {
+        return -EFBIG;
+    }
+    uint64_t area_index = (start_offset / cs) / s->rb_entries;
+    uint64_t per_cluster = cs / 8;
+    uint64_t table_size = (total + per_cluster - 1) / per_cluster * per_cluster;
+    uint64_t table_clusters = table_size * 8 / cs;
+    if (table_size > QCOW_MAX_REFTABLE_SIZE) {
+        return -EFBIG;
+    }
+    uint64_t *nt = g_try_new0(uint64_t, table_size);
+    if (!nt) {
+        return -ENOMEM;
+    }
+    uint64_t max_index = 0;
+    for (uint64_t i = 0; i < s->rt_size; i++) {
+        if (s->rt[i]) {
+            max_index = i;
+        }
+    }
+    memcpy(nt, s->rt, MIN(table_size, max_index + 1) * 8);
+    uint64_t new_blocks = 0;
+    for (uint64_t i = area_index; i < total; i++) {
+        new_blocks += !nt[i];
+    }
+    uint64_t table_offset = start_offset + new_blocks * cs;
+    uint64_t end_offset = table_offset + table_clusters * cs;
+    uint64_t block_offset = start_offset;
+    int ret = 0;
+    for (uint64_t i = area_index; i < total && ret == 0; i++) {
+        uint64_t *block;
+        if (nt[i]) {
+            ret = qcow2_cache_get(s, s->rb_cache, nt[i] & REFT_OFFSET_MASK, true, &block);
+        } else {
+            ret = qcow2_cache_get(s, s->rb_cache, block_offset, false, &block);
+            if (ret == 0) {
+                qcow2_cache_mark_dirty(s->rb_cache, block);
+                nt[i] = block_offset;
+                block_offset += cs;
+            }
+        }
+        if (ret < 0) {
+            break;
+        }
+        uint64_t first = i * s->rb_entries * cs;
+        if (first < end_offset) {
+            uint64_t j = first < start_offset ? (start_offset - first) / cs : 0;
+            uint64_t end_index = MIN((end_offset - first) / cs, s->rb_entries);
+            for (; j < end_index; j++) {
+                qcow2_refcount_set(block, j, s->refcount_order, 1);
+            }
+            qcow2_cache_mark_dirty(s->rb_cache, block);
+        }
+    }
+    if (ret == 0) {
+        ret = qcow2_cache_write_dirty(s, s->rb_cache);
+    }
+    uint64_t *be = NULL;
+    if (ret == 0) {
+        be = g_new(uint64_t, table_size);
+        for (uint64_t i = 0; i < table_size; i++) {
+            be[i] = GUINT64_TO_BE(nt[i]);
+        }
+        ret = bdrv_pwrite(s->file, table_offset, table_size * 8, be, 0);
+        g_free(be);
+    }
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    if (ret == 0) {
+        uint8_t hdr[12];
+        for (int k = 0; k < 8; k++) {
+            hdr[k] = (uint8_t)(table_offset >> (56 - 8 * k));
+        }
+        for (int k = 0; k < 4; k++) {
+            hdr[8 + k] = (uint8_t)(table_clusters >> (24 - 8 * k));
+        }
+        ret = bdrv_pwrite(s->file, 48, 12, hdr, 0);
+        if (ret == 0) {
+            ret = qcow2_file_sync(s);
+        }
+    }
+    if (ret < 0) {
+        g_free(nt);
+        return ret;
+    }
+    uint64_t old_offset = s->rt_offset, old_size = s->rt_size;
+    g_free(s->rt);
+    s->rt = nt;
+    s->rt_size = table_size;
+    s->rt_offset = table_offset;
+    s->rt_clusters = (uint32_t)table_clusters;
+    qcow2_free_clusters(s, old_offset, old_size * 8, false);
+    return (int64_t)end_offset;
+}
+
+int64_t qcow2_alloc_clusters_at(BDRVQcow2State *s, uint64_t offset, uint64_t n)
+{
+    uint64_t first = offset >> s->cluster_bits, i;
+    for (i = 0; i < n; i++) {
+        uint64_t rc;
+        int ret = qcow2_get_refcount(s, first + i, &rc);
+        if (ret < 0) {
+            return ret;
+        }
+        if (rc) {
+            break;
+        }
+    }
+    if (i) {
+        int ret = qcow2_update_refcount(s, offset, i << s->cluster_bits, 1);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return (int64_t)i;
+}
+
 int64_t qcow2_alloc_data_clusters(BDRVQcow2State *s, uint64_t first, uint64_t n)
 {
     if (qcow2_has_data_file(s)) {

@@ -1702,6 +1702,90 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
     return 0;
 }
 
+/*
+ * preallocation=falloc|full, as QEMU: new refcount structures right after the file covering
+ * everything to come, the data clusters in one run after them (the file grown with the host's
+ * preallocation), then the L2 entries, slice by slice.
+ */
+static int preallocate_area(BlockDriverState *bs, uint64_t old, uint64_t size, PreallocMode pm,
+                            char **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size;
+    int64_t flen = bdrv_getlength(s->file);
+    if (flen < 0) {
+        block_error_errno(errp, (int)flen, "Failed to get the file size");
+        return (int)flen;
+    }
+    int ret = qcow2_flush_metadata(s);
+    if (ret < 0) {
+        block_error_errno(errp, ret, "Preallocation failed");
+        return ret;
+    }
+    uint64_t old_file_size = ((uint64_t)flen + cs - 1) & ~(cs - 1);
+    uint64_t first = old >> s->cluster_bits;
+    uint64_t nb_data = ((size + cs - 1) >> s->cluster_bits) - first;
+    uint64_t nb_l2 = (nb_data + s->l2_entries - 1) / s->l2_entries + 1;
+    int64_t start = qcow2_refcount_area(s, old_file_size, nb_data + nb_l2);
+    if (start < 0) {
+        block_error_errno(errp, (int)start, "Failed to resize refcount structures");
+        return (int)start;
+    }
+    int64_t got = qcow2_alloc_clusters_at(s, (uint64_t)start, nb_data);
+    if (got < 0 || (uint64_t)got != nb_data) {
+        block_error_errno(errp, got < 0 ? (int)got : -EIO, "Failed to allocate data clusters");
+        return got < 0 ? (int)got : -EIO;
+    }
+    ret = s->file->drv->truncate(s->file, (uint64_t)start + nb_data * cs, false, pm, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    uint64_t host = (uint64_t)start, c = first;
+    while (nb_data) {
+        uint64_t idx = c & (s->l2_entries - 1);
+        uint64_t n = MIN(nb_data, s->slice_entries - idx % s->slice_entries);
+        uint64_t l2_offset, *l2;
+        ret = qcow2_get_l2_for_write(s, c >> s->l2_bits, &l2_offset);
+        if (ret == 0) {
+            ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+        }
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Failed to update L2 tables");
+            return ret;
+        }
+        uint64_t oldv[1] = {l2_entry_get(s, l2, idx)};
+        for (uint64_t i = 0; i < n; i++) {
+            l2_entry_set(s, l2, idx + i, (host + i * cs) | QCOW_OFLAG_COPIED);
+            l2_bitmap_set(s, l2, idx + i, 0);
+        }
+        qcow2_cache_mark_dirty(s->l2_cache, l2);
+        if (oldv[0] && qcow2_entry_type(s, oldv[0]) != QCOW2_CLUSTER_UNALLOCATED) {
+            /* a partial first cluster that held data: QEMU copies the head over */
+            uint8_t *tmp = g_malloc(cs);
+            uint64_t head = old & (cs - 1);
+            ret = head ? bdrv_pread(s->file, oldv[0] & L2E_OFFSET_MASK, head, tmp) : 0;
+            if (ret == 0 && head) {
+                ret = bdrv_pwrite(s->file, host, head, tmp, 0);
+            }
+            g_free(tmp);
+            if (ret == 0) {
+                ret = free_old_entries(s, oldv, 1, false);
+            }
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        c += n;
+        host += n * cs;
+        nb_data -= n;
+    }
+    ret = qcow2_flush_metadata(s);
+    if (ret < 0) {
+        block_error_errno(errp, ret, "Preallocation failed");
+    }
+    return ret;
+}
+
 static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
                           char **errp)
 {
@@ -1800,7 +1884,13 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
             return ret;
         }
     }
-    if (size > old && prealloc != PREALLOC_MODE_OFF) {
+    if (size > old && (prealloc == PREALLOC_MODE_FALLOC || prealloc == PREALLOC_MODE_FULL) &&
+        !qcow2_has_data_file(s)) {
+        ret = preallocate_area(bs, old, size, prealloc, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    } else if (size > old && prealloc != PREALLOC_MODE_OFF) {
         uint64_t host_end = 0;
         ret = preallocate(bs, old, size, &host_end);
         if (ret == 0) {

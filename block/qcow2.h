@@ -260,6 +260,14 @@ int qcow2_get_refcount(BDRVQcow2State *s, uint64_t cluster_index, uint64_t *refc
 int qcow2_update_refcount(BDRVQcow2State *s, uint64_t offset, uint64_t length, int64_t addend);
 int64_t qcow2_alloc_clusters(BDRVQcow2State *s, uint64_t n);
 int64_t qcow2_alloc_bytes(BDRVQcow2State *s, uint64_t size);
+/*
+ * QEMU's qcow2_refcount_area(): a new refcount table (and the refcount blocks still missing)
+ * at start_offset covering the file plus additional_clusters; the header is switched to it and
+ * the old table freed. Returns the offset right after the new structures.
+ */
+int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t additional_clusters);
+/* Take up to n free clusters at offset; returns how many (stops at the first used one). */
+int64_t qcow2_alloc_clusters_at(BDRVQcow2State *s, uint64_t offset, uint64_t n);
 /* Drop one reference from each cluster in [offset, +length) once metadata no longer points at
  * them (flushes the L2 cache first). discard: punch freed clusters out of the file. */
 int qcow2_free_clusters(BDRVQcow2State *s, uint64_t offset, uint64_t length, bool discard);

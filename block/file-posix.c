@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <libaio.h>
 #include <glib.h>
 #include "vireo/block.h"
 
@@ -18,6 +19,8 @@
 typedef struct BDRVFileState {
     int fd;
     bool direct;
+    bool native_aio; /* aio=native: requests go through Linux AIO (libaio) */
+    io_context_t ctx;
 } BDRVFileState;
 
 static int file_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
@@ -28,6 +31,12 @@ static int file_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     if (flags & BDRV_O_NOCACHE) {
         oflags |= O_DIRECT;
         s->direct = true;
+    }
+    if ((flags & BDRV_O_NATIVE_AIO) && !s->direct) {
+        block_error(errp, "aio=native was specified, but it requires cache.direct=on, which was "
+                          "not specified.");
+        s->fd = -1;
+        return -EINVAL;
     }
     s->fd = open(bs->filename, oflags);
     if (s->fd < 0 && errno == EINVAL && s->direct) {
@@ -45,12 +54,24 @@ static int file_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error(errp, "'%s' is not a file", bs->filename);
         return -EISDIR;
     }
+    if (flags & BDRV_O_NATIVE_AIO) {
+        int r = io_setup(128, &s->ctx);
+        if (r < 0) {
+            block_error(errp, "Unable to use native AIO: failed to create Linux AIO context: %s",
+                        g_strerror(-r));
+            return r;
+        }
+        s->native_aio = true;
+    }
     return 0;
 }
 
 static void file_close(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
+    if (s->native_aio) {
+        io_destroy(s->ctx);
+    }
     if (s->fd >= 0) {
         close(s->fd);
     }
@@ -116,6 +137,61 @@ static int do_pwrite(int fd, uint64_t offset, uint64_t bytes, const void *buf)
     return 0;
 }
 
+/* One request through Linux AIO, waited for; short transfers continue, EOF reads as zero. */
+static int aio_rw(BDRVFileState *s, bool write, uint64_t offset, uint64_t bytes, void *buf)
+{
+    char *p = buf;
+    while (bytes) {
+        struct iocb cb, *cbs[1] = {&cb};
+        if (write) {
+            io_prep_pwrite(&cb, s->fd, p, bytes, (long long)offset);
+        } else {
+            io_prep_pread(&cb, s->fd, p, bytes, (long long)offset);
+        }
+        int r = io_submit(s->ctx, 1, cbs);
+        if (r == -EINTR || r == -EAGAIN) {
+            continue;
+        }
+        if (r != 1) {
+            return r < 0 ? r : -EIO;
+        }
+        struct io_event ev;
+        do {
+            r = io_getevents(s->ctx, 1, 1, &ev, NULL);
+        } while (r == -EINTR);
+        if (r != 1) {
+            return r < 0 ? r : -EIO;
+        }
+        long res = (long)ev.res;
+        if (res < 0) {
+            return (int)res;
+        }
+        if (res == 0) {
+            if (write) {
+                return -EIO;
+            }
+            memset(p, 0, bytes); /* past EOF */
+            return 0;
+        }
+        p += res;
+        offset += (uint64_t)res;
+        bytes -= (uint64_t)res;
+    }
+    return 0;
+}
+
+static int rd(BDRVFileState *s, uint64_t offset, uint64_t bytes, void *buf)
+{
+    return s->native_aio ? aio_rw(s, false, offset, bytes, buf)
+                         : do_pread(s->fd, offset, bytes, buf);
+}
+
+static int wr(BDRVFileState *s, uint64_t offset, uint64_t bytes, const void *buf)
+{
+    return s->native_aio ? aio_rw(s, true, offset, bytes, (void *)buf)
+                         : do_pwrite(s->fd, offset, bytes, buf);
+}
+
 static bool is_aligned(uint64_t offset, uint64_t bytes, const void *buf)
 {
     return !(offset % DIRECT_ALIGN) && !(bytes % DIRECT_ALIGN) && !((uintptr_t)buf % DIRECT_ALIGN);
@@ -125,7 +201,7 @@ static int file_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, voi
 {
     BDRVFileState *s = bs->opaque;
     if (!s->direct || is_aligned(offset, bytes, buf)) {
-        return do_pread(s->fd, offset, bytes, buf);
+        return rd(s, offset, bytes, buf);
     }
     uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
     uint64_t end = (offset + bytes + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
@@ -133,7 +209,7 @@ static int file_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, voi
     if (posix_memalign(&b, DIRECT_ALIGN, end - start)) {
         return -ENOMEM;
     }
-    int ret = do_pread(s->fd, start, end - start, b);
+    int ret = rd(s, start, end - start, b);
     if (ret == 0) {
         memcpy(buf, (char *)b + (offset - start), bytes);
     }
@@ -146,7 +222,7 @@ static int file_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
 {
     BDRVFileState *s = bs->opaque;
     if (!s->direct || is_aligned(offset, bytes, buf)) {
-        return do_pwrite(s->fd, offset, bytes, buf);
+        return wr(s, offset, bytes, buf);
     }
     uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
     uint64_t end = (offset + bytes + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
@@ -155,10 +231,10 @@ static int file_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
     if (posix_memalign(&b, DIRECT_ALIGN, end - start)) {
         return -ENOMEM;
     }
-    int ret = do_pread(s->fd, start, end - start, b);
+    int ret = rd(s, start, end - start, b);
     if (ret == 0) {
         memcpy((char *)b + (offset - start), buf, bytes);
-        ret = do_pwrite(s->fd, start, end - start, b);
+        ret = wr(s, start, end - start, b);
     }
     free(b);
     /* don't let the alignment padding grow the file */

@@ -153,11 +153,8 @@ int img_bench(int argc, char **argv)
         return 1;
     }
     (void)drain_on_flush; /* requests complete one by one: nothing to drain */
-    if (native && !(flags & BDRV_O_NOCACHE)) {
-        error_report("Could not open '%s': aio=native was specified, but it requires "
-                     "cache.direct=on, which was not specified.",
-                     filename);
-        return 1;
+    if (native) {
+        flags |= BDRV_O_NATIVE_AIO; /* the file layer refuses it without cache=none */
     }
     BlockDriverState *bs = img_open(filename, fmt, flags);
     if (!bs) {

@@ -809,6 +809,16 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case 'i':
+            if (!strcmp(optarg, "native")) {
+                open_flags |= BDRV_O_NATIVE_AIO;
+            } else if (!strcmp(optarg, "threads") || !strcmp(optarg, "io_uring")) {
+                open_flags &= ~BDRV_O_NATIVE_AIO;
+            } else {
+                error_report("Invalid aio option: %s", optarg);
+                return 1;
+            }
+            break;
         case 'd':
             if (bdrv_parse_discard_flags(optarg, &open_flags) < 0) {
                 error_report("Invalid discard option: %s", optarg);
@@ -819,7 +829,6 @@ int main(int argc, char **argv)
         case 'C':
         case 'm':
         case 'k':
-        case 'i':
         case 'T':
         case 'U':
         case 'O':

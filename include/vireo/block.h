@@ -40,6 +40,7 @@ typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 #define BDRV_O_NO_IO      0x0080 /* metadata only (e.g. create -u): skip backing checks */
 #define BDRV_O_CHECK      0x0100 /* opened for qemu-img check: tolerate some corruption */
 #define BDRV_O_UNMAP      0x0200 /* discard=unmap: pass discards and unmapping zero writes down */
+#define BDRV_O_NATIVE_AIO 0x0400 /* aio=native: file I/O through Linux AIO (needs NOCACHE) */
 
 /* Request flags */
 #define BDRV_REQ_MAY_UNMAP   0x1 /* zero writes may deallocate */

@@ -8,13 +8,14 @@ Q := $(if $(V),,@)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow=local -Wstrict-prototypes
 SAN_FLAGS ?=
+# (before CFLAGS_ALL: := expands SAN_FLAGS right here)
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -Iinclude -I$(BUILD)/generated \
     $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
 LIBS_ALL := $(PKG_LIBS)
-ifeq ($(SANITIZE),1)
-SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-endif
 
 # Everything but main() goes into one static library shared by the binaries and unit tests.
 LIB_DIRS := util system accel/kvm accel/tcg target/x86 hw/core hw/x86 hw/char hw/input hw/timer hw/pci \

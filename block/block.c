@@ -547,7 +547,13 @@ struct QObj *bdrv_get_specific_info(BlockDriverState *bs)
 int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list)
 {
     *list = NULL;
-    return bs->drv->snapshot_list ? bs->drv->snapshot_list(bs, list) : 0;
+    int n = bs->drv->snapshot_list ? bs->drv->snapshot_list(bs, list) : 0;
+    if (n <= 0) {
+        /* a driver may hand back an empty array: nothing for the caller to free */
+        g_free(*list);
+        *list = NULL;
+    }
+    return n;
 }
 
 void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n)

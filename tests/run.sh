@@ -11,6 +11,7 @@
 # the groups asked for with build/, then the sanitizer groups again with build-asan/.
 set -u
 cd "$(dirname "$0")/.."
+user_build=${VIREO_BUILD:-}
 export VIREO_BUILD=${VIREO_BUILD:-build}
 export VIREO_ROOT=$PWD
 asan=0
@@ -39,6 +40,9 @@ set_asan() {
         export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     fi
 }
+if [ $asan = 1 ] && [ -z "$user_build" ]; then
+    export VIREO_BUILD=build-asan
+fi
 set_asan $asan
 
 passed=0 failed=0 skipped=0

@@ -315,7 +315,7 @@ void x86_tlb_flush_page(CPUX86State *env, uint64_t va)
 
 static bool canonical(uint64_t va)
 {
-    return (uint64_t)(((int64_t)va << 16) >> 16) == va;
+    return (uint64_t)((int64_t)(va << 16) >> 16) == va;
 }
 
 /* Fill the TLB entry for va or raise #PF (#GP for a non-canonical address). */

@@ -1065,7 +1065,7 @@ void helper_sysret(CPUX86State *env, uint64_t size_bits)
     uint16_t base = (uint16_t)(env->star >> 48);
     uint64_t rcx = env->regs[R_ECX];
     if (size_bits == 64) {
-        if ((uint64_t)(((int64_t)rcx << 16) >> 16) != rcx) {
+        if ((uint64_t)((int64_t)(rcx << 16) >> 16) != rcx) {
             raise_gp(env, 0);
         }
         set_flat_seg(&env->segs[R_CS], (uint16_t)((base + 16) | 3), true, 3);
@@ -1105,7 +1105,7 @@ void helper_dtable(CPUX86State *env, uint64_t addr, uint64_t info)
     }
     uint32_t limit = (uint32_t)x86_ld(env, addr, 2, mmu);
     uint64_t base = x86_ld(env, addr + 2, bb, mmu) & bmask;
-    if ((uint64_t)(((int64_t)base << 16) >> 16) != base) {
+    if ((uint64_t)((int64_t)(base << 16) >> 16) != base) {
         raise_gp(env, 0);
     }
     if (idt) {
@@ -1376,7 +1376,7 @@ void helper_rdmsr(CPUX86State *env)
 
 static void check_canonical(CPUX86State *env, uint64_t v)
 {
-    if ((uint64_t)(((int64_t)v << 16) >> 16) != v) {
+    if ((uint64_t)((int64_t)(v << 16) >> 16) != v) {
         raise_gp(env, 0);
     }
 }

@@ -259,8 +259,10 @@ static void setup_idt(void)
     env->idt_base = IDT;
     env->idt_limit = 256 * 16 - 1;
     env->tr.base = TSS;
-    *q(TSS + 4) = KSTK;
-    *q(TSS + 0x24) = ISTK;
+    uint64_t v = KSTK; /* RSP0 and IST1 sit at 4 mod 8 in the 64-bit TSS */
+    memcpy(ram + TSS + 4, &v, 8);
+    v = ISTK;
+    memcpy(ram + TSS + 0x24, &v, 8);
     set_gate(14, 0x1400, 0xe, 0, 0);
     set_gate(2, 0x0200, 0xe, 0, 1);
     set_gate(0x80, 0x8000, 0xf, 3, 0);

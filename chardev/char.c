@@ -67,6 +67,9 @@ struct Chardev {
     Chardev *parent; /* base: its mux */
     int focus;
     bool mux_escape;
+    /* mux: input bytes read (escapes already handled) that the frontend had no room for yet */
+    uint8_t mux_pend[64];
+    int mux_pend_n;
     bool realized;
     /* socket */
     bool is_server, is_unix, wait, connected;
@@ -516,14 +519,41 @@ static int in_fd_of(Chardev *c)
 
 static gboolean arm_input(gpointer opaque);
 
+/* Hand the mux's held-back input to the focused frontend as far as it has room (main thread). */
+static void mux_flush(Chardev *c)
+{
+    Chardev *m = c->parent;
+    int done = 0;
+    while (done < m->mux_pend_n) {
+        CharFrontend *t = input_target(c);
+        int room = t ? fe_can_receive(t) : 0;
+        if (room <= 0) {
+            break;
+        }
+        int k = MIN(room, m->mux_pend_n - done);
+        fe_receive(t, m->mux_pend + done, k);
+        done += k;
+    }
+    memmove(m->mux_pend, m->mux_pend + done, (size_t)(m->mux_pend_n - done));
+    m->mux_pend_n -= done;
+}
+
 static gboolean input_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     Chardev *c = opaque;
     uint8_t buf[4096];
     CharFrontend *fe = input_target(c);
-    int room = fe ? fe_can_receive(fe) : (int)sizeof(buf);
-    if (c->parent && room <= 0) {
-        room = 1; /* the mux must still see its escapes */
+    int room;
+    if (c->parent) {
+        /*
+         * The mux reads even when the frontend is full, so that its escapes (Ctrl-A x) work
+         * while the guest does not read; what the frontend cannot take yet waits in mux_pend
+         * (the guest's UART FIFO holds only 16 bytes).
+         */
+        mux_flush(c);
+        room = (int)sizeof(c->parent->mux_pend) - c->parent->mux_pend_n;
+    } else {
+        room = fe ? fe_can_receive(fe) : (int)sizeof(buf);
     }
     if (room <= 0) {
         /* Frontend full: stop polling until it calls chardev_accept_input(). */
@@ -551,13 +581,11 @@ static gboolean input_ready(gint fd, GIOCondition cond, gpointer opaque)
     if (c->parent) {
         Chardev *m = c->parent;
         for (ssize_t i = 0; i < n; i++) {
-            if (mux_filter(m, buf[i])) {
-                CharFrontend *t = input_target(c);
-                if (t) {
-                    fe_receive(t, &buf[i], 1);
-                }
+            if (mux_filter(m, buf[i]) && m->mux_pend_n < (int)sizeof(m->mux_pend)) {
+                m->mux_pend[m->mux_pend_n++] = buf[i];
             }
         }
+        mux_flush(c);
     } else if (fe) {
         fe_receive(fe, buf, (int)n);
     }
@@ -567,6 +595,9 @@ static gboolean input_ready(gint fd, GIOCondition cond, gpointer opaque)
 static gboolean arm_input(gpointer opaque)
 {
     Chardev *c = opaque;
+    if (c->parent && c->parent->mux_pend_n) {
+        mux_flush(c);
+    }
     int fd = in_fd_of(c);
     if (fd >= 0 && !c->in_watch) {
         c->in_watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, input_ready, c);
@@ -582,7 +613,7 @@ void chardev_accept_input(Chardev *c)
     if (c->kind == CHR_MUX) {
         c = c->base;
     }
-    if (in_fd_of(c) >= 0 && !c->in_watch) {
+    if (in_fd_of(c) >= 0 && (!c->in_watch || (c->parent && c->parent->mux_pend_n))) {
         if (pthread_equal(pthread_self(), main_thread)) {
             arm_input(c);
         } else {

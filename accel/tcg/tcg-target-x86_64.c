@@ -479,12 +479,12 @@ static bool rax_flags_ok(const TCGOp *op)
     }
 }
 
-static void flags_to_host(Backend *B);
-static void flags_to_host_if_rax(Backend *B)
+/* EFLAGS from the lahf/seto pair in rax (al is changed) */
+static void emit_restore_flags_rax(Backend *B)
 {
-    if (B->flags_loc == FL_RAX) {
-        flags_to_host(B);
-    }
+    b8(B, 0x04); /* add al, 0x7f: OF = (al == 1) */
+    b8(B, 0x7f);
+    b8(B, 0x9e); /* sahf */
 }
 
 static void flags_to_host(Backend *B)
@@ -492,9 +492,7 @@ static void flags_to_host(Backend *B)
     if (B->flags_loc == FL_ENV) {
         emit_restore_flags(B);
     } else if (B->flags_loc == FL_RAX) {
-        b8(B, 0x04); /* add al, 0x7f: OF = (al == 1) */
-        b8(B, 0x7f);
-        b8(B, 0x9e); /* sahf */
+        emit_restore_flags_rax(B);
         B->reserved &= ~BIT(RAX);
     }
     B->flags_loc = FL_HOST;
@@ -813,9 +811,7 @@ static void gen_slow_path(Backend *B, const struct SlowPath *sp)
     }
     if (sp->flags_rax) {
         /* precise flags in env for a fault: rax was pushed above and is popped afterwards */
-        b8(B, 0x04);
-        b8(B, 0x7f);
-        b8(B, 0x9e);
+        emit_restore_flags_rax(B);
         emit_save_flags(B);
     }
     uint64_t info = sp->bytes | (uint64_t)sp->sign << 4 | (uint64_t)sp->mmu << 8;
@@ -967,8 +963,7 @@ static void gen_goto_tb(Backend *B, const TCGOp *op)
 
 static void gen_exit_tb(Backend *B, const TCGOp *op)
 {
-    flags_to_host_if_rax(B);
-    bb_end(B);
+    bb_end(B); /* (gen_op has put flags parked in rax back into EFLAGS) */
     emit_movi(B, RAX, (int64_t)((uintptr_t)B->tb | (uintptr_t)op->aux));
     emit_jmp_abs(B, B->flags_loc == FL_HOST ? tcg_epilogue_save : tcg_epilogue_nosave);
 }

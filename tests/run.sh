@@ -48,6 +48,10 @@ set_asan $asan
 passed=0 failed=0 skipped=0
 logdir=$VIREO_BUILD/test-logs
 mkdir -p "$logdir"
+# Every FAIL line is also collected here and repeated just above the summary line, so the end of
+# a long run's output (all a CI page may show) names what failed.
+faillist=$logdir/failures.txt
+: >"$faillist"
 
 run_one() { # name, command...
     local name=$1; shift
@@ -60,15 +64,16 @@ run_one() { # name, command...
     f=$(grep -c '^FAIL ' "$log")
     s=$(grep -c '^skip ' "$log")
     grep -E '^(ok|FAIL|skip) ' "$log" | sed "s|^|  [$name] |"
+    grep -E '^FAIL ' "$log" | sed "s|^|  [$name] |" >>"$faillist"
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "  [$name] FAIL $name: exited with status $rc (log: $log)"
+        echo "  [$name] FAIL $name: exited with status $rc (log: $log)" | tee -a "$faillist"
         tail -n 20 "$log" | sed 's/^/      /'
         f=1
     elif [ "$f" -gt 0 ]; then
         echo "  [$name] log: $log"
     fi
     if [ $asan = 1 ] && grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
-        echo "  [$name] FAIL $name: sanitizer report (log: $log)"
+        echo "  [$name] FAIL $name: sanitizer report (log: $log)" | tee -a "$faillist"
         f=$((f + 1))
     fi
     echo "  [$name] ($((SECONDS - t0))s)"
@@ -103,6 +108,10 @@ if [ $with_asan = 1 ]; then
     export VIREO_BUILD=build-asan
     set_asan 1
     run_groups asan/ "${asan_groups[@]}"
+fi
+if [ -s "$faillist" ]; then
+    echo "== failures (also in $faillist)"
+    cut -c1-400 "$faillist" | head -n 40
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

@@ -9,6 +9,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib/common.sh >/dev/null
+. tests/lib/guest-initrd.sh
 runs=${1:-3}
 kernel=$VIREO_CACHE/vmlinuz-cloud
 bb=$VIREO_CACHE/busybox
@@ -18,12 +19,8 @@ for f in "$kernel" "$bb" "$qemu" "$VIREO"; do
 done
 work=$(mktemp -d /var/tmp/vireo-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/root/bin" "$work/root/proc" "$work/root/dev"
-cp "$bb" "$work/root/bin/busybox"
-cat >"$work/root/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
+bb_root "$work/root"
+bb_init "$work/root" <<'INIT'
 mount -t devtmpfs dev /dev
 echo @init
 seq 1 200000 | gzip -9 | gzip -d | md5sum >/dev/null
@@ -34,8 +31,7 @@ awk 'BEGIN { x = 0; for (i = 1; i <= 300000; i++) x += (i * 0.5) / (i + 0.25) - 
 echo @awk
 poweroff -f
 INIT
-chmod +x "$work/root/init"
-(cd "$work/root" && find . | cpio -o -H newc 2>/dev/null | gzip >"$work/initrd")
+pack_initrd "$work/root" "$work/initrd"
 
 # stamp: prefix each line of stdin with seconds since $1 (a `date +%s.%N` value)
 stamp() {

@@ -6,6 +6,7 @@
 # (chosen from the CPUID the guest sees) all run translated. Runs with the default CPU model
 # and with -cpu max, whose extra SSE levels make glibc pick other routines.
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/guest-initrd.sh"
 kernel=$VIREO_CACHE/vmlinuz-cloud
 bb=$VIREO_CACHE/busybox
 bins="/usr/bin/sha256sum /usr/bin/md5sum /usr/bin/sort /usr/bin/seq /usr/bin/od /usr/bin/factor
@@ -23,8 +24,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT && echo "# work: $work"
 root=$work/root
-mkdir -p "$root/bin" "$root/proc" "$root/dev" "$root/tmp"
-cp "$bb" "$root/bin/busybox"
+bb_root "$root"
 # each binary and every library ldd names, at the same paths
 for f in $bins; do
     mkdir -p "$root$(dirname "$f")"
@@ -63,21 +63,18 @@ echo ===END===
 /bin/busybox poweroff -f
 INIT
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$work/initrd")
+pack_initrd "$root" "$work/initrd" 1
 (cd "$work" && PATH=/usr/bin:/bin sh "$work/cmds") >"$work/host" 2>&1
 for cpu in default max; do
     cpuopt=()
     [ $cpu = default ] || cpuopt=(-cpu "$cpu")
-    timeout ${VIREO_BOOT_TIMEOUT:-180} "$VIREO" -accel tcg "${cpuopt[@]}" -m 512 -display none \
-        -serial stdio -no-reboot -kernel "$kernel" -initrd "$work/initrd" \
-        -append "console=ttyS0 quiet panic=-1" >"$work/out" 2>"$work/err"
-    rc=$?
-    tr -d '\r' <"$work/out" | sed -n '/^===BEGIN===$/,/^===END===$/p' | sed '1d;$d' >"$work/guest"
-    if [ $rc -eq 0 ] && [ -s "$work/guest" ] && [ ! -s "$work/err" ] &&
-        cmp -s "$work/guest" "$work/host"; then
+    run_guest_section "$work/run" ${VIREO_BOOT_TIMEOUT:-180} "${cpuopt[@]}" -m 512 \
+        -initrd "$work/initrd" -append "console=ttyS0 quiet panic=-1"
+    if [ $rc -eq 0 ] && [ -s "$work/run.guest" ] && [ ! -s "$work/run.err" ] &&
+        cmp -s "$work/run.guest" "$work/host"; then
         ok "tcg-debian-userland/cpu-$cpu"
     else
-        fail "tcg-debian-userland/cpu-$cpu" "exit $rc; diff: $(diff "$work/host" "$work/guest" | head -c 600 | tr '\n' '|'); stderr: $(head -c 200 "$work/err")"
+        fail "tcg-debian-userland/cpu-$cpu" "exit $rc; diff: $(diff "$work/host" "$work/run.guest" | head -c 600 | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err")"
     fi
 done
 finish

@@ -3,6 +3,7 @@
 # the host: sha256sum, gzip -9 | gzip -d, awk with floating point, sort, and a shell loop. The
 # initramfs is built here from the cache's busybox (scripts/guests.sh fetches it).
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/guest-initrd.sh"
 kernel=$VIREO_CACHE/vmlinuz-cloud
 bb=$VIREO_CACHE/busybox
 if ! [ -r "$kernel" ] || ! [ -x "$bb" ] || ! command -v cpio >/dev/null; then
@@ -21,31 +22,23 @@ printf "pear\nApple\n10\n9\nbanana\n" | sort | tr '\n' ' '; echo
 i=0; s=0; while [ $i -lt 300 ]; do s=$((s + i * i)); i=$((i + 1)); done; echo $s
 echo abcdefghij | cut -c 3-7 | rev
 CMDS
-mkdir -p "$work/root/bin" "$work/root/proc"
-cp "$bb" "$work/root/bin/busybox"
+bb_root "$work/root"
 cp "$work/cmds" "$work/root/cmds"
-cat >"$work/root/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
+bb_init "$work/root" <<'INIT'
 echo ===BEGIN===
 sh /cmds
 echo ===END===
 poweroff -f
 INIT
-chmod +x "$work/root/init"
-(cd "$work/root" && find . | cpio -o -H newc 2>/dev/null | gzip >"$work/initrd")
-timeout ${VIREO_BOOT_TIMEOUT:-120} "$VIREO" -accel tcg -m 256 -display none -serial stdio \
-    -no-reboot -kernel "$kernel" -initrd "$work/initrd" -append "console=ttyS0 quiet panic=-1" \
-    >"$work/out" 2>"$work/err"
-rc=$?
-tr -d '\r' <"$work/out" | sed -n '/^===BEGIN===$/,/^===END===$/p' | sed '1d;$d' >"$work/guest"
+pack_initrd "$work/root" "$work/initrd"
+run_guest_section "$work/run" ${VIREO_BOOT_TIMEOUT:-120} -m 256 -initrd "$work/initrd" \
+    -append "console=ttyS0 quiet panic=-1"
 mkdir -p "$work/hostbin"
 "$bb" --install -s "$work/hostbin" 2>/dev/null
 (cd "$work" && PATH="$work/hostbin" "$bb" sh "$work/cmds") >"$work/host" 2>&1
-if [ $rc -eq 0 ] && [ -s "$work/guest" ] && cmp -s "$work/guest" "$work/host"; then
+if [ $rc -eq 0 ] && [ -s "$work/run.guest" ] && cmp -s "$work/run.guest" "$work/host"; then
     ok "tcg-userland/busybox-matches-host"
 else
-    fail "tcg-userland/busybox-matches-host" "exit $rc; guest: $(head -c 400 "$work/guest" | tr '\n' '|'); host: $(head -c 400 "$work/host" | tr '\n' '|'); stderr: $(head -c 200 "$work/err")"
+    fail "tcg-userland/busybox-matches-host" "exit $rc; guest: $(head -c 400 "$work/run.guest" | tr '\n' '|'); host: $(head -c 400 "$work/host" | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err")"
 fi
 finish

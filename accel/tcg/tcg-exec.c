@@ -328,7 +328,7 @@ static uint32_t cpu_tb_flags(const CPUX86State *env)
     f |= (sg[R_CS].flags & DESC_B) ? TBF_CODE32 : 0;
     f |= (sg[R_SS].flags & DESC_B) ? TBF_SS32 : 0;
     if (env->cr[0] & CR0_PE) {
-        f |= TBF_PE;
+        f |= TBF_PE | ((env->eflags & RFLAGS_VM) ? TBF_VM : 0);
         if (sg[R_DS].base | sg[R_ES].base | sg[R_SS].base) {
             f |= TBF_ADDSEG;
         }
@@ -572,7 +572,16 @@ static bool deliver_exception(CPUX86State *env, int ex)
         }
     }
     env->old_exception = vector;
-    x86_do_interrupt(env, vector, sw, false, err, !sw && has_error_code(vector), env->rip);
+    uint64_t next = env->rip;
+    if (sw) {
+        /* INT n, INT3, INTO: env->rip is the next instruction and the error code slot holds the
+         * instruction's length; a fault while delivering it reports the instruction itself */
+        env->rip = next - err;
+        if (!(env->efer & EFER_LMA) || !(env->segs[R_CS].flags & DESC_L)) {
+            env->rip &= (env->segs[R_CS].flags & DESC_B) ? 0xffffffffu : 0xffffu;
+        }
+    }
+    x86_do_interrupt(env, vector, sw, false, err, !sw && has_error_code(vector), next);
     env->old_exception = -1;
     return true;
 }

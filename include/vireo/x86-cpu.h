@@ -116,6 +116,7 @@ enum { R_ES, R_CS, R_SS, R_DS, R_FS, R_GS };
 #define TBF_SS32   0x10u /* SS.B: ESP (else SP) addresses the stack */
 #define TBF_PE     0x20u /* CR0.PE: protected mode (else real mode) */
 #define TBF_ADDSEG 0x40u /* DS/ES/SS bases are not all zero (always in real mode) */
+#define TBF_VM     0x80u /* EFLAGS.VM: virtual-8086 mode (with PE and CPL3) */
 
 /* softmmu TLB: per vCPU, per MMU index (0 kernel, 1 user), direct mapped by virtual page */
 #define TLB_BITS        10

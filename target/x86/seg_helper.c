@@ -337,7 +337,238 @@ static uint64_t check_ss(CPUX86State *env, uint16_t ss, int rpl, int fault)
     return d;
 }
 
-/* Protected mode (not long mode): 8-byte gates, 16- and 32-bit interrupt/trap gates. */
+/* ---- hardware task switches (protected mode outside long mode) ---- */
+
+enum { TS_JMP, TS_IRET, TS_CALL };
+
+/* Virtual-8086 segment register: base = selector << 4, 64 KiB, a DPL-3 read/write data segment. */
+static void load_seg_vm(CPUX86State *env, int seg, uint16_t sel)
+{
+    SegmentCache *sc = &env->segs[seg];
+    sc->selector = sel;
+    sc->base = (uint32_t)sel << 4;
+    sc->limit = 0xffff;
+    sc->flags = DESC_P | DESC_S | (3u << DESC_DPL_SHIFT) | (3u << DESC_TYPE_SHIFT);
+    if (seg == R_FS) {
+        env->fs_base = sc->base;
+    } else if (seg == R_GS) {
+        env->gs_base = sc->base;
+    }
+}
+
+static void set_tss_busy(CPUX86State *env, uint16_t sel, bool busy)
+{
+    uint64_t a = env->gdt_base + (sel & ~7u) + 5;
+    uint8_t b = (uint8_t)x86_ld(env, a, 1, MMU_KERNEL);
+    b = busy ? (b | 2) : (b & ~2);
+    x86_st(env, a, b, 1, MMU_KERNEL);
+}
+
+/* A segment register from the new task's TSS: every check fails with #TS(selector), a segment
+ * that is not present with #NP (#SS for SS). */
+static void task_load_seg(CPUX86State *env, int seg, uint16_t sel, int cpl)
+{
+    if ((sel & 0xfffc) == 0) {
+        if (seg == R_CS || seg == R_SS) {
+            x86_raise_exception(env, EXCP_TS, sel & 0xfffc);
+        }
+        return; /* already a null selector */
+    }
+    uint32_t off = sel & ~7u;
+    uint64_t tbase = (sel & 4) ? env->ldt.base : env->gdt_base;
+    uint32_t tlimit = (sel & 4) ? env->ldt.limit : env->gdt_limit;
+    if (off + 7 > tlimit) {
+        x86_raise_exception(env, EXCP_TS, sel & 0xfffc);
+    }
+    uint64_t d = ldq_kernel(env, tbase + off);
+    uint32_t h = (uint32_t)(d >> 32);
+    int dpl = (h >> DESC_DPL_SHIFT) & 3, rpl = sel & 3;
+    unsigned type = (h >> DESC_TYPE_SHIFT) & 0xf;
+    bool code = type & 8, bad;
+    if (!(h & DESC_S)) {
+        bad = true;
+    } else if (seg == R_CS) {
+        bad = !code || dpl != rpl;
+    } else if (seg == R_SS) {
+        bad = code || !(type & 2) || dpl != cpl || dpl != rpl;
+    } else {
+        bad = (code && !(type & 2)) || (type < 12 && (dpl < cpl || dpl < rpl));
+    }
+    if (bad) {
+        x86_raise_exception(env, EXCP_TS, sel & 0xfffc);
+    }
+    if (!(h & DESC_P)) {
+        x86_raise_exception(env, seg == R_SS ? EXCP_SS : EXCP_NP, sel & 0xfffc);
+    }
+    seg_from_desc(&env->segs[seg], sel, d);
+    if (seg == R_FS) {
+        env->fs_base = (uint32_t)env->segs[seg].base;
+    } else if (seg == R_GS) {
+        env->gs_base = (uint32_t)env->segs[seg].base;
+    }
+}
+
+/*
+ * Switch to the task whose TSS descriptor (or task gate) is d, selected by sel, for a JMP, CALL
+ * (also an interrupt through a task gate) or IRET with NT. next_eip is what the old task's TSS
+ * keeps as its EIP. Faults before the old task's state is saved are raised in the old task,
+ * the ones after (segment and LDT checks) in the new task, as on hardware. Returns whether the
+ * new TSS is a 32-bit one.
+ */
+static bool task_switch(CPUX86State *env, uint16_t sel, uint64_t d, int source, uint32_t next_eip)
+{
+    unsigned type = (unsigned)(d >> 40) & 0xf;
+    if (type == 5) { /* task gate: the TSS it names must be an available one */
+        if (!(d & (1ull << 47))) {
+            x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+        }
+        sel = (uint16_t)(d >> 16);
+        if (sel & 4) {
+            x86_raise_exception(env, EXCP_TS, sel & 0xfffc);
+        }
+        if ((sel & ~7u) + 7 > env->gdt_limit) {
+            raise_gp(env, sel & 0xfffc);
+        }
+        d = ldq_kernel(env, env->gdt_base + (sel & ~7u));
+        type = (unsigned)(d >> 40) & 0xf;
+        if ((d & ((uint64_t)DESC_S << 32)) || (type & 7) != 1) {
+            raise_gp(env, sel & 0xfffc);
+        }
+    }
+    if (!(d & (1ull << 47))) {
+        x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+    }
+    bool is32 = type & 8;
+    SegmentCache ntss;
+    seg_from_desc(&ntss, sel, d);
+    if ((sel & 4) || ntss.limit < (is32 ? 103u : 43u)) {
+        x86_raise_exception(env, EXCP_TS, sel & 0xfffc);
+    }
+    bool old32 = (env->tr.flags >> DESC_TYPE_SHIFT) & 8;
+    uint64_t nb = ntss.base, ob = env->tr.base;
+
+    /* the new task's state (these reads may fault in the old task) */
+    uint32_t cr3 = 0, eip, eflags, regs[8];
+    uint16_t segs[6] = {0}, ldt;
+    if (is32) {
+        cr3 = (uint32_t)x86_ld(env, nb + 0x1c, 4, MMU_KERNEL);
+        eip = (uint32_t)x86_ld(env, nb + 0x20, 4, MMU_KERNEL);
+        eflags = (uint32_t)x86_ld(env, nb + 0x24, 4, MMU_KERNEL);
+        for (int i = 0; i < 8; i++) {
+            regs[i] = (uint32_t)x86_ld(env, nb + 0x28 + 4 * (uint64_t)i, 4, MMU_KERNEL);
+        }
+        for (int i = 0; i < 6; i++) {
+            segs[i] = (uint16_t)x86_ld(env, nb + 0x48 + 4 * (uint64_t)i, 2, MMU_KERNEL);
+        }
+        ldt = (uint16_t)x86_ld(env, nb + 0x60, 2, MMU_KERNEL);
+    } else {
+        eip = (uint32_t)x86_ld(env, nb + 0x0e, 2, MMU_KERNEL);
+        eflags = (uint32_t)x86_ld(env, nb + 0x10, 2, MMU_KERNEL);
+        for (int i = 0; i < 8; i++) {
+            regs[i] = (uint32_t)x86_ld(env, nb + 0x12 + 2 * (uint64_t)i, 2, MMU_KERNEL);
+        }
+        for (int i = 0; i < 4; i++) { /* ES CS SS DS; FS and GS become null */
+            segs[i] = (uint16_t)x86_ld(env, nb + 0x22 + 2 * (uint64_t)i, 2, MMU_KERNEL);
+        }
+        ldt = (uint16_t)x86_ld(env, nb + 0x2a, 2, MMU_KERNEL);
+    }
+    /* make sure the old TSS can be written (first and last byte) before anything changes */
+    uint32_t olast = old32 ? 103 : 43;
+    x86_st(env, ob, x86_ld(env, ob, 1, MMU_KERNEL), 1, MMU_KERNEL);
+    x86_st(env, ob + olast, x86_ld(env, ob + olast, 1, MMU_KERNEL), 1, MMU_KERNEL);
+
+    if (source != TS_CALL) {
+        set_tss_busy(env, env->tr.selector, false);
+    }
+    uint32_t oflags = (uint32_t)x86_get_rflags(env);
+    if (source == TS_IRET) {
+        oflags &= ~RFLAGS_NT;
+    }
+    /* save the old task: EIP, EFLAGS, the general registers, the segment selectors */
+    if (old32) {
+        x86_st(env, ob + 0x20, next_eip, 4, MMU_KERNEL);
+        x86_st(env, ob + 0x24, oflags, 4, MMU_KERNEL);
+        for (int i = 0; i < 8; i++) {
+            x86_st(env, ob + 0x28 + 4 * (uint64_t)i, (uint32_t)env->regs[i], 4, MMU_KERNEL);
+        }
+        for (int i = 0; i < 6; i++) {
+            x86_st(env, ob + 0x48 + 4 * (uint64_t)i, env->segs[i].selector, 2, MMU_KERNEL);
+        }
+    } else {
+        x86_st(env, ob + 0x0e, next_eip, 2, MMU_KERNEL);
+        x86_st(env, ob + 0x10, oflags, 2, MMU_KERNEL);
+        for (int i = 0; i < 8; i++) {
+            x86_st(env, ob + 0x12 + 2 * (uint64_t)i, env->regs[i], 2, MMU_KERNEL);
+        }
+        for (int i = 0; i < 4; i++) {
+            x86_st(env, ob + 0x22 + 2 * (uint64_t)i, env->segs[i].selector, 2, MMU_KERNEL);
+        }
+    }
+    /* from here on a fault belongs to the new task */
+    if (source == TS_CALL) {
+        x86_st(env, nb, env->tr.selector, 2, MMU_KERNEL); /* the back link */
+        eflags |= RFLAGS_NT;
+    }
+    if (source != TS_IRET) {
+        set_tss_busy(env, sel, true);
+    }
+    env->cr[0] |= CR0_TS;
+    env->tr = ntss;
+    env->tr.flags |= 2u << DESC_TYPE_SHIFT; /* busy */
+    if (is32 && (env->cr[0] & CR0_PG)) {
+        env->cr[3] = cr3;
+        x86_tlb_flush(env, false);
+    }
+    env->rip = eip;
+    uint64_t fmask = CC_MASK | RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_IOPL | RFLAGS_NT |
+                     RFLAGS_RF | RFLAGS_VM | RFLAGS_AC | RFLAGS_ID;
+    if (!is32) {
+        fmask &= 0xffff;
+    }
+    x86_set_rflags(env, (x86_get_rflags(env) & ~fmask) | (eflags & fmask));
+    for (int i = 0; i < 8; i++) {
+        env->regs[i] = is32 ? regs[i] : ((env->regs[i] & 0xffff0000u) | regs[i]);
+    }
+    bool vm = env->eflags & RFLAGS_VM;
+    for (int i = 0; i < 6; i++) {
+        if (vm) {
+            load_seg_vm(env, i, segs[i]);
+        } else { /* the selector only, until the checks below */
+            env->segs[i] = (SegmentCache){.selector = segs[i]};
+        }
+    }
+    if (!vm) {
+        env->fs_base = env->gs_base = 0;
+    }
+    env->cpl = vm ? 3 : (segs[R_CS] & 3);
+    env->ldt = (SegmentCache){.selector = ldt & ~4};
+    if (ldt & 4) {
+        x86_raise_exception(env, EXCP_TS, ldt & 0xfffc);
+    }
+    if (ldt & 0xfffc) {
+        if ((ldt & ~7u) + 7 > env->gdt_limit) {
+            x86_raise_exception(env, EXCP_TS, ldt & 0xfffc);
+        }
+        uint64_t ld = ldq_kernel(env, env->gdt_base + (ldt & ~7u));
+        if (((ld >> 40) & 0x1f) != 2 || !(ld & (1ull << 47))) {
+            x86_raise_exception(env, EXCP_TS, ldt & 0xfffc);
+        }
+        seg_from_desc(&env->ldt, ldt, ld);
+    }
+    if (!vm) {
+        static const int order[6] = {R_CS, R_SS, R_ES, R_DS, R_FS, R_GS};
+        for (int i = 0; i < 6; i++) {
+            task_load_seg(env, order[i], segs[order[i]], env->cpl);
+        }
+    }
+    if (eip > env->segs[R_CS].limit) {
+        raise_gp(env, 0);
+    }
+    return is32;
+}
+
+/* Protected mode (not long mode): 8-byte gates, 16- and 32-bit interrupt/trap gates, task
+ * gates; from virtual-8086 mode to a ring-0 handler. */
 static void do_interrupt_prot(CPUX86State *env, int vector, bool is_sw, bool is_hw,
                               uint32_t error_code, bool has_error, uint64_t next_rip)
 {
@@ -348,14 +579,26 @@ static void do_interrupt_prot(CPUX86State *env, int vector, bool is_sw, bool is_
     uint64_t g = ldq_kernel(env, env->idt_base + (uint64_t)vector * 8);
     unsigned type = (unsigned)(g >> 40) & 0x1f;
     int dpl = (int)(g >> 45) & 3;
-    if (type != 0x6 && type != 0x7 && type != 0xe && type != 0xf) {
-        raise_gp(env, gate_err); /* task gates are not supported */
+    if (type != 0x5 && type != 0x6 && type != 0x7 && type != 0xe && type != 0xf) {
+        raise_gp(env, gate_err);
     }
     if (is_sw && dpl < env->cpl) {
         raise_gp(env, gate_err);
     }
     if (!(g & (1ull << 47))) {
         x86_raise_exception(env, EXCP_NP, gate_err);
+    }
+    if (type == 0x5) { /* task gate: the handler is a task; the error code goes on its stack */
+        bool new32 =
+            task_switch(env, (uint16_t)((uint32_t)vector * 8), g, TS_CALL, (uint32_t)next_rip);
+        if (has_error) {
+            Stk k = stk_cur(env);
+            k.mmu = MMU_KERNEL;
+            stk_push(env, &k, error_code, new32 ? 4 : 2);
+            env->regs[R_ESP] = k.sp;
+        }
+        env->int_shadow = false;
+        return;
     }
     bool is32 = type & 8;
     int bytes = is32 ? 4 : 2;
@@ -378,6 +621,10 @@ static void do_interrupt_prot(CPUX86State *env, int vector, bool is_sw, bool is_
     }
     bool conforming = cdh & (4u << DESC_TYPE_SHIFT);
     int new_cpl = conforming ? env->cpl : cdpl;
+    bool vm86 = env->eflags & RFLAGS_VM;
+    if (vm86 && new_cpl >= env->cpl) {
+        raise_gp(env, sel & 0xfffc); /* from virtual-8086 mode only to an inner level */
+    }
     uint64_t flags = x86_get_rflags(env);
     Stk k;
     uint64_t ssd = 0;
@@ -392,6 +639,12 @@ static void do_interrupt_prot(CPUX86State *env, int vector, bool is_sw, bool is_
                   .sp = esp,
                   .mask = (tmp.flags & DESC_B) ? 0xffffffffu : 0xffffu,
                   .mmu = MMU_KERNEL};
+        if (vm86) {
+            stk_push(env, &k, env->segs[R_GS].selector, bytes);
+            stk_push(env, &k, env->segs[R_FS].selector, bytes);
+            stk_push(env, &k, env->segs[R_DS].selector, bytes);
+            stk_push(env, &k, env->segs[R_ES].selector, bytes);
+        }
         stk_push(env, &k, env->segs[R_SS].selector, bytes);
         stk_push(env, &k, env->regs[R_ESP], bytes);
     } else {
@@ -407,6 +660,14 @@ static void do_interrupt_prot(CPUX86State *env, int vector, bool is_sw, bool is_
     /* committed */
     if (new_cpl < env->cpl) {
         seg_from_desc(&env->segs[R_SS], new_ss, ssd);
+    }
+    if (vm86) { /* the handler starts with null data segment registers */
+        for (int s = R_ES; s <= R_GS; s++) {
+            if (s != R_CS && s != R_SS) {
+                env->segs[s] = (SegmentCache){0};
+            }
+        }
+        env->fs_base = env->gs_base = 0;
     }
     env->regs[R_ESP] = k.sp;
     seg_from_desc(&env->segs[R_CS], (uint16_t)((sel & 0xfffc) | new_cpl), cd);
@@ -564,7 +825,10 @@ static void far_return(CPUX86State *env, int bytes, uint64_t imm, bool is_iret)
     if (real_mode(env) || (env->eflags & RFLAGS_VM)) {
         stk_move(&k, (int64_t)imm);
         if (is_iret) {
-            uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_IOPL | RFLAGS_NT;
+            uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_NT;
+            if (!(env->eflags & RFLAGS_VM)) {
+                mask |= RFLAGS_IOPL; /* virtual-8086 mode cannot change IOPL */
+            }
             if (bytes == 4) {
                 mask |= RFLAGS_AC | RFLAGS_ID | RFLAGS_RF;
             }
@@ -575,8 +839,26 @@ static void far_return(CPUX86State *env, int bytes, uint64_t imm, bool is_iret)
         env->rip = ip;
         return;
     }
-    if (is_iret && (env->eflags & RFLAGS_NT)) {
-        raise_gp(env, 0); /* a return from a nested task: task switches are not supported */
+    if (is_iret && bytes == 4 && (fl & RFLAGS_VM) && env->cpl == 0 && !(env->efer & EFER_LMA)) {
+        /* IRETD at CPL 0 to virtual-8086 mode: ESP, SS, ES, DS, FS, GS follow EFLAGS */
+        uint32_t esp = (uint32_t)stk_pop(env, &k, 4);
+        uint16_t sv[4], ss = (uint16_t)stk_pop(env, &k, 4);
+        for (int i = 0; i < 4; i++) {
+            sv[i] = (uint16_t)stk_pop(env, &k, 4);
+        }
+        uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_IOPL | RFLAGS_NT |
+                        RFLAGS_VM | RFLAGS_AC | RFLAGS_ID | 0x80000 /* VIF */ | 0x100000 /* VIP */;
+        x86_set_rflags(env, (x86_get_rflags(env) & ~mask) | (fl & mask));
+        load_seg_vm(env, R_CS, cs);
+        load_seg_vm(env, R_SS, ss);
+        load_seg_vm(env, R_ES, sv[0]);
+        load_seg_vm(env, R_DS, sv[1]);
+        load_seg_vm(env, R_FS, sv[2]);
+        load_seg_vm(env, R_GS, sv[3]);
+        env->cpl = 3;
+        env->regs[R_ESP] = esp;
+        env->rip = ip & 0xffff;
+        return;
     }
     uint64_t cd = check_return_cs(env, cs);
     int rpl = cs & 3;
@@ -624,10 +906,31 @@ static void far_return(CPUX86State *env, int bytes, uint64_t imm, bool is_iret)
     env->rip = ip;
 }
 
-/* IRET: IRETQ/IRETD in long mode (64-bit or compatibility), else real or protected mode. */
-void helper_iret(CPUX86State *env, uint64_t size_bits)
+/* IRET (info = operand bits | next EIP << 8): IRETQ/IRETD in long mode (64-bit or
+ * compatibility), else real, virtual-8086 or protected mode (a return from a nested task with NT).
+ */
+void helper_iret(CPUX86State *env, uint64_t info)
 {
-    int bytes = (int)size_bits / 8;
+    int bytes = (int)(info & 0xff) / 8;
+    if ((env->eflags & RFLAGS_VM) && ((env->eflags >> 12) & 3) != 3) {
+        raise_gp(env, 0); /* IOPL-sensitive in virtual-8086 mode */
+    }
+    if (!real_mode(env) && !(env->eflags & RFLAGS_VM) && (env->eflags & RFLAGS_NT)) {
+        if (env->efer & EFER_LMA) {
+            raise_gp(env, 0); /* no task switches in long mode */
+        }
+        /* return from a nested task: to the busy TSS named by the back link */
+        uint16_t back = (uint16_t)x86_ld(env, env->tr.base, 2, MMU_KERNEL);
+        if ((back & 4) || (back & ~7u) + 7 > env->gdt_limit) {
+            x86_raise_exception(env, EXCP_TS, back & 0xfffc);
+        }
+        uint64_t d = ldq_kernel(env, env->gdt_base + (back & ~7u));
+        if (((d >> 40) & 0x17) != 3) {
+            x86_raise_exception(env, EXCP_TS, back & 0xfffc);
+        }
+        task_switch(env, back, d, TS_IRET, (uint32_t)(info >> 8));
+        return;
+    }
     if (!code64(env)) {
         /* protected or real mode, or compatibility mode (where a return to the same level
          * does not pop SS:ESP either) */
@@ -735,12 +1038,102 @@ void helper_lret(CPUX86State *env, uint64_t info)
     uint64_t sp = env->regs[R_ESP];
     uint64_t rip = x86_ld(env, sp, bytes, mmu);
     uint16_t cs = (uint16_t)x86_ld(env, sp + (uint64_t)bytes, bytes, mmu);
-    if ((cs & 3) != env->cpl) {
-        raise_gp(env, cs & 0xfffc); /* return to an outer level: not yet */
+    if ((cs & 3) == env->cpl) {
+        load_cs_same_level(env, cs);
+        env->regs[R_ESP] = sp + 2 * (uint64_t)bytes + imm;
+        env->rip = rip;
+        return;
     }
-    load_cs_same_level(env, cs);
-    env->regs[R_ESP] = sp + 2 * (uint64_t)bytes + imm;
+    /* to an outer level (the return from a long-mode call gate): RSP and SS follow */
+    uint64_t cd = check_return_cs(env, cs);
+    int rpl = cs & 3;
+    uint64_t nsp = x86_ld(env, sp + 2 * (uint64_t)bytes + imm, bytes, mmu);
+    uint16_t ss = (uint16_t)x86_ld(env, sp + 3 * (uint64_t)bytes + imm, bytes, mmu);
+    uint64_t ssd = 0;
+    bool null_ss = (ss & 0xfffc) == 0 && rpl != 3;
+    if (!null_ss) {
+        ssd = check_ss(env, ss, rpl, EXCP_GP);
+    }
+    seg_from_desc(&env->segs[R_CS], cs, cd);
+    if (null_ss) {
+        env->segs[R_SS] = (SegmentCache){.selector = ss};
+    } else {
+        seg_from_desc(&env->segs[R_SS], ss, ssd);
+    }
+    null_inaccessible_segs(env, rpl);
+    env->cpl = (uint8_t)rpl;
+    env->regs[R_ESP] = nsp + imm;
     env->rip = rip;
+}
+
+/*
+ * CALL/JMP through a 16-byte long-mode call gate: the target must be a 64-bit code segment; a
+ * CALL to a more privileged level takes RSP from the TSS, loads SS with a null selector of the
+ * new CPL, and pushes the old SS and RSP (no parameters are copied); CS and RIP are pushed as
+ * 8-byte values.
+ */
+static void far_through_call_gate64(CPUX86State *env, uint16_t gsel, uint64_t g, bool is_call,
+                                    uint64_t next)
+{
+    int gdpl = (int)(g >> 45) & 3;
+    if (gdpl < env->cpl || gdpl < (gsel & 3)) {
+        raise_gp(env, gsel & 0xfffc);
+    }
+    if (!(g & (1ull << 47))) {
+        x86_raise_exception(env, EXCP_NP, gsel & 0xfffc);
+    }
+    uint32_t goff = gsel & ~7u;
+    uint64_t tbase = (gsel & 4) ? env->ldt.base : env->gdt_base;
+    uint32_t tlimit = (gsel & 4) ? env->ldt.limit : env->gdt_limit;
+    if (goff + 15 > tlimit) {
+        raise_gp(env, gsel & 0xfffc);
+    }
+    uint64_t hi = ldq_kernel(env, tbase + goff + 8);
+    if ((hi >> 40) & 0x1f) {
+        raise_gp(env, gsel & 0xfffc); /* the upper half's type must be 0 */
+    }
+    uint16_t sel = (uint16_t)(g >> 16);
+    uint64_t target = (g & 0xffff) | ((g >> 32) & 0xffff0000u) | (hi << 32);
+    if ((sel & 0xfffc) == 0) {
+        raise_gp(env, 0);
+    }
+    uint64_t cd = load_desc(env, sel, EXCP_GP);
+    uint32_t h = (uint32_t)(cd >> 32);
+    int dpl = (h >> DESC_DPL_SHIFT) & 3;
+    bool conforming = h & (4u << DESC_TYPE_SHIFT);
+    if (!(h & DESC_S) || !(h & (8u << DESC_TYPE_SHIFT)) || dpl > env->cpl ||
+        (!is_call && !conforming && dpl != env->cpl) || !(h & DESC_L) || (h & DESC_B)) {
+        raise_gp(env, sel & 0xfffc);
+    }
+    if (!(h & DESC_P)) {
+        x86_raise_exception(env, EXCP_NP, sel & 0xfffc);
+    }
+    if ((uint64_t)((int64_t)(target << 16) >> 16) != target) {
+        raise_gp(env, 0);
+    }
+    int new_cpl = conforming ? env->cpl : dpl;
+    if (is_call) {
+        uint64_t sp = env->regs[R_ESP];
+        bool inner = new_cpl < env->cpl;
+        if (inner) {
+            uint32_t idx = 4 + 8 * (uint32_t)new_cpl;
+            if (idx + 7 > env->tr.limit) {
+                x86_raise_exception(env, EXCP_TS, env->tr.selector & 0xfffc);
+            }
+            sp = ldq_kernel(env, env->tr.base + idx);
+            push64(env, &sp, env->segs[R_SS].selector);
+            push64(env, &sp, env->regs[R_ESP]);
+        }
+        push64(env, &sp, env->segs[R_CS].selector);
+        push64(env, &sp, next);
+        if (inner) {
+            env->segs[R_SS] = (SegmentCache){.selector = (uint16_t)new_cpl};
+        }
+        env->regs[R_ESP] = sp;
+    }
+    seg_from_desc(&env->segs[R_CS], (uint16_t)((sel & 0xfffc) | new_cpl), cd);
+    env->cpl = (uint8_t)new_cpl;
+    env->rip = target;
 }
 
 /*
@@ -825,8 +1218,9 @@ static void far_through_call_gate(CPUX86State *env, uint16_t gsel, uint64_t g, b
 
 /*
  * LJMP / LCALL to sel:off (info = operand bits | is_call << 8 | next EIP << 16), in every mode:
- * real mode, or a code segment at the same privilege level (call gates and task switches are
- * not supported: #GP). A 64-bit code segment in long mode enters 64-bit mode.
+ * real and virtual-8086 mode, a code segment at the same privilege level, a call gate (16/32-bit,
+ * or 16-byte in long mode), a TSS or a task gate (a task switch). A 64-bit code segment in long
+ * mode enters 64-bit mode.
  */
 void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info)
 {
@@ -857,11 +1251,22 @@ void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info
     uint64_t d = load_desc(env, sel, EXCP_GP);
     if (!((d >> 32) & DESC_S)) {
         unsigned type = (unsigned)(d >> 40) & 0xf;
-        if ((type == 0x4 || type == 0xc) && !(env->efer & EFER_LMA)) {
+        bool lma = env->efer & EFER_LMA;
+        int dpl = (int)(d >> 45) & 3;
+        if (lma && type == 0xc) {
+            far_through_call_gate64(env, sel, d, is_call, next);
+        } else if (!lma && (type == 0x4 || type == 0xc)) {
             far_through_call_gate(env, sel, d, is_call, next);
-            return;
+        } else if (!lma && (type == 0x1 || type == 0x9 || type == 0x5)) {
+            /* an available TSS or a task gate: a task switch */
+            if (dpl < env->cpl || dpl < (sel & 3)) {
+                raise_gp(env, sel & 0xfffc);
+            }
+            task_switch(env, sel, d, is_call ? TS_CALL : TS_JMP, (uint32_t)next);
+        } else {
+            raise_gp(env, sel & 0xfffc);
         }
-        raise_gp(env, sel & 0xfffc); /* task gate, TSS, long-mode call gate */
+        return;
     }
     {
         /* check the target first (the pushes may fault), then push, then load */
@@ -1602,17 +2007,39 @@ void helper_cpuid(CPUX86State *env)
 
 /* ---- port I/O, flags ---- */
 
-static void check_io(CPUX86State *env)
+/* IN/OUT: allowed when CPL <= IOPL outside virtual-8086 mode, else (and always in virtual-8086
+ * mode) only when the TSS's I/O permission bitmap has a clear bit for every port accessed. */
+static void check_io(CPUX86State *env, uint16_t port, unsigned bytes)
 {
     int iopl = (int)(env->eflags >> 12) & 3;
-    if (env->cpl > iopl) {
-        raise_gp(env, 0); /* no I/O permission bitmap */
+    if (real_mode(env) || (env->cpl <= iopl && !(env->eflags & RFLAGS_VM))) {
+        return;
+    }
+    unsigned type = (env->tr.flags >> DESC_TYPE_SHIFT) & 0xf;
+    if (!(env->tr.flags & DESC_P) || (type | 2) != 0xb || env->tr.limit < 103) {
+        raise_gp(env, 0);
+    }
+    uint32_t off = (uint32_t)x86_ld(env, env->tr.base + 0x66, 2, MMU_KERNEL) + (port >> 3);
+    if (off + 1 > env->tr.limit) {
+        raise_gp(env, 0);
+    }
+    uint32_t bits = (uint32_t)x86_ld(env, env->tr.base + off, 2, MMU_KERNEL);
+    if ((bits >> (port & 7)) & ((1u << bytes) - 1)) {
+        raise_gp(env, 0);
+    }
+}
+
+/* PUSHF and INT n in virtual-8086 mode (without CR4.VME): #GP(0) unless IOPL is 3 */
+void helper_vm86_iopl(CPUX86State *env)
+{
+    if ((env->eflags & RFLAGS_VM) && ((env->eflags >> 12) & 3) != 3) {
+        raise_gp(env, 0);
     }
 }
 
 uint64_t helper_in(CPUX86State *env, uint64_t port, uint64_t bytes)
 {
-    check_io(env);
+    check_io(env, (uint16_t)port, (unsigned)bytes);
     uint32_t v = 0;
     vireo_lock();
     pio_dispatch((uint16_t)port, &v, (unsigned)bytes, false);
@@ -1622,16 +2049,18 @@ uint64_t helper_in(CPUX86State *env, uint64_t port, uint64_t bytes)
 
 void helper_out(CPUX86State *env, uint64_t port, uint64_t val, uint64_t bytes)
 {
-    check_io(env);
+    check_io(env, (uint16_t)port, (unsigned)bytes);
     uint32_t v = (uint32_t)val;
     vireo_lock();
     pio_dispatch((uint16_t)port, &v, (unsigned)bytes, true);
     vireo_unlock();
 }
 
-/* POPF in system mode: IOPL only at CPL 0, IF only when CPL <= IOPL; VM/RF never. */
+/* POPF in system mode: IOPL only at CPL 0, IF only when CPL <= IOPL; VM/RF never; #GP(0) in
+ * virtual-8086 mode with IOPL < 3. */
 void helper_popf(CPUX86State *env, uint64_t v, uint64_t size_bits)
 {
+    helper_vm86_iopl(env);
     uint64_t mask = CC_MASK | RFLAGS_TF | RFLAGS_DF | RFLAGS_NT | RFLAGS_AC | RFLAGS_ID;
     int iopl = (int)(env->eflags >> 12) & 3;
     if (env->cpl == 0) {

@@ -30,7 +30,7 @@ typedef struct DisasContext {
     int seg; /* -1, or a segment override (R_ES..R_GS) */
     int dsize, asize;
     /* CPU mode (from the TB key) */
-    bool code64, code32, ss32, pe, addseg;
+    bool code64, code32, ss32, pe, addseg, vm86;
     uint64_t cs_base; /* outside 64-bit mode: code fetches at cs_base + EIP */
     /* ModRM */
     int mod, reg, rm;
@@ -1004,7 +1004,7 @@ static void disas_insn(DisasContext *dc)
     case 0x63: /* movsxd; arpl outside 64-bit mode */
         if (!dc->code64) {
             decode_modrm(dc);
-            if (!dc->sys || !dc->pe) {
+            if (!dc->sys || !dc->pe || dc->vm86) {
                 goto illegal;
             }
             o = opnd_rm(dc, 16);
@@ -1143,11 +1143,15 @@ static void disas_insn(DisasContext *dc)
         }
         gen_write_reg(dc, dsize, R_EDX, false, t);
         break;
-    case 0x9c: /* pushf */
+    case 0x9c: /* pushf (the image has VM and RF clear) */
+        if (dc->vm86) {
+            gen_call_helper(dc, (void *)helper_vm86_iopl, CALL_MAY_FAULT, 0, 0);
+        }
         t = tnew(dc);
         tcg_emit(s, OP_getflags, 64, 0, 1, t);
         t = gen_binop(dc, OP_and, t, tconst(dc, CC_MASK));
         u = gen_ld_env(dc, ENV(eflags));
+        u = gen_binop(dc, OP_and, u, tconst(dc, ~(int64_t)(RFLAGS_VM | RFLAGS_RF)));
         t = gen_binop(dc, OP_or, t, u);
         gen_push(dc, ssize, t);
         break;
@@ -1284,7 +1288,11 @@ static void disas_insn(DisasContext *dc)
         gen_write_reg(dc, ssize, R_EBP, false, t);
         break;
     case 0xcc:
-        gen_exception(dc, dc->sys ? EXCP_INT_SW | EXCP_BP : EXCP_BP, dc->pc);
+        if (dc->sys) { /* the error code slot carries the length (see deliver_exception) */
+            gen_exception_err(dc, EXCP_INT_SW | EXCP_BP, (uint32_t)(dc->pc - dc->pc_start), dc->pc);
+        } else {
+            gen_exception(dc, EXCP_BP, dc->pc);
+        }
         break;
     case 0xca:
     case 0xcb: /* lret [imm16] */
@@ -1301,13 +1309,17 @@ static void disas_insn(DisasContext *dc)
         if (!dc->sys) {
             goto illegal;
         }
-        gen_exception(dc, EXCP_INT_SW | (int)imm, dc->pc);
+        if (dc->vm86) {
+            gen_call_helper(dc, (void *)helper_vm86_iopl, CALL_MAY_FAULT, 0, 0);
+        }
+        gen_exception_err(dc, EXCP_INT_SW | (int)imm, (uint32_t)(dc->pc - dc->pc_start), dc->pc);
         break;
     case 0xcf: /* iret */
         if (!dc->sys) {
             goto illegal;
         }
-        gen_call_helper(dc, (void *)helper_iret, SYS_CALL, 0, 1, tconst(dc, dsize));
+        gen_call_helper(dc, (void *)helper_iret, SYS_CALL, 0, 1,
+                        tconst(dc, dsize | (int64_t)((uint64_t)(uint32_t)dc->pc << 8)));
         gen_exit_nochain(dc);
         break;
     case 0xe4 ... 0xe7:
@@ -1634,7 +1646,7 @@ static void disas_insn(DisasContext *dc)
         {
             int l = tcg_new_label(s);
             tcg_emit(s, OP_brcc, 0, 1 /* no */, 0)->aux = l;
-            gen_exception(dc, EXCP_INT_SW | EXCP_OF, dc->pc);
+            gen_exception_err(dc, EXCP_INT_SW | EXCP_OF, (uint32_t)(dc->pc - dc->pc_start), dc->pc);
             dc->ended = false;
             tcg_emit(s, OP_label, 0, 0, 0)->aux = l;
         }
@@ -1716,7 +1728,7 @@ static void disas_insn(DisasContext *dc)
     case 0x100: { /* group 6 */
         decode_modrm(dc);
         int n = dc->reg & 7;
-        if (!dc->sys || n > 5 || !dc->pe) {
+        if (!dc->sys || n > 5 || !dc->pe || dc->vm86) {
             goto illegal;
         }
         if (n >= 4) { /* verr / verw */
@@ -1748,7 +1760,7 @@ static void disas_insn(DisasContext *dc)
     case 0x102:
     case 0x103: /* lar / lsl */
         decode_modrm(dc);
-        if (!dc->sys || !dc->pe) {
+        if (!dc->sys || !dc->pe || dc->vm86) {
             goto illegal;
         }
         o = opnd_rm(dc, 16);
@@ -2139,6 +2151,7 @@ int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
     dc.ss32 = flags & TBF_SS32;
     dc.pe = dc.code64 || (flags & TBF_PE);
     dc.addseg = flags & TBF_ADDSEG;
+    dc.vm86 = flags & TBF_VM;
     dc.cs_base = dc.code64 ? 0 : env->cur_tb->cs_base;
     uint64_t la = code_linear(&dc, pc);
     if (dc.sys) {

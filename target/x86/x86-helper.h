@@ -42,7 +42,8 @@ void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info);
 
 /* system mode (seg_helper.c) */
 void helper_load_seg(CPUX86State *env, uint64_t seg, uint64_t selector);
-void helper_iret(CPUX86State *env, uint64_t size_bits);
+void helper_iret(CPUX86State *env, uint64_t info);
+void helper_vm86_iopl(CPUX86State *env);
 enum {
     FPU_STMXCSR,
     FPU_LDMXCSR,

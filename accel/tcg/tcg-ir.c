@@ -92,6 +92,7 @@ int tcg_op_nb_oargs(const TCGOp *op)
     switch (op->opc) {
     case OP_mov ... OP_ld:
     case OP_ld_env:
+    case OP_vec:
     case OP_aluf ... OP_unf:
     case OP_shf:
     case OP_shdf:
@@ -330,6 +331,7 @@ static const char *const op_names[OP_NB] = {
     [OP_st] = "st",
     [OP_ld_env] = "ld_env",
     [OP_st_env] = "st_env",
+    [OP_vec] = "vec",
     [OP_aluf] = "aluf",
     [OP_unf] = "unf",
     [OP_shf] = "shf",

@@ -63,6 +63,8 @@ typedef struct Backend {
         uint8_t *done;    /* where to come back */
         uint64_t rip;
         uint8_t is_store, bytes, sign, mmu, ra, rv, rd, nb_dirty, flags_rax;
+        uint8_t vec; /* OP_vec: 1 load (result into xmm1), 2 store */
+        uint32_t vinfo;
         uint8_t dirty_reg[16];
         int32_t dirty_off[16];
     } slow[512];
@@ -210,6 +212,34 @@ static void emit_jmp_abs(Backend *B, const uint8_t *target)
 {
     b8(B, 0xe9);
     b32(B, (uint32_t)(int32_t)(target - (B->p + 4)));
+}
+
+/*
+ * An SSE instruction: mandatory prefix (0, 0x66, 0xF3, 0xF2), 0F op (P_REXW allowed in op), the
+ * reg field r, and a register r/m (reg_rm) or [base + index + disp].
+ */
+static void emit_sse(Backend *B, int prefix, int op, int r, int base, int index, int32_t disp,
+                     bool reg_rm)
+{
+    if (prefix) {
+        b8(B, (unsigned)prefix);
+    }
+    if (reg_rm) {
+        emit_rr(B, op | P_0F, r, base);
+    } else {
+        emit_rm(B, op | P_0F, r, base, index, 0, disp);
+    }
+}
+
+/* movdqu xmm, [rbp + off] and back */
+static void emit_xmm_ld_env(Backend *B, int x, int32_t off)
+{
+    emit_sse(B, 0xf3, 0x6f, x, RBP, -1, off, false);
+}
+
+static void emit_xmm_st_env(Backend *B, int x, int32_t off)
+{
+    emit_sse(B, 0xf3, 0x7f, x, RBP, -1, off, false);
 }
 
 /* ---------------- register allocation ---------------- */
@@ -473,6 +503,7 @@ static bool rax_flags_ok(const TCGOp *op)
     case OP_st:
     case OP_ld_env:
     case OP_st_env:
+    case OP_vec:
         return true;
     default:
         return false;
@@ -704,6 +735,20 @@ static int32_t mem_disp(Backend *B, int64_t off)
     return (int32_t)d;
 }
 
+/* What a slow path needs to make env precise: the dirty globals and where the flags are. */
+static void slow_path_state(Backend *B, struct SlowPath *sp)
+{
+    sp->flags_rax = B->flags_loc == FL_RAX;
+    sp->nb_dirty = 0;
+    for (int r = 0; r < 16; r++) {
+        int t = B->reg_temp[r];
+        if (t >= 0 && T(B, t)->kind == TEMP_GLOBAL && T(B, t)->dirty) {
+            sp->dirty_reg[sp->nb_dirty] = (uint8_t)r;
+            sp->dirty_off[sp->nb_dirty++] = T(B, t)->env_off;
+        }
+    }
+}
+
 /*
  * System mode: the inline TLB probe. index = (addr >> 12) & 255 scaled by the 32-byte entry,
  * tag compare against the page of the access's last byte (so page-crossing accesses miss), then
@@ -775,15 +820,8 @@ static void gen_tlb_access(Backend *B, const TCGOp *op, bool is_store)
     sp->ra = (uint8_t)ra;
     sp->rv = (uint8_t)(rv < 0 ? 0 : rv);
     sp->rd = (uint8_t)r1;
-    sp->flags_rax = B->flags_loc == FL_RAX;
-    sp->nb_dirty = 0;
-    for (int r = 0; r < 16; r++) {
-        int t = B->reg_temp[r];
-        if (t >= 0 && T(B, t)->kind == TEMP_GLOBAL && T(B, t)->dirty) {
-            sp->dirty_reg[sp->nb_dirty] = (uint8_t)r;
-            sp->dirty_off[sp->nb_dirty++] = T(B, t)->env_off;
-        }
-    }
+    sp->vec = 0;
+    slow_path_state(B, sp);
     if (!is_store) {
         set_output(B, op->args[0], r1);
     }
@@ -799,7 +837,7 @@ static void gen_slow_path(Backend *B, const struct SlowPath *sp)
     }
     int saved[16], n = 0;
     for (int r = 0; r < 16; r++) {
-        if ((CALLER_SAVED & BIT(r)) && !(!sp->is_store && r == sp->rd)) {
+        if ((CALLER_SAVED & BIT(r)) && (sp->vec || sp->is_store || r != sp->rd)) {
             saved[n++] = r;
         }
     }
@@ -815,7 +853,10 @@ static void gen_slow_path(Backend *B, const struct SlowPath *sp)
         emit_save_flags(B);
     }
     uint64_t info = sp->bytes | (uint64_t)sp->sign << 4 | (uint64_t)sp->mmu << 8;
-    if (sp->is_store) {
+    if (sp->vec) {
+        emit_mov_rr(B, RSI, sp->ra);
+        emit_movi(B, RDX, sp->vinfo);
+    } else if (sp->is_store) {
         opc_prefix(B, 0x50 + (sp->ra & 7), 0, sp->ra, -1); /* push ra; push rv; pop rdx; pop rsi */
         opc_prefix(B, 0x50 + (sp->rv & 7), 0, sp->rv, -1);
         opc_prefix(B, 0x58 + (RDX & 7), 0, RDX, -1);
@@ -828,11 +869,18 @@ static void gen_slow_path(Backend *B, const struct SlowPath *sp)
     /* the instruction's RIP, for a precise #PF (rax is free once the arguments are set) */
     emit_movi(B, RAX, (int64_t)sp->rip);
     emit_st_env(B, RAX, ENV_OFF(rip));
-    emit_movi(B, RAX,
-              (int64_t)(uintptr_t)(sp->is_store ? (void *)helper_st_slow : (void *)helper_ld_slow));
+    void *fn = sp->vec == 1   ? (void *)helper_vld_slow
+               : sp->vec      ? (void *)helper_vst_slow
+               : sp->is_store ? (void *)helper_st_slow
+                              : (void *)helper_ld_slow;
+    emit_movi(B, RAX, (int64_t)(uintptr_t)fn);
     emit_mov_rr(B, RDI, RBP);
     emit_rr(B, 0xff, 2, RAX); /* call rax */
-    if (!sp->is_store) {
+    if (sp->vec == 1) {
+        emit_sse(B, 0x66, 0x6e | P_REXW, 1, RAX, -1, 0, true); /* movq xmm1, rax */
+        emit_sse(B, 0x66, 0x6e | P_REXW, 0, RDX, -1, 0, true); /* movq xmm0, rdx */
+        emit_sse(B, 0x66, 0x6c, 1, 0, -1, 0, true);            /* punpcklqdq xmm1, xmm0 */
+    } else if (!sp->is_store) {
         emit_mov_rr(B, sp->rd, RAX);
     }
     if (n & 1) {
@@ -884,6 +932,130 @@ static void gen_st(Backend *B, const TCGOp *op)
     int32_t disp = mem_disp(B, op->aux);
     int opc = op->size == 8 ? (0x88 | P_BYTE_R) : (0x89 | size_flags(op->size));
     emit_rm(B, opc, rv, ra, -1, 0, disp);
+}
+
+/*
+ * OP_vec's memory operand: the 16 bytes at addr into xmm1 (load) or from env->xmm[reg] (store),
+ * inline through the TLB, with the #GP alignment check folded into the tag compare; a miss, a
+ * page crossing or a misaligned address goes to the slow path after the block.
+ */
+static void gen_vec_mem(Backend *B, const TCGOp *op, bool is_store)
+{
+    uint64_t info = (uint64_t)op->aux;
+    bool aligned = (info & VEC_ALIGNED) != 0;
+    int mmu = (B->tb->flags & TBF_CPL3) ? 1 : 0;
+    int32_t xreg = ENV_OFF(xmm) + 16 * VEC_REG(info);
+    struct SlowPath *sp = NULL;
+    int r1 = -1;
+    if (B->s->softmmu || aligned) {
+        clobber_flags(B, op->flags_live); /* the probe clobbers the host flags */
+        assert(B->nb_slow < (int)(sizeof(B->slow) / sizeof(B->slow[0])));
+        sp = &B->slow[B->nb_slow++];
+    }
+    int ra = load_input(B, op->args[1], ALL_REGS);
+    if (B->s->softmmu) {
+        r1 = reg_alloc(B, ALL_REGS);
+        int r2 = reg_alloc(B, ALL_REGS);
+        B->scratch |= BIT(r1) | BIT(r2);
+        int32_t tlb_off = ENV_OFF(tlb) + mmu * (int32_t)(TLB_SIZE * sizeof(CPUTLBEntry));
+        int32_t cmp_off = is_store ? (int32_t)offsetof(CPUTLBEntry, addr_write)
+                                   : (int32_t)offsetof(CPUTLBEntry, addr_read);
+        emit_mov_rr(B, r1, ra);
+        emit_rr(B, 0xc1 | P_REXW, 5, r1); /* shr r1, 12 - 5 */
+        b8(B, 12 - TLB_ENTRY_SHIFT);
+        emit_rr(B, 0x81, 4, r1); /* and r1d, (TLB_SIZE - 1) << 5 */
+        b32(B, (TLB_SIZE - 1) << TLB_ENTRY_SHIFT);
+        if (aligned) {
+            /* r2 = addr & (~0xfff | 15): a misaligned address never matches a tag */
+            emit_mov_rr(B, r2, ra);
+            emit_rr(B, 0x81 | P_REXW, 4, r2);
+            b32(B, 0xfffff00fu);
+        } else {
+            emit_rm(B, 0x8d | P_REXW, r2, ra, -1, 0, 15); /* the page of the last byte */
+            emit_rr(B, 0x81 | P_REXW, 4, r2);
+            b32(B, 0xfffff000u);
+        }
+        emit_rm(B, 0x3b | P_REXW, r2, RBP, r1, 0, tlb_off + cmp_off); /* cmp r2, [tag] */
+        b8(B, 0x0f);
+        b8(B, 0x85); /* jne slow */
+        sp->jcc_rel = B->p;
+        b32(B, 0);
+        emit_rm(B, 0x8b | P_REXW, r1, RBP, r1, 0, tlb_off + (int32_t)offsetof(CPUTLBEntry, addend));
+    } else if (aligned) {
+        /* flat mode: test ra, 15; jne slow (which raises #GP) */
+        emit_rr(B, 0xf7 | P_REXW, 0, ra);
+        b32(B, 15);
+        b8(B, 0x0f);
+        b8(B, 0x85);
+        sp->jcc_rel = B->p;
+        b32(B, 0);
+    }
+    if (is_store) {
+        emit_xmm_ld_env(B, 0, xreg);
+    }
+    int opc = is_store ? 0x7f : 0x6f; /* movdqu */
+    if (r1 >= 0) {
+        emit_sse(B, 0xf3, opc, is_store ? 0 : 1, r1, ra, 0, false);
+    } else {
+        emit_sse(B, 0xf3, opc, is_store ? 0 : 1, ra, -1, mem_disp(B, 0), false);
+    }
+    if (sp) {
+        sp->done = B->p;
+        sp->rip = B->cur_rip;
+        sp->is_store = is_store;
+        sp->bytes = 16;
+        sp->sign = 0;
+        sp->mmu = (uint8_t)mmu;
+        sp->ra = (uint8_t)ra;
+        sp->rv = 0;
+        sp->rd = 0;
+        sp->vec = is_store ? 2 : 1;
+        sp->vinfo = (aligned ? 1u : 0u) | (uint32_t)VEC_REG(info) << 4;
+        slow_path_state(B, sp);
+    }
+}
+
+static void gen_vec(Backend *B, const TCGOp *op)
+{
+    uint64_t info = (uint64_t)op->aux;
+    static const int prefixes[] = {0, 0x66, 0xf3, 0xf2};
+    int prefix = prefixes[VEC_PFX(info)], op8 = (int)VEC_OP8(info);
+    int kind = VEC_KIND(info);
+    int32_t xreg = ENV_OFF(xmm) + 16 * VEC_REG(info), xrm = ENV_OFF(xmm) + 16 * VEC_RM(info);
+    bool mem = (info & VEC_MEM) != 0;
+    if (kind == VK_ST) {
+        gen_vec_mem(B, op, true);
+        return;
+    }
+    if (mem) {
+        gen_vec_mem(B, op, false);
+    } else {
+        emit_xmm_ld_env(B, kind == VK_SHIFTI ? 0 : 1, xrm);
+    }
+    switch (kind) {
+    case VK_MOV:
+        emit_xmm_st_env(B, 1, xreg);
+        break;
+    case VK_OP:
+        emit_xmm_ld_env(B, 0, xreg);
+        emit_sse(B, prefix, op8, 0, 1, -1, 0, true);
+        if (info & VEC_HAS_IMM) {
+            b8(B, VEC_IMM(info));
+        }
+        emit_xmm_st_env(B, 0, xreg);
+        break;
+    case VK_SHIFTI:
+        emit_sse(B, prefix, op8, VEC_REG(info), 0, -1, 0, true);
+        b8(B, VEC_IMM(info));
+        emit_xmm_st_env(B, 0, xrm);
+        break;
+    case VK_MASK: {
+        int r = reg_alloc(B, ALL_REGS);
+        emit_sse(B, prefix, op8, r, 1, -1, 0, true);
+        set_output(B, op->args[0], r);
+        break;
+    }
+    }
 }
 
 static void gen_call(Backend *B, const TCGOp *op)
@@ -1224,6 +1396,9 @@ static void gen_op(Backend *B, const TCGOp *op)
     }
     case OP_ld:
         gen_ld(B, op);
+        break;
+    case OP_vec:
+        gen_vec(B, op);
         break;
     case OP_st:
         gen_st(B, op);

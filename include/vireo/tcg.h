@@ -74,6 +74,7 @@ typedef enum TCGOpcode {
     OP_st,        /* (val, addr) size; aux = offset */
     OP_ld_env,    /* (d) aux = CPUX86State offset, 64-bit */
     OP_st_env,    /* (val) aux = CPUX86State offset, size */
+    OP_vec,       /* (d, addr): one host SSE instruction on env->xmm, aux = VEC_* (see below) */
     /* flag ops: host instruction of the op's size; x86 merge rule for 8/16/32 */
     OP_aluf,     /* (d, a, b) sub = ALU_*; CMP/TEST have no d (d = -1) */
     OP_unf,      /* (d, a) sub = UN_* */
@@ -112,6 +113,29 @@ enum {
     COND_GEU,
     COND_LEU,
     COND_GTU
+};
+/*
+ * OP_vec's aux: the guest's SSE instruction, run as the same host instruction on xmm0 (the
+ * destination, loaded from env->xmm[reg]) and xmm1 (the source: env->xmm[rm] or 16 bytes of
+ * guest memory at addr, through the TLB). d is the general-register result of VEC_MASK, else -1;
+ * addr is -1 without a memory operand. Never touches the guest flags (the TLB probe may clobber
+ * the host's, like a load).
+ */
+#define VEC_OP8(a)  ((unsigned)((a)&0xff))
+#define VEC_PFX(a)  ((unsigned)(((a) >> 8) & 3)) /* 0 none, 1 66, 2 F3, 3 F2 */
+#define VEC_IMM(a)  ((unsigned)(((a) >> 10) & 0xff))
+#define VEC_HAS_IMM (1ull << 18)
+#define VEC_REG(a)  ((int)(((a) >> 20) & 15))
+#define VEC_RM(a)   ((int)(((a) >> 24) & 15))
+#define VEC_KIND(a) ((int)(((a) >> 28) & 7))
+#define VEC_MEM     (1ull << 31)
+#define VEC_ALIGNED (1ull << 32) /* the memory operand must be 16-byte aligned (#GP) */
+enum {
+    VK_OP,     /* xmm[reg] = xmm[reg] OP src */
+    VK_MOV,    /* xmm[reg] = m128 */
+    VK_ST,     /* m128 = xmm[reg] */
+    VK_MASK,   /* d = mask of xmm[rm] (pmovmskb, movmskps/pd) */
+    VK_SHIFTI, /* xmm[rm] shifted by imm8, the operation in the ModRM reg field (reg) */
 };
 /* call flags */
 #define CALL_MAY_FAULT  0x01 /* may raise a guest exception: env must be precise */

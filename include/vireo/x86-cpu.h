@@ -248,6 +248,13 @@ const uint8_t *x86_code_page(CPUX86State *env, uint64_t va, uint64_t *phys_page)
 /* Slow paths of the inline TLB: info = bytes | sign << 4 | mmu_idx << 8 */
 uint64_t helper_ld_slow(CPUX86State *env, uint64_t va, uint64_t info);
 void helper_st_slow(CPUX86State *env, uint64_t va, uint64_t val, uint64_t info);
+/* Slow paths of the inline 16-byte SSE accesses: info = aligned | xmm register << 4 (stores);
+ * #GP if aligned is set and va is not, #PF; a load returns the bytes in rax:rdx. */
+typedef struct X86Vec128 {
+    uint64_t lo, hi;
+} X86Vec128;
+X86Vec128 helper_vld_slow(CPUX86State *env, uint64_t va, uint64_t info);
+void helper_vst_slow(CPUX86State *env, uint64_t va, uint64_t info);
 
 /* ---- system mode: interrupts and system state (target/x86/seg_helper.c) ---- */
 /* Deliver env->exception_index (an exception, INT n, or an external vector) through the IDT. */

@@ -515,9 +515,25 @@ static void st128(CPUX86State *env, uint64_t a, const Xmm *v, bool aligned)
         x86_raise_exception(env, EXCP_GP, 0);
     }
     int mmu = x86_mmu_idx(env);
-    x86_ld(env, a + 15, 1, mmu); /* probe the end first */
+    /* both pages checked for writing first, so a fault leaves memory untouched */
+    x86_host_rw(env, a, 1, mmu);
+    x86_host_rw(env, a + 15, 1, mmu);
     x86_st(env, a, v->q[0], 8, mmu);
     x86_st(env, a + 8, v->q[1], 8, mmu);
+}
+
+/* The slow paths of OP_vec's inline 16-byte accesses (a TLB miss, a page crossing, MMIO, or an
+ * operand to check for alignment). */
+X86Vec128 helper_vld_slow(CPUX86State *env, uint64_t va, uint64_t info)
+{
+    Xmm v;
+    ld128(env, va, &v, info & 1);
+    return (X86Vec128){v.q[0], v.q[1]};
+}
+
+void helper_vst_slow(CPUX86State *env, uint64_t va, uint64_t info)
+{
+    st128(env, va, xmm(env, (int)((info >> 4) & 15)), info & 1);
 }
 
 static uint8_t sat8u(int v)

@@ -818,6 +818,160 @@ static bool gen_sse_inline(DisasContext *dc, unsigned op8, int pfx, bool mem)
 }
 
 /*
+ * The SSE/SSE2 integer, bitwise, shuffle and 16-byte move forms as one host instruction each
+ * (OP_vec: the backend runs the same instruction on env->xmm). Memory operands only in 64-bit
+ * mode (no segment base or limit to apply). Returns false to leave the form to helper_sse.
+ */
+static bool gen_sse_native(DisasContext *dc, unsigned op8, int pfx, bool mem)
+{
+    int kind;
+    bool aligned = true, has_imm = false;
+    switch (pfx << 8 | (int)op8) {
+    case 0x054:
+    case 0x154:
+    case 0x1db: /* and */
+    case 0x055:
+    case 0x155:
+    case 0x1df: /* andn */
+    case 0x056:
+    case 0x156:
+    case 0x1eb: /* or */
+    case 0x057:
+    case 0x157:
+    case 0x1ef: /* xor */
+    case 0x174:
+    case 0x175:
+    case 0x176:
+    case 0x164:
+    case 0x165:
+    case 0x166: /* pcmpeq/gt */
+    case 0x1da:
+    case 0x1de:
+    case 0x1ea:
+    case 0x1ee: /* pminub pmaxub pminsw pmaxsw */
+    case 0x1f8:
+    case 0x1f9:
+    case 0x1fa:
+    case 0x1fb:
+    case 0x1fc:
+    case 0x1fd:
+    case 0x1fe:
+    case 0x1d4:
+    case 0x1d8:
+    case 0x1d9:
+    case 0x1dc:
+    case 0x1dd:
+    case 0x1e8:
+    case 0x1e9:
+    case 0x1ec:
+    case 0x1ed:
+    case 0x1d5:
+    case 0x1f4:
+    case 0x1f6: /* add/sub/mul/sad */
+    case 0x160:
+    case 0x161:
+    case 0x162:
+    case 0x16c:
+    case 0x168:
+    case 0x169:
+    case 0x16a:
+    case 0x16d:
+    case 0x163:
+    case 0x167:
+    case 0x16b: /* unpack, pack */
+    case 0x014:
+    case 0x015:
+    case 0x114:
+    case 0x115: /* unpcklps/hps/lpd/hpd */
+    case 0x1d1:
+    case 0x1d2:
+    case 0x1d3:
+    case 0x1e1:
+    case 0x1e2:
+    case 0x1f1:
+    case 0x1f2:
+    case 0x1f3: /* shifts by xmm/m128 */
+        kind = VK_OP;
+        break;
+    case 0x170:
+    case 0x270:
+    case 0x370:
+    case 0x0c6:
+    case 0x1c6: /* pshufd/hw/lw, shufps/pd */
+        kind = VK_OP;
+        has_imm = true;
+        break;
+    case 0x010:
+    case 0x110:
+    case 0x26f: /* movups movupd movdqu */
+        aligned = false;
+        /* fall through */
+    case 0x028:
+    case 0x128:
+    case 0x16f: /* movaps movapd movdqa */
+        if (!mem) {
+            return false;
+        }
+        kind = VK_MOV;
+        break;
+    case 0x011:
+    case 0x111:
+    case 0x27f: /* movups movupd movdqu stores */
+        aligned = false;
+        /* fall through */
+    case 0x029:
+    case 0x129:
+    case 0x17f:
+    case 0x02b:
+    case 0x12b:
+    case 0x1e7:
+        if (!mem) {
+            return false;
+        }
+        kind = VK_ST;
+        break;
+    case 0x1d7:
+    case 0x050:
+    case 0x150: /* pmovmskb, movmskps/pd */
+        if (mem) {
+            return false;
+        }
+        kind = VK_MASK;
+        break;
+    case 0x171:
+    case 0x172:
+    case 0x173: { /* shifts by imm8 */
+        int g = dc->reg & 7;
+        bool ok =
+            op8 == 0x173 ? (g == 2 || g == 3 || g == 6 || g == 7) : (g == 2 || g == 4 || g == 6);
+        if (mem || !ok) {
+            return false;
+        }
+        kind = VK_SHIFTI;
+        has_imm = true;
+        break;
+    }
+    default:
+        return false;
+    }
+    if (mem && !dc->code64) {
+        return false;
+    }
+    uint64_t imm = has_imm ? fetch8(dc) : 0;
+    TCGv addr = mem ? gen_ea(dc) : -1;
+    int reg = kind == VK_SHIFTI ? (dc->reg & 7) : dc->reg;
+    uint64_t info = op8 | (uint64_t)pfx << 8 | imm << 10 | (has_imm ? VEC_HAS_IMM : 0) |
+                    (uint64_t)reg << 20 | (uint64_t)dc->rm << 24 | (uint64_t)kind << 28 |
+                    (mem ? VEC_MEM : 0) | (mem && aligned ? VEC_ALIGNED : 0);
+    TCGv d = kind == VK_MASK ? tnew(dc) : -1;
+    tcg_emit(S(dc), OP_vec, 0, 0, 2, d, addr)->aux = (int64_t)info;
+    if (kind == VK_MASK) {
+        gen_mov(dc, R(dc, dc->reg), d);
+    }
+    return true;
+}
+
+/*
  * SSE and friends: helper_simd (simd_helper.c: MMX, the floating-point forms with MXCSR,
  * SSE3, SSSE3, SSE4.1/4.2, POPCNT, LZCNT) or helper_sse (helper.c: the SSE/SSE2 moves, bitwise
  * and integer forms). b is 0x1xx for 0F xx; 0F 38 and 0F 3A fetch their opcode byte here.
@@ -857,7 +1011,7 @@ static bool gen_sse(DisasContext *dc, int b)
     if (map != 0) {
         return false;
     }
-    if (gen_sse_inline(dc, op8, pfx, mem)) {
+    if (gen_sse_inline(dc, op8, pfx, mem) || gen_sse_native(dc, op8, pfx, mem)) {
         return true;
     }
     bool has_imm = (op8 >= 0x70 && op8 <= 0x73) || op8 == 0xc6 || op8 == 0xc2;

@@ -4,7 +4,10 @@
 # the handler task's stack; the handler fixes the interrupted task's saved EIP), a 16-bit TSS,
 # an LDT from the TSS, busy bits, NT, CR0.TS, what the switch saves in the old TSS, and the
 # faults: JMP to a busy TSS or through a task gate to one (#GP), a TSS below the minimum limit
-# (#TS), a TSS not present (#NP), IRET with NT to a TSS that is not busy (#TS).
+# (#TS), a TSS not present (#NP), IRET with NT to a TSS that is not busy (#TS); a double fault
+# through a task gate (as Linux i386 handles #DF), a bad SS in the new TSS (#TS raised in the new
+# task, whose handler IRETs back through the back link), and a JMP to a TSS with EFLAGS.VM set
+# (a virtual-8086 task, whose INT n handler at ring 0 JMPs back).
         .include "common.inc"
         .set PD1, 0x20000
         .set PD2, 0x21000
@@ -29,7 +32,7 @@ test_main:
         xor %ecx, %ecx
 1:      mov %ecx, %eax
         shl $22, %eax
-        or $0x83, %eax
+        or $0x87, %eax               # user-accessible: the virtual-8086 task runs at CPL 3
         mov %eax, PD1(,%ecx,4)
         mov %eax, PD2(,%ecx,4)
         inc %ecx
@@ -55,6 +58,16 @@ test_main:
         call set_igate
         movl $0x8500, idt + 0x50 * 8 + 4   # INT 0x50: a task gate to TSS C
         movw $0x70, idt + 0x50 * 8 + 2
+        movl $0x8500, idt + 8 * 8 + 4      # #DF: a task gate to TSS D
+        movw $0xc0, idt + 8 * 8 + 2
+        mov $0x30, %ecx                    # INT 0x30 (DPL 3) for the virtual-8086 task
+        mov $v86_int30, %eax
+        call set_igate
+        movb $0xee, idt + 0x30 * 8 + 5
+        mov $v86_start, %esi
+        mov $0x7000, %edi
+        mov $(v86_end - v86_start), %ecx
+        rep movsb
         lidt idtr
 
         # TSS descriptors: 0x40 A (this task), 0x68 B, 0x70 C, 0x80 E, 0x88 F (16-bit), 0x90 a
@@ -94,6 +107,17 @@ test_main:
         mov $0x0f, %ecx
         mov $0x82, %dl
         call set_desc
+        mov $0xb8, %ebx               # H: a bad SS
+        mov $tssH, %eax
+        mov $0x67, %ecx
+        mov $0x89, %dl
+        call set_desc
+        mov $0xc0, %ebx               # D: the double-fault task
+        mov $tssD, %eax
+        call set_desc
+        mov $0xc8, %ebx               # V: a virtual-8086 task
+        mov $tssV, %eax
+        call set_desc
         movl $0x00700000, GDT2 + 0x78   # task gate -> 0x70
         movl $0x00008500, GDT2 + 0x7c
         movl $0x00400000, GDT2 + 0xb0   # task gate -> 0x40
@@ -117,6 +141,30 @@ test_main:
         mov $taskE, %ebx
         mov $0x32000, %ecx
         call init_tss
+        mov $tssH, %edi
+        mov $PD1, %eax
+        mov $taskH, %ebx
+        mov $0xe000, %ecx
+        call init_tss
+        movl $0x08, tssH + 0x50       # SS: a code segment
+        mov $tssD, %edi
+        mov $taskD, %ebx
+        mov $0x33000, %ecx
+        call init_tss
+        mov $tssV, %edi
+        xor %ebx, %ebx
+        mov $0x1000, %ecx
+        call init_tss
+        movl $0x23002, tssV + 0x24    # VM, IOPL 3
+        movl $0x34000, tssV + 4       # ESP0
+        movl $0x10, tssV + 8          # SS0
+        movl $0x0800, tssV + 0x48     # ES
+        movl $0x0700, tssV + 0x4c     # CS
+        movl $0x0600, tssV + 0x50     # SS
+        movl $0x0700, tssV + 0x54     # DS
+        movl $0x0900, tssV + 0x58     # FS
+        movl $0x0a00, tssV + 0x5c     # GS
+        movl $0x5678, tssV + 0x28     # EAX
         movw $(taskF - mbhdr), tssF + 0x0e
         movw $0x0002, tssF + 0x10
         movw $0x1616, tssF + 0x12   # AX
@@ -228,6 +276,43 @@ gp_here:
         movzbl GDT2 + 0x45, %eax
         call save
 
+        # 6. #GP with its IDT gate not present: #NP while delivering it, so #DF, through the
+        # task gate to D, which fixes the gate and A's saved EIP
+        andb $0x7f, idt + 13 * 8 + 5
+        mov $0x1234, %ax
+df_here:
+        mov %ax, %ds
+        mov %ds, %eax
+        call save
+        # 7. a CALL to H, whose SS is a code segment: #TS(0x08) in H, IRET back to A
+        mov $10, %ecx
+        mov $exc10_h, %eax
+        call set_igate
+        lcall $0xb8, $0
+        str %ax
+        call save
+        mov tssH + 0x20, %eax         # H's saved EIP
+        sub $h_back, %eax
+        call save
+        mov $10, %ecx
+        mov $exc10, %eax
+        call set_igate
+        # 8. a JMP to the virtual-8086 task V; its INT 0x30 handler JMPs back
+        ljmp $0xc8, $0
+        str %ax
+        call save
+        movzbl GDT2 + 0xcd, %eax      # V not busy
+        shl $8, %eax
+        movb GDT2 + 0x45, %al
+        call save
+        mov tssV + 0x20, %eax         # V's saved EIP: in the ring-0 handler
+        sub $v86_back, %eax
+        call save
+        mov tssV + 0x24, %eax         # its EFLAGS there
+        call save
+        movzwl tssV + 0x50, %eax      # and SS
+        call save
+
         mov %cr0, %eax
         and $0x7fffffff, %eax
         mov %eax, %cr0
@@ -297,6 +382,52 @@ taskE:  pop %eax                      # the error code
         iret
         hlt
 
+taskD:  pop %eax                      # #DF: error code 0
+        call save
+        movzwl tssD, %eax             # back link
+        call save
+        mov tssA + 0x20, %eax
+        sub $df_here, %eax
+        call save
+        orb $0x80, idt + 13 * 8 + 5   # the #GP gate present again
+        addl $2, tssA + 0x20
+        iret
+        hlt
+
+taskH:  hlt                           # never runs: loading SS faults
+h_back: iret                          # in H, with NT: back to A
+
+exc10_h:                              # #TS in task H (its SS, DS, ES not loaded yet)
+        mov $0x10, %ax
+        mov %ax, %ss
+        mov %ax, %ds
+        mov %ax, %es
+        mov $10, %eax
+        call save
+        pop %eax                      # error code
+        call save
+        str %ax
+        call save
+        # (the EIP pushed is H's entry here; QEMU 7.2 pushes the EIP of A's CALL instead)
+        movl $h_back, (%esp)
+        iret
+
+v86_int30:                            # INT 0x30 from the virtual-8086 task, at ring 0
+        mov $0x10, %ax
+        mov %ax, %ds
+        mov %ax, %es
+        mov 8(%esp), %eax             # EFLAGS
+        call save
+        mov 24(%esp), %eax            # DS
+        shl $16, %eax
+        mov 12(%esp), %ax             # SP
+        call save
+        str %ax
+        call save
+        ljmp $0x40, $0
+v86_back:
+        hlt
+
 # IDT interrupt gate ECX <- EAX (CS 0x08, DPL 0)
 set_igate:
         mov %ax, idt(,%ecx,8)
@@ -346,6 +477,11 @@ exc_common:
         iret
 
         .code16
+v86_start:                            # the virtual-8086 task, at 0700:0000
+        push %ax                      # EAX from the TSS
+        int $0x30
+v86_end:
+
 taskF:  mov %ax, %dx
         str %ax
         call save16
@@ -391,5 +527,9 @@ tssB:   .fill 0x68, 1, 0
 tssC:   .fill 0x68, 1, 0
 tssE:   .fill 0x68, 1, 0
 tssF:   .fill 0x2c, 1, 0
+        .align 16
+tssH:   .fill 0x68, 1, 0
+tssD:   .fill 0x68, 1, 0
+tssV:   .fill 0x68, 1, 0
         .align 8
 idt:    .fill 256 * 8, 1, 0

@@ -4,7 +4,8 @@
 # the data segment registers zeroed) and IRETD back, exceptions (#DE, #UD for ARPL, #GP for a
 # DPL-0 gate and HLT) delivered the same way; with IOPL 3 CLI/STI/PUSHF/POPF/IRET work (PUSHF
 # shows VM and RF clear, IRET cannot change IOPL); with IOPL 0 they and INT n raise #GP(0) while
-# INT3 does not; IN/OUT in virtual-8086 mode through the TSS's I/O permission bitmap.
+# INT3 does not; IN/OUT in virtual-8086 mode through the TSS's I/O permission bitmap; an
+# external interrupt (the LAPIC timer) taken in virtual-8086 mode.
         .include "common.inc"
         .set KSTACK0, 0x70000
         .set BLOB, 0x7000            # the virtual-8086 code, CS 0x0700
@@ -47,6 +48,10 @@ test_main:
         mov $int30, %eax
         mov $0x8e00, %edx
         call set_gate
+        mov $0x40, %ecx
+        mov $int_timer, %eax
+        mov $0x8e00, %edx
+        call set_gate
         lidt idtr
         # TSS with a ring-0 stack and an I/O bitmap for ports 0-0x3ff (only port 0x80 allowed)
         movl $KSTACK0, tss + 4
@@ -66,6 +71,17 @@ test_main:
         # phase 1: IOPL 3
         mov $0x3002, %eax
         mov $(v86_iopl3 - v86_start), %ebx
+        call enter_v86
+        # the LAPIC timer expires with IF clear; its interrupt is taken after an STI in
+        # virtual-8086 mode
+        movl $0x1ff, 0xfee000f0       # SVR: enabled
+        movl $0x0b, 0xfee003e0        # divide by 1
+        movl $0x40, 0xfee00320        # LVT timer: vector 0x40, one-shot
+        movl $1000, 0xfee00380
+1:      cmpl $0, 0xfee00390           # current count
+        jne 1b
+        mov $0x3002, %eax
+        mov $(v86_timer - v86_start), %ebx
         call enter_v86
         # phase 2: IOPL 0
         mov $0x0002, %eax
@@ -139,6 +155,20 @@ int33:  push %eax                     # the whole frame and the handler's segmen
         pop %eax
         iret
 
+int_timer:                            # the LAPIC timer in virtual-8086 mode
+        flat_ds
+        push %eax
+        mov 4(%esp), %eax             # IP
+        call save
+        mov 8(%esp), %eax             # CS
+        call save
+        mov 12(%esp), %eax            # EFLAGS: VM, IF
+        call save
+        movl $0, 0xfee000b0           # EOI
+        addl $2, 4(%esp)
+        pop %eax
+        iret
+
 exc_de: flat_ds
         push %eax
         mov $0, %eax
@@ -192,7 +222,7 @@ exc_gp: flat_ds
         pop %eax
         add $4, %esp                  # the error code
         iret
-3:      mov 24(%esp), %eax            # EFLAGS of the virtual-8086 code
+3:      mov 24(%esp), %eax            # ESP of the virtual-8086 code
         call save
         mov ring0_esp, %esp
         ret
@@ -252,6 +282,13 @@ v86_iopl3:
         mov $0x3f8, %dx
         in %dx, %al                   # #GP(0)
         int3
+        hlt                           # #GP(0): back to protected mode
+
+v86_timer:
+        sti                           # the timer interrupt is pending already
+timer_wait:
+        jmp timer_wait                # the handler moves IP past this
+        cli
         hlt                           # #GP(0): back to protected mode
 
 v86_iopl0:

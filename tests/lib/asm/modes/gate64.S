@@ -1,7 +1,7 @@
 # Long-mode call gates: far CALL and JMP through 16-byte call gates in 64-bit mode, to the same
 # level and from ring 3 to ring 0 (RSP0 from the 64-bit TSS, SS becomes a null selector with
 # the new RPL, the old SS:RSP and CS:RIP pushed as 8-byte values, no parameters copied), LRETQ
-# back to ring 3, and the #GP / #NP cases with their error codes (a gate whose upper half is not
+# back to ring 3 (also from and to ring-3 compatibility mode), and the #GP / #NP cases with their error codes (a gate whose upper half is not
 # type 0, a gate below the caller's CPL, a JMP to a more privileged level, a gate not present,
 # a 32-bit target code segment, a legacy 32-bit call gate).
         .include "common.inc"
@@ -137,6 +137,8 @@ ret_same:
         lcall *fp_d0(%rip)
 1:
         # ring 3 (64-bit code 0x60) through IRETQ
+        lea compat_test(%rip), %rax
+        mov %rax, int80_cont(%rip)
         mov %rsp, ring0_rsp(%rip)
         pushq $0x3b
         pushq $USTACK
@@ -213,10 +215,58 @@ int80:  mov ring0_rsp(%rip), %rsp
         call save64
         mov $0x10, %eax
         mov %eax, %ss
+        jmp *int80_cont(%rip)
+to_back32:
         pushq $0x08
         lea back32(%rip), %rax
         push %rax
         lretq
+
+compat_test:                         # ring 3 in compatibility mode (CS 0x33), through IRETQ
+        lea ring0_from_compat(%rip), %rax
+        mov $0x80, %ebx
+        mov $0x28, %ecx
+        mov $0xec, %edx
+        call set_cg
+        lea to_back32(%rip), %rax
+        mov %rax, int80_cont(%rip)
+        pushq $0x3b
+        pushq $USTACK
+        pushfq
+        pushq $0x33
+        lea compat3(%rip), %rax
+        push %rax
+        iretq
+        .code32
+compat3:
+        mov $0x3b, %ax
+        mov %ax, %ds
+        mov %ax, %es
+        lcall $0x83, $0              # 32-bit code through the 64-bit gate into 64-bit ring 0
+ret_compat:
+        mov %esp, %eax
+        call save
+        mov %cs, %eax
+        shl $16, %eax
+        mov %ss, %ax
+        call save
+        int $0x80
+        .code64
+ring0_from_compat:
+        mov %rsp, %rax
+        call save64
+        lea ret_compat(%rip), %rax
+        sub (%rsp), %rax             # an 8-byte return address
+        call save64
+        mov 4(%rsp), %eax            # its upper half
+        call save64
+        mov 8(%rsp), %rax            # CS
+        call save64
+        mov 16(%rsp), %rax           # RSP
+        call save64
+        mov 24(%rsp), %rax           # SS
+        call save64
+        lretq                        # 64-bit pops, to 32-bit ring 3
 
 exc_np: mov $11, %eax
         jmp 1f
@@ -288,6 +338,7 @@ saved_esp: .long 0
 ring0_rsp: .quad 0
 resume: .quad 0
 jmp_target: .quad 0
+int80_cont: .quad 0
 fp_90:  .long 0
         .word 0x90
 fp_e0:  .long 0

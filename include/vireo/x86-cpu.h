@@ -243,6 +243,8 @@ static inline int x86_mmu_idx(const CPUX86State *env)
 void *x86_host_rw(CPUX86State *env, uint64_t va, int bytes, int mmu_idx);
 /* Host address of va's byte for reading (may raise #PF); NULL for MMIO. */
 const void *x86_host_r(CPUX86State *env, uint64_t va, int mmu_idx);
+/* Check that a store of bytes at va would succeed (may raise #PF), without storing. */
+void x86_probe_write(CPUX86State *env, uint64_t va, int bytes, int mmu_idx);
 /* Host pointer of the page holding code at va (and its physical page); may raise #PF. */
 const uint8_t *x86_code_page(CPUX86State *env, uint64_t va, uint64_t *phys_page);
 /* Slow paths of the inline TLB: info = bytes | sign << 4 | mmu_idx << 8 */

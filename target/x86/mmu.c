@@ -429,6 +429,17 @@ const void *x86_host_r(CPUX86State *env, uint64_t va, int mmu_idx)
     return (const void *)(uintptr_t)(va + te->addend);
 }
 
+void x86_probe_write(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
+{
+    if (!env->softmmu) {
+        return;
+    }
+    tlb_lookup(env, va, ACC_WRITE, mmu_idx);
+    if (((va & 0xfff) + (uint64_t)bytes) > 0x1000) {
+        tlb_lookup(env, (va + (uint64_t)bytes - 1) & ~0xfffull, ACC_WRITE, mmu_idx);
+    }
+}
+
 uint64_t x86_ld(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
 {
     if (!env->softmmu) {

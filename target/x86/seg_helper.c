@@ -2056,6 +2056,79 @@ void helper_out(CPUX86State *env, uint64_t port, uint64_t val, uint64_t bytes)
     vireo_unlock();
 }
 
+/*
+ * INS/OUTS with or without REP. info: bytes (1/2/4) | rep << 4 | asize (16/32/64) << 8 |
+ * source segment (OUTS; 7 = DS) << 16 | legacy mode << 20 | OUTS << 21. The I/O permission is
+ * checked first (also for a REP with a zero count), then each element: INS probes its store to
+ * ES:rDI before reading the port (a #PF must not lose the port's data), OUTS loads DS:rSI
+ * before writing the port. The index and count registers move per element within the address
+ * size, so a fault leaves them at the faulting element and the instruction restarts there.
+ * Between elements of a REP form a pending exit request (an interrupt, a stop) ends the helper
+ * with the count left and RIP still at the instruction. With REP the caller ends the TB: RIP is
+ * next_rip when the count ran out, else this instruction.
+ */
+void helper_string_io(CPUX86State *env, uint64_t info, uint64_t next_rip)
+{
+    unsigned bytes = (unsigned)(info & 15);
+    bool rep = (info >> 4) & 1;
+    int asize = (int)((info >> 8) & 0xff);
+    int seg = (int)((info >> 16) & 7);
+    bool legacy = (info >> 20) & 1, outs = (info >> 21) & 1;
+    uint16_t port = (uint16_t)env->regs[R_EDX];
+    check_io(env, port, bytes);
+    uint64_t amask = asize == 16 ? 0xffffull : asize == 32 ? 0xffffffffull : ~0ull;
+    uint64_t step = (env->eflags & RFLAGS_DF) ? (uint64_t) - (int64_t)bytes : bytes;
+    uint64_t base;
+    if (seg == 7) {
+        seg = R_DS;
+    }
+    if (!outs) {
+        base = legacy ? env->segs[R_ES].base : 0;
+    } else if (legacy) {
+        base = env->segs[seg].base;
+    } else {
+        base = seg == R_FS ? env->fs_base : seg == R_GS ? env->gs_base : 0;
+    }
+    int mmu = x86_mmu_idx(env);
+    uint64_t *idx = &env->regs[outs ? R_ESI : R_EDI], *rcx = &env->regs[R_ECX];
+    for (bool first = true;; first = false) {
+        if (rep) {
+            if ((*rcx & amask) == 0) {
+                env->rip = next_rip;
+                return;
+            }
+            if (!first && env->exit_request) {
+                return; /* RIP stays at the instruction: the loop takes the interrupt first */
+            }
+        }
+        uint64_t la = base + (*idx & amask);
+        if (legacy) {
+            la = (uint32_t)la;
+        }
+        uint32_t v;
+        if (outs) {
+            v = (uint32_t)x86_ld(env, la, (int)bytes, mmu);
+            vireo_lock();
+            pio_dispatch(port, &v, bytes, true);
+            vireo_unlock();
+        } else {
+            x86_probe_write(env, la, (int)bytes, mmu);
+            v = 0;
+            vireo_lock();
+            pio_dispatch(port, &v, bytes, false);
+            vireo_unlock();
+            x86_st(env, la, v, (int)bytes, mmu);
+        }
+        uint64_t ni = (*idx & amask) + step;
+        *idx = asize == 16 ? (*idx & ~0xffffull) | (ni & 0xffff) : asize == 32 ? (uint32_t)ni : ni;
+        if (!rep) {
+            return;
+        }
+        uint64_t c = (*rcx & amask) - 1;
+        *rcx = asize == 16 ? (*rcx & ~0xffffull) | (c & 0xffff) : asize == 32 ? (uint32_t)c : c;
+    }
+}
+
 /* POPF in system mode: IOPL only at CPL 0, IF only when CPL <= IOPL; VM/RF never; #GP(0) in
  * virtual-8086 mode with IOPL < 3. */
 void helper_popf(CPUX86State *env, uint64_t v, uint64_t size_bits)

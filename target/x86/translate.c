@@ -1476,6 +1476,22 @@ static void disas_insn(DisasContext *dc)
                         tconst(dc, dsize | (int64_t)((uint64_t)(uint32_t)dc->pc << 8)));
         gen_exit_nochain(dc);
         break;
+    case 0x6c ... 0x6f: { /* ins / outs */
+        if (!dc->sys) {
+            goto illegal;
+        }
+        int isz = (b & 1) ? (dsize == 16 ? 2 : 4) : 1;
+        bool outs = b & 2, rep = dc->rep != 0;
+        int64_t info = isz | (rep << 4) | (dc->asize << 8) |
+                       ((outs && dc->seg >= 0 ? dc->seg : 7) << 16) | ((!dc->code64) << 20) |
+                       (outs << 21);
+        gen_call_helper(dc, (void *)helper_string_io, CALL_MAY_FAULT | CALL_RW_GLOBALS, 0, 2,
+                        tconst(dc, info), tconst(dc, (int64_t)dc->pc));
+        if (rep) {
+            gen_exit_nochain(dc);
+        }
+        break;
+    }
     case 0xe4 ... 0xe7:
     case 0xec ... 0xef: { /* in / out */
         if (!dc->sys) {

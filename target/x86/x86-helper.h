@@ -97,6 +97,7 @@ void x86_cpuid(CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *a, uint3
                uint32_t *d);
 uint64_t helper_in(CPUX86State *env, uint64_t port, uint64_t bytes);
 void helper_out(CPUX86State *env, uint64_t port, uint64_t val, uint64_t bytes);
+void helper_string_io(CPUX86State *env, uint64_t info, uint64_t next_rip);
 void helper_popf(CPUX86State *env, uint64_t v, uint64_t size_bits);
 void helper_cli_sti(CPUX86State *env, uint64_t set);
 

@@ -2,7 +2,8 @@
 # The translator outside 64-bit mode: freestanding Multiboot test programs
 # (tests/lib/asm/modes/*.S, built by tests/lib/mkmodetest.py) for real mode, 16/32-bit protected
 # mode with a 32-bit IDT, ring 3 and SYSENTER, legacy and PAE paging, the switches into and out
-# of 64-bit mode, hardware task switches, virtual-8086 mode and long-mode call gates. Each prints what it computed on COM1 and leaves through isa-debug-exit
+# of 64-bit mode, hardware task switches, virtual-8086 mode, long-mode call gates and string
+# I/O (INS/OUTS). Each prints what it computed on COM1 and leaves through isa-debug-exit
 # (status 33). Vireo -accel tcg must print exactly what real `qemu-system-x86_64 -accel tcg`
 # prints (the oracle), end with "done", and keep stderr empty. Also the Multiboot kernel of
 # tests/kvm/multiboot.sh under TCG, with -smp 2 as well.
@@ -13,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 have_qemu=
 command -v "$QEMU" >/dev/null 2>&1 && [ -z "${VIREO_NESTED:-}" ] && have_qemu=1
 ARGS=(-display none -serial stdio -m 64 -device isa-debug-exit,iobase=0xf4,iosize=0x4)
-for t in real prot paging longmode tasks vm86 gate64; do
+for t in real prot paging longmode tasks vm86 gate64 strio; do
     python3 "$VIREO_ROOT/tests/lib/mkmodetest.py" "$work/$t.elf" "$t" 2>"$work/build.err"
     rc=$?
     if [ $rc -eq 2 ]; then

@@ -3,7 +3,8 @@
 # REX) -> far return to compatibility mode -> paging off (leaves long mode) -> 32-bit
 # protected mode; then through a 16-bit code segment into real mode and straight to 64-bit mode
 # again, the way an SMP trampoline does; there SYSRET to ring-3 compatibility mode, SYSCALL back
-# through CSTAR, and INT 0x80 from ring-3 compatibility mode through a 64-bit IDT and the TSS.
+# through CSTAR, and INT 0x80 from ring-3 compatibility mode through a 64-bit IDT and the TSS;
+# string I/O (INS/OUTS) with 64- and 32-bit addressing in 64-bit mode.
         .include "common.inc"
         .set PML4, 0x400000
         .set PDPT, 0x401000
@@ -35,6 +36,36 @@ test_main:
         call save
         ljmp $0x28, $lm64
 lm64:   .code64
+        # string I/O in 64-bit mode: REP OUTSB with RSI/RCX, 32-bit addressing (0x67: ESI, ECX,
+        # the upper halves cleared), INSD with REX.W (still 4 bytes: the host bridge's IDs)
+        lea lm_msg(%rip), %rsi
+        mov $(lm_msg_end - lm_msg), %ecx
+        mov $0x3f8, %dx
+        rep outsb
+        lea lm_msg(%rip), %rax
+        sub %rax, %rsi
+        mov %esi, %eax
+        call save64
+        lea lm_msg(%rip), %rsi
+        mov $0xffffffff00000000, %rax
+        or %rax, %rsi
+        mov $(lm_msg_end - lm_msg), %ecx
+        or %rax, %rcx
+        addr32 rep outsb
+        mov %rsi, %rax
+        shr $32, %rax
+        or %ecx, %eax
+        call save64
+        mov $0x80000000, %eax
+        mov $0xcf8, %dx
+        out %eax, %dx
+        mov $0xcfc, %dx
+        mov $0x500000, %edi
+        rex.w insl
+        mov 0x500000, %eax
+        call save64
+        mov %edi, %eax
+        call save64
         mov $0x123456789, %rax
         lea lm64(%rip), %rbx
         sub %rbx, %rax
@@ -185,6 +216,8 @@ int80_64:
         ret
 
         .code64
+lm_msg: .ascii "64-bit outsb\n"
+lm_msg_end:
 save64: push %rbx
         mov RES_COUNT, %ebx
         mov %eax, RES(%rbx)

@@ -4,8 +4,8 @@
 # the data segment registers zeroed) and IRETD back, exceptions (#DE, #UD for ARPL, #GP for a
 # DPL-0 gate and HLT) delivered the same way; with IOPL 3 CLI/STI/PUSHF/POPF/IRET work (PUSHF
 # shows VM and RF clear, IRET cannot change IOPL); with IOPL 0 they and INT n raise #GP(0) while
-# INT3 does not; IN/OUT in virtual-8086 mode through the TSS's I/O permission bitmap; an
-# external interrupt (the LAPIC timer) taken in virtual-8086 mode.
+# INT3 does not; IN/OUT and INS/OUTS in virtual-8086 mode through the TSS's I/O permission
+# bitmap; an external interrupt (the LAPIC timer) taken in virtual-8086 mode.
         .include "common.inc"
         .set KSTACK0, 0x70000
         .set BLOB, 0x7000            # the virtual-8086 code, CS 0x0700
@@ -212,6 +212,8 @@ exc_gp: flat_ds
         je 1f
         cmp $0xcd, %al
         je 1f
+        cmp $0xf3, %al                # REP and a one-byte string instruction
+        je 1f
         cmp $0xe6, %al
         je 1f
         cmp $0xe7, %al
@@ -277,6 +279,24 @@ v86_iopl3:
         out %al, $0x80                # allowed by the bitmap
         mov $0x80, %ax
         int $0x30
+        mov $0x80, %dx
+        mov $0x20, %si
+        mov $2, %cx
+        rep outsb                     # string I/O: allowed by the bitmap, from DS:SI
+        mov %si, %ax
+        shl $16, %eax
+        mov %cx, %ax
+        int $0x30
+        mov $0x7f, %dx
+        mov $0x30, %di
+        mov $3, %cx
+        rep insb                      # #GP(0), nothing done
+        mov %di, %ax
+        shl $16, %eax
+        mov %cx, %ax
+        int $0x30
+        mov $0x80, %dx
+        outsw                         # port 0x81 is not allowed: #GP(0)
         out %al, $0x84                # #GP(0)
         out %ax, $0x7f                # port 0x7f is not allowed: #GP(0)
         mov $0x3f8, %dx

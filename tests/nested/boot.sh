@@ -57,17 +57,20 @@ done'
 # livelock after some inner VMs, whatever ran in them); that script then runs again, once, in a
 # fresh outer guest. A test that fails or times out inside is never retried.
 outer_limit=$((per + 90))
+# A frozen outer guest is seen sooner: the command prints a heartbeat every 20 s (nested-run.sh),
+# so a console silent this long (the outer kernel's own boot included) means it froze.
+stall=${VIREO_NESTED_STALL:-150}
 : >"$console"
 t0=$SECONDS
 rc=0
 relayed=""
 for t in $tests; do
     for attempt in 1 2; do
-        VIREO_NESTED_TIMEOUT=$outer_limit scripts/nested-run.sh "$(inner_for "$t")" >"$console.one" 2>&1
+        VIREO_NESTED_STALL=$stall VIREO_NESTED_TIMEOUT=$outer_limit scripts/nested-run.sh "$(inner_for "$t")" >"$console.one" 2>&1
         r=$?
         cat "$console.one" >>"$console"
         if [ $r = 124 ] && [ $attempt = 1 ]; then
-            echo "# nested: the outer guest froze while running $t (no end within ${outer_limit}s); running it again in a fresh outer guest"
+            echo "# nested: the outer guest froze while running $t (its console silent for ${stall}s, or no end within ${outer_limit}s); running it again in a fresh outer guest"
             continue
         fi
         break

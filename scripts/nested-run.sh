@@ -9,7 +9,8 @@
 # VIREO and every VIREO_* variable of the caller; writable: /tmp /run /var/tmp /dev/shm (tmpfs), nothing else.
 # Environment: VIREO_CACHE (guest cache), VIREO_NESTED_TIMEOUT (default 600 s),
 #   VIREO_NESTED_STALL (seconds: with it, the command prints a heartbeat line `# nested: alive`
-#   every 20 s, and a console silent for this long means the outer guest froze: it is killed and
+#   every 20 s, and a console silent for this long (the outer kernel's soft-lockup and RCU-stall
+#   reports do not count) means the outer guest froze: it is killed and
 #   the exit status is 124, as on a timeout; default 0, off), VIREO_NESTED_MEM (MiB, default 3072), VIREO_NESTED_SMP (default 2), VIREO_NESTED_QEMU (the outer
 #   QEMU, default qemu-system-x86_64), VIREO_NESTED_DEBUG=1 (show the outer kernel's boot log).
 set -u
@@ -79,7 +80,9 @@ if [ "$stall" -gt 0 ]; then
     last=$SECONDS
     while kill -0 $pipe 2>/dev/null; do
         sleep 2
-        now=$(stat -c %s "$log" 2>/dev/null || echo 0)
+        # Progress is console output other than the outer kernel's lockup and stall reports: a
+        # frozen outer guest may still print those (its timers run while its CPUs are stuck).
+        now=$(grep -avE 'soft lockup|rcu.*(stall|detected)|hung_task|blocked for more than' "$log" 2>/dev/null | wc -c)
         if [ "$now" != "$size" ]; then
             size=$now
             last=$SECONDS

@@ -127,6 +127,18 @@ static uint64_t tb_key(uint64_t pc, uint32_t flags)
     return pc + ((uint64_t)flags << 52);
 }
 
+/* Each TB's code is preceded by a pointer to the TB (so a jump-cache slot needs only the code). */
+#define TB_HEADER 16
+
+static TranslationBlock *tb_of_code(const uint8_t *code)
+{
+    TranslationBlock *tb;
+    memcpy(&tb, code - TB_HEADER, sizeof(tb));
+    return tb;
+}
+
+static const TBJmpCacheEntry jmp_cache_empty = {.neg_key = (uint64_t)0 - 0x8000000000000001ull};
+
 void tcg_exec_init(size_t size)
 {
     if (code_buf) {
@@ -182,7 +194,7 @@ _Static_assert(TB_JMP_CACHE_BITS <= 16, "jump-cache log entries are 16-bit slot 
 static void jmp_cache_clear(CPUX86State *env)
 {
     for (unsigned i = 0; i < TB_JMP_CACHE_SIZE; i++) {
-        env->jmp_cache[i] = &dummy_tb;
+        env->jmp_cache[i] = jmp_cache_empty;
     }
     env->jmp_cache_log_n = 0;
 }
@@ -205,8 +217,9 @@ static bool code_page_global(const CPUX86State *env, uint64_t pc)
  */
 static void jmp_cache_set(CPUX86State *env, unsigned slot, TranslationBlock *tb, bool global)
 {
+    TBJmpCacheEntry e = {.neg_key = tb->neg_key, .code = tb->code};
     if (global) {
-        env->jmp_cache[slot] = tb; /* a stale logged slot may be reused: harmless */
+        env->jmp_cache[slot] = e; /* a stale logged slot may be reused: harmless */
         return;
     }
     /* logged on every such fill: the slot may have held a global TB that was not logged */
@@ -214,7 +227,7 @@ static void jmp_cache_set(CPUX86State *env, unsigned slot, TranslationBlock *tb,
         env->jmp_cache_log[env->jmp_cache_log_n] = (uint16_t)slot;
     }
     env->jmp_cache_log_n++;
-    env->jmp_cache[slot] = tb;
+    env->jmp_cache[slot] = e;
 }
 
 /*
@@ -230,7 +243,7 @@ void tcg_jmp_cache_clear(CPUX86State *env, bool include_global)
         return;
     }
     for (uint32_t i = 0; i < env->jmp_cache_log_n; i++) {
-        env->jmp_cache[env->jmp_cache_log[i]] = &dummy_tb;
+        env->jmp_cache[env->jmp_cache_log[i]] = jmp_cache_empty;
     }
     env->jmp_cache_log_n = 0;
 }
@@ -240,7 +253,7 @@ void tcg_jmp_cache_clear_page(CPUX86State *env, uint64_t va)
 {
     unsigned base = (unsigned)(va & (TB_JMP_CACHE_SIZE - 1) & ~0xfffu);
     for (unsigned i = 0; i < 4096; i++) {
-        env->jmp_cache[base + i] = &dummy_tb;
+        env->jmp_cache[base + i] = jmp_cache_empty;
     }
 }
 
@@ -400,7 +413,8 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint64_t cs_
         tb->icount = (uint32_t)x86_translate(s, env, pc, flags);
         tcg_optimize(s);
         tcg_liveness(s);
-        int n = tcg_gen_code(s, tb, code_ptr, (size_t)(code_end - code_ptr));
+        int n =
+            tcg_gen_code(s, tb, code_ptr + TB_HEADER, (size_t)(code_end - code_ptr - TB_HEADER));
         if (n < 0) {
             if (shared) {
                 __atomic_store_n(&flush_wanted, 1, __ATOMIC_RELEASE);
@@ -409,6 +423,8 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint64_t cs_
             tcg_exec_flush();
             continue;
         }
+        memcpy(code_ptr, &tb, sizeof(tb));
+        code_ptr += TB_HEADER;
         tb->code = code_ptr;
         tb->code_size = (uint32_t)n;
         if (dump_tbs) {
@@ -448,7 +464,8 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint64_t cs_
 static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags)
 {
     uint64_t cs_base = cpu_cs_base(env, flags);
-    TranslationBlock *tb = env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)];
+    const TBJmpCacheEntry *e = &env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)];
+    TranslationBlock *tb = e->code ? tb_of_code(e->code) : &dummy_tb;
     if (tb->pc == pc && tb->flags == flags && tb->cs_base == cs_base && tb != &dummy_tb &&
         !tb->invalid) {
         return tb;
@@ -495,6 +512,13 @@ void tb_invalidate_phys_page(uint64_t pa_page)
             if (!tb->invalid) {
                 tb->invalid = true;
                 tb->neg_key = dummy_tb.neg_key;
+                /* the inline probes compare the key in the slot: no vCPU may find it there */
+                for (unsigned c = 0; c < nb_cpus; c++) {
+                    TBJmpCacheEntry *e = &cpus[c]->jmp_cache[tb->pc & (TB_JMP_CACHE_SIZE - 1)];
+                    if (e->code == tb->code) {
+                        __atomic_store_n(&e->neg_key, jmp_cache_empty.neg_key, __ATOMIC_RELAXED);
+                    }
+                }
                 unsigned h = tb_hash_idx(tb->pc, tb->flags);
                 for (TranslationBlock **pp = &tb_hash[h]; *pp; pp = &(*pp)->hash_next) {
                     if (*pp == tb) {

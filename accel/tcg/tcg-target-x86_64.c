@@ -1140,33 +1140,59 @@ static void gen_exit_tb(Backend *B, const TCGOp *op)
     emit_jmp_abs(B, B->flags_loc == FL_HOST ? tcg_epilogue_save : tcg_epilogue_nosave);
 }
 
-/* Indirect branch: store RIP, probe the jump cache without touching the flags. */
+/*
+ * Indirect branch, or a direct one to another page: probe the jump cache without touching the
+ * flags. A slot holds the TB's negated key and its code side by side; a hit jumps to the code,
+ * a miss stores RIP and leaves for the loop.
+ */
 static void gen_lookup_goto(Backend *B, const TCGOp *op)
 {
     int t = op->args[0];
+    uint64_t fk = (uint64_t)B->tb->flags << 52;
+    const int32_t jc = ENV_OFF(jmp_cache);
+    int64_t target;
+    if (is_const(B, t, &target)) {
+        /* the slot is known: two loads from one line of it */
+        bb_end(B);
+        flags_to_host(B);
+        int32_t slot =
+            jc + (int32_t)(((uint64_t)target & (TB_JMP_CACHE_SIZE - 1)) * sizeof(TBJmpCacheEntry));
+        emit_movi(B, RAX, (int64_t)((uint64_t)target + fk));
+        emit_rm(B, 0x8b | P_REXW, RCX, RBP, -1, 0, slot); /* rcx = slot's negated key */
+        emit_rm(B, 0x8d | P_REXW, RCX, RCX, RAX, 0, 0);   /* lea rcx, [rcx+rax] */
+        b8(B, 0xe3);                                      /* jrcxz hit */
+        uint8_t *jr = B->p;
+        b8(B, 0);
+        emit_movi(B, RAX, target);
+        emit_st_env(B, RAX, ENV_OFF(rip));
+        emit_movi(B, RAX, TB_EXIT_NOCHAIN);
+        emit_jmp_abs(B, tcg_epilogue_save);
+        *jr = (uint8_t)(B->p - (jr + 1));
+        emit_rm(B, 0xff, 4, RBP, -1, 0, slot + 8); /* jmp [slot.code] */
+        B->locked = B->scratch = 0;
+        return;
+    }
     /* the target into rax before the globals are written back */
-    int r = load_scratch(B, t, BIT(RAX), arg_dies(op, 0));
-    (void)r;
+    load_scratch(B, t, BIT(RAX), arg_dies(op, 0));
     bb_end(B);
     flags_to_host(B);
     emit_st_env(B, RAX, ENV_OFF(rip));
-    uint64_t fk = (uint64_t)B->tb->flags << 52;
     if (fk) {
         emit_movi(B, RCX, (int64_t)fk);
         emit_rm(B, 0x8d | P_REXW, RAX, RAX, RCX, 0, 0); /* lea rax, [rax+rcx] */
     }
-    emit_rr(B, 0xb7 | P_0F, RCX, RAX);                               /* movzx ecx, ax */
-    emit_rm(B, 0x8b | P_REXW, RDX, RBP, RCX, 3, ENV_OFF(jmp_cache)); /* rdx = jc[rcx] */
-    emit_rm(B, 0x8b | P_REXW, RCX, RDX, -1, 0, (int32_t)offsetof(TranslationBlock, neg_key));
-    emit_rm(B, 0x8d | P_REXW, RCX, RCX, RAX, 0, 0); /* lea rcx, [rcx+rax] */
-    b8(B, 0xe3);                                    /* jrcxz hit */
+    emit_rr(B, 0xb7 | P_0F, RCX, RAX);               /* movzx ecx, ax */
+    emit_rm(B, 0x8d | P_REXW, RDX, RCX, RCX, 0, 0);  /* lea rdx, [rcx+rcx]: slot * 2 */
+    emit_rm(B, 0x8b | P_REXW, RCX, RBP, RDX, 3, jc); /* rcx = jc[slot].neg_key */
+    emit_rm(B, 0x8d | P_REXW, RCX, RCX, RAX, 0, 0);  /* lea rcx, [rcx+rax] */
+    b8(B, 0xe3);                                     /* jrcxz hit */
     uint8_t *jr = B->p;
     b8(B, 0);
     emit_movi(B, RAX, TB_EXIT_NOCHAIN);
     emit_jmp_abs(B, tcg_epilogue_save);
     *jr = (uint8_t)(B->p - (jr + 1));
-    emit_rm(B, 0xff, 4, RDX, -1, 0, (int32_t)offsetof(TranslationBlock, code)); /* jmp [rdx] */
-    B->locked = B->scratch = 0; /* a label may follow (a jcc to two other pages) */
+    emit_rm(B, 0xff, 4, RBP, RDX, 3, jc + 8); /* jmp [jc[slot].code] */
+    B->locked = B->scratch = 0;               /* a label may follow (a jcc to two other pages) */
 }
 
 static void gen_brcond(Backend *B, const TCGOp *op)

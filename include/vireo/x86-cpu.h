@@ -143,6 +143,16 @@ typedef struct SegmentCache {
 
 struct TranslationBlock;
 
+/*
+ * A jump-cache slot: the TB's negated key (-(pc + flags << 52)) and its code, side by side so
+ * the inline probe of generated code reads one cache line and never touches the TB itself. The
+ * TB is found from its code (tcg-exec.c keeps a pointer to it just before the code).
+ */
+typedef struct TBJmpCacheEntry {
+    uint64_t neg_key;
+    const uint8_t *code;
+} TBJmpCacheEntry;
+
 typedef struct CPUX86State {
     uint64_t regs[16];
     uint64_t rip;
@@ -195,7 +205,7 @@ typedef struct CPUX86State {
     CPUTLBEntry tlb[2][TLB_SIZE];
     uint64_t tlb_phys[2][TLB_SIZE]; /* guest physical page of each entry (for SMC) */
     uint8_t tlb_global[2][TLB_SIZE];
-    struct TranslationBlock *jmp_cache[TB_JMP_CACHE_SIZE];
+    TBJmpCacheEntry jmp_cache[TB_JMP_CACHE_SIZE];
     /* slots filled since the last clear, so a TLB flush clears only those (n > size: all) */
     uint16_t jmp_cache_log[TB_JMP_CACHE_LOG];
     uint32_t jmp_cache_log_n;

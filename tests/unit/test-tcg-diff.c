@@ -1409,6 +1409,28 @@ static void test_jmp_cache_cr3(void)
     tcg_exec_flush();
 }
 
+/*
+ * System mode: a TB in a jump-cache slot whose page is then written (self-modifying code) must
+ * not be found by the inline probe of a jump from another page, which reads the slot itself.
+ */
+static void test_jmp_cache_smc(void)
+{
+    const uint64_t va = REGION + 0x38000;
+    uint8_t jmp[5] = {0xe9};
+    int32_t rel = (int32_t)(va - (CODE + 5));
+    memcpy(jmp + 1, &rel, 4);
+    memcpy(at(CODE), jmp, 5);
+    put_mov_exit(va, va, 1);
+    tcg_exec_flush();
+    uint64_t r1 = run_jmp(); /* the loop translates va's TB and fills its slot */
+    uint64_t r2 = run_jmp(); /* CODE's TB now reaches it through the slot */
+    put_mov_exit(va, va, 2);
+    tb_invalidate_phys_page(va); /* what a guest store to that page does */
+    uint64_t r3 = run_jmp();
+    CHECK("softmmu/jmp-cache/smc-invalidates-slot", r1 == 1 && r2 == 1 && r3 == 2);
+    tcg_exec_flush();
+}
+
 /* The IR optimizer: constants fold away and dead flags become plain values. */
 static void test_optimizer(void)
 {
@@ -2572,6 +2594,7 @@ int main(int argc, char **argv)
     enter_softmmu();
     mode = "softmmu/";
     test_jmp_cache_cr3();
+    test_jmp_cache_smc();
     test_precise();
     test_directed();
     test_x87();

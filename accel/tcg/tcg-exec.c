@@ -575,9 +575,16 @@ static bool deliver_exception(CPUX86State *env, int ex)
         fprintf(stderr, "tcg: cpu %u exception %d%s err %#x at rip %#llx cr2 %#llx\n",
                 env->cpu_index, vector, sw ? " (int n)" : "", err, (unsigned long long)env->rip,
                 (unsigned long long)env->cr[2]);
+        /* the bytes at CS:RIP (outside 64-bit mode a linear address within 4 GiB) */
+        uint32_t fl = cpu_tb_flags(env);
+        uint64_t pc = env->rip + cpu_cs_base(env, fl);
+        if (!(fl & TBF_CODE64)) {
+            pc = (uint32_t)pc;
+        }
         X86Translation t;
-        if (vector == EXCP_UD && !x86_walk(env, env->rip, ACC_READ, MMU_KERNEL, &t)) {
+        if (vector == EXCP_UD && !x86_walk(env, pc, ACC_READ, MMU_KERNEL, &t)) {
             const uint8_t *p = gpa_to_hva(t.pa, 16);
+            fprintf(stderr, "tcg: bytes at linear %#llx: ", (unsigned long long)pc);
             for (int i = 0; p && i < 16; i++) {
                 fprintf(stderr, "%02x ", p[i]);
             }

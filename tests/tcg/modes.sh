@@ -55,6 +55,18 @@ for t in real prot paging longmode tasks vm86 gate64 strio; do
     done
 done
 
+# VIREO_TCG_EXC=1 logs a #UD with the bytes at CS:IP: in virtual-8086 mode (vm86.S's ARPL, CS
+# 0x0700) they are at CS base + IP.
+if [ -s "$work/vm86.elf" ]; then
+    VIREO_TCG_EXC=1 timeout 60 "$VIREO" -accel tcg "${ARGS[@]}" -kernel "$work/vm86.elf" \
+        >/dev/null 2>"$work/exc.err" </dev/null
+    line=$(grep -A1 'exception 6 ' "$work/exc.err" | sed -n 2p)
+    case "$line" in
+    *"bytes at linear 0x"*": 63 c3 "*) ok "tcg-modes/ud-log-vm86" ;;
+    *) fail "tcg-modes/ud-log-vm86" "log: $(grep -A1 'exception 6 ' "$work/exc.err" | head -2 | tr '\n' '|')" ;;
+    esac
+fi
+
 # The Multiboot test kernel (tests/lib/mkmultiboot.py) under TCG: the loader's state as QEMU's.
 python3 "$VIREO_ROOT/tests/lib/mkmultiboot.py" "$work/mb-elf" elf
 echo "module one line" >"$work/mod1.txt"

@@ -1941,6 +1941,9 @@ void x86_cpuid(CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *a, uint3
         x86_simd_cpuid(env, 1, c);
         *d = Q64_1_EDX | (threads * cores > 1 ? (1u << 28) : 0);
         break;
+    case 7:
+        x86_bmi_cpuid(env, leaf, sub, b);
+        break;
     case 0xb:
         *d = env->apic_id;
         if (sub == 0) {

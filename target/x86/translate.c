@@ -695,6 +695,113 @@ static void gen_string(DisasContext *dc, int kind, int size)
     gen_call_helper(dc, (void *)helper_string, flags, 0, 1, tconst(dc, info));
 }
 
+/* the next code byte, not consumed */
+static uint8_t peek8(DisasContext *dc)
+{
+    uint64_t pc = dc->pc;
+    uint8_t v = fetch8(dc);
+    dc->pc = pc;
+    return v;
+}
+
+/*
+ * A VEX-encoded instruction (C4/C5 already fetched): the general-purpose BMI1/BMI2 forms when
+ * the CPU model offers them. False for #UD (any other VEX form: AVX is not offered).
+ */
+static bool gen_vex(DisasContext *dc, int b)
+{
+    if (dc->p66 || dc->rep || dc->lock || dc->rex) {
+        return false; /* a legacy prefix or REX before VEX */
+    }
+    uint8_t b1 = fetch8(dc), b2 = b1;
+    int map = 1, w = 0;
+    bool r = !(b1 & 0x80), x = false, bb = false;
+    if (b == 0xc4) {
+        map = b1 & 0x1f;
+        x = !(b1 & 0x40);
+        bb = !(b1 & 0x20);
+        b2 = fetch8(dc);
+        w = b2 >> 7;
+    }
+    int vreg = (~b2 >> 3) & 15, l = (b2 >> 2) & 1, pp = b2 & 3;
+    if (!dc->code64) {
+        r = x = bb = false;
+        vreg &= 7;
+        w = 0;
+    }
+    dc->rex_r = r ? 8 : 0;
+    dc->rex_x = x ? 8 : 0;
+    dc->rex_b = bb ? 8 : 0;
+    dc->rex_w = w;
+    int opc = fetch8(dc);
+    int size = w ? 64 : 32, op = -1;
+    bool bmi1 = x86_has_bmi1(dc->env), bmi2 = x86_has_bmi2(dc->env);
+    if (l) {
+        return false;
+    }
+    if (map == 2) {
+        switch (opc) {
+        case 0xf2:
+            op = pp == 0 && bmi1 ? BMI_ANDN : -1;
+            break;
+        case 0xf3:
+            op = pp == 0 && bmi1 ? 0x100 : -1; /* group 17: the reg field says which */
+            break;
+        case 0xf5:
+            op = !bmi2 ? -1 : pp == 0 ? BMI_BZHI : pp == 3 ? BMI_PDEP : pp == 2 ? BMI_PEXT : -1;
+            break;
+        case 0xf6:
+            op = pp == 3 && bmi2 ? BMI_MULX_HI : -1;
+            break;
+        case 0xf7:
+            op = pp == 0   ? (bmi1 ? BMI_BEXTR : -1)
+                 : !bmi2   ? -1
+                 : pp == 1 ? BMI_SHLX
+                 : pp == 2 ? BMI_SARX
+                           : BMI_SHRX;
+            break;
+        }
+    } else if (map == 3 && opc == 0xf0 && pp == 3 && bmi2 && vreg == 0) {
+        op = BMI_RORX;
+    }
+    if (op < 0) {
+        return false;
+    }
+    decode_modrm(dc);
+    int dest = dc->reg;
+    if (op == 0x100) {
+        int n = dc->reg & 7;
+        if (n < 1 || n > 3) {
+            return false;
+        }
+        op = n == 1 ? BMI_BLSR : n == 2 ? BMI_BLSMSK : BMI_BLSI;
+        dest = vreg;
+    }
+    TCGv v;
+    if (op == BMI_RORX) {
+        v = tconst(dc, fetch8(dc));
+    } else if (op == BMI_MULX_HI) {
+        v = R(dc, R_EDX);
+    } else {
+        v = R(dc, vreg);
+    }
+    Opnd o = opnd_rm(dc, size);
+    TCGv a = opnd_load(dc, &o, size);
+    int fl = op <= BMI_TZCNT ? CALL_RW_FLAGS : 0;
+    TCGv res = tnew(dc);
+    gen_call_helper(dc, (void *)helper_bmi, fl, 1, 3, res, a, v, tconst(dc, op | size << 8));
+    if (op == BMI_MULX_HI) {
+        /* both halves before either write (the sources may be the destinations); when the two
+         * destinations are one register it gets the high half */
+        TCGv lo = tnew(dc);
+        gen_call_helper(dc, (void *)helper_bmi, 0, 1, 3, lo, a, v,
+                        tconst(dc, BMI_MULX_LO | size << 8));
+        gen_write_reg(dc, size, vreg, false, lo);
+    }
+    gen_write_reg(dc, size, dest, false, res);
+    return true;
+}
+
 #define CPL3(dc) (((dc)->flags & TBF_CPL3) != 0)
 /* a helper that reads and writes guest registers and flags and may fault */
 #define SYS_CALL (CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS)
@@ -1838,9 +1945,12 @@ static void disas_insn(DisasContext *dc)
         gen_exit_nochain(dc);
         break;
     case 0xc4:
-    case 0xc5: /* les / lds (VEX in 64-bit mode) */
-        if (dc->code64) {
-            goto illegal;
+    case 0xc5: /* VEX (the BMI1/BMI2 forms); outside 64-bit mode, with a memory operand, les/lds */
+        if (dc->code64 || (peek8(dc) >> 6) == 3) {
+            if (!gen_vex(dc, b)) {
+                goto illegal;
+            }
+            break;
         }
         decode_modrm(dc);
         if (dc->mod == 3 || !dc->sys) {
@@ -2258,6 +2368,16 @@ static void disas_insn(DisasContext *dc)
     }
     case 0x1bc:
     case 0x1bd:
+        if (dc->rep == 0xf3 && b == 0x1bc && x86_has_bmi1(dc->env)) { /* tzcnt */
+            decode_modrm(dc);
+            o = opnd_rm(dc, dsize);
+            t = opnd_load(dc, &o, dsize);
+            u = tnew(dc);
+            gen_call_helper(dc, (void *)helper_bmi, CALL_RW_FLAGS, 1, 3, u, t, tconst(dc, 0),
+                            tconst(dc, BMI_TZCNT | dsize << 8));
+            gen_write_reg(dc, dsize, dc->reg, false, u);
+            break;
+        }
         if (dc->rep == 0xf3 && b == 0x1bd && x86_has_lzcnt(dc->env)) {
             if (!gen_sse(dc, b)) {
                 goto illegal;

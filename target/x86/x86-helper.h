@@ -68,6 +68,28 @@ int x86_simd_call_flags(const CPUX86State *env, unsigned map, unsigned opc, unsi
 bool x86_simd_has_imm(const CPUX86State *env, unsigned map, unsigned opc, unsigned pfx, bool rexw,
                       bool p66);
 bool x86_has_lzcnt(const CPUX86State *env);
+/* bmi_helper.c: BMI1/BMI2 (flag writers first) */
+enum {
+    BMI_ANDN,
+    BMI_BEXTR,
+    BMI_BZHI,
+    BMI_BLSR,
+    BMI_BLSMSK,
+    BMI_BLSI,
+    BMI_TZCNT,
+    BMI_PDEP,
+    BMI_PEXT,
+    BMI_SHLX,
+    BMI_SHRX,
+    BMI_SARX,
+    BMI_RORX,
+    BMI_MULX_LO,
+    BMI_MULX_HI,
+};
+bool x86_has_bmi1(const CPUX86State *env);
+bool x86_has_bmi2(const CPUX86State *env);
+void x86_bmi_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *ebx);
+uint64_t helper_bmi(CPUX86State *env, uint64_t rm, uint64_t v, uint64_t info);
 void x86_simd_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t *ecx);
 void helper_lret(CPUX86State *env, uint64_t info);
 void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info);

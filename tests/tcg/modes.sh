@@ -2,8 +2,9 @@
 # The translator outside 64-bit mode: freestanding Multiboot test programs
 # (tests/lib/asm/modes/*.S, built by tests/lib/mkmodetest.py) for real mode, 16/32-bit protected
 # mode with a 32-bit IDT, ring 3 and SYSENTER, legacy and PAE paging, the switches into and out
-# of 64-bit mode, hardware task switches, virtual-8086 mode, long-mode call gates and string
-# I/O (INS/OUTS). Each prints what it computed on COM1 and leaves through isa-debug-exit
+# of 64-bit mode, hardware task switches, virtual-8086 mode, long-mode call gates, string I/O
+# (INS/OUTS), and BMI1/BMI2 with the default CPU and with -cpu max (which offers them only when
+# the host has them). Each prints what it computed on COM1 and leaves through isa-debug-exit
 # (status 33). Vireo -accel tcg must print exactly what real `qemu-system-x86_64 -accel tcg`
 # prints (the oracle), end with "done", and keep stderr empty. Also the Multiboot kernel of
 # tests/kvm/multiboot.sh under TCG, with -smp 2 as well.
@@ -14,8 +15,15 @@ trap 'rm -rf "$work"' EXIT
 have_qemu=
 command -v "$QEMU" >/dev/null 2>&1 && [ -z "${VIREO_NESTED:-}" ] && have_qemu=1
 ARGS=(-display none -serial stdio -m 64 -device isa-debug-exit,iobase=0xf4,iosize=0x4)
-for t in real prot paging longmode tasks vm86 gate64 strio; do
-    python3 "$VIREO_ROOT/tests/lib/mkmodetest.py" "$work/$t.elf" "$t" 2>"$work/build.err"
+for t in real prot paging longmode tasks vm86 gate64 strio bmi bmi-max; do
+    src=$t
+    CPU=()
+    case $t in *-max) src=${t%-max}; CPU=(-cpu max) ;; esac
+    if [ "$t" = bmi-max ] && ! grep -qw bmi2 /proc/cpuinfo; then
+        skip "tcg-modes/$t" "the host has no BMI1/BMI2 (-cpu max offers what the host runs)"
+        continue
+    fi
+    python3 "$VIREO_ROOT/tests/lib/mkmodetest.py" "$work/$t.elf" "$src" 2>"$work/build.err"
     rc=$?
     if [ $rc -eq 2 ]; then
         skip "tcg-modes/$t" "$(cat "$work/build.err")"
@@ -25,7 +33,7 @@ for t in real prot paging longmode tasks vm86 gate64 strio; do
         continue
     fi
     for smp in 1 2; do
-        timeout 60 "$VIREO" -accel tcg -smp $smp "${ARGS[@]}" -kernel "$work/$t.elf" \
+        timeout 60 "$VIREO" -accel tcg -smp $smp "${CPU[@]}" "${ARGS[@]}" -kernel "$work/$t.elf" \
             >"$work/vireo.out" 2>"$work/vireo.err" </dev/null
         rc=$?
         name=tcg-modes/$t
@@ -42,7 +50,7 @@ for t in real prot paging longmode tasks vm86 gate64 strio; do
             ok "$name (no QEMU to compare with)"
             continue
         fi
-        timeout 60 "$QEMU" -accel tcg "${ARGS[@]}" -kernel "$work/$t.elf" >"$work/qemu.out" \
+        timeout 60 "$QEMU" -accel tcg "${CPU[@]}" "${ARGS[@]}" -kernel "$work/$t.elf" >"$work/qemu.out" \
             2>"$work/qemu.err" </dev/null
         qrc=$?
         if [ $qrc -ne 33 ]; then

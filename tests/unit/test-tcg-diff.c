@@ -15,6 +15,7 @@
  * Random cases come from a fixed seed, so a failure reproduces; the failing case's bytes and
  * states are printed.
  */
+#include <cpuid.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -2541,6 +2542,224 @@ static void test_simd(void)
     free(saved);
 }
 
+/* ---- BMI1/BMI2 (VEX-encoded general-purpose forms, TZCNT) ---- */
+
+typedef struct BmiForm {
+    const char *name;
+    uint8_t map, pp, opc;
+    int8_t group; /* the ModRM reg field for the F3 group (BLSR/BLSMSK/BLSI), else -1 */
+    bool imm;     /* RORX */
+    bool novvvv;  /* vvvv must be 1111 */
+} BmiForm;
+
+static const BmiForm bmi_forms[] = {
+    {"andn", 2, 0, 0xf2, -1, false, false},  {"blsr", 2, 0, 0xf3, 1, false, false},
+    {"blsmsk", 2, 0, 0xf3, 2, false, false}, {"blsi", 2, 0, 0xf3, 3, false, false},
+    {"bzhi", 2, 0, 0xf5, -1, false, false},  {"pext", 2, 2, 0xf5, -1, false, false},
+    {"pdep", 2, 3, 0xf5, -1, false, false},  {"mulx", 2, 3, 0xf6, -1, false, false},
+    {"bextr", 2, 0, 0xf7, -1, false, false}, {"shlx", 2, 1, 0xf7, -1, false, false},
+    {"sarx", 2, 2, 0xf7, -1, false, false},  {"shrx", 2, 3, 0xf7, -1, false, false},
+    {"rorx", 3, 3, 0xf0, -1, true, true},
+};
+
+/* one BMI instruction: form f, operand size (W), reg/vvvv registers, r/m a register or
+ * [r15 + disp8] */
+static void bmi_emit(Buf *c, const BmiForm *f, bool w, int reg, int vreg, int rm, bool mem,
+                     int8_t disp, uint8_t imm)
+{
+    if (f->group >= 0) {
+        reg = f->group;
+    }
+    if (f->novvvv) {
+        vreg = 0;
+    }
+    int base = mem ? R15 : rm;
+    put(c, 0xc4);
+    put(c, (uint8_t)((reg & 8 ? 0 : 0x80) | 0x40 | (base & 8 ? 0 : 0x20) | f->map));
+    put(c, (uint8_t)((w ? 0x80 : 0) | ((~vreg & 15) << 3) | f->pp));
+    put(c, f->opc);
+    if (mem) {
+        put(c, (uint8_t)(0x40 | (reg & 7) << 3 | (base & 7)));
+        put(c, (uint8_t)disp);
+    } else {
+        put(c, (uint8_t)(0xc0 | (reg & 7) << 3 | (base & 7)));
+    }
+    if (f->imm) {
+        put(c, imm);
+    }
+}
+
+/* a control operand for BEXTR/BZHI/shifts: often in range, sometimes not */
+static uint64_t bmi_value(void)
+{
+    switch (rn(4)) {
+    case 0:
+        return rn(80) | (rn(80) << 8);
+    case 1:
+        return rn(70);
+    default:
+        return rnd_value();
+    }
+}
+
+static void bmi_random_state(State *s)
+{
+    random_state(s);
+    for (int i = 0; i < 16; i++) {
+        if (i != RSP && i != R15 && i != R14 && rn(2)) {
+            s->regs[i] = bmi_value();
+        }
+    }
+}
+
+static void bmi_random_insn(Buf *c, int fi)
+{
+    const BmiForm *f = &bmi_forms[fi];
+    bool mem = rn(3) == 0;
+    bool vdest = f->group >= 0 || f->opc == 0xf6; /* BLS*, MULX: vvvv is written */
+    bmi_emit(c, f, rn(2), rnd_reg(), vdest || rn(3) ? rnd_reg() : (int)rn(16), rnd_reg(), mem,
+             (int8_t)(rn(0x70) & ~7), (uint8_t)rn(256));
+}
+
+static void test_bmi(void)
+{
+    unsigned a, b, c, d;
+    char name[96];
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 3)) || !(b & (1u << 8))) {
+        printf("skip %sbmi: the host has no BMI1/BMI2\n", mode);
+        return;
+    }
+    uint32_t model = env->cpuid_max_model;
+    env->cpuid_max_model = 1;
+    tcg_exec_flush();
+    rng = 0xb1b2;
+    int fails = 0;
+    /* each form alone: 32- and 64-bit, register and memory r/m, 40 states each */
+    for (size_t fi = 0; fi < sizeof(bmi_forms) / sizeof(bmi_forms[0]); fi++) {
+        for (int k = 0; k < 160 && fails < 3; k++) {
+            Buf code = {0};
+            bmi_emit(&code, &bmi_forms[fi], k & 1, rnd_reg(), rnd_reg(), rnd_reg(), k & 2,
+                     (int8_t)(rn(0x70) & ~7), (uint8_t)rn(256));
+            State in;
+            bmi_random_state(&in);
+            snprintf(name, sizeof(name), "%sbmi/%s/%d", mode, bmi_forms[fi].name, k);
+            fails += !diff_case(name, code.b, code.n, &in, 0);
+        }
+    }
+    /* TZCNT at 16, 32 and 64 bits, register and memory, zero and non-zero sources */
+    static const uint8_t tz[][6] = {{0xf3, 0x0f, 0xbc, 0xc3},
+                                    {0x66, 0xf3, 0x0f, 0xbc, 0xc3},
+                                    {0xf3, 0x48, 0x0f, 0xbc, 0xc3},
+                                    {0xf3, 0x41, 0x0f, 0xbc, 0x47, 0x10},
+                                    {0x66, 0xf3, 0x41, 0x0f, 0xbc, 0x47},
+                                    {0xf3, 0x49, 0x0f, 0xbc, 0x47, 0x08}};
+    static const int tzlen[] = {4, 5, 5, 6, 6, 6};
+    for (int i = 0; i < 6; i++) {
+        for (int k = 0; k < 40; k++) {
+            Buf code = {0};
+            for (int j = 0; j < tzlen[i]; j++) {
+                put(&code, tz[i][j]);
+            }
+            if (i == 4) {
+                put(&code, 0x18);
+            }
+            State in;
+            random_state(&in);
+            in.regs[RBX] = k < 4 ? 0 : k < 8 ? 1ull << (rn(64)) : rnd_value();
+            snprintf(name, sizeof(name), "%sbmi/tzcnt/%d/%d", mode, i, k);
+            fails += !diff_case(name, code.b, code.n, &in, 0);
+        }
+    }
+    snprintf(name, sizeof(name), "%sbmi/each form (13 VEX forms x 160, TZCNT x 240)", mode);
+    CHECK(name, fails == 0);
+    /* random sequences of BMI instructions with flag readers between them (adc, setc) */
+    fails = 0;
+    for (int cs = 0; cs < 1500 && fails < 3; cs++) {
+        Buf code = {0};
+        int n = 1 + (int)rn(8);
+        for (int i = 0; i < n; i++) {
+            bmi_random_insn(&code, (int)rn(sizeof(bmi_forms) / sizeof(bmi_forms[0])));
+            if (rn(2)) {
+                put(&code, 0x48); /* adc rax, rbx / setc cl */
+                put(&code, 0x11);
+                put(&code, 0xd8);
+            }
+        }
+        put(&code, 0x0f);
+        put(&code, 0x92);
+        put(&code, 0xc1);
+        State in;
+        bmi_random_state(&in);
+        snprintf(name, sizeof(name), "%sbmi/random/case-%d", mode, cs);
+        fails += !diff_case(name, code.b, code.n, &in, 0);
+    }
+    snprintf(name, sizeof(name), "%sbmi/random (1500 sequences)", mode);
+    CHECK(name, fails == 0);
+    /* MULX with both destinations one register: the high half */
+    {
+        Buf code = {0};
+        bmi_emit(&code, &bmi_forms[7], true, RAX, RAX, RBX, false, 0, 0);
+        State in = base_state();
+        in.regs[RDX] = 0xfedcba9876543210ull;
+        in.regs[RBX] = 0x123456789abcdef1ull;
+        snprintf(name, sizeof(name), "%sbmi/mulx-same-dest", mode);
+        CHECK(name, diff_case(name, code.b, code.n, &in, 0));
+    }
+    /* #UD: VEX.L=1, a 66 prefix before VEX, RORX with vvvv != 1111, group 17 /0, an AVX form */
+    static const uint8_t ud[][8] = {
+        {0xc4, 0xe2, 0x74, 0xf2, 0xc3},
+        {0x66, 0xc4, 0xe2, 0x70, 0xf2, 0xc3},
+        {0xc4, 0xe3, 0x73, 0xf0, 0xc3, 0x01},
+        {0xc4, 0xe2, 0x70, 0xf3, 0xc3},
+        {0xc5, 0xf8, 0x28, 0xc1},
+    };
+    static const int udlen[] = {5, 6, 6, 5, 4};
+    bool ok = true;
+    for (int i = 0; i < 5; i++) {
+        place_code(ud[i], udlen[i]);
+        tcg_exec_flush();
+        reset_memory();
+        State in = base_state(), out;
+        int e = run_tcg(&in, &out);
+        ok &= e == EXCP_UD && env->rip == CODE;
+    }
+    snprintf(name, sizeof(name), "%sbmi/ud-forms", mode);
+    CHECK(name, ok);
+    /* -cpu qemu64: no BMI; F3 0F BC is BSF in system mode (a zero source leaves the
+     * destination, ZF=1), VEX is #UD */
+    env->cpuid_max_model = 0;
+    tcg_exec_flush();
+    {
+        static const uint8_t tzc[] = {0xf3, 0x48, 0x0f, 0xbc, 0xc3};
+        place_code(tzc, sizeof(tzc));
+        tcg_exec_flush();
+        reset_memory();
+        State in = base_state(), out;
+        in.regs[RAX] = 0x1234;
+        in.regs[RBX] = 0;
+        int e = run_tcg(&in, &out);
+        bool bsf0 = e == EXCP_STOP && out.regs[RAX] == 0x1234 && (out.flags & CC_Z);
+        in.regs[RBX] = 0x80;
+        e = run_tcg(&in, &out);
+        snprintf(name, sizeof(name), "%sbmi/qemu64-tzcnt-is-bsf", mode);
+        /* (flat mode, which has no CPUID to consult, makes F3 0F BC #UD without BMI1) */
+        CHECK(name, !mode[0] ? e == EXCP_UD
+                             : bsf0 && e == EXCP_STOP && out.regs[RAX] == 7 &&
+                                   !(out.flags & CC_C) && !(out.flags & CC_Z));
+        Buf code = {0};
+        bmi_emit(&code, &bmi_forms[0], true, RAX, RBX, RCX, false, 0, 0);
+        place_code(code.b, code.n);
+        tcg_exec_flush();
+        reset_memory();
+        in = base_state();
+        e = run_tcg(&in, &out);
+        snprintf(name, sizeof(name), "%sbmi/qemu64-has-no-bmi", mode);
+        CHECK(name, e == EXCP_UD && env->rip == CODE);
+    }
+    env->cpuid_max_model = model;
+    tcg_exec_flush();
+}
+
 int main(int argc, char **argv)
 {
     uint64_t seed = 1;
@@ -2591,6 +2810,7 @@ int main(int argc, char **argv)
     test_directed();
     test_x87();
     test_simd();
+    test_bmi();
     enter_softmmu();
     mode = "softmmu/";
     test_jmp_cache_cr3();
@@ -2599,6 +2819,7 @@ int main(int argc, char **argv)
     test_directed();
     test_x87();
     test_simd();
+    test_bmi();
     if (!seed_given) {
         int f = random_cases(0x50f7, cases / 4);
         char name[64];

@@ -1124,8 +1124,19 @@ static void gen_goto_tb(Backend *B, const TCGOp *op)
     bb_end(B);
     flags_to_host(B);
     /* align the rel32 field to 4 bytes so patching it is one atomic store */
-    while (((uintptr_t)(B->p + 1)) & 3) {
+    switch ((4 - (((uintptr_t)(B->p + 1)) & 3)) & 3) { /* one nop of 1-3 bytes */
+    case 1:
         b8(B, 0x90);
+        break;
+    case 2:
+        b8(B, 0x66);
+        b8(B, 0x90);
+        break;
+    case 3:
+        b8(B, 0x0f); /* nop dword [rax] */
+        b8(B, 0x1f);
+        b8(B, 0x00);
+        break;
     }
     int n = op->sub;
     B->tb->jmp_off[n] = (uint32_t)(B->p - B->start);

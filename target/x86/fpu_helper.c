@@ -16,8 +16,11 @@
  * are set; for the pre-computation ones (invalid operation, denormal, zero divide) the guest's
  * registers, stack and memory are left as they were, as hardware does. The next waiting x87
  * instruction (or FWAIT/MMX instruction) then raises #MF when CR0.NE is set (in flat mode
- * always). Limitations: with CR0.NE clear the pending exception is not reported (no FERR#/IRQ 13),
- * and an unmasked overflow/underflow stores the masked result instead of the biased one.
+ * always). An unmasked overflow or underflow of FST/FSTP to memory leaves the destination and
+ * the stack alone too. Limitations: with CR0.NE clear the pending exception is not reported (no
+ * FERR#/IRQ 13); an unmasked overflow/underflow with a register destination stores the masked
+ * result instead of the biased one; an unmasked underflow is seen only when the result is also
+ * inexact (the host runs masked, and then reports underflow only with precision loss).
  *
  * The control instructions (FNINIT, FNCLEX, FLDCW, FNSTCW, FNSTSW, FNSTENV, FLDENV, FNSAVE,
  * FRSTOR) and FXSAVE/FXRSTOR are C on the state.
@@ -63,6 +66,8 @@ _Static_assert(sizeof(FSave) == 108, "FSAVE image");
 #define FSW_IE  0x0001u
 #define FSW_DE  0x0002u
 #define FSW_ZE  0x0004u
+#define FSW_OE  0x0008u
+#define FSW_UE  0x0010u
 #define FSW_SF  0x0040u
 #define FSW_ES  0x0080u
 #define FSW_C1  0x0200u
@@ -489,7 +494,10 @@ void helper_x87(CPUX86State *env, uint64_t addr, uint64_t info)
     unsigned raised = img.sw & 0x7f;
     unsigned unmasked = raised & 0x3f & ~env->fpuc;
     uint16_t old_sw = env->fpus;
-    if (unmasked & (FSW_IE | FSW_DE | FSW_ZE)) {
+    /* FST/FSTP m32fp/m64fp with an unmasked overflow or underflow: the destination is not
+     * written and the stack not popped (SDM vol. 1, 8.5.4/8.5.5) */
+    bool fst_mem = mem && (op == 1 || op == 5) && (r == 2 || r == 3);
+    if ((unmasked & (FSW_IE | FSW_DE | FSW_ZE)) || (fst_mem && (unmasked & (FSW_OE | FSW_UE)))) {
         /* no result: registers, stack, memory and flags stay; C1 tells a stack fault's kind */
         env->fpus = (uint16_t)((old_sw & ~FSW_C1) | raised | (img.sw & FSW_C1) | FSW_ES | FSW_B);
     } else {

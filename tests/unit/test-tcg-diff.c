@@ -1793,6 +1793,60 @@ static void test_x87_mf(void)
     env->fptag_abridged = 0;
 }
 
+/* FST/FSTP to memory with an unmasked overflow (m32) or underflow (m64): the destination keeps
+ * its old bytes, the stack is not popped, OE/UE and ES are set, and the next x87 instruction
+ * raises #MF */
+static void test_x87_store_unmasked(void)
+{
+    static const struct {
+        const char *name;
+        uint16_t cw, flag;
+        int op; /* D9 (m32) or DD (m64) */
+        uint16_t se;
+    } cases[] = {
+        {"overflow-m32", 0x377, 0x08, 1, 0x4100},  /* 2^257 > FLT_MAX */
+        {"underflow-m64", 0x36f, 0x10, 5, 0x3000}, /* 2^-4095 (inexact) < DBL_MIN */
+    };
+    for (int i = 0; i < 2; i++) {
+        for (int pop = 0; pop < 2; pop++) {
+            Buf b = {0};
+            x87_begin(&b);
+            x87m(&b, 1, 5, XP_OUT);                        /* fldcw [out] */
+            x87m(&b, 3, 5, XP_OUT + 0x10);                 /* fld m80 */
+            x87m(&b, cases[i].op, 2 + pop, XP_OUT + 0x20); /* fst/fstp m32/m64 */
+            int mf_at = b.n;
+            x87r(&b, 1, 0xe8); /* fld1: #MF */
+            place_code(b.b, b.n);
+            tcg_exec_flush();
+            reset_memory();
+            uint8_t *d = (uint8_t *)at(DATA) + 0x800 + XP_OUT;
+            memcpy(d, &cases[i].cw, 2);
+            memset(d + 0x10, 0, 16);
+            put_ld(d + 0x10, 0xc000000000000001ull, cases[i].se);
+            memset(d + 0x20, 0x5a, 8);
+            State in = base_state(), out;
+            uint64_t cr0 = env->cr[0];
+            env->cr[0] |= CR0_NE;
+            int e = run_tcg(&in, &out);
+            env->cr[0] = cr0;
+            unsigned top = (env->fpus >> 11) & 7;
+            bool untouched = true;
+            for (int k = 0; k < 8; k++) {
+                untouched &= d[0x20 + k] == 0x5a;
+            }
+            char name[96];
+            snprintf(name, sizeof(name), "%sx87/%s-%s-unmasked", mode, pop ? "fstp" : "fst",
+                     cases[i].name);
+            CHECK(name, e == EXCP_MF && env->rip == CODE + (uint64_t)mf_at && untouched &&
+                            (env->fpus & (0x8080 | cases[i].flag)) == (0x8080 | cases[i].flag) &&
+                            top == 7);
+            env->fpuc = 0x37f;
+            env->fpus = 0;
+            env->fptag_abridged = 0;
+        }
+    }
+}
+
 static void test_x87(void)
 {
     uint8_t *saved = malloc(DATA_SIZE);
@@ -1889,6 +1943,7 @@ static void test_x87(void)
     snprintf(dname, sizeof(dname), "%sx87/random (3000 cases)", mode);
     CHECK(dname, f == 0);
     test_x87_mf();
+    test_x87_store_unmasked();
     memcpy(data_init, saved, DATA_SIZE);
     free(saved);
 }

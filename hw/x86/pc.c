@@ -13,8 +13,10 @@
 #include "vireo/error.h"
 #include "vireo/ioport.h"
 #include "vireo/irqchip.h"
+#include "vireo/machine.h"
 #include "vireo/memory.h"
 #include "vireo/pc.h"
+#include "vireo/x86-cpu.h"
 #include "vireo/x86.h"
 
 static const uint16_t com_base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
@@ -22,6 +24,27 @@ static const unsigned com_irq[4] = {4, 3, 4, 3};
 static SerialState *com[4];
 static bool userspace_irqchip;
 static FWCfgState *fw_cfg;
+
+/* Port 0xF0, the PC's coprocessor-error latch: a write drops FERR#'s IRQ 13 and asserts IGNNE#
+ * (QEMU's ioportF0). Reads float. */
+static uint64_t port_f0_read(void *opaque, uint64_t addr, unsigned size)
+{
+    (void)opaque;
+    (void)addr;
+    return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+}
+
+static void port_f0_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
+{
+    (void)opaque;
+    (void)addr;
+    (void)val;
+    (void)size;
+    irq_set_level(13, 0);
+    x86_fpu_set_ignne(true);
+}
+
+static const IOOps port_f0_ops = {.read = port_f0_read, .write = port_f0_write};
 
 /* -device: the drivers the command line accepted (system/cmdline.c checked them). */
 static void create_cli_devices(const VireoConfig *cfg)
@@ -104,6 +127,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         return -1;
     }
     debug_port_create();
+    pio_register(0xf0, 1, &port_f0_ops, NULL);
     i8042_create();
     rtc_create(guest_ram.blocks[0].size, guest_ram.n > 1 ? guest_ram.blocks[1].size : 0);
     pci_i440fx_create();

@@ -255,6 +255,8 @@ void *x86_host_rw(CPUX86State *env, uint64_t va, int bytes, int mmu_idx);
 const void *x86_host_r(CPUX86State *env, uint64_t va, int mmu_idx);
 /* Check that a store of bytes at va would succeed (may raise #PF), without storing. */
 void x86_probe_write(CPUX86State *env, uint64_t va, int bytes, int mmu_idx);
+/* The PC's IGNNE# line (port 0xF0 asserts it): FERR# does not raise IRQ 13 while it is set. */
+void x86_fpu_set_ignne(bool on);
 /* Host pointer of the page holding code at va (and its physical page); may raise #PF. */
 const uint8_t *x86_code_page(CPUX86State *env, uint64_t va, uint64_t *phys_page);
 /* Slow paths of the inline TLB: info = bytes | sign << 4 | mmu_idx << 8 */

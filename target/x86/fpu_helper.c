@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include "vireo/machine.h"
 #include "vireo/tcg.h"
 #include "vireo/x86-cpu.h"
 #include "x86-helper.h"
@@ -133,11 +134,41 @@ static void check_nm(CPUX86State *env)
     }
 }
 
-/* A waiting instruction with an unmasked exception pending: #MF (CR0.NE) */
+/*
+ * IGNNE#: the PC asserts it when the guest writes port 0xF0 (hw/x86/pc.c, which also drops IRQ
+ * 13); as in QEMU it is deasserted when FLDENV/FRSTOR/FXRSTOR load a status word without ES.
+ * One line for the machine.
+ */
+static _Atomic bool ignne;
+
+void x86_fpu_set_ignne(bool on)
+{
+    ignne = on;
+}
+
+static void ferr_follow_es(CPUX86State *env)
+{
+    if (!(env->fpus & FSW_ES)) {
+        ignne = false;
+    }
+}
+
+/*
+ * A waiting instruction with an unmasked exception pending: #MF with CR0.NE; without it the PC
+ * way, FERR# to IRQ 13 through the PIC (unless IGNNE#), and the instruction goes on.
+ */
 static void check_mf(CPUX86State *env)
 {
-    if ((env->fpus & FSW_ES) && (!env->softmmu || (env->cr[0] & CR0_NE))) {
+    if (!(env->fpus & FSW_ES)) {
+        return;
+    }
+    if (!env->softmmu || (env->cr[0] & CR0_NE)) {
         x86_raise_exception(env, EXCP_MF, 0);
+    }
+    if (!ignne) {
+        vireo_lock();
+        irq_set_level(13, 1);
+        vireo_unlock();
     }
 }
 
@@ -391,6 +422,7 @@ static void x87_control(CPUX86State *env, unsigned op, unsigned modrm, uint64_t 
         load_env(env, addr, o16, &tmp);
         commit_env(env, &tmp);
         update_es(env);
+        ferr_follow_es(env);
         break;
     }
     case 1 << 3 | 5: /* fldcw */
@@ -416,6 +448,7 @@ static void x87_control(CPUX86State *env, unsigned op, unsigned modrm, uint64_t 
             memcpy(env->fpregs[(top + (unsigned)i) & 7], regs + 10 * i, 10);
         }
         update_es(env);
+        ferr_follow_es(env);
         break;
     }
     case 5 << 3 | 6: { /* fnsave: then FNINIT */
@@ -652,6 +685,7 @@ void helper_fpu_ctl(CPUX86State *env, uint64_t addr, uint64_t info)
         break;
     case FPU_FXRSTOR:
         fxrstor(env, addr, w64);
+        ferr_follow_es(env);
         break;
     default:
         x86_raise_exception(env, EXCP_UD, 0);

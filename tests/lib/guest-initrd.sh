@@ -8,6 +8,8 @@
 #                          cloud kernel, console on serial, under a time limit; sets rc; writes
 #                          OUT-PREFIX.out (console), OUT-PREFIX.err (stderr) and OUT-PREFIX.guest
 #                          (what the guest printed between its ===BEGIN=== and ===END=== lines)
+#   console_tail OUT-PREFIX: the console's last lines and how long the run took, for a failure
+#                          message (a guest that panics exits 0 under panic=-1 -no-reboot)
 bb_root() {
     mkdir -p "$1/bin" "$1/proc" "$1/dev" "$1/tmp"
     cp "$VIREO_CACHE/busybox" "$1/bin/busybox"
@@ -25,8 +27,13 @@ pack_initrd() {
 run_guest_section() {
     local out=$1 secs=$2
     shift 2
+    local t0=$SECONDS
     timeout "$secs" "$VIREO" -accel tcg -display none -serial stdio -no-reboot \
         -kernel "$VIREO_CACHE/vmlinuz-cloud" "$@" >"$out.out" 2>"$out.err"
     rc=$?
+    echo $((SECONDS - t0)) >"$out.secs"
     tr -d '\r' <"$out.out" | sed -n '/^===BEGIN===$/,/^===END===$/p' | sed '1d;$d' >"$out.guest"
+}
+console_tail() {
+    echo "console after $(cat "$1.secs")s, last lines: $(tr -d '\r' <"$1.out" | tail -n 12 | tail -c 900 | tr '\n' '|')"
 }

@@ -74,7 +74,7 @@ for cpu in default max; do
         cmp -s "$work/run.guest" "$work/host"; then
         ok "tcg-debian-userland/cpu-$cpu"
     else
-        fail "tcg-debian-userland/cpu-$cpu" "exit $rc; diff: $(diff "$work/host" "$work/run.guest" | head -c 600 | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err")"
+        fail "tcg-debian-userland/cpu-$cpu" "exit $rc; diff: $(diff "$work/host" "$work/run.guest" | head -c 600 | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err"); $(console_tail "$work/run")"
     fi
 done
 finish

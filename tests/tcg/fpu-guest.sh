@@ -35,7 +35,7 @@ INIT
     if [ $rc -eq 0 ] && [ -s "$work/run.guest" ] && cmp -s "$work/run.guest" "$work/host"; then
         ok "tcg-fpu-guest/$cpu-matches-host"
     else
-        fail "tcg-fpu-guest/$cpu-matches-host" "exit $rc; diff: $(diff "$work/host" "$work/run.guest" | head -c 600 | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err")"
+        fail "tcg-fpu-guest/$cpu-matches-host" "exit $rc; diff: $(diff "$work/host" "$work/run.guest" | head -c 600 | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err"); $(console_tail "$work/run")"
     fi
 done
 finish

@@ -39,6 +39,6 @@ mkdir -p "$work/hostbin"
 if [ $rc -eq 0 ] && [ -s "$work/run.guest" ] && cmp -s "$work/run.guest" "$work/host"; then
     ok "tcg-userland/busybox-matches-host"
 else
-    fail "tcg-userland/busybox-matches-host" "exit $rc; guest: $(head -c 400 "$work/run.guest" | tr '\n' '|'); host: $(head -c 400 "$work/host" | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err")"
+    fail "tcg-userland/busybox-matches-host" "exit $rc; guest: $(head -c 400 "$work/run.guest" | tr '\n' '|'); host: $(head -c 400 "$work/host" | tr '\n' '|'); stderr: $(head -c 200 "$work/run.err"); $(console_tail "$work/run")"
 fi
 finish

@@ -340,6 +340,13 @@ static uint32_t cpu_tb_flags(const CPUX86State *env)
     }
     f |= (sg[R_CS].flags & DESC_B) ? TBF_CODE32 : 0;
     f |= (sg[R_SS].flags & DESC_B) ? TBF_SS32 : 0;
+    bool pm = (env->cr[0] & CR0_PE) && !(env->eflags & RFLAGS_VM);
+    if (!x86_seg_flat(&sg[R_DS], pm) || !x86_seg_flat(&sg[R_ES], pm) ||
+        !x86_seg_flat(&sg[R_SS], pm)) {
+        f |= TBF_SEGCHK_DSS;
+    }
+    f |= x86_seg_flat(&sg[R_FS], pm) ? 0 : TBF_SEGCHK_FS;
+    f |= x86_seg_flat(&sg[R_GS], pm) ? 0 : TBF_SEGCHK_GS;
     if (env->cr[0] & CR0_PE) {
         f |= TBF_PE | ((env->eflags & RFLAGS_VM) ? TBF_VM : 0);
         if (sg[R_DS].base | sg[R_ES].base | sg[R_SS].base) {
@@ -464,6 +471,9 @@ static TranslationBlock *tb_gen_code(CPUX86State *env, uint64_t pc, uint64_t cs_
 static TranslationBlock *tb_lookup(CPUX86State *env, uint64_t pc, uint32_t flags)
 {
     uint64_t cs_base = cpu_cs_base(env, flags);
+    if (!(flags & TBF_CODE64) && pc > env->segs[R_CS].limit) {
+        x86_raise_exception(env, EXCP_GP, 0); /* past the CS limit (before any #PF) */
+    }
     const TBJmpCacheEntry *e = &env->jmp_cache[pc & (TB_JMP_CACHE_SIZE - 1)];
     TranslationBlock *tb = e->code ? tb_of_code(e->code) : &dummy_tb;
     if (tb->pc == pc && tb->flags == flags && tb->cs_base == cs_base && tb != &dummy_tb &&

@@ -117,6 +117,11 @@ enum { R_ES, R_CS, R_SS, R_DS, R_FS, R_GS };
 #define TBF_PE     0x20u /* CR0.PE: protected mode (else real mode) */
 #define TBF_ADDSEG 0x40u /* DS/ES/SS bases are not all zero (always in real mode) */
 #define TBF_VM     0x80u /* EFLAGS.VM: virtual-8086 mode (with PE and CPL3) */
+/* Outside 64-bit mode: accesses through these segments need limit/type checks (some of them is
+ * not a flat, writable 4 GiB data segment: x86_seg_flat). CS overrides are always checked. */
+#define TBF_SEGCHK_DSS 0x100u /* DS, ES or SS */
+#define TBF_SEGCHK_FS  0x200u /* FS */
+#define TBF_SEGCHK_GS  0x400u /* GS */
 
 /* softmmu TLB: per vCPU, per MMU index (0 kernel, 1 user), direct mapped by virtual page */
 #define TLB_BITS        10
@@ -211,6 +216,17 @@ typedef struct CPUX86State {
     uint32_t jmp_cache_log_n;
 } CPUX86State;
 
+/* True when no data access through this segment can fail its limit or type check: an expand-up
+ * data segment with a 4 GiB limit, present and writable in protected mode. */
+static inline bool x86_seg_flat(const SegmentCache *sc, bool protected_mode)
+{
+    uint32_t type = (sc->flags >> DESC_TYPE_SHIFT) & 0xf;
+    if (sc->limit != 0xffffffffu || (type & 0xc) == 4) { /* expand-down data */
+        return false;
+    }
+    return !protected_mode || ((sc->flags & DESC_P) && (type & 0xa) == 2);
+}
+
 /* Full guest RFLAGS from the split representation, and back. */
 static inline uint64_t x86_get_rflags(const CPUX86State *env)
 {
@@ -225,6 +241,9 @@ static inline void x86_set_rflags(CPUX86State *env, uint64_t v)
 
 /* Raise a guest exception from a helper: leaves generated code through env->jmp_env. */
 _Noreturn void x86_raise_exception(CPUX86State *env, int vector, uint32_t error_code);
+/* Outside 64-bit mode: the limit and type checks of a data access of `bytes` bytes at offset off
+ * in segment seg; raises #GP(0), or #SS(0) for SS (helper.c). */
+void x86_seg_check(CPUX86State *env, int seg, uint32_t off, uint32_t bytes, bool write);
 
 /* ---- system mode: softmmu (target/x86/mmu.c) ---- */
 #define MMU_KERNEL 0

@@ -15,6 +15,36 @@ _Noreturn void x86_raise_exception(CPUX86State *env, int vector, uint32_t error_
     siglongjmp(env->jmp_env, 1);
 }
 
+void x86_seg_check(CPUX86State *env, int seg, uint32_t off, uint32_t bytes, bool write)
+{
+    const SegmentCache *sc = &env->segs[seg];
+    uint32_t type = (sc->flags >> DESC_TYPE_SHIFT) & 0xf;
+    bool ok;
+    if ((env->cr[0] & CR0_PE) && !(env->eflags & RFLAGS_VM)) {
+        /* protected mode: a null selector's segment is not present; code segments are never
+         * writable and readable only with R; data segments writable only with W */
+        ok = (sc->flags & DESC_P) && ((type & 8) ? !write && (type & 2) : !write || (type & 2));
+    } else {
+        ok = true; /* real mode and virtual-8086 mode: limits only */
+    }
+    uint64_t last = (uint64_t)off + bytes - 1;
+    if ((type & 0xc) == 4) {
+        /* expand-down data: valid offsets are above the limit, up to 64 KiB, or 4 GiB (B; an
+         * access there that wraps past 4 GiB is allowed, as the CPU allows it) */
+        ok = ok && off > sc->limit && ((sc->flags & DESC_B) || last <= 0xffff);
+    } else {
+        ok = ok && (last <= sc->limit || sc->limit == 0xffffffffu);
+    }
+    if (!ok) {
+        x86_raise_exception(env, seg == R_SS ? EXCP_SS : EXCP_GP, 0);
+    }
+}
+
+void helper_seg_check(CPUX86State *env, uint64_t off, uint64_t info)
+{
+    x86_seg_check(env, (int)(info & 7), (uint32_t)off, (uint32_t)(info >> 4), (info >> 3) & 1);
+}
+
 /* Write v to register r with x86's rule for the operand size. */
 static void set_reg(CPUX86State *env, int r, int size, uint64_t v)
 {
@@ -260,6 +290,16 @@ void helper_string(CPUX86State *env, uint64_t info)
         if (legacy) {
             sa = (uint32_t)sa;
             da = (uint32_t)da;
+            if (env->softmmu) {
+                /* segment limits and types, element by element (the progress so far stays) */
+                if (kind == STR_MOVS || kind == STR_LODS || kind == STR_CMPS) {
+                    x86_seg_check(env, seg == 7 ? R_DS : seg, (uint32_t)si, (uint32_t)bytes, false);
+                }
+                if (kind != STR_LODS) {
+                    x86_seg_check(env, R_ES, (uint32_t)di, (uint32_t)bytes,
+                                  kind == STR_MOVS || kind == STR_STOS);
+                }
+            }
         }
         switch (kind) {
         case STR_MOVS:

@@ -31,7 +31,15 @@ typedef struct DisasContext {
     int dsize, asize;
     /* CPU mode (from the TB key) */
     bool code64, code32, ss32, pe, addseg, vm86;
-    uint64_t cs_base; /* outside 64-bit mode: code fetches at cs_base + EIP */
+    uint64_t cs_base;  /* outside 64-bit mode: code fetches at cs_base + EIP */
+    uint32_t cs_limit; /* system mode outside 64-bit mode: the CS limit when translated */
+    bool first_insn;   /* translating the TB's first instruction */
+    /* this instruction's linear addresses whose accesses need segment checks (seg_linear) */
+    int nchk;
+    struct {
+        TCGv lin, off;
+        int seg;
+    } chk[8];
     /* ModRM */
     int mod, reg, rm;
     int base, index, scale; /* memory operand; base -1 none, -2 RIP */
@@ -66,6 +74,14 @@ static uint64_t code_linear(const DisasContext *dc, uint64_t eip)
 static uint8_t fetch8(DisasContext *dc)
 {
     if (dc->sys) {
+        if (!dc->code64 && dc->pc > dc->cs_limit) {
+            /* Past the CS limit: #GP(0) at this instruction. Only the TB's first instruction
+             * gets here (a TB ends where the next instruction could cross the limit), so the
+             * fault is raised during translation with env->rip at it. */
+            assert(dc->first_insn);
+            dc->env->rip = dc->pc_start;
+            x86_raise_exception(dc->env, EXCP_GP, 0);
+        }
         uint64_t la = code_linear(dc, dc->pc);
         uint64_t page = la & ~0xfffull;
         if (page != dc->code_va) {
@@ -150,8 +166,36 @@ static TCGv gen_unop(DisasContext *dc, int opc, TCGv a)
     return d;
 }
 
+static void gen_call_helper(DisasContext *dc, void *fn, int flags, int nout, int nin, ...);
+
+/*
+ * The segment limit and type checks of an access of `bytes` at linear address addr, when addr
+ * came from seg_linear for a segment that needs them (else nothing: 64-bit mode, flat
+ * segments). A C helper raises #GP(0)/#SS(0) before the access with the instruction's state.
+ * consume: the access covers every later one through addr (no further check for it).
+ */
+static void gen_seg_check_ex(DisasContext *dc, TCGv addr, int bytes, bool write, bool consume)
+{
+    for (int i = 0; i < dc->nchk; i++) {
+        if (dc->chk[i].lin == addr) {
+            gen_call_helper(dc, (void *)helper_seg_check, CALL_MAY_FAULT, 0, 2, dc->chk[i].off,
+                            tcg_const(S(dc), dc->chk[i].seg | write << 3 | bytes << 4));
+            if (consume) {
+                dc->chk[i] = dc->chk[--dc->nchk];
+            }
+            return;
+        }
+    }
+}
+
+static void gen_seg_check(DisasContext *dc, TCGv addr, int bytes, bool write)
+{
+    gen_seg_check_ex(dc, addr, bytes, write, true);
+}
+
 static TCGv gen_ld(DisasContext *dc, int size, bool sign, TCGv addr)
 {
+    gen_seg_check_ex(dc, addr, size / 8, false, false);
     TCGv d = tnew(dc);
     tcg_emit(S(dc), OP_ld, size, sign, 2, d, addr);
     return d;
@@ -159,6 +203,7 @@ static TCGv gen_ld(DisasContext *dc, int size, bool sign, TCGv addr)
 
 static void gen_st(DisasContext *dc, int size, TCGv val, TCGv addr)
 {
+    gen_seg_check_ex(dc, addr, size / 8, true, false);
     tcg_emit(S(dc), OP_st, size, 0, 2, val, addr);
 }
 
@@ -276,11 +321,22 @@ static TCGv seg_linear(DisasContext *dc, TCGv ea, int seg)
         }
         return ea;
     }
-    if (!dc->addseg && (seg == R_DS || seg == R_ES || seg == R_SS)) {
-        return ea;
+    TCGv lin = ea;
+    if (dc->addseg || !(seg == R_DS || seg == R_ES || seg == R_SS)) {
+        TCGv base =
+            gen_ld_env(dc, ENV(segs[0].base) + (int64_t)seg * (int64_t)sizeof(SegmentCache));
+        lin = gen_unop(dc, OP_ext32u, gen_binop(dc, OP_add, ea, base));
     }
-    TCGv base = gen_ld_env(dc, ENV(segs[0].base) + (int64_t)seg * (int64_t)sizeof(SegmentCache));
-    return gen_unop(dc, OP_ext32u, gen_binop(dc, OP_add, ea, base));
+    /* Limit and type checks: only for the segments the TB key says are not flat, and for CS
+     * overrides; gen_ld/gen_st (or gen_seg_check) emit them with the access's size. */
+    uint32_t need = seg == R_FS ? TBF_SEGCHK_FS : seg == R_GS ? TBF_SEGCHK_GS : TBF_SEGCHK_DSS;
+    if (dc->sys && (seg == R_CS || (dc->flags & need)) && dc->nchk < 8) {
+        dc->chk[dc->nchk].lin = lin;
+        dc->chk[dc->nchk].off = ea;
+        dc->chk[dc->nchk].seg = seg;
+        dc->nchk++;
+    }
+    return lin;
 }
 
 /* the data segment of an instruction: its override, else def */
@@ -588,6 +644,7 @@ static void gen_pop_seg(DisasContext *dc, int size, int seg)
 static void gen_load_far_ptr(DisasContext *dc, int seg, int size)
 {
     TCGv a = gen_ea(dc);
+    gen_seg_check(dc, a, size / 8 + 2, false);
     TCGv off = gen_ld(dc, size, false, a);
     TCGv sel = gen_ld(dc, 16, false, gen_binop(dc, OP_add, a, tconst(dc, size / 8)));
     gen_call_helper(dc, (void *)helper_load_seg, CALL_MAY_FAULT, 0, 2, tconst(dc, seg), sel);
@@ -606,6 +663,7 @@ static bool use_atomic(DisasContext *dc, const Opnd *o)
 static TCGv gen_atomic(DisasContext *dc, int op, int size, const Opnd *o, TCGv src, bool rw_regs)
 {
     TCGv old = tnew(dc);
+    gen_seg_check(dc, o->addr, size / 8, true);
     gen_call_helper(dc, (void *)helper_atomic,
                     CALL_MAY_FAULT | CALL_RW_FLAGS | (rw_regs ? CALL_RW_GLOBALS : 0), 1, 3, old,
                     o->addr, src, tconst(dc, op | (size << 8)));
@@ -650,7 +708,7 @@ static void gen_bt(DisasContext *dc, int n, int size, TCGv bit, bool bit_is_reg)
         o.is_mem = true;
         o.high8 = false;
         o.reg = 0;
-        o.addr = gen_ea(dc);
+        TCGv ea = gen_ea_noseg(dc);
         if (bit_is_reg) {
             /* the bit offset is signed and may reach beyond the operand */
             int shift = size == 64 ? 6 : size == 32 ? 5 : 4;
@@ -658,11 +716,9 @@ static void gen_bt(DisasContext *dc, int n, int size, TCGv bit, bool bit_is_reg)
             TCGv off = ext == OP_mov ? bit : gen_unop(dc, ext, bit);
             TCGv words = gen_binop(dc, OP_sar, off, tconst(dc, shift));
             TCGv bytes = gen_binop(dc, OP_shl, words, tconst(dc, shift - 3));
-            o.addr = gen_binop(dc, OP_add, o.addr, bytes);
-            if (dc->asize == 32) {
-                o.addr = gen_unop(dc, OP_ext32u, o.addr);
-            }
+            ea = addr_trunc(dc, gen_binop(dc, OP_add, ea, bytes));
         }
+        o.addr = seg_linear(dc, ea, data_seg(dc, dc->def_seg));
     }
     if (n == BT_BT) {
         TCGv a = opnd_load(dc, &o, size);
@@ -1105,6 +1161,7 @@ static bool gen_sse(DisasContext *dc, int b)
         if (map == 0 && op8 == 0xf7) { /* maskmovq/maskmovdqu store to DS:rDI */
             addr = seg_add(dc, addr_trunc(dc, R(dc, R_EDI)));
         }
+        gen_seg_check(dc, addr, 1, false); /* the operand's size is the helper's: 1st byte only */
         uint64_t info = op8 | map << 8 | (uint64_t)pfx << 10 | (uint64_t)dc->p66 << 12 |
                         (uint64_t)dc->rex_w << 13 | (uint64_t)dc->rex << 14 | (uint64_t)mem << 15 |
                         (uint64_t)dc->reg << 16 | (uint64_t)dc->rm << 20 | imm8 << 24;
@@ -1124,6 +1181,7 @@ static bool gen_sse(DisasContext *dc, int b)
     bool has_imm = (op8 >= 0x70 && op8 <= 0x73) || op8 == 0xc6 || op8 == 0xc2;
     uint64_t imm8 = has_imm ? fetch8(dc) : 0;
     TCGv addr = dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc);
+    gen_seg_check(dc, addr, 1, false); /* the operand's size is the helper's: 1st byte only */
     uint64_t info = (uint64_t)op8 | (uint64_t)pfx << 8 | (uint64_t)dc->reg << 12 |
                     (uint64_t)dc->rm << 16 | (uint64_t)(dc->mod != 3) << 20 | imm8 << 24 |
                     (uint64_t)dc->rex_w << 32;
@@ -1140,6 +1198,7 @@ static void disas_insn(DisasContext *dc)
 {
     TCGContext *s = S(dc);
     dc->pc_start = dc->pc;
+    dc->nchk = 0;
     tcg_emit(s, OP_insn_start, 0, 0, 0)->aux = (int64_t)dc->pc;
     dc->rex = dc->rex_w = false;
     dc->rex_r = dc->rex_x = dc->rex_b = 0;
@@ -1819,6 +1878,7 @@ static void disas_insn(DisasContext *dc)
                 goto illegal;
             }
             t = gen_ea(dc);
+            gen_seg_check(dc, t, dsize / 8 + 2, false);
             u = gen_ld(dc, dsize, false, t);
             t = gen_ld(dc, 16, false, gen_binop(dc, OP_add, t, tconst(dc, dsize / 8)));
             gen_call_helper(dc, (void *)helper_far, SYS_CALL, 0, 3, t, u,
@@ -1894,7 +1954,9 @@ static void disas_insn(DisasContext *dc)
         if (dc->code64 || dc->mod == 3 || !dc->sys) {
             goto illegal;
         }
-        gen_call_helper(dc, (void *)helper_bound, CALL_MAY_FAULT, 0, 3, gen_ea(dc), R(dc, dc->reg),
+        t = gen_ea(dc);
+        gen_seg_check(dc, t, dsize / 4, false);
+        gen_call_helper(dc, (void *)helper_bound, CALL_MAY_FAULT, 0, 3, t, R(dc, dc->reg),
                         tconst(dc, dsize));
         break;
     case 0x27:
@@ -2088,7 +2150,9 @@ static void disas_insn(DisasContext *dc)
         switch (n) {
         case 0:
         case 1: /* sgdt / sidt */
-            gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
+            t = gen_ea(dc);
+            gen_seg_check(dc, t, 6, true);
+            gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, t,
                             tconst(dc, 2 | n | (dc->code64 ? 64 : dsize) << 8));
             break;
         case 2:
@@ -2096,7 +2160,9 @@ static void disas_insn(DisasContext *dc)
             if (CPL3(dc)) {
                 goto gp0;
             }
-            gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
+            t = gen_ea(dc);
+            gen_seg_check(dc, t, 6, false);
+            gen_call_helper(dc, (void *)helper_dtable, CALL_MAY_FAULT, 0, 2, t,
                             tconst(dc, (n & 1) | (dc->code64 ? 64 : dsize) << 8));
             break;
         case 4: /* smsw */
@@ -2224,8 +2290,10 @@ static void disas_insn(DisasContext *dc)
         if (dc->mod == 3 || (dc->reg & 7) != 1) {
             goto illegal;
         }
+        t = gen_ea(dc);
+        gen_seg_check(dc, t, dc->rex_w ? 16 : 8, true);
         gen_call_helper(dc, dc->rex_w ? (void *)helper_cmpxchg16b : (void *)helper_cmpxchg8b,
-                        CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS, 0, 1, gen_ea(dc));
+                        CALL_MAY_FAULT | CALL_RW_GLOBALS | CALL_RW_FLAGS, 0, 1, t);
         break;
     case 0x177: /* emms */
         gen_call_helper(dc, (void *)helper_emms, CALL_MAY_FAULT, 0, 0);
@@ -2255,7 +2323,10 @@ static void disas_insn(DisasContext *dc)
         case 2:
         case 3: {
             static const int kind[] = {FPU_FXSAVE, FPU_FXRSTOR, FPU_LDMXCSR, FPU_STMXCSR};
-            gen_call_helper(dc, (void *)helper_fpu_ctl, CALL_MAY_FAULT, 0, 2, gen_ea(dc),
+            static const int16_t bytes[] = {512, 512, 4, 4};
+            t = gen_ea(dc);
+            gen_seg_check(dc, t, bytes[dc->reg & 3], (dc->reg & 3) == 0 || (dc->reg & 3) == 3);
+            gen_call_helper(dc, (void *)helper_fpu_ctl, CALL_MAY_FAULT, 0, 2, t,
                             tconst(dc, kind[dc->reg & 3] | (int64_t)dc->rex_w << 8));
             break;
         }
@@ -2272,6 +2343,7 @@ static void disas_insn(DisasContext *dc)
         decode_modrm(dc);
         unsigned modrm = (unsigned)(dc->mod << 6 | (dc->reg & 7) << 3 | (dc->rm & 7));
         TCGv addr = dc->mod == 3 ? tconst(dc, 0) : gen_ea(dc);
+        gen_seg_check(dc, addr, 1, false); /* the operand's size is the helper's: 1st byte only */
         uint64_t info =
             modrm | (b & 7) << 8 | (uint64_t)(dc->mod != 3) << 11 | (uint64_t)(dsize == 16) << 12;
         gen_call_helper(dc, (void *)helper_x87, x87_call_flags(b, modrm), 0, 2, addr,
@@ -2443,6 +2515,8 @@ int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
     dc.addseg = flags & TBF_ADDSEG;
     dc.vm86 = flags & TBF_VM;
     dc.cs_base = dc.code64 ? 0 : env->cur_tb->cs_base;
+    dc.cs_limit = env->segs[R_CS].limit;
+    dc.first_insn = true;
     uint64_t la = code_linear(&dc, pc);
     if (dc.sys) {
         uint64_t phys;
@@ -2452,8 +2526,15 @@ int x86_translate(TCGContext *s, CPUX86State *env, uint64_t pc, uint32_t flags)
     int n = 0;
     while (!dc.ended) {
         disas_insn(&dc);
+        dc.first_insn = false;
         n++;
         if (dc.ended) {
+            break;
+        }
+        if (dc.sys && !dc.code64 && dc.pc + 14 > dc.cs_limit) {
+            /* the next instruction may run past the CS limit: it starts a TB of its own, whose
+             * translation raises the #GP (fetch8) */
+            gen_goto(&dc, 0, dc.pc);
             break;
         }
         /* system mode: only the first instruction may cross into the next page */

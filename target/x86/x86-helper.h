@@ -12,6 +12,8 @@ enum { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS };
 void helper_string(CPUX86State *env, uint64_t info);
 /* info: size_bits | signed << 8; raises #DE on a zero divisor or a quotient that overflows */
 void helper_div(CPUX86State *env, uint64_t divisor, uint64_t info);
+/* x86_seg_check from generated code: info = seg | write << 3 | bytes << 4 */
+void helper_seg_check(CPUX86State *env, uint64_t off, uint64_t info);
 
 /* LOCK-prefixed RMW through host atomics: info = ATOM_* | size_bits << 8 (helper.c) */
 enum {

@@ -6,16 +6,21 @@
 # (INS/OUTS), and BMI1/BMI2 with the default CPU and with -cpu max (which offers them only when
 # the host has them). Each prints what it computed on COM1 and leaves through isa-debug-exit
 # (status 33). Vireo -accel tcg must print exactly what real `qemu-system-x86_64 -accel tcg`
-# prints (the oracle), end with "done", and keep stderr empty. Also the Multiboot kernel of
-# tests/kvm/multiboot.sh under TCG, with -smp 2 as well.
+# prints (the oracle), end with "done", and keep stderr empty. segs.S (segment limit and type
+# checks, the CS limit on fetch) is the exception: QEMU's TCG does not check segment limits, so its
+# oracle is the host CPU: segs.expected, recorded with `qemu-system-x86_64 -accel kvm`, and the same
+# KVM run again here when /dev/kvm works. Also the Multiboot kernel of tests/kvm/multiboot.sh under
+# TCG, with -smp 2 as well.
 . "$(dirname "$0")/../lib/common.sh"
 QEMU=${QEMU:-qemu-system-x86_64}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 have_qemu=
 command -v "$QEMU" >/dev/null 2>&1 && [ -z "${VIREO_NESTED:-}" ] && have_qemu=1
+kvm_ok=
+[ -n "$have_qemu" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && kvm_ok=1
 ARGS=(-display none -serial stdio -m 64 -device isa-debug-exit,iobase=0xf4,iosize=0x4)
-for t in real prot paging longmode tasks vm86 gate64 strio bmi bmi-max; do
+for t in real prot paging longmode tasks vm86 gate64 strio bmi bmi-max segs; do
     src=$t
     CPU=()
     case $t in *-max) src=${t%-max}; CPU=(-cpu max) ;; esac
@@ -46,6 +51,23 @@ for t in real prot paging longmode tasks vm86 gate64 strio bmi bmi-max; do
             continue
         fi
         [ $smp -gt 1 ] && { ok "$name"; continue; }
+        if [ $t = segs ]; then
+            expected=$VIREO_ROOT/tests/lib/asm/modes/segs.expected
+            if ! cmp -s "$expected" "$work/vireo.out"; then
+                fail "$name" "differs from the CPU's: $(diff "$expected" "$work/vireo.out" | head -8 | tr '\n' '|')"
+                continue
+            fi
+            ok "$name ($(($(wc -l <"$work/vireo.out") - 1)) values as the host CPU's)"
+            [ -z "$kvm_ok" ] && continue
+            timeout 60 "$QEMU" -accel kvm "${ARGS[@]}" -kernel "$work/$t.elf" >"$work/kvm.out" \
+                2>/dev/null </dev/null
+            if cmp -s "$expected" "$work/kvm.out"; then
+                ok "tcg-modes/segs-expected-is-kvm"
+            else
+                skip "tcg-modes/segs-expected-is-kvm" "this host CPU differs from segs.expected: $(diff "$expected" "$work/kvm.out" | head -4 | tr '\n' '|')"
+            fi
+            continue
+        fi
         if [ -z "$have_qemu" ]; then
             ok "$name (no QEMU to compare with)"
             continue

@@ -74,7 +74,9 @@ test_main:
         push $0x33                    # CS
         push $ring3
         iret
-ring3:  mov %cs, %eax
+ring3:  mov $0x3b, %ax                # the IRET to ring 3 nulled DS (DPL 0)
+        mov %ax, %ds
+        mov %cs, %eax
         call save
         mov %ss, %eax
         call save
@@ -105,6 +107,8 @@ ring0_back:
         push $ring3_gate
         iret
 ring3_gate:
+        mov $0x3b, %ax
+        mov %ax, %ds
         push $0x42                    # the parameter
         lcall $0x6b, $0               # to ring 0 through the gate
         mov %esp, %eax                # back in ring 3, parameter released

@@ -447,6 +447,10 @@ static void rmw_begin(DisasContext *dc, const Opnd *o, int size, TCGv *in, TCGv 
         *in = *out = R(dc, o->reg);
         return;
     }
+    if (o->is_mem) {
+        /* the segment checks of the write come before the read (and before the flag op) */
+        gen_seg_check(dc, o->addr, size / 8, true);
+    }
     *in = opnd_load(dc, o, size);
     *out = tnew(dc);
 }
@@ -2474,6 +2478,9 @@ static void disas_insn(DisasContext *dc)
             opnd_store(dc, &r, size,
                        gen_atomic(dc, ATOM_XADD, size, &o, opnd_load(dc, &r, size), false));
             break;
+        }
+        if (o.is_mem) {
+            gen_seg_check(dc, o.addr, size / 8, true);
         }
         TCGv old = opnd_load(dc, &o, size);
         TCGv oldc = tnew(dc);

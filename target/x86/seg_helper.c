@@ -2107,6 +2107,8 @@ void helper_string_io(CPUX86State *env, uint64_t info, uint64_t next_rip)
         uint64_t la = base + (*idx & amask);
         if (legacy) {
             la = (uint32_t)la;
+            /* the segment's limit and type (docs/tcg.md, "Segment checks") */
+            x86_seg_check(env, outs ? seg : R_ES, (uint32_t)(*idx & amask), bytes, !outs);
         }
         uint32_t v;
         if (outs) {

@@ -231,6 +231,19 @@ test_main:
 1:      call save_csd
         mov $0x10, %ax
         mov %ax, %es
+        # INS writes ES:EDI: not to a read-only segment. (No OUTS case: under KVM the port I/O
+        # exits to KVM's instruction emulator before the CPU checks the memory operand, and that
+        # emulator lets an OUTS read past DS's limit.)
+        mov $0x80, %dx
+        mov $0x80, %ax                # read-only
+        mov %ax, %es
+        mov $0x10, %edi
+        mov $2, %ecx
+        expect 1f
+        rep insb
+1:      call save_csd
+        mov $0x10, %ax
+        mov %ax, %es
         mov $0x10, %ax
         mov %ax, %ds
 

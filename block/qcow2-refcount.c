@@ -617,6 +617,7 @@ typedef struct CheckState {
     uint64_t nb;   /* clusters in the file */
     uint64_t cap;
     int64_t file_len;
+    int err; /* a failure that ends the check (QEMU: "Check failed: ...") */
 } CheckState;
 
 static void inc_refs(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uint64_t offset,
@@ -625,12 +626,28 @@ static void inc_refs(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, ui
     if (!size) {
         return;
     }
-    if ((int64_t)(offset + size) - cs->file_len >= (int64_t)s->cluster_size) {
+    /*
+     * Offsets from a broken image may be anywhere in 64 bits. As in QEMU (signed arithmetic):
+     * a region ending a cluster or more past the file end is a corruption; one whose end
+     * wraps past 2^63 would need an absurd counter array, which fails the check with ENOMEM.
+     */
+    uint64_t end = offset + size;
+    if ((int64_t)end >= 0 && (int64_t)end - cs->file_len >= (int64_t)s->cluster_size) {
         fprintf(stderr,
                 "ERROR: counting reference for region exceeding the end of the file by one "
                 "cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64 "\n",
                 offset, size);
         res->corruptions++;
+        return;
+    }
+    if (end < offset) {
+        return; /* wrapped around zero: the cluster range is empty */
+    }
+    if ((int64_t)end < 0) {
+        if (!cs->err) {
+            cs->err = -ENOMEM;
+            res->check_errors++;
+        }
         return;
     }
     uint64_t first = offset >> s->cluster_bits;
@@ -754,6 +771,9 @@ static int check_l1(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
 {
     uint64_t next_contig = 0;
     inc_refs(s, cs, res, l1_offset, (uint64_t)l1_size * 8);
+    if (cs->err) {
+        return cs->err;
+    }
     if (!l1_size) {
         return 0;
     }
@@ -959,7 +979,7 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
 
     inc_refs(s, &cs, res, 0, s->cluster_size);
     check_l1(s, &cs, res, s->l1_offset, s->l1_size, CHECK_FRAG_INFO);
-    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+    for (uint32_t i = 0; i < s->nb_snapshots && !cs.err; i++) {
         Qcow2Snapshot *sn = &s->snapshots[i];
         if (sn->l1_offset & (s->cluster_size - 1)) {
             fprintf(stderr,
@@ -978,6 +998,10 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
             continue;
         }
         check_l1(s, &cs, res, sn->l1_offset, sn->l1_size, 0);
+    }
+    if (cs.err) {
+        g_free(cs.ref);
+        return cs.err;
     }
     inc_refs(s, &cs, res, s->snapshots_offset, s->snapshots_size);
     inc_refs(s, &cs, res, s->rt_offset, (uint64_t)s->rt_clusters * s->cluster_size);
@@ -1014,6 +1038,10 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
         g_free(dir);
     }
 
+    if (cs.err) {
+        g_free(cs.ref);
+        return cs.err;
+    }
     /* refcount blocks */
     for (uint64_t i = 0; i < s->rt_size; i++) {
         uint64_t off = s->rt[i] & REFT_OFFSET_MASK;

@@ -432,7 +432,7 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         g_free(hdr);
         return ret;
     }
-    ret = validate_table(s, s->snapshots_offset, s->nb_snapshots, 40, QCOW_MAX_SNAPSHOTS_SIZE,
+    ret = validate_table(s, s->snapshots_offset, s->nb_snapshots, 40, 40u * QCOW_MAX_SNAPSHOTS,
                          "Snapshot table", errp);
     if (ret < 0) {
         g_free(hdr);

@@ -4,6 +4,7 @@
  * number of inputs by tests/qemu-img/fuzz.sh.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,25 @@
 static char path[64];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/*
+ * glib's g_error() (e.g. g_malloc of an absurd size) ends in SIGTRAP, which libFuzzer does not
+ * catch, so the input would be lost: turn it into an abort, which libFuzzer reports and saves.
+ */
+static void trap_to_abort(int sig)
+{
+    (void)sig;
+    abort();
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    signal(SIGTRAP, trap_to_abort);
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

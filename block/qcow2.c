@@ -360,23 +360,27 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         return -EACCES;
     }
     if (s->incompat & QCOW2_INCOMPAT_DATA_FILE) {
-        if (!s->data_file_name) {
+        /* without I/O (info), a missing or unnamed data file is no error, as in QEMU */
+        if (!s->data_file_name && !(flags & BDRV_O_NO_IO)) {
             g_free(hdr);
             block_error(errp, "'data-file' is required for this image");
             return -EINVAL;
         }
-        char *path = g_strdup(s->data_file_name); /* as QEMU 7.2: relative to the cwd */
-        char *derr = NULL;
-        int dflags = flags & (BDRV_O_RDWR | BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_WRTHROUGH);
-        s->data_file = bdrv_open(path, "file", NULL, dflags | BDRV_O_UNMAP, &derr);
-        g_free(path);
-        if (!s->data_file && !(flags & BDRV_O_NO_IO)) {
-            g_free(hdr);
-            block_error(errp, "%s", derr);
+        if (s->data_file_name) {
+            char *path = g_strdup(s->data_file_name); /* as QEMU 7.2: relative to the cwd */
+            char *derr = NULL;
+            int dflags =
+                flags & (BDRV_O_RDWR | BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_WRTHROUGH);
+            s->data_file = bdrv_open(path, "file", NULL, dflags | BDRV_O_UNMAP, &derr);
+            g_free(path);
+            if (!s->data_file && !(flags & BDRV_O_NO_IO)) {
+                g_free(hdr);
+                block_error(errp, "%s", derr);
+                g_free(derr);
+                return -EINVAL;
+            }
             g_free(derr);
-            return -EINVAL;
         }
-        g_free(derr);
     } else if (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW) {
         g_free(hdr);
         block_error(errp, "data-file-raw requires a data file");
@@ -1803,6 +1807,11 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
     if (ret < 0) {
         return ret;
     }
+    if (size > old && prealloc == PREALLOC_MODE_OFF && qcow2_has_data_file(s) &&
+        (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW)) {
+        /* as QEMU: a raw data file keeps every cluster mapped 1:1, so growing maps the new ones */
+        prealloc = PREALLOC_MODE_METADATA;
+    }
     uint64_t per_l1 = s->cluster_size << s->l2_bits;
     uint64_t need_l1 = size / per_l1 + (size % per_l1 != 0);
     if (size < old) {
@@ -1811,10 +1820,19 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
         uint64_t from = (size + cs - 1) & ~(cs - 1);
         uint64_t to = (old + cs - 1) & ~(cs - 1);
         uint64_t per = s->cluster_size << s->l2_bits;
+        bool phantom_l2 = false;
         for (uint64_t off = from; off < to;) {
             uint64_t n = MIN(to - off, per - (off & (per - 1)));
             uint64_t l1i = off >> s->cluster_bits >> s->l2_bits;
-            if (l1i < s->l1_size && (s->l1[l1i] & L1E_OFFSET_MASK)) {
+            /*
+             * QEMU's discard allocates missing L2 tables too: the one that stays is really
+             * allocated here; those past the new end would be freed again below, which only
+             * shows in the file length (grown to whole clusters before the cut)
+             */
+            if (l1i < s->l1_size && !(s->l1[l1i] & L1E_OFFSET_MASK) && l1i >= need_l1) {
+                phantom_l2 = true;
+            }
+            if (l1i < s->l1_size && ((s->l1[l1i] & L1E_OFFSET_MASK) || l1i < need_l1)) {
                 uint64_t l2_offset, *l2;
                 ret = qcow2_get_l2_for_write(s, l1i, &l2_offset);
                 if (ret == 0) {
@@ -1870,7 +1888,7 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
                 }
             }
             uint64_t end = (last + 1) << s->cluster_bits;
-            if (end < (uint64_t)flen) {
+            if (end < (uint64_t)flen || (phantom_l2 && end > (uint64_t)flen)) {
                 ret = s->file->drv->truncate(s->file, end, true, PREALLOC_MODE_OFF, errp);
                 if (ret < 0) {
                     return ret;
@@ -1900,13 +1918,24 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
             block_error_errno(errp, ret, "Preallocation failed");
             return ret;
         }
-        int64_t flen = bdrv_getlength(s->file);
+        if (qcow2_has_data_file(s)) {
+            host_end = size; /* the data clusters sit at their guest offsets */
+        }
+        BlockDriverState *f = qcow2_has_data_file(s) ? s->data_file : s->file;
+        int64_t flen = f ? bdrv_getlength(f) : -ENOMEDIUM;
         if (flen >= 0 && host_end > (uint64_t)flen) {
             PreallocMode pm = prealloc == PREALLOC_MODE_METADATA ? PREALLOC_MODE_OFF : prealloc;
-            ret = s->file->drv->truncate(s->file, host_end, false, pm, errp);
+            ret = f->drv->truncate(f, host_end, false, pm, errp);
             if (ret < 0) {
                 return ret;
             }
+        }
+    }
+    if (prealloc == PREALLOC_MODE_OFF && qcow2_has_data_file(s) && s->data_file) {
+        /* as QEMU: the data file follows the new size exactly (shrinking or growing) */
+        ret = s->data_file->drv->truncate(s->data_file, size, exact, PREALLOC_MODE_OFF, errp);
+        if (ret < 0) {
+            return ret;
         }
     }
     uint8_t f[8];
@@ -2371,6 +2400,23 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
             return -EINVAL;
         }
     }
+    /*
+     * As QEMU 7.2: the data file can only be renamed (or its name dropped with an empty
+     * value) on images that have one, and data_file_raw can only be cleared.
+     */
+    const char *data_file = qopts_get(opts, "data_file");
+    if (data_file && !qcow2_has_data_file(s)) {
+        block_error(errp, "data-file can only be set for images that use an external data file");
+        return -EINVAL;
+    }
+    bool cur_raw = (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW) != 0, data_raw = cur_raw;
+    if (!qopts_get_bool(opts, "data_file_raw", cur_raw, &data_raw, &err)) {
+        return create_fail(errp, -EINVAL, err);
+    }
+    if (data_raw && !cur_raw) {
+        block_error(errp, "data-file-raw cannot be set on existing images");
+        return -EINVAL;
+    }
     uint64_t new_size = 0, refcount_bits = 1u << s->refcount_order;
     bool lazy = (s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0;
     if (!qopts_get_size(opts, "size", 0, &new_size, &err) ||
@@ -2386,10 +2432,6 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
                               "instead.");
             return -EINVAL;
         }
-    }
-    if (qopts_get(opts, "data_file") || qopts_get(opts, "data_file_raw")) {
-        block_error(errp, "External data files are not supported");
-        return -ENOTSUP;
     }
     if (!refcount_bits || refcount_bits > 64 || (refcount_bits & (refcount_bits - 1))) {
         block_error(errp, "Refcount width must be a power of two and may not exceed 64 bits");
@@ -2414,6 +2456,21 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
     if ((uint64_t)1 << s->refcount_order != refcount_bits) {
         ret = change_refcount_order(s, __builtin_ctzll(refcount_bits), errp);
         if (ret < 0) {
+            return ret;
+        }
+    }
+    if (data_raw != cur_raw || data_file) {
+        /* the open data file stays in use; only the name recorded in the header changes */
+        if (!data_raw) {
+            s->autoclear &= ~QCOW2_AUTOCLEAR_DATA_RAW;
+        }
+        if (data_file) {
+            g_free(s->data_file_name);
+            s->data_file_name = data_file[0] ? g_strdup(data_file) : NULL;
+        }
+        ret = qcow2_update_header(s);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Failed to update the image header");
             return ret;
         }
     }
@@ -2448,6 +2505,10 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
                 block_error(errp, "Internal snapshots prevent downgrade of image");
                 return -ENOTSUP;
             }
+        }
+        if (qcow2_has_data_file(s)) {
+            block_error(errp, "Cannot downgrade an image with a data file");
+            return -ENOTSUP;
         }
         if (s->nb_snapshots) {
             /* snapshot tables may hold zero clusters that v2 cannot express */

@@ -38,4 +38,43 @@ both datafile/missing '$QI create -q -f qcow2 -o data_file=g.data g.qcow2 1M' 'm
     '$QI info g.qcow2' '$QI check g.qcow2' '$QO -c "read 0 4k" g.qcow2' 'mv h.data g.data' \
     "python3 -c 'import sys; f=open(\"g.qcow2\",\"r+b\"); f.seek(95); f.write(b\"\\x02\")'" \
     '$QI check g.qcow2' '$QI info g.qcow2'
+# amend: data_file renames (or with an empty value drops) the recorded name, data_file_raw can
+# only be cleared; both are refused on images without a data file; no downgrade to v2
+MK='$QI create -q -f qcow2 -o data_file=d.data d.qcow2 1M; $QI create -q -f qcow2 -o data_file=r.data,data_file_raw=on r.qcow2 1M; $QI create -q -f qcow2 p.qcow2 1M'
+both datafile/amend "$MK" \
+    '$QI amend -o data_file=x.data p.qcow2' '$QI amend -o data_file_raw=on p.qcow2' \
+    '$QI amend -o data_file_raw=off p.qcow2' '$QI amend -o data_file= p.qcow2' \
+    '$QI amend -o data_file_raw=on d.qcow2' '$QI amend -o data_file_raw=foo r.qcow2' \
+    '$QI amend -o compat=0.10 d.qcow2' '$QI amend -o data_file=d.data,compat=0.10 d.qcow2' \
+    '$QI amend -o data_file=n.data,data_file_raw=on d.qcow2' \
+    'cp r.qcow2 r1.qcow2; $QI amend -o data_file_raw=on r1.qcow2' \
+    'cp r.qcow2 r2.qcow2; $QI amend -o data_file_raw=off,lazy_refcounts=on r2.qcow2; $QI info r2.qcow2' \
+    'cp d.qcow2 d1.qcow2; $QI amend -o data_file=elsewhere/new.data d1.qcow2; $QI info d1.qcow2; $QI check d1.qcow2' \
+    'cp d.qcow2 d2.qcow2; $QI amend -o data_file= d2.qcow2; $QI info d2.qcow2; $QO -c "read 0 4k" d2.qcow2' \
+    'cp r.qcow2 r3.qcow2; $QI amend -o data_file=r.data,data_file_raw=off r3.qcow2; $QI check r3.qcow2' \
+    'cp d.qcow2 d3.qcow2; $QI amend -o data_file=dd.data d3.qcow2; cp d.data dd.data; $QO -c "write -P 9 0 64k" d3.qcow2; $QI map --output=json d3.qcow2'
+# resize: the data file follows the new size (exactly with preallocation=off, grown only
+# otherwise); a raw data file gets the new clusters mapped; shrinking cuts the data file
+n=0
+for o in data_file=d.data data_file=d.data,data_file_raw=on; do
+    for t in 1536K +1M '--shrink 512K' '--shrink 700K' '--preallocation=metadata 2M' \
+        '--preallocation=falloc 2M' '--preallocation=full 1600K'; do
+        for big in 0 1; do
+            n=$((n + 1))
+            both "datafile/resize$n" "\$QI create -q -f qcow2 -o $o t.qcow2 1M" \
+                '$QO -c "write -P 7 0 64k" -c "write -P 8 960k 64k" t.qcow2' \
+                "[ $big = 0 ] || truncate -s 4M d.data" "\$QI resize t.qcow2 $t" \
+                'stat -c "%n %s" d.data' '$QI check t.qcow2' '$QI map --output=json t.qcow2' \
+                '$QO -r -c "read -P 7 0 64k" t.qcow2'
+            data_same "datafile/resize$n-data" d.data
+        done
+    done
+done
+both datafile/amend-size '$QI create -q -f qcow2 -o data_file=d.data,data_file_raw=on t.qcow2 1M' \
+    '$QI amend -o size=3M t.qcow2' 'stat -c "%n %s" d.data' '$QI map --output=json t.qcow2'
+# a shrink whose discarded range has no L2 table: QEMU allocates the one that stays
+both datafile/shrink-no-l2 '$QI create -q -f qcow2 a.qcow2 1M' '$QI resize --shrink a.qcow2 512K' \
+    '$QI create -q -f qcow2 -o cluster_size=512 b.qcow2 1M' '$QI resize --shrink b.qcow2 512K' \
+    '$QI create -q -f qcow2 -o cluster_size=1k c.qcow2 64M' '$QI resize --shrink c.qcow2 300K' \
+    'stat -c "%n %s" a.qcow2 b.qcow2 c.qcow2'
 finish

@@ -761,3 +761,126 @@ char *size_to_str(uint64_t val)
     uint64_t div = 1ULL << (i * 10);
     return g_strdup_printf("%0.3g %sB", (double)val / (double)div, suffixes[i]);
 }
+
+/* ---- queue of asynchronous reads and writes (qemu-img bench -d) ---- */
+
+#define AIO_QUEUE_NODES     4
+#define AIO_QUEUE_MAX_DEPTH 128 /* the Linux AIO context's size (file-posix) */
+
+struct BdrvAioQueue {
+    BlockDriverState *bs;
+    int depth;
+    int inflight;
+    int err;
+    struct {
+        BlockDriverState *node;
+        int inflight;
+    } nodes[AIO_QUEUE_NODES];
+};
+
+BdrvAioQueue *bdrv_aio_queue_new(BlockDriverState *bs, int depth)
+{
+    BdrvAioQueue *q = g_new0(BdrvAioQueue, 1);
+    q->bs = bs;
+    q->depth = MAX(1, MIN(depth, AIO_QUEUE_MAX_DEPTH));
+    return q;
+}
+
+static void aio_queue_done(void *tag, int ret)
+{
+    BdrvAioQueue *q = tag;
+    q->inflight--;
+    if (ret < 0 && !q->err) {
+        q->err = ret;
+    }
+}
+
+/* Wait until at most `limit` requests are in flight. */
+static void aio_queue_wait(BdrvAioQueue *q, int limit)
+{
+    while (q->inflight > limit) {
+        for (int i = 0; i < AIO_QUEUE_NODES && q->inflight > limit; i++) {
+            BlockDriverState *n = q->nodes[i].node;
+            if (!n || !q->nodes[i].inflight) {
+                continue;
+            }
+            /* one node only (the usual case): wait for just what the limit needs */
+            int want = q->inflight == q->nodes[i].inflight ? q->inflight - limit : 1;
+            int got = n->drv->aio_reap(n, want, aio_queue_done);
+            if (got < 0) {
+                /* the requests cannot be reaped any more: count them as failed */
+                q->inflight -= q->nodes[i].inflight;
+                q->nodes[i].inflight = 0;
+                if (!q->err) {
+                    q->err = got;
+                }
+                continue;
+            }
+            q->nodes[i].inflight -= got;
+        }
+    }
+}
+
+int bdrv_aio_queue_drain(BdrvAioQueue *q)
+{
+    aio_queue_wait(q, 0);
+    return q->err;
+}
+
+int bdrv_aio_queue_rw(BdrvAioQueue *q, bool write, uint64_t offset, uint64_t bytes, void *buf)
+{
+    BlockDriverState *bs = q->bs, *node = bs;
+    uint64_t host = offset;
+    bool async = bytes && check_request(bs, offset, bytes) == 0 &&
+                 !(write && (bs->read_only || (bs->open_flags & BDRV_O_WRTHROUGH)));
+    while (async && !node->drv->aio_submit) {
+        BlockDriverState *next = NULL;
+        if (!node->drv->io_map || !node->drv->io_map(node, host, bytes, write, &next, &host)) {
+            async = false;
+        } else {
+            node = next;
+        }
+    }
+    int slot = -1;
+    for (int i = 0; async && i < AIO_QUEUE_NODES && slot < 0; i++) {
+        if (q->nodes[i].node == node || !q->nodes[i].node) {
+            slot = i;
+            q->nodes[i].node = node;
+        }
+    }
+    if (async && slot >= 0) {
+        aio_queue_wait(q, q->depth - 1);
+        int r = node->drv->aio_submit(node, write, host, bytes, buf, q);
+        if (r == 0) {
+            q->inflight++;
+            q->nodes[slot].inflight++;
+            if (write && bs->dirty_bitmaps) {
+                bdrv_set_dirty(bs, offset, bytes);
+            }
+            return q->err;
+        }
+        if (r != -ENOTSUP) {
+            if (!q->err) {
+                q->err = r;
+            }
+            return q->err;
+        }
+    }
+    /* synchronous, after everything started before it */
+    aio_queue_wait(q, 0);
+    int r = write ? bdrv_pwrite(bs, offset, bytes, buf, 0) : bdrv_pread(bs, offset, bytes, buf);
+    if (r < 0 && !q->err) {
+        q->err = r;
+    }
+    return q->err;
+}
+
+int bdrv_aio_queue_free(BdrvAioQueue *q)
+{
+    if (!q) {
+        return 0;
+    }
+    int ret = bdrv_aio_queue_drain(q);
+    g_free(q);
+    return ret;
+}

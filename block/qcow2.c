@@ -1572,6 +1572,52 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
     return 0;
 }
 
+/*
+ * A range inside one cluster that is plainly allocated (all its subclusters, with extended
+ * L2) maps to the data file; writes also need the cluster in place (COPIED), so that they
+ * change no metadata.
+ */
+static bool qcow2_io_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, bool write,
+                         BlockDriverState **file, uint64_t *host)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size, in = offset & (cs - 1);
+    BlockDriverState *data = qcow2_has_data_file(s) ? s->data_file : s->file;
+    if (!bytes || in + bytes > cs || !data || (write && s->read_only)) {
+        return false;
+    }
+    uint64_t c = offset >> s->cluster_bits, l1i = c >> s->l2_bits;
+    if (l1i >= s->l1_size) {
+        return false;
+    }
+    uint64_t l2_offset = s->l1[l1i] & L1E_OFFSET_MASK, *l2;
+    if (!l2_offset || (l2_offset & (cs - 1)) ||
+        qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2) < 0) {
+        return false;
+    }
+    uint64_t idx = c & (s->l2_entries - 1);
+    uint64_t e = l2_entry_get(s, l2, idx), off = e & L2E_OFFSET_MASK;
+    if ((e & QCOW_OFLAG_COMPRESSED) || (off & (cs - 1)) || (write && !(e & QCOW_OFLAG_COPIED))) {
+        return false;
+    }
+    if (s->extended_l2) {
+        uint64_t b = l2_bitmap_get(s, l2, idx);
+        uint64_t m = sc_range_mask((unsigned)(in >> s->subcluster_bits),
+                                   (unsigned)((in + bytes - 1) >> s->subcluster_bits));
+        if (!off || (b & m) != m || ((b >> 32) & m)) {
+            return false;
+        }
+    } else if (qcow2_entry_type(s, e) != QCOW2_CLUSTER_NORMAL) {
+        return false;
+    }
+    if (!off && !(qcow2_has_data_file(s) && (e & QCOW_OFLAG_COPIED))) {
+        return false;
+    }
+    *file = data;
+    *host = off + in;
+    return true;
+}
+
 static int64_t qcow2_getlength(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -2914,6 +2960,7 @@ const BlockDriver bdrv_qcow2 = {
     .block_status = qcow2_block_status,
     .truncate = qcow2_truncate,
     .getlength = qcow2_getlength,
+    .io_map = qcow2_io_map,
     .check = qcow2_check,
     .get_info = qcow2_get_info,
     .create = qcow2_create,

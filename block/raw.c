@@ -172,6 +172,17 @@ static const BlockCreateOpt raw_create_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static bool raw_io_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, bool write,
+                       BlockDriverState **file, uint64_t *host)
+{
+    if (write && bs->probed && offset < 512) {
+        return false; /* the probed-format check needs raw_pwrite */
+    }
+    *file = bs->file;
+    *host = offset;
+    return true;
+}
+
 const BlockDriver bdrv_raw = {
     .format_name = "raw",
     .probe = raw_probe,
@@ -187,4 +198,5 @@ const BlockDriver bdrv_raw = {
     .create = raw_create,
     .create_opts = raw_create_opts,
     .measure = raw_measure,
+    .io_map = raw_io_map,
 };

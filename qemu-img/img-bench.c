@@ -134,8 +134,8 @@ int img_bench(int argc, char **argv)
             drain_on_flush = false;
             break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }
@@ -152,7 +152,6 @@ int img_bench(int argc, char **argv)
         error_report("Flush interval can't be smaller than depth");
         return 1;
     }
-    (void)drain_on_flush; /* requests complete one by one: nothing to drain */
     if (native) {
         flags |= BDRV_O_NATIVE_AIO; /* the file layer refuses it without cache=none */
     }
@@ -174,48 +173,60 @@ int img_bench(int argc, char **argv)
     if (flush_interval) {
         printf("Sending flush every %" PRId64 " requests\n", flush_interval);
     }
-    uint8_t *buf = g_try_malloc(bufsize ? (size_t)bufsize : 1);
-    if (!buf) {
+    /* aligned, so that O_DIRECT requests can use it as it is */
+    void *buf = NULL;
+    if (posix_memalign(&buf, 4096, bufsize ? (size_t)bufsize : 1)) {
         error_report("Could not allocate the request buffer");
         bdrv_close(bs);
         return 1;
     }
     memset(buf, pattern, (size_t)bufsize);
+    /*
+     * Up to `depth` requests in flight: with aio=native they are all submitted to Linux AIO
+     * together (as all share one buffer, as QEMU's do); otherwise each runs in turn.
+     */
+    BdrvAioQueue *q = bdrv_aio_queue_new(bs, (int)MIN(depth, (unsigned long)INT_MAX));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int ret = 0;
     uint64_t off = (uint64_t)offset;
     for (unsigned long i = 0; i < count; i++) {
-        if (is_write) {
-            ret = bdrv_pwrite(bs, off, (uint64_t)bufsize, buf, 0);
-        } else {
-            ret = bdrv_pread(bs, off, (uint64_t)bufsize, buf);
-        }
+        ret = bdrv_aio_queue_rw(q, is_write, off, (uint64_t)bufsize, buf);
         if (ret < 0) {
-            error_report("Failed request: %s", strerror(-ret));
             break;
         }
         if (flush_interval && (i + 1) % (uint64_t)flush_interval == 0) {
-            ret = bdrv_flush(bs);
+            if (drain_on_flush) {
+                ret = bdrv_aio_queue_drain(q);
+            }
+            if (ret == 0) {
+                ret = bdrv_flush(bs);
+            }
             if (ret < 0) {
                 error_report("Failed flush request: %s", strerror(-ret));
+                ret = 1; /* reported */
                 break;
             }
         }
         off += (uint64_t)step;
         off = image_size ? off % (uint64_t)image_size : 0;
     }
+    int qret = bdrv_aio_queue_free(q);
+    if (ret < 0 || (ret == 0 && qret < 0)) {
+        error_report("Failed request: %s", strerror(-(ret < 0 ? ret : qret)));
+        ret = -1;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         printf("Run completed in %3.3f seconds.\n", secs);
     }
-    g_free(buf);
+    free(buf);
     if (ret == 0 && is_write && bdrv_flush(bs) < 0) {
         ret = -EIO;
     }
     bdrv_close(bs);
-    return ret < 0 ? 1 : 0;
+    return ret != 0 ? 1 : 0;
 }
 
 /* ---- dd ---- */
@@ -248,9 +259,14 @@ int img_dd(int argc, char **argv)
             break;
         case 'U':
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }
@@ -334,7 +350,7 @@ int img_dd(int argc, char **argv)
         error_report("%s: error while creating output image: %s", out_name, err);
         goto out;
     }
-    out = img_open(out_name, out_fmt, BDRV_O_RDWR);
+    out = img_open_plain(out_name, out_fmt, BDRV_O_RDWR);
     if (!out) {
         goto out;
     }

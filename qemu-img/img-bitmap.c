@@ -164,11 +164,14 @@ int img_bitmap(int argc, char **argv)
             g_array_append_val(actions, a);
             break;
         case OPT_OBJECT:
+            if (img_object_add(optarg) < 0) {
+                g_array_free(actions, true);
+                return 1;
+            }
             break;
         case OPT_IMAGE_OPTS:
-            error_report("--image-opts is not supported");
-            g_array_free(actions, true);
-            return 1;
+            img_image_opts = true;
+            break;
         }
     }
     int ret = 1;

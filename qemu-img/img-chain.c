@@ -105,9 +105,14 @@ int img_commit(int argc, char **argv)
                 return 1;
             }
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }
@@ -302,9 +307,14 @@ int img_rebase(int argc, char **argv)
             break;
         case 'U':
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }

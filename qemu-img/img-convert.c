@@ -268,6 +268,7 @@ int img_convert(int argc, char **argv)
     const char *out_backing = NULL, *out_backing_fmt = NULL;
     GString *options = g_string_new(NULL);
     bool compress = false, quiet = false, skip_create = false, target_is_zero = false;
+    bool src_image_opts = false, tgt_image_opts = false, out_fmt_given;
     bool copy_offload = false, bitmaps = false, skip_broken = false;
     int64_t sparse = 4096;
     const char *snapshot_name = NULL;
@@ -376,11 +377,18 @@ int img_convert(int argc, char **argv)
         case 'k':
             skip_broken = true;
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                g_string_free(options, TRUE);
+                return 1;
+            }
+            break;
         case 'I':
+            src_image_opts = true;
+            break;
         case 'J':
-            error_report("--image-opts is not supported");
-            g_string_free(options, TRUE);
-            return 1;
+            tgt_image_opts = true;
+            break;
         default:
             break;
         }
@@ -388,8 +396,14 @@ int img_convert(int argc, char **argv)
     if (quiet) {
         prog.on = false;
     }
+    out_fmt_given = out_fmt != NULL;
     if (!out_fmt) {
         out_fmt = "raw";
+    }
+    if (tgt_image_opts && !skip_create) {
+        error_report("--target-image-opts requires use of -n flag");
+        g_string_free(options, TRUE);
+        return 1;
     }
     if (skip_broken && !bitmaps) {
         error_report("Use of --skip-broken-bitmaps requires --bitmaps");
@@ -466,6 +480,7 @@ int img_convert(int argc, char **argv)
     char *err = NULL;
     uint8_t *buf = NULL;
     for (int i = 0; i < nsrc; i++) {
+        img_image_opts = src_image_opts;
         src[i] = img_open(argv[optind + i], fmt, src_flags);
         if (!src[i]) {
             goto out;
@@ -537,7 +552,9 @@ int img_convert(int argc, char **argv)
             goto out;
         }
     }
-    out = img_open(out_filename, out_fmt, out_flags | BDRV_O_NO_BACKING);
+    img_image_opts = tgt_image_opts;
+    out = img_open(out_filename, tgt_image_opts && !out_fmt_given ? NULL : out_fmt,
+                   out_flags | BDRV_O_NO_BACKING);
     if (!out) {
         goto out;
     }

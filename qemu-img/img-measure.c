@@ -76,9 +76,14 @@ int img_measure(int argc, char **argv)
                 goto out;
             }
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                goto out;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            goto out;
+            img_image_opts = true;
+            break;
         default:
             break;
         }
@@ -279,9 +284,14 @@ int img_amend(int argc, char **argv)
             break;
         case 'F':
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                goto out;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            goto out;
+            img_image_opts = true;
+            break;
         default:
             break;
         }

@@ -57,9 +57,14 @@ int img_resize(int argc, char **argv)
         case 'S':
             shrink = true;
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }
@@ -270,9 +275,14 @@ int img_map(int argc, char **argv)
                 return 1;
             }
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }
@@ -416,9 +426,14 @@ int img_compare(int argc, char **argv)
         case 's':
             strict = true;
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                return 2; /* compare's own error code, as in QEMU */
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 2;
+            img_image_opts = true;
+            break;
         default:
             break;
         }

@@ -82,9 +82,14 @@ int img_snapshot(int argc, char **argv)
             break;
         case 'U':
             break;
+        case 'X':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }

@@ -16,8 +16,16 @@ void help(void) __attribute__((noreturn));
 int64_t cvtnum(const char *name, const char *value);
 int64_t cvtnum_full(const char *name, const char *value, int64_t min, int64_t max);
 int parse_output_format(const char *s);
-/* Open for a command; prints "Could not open 'x': ..." on failure. */
+/*
+ * Open for a command; prints "Could not open 'x': ..." on failure. With --image-opts given
+ * (img_image_opts), `filename` is an option string ("driver=qcow2,file.filename=x.qcow2").
+ */
+extern bool img_image_opts;
 BlockDriverState *img_open(const char *filename, const char *fmt, int flags);
+/* The same, never taking --image-opts (targets). */
+BlockDriverState *img_open_plain(const char *filename, const char *fmt, int flags);
+/* --object: QEMU's checks; prints the error and returns -1 when the object is refused. */
+int img_object_add(const char *spec);
 
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);

@@ -82,21 +82,6 @@ int64_t cvtnum(const char *name, const char *value)
     return cvtnum_full(name, value, 0, INT64_MAX);
 }
 
-BlockDriverState *img_open(const char *filename, const char *fmt, int flags)
-{
-    char *err = NULL;
-    if (fmt && !bdrv_find_format(fmt)) {
-        error_report("Unknown driver '%s'", fmt);
-        return NULL;
-    }
-    BlockDriverState *bs = tool_open(filename, fmt, flags, true, &err);
-    if (!bs) {
-        error_report("Could not open '%s': %s", filename, err);
-        g_free(err);
-    }
-    return bs;
-}
-
 /* ---- create ---- */
 
 /* Print "Formatting ..." values in the driver's option order (QEMU's qemu_opts_print). */
@@ -210,6 +195,9 @@ int img_create(int argc, char **argv)
             no_backing_open = true;
             break;
         case 'O':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
             break;
         }
     }
@@ -500,9 +488,14 @@ int img_info(int argc, char **argv)
         case 'B':
             chain = true;
             break;
+        case 'O':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }
@@ -525,17 +518,20 @@ int img_info(int argc, char **argv)
             break;
         }
         g_hash_table_add(seen, g_strdup(name));
-        BlockDriverState *bs = img_open(name, f, BDRV_O_NO_BACKING | BDRV_O_NO_IO);
+        /* --image-opts describes the first image only; the backing files are file names */
+        BlockDriverState *bs = first ? img_open(name, f, BDRV_O_NO_BACKING | BDRV_O_NO_IO)
+                                     : img_open_plain(name, f, BDRV_O_NO_BACKING | BDRV_O_NO_IO);
         if (!bs) {
             ret = 1;
             break;
         }
-        QObj *info = image_info(bs, name);
+        const char *shown = first && img_image_opts ? bs->filename : name;
+        QObj *info = image_info(bs, shown);
         if (!first) {
             g_string_append_c(human, '\n');
         }
         first = false;
-        dump_human_info(bs, name, human);
+        dump_human_info(bs, shown, human);
         qobj_append(list, info);
         g_free(name);
         g_free(f);
@@ -689,9 +685,14 @@ int img_check(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'O':
+            if (img_object_add(optarg) < 0) {
+                return 1;
+            }
+            break;
         case 'I':
-            error_report("--image-opts is not supported");
-            return 1;
+            img_image_opts = true;
+            break;
         default:
             break;
         }

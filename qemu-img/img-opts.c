@@ -80,11 +80,7 @@ static const char *kv_get(GPtrArray *a, const char *key)
 
 static int parse_bool(const char *name, const char *v, bool *out, char **errp)
 {
-    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "y")) {
-        *out = true;
-    } else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "n")) {
-        *out = false;
-    } else {
+    if (!qopts_parse_bool(v, out)) {
         block_error(errp, "Parameter '%s' expects 'on' or 'off'", name);
         return -EINVAL;
     }
@@ -309,19 +305,6 @@ static const char *const object_types[] = {"authz-list",        "authz-list-file
 
 static GHashTable *object_ids;
 
-static bool is_identifier(const char *s)
-{
-    if (!g_ascii_isalpha(*s)) {
-        return false;
-    }
-    for (s++; *s; s++) {
-        if (!g_ascii_isalnum(*s) && *s != '-' && *s != '.' && *s != '_') {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool base64_ok(const char *s)
 {
     for (; *s; s++) {
@@ -403,7 +386,7 @@ int img_object_add(const char *spec)
         error_report("Parameter 'qom-type' does not accept value '%s'", type);
     } else if (!id) {
         error_report("Parameter 'id' is missing");
-    } else if (!is_identifier(id)) {
+    } else if (!qopts_is_identifier(id)) {
         error_report("Parameter 'id' expects an identifier");
         fprintf(stderr, "Identifiers consist of letters, digits, '-', '.', '_', starting with a "
                         "letter.\n");

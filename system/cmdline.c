@@ -1071,20 +1071,6 @@ static const DeviceDriver *find_device_driver(const char *name)
     return NULL;
 }
 
-/* QEMU's identifiers: a letter, then letters, digits, '-', '.', '_'. */
-static bool is_identifier(const char *s)
-{
-    if (!g_ascii_isalpha(*s)) {
-        return false;
-    }
-    for (s++; *s; s++) {
-        if (!g_ascii_isalnum(*s) && *s != '-' && *s != '.' && *s != '_') {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* -device DRIVER[,id=ID][,prop=value...] (QemuOpts, implied key "driver"): syntax and id. */
 static int handle_device(VireoConfig *cfg, const char *arg, const char *loc)
 {
@@ -1097,7 +1083,7 @@ static int handle_device(VireoConfig *cfg, const char *arg, const char *loc)
     }
     const char *id = qopts_get(o, "id");
     int r = 0;
-    if (id && !is_identifier(id)) {
+    if (id && !qopts_is_identifier(id)) {
         error_at(loc, "Parameter 'id' expects an identifier\nIdentifiers consist of letters, "
                       "digits, '-', '.', '_', starting with a letter.");
         r = -1;

@@ -582,3 +582,16 @@ void qopts_list_clear(QOptsList *list)
     list->groups = NULL;
     list->n_groups = 0;
 }
+
+bool qopts_is_identifier(const char *s)
+{
+    if (!g_ascii_isalpha(*s)) {
+        return false;
+    }
+    for (s++; *s; s++) {
+        if (!g_ascii_isalnum(*s) && *s != '-' && *s != '.' && *s != '_') {
+            return false;
+        }
+    }
+    return true;
+}

@@ -86,6 +86,9 @@ const char *qopts_unknown_key(const QOpts *opts, const char *const *known);
 bool qopts_parse_bool(const char *str, bool *out);
 /* "help" or "?" */
 bool qopts_is_help(const char *str);
+/* QEMU's identifiers (ids of objects, devices, ...): a letter, then letters, digits, '-', '.', '_'.
+ */
+bool qopts_is_identifier(const char *s);
 
 /*
  * QEMU's size syntax: a decimal number with an optional fraction ("1.5") or a hex number

@@ -564,7 +564,7 @@ int img_convert(int argc, char **argv)
     }
     int64_t out_len = bdrv_getlength(out);
     if (skip_create && out_len >= 0 && (uint64_t)out_len < total) {
-        error_report("Target image too small");
+        error_report("output file is smaller than input file");
         goto out;
     }
     /* a new target reads as zero, unless it has a backing file */

@@ -135,4 +135,7 @@ for cmd in "map top.qcow2" "map --output=json top.qcow2" "map --output=json base
     echo "rc=$?" >>o2
     expect_same "img/$cmd" o1 o2
 done
+# -n onto a target smaller than the source (a qcow2 file taken as raw, a smaller image)
+both convert/n-small '$QI create -q -f qcow2 x.qcow2 1M' '$QI create -q -f qcow2 s.qcow2 512K' \
+    '$QI convert -n x.qcow2 s.qcow2' '$QI convert -n -O qcow2 x.qcow2 s.qcow2'
 finish

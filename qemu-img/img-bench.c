@@ -33,7 +33,7 @@ int img_bench(int argc, char **argv)
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
         {"flush-interval", required_argument, NULL, 'F'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"pattern", required_argument, NULL, 'P'},
         {"no-drain", no_argument, NULL, 'D'},
         {"force-share", no_argument, NULL, 'U'},
@@ -133,7 +133,7 @@ int img_bench(int argc, char **argv)
         case 'D':
             drain_on_flush = false;
             break;
-        case 'I':
+        case OPT_IMG_IMAGE_OPTS:
             img_image_opts = true;
             break;
         default:
@@ -235,8 +235,8 @@ int img_dd(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
@@ -259,13 +259,11 @@ int img_dd(int argc, char **argv)
             break;
         case 'U':
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;

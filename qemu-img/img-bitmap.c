@@ -16,9 +16,7 @@
 #include "tools.h"
 
 enum {
-    OPT_OBJECT = 256,
-    OPT_IMAGE_OPTS,
-    OPT_ADD,
+    OPT_ADD = 256,
     OPT_REMOVE,
     OPT_CLEAR,
     OPT_ENABLE,
@@ -105,8 +103,8 @@ int img_bitmap(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, OPT_OBJECT},
-        {"image-opts", no_argument, NULL, OPT_IMAGE_OPTS},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"add", no_argument, NULL, OPT_ADD},
         {"remove", no_argument, NULL, OPT_REMOVE},
         {"clear", no_argument, NULL, OPT_CLEAR},
@@ -163,14 +161,12 @@ int img_bitmap(int argc, char **argv)
         case OPT_DISABLE:
             g_array_append_val(actions, a);
             break;
-        case OPT_OBJECT:
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 g_array_free(actions, true);
                 return 1;
             }
-            break;
-        case OPT_IMAGE_OPTS:
-            img_image_opts = true;
             break;
         }
     }

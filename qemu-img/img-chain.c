@@ -65,8 +65,8 @@ int img_commit(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {NULL, 0, NULL, 0},
     };
     const char *fmt = NULL, *cache = "writeback", *base = NULL;
@@ -105,13 +105,11 @@ int img_commit(int argc, char **argv)
                 return 1;
             }
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;
@@ -263,8 +261,8 @@ int img_rebase(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
@@ -307,13 +305,11 @@ int img_rebase(int argc, char **argv)
             break;
         case 'U':
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;

@@ -254,8 +254,8 @@ int img_convert(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"target-image-opts", no_argument, NULL, 'J'},
         {"force-share", no_argument, NULL, 'U'},
         {"target-is-zero", no_argument, NULL, 'Z'},
@@ -377,13 +377,13 @@ int img_convert(int argc, char **argv)
         case 'k':
             skip_broken = true;
             break;
-        case 'X':
+        case OPT_IMG_OBJECT:
             if (img_object_add(optarg) < 0) {
                 g_string_free(options, TRUE);
                 return 1;
             }
             break;
-        case 'I':
+        case OPT_IMG_IMAGE_OPTS:
             src_image_opts = true;
             break;
         case 'J':

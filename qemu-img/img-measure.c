@@ -18,8 +18,8 @@ int img_measure(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"image-opts", no_argument, NULL, 'I'},
-        {"object", required_argument, NULL, 'X'},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
         {"output", required_argument, NULL, 'P'},
         {"size", required_argument, NULL, 'Z'},
         {"force-share", no_argument, NULL, 'U'},
@@ -76,13 +76,11 @@ int img_measure(int argc, char **argv)
                 goto out;
             }
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 goto out;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;
@@ -243,8 +241,8 @@ int img_amend(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"force", no_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
@@ -284,13 +282,11 @@ int img_amend(int argc, char **argv)
             break;
         case 'F':
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 goto out;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;

@@ -18,9 +18,12 @@
 int img_resize(int argc, char **argv)
 {
     static const struct option long_options[] = {
-        {"help", no_argument, NULL, 'h'},       {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'}, {"preallocation", required_argument, NULL, 'P'},
-        {"shrink", no_argument, NULL, 'S'},     {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
+        {"preallocation", required_argument, NULL, 'P'},
+        {"shrink", no_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
     };
     /* a size like "-1G" must not be taken for an option: stop at the last two arguments */
     if (argc < 3) {
@@ -57,13 +60,11 @@ int img_resize(int argc, char **argv)
         case 'S':
             shrink = true;
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;
@@ -235,8 +236,8 @@ int img_map(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"force-share", no_argument, NULL, 'U'},
         {"start-offset", required_argument, NULL, 's'},
         {"max-length", required_argument, NULL, 'l'},
@@ -275,13 +276,11 @@ int img_map(int argc, char **argv)
                 return 1;
             }
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;
@@ -397,8 +396,8 @@ int img_compare(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
@@ -426,13 +425,11 @@ int img_compare(int argc, char **argv)
         case 's':
             strict = true;
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 2; /* compare's own error code, as in QEMU */
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;

@@ -412,3 +412,12 @@ void img_objects_free(void)
         object_ids = NULL;
     }
 }
+
+int img_shared_option(int c, const char *arg)
+{
+    if (c == OPT_IMG_IMAGE_OPTS) {
+        img_image_opts = true;
+        return 0;
+    }
+    return img_object_add(arg);
+}

@@ -38,8 +38,8 @@ int img_snapshot(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'X'},
-        {"image-opts", no_argument, NULL, 'I'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
         {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
@@ -82,13 +82,11 @@ int img_snapshot(int argc, char **argv)
             break;
         case 'U':
             break;
-        case 'X':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;

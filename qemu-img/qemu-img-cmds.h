@@ -26,6 +26,10 @@ BlockDriverState *img_open(const char *filename, const char *fmt, int flags);
 BlockDriverState *img_open_plain(const char *filename, const char *fmt, int flags);
 /* --object: QEMU's checks; prints the error and returns -1 when the object is refused. */
 int img_object_add(const char *spec);
+/* Long-option values of --object and --image-opts, the same in every command. */
+enum { OPT_IMG_OBJECT = 0x1000, OPT_IMG_IMAGE_OPTS };
+/* Handle either of them: 0, or -1 when the command must fail (already reported). */
+int img_shared_option(int c, const char *arg);
 
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);

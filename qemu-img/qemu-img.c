@@ -157,7 +157,7 @@ int img_create(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
-        {"object", required_argument, NULL, 'O'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
         {NULL, 0, NULL, 0},
     };
     const char *fmt = "raw", *base = NULL, *base_fmt = NULL;
@@ -194,7 +194,7 @@ int img_create(int argc, char **argv)
         case 'u':
             no_backing_open = true;
             break;
-        case 'O':
+        case OPT_IMG_OBJECT:
             if (img_object_add(optarg) < 0) {
                 return 1;
             }
@@ -458,10 +458,14 @@ int parse_output_format(const char *s)
 int img_info(int argc, char **argv)
 {
     static const struct option long_options[] = {
-        {"help", no_argument, NULL, 'h'},         {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'}, {"backing-chain", no_argument, NULL, 'B'},
-        {"object", required_argument, NULL, 'O'}, {"image-opts", no_argument, NULL, 'I'},
-        {"force-share", no_argument, NULL, 'U'},  {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"backing-chain", no_argument, NULL, 'B'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
+        {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
     };
     const char *fmt = NULL;
     int json = 0;
@@ -488,13 +492,11 @@ int img_info(int argc, char **argv)
         case 'B':
             chain = true;
             break;
-        case 'O':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;
@@ -645,10 +647,14 @@ static void dump_human_check(const BdrvCheckResult *r, bool quiet)
 int img_check(int argc, char **argv)
 {
     static const struct option long_options[] = {
-        {"help", no_argument, NULL, 'h'},         {"format", required_argument, NULL, 'f'},
-        {"repair", required_argument, NULL, 'r'}, {"output", required_argument, NULL, 'o'},
-        {"object", required_argument, NULL, 'O'}, {"image-opts", no_argument, NULL, 'I'},
-        {"force-share", no_argument, NULL, 'U'},  {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, 'f'},
+        {"repair", required_argument, NULL, 'r'},
+        {"output", required_argument, NULL, 'o'},
+        {"object", required_argument, NULL, OPT_IMG_OBJECT},
+        {"image-opts", no_argument, NULL, OPT_IMG_IMAGE_OPTS},
+        {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
     };
     const char *fmt = NULL;
     int json = 0, fix = 0, c;
@@ -685,13 +691,11 @@ int img_check(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
-        case 'O':
-            if (img_object_add(optarg) < 0) {
+        case OPT_IMG_OBJECT:
+        case OPT_IMG_IMAGE_OPTS:
+            if (img_shared_option(c, optarg) < 0) {
                 return 1;
             }
-            break;
-        case 'I':
-            img_image_opts = true;
             break;
         default:
             break;

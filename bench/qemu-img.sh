@@ -100,14 +100,14 @@ row "bench read 4 KiB x 50000 (qcow2)" ":" bench -c 50000 -s 4096 -S 53686272 w.
 # 5. queue depth 16 through Linux AIO (cache=none, aio=native): reads and in-place rewrites of
 # the image above, reads of a raw image with data (needs O_DIRECT where the images are)
 if dd if=/dev/zero of=direct.tst bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
-    row "bench -t none -i native -d 16 read (qcow2)" ":" \
+    row "bench none,native -d 16 read (qcow2)" ":" \
         bench -t none -i native -d 16 -c 50000 -s 4096 -S 53686272 w.qcow2
-    row "bench -t none -i native -d 16 -w rewrite (qcow2)" ":" \
+    row "bench none,native -d 16 -w rewrite (qcow2)" ":" \
         bench -t none -i native -d 16 -w -c 20000 -s 4096 -S 53686272 w.qcow2
     head -c $((256 << 20)) /dev/urandom >d.raw
-    row "bench -t none -i native -d 16 read (raw 256 MiB)" ":" \
+    row "bench none,native -d 16 read (raw 256 MiB)" ":" \
         bench -t none -i native -d 16 -f raw -c 50000 -s 4096 -S 5246976 d.raw
-    row "bench -t none -i native -d 1 read (raw 256 MiB)" ":" \
+    row "bench none,native -d 1 read (raw 256 MiB)" ":" \
         bench -t none -i native -d 1 -f raw -c 20000 -s 4096 -S 5246976 d.raw
 else
     echo "(aio=native rows skipped: no O_DIRECT in $W)"

@@ -231,7 +231,8 @@ static int read_extensions(BDRVQcow2State *s, BlockDriverState *bs, const uint8_
             s->unknown_exts = g_renew(Qcow2UnknownExt, s->unknown_exts, s->n_unknown_exts + 1);
             s->unknown_exts[s->n_unknown_exts].type = type;
             s->unknown_exts[s->n_unknown_exts].len = len;
-            s->unknown_exts[s->n_unknown_exts].data = g_memdup2(d, len ? len : 1);
+            /* an empty extension may end exactly at the end of the header: copy nothing */
+            s->unknown_exts[s->n_unknown_exts].data = len ? g_memdup2(d, len) : g_malloc0(1);
             s->n_unknown_exts++;
             break;
         }

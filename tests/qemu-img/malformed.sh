@@ -154,4 +154,21 @@ $QIMG create -q -f qcow2 -u -b loop1.qcow2 -F qcow2 loop2.qcow2 1M
 expect "backing/two-loop" 1 "loop" $QIMG info --backing-chain loop1.qcow2
 expect "backing/missing" 1 "Could not open backing file" $QIO -r -c 'read 0 512' \
     "$( $QIMG create -q -f qcow2 -u -b nowhere.qcow2 -F qcow2 m.qcow2 1M; echo m.qcow2)"
+# An unknown header extension of length 0 whose 8-byte header ends exactly at the end of the
+# header cluster (found by the fuzzer: read one byte past the buffer). QEMU keeps unknown
+# extensions and opens the image.
+$QIMG create -q -f qcow2 -o cluster_size=512 ext0.qcow2 1M
+python3 - <<'PY'
+import struct
+with open('ext0.qcow2', 'r+b') as f:
+    f.seek(100)
+    hlen = struct.unpack('>I', f.read(4))[0]
+    f.seek(hlen)
+    f.write(struct.pack('>II', 0x12345678, 512 - hlen - 16) + bytes(512 - hlen - 16))
+    f.write(struct.pack('>II', 0x23456789, 0))
+PY
+expect "ext/empty-at-cluster-end" 0 "file format: qcow2" $QIMG info ext0.qcow2
+if have_ref; then
+    expect "ext/empty-at-cluster-end-qemu" 0 "file format: qcow2" "$REF_QIMG" info ext0.qcow2
+fi
 finish

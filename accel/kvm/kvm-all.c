@@ -38,19 +38,86 @@ static void kick_handler(int sig)
     }
 }
 
+/*
+ * QEMU's first steps of kvm_init, with its messages (plain lines on stderr, no program name):
+ * open /dev/kvm, check the API version, create a VM and check the capabilities Vireo needs.
+ * Returns 0 with both descriptors open, or a negative errno with both closed; the caller
+ * reports "failed to initialize kvm: <strerror>" and may fall back, as QEMU does for any of
+ * these (an absent or unreadable /dev/kvm, a node that is not KVM, a KVM that cannot make a VM).
+ */
+static int kvm_open_vm(int *kvm_fd, int *vm_fd)
+{
+    static const struct {
+        int cap;
+        const char *name;
+    } required[] = {
+        {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+        {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+        {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+        {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+        {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+        {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+    };
+    int err;
+    *vm_fd = -1;
+    *kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (*kvm_fd < 0) {
+        err = errno;
+        fprintf(stderr, "Could not access KVM kernel module: %s\n", strerror(err));
+        return -err;
+    }
+    int v = ioctl(*kvm_fd, KVM_GET_API_VERSION, 0);
+    if (v < KVM_API_VERSION) {
+        err = v < 0 ? errno : EINVAL; /* /dev/null as /dev/kvm: ENOTTY */
+        fprintf(stderr, "kvm version too old\n");
+        goto fail;
+    }
+    if (v > KVM_API_VERSION) {
+        err = EINVAL;
+        fprintf(stderr, "kvm version not supported\n");
+        goto fail;
+    }
+    do {
+        *vm_fd = ioctl(*kvm_fd, KVM_CREATE_VM, 0);
+    } while (*vm_fd < 0 && errno == EINTR);
+    if (*vm_fd < 0) {
+        err = errno;
+        fprintf(stderr, "ioctl(KVM_CREATE_VM) failed: %d %s\n", err, strerror(err));
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        int r = ioctl(*vm_fd, KVM_CHECK_EXTENSION, required[i].cap);
+        if (r <= 0) {
+            err = EINVAL;
+            fprintf(stderr,
+                    "kvm does not support %s\n"
+                    "Please upgrade to at least kernel 2.6.29 or recent kvm-kmod\n"
+                    "(see http://sourceforge.net/projects/kvm).\n",
+                    required[i].name);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    if (*vm_fd >= 0) {
+        close(*vm_fd);
+    }
+    close(*kvm_fd);
+    *kvm_fd = *vm_fd = -1;
+    return -err;
+}
+
+/* The probe behind -accel selection: everything kvm_init does before it touches the machine. */
 static bool kvm_available(const char **why)
 {
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        *why = strerror(errno);
+    int kvm_fd, vm_fd;
+    int r = kvm_open_vm(&kvm_fd, &vm_fd);
+    if (r < 0) {
+        *why = strerror(-r);
         return false;
     }
-    int v = ioctl(fd, KVM_GET_API_VERSION, 0);
-    close(fd);
-    if (v != KVM_API_VERSION) {
-        *why = "kvm version not supported";
-        return false;
-    }
+    close(vm_fd);
+    close(kvm_fd);
     return true;
 }
 
@@ -64,34 +131,10 @@ static int check_ext(int ext)
 static int kvm_init(const VireoConfig *cfg)
 {
     KVMState *s = &kvm_state;
-    s->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (s->kvm_fd < 0) {
-        error_report("Could not access KVM kernel module: %s", strerror(errno));
+    int r = kvm_open_vm(&s->kvm_fd, &s->vm_fd);
+    if (r < 0) {
+        error_report("failed to initialize kvm: %s", strerror(-r));
         return -1;
-    }
-    do {
-        s->vm_fd = ioctl(s->kvm_fd, KVM_CREATE_VM, 0);
-    } while (s->vm_fd < 0 && errno == EINTR);
-    if (s->vm_fd < 0) {
-        error_report("ioctl(KVM_CREATE_VM) failed: %d %s", errno, strerror(errno));
-        return -1;
-    }
-    static const struct {
-        int cap;
-        const char *name;
-    } required[] = {
-        {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
-        {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-        {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
-        {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
-        {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
-        {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-    };
-    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-        if (!check_ext(required[i].cap)) {
-            error_report("kvm does not support %s", required[i].name);
-            return -1;
-        }
     }
     s->nr_slots = check_ext(KVM_CAP_NR_MEMSLOTS);
     unsigned max_vcpus = check_ext(KVM_CAP_MAX_VCPUS);

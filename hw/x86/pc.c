@@ -89,10 +89,7 @@ int machine_select_accel(const VireoConfig *cfg)
             current_accel = ops;
             return 0;
         }
-        /* QEMU's wording: KVM's own line unprefixed, then the (located) failure. */
-        if (list[i] == ACCEL_KVM) {
-            fprintf(stderr, "Could not access KVM kernel module: %s\n", why);
-        }
+        /* The accelerator printed its own lines (QEMU's); then the (located) failure. */
         if (cfg->accels_from_option) {
             error_report("-accel %s: failed to initialize %s: %s", ops->name, ops->name, why);
         } else {

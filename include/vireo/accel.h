@@ -18,7 +18,10 @@ typedef struct AccelOps {
      * irqchip). When false the machine builds the userspace ones (include/vireo/irqchip.h).
      */
     bool has_kernel_irqchip;
-    /* Can this accelerator run here? On false, *why names the reason (e.g. strerror text). */
+    /*
+     * Can this accelerator run here? On false it has printed its own diagnostics (QEMU's) and
+     * *why names the reason (strerror text) for "failed to initialize NAME: WHY".
+     */
     bool (*available)(const char **why);
     /* Create the VM: interrupt controllers, timers. Returns 0 or -1 after error_report(). */
     int (*init)(const VireoConfig *cfg);

@@ -42,11 +42,30 @@ expect append-no-kernel 1 '^qemu-system-x86_64: -append only allowed with -kerne
     -append x
 
 # Boot-file errors: QEMU's loader wording (bare "qemu: " prefix), exit 1, whichever accelerator.
+# With -accel kvm the outcome depends on this host's /dev/kvm (the loader runs only once KVM
+# started; without it both stop at the accelerator), so that case is compared with QEMU 7.2.
 printf 'not a kernel' >"$tmp/garbage"
-for accel in kvm tcg; do
-    expect kernel-missing-$accel 1 "^qemu: could not open kernel file '/nonexistent': No such file or directory\$" \
-        -accel $accel -accel kvm -display none -kernel /nonexistent
-done
+expect kernel-missing-tcg 1 "^qemu: could not open kernel file '/nonexistent': No such file or directory\$" \
+    -accel tcg -accel kvm -display none -kernel /nonexistent
+# same_as_qemu NAME ARGS...: exit status and stderr byte for byte as QEMU 7.2's
+same_as_qemu() {
+    local name=$1 qrc vrc
+    shift
+    timeout 20 /usr/bin/qemu-system-x86_64 "$@" >/dev/null 2>"$tmp/qerr" </dev/null
+    qrc=$?
+    timeout 20 "$VIREO" "$@" >/dev/null 2>"$tmp/verr" </dev/null
+    vrc=$?
+    if [ $qrc = $vrc ] && cmp -s "$tmp/qerr" "$tmp/verr"; then
+        ok "$name"
+    else
+        fail "$name" "QEMU: $qrc $(cat "$tmp/qerr") / Vireo: $vrc $(cat "$tmp/verr")"
+    fi
+}
+if [ -x /usr/bin/qemu-system-x86_64 ]; then
+    same_as_qemu kernel-missing-kvm -accel kvm -display none -kernel /nonexistent
+else
+    skip kernel-missing-kvm "QEMU 7.2 not installed"
+fi
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     expect kernel-garbage 1 '^qemu: invalid kernel header$' -accel kvm -display none -kernel "$tmp/garbage"
     python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$tmp/tiny" hlt-loop
@@ -57,28 +76,63 @@ else
     skip initrd-missing "/dev/kvm not usable"
 fi
 
-# Without /dev/kvm (hidden in a private mount namespace), -accel kvm and -enable-kvm fail with
-# QEMU's exact lines and status.
-nokvm() { # ARGS... : run in a namespace whose /dev has only null
-    unshare -m bash -c 'mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && exec "$@"' \
-        nokvm "$@"
+# Every /dev/kvm situation a host can be in, made in a private mount namespace (a tmpfs over
+# /dev holding /dev/null and the /dev/kvm of the case): absent (ENOENT); a node without
+# permission for the user (EACCES: run as nobody); a node whose driver is not loaded (ENODEV,
+# as /dev/kvm without the kvm module: an unregistered misc minor); a node that is not KVM
+# (/dev/null: the version ioctl fails); a directory. -accel kvm, -enable-kvm and
+# -machine accel=kvm fail; -accel kvm -accel tcg and -machine accel=kvm:tcg fall back to TCG.
+# Vireo's stderr and exit status must be QEMU 7.2's byte for byte (-machine none and a QMP quit
+# end the fallback runs at once).
+misc_free=""
+for m in $(seq 200 254); do
+    if ! cat /sys/class/misc/*/dev 2>/dev/null | grep -qx "10:$m"; then misc_free=$m; break; fi
+done
+kvmns() { # SITUATION ARGS...: run ARGS with /dev/kvm as SITUATION
+    unshare -m bash -c '
+        set -e
+        mount -t tmpfs tmpfs /dev
+        mknod -m 666 /dev/null c 1 3
+        case $1 in
+        absent) ;;
+        eacces) mknod -m 600 /dev/kvm c 10 232 ;;
+        nodev) mknod -m 666 /dev/kvm c 10 "$2" ;;
+        devnull) mknod -m 666 /dev/kvm c 1 3 ;;
+        dir) mkdir /dev/kvm ;;
+        esac
+        s=$1
+        shift 2
+        set +e
+        if [ $s = eacces ]; then exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; fi
+        exec "$@"' kvmns "$1" "$misc_free" "${@:2}"
 }
-if nokvm true 2>/dev/null; then
-    for a in "-accel kvm" "-enable-kvm" "-machine accel=kvm"; do
-        # shellcheck disable=SC2086
-        nokvm timeout 10 /usr/bin/qemu-system-x86_64 $a -display none -machine none \
-            >/dev/null 2>"$tmp/qerr" </dev/null
-        qrc=$?
-        # shellcheck disable=SC2086
-        nokvm timeout 10 "$VIREO" $a -display none -machine none >/dev/null 2>"$tmp/verr" </dev/null
-        vrc=$?
-        if [ $qrc = $vrc ] && cmp -s "$tmp/qerr" "$tmp/verr"; then
-            ok "no-kvm/${a// /}"
-        else
-            fail "no-kvm/${a// /}" "QEMU: $qrc $(cat "$tmp/qerr") / Vireo: $vrc $(cat "$tmp/verr")"
-        fi
-    done
+if ! command -v setpriv >/dev/null || ! kvmns absent true 2>/dev/null; then
+    skip no-kvm "cannot make a mount namespace here (needs root and setpriv)"
+elif [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+    skip no-kvm "QEMU 7.2 not installed"
 else
-    skip no-kvm "cannot make a mount namespace here (needs root)"
+    for sit in absent eacces nodev devnull dir; do
+        [ $sit = nodev ] && [ -z "$misc_free" ] && { skip no-kvm/nodev "no free misc minor"; continue; }
+        for a in "-accel kvm" "-enable-kvm" "-machine accel=kvm" "-accel kvm -accel tcg" \
+            "-machine accel=kvm:tcg"; do
+            for who in qemu vireo; do # side by side
+                if [ $who = qemu ]; then bin=/usr/bin/qemu-system-x86_64; else bin=$VIREO; fi
+                {
+                    # shellcheck disable=SC2086
+                    printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+                        kvmns $sit timeout 10 "$bin" $a -display none -machine none -qmp stdio \
+                            >/dev/null 2>"$tmp/$who.err"
+                    echo $? >"$tmp/$who.rc"
+                } &
+            done
+            wait
+            name="no-kvm/$sit/$(echo "$a" | tr -d ' ')"
+            if cmp -s "$tmp/qemu.rc" "$tmp/vireo.rc" && cmp -s "$tmp/qemu.err" "$tmp/vireo.err"; then
+                ok "$name"
+            else
+                fail "$name" "QEMU: $(cat "$tmp/qemu.rc") $(cat "$tmp/qemu.err") / Vireo: $(cat "$tmp/vireo.rc") $(cat "$tmp/vireo.err")"
+            fi
+        done
+    done
 fi
 finish

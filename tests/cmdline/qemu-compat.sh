@@ -8,8 +8,11 @@
 # stdin, so accepted command lines exit at once; the options under test come first, so
 # QEMU reports their errors before the added ones matter.
 #
-# Lines QEMU prints that depend on the host or on later stages (CPUID feature warnings,
-# "falling back to ..." after accelerator init) are filtered out before comparing.
+# Lines QEMU prints that depend on the host or on later stages are filtered out before
+# comparing: CPUID feature warnings, and what accelerator start-up says about this host's
+# /dev/kvm (its KVM lines, "failed to initialize kvm: ...", "falling back to ..."; none on a
+# host with working KVM). Those lines are compared with Vireo's own, byte for byte, for every
+# /dev/kvm situation in cmdline/main-exit.sh (no-kvm/...).
 . "$(dirname "$0")/../lib/common.sh"
 
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -29,7 +32,10 @@ normalize() { # stderr file: drop host-specific lines, unify the program name
     grep -v -e "host doesn't support requested feature" \
         -e "TCG doesn't support requested feature" \
         -e "doesn't support hyperthreading" -e "Please configure -smp options properly" \
-        -e "falling back to " -e "^qemu: module .* not found" "$1" |
+        -e "falling back to " -e "^qemu: module .* not found" \
+        -e "^Could not access KVM kernel module: " -e "^kvm version too old$" \
+        -e "^kvm version not supported$" -e "^ioctl(KVM_CREATE_VM) failed: " \
+        -e "^[^ ]*qemu-system-x86_64: \(-accel kvm: \)\?failed to initialize kvm: " "$1" |
         sed -e 's|^[^ :]*qemu-system-x86_64: |PROG: |'
 }
 

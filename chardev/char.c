@@ -294,10 +294,13 @@ void chardev_muxes_realized(void)
             continue;
         }
         m->realized = true;
-        if (backend_open(m->base)) {
-            mux_send_event(m, CHR_EVENT_OPENED);
-        }
-        /* Everybody out, then the focused one in: QEMU's start-up sequence. */
+        /*
+         * QEMU's start-up sequence: each frontend took the focus when it attached, so by the
+         * time the machine is built every frontend but the last has lost it again; only then
+         * does the backend's OPENED reach them all. An HMP monitor that is not focused (the
+         * monitor of -nographic, whose serial port attached after it) therefore holds its
+         * banner until Ctrl-A c brings it in.
+         */
         for (int j = 0; j < MAX_MUX_FE; j++) {
             if (m->fe_used[j] && j != m->focus) {
                 fe_event(&m->fe[j], CHR_EVENT_MUX_OUT);
@@ -305,6 +308,9 @@ void chardev_muxes_realized(void)
         }
         if (m->focus >= 0 && m->fe_used[m->focus]) {
             fe_event(&m->fe[m->focus], CHR_EVENT_MUX_IN);
+        }
+        if (backend_open(m->base)) {
+            mux_send_event(m, CHR_EVENT_OPENED);
         }
     }
 }

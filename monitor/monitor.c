@@ -24,6 +24,8 @@ void monitor_puts(Monitor *mon, const char *s)
     }
     if (mon->capture) {
         g_string_append_len(mon->capture, out->str, out->len);
+    } else if (mon->mux_out) {
+        g_string_append_len(mon->held, out->str, out->len);
     } else if (mon->chr) {
         chardev_write(mon->chr, (const uint8_t *)out->str, out->len);
     }
@@ -231,63 +233,38 @@ static void hmp_banner(Monitor *mon)
 {
     monitor_printf(mon, "QEMU %d.%d.%d monitor - type 'help' for more information\n",
                    VIREO_QEMU_MAJOR, VIREO_QEMU_MINOR, VIREO_QEMU_MICRO);
-    mon->banner_shown = true;
 }
 
 static void hmp_prompt(Monitor *mon)
 {
     monitor_puts(mon, "(qemu) ");
+    rl_prompt_shown(&mon->rl);
+}
+
+/* Output held while the mux had the focus elsewhere goes out now. */
+static void hmp_flush(Monitor *mon)
+{
+    if (!mon->mux_out && mon->held->len && mon->chr) {
+        chardev_write(mon->chr, (const uint8_t *)mon->held->str, mon->held->len);
+        g_string_truncate(mon->held, 0);
+    }
 }
 
 static void hmp_input(Monitor *mon, const uint8_t *buf, int len)
 {
-    for (int i = 0; i < len; i++) {
-        uint8_t c = buf[i];
-        if (mon->esc_state == 1) {
-            mon->esc_state = c == '[' || c == 'O' ? 2 : 0;
-            continue;
-        }
-        if (mon->esc_state == 2) {
-            if (c >= 0x40 && c <= 0x7e) {
-                mon->esc_state = 0; /* end of a cursor-key sequence: ignored */
-            }
-            continue;
-        }
-        if (c == '\r' || c == '\n') {
-            if (c == '\n' && mon->last_cr) {
-                mon->last_cr = false;
-                continue;
-            }
-            mon->last_cr = c == '\r';
-            monitor_puts(mon, "\n");
-            char *line = g_strdup(mon->line->str);
-            g_string_truncate(mon->line, 0);
-            hmp_execute(mon, line);
-            g_free(line);
+    GString *echo = g_string_new(NULL);
+    for (int i = 0; i < len && !mon->quitting; i++) {
+        bool done = rl_feed(&mon->rl, buf[i], echo);
+        monitor_puts(mon, echo->str);
+        g_string_truncate(echo, 0);
+        if (done) {
+            hmp_execute(mon, mon->rl.line);
             if (!mon->quitting) {
                 hmp_prompt(mon);
             }
-            continue;
-        }
-        mon->last_cr = false;
-        if (c == 0x1b) {
-            mon->esc_state = 1;
-        } else if (c == 0x7f || c == 0x08) {
-            if (mon->line->len) {
-                g_string_truncate(mon->line, mon->line->len - 1);
-                monitor_puts(mon, "\b \b");
-            }
-        } else if (c == 0x15) { /* Ctrl-U */
-            while (mon->line->len) {
-                g_string_truncate(mon->line, mon->line->len - 1);
-                monitor_puts(mon, "\b \b");
-            }
-        } else if (c >= 0x20 && mon->line->len < 4096) {
-            char s[2] = {(char)c, 0};
-            g_string_append_c(mon->line, (char)c);
-            monitor_puts(mon, s);
         }
     }
+    g_string_free(echo, TRUE);
 }
 
 /* ---- chardev frontend ----------------------------------------------------------------- */
@@ -329,9 +306,15 @@ static void mon_event(void *opaque, ChrEvent ev)
             mon->negotiated = false;
             mon->oob = false;
             qmp_greeting(mon);
-        } else if (!mon->mux_out) {
+        } else {
+            /* Held (not shown) when the mux gave the focus to another frontend first, as
+             * with -nographic: the banner and prompt then appear at the first Ctrl-A c. */
             hmp_banner(mon);
-            hmp_prompt(mon);
+            if (!mon->mux_out) {
+                rl_restart(&mon->rl);
+                hmp_prompt(mon);
+            }
+            mon->reset_seen = true;
         }
         break;
     case CHR_EVENT_CLOSED:
@@ -341,19 +324,32 @@ static void mon_event(void *opaque, ChrEvent ev)
             qj_streamer_reset(mon->parser);
             mon->negotiated = false;
         } else {
-            g_string_truncate(mon->line, 0);
+            rl_restart(&mon->rl);
         }
         break;
     case CHR_EVENT_MUX_OUT:
+        if (mon->qmp) {
+            break;
+        }
+        if (mon->reset_seen && mon->suspended == 0) {
+            monitor_puts(mon, "\n"); /* leave the prompt's line */
+        }
+        mon->suspended++;
         mon->mux_out = true;
         break;
     case CHR_EVENT_MUX_IN:
+        if (mon->qmp) {
+            break;
+        }
         mon->mux_out = false;
-        if (!mon->qmp) {
-            if (!mon->banner_shown) {
-                hmp_banner(mon);
+        if (mon->reset_seen) {
+            hmp_flush(mon);
+            rl_restart(&mon->rl);
+            if (mon->suspended > 0 && --mon->suspended == 0) {
+                hmp_prompt(mon);
             }
-            hmp_prompt(mon);
+        } else {
+            mon->suspended = 0;
         }
         break;
     }
@@ -365,7 +361,8 @@ Monitor *monitor_new(Chardev *chr, bool qmp, bool pretty, char **errp)
     mon->chr = chr;
     mon->qmp = qmp;
     mon->pretty = pretty;
-    mon->line = g_string_new(NULL);
+    rl_init(&mon->rl);
+    mon->held = g_string_new(NULL);
     if (qmp) {
         mon->parser = qj_streamer_new(qmp_handle_message, mon);
     }
@@ -383,7 +380,7 @@ Monitor *monitor_new(Chardev *chr, bool qmp, bool pretty, char **errp)
     if (!chardev_attach(chr, &fe, errp)) {
         g_ptr_array_remove(monitors, mon);
         qj_streamer_free(mon->parser);
-        g_string_free(mon->line, TRUE);
+        g_string_free(mon->held, TRUE);
         g_free(mon);
         return NULL;
     }
@@ -396,7 +393,8 @@ void monitor_free_all(void)
         Monitor *mon = g_ptr_array_index(monitors, i);
         chardev_detach(mon->chr, mon);
         qj_streamer_free(mon->parser);
-        g_string_free(mon->line, TRUE);
+        rl_free(&mon->rl);
+        g_string_free(mon->held, TRUE);
         g_free(mon);
     }
     if (monitors) {

@@ -204,7 +204,8 @@ def mux():
         expect("mux/ctrl-a-c-to-hmp", r, BANNER)
         s.sendall(b"info status\r")
         r = read_until(s, b"(qemu) ")
-        expect("mux/hmp-command", r, b"info status\r\nVM status: running\r\n(qemu) ")
+        check("mux/hmp-command", r.endswith(b"info status\x1b[K\r\nVM status: running\r\n(qemu) "),
+              repr(r))
         s.sendall(b"\x01h")
         r = read_until(s, b"C-a C-a  sends C-a\n\r")
         check("mux/help", b"C-a c    switch between console and monitor\n\r" in r, repr(r))
@@ -223,15 +224,70 @@ def mux():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def same_version(b):
+    """QEMU's banner names its own micro version (Debian's 7.2 says 7.2.22); Vireo says 7.2.0."""
+    import re
+    return re.sub(rb"QEMU 7\.2\.[0-9]+ monitor", b"QEMU 7.2.0 monitor", b)
+
+
 def monitor_stdio():
-    p = subprocess.run([VIREO] + BASE + ["-monitor", "stdio", "-name", "hmp1"],
-                       input=b"info name\nstop\ninfo status\nbogus\nquit\n",
-                       capture_output=True, timeout=20)
-    out = p.stdout.replace(b"\r\n", b"\n")
-    expect("stdio/hmp-session", (p.returncode, out),
-           (0, b"QEMU 7.2.0 monitor - type 'help' for more information\n(qemu) info name\nhmp1\n"
-               b"(qemu) stop\n(qemu) info status\nVM status: paused\n(qemu) bogus\n"
-               b"unknown command: 'bogus'\n(qemu) quit\n"))
+    # The line editor echoes as QEMU's does (the line redrawn after every byte with ESC [ D /
+    # ESC [ K), history (ESC [ A), Ctrl-W, cursor keys, backspace: byte for byte as QEMU 7.2.
+    # (Not Tab: QEMU completes from its own, larger command table.)
+    keys = (b"info name\nstop\ninfo status\nbogus\n\x1b[A\x1b[A\n"
+            b"info  versionx\x7f\x1b[D\x1b[Dio\x1b[F\x17\x17status\r"
+            b"\x1b[1~\x04\x1b[4~\x1bOH\x1bOF\x01\x05quit\n")
+    res = []
+    for b in (VIREO, QEMU):
+        p = subprocess.run([b] + BASE + ["-monitor", "stdio", "-name", "hmp1"], input=keys,
+                           capture_output=True, timeout=20)
+        res.append((p.returncode, same_version(p.stdout)))
+    expect("stdio/hmp-session-as-qemu", res[0], res[1])
+    check("stdio/hmp-session-ran", b"VM status: paused" in res[0][1], repr(res[0][1][-300:]))
+
+
+def mux_session_vs_qemu():
+    """The serial port and the human monitor on one mux (-serial mon:stdio, -nographic): the
+    guest's bytes come first, with no monitor banner or prompt before them; the first Ctrl-A c
+    shows the banner and a prompt, a command runs, Ctrl-A c back prints a line end, and again
+    the prompt: every byte as QEMU 7.2 writes it. The guest is tests/lib/mkmultiboot.py's
+    kernel without isa-debug-exit: it prints what the loader passed and halts."""
+    tmp = tempfile.mkdtemp()
+    try:
+        kernel = os.path.join(tmp, "mb.elf")
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "../lib/mkmultiboot.py"),
+                        kernel], check=True)
+        for mode, args in (("serial-mon-stdio", ["-display", "none", "-serial", "mon:stdio"]),
+                           ("nographic", ["-nographic"])):
+            res = {}
+            for who, b in (("vireo", VIREO), ("qemu", QEMU)):
+                p = subprocess.Popen([b, "-accel", "tcg", "-m", "64", "-kernel", kernel] + args,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+                fd = p.stdout.fileno()
+                parts = [read_until(fd, b"bye\n", 30)]  # the guest's last line
+                for keys, token in ((b"\x01c", b"(qemu) "), (b"info status\r", b"(qemu) "),
+                                    (b"\x01c", b"\r\n"), (b"\x01c", b"(qemu) "),
+                                    (b"\x01x", b"QEMU: Terminated\n\r")):
+                    p.stdin.write(keys)
+                    p.stdin.flush()
+                    parts.append(same_version(read_until(fd, token, 10)))
+                try:
+                    rc = p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    rc = "timeout"
+                res[who] = (parts, rc)
+            v, q = res["vireo"][0], res["qemu"][0]
+            name = "mux/" + mode
+            # Before the first Ctrl-A c: the guest's bytes only (QEMU's -nographic adds SeaBIOS's
+            # console output in front; Vireo boots without firmware).
+            check(name + "/no-banner-before-guest",
+                  v[0].startswith(b"multiboot: hello") and b"monitor" not in v[0]
+                  and b"monitor" not in q[0] and q[0].endswith(v[0]), repr((v[0][:120], q[0][-200:])))
+            expect(name + "/session-as-qemu", (v[1:], res["vireo"][1]), (q[1:], res["qemu"][1]))
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
 
 
 def errors_like_qemu():
@@ -263,7 +319,7 @@ def errors_like_qemu():
 
 
 for f in (file_backend, pipe_backend, pty_backend, socket_client_reconnect, socket_server_wait,
-          inherited_fd, mux, monitor_stdio, errors_like_qemu):
+          inherited_fd, mux, monitor_stdio, mux_session_vs_qemu, errors_like_qemu):
     try:
         f()
     except Exception as e:  # noqa: BLE001

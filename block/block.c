@@ -539,7 +539,7 @@ int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)
     return bs->drv->check(bs, res, fix);
 }
 
-struct QObj *bdrv_get_specific_info(BlockDriverState *bs)
+QJ *bdrv_get_specific_info(BlockDriverState *bs)
 {
     return bs->drv->get_specific_info ? bs->drv->get_specific_info(bs) : NULL;
 }

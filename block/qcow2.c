@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "vireo/block-qobject.h"
+#include "vireo/qjson.h"
 #include "vireo/error.h"
 #include "qcow2.h"
 
@@ -1998,7 +1998,7 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
 }
 
 /* The persistent dirty bitmaps of the directory (info's "bitmaps"), or NULL when none. */
-static QObj *bitmap_info_list(BDRVQcow2State *s)
+static QJ *bitmap_info_list(BDRVQcow2State *s)
 {
     if (!s->nb_bitmaps || !s->bitmap_dir_offset || !s->bitmap_dir_size ||
         s->bitmap_dir_size > (64u << 20)) {
@@ -2009,7 +2009,7 @@ static QObj *bitmap_info_list(BDRVQcow2State *s)
         g_free(dir);
         return NULL;
     }
-    QObj *l = qobj_list();
+    QJ *l = qj_array();
     uint64_t p = 0;
     for (uint32_t i = 0; i < s->nb_bitmaps && p + 24 <= s->bitmap_dir_size; i++) {
         const uint8_t *e = dir + p;
@@ -2020,51 +2020,51 @@ static QObj *bitmap_info_list(BDRVQcow2State *s)
         if (p + 24 + extra + name_size > s->bitmap_dir_size || gbits > 63) {
             break;
         }
-        QObj *b = qobj_dict();
-        QObj *fl = qobj_list();
+        QJ *b = qj_object();
+        QJ *fl = qj_array();
         if (flags & 1) {
-            qobj_append(fl, qobj_str("in-use"));
+            qj_append(fl, qj_string("in-use"));
         }
         if (flags & 2) {
-            qobj_append(fl, qobj_str("auto"));
+            qj_append(fl, qj_string("auto"));
         }
-        qobj_put(b, "flags", fl);
+        qj_set(b, "flags", fl);
         char *name = g_strndup((const char *)e + 24 + extra, name_size);
-        qobj_put(b, "name", qobj_str(name));
+        qj_set(b, "name", qj_string(name));
         g_free(name);
-        qobj_put(b, "granularity", qobj_int((int64_t)(1ULL << gbits)));
-        qobj_append(l, b);
+        qj_set(b, "granularity", qj_int((int64_t)(1ULL << gbits)));
+        qj_append(l, b);
         p += (24 + extra + name_size + 7) & ~7ULL;
     }
     g_free(dir);
     return l;
 }
 
-static QObj *qcow2_specific_info(BlockDriverState *bs)
+static QJ *qcow2_specific_info(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    QObj *d = qobj_dict();
+    QJ *d = qj_object();
     if (s->version == 2) {
-        qobj_put(d, "compat", qobj_str("0.10"));
-        qobj_put(d, "refcount-bits", qobj_int(1 << s->refcount_order));
+        qj_set(d, "compat", qj_string("0.10"));
+        qj_set(d, "refcount-bits", qj_int(1 << s->refcount_order));
     } else {
-        qobj_put(d, "compat", qobj_str("1.1"));
-        qobj_put(d, "lazy-refcounts", qobj_bool(s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS));
-        QObj *bm = bitmap_info_list(s);
+        qj_set(d, "compat", qj_string("1.1"));
+        qj_set(d, "lazy-refcounts", qj_bool(s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS));
+        QJ *bm = bitmap_info_list(s);
         if (bm) {
-            qobj_put(d, "bitmaps", bm);
+            qj_set(d, "bitmaps", bm);
         }
-        qobj_put(d, "refcount-bits", qobj_int(1 << s->refcount_order));
+        qj_set(d, "refcount-bits", qj_int(1 << s->refcount_order));
         if (s->data_file_name) {
-            qobj_put(d, "data-file", qobj_str(s->data_file_name));
+            qj_set(d, "data-file", qj_string(s->data_file_name));
         }
         if (qcow2_has_data_file(s)) {
-            qobj_put(d, "data-file-raw", qobj_bool(s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW));
+            qj_set(d, "data-file-raw", qj_bool(s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW));
         }
-        qobj_put(d, "corrupt", qobj_bool(s->incompat & QCOW2_INCOMPAT_CORRUPT));
-        qobj_put(d, "extended-l2", qobj_bool(s->incompat & QCOW2_INCOMPAT_EXTL2));
+        qj_set(d, "corrupt", qj_bool(s->incompat & QCOW2_INCOMPAT_CORRUPT));
+        qj_set(d, "extended-l2", qj_bool(s->incompat & QCOW2_INCOMPAT_EXTL2));
     }
-    qobj_put(d, "compression-type", qobj_str(s->compression_type ? "zstd" : "zlib"));
+    qj_set(d, "compression-type", qj_string(s->compression_type ? "zstd" : "zlib"));
     return d;
 }
 

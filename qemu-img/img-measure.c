@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
-#include "vireo/block-qobject.h"
+#include "vireo/qjson.h"
 #include "vireo/block.h"
 #include "vireo/error.h"
 #include "qemu-img-cmds.h"
@@ -203,17 +203,16 @@ int img_measure(int argc, char **argv)
             printf("bitmaps size: %" PRIu64 "\n", bitmaps);
         }
     } else {
-        QObj *d = qobj_dict();
+        QJ *d = qj_object();
         if (has_bitmaps) {
-            qobj_put(d, "bitmaps", qobj_int((int64_t)bitmaps));
+            qj_set(d, "bitmaps", qj_int((int64_t)bitmaps));
         }
-        qobj_put(d, "required", qobj_int((int64_t)required));
-        qobj_put(d, "fully-allocated", qobj_int((int64_t)fully));
-        GString *js = g_string_new(NULL);
-        qobj_to_json(d, js);
-        printf("%s\n", js->str);
-        g_string_free(js, true);
-        qobj_free(d);
+        qj_set(d, "required", qj_int((int64_t)required));
+        qj_set(d, "fully-allocated", qj_int((int64_t)fully));
+        char *js = qj_to_json(d, QJ_PRETTY | QJ_QEMU_ORDER);
+        printf("%s\n", js);
+        g_free(js);
+        qj_free(d);
     }
     ret = 0;
 out:

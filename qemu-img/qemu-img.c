@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <glib.h>
-#include "vireo/block-qobject.h"
+#include "vireo/qjson.h"
 #include "vireo/block.h"
 #include "vireo/error.h"
 #include "tools.h"
@@ -309,58 +309,58 @@ fail:
 
 /* ---- info ---- */
 
-static QObj *image_info(BlockDriverState *bs, const char *filename)
+static QJ *image_info(BlockDriverState *bs, const char *filename)
 {
-    QObj *d = qobj_dict();
+    QJ *d = qj_object();
     BlockDriverInfo bdi;
-    qobj_put(d, "filename", qobj_str(filename));
-    qobj_put(d, "format", qobj_str(bs->drv->format_name));
+    qj_set(d, "filename", qj_string(filename));
+    qj_set(d, "format", qj_string(bs->drv->format_name));
     bool have_bdi = bdrv_get_info(bs, &bdi) == 0;
-    qobj_put(d, "dirty-flag", qobj_bool(have_bdi && bdi.is_dirty));
+    qj_set(d, "dirty-flag", qj_bool(have_bdi && bdi.is_dirty));
     int64_t actual = bdrv_allocated_size(bs);
     if (actual >= 0) {
-        qobj_put(d, "actual-size", qobj_int(actual));
+        qj_set(d, "actual-size", qj_int(actual));
     }
-    qobj_put(d, "virtual-size", qobj_int(bdrv_getlength(bs)));
+    qj_set(d, "virtual-size", qj_int(bdrv_getlength(bs)));
     if (have_bdi && bdi.cluster_size) {
-        qobj_put(d, "cluster-size", qobj_int(bdi.cluster_size));
+        qj_set(d, "cluster-size", qj_int(bdi.cluster_size));
     }
     if (bs->backing_file && bs->backing_file[0]) {
-        qobj_put(d, "backing-filename", qobj_str(bs->backing_file));
-        qobj_put(d, "full-backing-filename", qobj_str(bs->full_backing_filename));
+        qj_set(d, "backing-filename", qj_string(bs->backing_file));
+        qj_set(d, "full-backing-filename", qj_string(bs->full_backing_filename));
         if (bs->backing_format) {
-            qobj_put(d, "backing-filename-format", qobj_str(bs->backing_format));
+            qj_set(d, "backing-filename-format", qj_string(bs->backing_format));
         }
     }
     BlockSnapshotInfo *sn;
     int n = bdrv_snapshot_list(bs, &sn);
     if (n > 0) {
-        QObj *l = qobj_list();
+        QJ *l = qj_array();
         for (int i = 0; i < n; i++) {
-            QObj *s = qobj_dict();
-            qobj_put(s, "id", qobj_str(sn[i].id));
-            qobj_put(s, "name", qobj_str(sn[i].name));
-            qobj_put(s, "vm-state-size", qobj_int((int64_t)sn[i].vm_state_size));
-            qobj_put(s, "date-sec", qobj_int(sn[i].date_sec));
-            qobj_put(s, "date-nsec", qobj_int(sn[i].date_nsec));
-            qobj_put(s, "vm-clock-sec", qobj_int((int64_t)(sn[i].vm_clock_nsec / 1000000000)));
-            qobj_put(s, "vm-clock-nsec", qobj_int((int64_t)(sn[i].vm_clock_nsec % 1000000000)));
+            QJ *s = qj_object();
+            qj_set(s, "id", qj_string(sn[i].id));
+            qj_set(s, "name", qj_string(sn[i].name));
+            qj_set(s, "vm-state-size", qj_int((int64_t)sn[i].vm_state_size));
+            qj_set(s, "date-sec", qj_int(sn[i].date_sec));
+            qj_set(s, "date-nsec", qj_int(sn[i].date_nsec));
+            qj_set(s, "vm-clock-sec", qj_int((int64_t)(sn[i].vm_clock_nsec / 1000000000)));
+            qj_set(s, "vm-clock-nsec", qj_int((int64_t)(sn[i].vm_clock_nsec % 1000000000)));
             if (sn[i].icount != -1) {
-                qobj_put(s, "icount", qobj_int(sn[i].icount));
+                qj_set(s, "icount", qj_int(sn[i].icount));
             }
-            qobj_append(l, s);
+            qj_append(l, s);
         }
-        qobj_put(d, "snapshots", l);
+        qj_set(d, "snapshots", l);
     }
     if (n >= 0) {
         bdrv_snapshot_list_free(sn, n);
     }
-    QObj *spec = bdrv_get_specific_info(bs);
+    QJ *spec = bdrv_get_specific_info(bs);
     if (spec) {
-        QObj *fs = qobj_dict();
-        qobj_put(fs, "type", qobj_str(bs->drv->format_name));
-        qobj_put(fs, "data", spec);
-        qobj_put(d, "format-specific", fs);
+        QJ *fs = qj_object();
+        qj_set(fs, "type", qj_string(bs->drv->format_name));
+        qj_set(fs, "data", spec);
+        qj_set(d, "format-specific", fs);
     }
     return d;
 }
@@ -435,11 +435,13 @@ static void dump_human_info(BlockDriverState *bs, const char *filename, GString 
     if (n >= 0) {
         bdrv_snapshot_list_free(sn, n);
     }
-    QObj *spec = bdrv_get_specific_info(bs);
+    QJ *spec = bdrv_get_specific_info(bs);
     if (spec) {
         g_string_append(out, "Format specific information:\n");
-        qobj_dump_human(spec, 1, out);
-        qobj_free(spec);
+        char *h = qj_to_human(spec, 1);
+        g_string_append(out, h);
+        g_free(h);
+        qj_free(spec);
     }
 }
 
@@ -507,7 +509,7 @@ int img_info(int argc, char **argv)
     }
     const char *filename = argv[optind];
     GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    QObj *list = qobj_list();
+    QJ *list = qj_array();
     GString *human = g_string_new(NULL);
     char *name = g_strdup(filename);
     char *f = fmt ? g_strdup(fmt) : NULL;
@@ -528,13 +530,13 @@ int img_info(int argc, char **argv)
             break;
         }
         const char *shown = first && img_image_opts ? bs->filename : name;
-        QObj *info = image_info(bs, shown);
+        QJ *info = image_info(bs, shown);
         if (!first) {
             g_string_append_c(human, '\n');
         }
         first = false;
         dump_human_info(bs, shown, human);
-        qobj_append(list, info);
+        qj_append(list, info);
         g_free(name);
         g_free(f);
         name = NULL;
@@ -549,61 +551,54 @@ int img_info(int argc, char **argv)
     g_free(f);
     if (ret == 0) {
         if (json) {
-            GString *out = g_string_new(NULL);
-            if (chain) {
-                qobj_to_json(list, out);
-            } else {
-                QObjType t = QOBJ_LIST;
-                (void)t;
-                /* the single image's dict */
-                qobj_to_json(qobj_list_get(list, 0), out);
-            }
-            printf("%s\n", out->str);
-            g_string_free(out, TRUE);
+            /* --backing-chain: the list; otherwise the single image's object */
+            char *out = qj_to_json(chain ? list : list->arr.items[0], QJ_PRETTY | QJ_QEMU_ORDER);
+            printf("%s\n", out);
+            g_free(out);
         } else {
             fputs(human->str, stdout);
         }
     }
     g_string_free(human, TRUE);
-    qobj_free(list);
+    qj_free(list);
     g_hash_table_destroy(seen);
     return ret;
 }
 
 /* ---- check ---- */
 
-static QObj *check_to_qobj(const BdrvCheckResult *r, const char *filename, const char *fmt)
+static QJ *check_to_qj(const BdrvCheckResult *r, const char *filename, const char *fmt)
 {
-    QObj *d = qobj_dict();
-    qobj_put(d, "filename", qobj_str(filename));
-    qobj_put(d, "format", qobj_str(fmt));
-    qobj_put(d, "check-errors", qobj_int(r->check_errors));
+    QJ *d = qj_object();
+    qj_set(d, "filename", qj_string(filename));
+    qj_set(d, "format", qj_string(fmt));
+    qj_set(d, "check-errors", qj_int(r->check_errors));
     if (r->image_end_offset) {
-        qobj_put(d, "image-end-offset", qobj_int(r->image_end_offset));
+        qj_set(d, "image-end-offset", qj_int(r->image_end_offset));
     }
     if (r->corruptions) {
-        qobj_put(d, "corruptions", qobj_int(r->corruptions));
+        qj_set(d, "corruptions", qj_int(r->corruptions));
     }
     if (r->leaks) {
-        qobj_put(d, "leaks", qobj_int(r->leaks));
+        qj_set(d, "leaks", qj_int(r->leaks));
     }
     if (r->corruptions_fixed) {
-        qobj_put(d, "corruptions-fixed", qobj_int(r->corruptions_fixed));
+        qj_set(d, "corruptions-fixed", qj_int(r->corruptions_fixed));
     }
     if (r->leaks_fixed) {
-        qobj_put(d, "leaks-fixed", qobj_int(r->leaks_fixed));
+        qj_set(d, "leaks-fixed", qj_int(r->leaks_fixed));
     }
     if (r->total_clusters) {
-        qobj_put(d, "total-clusters", qobj_int((int64_t)r->total_clusters));
+        qj_set(d, "total-clusters", qj_int((int64_t)r->total_clusters));
     }
     if (r->allocated_clusters) {
-        qobj_put(d, "allocated-clusters", qobj_int((int64_t)r->allocated_clusters));
+        qj_set(d, "allocated-clusters", qj_int((int64_t)r->allocated_clusters));
     }
     if (r->fragmented_clusters) {
-        qobj_put(d, "fragmented-clusters", qobj_int((int64_t)r->fragmented_clusters));
+        qj_set(d, "fragmented-clusters", qj_int((int64_t)r->fragmented_clusters));
     }
     if (r->compressed_clusters) {
-        qobj_put(d, "compressed-clusters", qobj_int((int64_t)r->compressed_clusters));
+        qj_set(d, "compressed-clusters", qj_int((int64_t)r->compressed_clusters));
     }
     return d;
 }
@@ -732,12 +727,11 @@ int img_check(int argc, char **argv)
     }
     if (ret == 0) {
         if (json) {
-            QObj *d = check_to_qobj(&r, filename, bs->drv->format_name);
-            GString *out = g_string_new(NULL);
-            qobj_to_json(d, out);
-            qprintf(quiet, "%s\n", out->str);
-            g_string_free(out, TRUE);
-            qobj_free(d);
+            QJ *d = check_to_qj(&r, filename, bs->drv->format_name);
+            char *out = qj_to_json(d, QJ_PRETTY | QJ_QEMU_ORDER);
+            qprintf(quiet, "%s\n", out);
+            g_free(out);
+            qj_free(d);
         } else {
             dump_human_check(&r, quiet);
         }

@@ -27,7 +27,7 @@
 
 typedef struct BlockDriver BlockDriver;
 typedef struct BlockDriverState BlockDriverState;
-typedef struct QObj QObj;
+typedef struct QJ QJ;
 typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 
 /* Open flags */
@@ -132,7 +132,7 @@ struct BlockDriver {
     int (*create)(const char *filename, QOpts *opts, char **errp);
     const BlockCreateOpt *create_opts;
     /* "format-specific" data for qemu-img info (a dict), or NULL. */
-    QObj *(*get_specific_info)(BlockDriverState *bs);
+    QJ *(*get_specific_info)(BlockDriverState *bs);
     int (*snapshot_list)(BlockDriverState *bs, BlockSnapshotInfo **list);
     /* info->id NULL or "" = next free id; uses name, dates, vm_clock_nsec, icount. */
     int (*snapshot_create)(BlockDriverState *bs, const BlockSnapshotInfo *info);
@@ -258,7 +258,7 @@ int bdrv_is_allocated_above(BlockDriverState *bs, BlockDriverState *base, uint64
                             uint64_t bytes, uint64_t *pnum, int *depth);
 int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
 int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
-QObj *bdrv_get_specific_info(BlockDriverState *bs);
+QJ *bdrv_get_specific_info(BlockDriverState *bs);
 /* Number of snapshots (>= 0) with *list g_malloc'd, or -errno. */
 int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n);

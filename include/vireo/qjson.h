@@ -1,5 +1,7 @@
 /*
- * JSON values, a streaming parser and a serializer, speaking the dialect of QEMU's QMP:
+ * JSON values, a streaming parser and a serializer, speaking the dialect of QEMU's QObject
+ * layer: the one JSON library of Vireo, used by QMP (monitor/), qemu-img's --output=json and
+ * its human "Format specific information" dump, and the block layer's info structures.
  *
  *  - the parser accepts RFC 8259 JSON plus 'single-quoted' strings and the escape \'; strings
  *    are kept as NUL-terminated modified UTF-8 (U+0000 is stored as C0 80);
@@ -88,6 +90,12 @@ const char *qj_get_str(const QJ *obj, const char *key); /* NULL unless a string 
 #define QJ_PRETTY     1u /* newlines and 4-space indentation, as QEMU's pretty mode */
 #define QJ_QEMU_ORDER 2u /* members in QEMU QDict iteration order instead of insertion order */
 char *qj_to_json(const QJ *v, unsigned flags);
+/*
+ * qemu-img's human dump of an object or array (QEMU's dump_qobject): one "key: value" line per
+ * member in QDict order, '-' in keys shown as ' ', nested values indented by 4 more spaces per
+ * level starting at `indent` levels, array elements as "[i]:". Returns a g_malloc'd string.
+ */
+char *qj_to_human(const QJ *v, int indent);
 /* The indexes of obj's members in QEMU QDict iteration order (g_free the array). */
 size_t *qj_qemu_member_order(const QJ *obj);
 

@@ -95,6 +95,31 @@ int main(void)
                     "{\n    \"a\": [\n        1,\n        2\n    ],\n    \"b\": {\n    }\n}",
                     QJ_PRETTY);
     check_roundtrip("json/trailing", "{} {}", "JSON parse error, trailing data", 0);
+
+    /* qemu-img's human dump: QDict order, '-' as ' ', strings bare, lists as [i] */
+    {
+        QJ *v = qj_parse("{\"compat\":\"1.1\",\"lazy-refcounts\":false,\"refcount-bits\":16,"
+                         "\"bitmaps\":[{\"flags\":[\"auto\"],\"name\":\"b 1\",\"granularity\":"
+                         "65536}],\"corrupt\":false}",
+                         NULL);
+        char *h = qj_to_human(v, 1);
+        const char *want = "    compat: 1.1\n"
+                           "    lazy refcounts: false\n"
+                           "    bitmaps:\n"
+                           "        [0]:\n"
+                           "            flags:\n"
+                           "                [0]: auto\n"
+                           "            name: b 1\n"
+                           "            granularity: 65536\n"
+                           "    refcount bits: 16\n"
+                           "    corrupt: false\n";
+        if (strcmp(h, want)) {
+            printf("# got [%s]\n", h);
+        }
+        CHECK("json/human-dump", !strcmp(h, want));
+        g_free(h);
+        qj_free(v);
+    }
     check_roundtrip("json/empty", "  ", "JSON parse error, expecting value", 0);
 
     /* streaming: split anywhere, several per chunk */

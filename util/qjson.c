@@ -468,6 +468,66 @@ char *qj_to_json(const QJ *v, unsigned flags)
     return g_string_free(out, FALSE);
 }
 
+/* ---- qemu-img's human dump ------------------------------------------------------------- */
+
+static void human_dump(GString *out, const QJ *v, int indent);
+
+static bool is_compound(const QJ *v)
+{
+    return v->type == QJ_OBJECT || v->type == QJ_ARRAY;
+}
+
+/* A scalar as qemu-img prints it: strings bare, the rest as in JSON. */
+static void human_value(GString *out, const QJ *v, int indent)
+{
+    if (v->type == QJ_STRING) {
+        g_string_append(out, v->s);
+    } else if (is_compound(v)) {
+        human_dump(out, v, indent);
+    } else {
+        put_value(out, v, 0, 0);
+    }
+}
+
+static void human_dump(GString *out, const QJ *v, int indent)
+{
+    if (v->type == QJ_ARRAY) {
+        for (size_t i = 0; i < v->arr.n; i++) {
+            const QJ *e = v->arr.items[i];
+            g_string_append_printf(out, "%*s[%zu]:%c", indent * 4, "", i,
+                                   is_compound(e) ? '\n' : ' ');
+            human_value(out, e, indent + 1);
+            if (!is_compound(e)) {
+                g_string_append_c(out, '\n');
+            }
+        }
+        return;
+    }
+    size_t *order = qj_qemu_member_order(v);
+    for (size_t k = 0; k < v->obj.n; k++) {
+        const QJMember *m = &v->obj.m[order[k]];
+        g_string_append_printf(out, "%*s", indent * 4, "");
+        for (const char *p = m->key; *p; p++) {
+            g_string_append_c(out, *p == '-' ? ' ' : *p);
+        }
+        g_string_append_printf(out, ":%c", is_compound(m->value) ? '\n' : ' ');
+        human_value(out, m->value, indent + 1);
+        if (!is_compound(m->value)) {
+            g_string_append_c(out, '\n');
+        }
+    }
+    g_free(order);
+}
+
+char *qj_to_human(const QJ *v, int indent)
+{
+    GString *out = g_string_new(NULL);
+    if (is_compound(v)) {
+        human_dump(out, v, indent);
+    }
+    return g_string_free(out, FALSE);
+}
+
 /* ---- lexer ---------------------------------------------------------------------------- */
 
 typedef enum {

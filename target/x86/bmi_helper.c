@@ -1,84 +1,61 @@
 /*
- * BMI1 (ANDN, BEXTR, BLSI, BLSMSK, BLSR, TZCNT) and BMI2 (BZHI, MULX, PDEP, PEXT, RORX, SARX,
- * SHLX, SHRX). They are offered (CPUID leaf 7) only by -cpu max and only when the host has
- * them, so the flag-writing ones and PDEP/PEXT run as the host's own instruction: results and
- * flags, the ones the manuals leave undefined included, are the host's. The flag-free shifts,
- * RORX and MULX are plain C.
+ * BMI1 (ANDN, BEXTR, BLSI, BLSMSK, BLSR, TZCNT), BMI2 (BZHI, MULX, PDEP, PEXT, RORX, SARX, SHLX,
+ * SHRX), LZCNT (ABM) and POPCNT, all in C: results and flags are the CPU model's on every host
+ * (the flags the manuals leave undefined as QEMU 7.2's TCG sets them, see cc_helper.c), and
+ * -cpu max offers them whatever the host has. BMI1/BMI2 are in CPUID leaf 7 EBX bits 3 and 8.
  */
-#include <cpuid.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "vireo/x86-cpu.h"
 #include "x86-helper.h"
 
-enum { HB_BMI1 = 1, HB_BMI2 = 2 };
-
-static unsigned host_bmi(void)
-{
-    static unsigned feat = ~0u;
-    if (feat == ~0u) {
-        unsigned a, b, c, d, f = 0;
-        if (__get_cpuid_max(0, NULL) >= 7) {
-            __cpuid_count(7, 0, a, b, c, d);
-            f |= (b & (1u << 3) ? HB_BMI1 : 0) | (b & (1u << 8) ? HB_BMI2 : 0);
-        }
-        feat = f;
-    }
-    return feat;
-}
-
-static unsigned guest_bmi(const CPUX86State *env)
-{
-    return env->cpuid_max_model ? host_bmi() : 0;
-}
-
 bool x86_has_bmi1(const CPUX86State *env)
 {
-    return guest_bmi(env) & HB_BMI1;
+    return env->cpuid_max_model;
 }
 
 bool x86_has_bmi2(const CPUX86State *env)
 {
-    return guest_bmi(env) & HB_BMI2;
+    return env->cpuid_max_model;
 }
 
 void x86_bmi_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *ebx)
 {
-    if (leaf == 7 && sub == 0) {
-        unsigned f = guest_bmi(env);
-        *ebx |= (f & HB_BMI1 ? 1u << 3 : 0) | (f & HB_BMI2 ? 1u << 8 : 0);
+    if (leaf == 7 && sub == 0 && env->cpuid_max_model) {
+        *ebx |= 1u << 3 | 1u << 8;
     }
 }
 
-/* x = the AT&T first source, y = the second; the guest flags in and out (skipping the red zone) */
-#define RUN3(insn, W)                                                                              \
-    __asm__("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" insn " %" W "[x], %" W "[y], %" W   \
-            "[d]\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                                   \
-            : [d] "=&r"(d), [f] "+r"(f)                                                            \
-            : [x] "r"(x), [y] "r"(y)                                                               \
-            : "cc")
-#define RUN2(insn, W)                                                                              \
-    __asm__("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" insn " %" W "[x], %" W              \
-            "[d]\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                                   \
-            : [d] "=&r"(d), [f] "+r"(f)                                                            \
-            : [x] "r"(x)                                                                           \
-            : "cc")
-#define SIZED3(insn)                                                                               \
-    do {                                                                                           \
-        if (size == 64) {                                                                          \
-            RUN3(insn, "q");                                                                       \
-        } else {                                                                                   \
-            RUN3(insn, "k");                                                                       \
-        }                                                                                          \
-    } while (0)
-#define SIZED2(insn)                                                                               \
-    do {                                                                                           \
-        if (size == 64) {                                                                          \
-            RUN2(insn, "q");                                                                       \
-        } else {                                                                                   \
-            RUN2(insn, "k");                                                                       \
-        }                                                                                          \
-    } while (0)
+static uint64_t sf_of(int size, uint64_t v)
+{
+    return (v >> (size - 1)) & 1 ? CC_S : 0;
+}
+
+static uint64_t pdep(uint64_t src, uint64_t mask)
+{
+    uint64_t r = 0;
+    for (uint64_t b = 1; mask; b <<= 1) {
+        uint64_t low = mask & -mask;
+        if (src & b) {
+            r |= low;
+        }
+        mask &= mask - 1;
+    }
+    return r;
+}
+
+static uint64_t pext(uint64_t src, uint64_t mask)
+{
+    uint64_t r = 0;
+    for (uint64_t b = 1; mask; b <<= 1) {
+        uint64_t low = mask & -mask;
+        if (src & low) {
+            r |= b;
+        }
+        mask &= mask - 1;
+    }
+    return r;
+}
 
 /*
  * info = op | size << 8. rm = the r/m operand, v = the VEX.vvvv register (for SARX/SHLX/SHRX,
@@ -87,55 +64,69 @@ void x86_bmi_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t
 uint64_t helper_bmi(CPUX86State *env, uint64_t rm, uint64_t v, uint64_t info)
 {
     int op = (int)(info & 0xff), size = (int)((info >> 8) & 0xff);
-    uint64_t f = env->cc, d = 0, x, y;
-    uint64_t mask = size == 64 ? ~0ull : size == 32 ? 0xffffffffull : 0xffffull;
+    uint64_t mask = size == 64 ? ~0ull : (1ull << size) - 1;
     unsigned cmask = size == 64 ? 63 : 31;
+    uint64_t d = 0, f = 0;
+    rm &= mask;
     switch (op) {
-    case BMI_ANDN: /* ANDN r, vvvv, r/m */
-        x = rm, y = v;
-        SIZED3("andn");
+    case BMI_ANDN: /* ANDN r, vvvv, r/m: the flags of TEST result */
+        d = ~v & rm & mask;
+        f = x86_szp_flags(size, d);
         break;
-    case BMI_BEXTR: /* BEXTR r, r/m, vvvv */
-        x = v, y = rm;
-        SIZED3("bextr");
+    case BMI_BEXTR: { /* BEXTR r, r/m, vvvv: start v[7:0], length v[15:8] */
+        unsigned start = v & 0xff, len = (v >> 8) & 0xff;
+        d = start < (unsigned)size ? rm >> start : 0;
+        if (len < 64) {
+            d &= (1ull << len) - 1;
+        }
+        f = x86_szp_flags(size, d);
         break;
-    case BMI_BZHI:
-        x = v, y = rm;
-        SIZED3("bzhi");
+    }
+    case BMI_BZHI: { /* bits from index v[7:0] up cleared; CF: the index is past the operand */
+        unsigned n = v & 0xff;
+        d = n < (unsigned)size ? rm & ((1ull << n) - 1) : rm;
+        f = (n > (unsigned)size - 1 ? CC_C : 0) | (d == 0 ? CC_Z : 0) | sf_of(size, d);
         break;
-    case BMI_PDEP: /* PDEP r, vvvv, r/m */
-        x = rm, y = v;
-        SIZED3("pdep");
-        break;
-    case BMI_PEXT:
-        x = rm, y = v;
-        SIZED3("pext");
-        break;
+    }
     case BMI_BLSR:
-        x = rm;
-        SIZED2("blsr");
+        d = (rm - 1) & rm & mask;
+        f = (rm == 0 ? CC_C : 0) | (d == 0 ? CC_Z : 0) | sf_of(size, d);
         break;
     case BMI_BLSMSK:
-        x = rm;
-        SIZED2("blsmsk");
+        d = (rm - 1) ^ rm;
+        d &= mask;
+        f = (rm == 0 ? CC_C : 0) | sf_of(size, d);
         break;
-    case BMI_BLSI:
-        x = rm;
-        SIZED2("blsi");
+    case BMI_BLSI: /* CF: the source is not zero (the SDM and the hardware; QEMU 7.2 inverts it) */
+        d = -rm & rm & mask;
+        f = (rm != 0 ? CC_C : 0) | (d == 0 ? CC_Z : 0) | sf_of(size, d);
         break;
     case BMI_TZCNT:
-        x = rm;
-        if (size == 16) {
-            RUN2("tzcnt", "w");
+    case BMI_LZCNT:
+        if (rm == 0) {
+            d = (uint64_t)size;
+        } else if (op == BMI_TZCNT) {
+            d = (uint64_t)__builtin_ctzll(rm);
         } else {
-            SIZED2("tzcnt");
+            d = (uint64_t)(__builtin_clzll(rm) - (64 - size));
         }
+        f = (rm == 0 ? CC_C : 0) | (d == 0 ? CC_Z : 0);
+        break;
+    case BMI_POPCNT:
+        d = (uint64_t)__builtin_popcountll(rm);
+        f = rm == 0 ? CC_Z : 0;
+        break;
+    case BMI_PDEP: /* PDEP r, vvvv, r/m: vvvv's low bits to the places r/m's set bits say */
+        d = pdep(v & mask, rm);
+        break;
+    case BMI_PEXT:
+        d = pext(v & mask, rm);
         break;
     case BMI_SHLX:
         d = rm << (v & cmask);
         break;
     case BMI_SHRX:
-        d = (rm & mask) >> (v & cmask);
+        d = rm >> (v & cmask);
         break;
     case BMI_SARX:
         d = size == 64 ? (uint64_t)((int64_t)rm >> (v & cmask))
@@ -143,19 +134,18 @@ uint64_t helper_bmi(CPUX86State *env, uint64_t rm, uint64_t v, uint64_t info)
         break;
     case BMI_RORX: {
         unsigned n = (unsigned)v & cmask;
-        uint64_t a = rm & mask;
-        d = n ? (a >> n) | (a << (size - (int)n)) : a;
+        d = n ? (rm >> n) | (rm << (size - (int)n)) : rm;
         break;
     }
     case BMI_MULX_LO:
     case BMI_MULX_HI: {
-        unsigned __int128 p = (unsigned __int128)(rm & mask) * (v & mask);
+        unsigned __int128 p = (unsigned __int128)rm * (v & mask);
         d = op == BMI_MULX_LO ? (uint64_t)p : size == 64 ? (uint64_t)(p >> 64) : (uint64_t)p >> 32;
         break;
     }
     }
-    if (op <= BMI_TZCNT) {
-        env->cc = (f & CC_MASK) | RFLAGS_FIXED;
+    if (op <= BMI_LAST_FLAGS) {
+        env->cc = f | RFLAGS_FIXED;
     }
     return d & mask;
 }

@@ -1,6 +1,5 @@
 /*
- * MMX, the SSE/SSE2 floating-point and remaining forms, SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT and
- * LZCNT.
+ * MMX, the SSE/SSE2 floating-point and remaining forms, SSE3, SSSE3, SSE4.1 and SSE4.2.
  *
  * Like the x87 (fpu_helper.c), these run on the host's own vector unit: guest and host are the
  * same architecture, so the helper loads the guest's operands into fixed host registers, calls a
@@ -58,29 +57,44 @@ typedef struct SimdOp {
     uint32_t fl;
 } SimdOp;
 
-/* feature bits of the host this runs on */
+/*
+ * What -cpu max offers beyond SSE3. POPCNT and LZCNT are C (bmi_helper.c) and always offered;
+ * SSSE3, SSE4.1 and SSE4.2 run as the host's own instructions, so a host without them (x86-64
+ * CPUs before 2008-2011) cannot offer them: -cpu max then goes without, with QEMU's warning
+ * for a feature the accelerator lacks, printed once.
+ */
 enum { H_SSSE3 = 1, H_SSE41 = 2, H_SSE42 = 4, H_POPCNT = 8, H_LZCNT = 16 };
-static unsigned host_features(void)
+static unsigned max_features(void)
 {
     static unsigned feat = ~0u;
     if (feat == ~0u) {
-        unsigned a, b, c, d, f = 0;
-        if (__get_cpuid(1, &a, &b, &c, &d)) {
-            f |= (c & bit_SSSE3 ? H_SSSE3 : 0) | (c & bit_SSE4_1 ? H_SSE41 : 0) |
-                 (c & bit_SSE4_2 ? H_SSE42 : 0) | (c & bit_POPCNT ? H_POPCNT : 0);
-        }
-        if (__get_cpuid(0x80000001, &a, &b, &c, &d)) {
-            f |= (c & bit_LZCNT) ? H_LZCNT : 0;
+        unsigned a, b, c = 0, d, f = H_POPCNT | H_LZCNT;
+        __get_cpuid(1, &a, &b, &c, &d);
+        static const struct {
+            unsigned host, ours;
+            const char *name;
+            int bit;
+        } need[] = {{bit_SSSE3, H_SSSE3, "ssse3", 9},
+                    {bit_SSE4_1, H_SSE41, "sse4.1", 19},
+                    {bit_SSE4_2, H_SSE42, "sse4.2", 20}};
+        for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+            if (c & need[i].host) {
+                f |= need[i].ours;
+            } else {
+                fprintf(stderr,
+                        "qemu-system-x86_64: warning: TCG doesn't support requested feature: "
+                        "CPUID.01H:ECX.%s [bit %d]\n",
+                        need[i].name, need[i].bit);
+            }
         }
         feat = f;
     }
     return feat;
 }
 
-/* What the guest's CPU model offers beyond SSE3: -cpu max gets what the host can run. */
 static unsigned guest_features(const CPUX86State *env)
 {
-    return env->cpuid_max_model ? host_features() : 0;
+    return env->cpuid_max_model ? max_features() : 0;
 }
 
 void x86_simd_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t *ecx)
@@ -97,6 +111,11 @@ void x86_simd_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t *ecx)
 bool x86_has_lzcnt(const CPUX86State *env)
 {
     return guest_features(env) & H_LZCNT;
+}
+
+bool x86_has_popcnt(const CPUX86State *env)
+{
+    return guest_features(env) & H_POPCNT;
 }
 
 static SimdOp op(int reg, int rm, int msize, uint32_t fl)
@@ -276,13 +295,6 @@ static int lookup(const CPUX86State *env, unsigned map, unsigned opc, unsigned p
                 return 0;
             case 0xd6: /* movq2dq */
                 *o = op(K_X, K_M, 0, W | F_NOMEM);
-                return 0;
-            case 0xb8: /* popcnt */
-            case 0xbd: /* lzcnt */
-                if (!(f & (opc == 0xb8 ? H_POPCNT : H_LZCNT))) {
-                    return -2;
-                }
-                *o = op(K_G, K_G, rexw ? 8 : p66 ? 2 : 4, W | F_FLAGS);
                 return 0;
             }
             return -1;

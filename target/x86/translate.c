@@ -847,7 +847,7 @@ static bool gen_vex(DisasContext *dc, int b)
     }
     Opnd o = opnd_rm(dc, size);
     TCGv a = opnd_load(dc, &o, size);
-    int fl = op <= BMI_TZCNT ? CALL_RW_FLAGS : 0;
+    int fl = op <= BMI_LAST_FLAGS ? CALL_RW_FLAGS : 0;
     TCGv res = tnew(dc);
     gen_call_helper(dc, (void *)helper_bmi, fl, 1, 3, res, a, v, tconst(dc, op | size << 8));
     if (op == BMI_MULX_HI) {
@@ -860,6 +860,18 @@ static bool gen_vex(DisasContext *dc, int b)
     }
     gen_write_reg(dc, size, dest, false, res);
     return true;
+}
+
+/* TZCNT, LZCNT, POPCNT r, r/m (after the F3 prefix): C with the model's flags */
+static void gen_bitcount(DisasContext *dc, int op, int size)
+{
+    decode_modrm(dc);
+    Opnd o = opnd_rm(dc, size);
+    TCGv t = opnd_load(dc, &o, size);
+    TCGv u = tnew(dc);
+    gen_call_helper(dc, (void *)helper_bmi, CALL_RW_FLAGS, 1, 3, u, t, tconst(dc, 0),
+                    tconst(dc, op | size << 8));
+    gen_write_reg(dc, size, dc->reg, false, u);
 }
 
 #define CPL3(dc) (((dc)->flags & TBF_CPL3) != 0)
@@ -2303,9 +2315,10 @@ static void disas_insn(DisasContext *dc)
         gen_call_helper(dc, (void *)helper_emms, CALL_MAY_FAULT, 0, 0);
         break;
     case 0x1b8: /* popcnt (F3) */
-        if (!gen_sse(dc, b)) {
+        if (dc->rep != 0xf3 || !x86_has_popcnt(dc->env)) {
             goto illegal;
         }
+        gen_bitcount(dc, BMI_POPCNT, dsize);
         break;
     case 0x1a2: /* cpuid */
         if (!dc->sys) {
@@ -2444,20 +2457,12 @@ static void disas_insn(DisasContext *dc)
     }
     case 0x1bc:
     case 0x1bd:
-        if (dc->rep == 0xf3 && b == 0x1bc && x86_has_bmi1(dc->env)) { /* tzcnt */
-            decode_modrm(dc);
-            o = opnd_rm(dc, dsize);
-            t = opnd_load(dc, &o, dsize);
-            u = tnew(dc);
-            gen_call_helper(dc, (void *)helper_bmi, CALL_RW_FLAGS, 1, 3, u, t, tconst(dc, 0),
-                            tconst(dc, BMI_TZCNT | dsize << 8));
-            gen_write_reg(dc, dsize, dc->reg, false, u);
+        if (dc->rep == 0xf3 && b == 0x1bc && x86_has_bmi1(dc->env)) {
+            gen_bitcount(dc, BMI_TZCNT, dsize);
             break;
         }
         if (dc->rep == 0xf3 && b == 0x1bd && x86_has_lzcnt(dc->env)) {
-            if (!gen_sse(dc, b)) {
-                goto illegal;
-            }
+            gen_bitcount(dc, BMI_LZCNT, dsize);
             break;
         }
         if (dc->rep == 0xf3 && !dc->sys) {

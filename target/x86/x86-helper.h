@@ -39,6 +39,16 @@ enum {
 uint64_t helper_atomic(CPUX86State *env, uint64_t addr, uint64_t src, uint64_t info);
 void helper_cmpxchg8b(CPUX86State *env, uint64_t addr);
 
+/* The model's values for the flags the manuals leave undefined (cc_helper.c). */
+uint64_t x86_szp_flags(int size, uint64_t v);
+/* flags after shift/rotate SH_* of `in` by count giving res, from the host's flags f */
+uint64_t x86_shift_model_flags(int kind, int size, uint64_t in, uint64_t res, uint64_t count,
+                               uint64_t f);
+/* info = SH_* | size << 8; env->cc: the host's flags after the shift, replaced by the model's */
+void helper_shift_flags(CPUX86State *env, uint64_t in, uint64_t res, uint64_t count, uint64_t info);
+/* SHLD/SHRD (info = right | size << 8): the result; the model's flags into env->cc */
+uint64_t helper_shd(CPUX86State *env, uint64_t dest, uint64_t src, uint64_t count, uint64_t info);
+
 /* SSE/SSE2 on env->xmm (helper.c): see the info layout there */
 void helper_sse(CPUX86State *env, uint64_t addr, uint64_t info);
 
@@ -60,7 +70,7 @@ int x87_call_flags(unsigned op, unsigned modrm);
 void helper_fwait(CPUX86State *env);
 void x86_mmx_check(CPUX86State *env);
 void x86_mmx_enter(CPUX86State *env, bool emms);
-/* simd_helper.c: MMX, SSE floating point, SSE3, SSSE3, SSE4.1/4.2, POPCNT, LZCNT */
+/* simd_helper.c: MMX, SSE floating point, SSE3, SSSE3, SSE4.1/4.2 */
 void helper_simd(CPUX86State *env, uint64_t addr, uint64_t prepared);
 uint64_t x86_simd_prepare(const CPUX86State *env, uint64_t info);
 void helper_emms(CPUX86State *env);
@@ -70,7 +80,8 @@ int x86_simd_call_flags(const CPUX86State *env, unsigned map, unsigned opc, unsi
 bool x86_simd_has_imm(const CPUX86State *env, unsigned map, unsigned opc, unsigned pfx, bool rexw,
                       bool p66);
 bool x86_has_lzcnt(const CPUX86State *env);
-/* bmi_helper.c: BMI1/BMI2 (flag writers first) */
+bool x86_has_popcnt(const CPUX86State *env);
+/* bmi_helper.c: BMI1/BMI2, LZCNT and POPCNT (flag writers first, up to BMI_LAST_FLAGS) */
 enum {
     BMI_ANDN,
     BMI_BEXTR,
@@ -79,6 +90,9 @@ enum {
     BMI_BLSMSK,
     BMI_BLSI,
     BMI_TZCNT,
+    BMI_LZCNT,
+    BMI_POPCNT,
+    BMI_LAST_FLAGS = BMI_POPCNT,
     BMI_PDEP,
     BMI_PEXT,
     BMI_SHLX,

@@ -1638,6 +1638,14 @@ static void clr_qword(Buf *b, int disp)
     put32(b, 0);
 }
 
+static void clr_dword(Buf *b, int disp)
+{
+    static const uint8_t mov[] = {0x41, 0xc7, 0x87}; /* mov dword [r15+disp32], 0 */
+    putn(b, mov, 3);
+    put32(b, (uint32_t)disp);
+    put32(b, 0);
+}
+
 /* end of an x87 case: FNSAVE the state, then clear its pointer fields (FIP/FCS/FOP/FDP/FDS:
  * this host's CPU may deprecate some of them) */
 static void x87_end(Buf *b)
@@ -2332,6 +2340,22 @@ static void simd_emit(Buf *b, const SimdForm *f)
     }
 }
 
+/*
+ * Flags a form writes: returns whether it writes the arithmetic flags and sets *undef to the ones
+ * the manuals leave undefined after it. Only LZCNT has such flags here (OF, SF, PF, AF: an AMD
+ * Zen sets OF, other hosts may not; Vireo's values are pinned in model/lzcnt-tzcnt-popcnt).
+ */
+static bool simd_form_flags(const SimdForm *f, uint64_t *undef)
+{
+    *undef = 0;
+    if (f->pre == 0xf3 && f->map == 0 && f->op == 0xbd) {
+        *undef = CC_O | CC_S | CC_P | CC_A;
+        return true;
+    }
+    return (f->map == 0 && (f->op == 0x2e || f->op == 0x2f || f->op == 0xb8)) ||
+           (f->map == 1 && f->op == 0x17) || (f->map == 2 && f->op >= 0x60 && f->op <= 0x63);
+}
+
 /* Start: every xmm and mm register and MXCSR from the pool; end: all of them to memory. */
 static void simd_prologue(Buf *b, int mxcsr_slot)
 {
@@ -2437,15 +2461,20 @@ static int simd_random_cases(uint64_t seed, int ncases)
         Buf b = {0};
         simd_prologue(&b, SP_OUT - 0x40 + 4 * (int)rn(8));
         int n = 1 + (int)rn(6);
+        uint64_t undef = 0, u;
         for (int i = 0; i < n; i++) {
-            simd_emit(&b, &simd_forms[rn(sizeof(simd_forms) / sizeof(simd_forms[0]))]);
+            const SimdForm *f = &simd_forms[rn(sizeof(simd_forms) / sizeof(simd_forms[0]))];
+            simd_emit(&b, f);
+            if (simd_form_flags(f, &u)) {
+                undef = u; /* the last flag writer's undefined flags */
+            }
         }
         simd_epilogue(&b);
         State in;
         random_state(&in);
         char name[96];
         snprintf(name, sizeof(name), "%ssimd/random seed %#" PRIx64 " case %d", mode, seed, c);
-        if (!diff_case(name, b.b, b.n, &in, 0)) {
+        if (!diff_case(name, b.b, b.n, &in, undef)) {
             if (++fails > 3) {
                 break;
             }
@@ -2470,7 +2499,9 @@ static int simd_each_form(void)
             char name[96];
             snprintf(name, sizeof(name), "%ssimd/form %zu (%02x map %d op %02x) rep %d", mode, k,
                      simd_forms[k].pre, simd_forms[k].map, simd_forms[k].op, rep);
-            if (!diff_case(name, b.b, b.n, &in, 0)) {
+            uint64_t undef;
+            simd_form_flags(&simd_forms[k], &undef);
+            if (!diff_case(name, b.b, b.n, &in, undef)) {
                 fails++;
                 break;
             }
@@ -2510,7 +2541,9 @@ static void test_simd_xm(void)
 }
 
 /* FXSAVE/FXRSTOR and MMX share the x87 registers: MMX writes then FNSAVE; x87 work then
- * FXSAVE (and FXSAVE64), FXRSTOR of a changed image, FXSAVE again. Pointer fields cleared. */
+ * FXSAVE (and FXSAVE64), FXRSTOR of a changed image, FXSAVE again. Pointer fields cleared, and
+ * MXCSR_MASK (bytes 28-31): the host's says what its MXCSR accepts (0x0002FFFF on an AMD Zen,
+ * 0x0000FFFF on Intel cores), Vireo's what the CPU model's does (model/mxcsr-mask pins it). */
 static void test_fxsave(void)
 {
     for (int v = 0; v < 8; v++) {
@@ -2536,6 +2569,7 @@ static void test_fxsave(void)
         clr_qword(&b, fx + 6);
         clr_qword(&b, fx + 14);
         clr_qword(&b, fx + 16);
+        clr_dword(&b, fx + 28);
         static const uint8_t change[] = {0x41, 0xc6, 0x87, 0x04, 0x06, 0, 0, 0x0f}; /* tags 0x0f */
         putn(&b, change, sizeof(change));
         put(&b, 0x41); /* fxrstor [r15+fx] */
@@ -2553,6 +2587,7 @@ static void test_fxsave(void)
         clr_qword(&b, fx + 6);
         clr_qword(&b, fx + 14);
         clr_qword(&b, fx + 16);
+        clr_dword(&b, fx + 28);
         x87_begin(&b);
         directed("fxsave-mmx-x87", b.b, b.n, base_state(), 0);
     }
@@ -2602,20 +2637,31 @@ static void test_simd(void)
 typedef struct BmiForm {
     const char *name;
     uint8_t map, pp, opc;
-    int8_t group; /* the ModRM reg field for the F3 group (BLSR/BLSMSK/BLSI), else -1 */
-    bool imm;     /* RORX */
-    bool novvvv;  /* vvvv must be 1111 */
+    int8_t group;   /* the ModRM reg field for the F3 group (BLSR/BLSMSK/BLSI), else -1 */
+    bool imm;       /* RORX */
+    bool novvvv;    /* vvvv must be 1111 */
+    bool flags;     /* writes the arithmetic flags ... */
+    uint16_t undef; /* ... leaving these undefined (compared with the host without them; the
+                     * model's values are pinned in model/bmi) */
 } BmiForm;
 
+#define PA (CC_P | CC_A)
 static const BmiForm bmi_forms[] = {
-    {"andn", 2, 0, 0xf2, -1, false, false},  {"blsr", 2, 0, 0xf3, 1, false, false},
-    {"blsmsk", 2, 0, 0xf3, 2, false, false}, {"blsi", 2, 0, 0xf3, 3, false, false},
-    {"bzhi", 2, 0, 0xf5, -1, false, false},  {"pext", 2, 2, 0xf5, -1, false, false},
-    {"pdep", 2, 3, 0xf5, -1, false, false},  {"mulx", 2, 3, 0xf6, -1, false, false},
-    {"bextr", 2, 0, 0xf7, -1, false, false}, {"shlx", 2, 1, 0xf7, -1, false, false},
-    {"sarx", 2, 2, 0xf7, -1, false, false},  {"shrx", 2, 3, 0xf7, -1, false, false},
-    {"rorx", 3, 3, 0xf0, -1, true, true},
+    {"andn", 2, 0, 0xf2, -1, false, false, true, PA},
+    {"blsr", 2, 0, 0xf3, 1, false, false, true, PA},
+    {"blsmsk", 2, 0, 0xf3, 2, false, false, true, PA},
+    {"blsi", 2, 0, 0xf3, 3, false, false, true, PA},
+    {"bzhi", 2, 0, 0xf5, -1, false, false, true, PA},
+    {"pext", 2, 2, 0xf5, -1, false, false, false, 0},
+    {"pdep", 2, 3, 0xf5, -1, false, false, false, 0},
+    {"mulx", 2, 3, 0xf6, -1, false, false, false, 0},
+    {"bextr", 2, 0, 0xf7, -1, false, false, true, PA | CC_S},
+    {"shlx", 2, 1, 0xf7, -1, false, false, false, 0},
+    {"sarx", 2, 2, 0xf7, -1, false, false, false, 0},
+    {"shrx", 2, 3, 0xf7, -1, false, false, false, 0},
+    {"rorx", 3, 3, 0xf0, -1, true, true, false, 0},
 };
+#undef PA
 
 /* one BMI instruction: form f, operand size (W), reg/vvvv registers, r/m a register or
  * [r15 + disp8] */
@@ -2667,8 +2713,11 @@ static void bmi_random_state(State *s)
     }
 }
 
-static void bmi_random_insn(Buf *c, int fi)
+static void bmi_random_insn(Buf *c, int fi, uint64_t *undef)
 {
+    if (bmi_forms[fi].flags) {
+        *undef = bmi_forms[fi].undef;
+    }
     const BmiForm *f = &bmi_forms[fi];
     bool mem = rn(3) == 0;
     bool vdest = f->group >= 0 || f->opc == 0xf6; /* BLS*, MULX: vvvv is written */
@@ -2698,7 +2747,7 @@ static void test_bmi(void)
             State in;
             bmi_random_state(&in);
             snprintf(name, sizeof(name), "%sbmi/%s/%d", mode, bmi_forms[fi].name, k);
-            fails += !diff_case(name, code.b, code.n, &in, 0);
+            fails += !diff_case(name, code.b, code.n, &in, bmi_forms[fi].undef);
         }
     }
     /* TZCNT at 16, 32 and 64 bits, register and memory, zero and non-zero sources */
@@ -2722,7 +2771,8 @@ static void test_bmi(void)
             random_state(&in);
             in.regs[RBX] = k < 4 ? 0 : k < 8 ? 1ull << (rn(64)) : rnd_value();
             snprintf(name, sizeof(name), "%sbmi/tzcnt/%d/%d", mode, i, k);
-            fails += !diff_case(name, code.b, code.n, &in, 0);
+            /* TZCNT leaves OF, SF, PF and AF undefined */
+            fails += !diff_case(name, code.b, code.n, &in, CC_O | CC_S | CC_P | CC_A);
         }
     }
     snprintf(name, sizeof(name), "%sbmi/each form (13 VEX forms x 160, TZCNT x 240)", mode);
@@ -2732,12 +2782,14 @@ static void test_bmi(void)
     for (int cs = 0; cs < 1500 && fails < 3; cs++) {
         Buf code = {0};
         int n = 1 + (int)rn(8);
+        uint64_t undef = 0;
         for (int i = 0; i < n; i++) {
-            bmi_random_insn(&code, (int)rn(sizeof(bmi_forms) / sizeof(bmi_forms[0])));
+            bmi_random_insn(&code, (int)rn(sizeof(bmi_forms) / sizeof(bmi_forms[0])), &undef);
             if (rn(2)) {
                 put(&code, 0x48); /* adc rax, rbx / setc cl */
                 put(&code, 0x11);
                 put(&code, 0xd8);
+                undef = 0;
             }
         }
         put(&code, 0x0f);
@@ -2746,7 +2798,7 @@ static void test_bmi(void)
         State in;
         bmi_random_state(&in);
         snprintf(name, sizeof(name), "%sbmi/random/case-%d", mode, cs);
-        fails += !diff_case(name, code.b, code.n, &in, 0);
+        fails += !diff_case(name, code.b, code.n, &in, undef);
     }
     snprintf(name, sizeof(name), "%sbmi/random (1500 sequences)", mode);
     CHECK(name, fails == 0);
@@ -2815,6 +2867,164 @@ static void test_bmi(void)
     tcg_exec_flush();
 }
 
+/* ---- the CPU model's values where the host may differ (translated only) ---- */
+
+/*
+ * The differential cases above compare only what the manuals define. Where they leave a result
+ * undefined, or Vireo's model differs from the host on purpose (MXCSR_MASK), these cases pin
+ * Vireo's own values, which must be the same on every host (cc_helper.c lists them). Each
+ * instruction runs last in its block (the flags live into the next one) and again followed by
+ * PUSHFQ; POP R14 (the flags read inside the block); with every arithmetic flag set on entry and
+ * again with none, so "unchanged" flags show both ways.
+ */
+typedef struct ModelCase {
+    const char *name;
+    uint8_t code[12];
+    int n;
+    uint64_t rax, rbx, rcx, rdx; /* inputs */
+    int out;                     /* register checked (-1: none) */
+    uint64_t want;               /* its value */
+    uint64_t flags;              /* the arithmetic flags after */
+    uint64_t keep;               /* flags that keep their value from before */
+} ModelCase;
+
+static bool model_one(const ModelCase *m, uint64_t fin, bool read_inside)
+{
+    Buf b = {0};
+    putn(&b, m->code, m->n);
+    if (read_inside) {
+        put(&b, 0x9c); /* pushfq; pop r14 */
+        put(&b, 0x41);
+        put(&b, 0x5e);
+    }
+    place_code(b.b, b.n);
+    tcg_exec_flush();
+    reset_memory();
+    State in = base_state(), out;
+    in.regs[RAX] = m->rax;
+    in.regs[RBX] = m->rbx;
+    in.regs[RCX] = m->rcx;
+    in.regs[RDX] = m->rdx;
+    in.flags |= fin;
+    int e = run_tcg(&in, &out);
+    uint64_t got = read_inside ? out.regs[R14] : out.flags;
+    uint64_t want = (m->flags & ~m->keep) | (fin & m->keep);
+    bool ok =
+        e == EXCP_STOP && (got & CC_MASK) == want && (m->out < 0 || out.regs[m->out] == m->want);
+    if (!ok) {
+        printf("# %s (flags in %#" PRIx64 "%s): exit %#x, %s %#" PRIx64 " want %#" PRIx64
+               ", flags %#" PRIx64 " want %#" PRIx64 "\n",
+               m->name, fin, read_inside ? ", read by pushfq" : "", e,
+               m->out >= 0 ? reg_names[m->out] : "-", m->out >= 0 ? out.regs[m->out] : 0, m->want,
+               got & CC_MASK, want);
+    }
+    return ok;
+}
+
+static void model_cases(const char *group, const ModelCase *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool ok = true;
+        for (int k = 0; k < 4; k++) {
+            ok &= model_one(&cases[i], k & 1 ? CC_MASK : 0, k & 2);
+        }
+        char name[128];
+        snprintf(name, sizeof(name), "%smodel/%s/%s", mode, group, cases[i].name);
+        CHECK(name, ok);
+    }
+}
+
+#define MC(nm, out_reg, want_v, fl, keep_v, a, b, c, d, ...)                                       \
+    {                                                                                              \
+        nm, {__VA_ARGS__}, sizeof((uint8_t[]){__VA_ARGS__}), a, b, c, d, out_reg, want_v, fl,      \
+            keep_v                                                                                 \
+    }
+
+/* LZCNT/TZCNT/POPCNT and BMI1: CF/ZF (and SF where defined) by the SDM, the rest as QEMU 7.2 */
+static const ModelCase bmi_model[] = {
+    MC("lzcnt64-1", RAX, 63, 0, 0, 0, 1, 0, 0, 0xf3, 0x48, 0x0f, 0xbd, 0xc3),
+    MC("lzcnt64-0", RAX, 64, CC_C, 0, 0, 0, 0, 0, 0xf3, 0x48, 0x0f, 0xbd, 0xc3),
+    MC("lzcnt64-msb", RAX, 0, CC_Z, 0, 0, 1ull << 63, 0, 0, 0xf3, 0x48, 0x0f, 0xbd, 0xc3),
+    MC("lzcnt32-0", RAX, 32, CC_C, 0, ~0ull, 0, 0, 0, 0xf3, 0x0f, 0xbd, 0xc3),
+    MC("lzcnt16-1", RAX, 0xffffffffffff000full, 0, 0, ~0ull, 1, 0, 0, 0x66, 0xf3, 0x0f, 0xbd, 0xc3),
+    MC("tzcnt64-0x10", RAX, 4, 0, 0, 0, 0x10, 0, 0, 0xf3, 0x48, 0x0f, 0xbc, 0xc3),
+    MC("tzcnt64-0", RAX, 64, CC_C, 0, 0, 0, 0, 0, 0xf3, 0x48, 0x0f, 0xbc, 0xc3),
+    MC("tzcnt64-1", RAX, 0, CC_Z, 0, 0, 1, 0, 0, 0xf3, 0x48, 0x0f, 0xbc, 0xc3),
+    MC("popcnt64-0xff", RAX, 8, 0, 0, 0, 0xff, 0, 0, 0xf3, 0x48, 0x0f, 0xb8, 0xc3),
+    MC("popcnt64-0", RAX, 0, CC_Z, 0, 7, 0, 0, 0, 0xf3, 0x48, 0x0f, 0xb8, 0xc3),
+    MC("andn-pf", RAX, 0x0f, CC_P, 0, 0, 0xff, 0xf0, 0, 0xc4, 0xe2, 0xf0, 0xf2, 0xc3),
+    MC("andn-sf", RAX, 1ull << 63, CC_S | CC_P, 0, 0, (1ull << 63) | 1, 1, 0, 0xc4, 0xe2, 0xf0,
+       0xf2, 0xc3),
+    MC("bextr", RAX, 0x67, 0, 0, 0, 0x12345678, 0x0804, 0, 0xc4, 0xe2, 0xf0, 0xf7, 0xc3),
+    MC("bextr-0", RAX, 0, CC_Z | CC_P, 0, 0, 0x12345678, 0, 0, 0xc4, 0xe2, 0xf0, 0xf7, 0xc3),
+    MC("bzhi", RAX, 0xff, 0, 0, 0, 0xffff, 8, 0, 0xc4, 0xe2, 0xf0, 0xf5, 0xc3),
+    MC("bzhi-past", RAX, 1ull << 63, CC_C | CC_S, 0, 0, 1ull << 63, 64, 0, 0xc4, 0xe2, 0xf0, 0xf5,
+       0xc3),
+    MC("blsr", RAX, 0x10, 0, 0, 0, 0x18, 0, 0, 0xc4, 0xe2, 0xf8, 0xf3, 0xcb),
+    MC("blsr-0", RAX, 0, CC_C | CC_Z, 0, 5, 0, 0, 0, 0xc4, 0xe2, 0xf8, 0xf3, 0xcb),
+    MC("blsmsk", RAX, 0x0f, 0, 0, 0, 0x18, 0, 0, 0xc4, 0xe2, 0xf8, 0xf3, 0xd3),
+    MC("blsmsk-0", RAX, ~0ull, CC_C | CC_S, 0, 0, 0, 0, 0, 0xc4, 0xe2, 0xf8, 0xf3, 0xd3),
+    MC("blsi", RAX, 0x08, CC_C, 0, 0, 0x18, 0, 0, 0xc4, 0xe2, 0xf8, 0xf3, 0xdb),
+    MC("blsi-0", RAX, 0, CC_Z, 0, 5, 0, 0, 0, 0xc4, 0xe2, 0xf8, 0xf3, 0xdb),
+};
+
+/* MXCSR_MASK is the model's (QEMU 7.2's 0x0000FFFF: DAZ accepted, nothing above bit 15), not
+ * the host's; LDMXCSR and FXRSTOR check against it. */
+static void test_model_mxcsr(void)
+{
+    char name[96];
+    uint8_t *d = (uint8_t *)at(DATA) + 0x800;
+    static const uint8_t fxsave[] = {0x41, 0x0f, 0xae, 0x87, 0x00, 0x06, 0x00, 0x00};
+    place_code(fxsave, sizeof(fxsave));
+    tcg_exec_flush();
+    reset_memory();
+    State in = base_state(), out;
+    int e = run_tcg(&in, &out);
+    uint32_t mask = 0;
+    memcpy(&mask, d + 0x600 + 28, 4);
+    snprintf(name, sizeof(name), "%smodel/mxcsr-mask", mode);
+    CHECK(name, e == EXCP_STOP && mask == 0x0000ffff);
+    /* ldmxcsr [r15+0x600]; stmxcsr [r15+0x604] */
+    static const uint8_t ldst[] = {0x41, 0x0f, 0xae, 0x97, 0x00, 0x06, 0x00, 0x00,
+                                   0x41, 0x0f, 0xae, 0x9f, 0x04, 0x06, 0x00, 0x00};
+    static const uint32_t vals[] = {0x1fc0 /* DAZ */, 0x21f80 /* bit 17: AMD's MM */};
+    for (int i = 0; i < 2; i++) {
+        place_code(ldst, sizeof(ldst));
+        tcg_exec_flush();
+        reset_memory();
+        memcpy(d + 0x600, &vals[i], 4);
+        in = base_state();
+        e = run_tcg(&in, &out);
+        uint32_t back;
+        memcpy(&back, d + 0x604, 4);
+        snprintf(name, sizeof(name), "%smodel/ldmxcsr-%s", mode, i ? "bit17-gp" : "daz");
+        CHECK(name, i ? e == EXCP_GP && env->rip == CODE : e == EXCP_STOP && back == vals[i]);
+        env->mxcsr = 0x1f80;
+    }
+    /* fxsave [r15+0x600]; or dword [r15+0x618], 0x20000; fxrstor [r15+0x600]: #GP */
+    static const uint8_t fxr[] = {0x41, 0x0f, 0xae, 0x87, 0x00, 0x06, 0x00, 0x00, 0x41,
+                                  0x81, 0x8f, 0x18, 0x06, 0x00, 0x00, 0x00, 0x00, 0x02,
+                                  0x00, 0x41, 0x0f, 0xae, 0x8f, 0x00, 0x06, 0x00, 0x00};
+    place_code(fxr, sizeof(fxr));
+    tcg_exec_flush();
+    reset_memory();
+    in = base_state();
+    e = run_tcg(&in, &out);
+    snprintf(name, sizeof(name), "%smodel/fxrstor-bit17-gp", mode);
+    CHECK(name, e == EXCP_GP && env->rip == CODE + 19);
+    env->mxcsr = 0x1f80;
+}
+
+static void test_model(void)
+{
+    uint32_t model = env->cpuid_max_model;
+    env->cpuid_max_model = 1;
+    model_cases("bmi", bmi_model, sizeof(bmi_model) / sizeof(bmi_model[0]));
+    env->cpuid_max_model = model;
+    test_model_mxcsr();
+    tcg_exec_flush();
+}
+
 int main(int argc, char **argv)
 {
     uint64_t seed = 1;
@@ -2866,6 +3076,7 @@ int main(int argc, char **argv)
     test_x87();
     test_simd();
     test_bmi();
+    test_model();
     enter_softmmu();
     mode = "softmmu/";
     test_jmp_cache_cr3();
@@ -2875,6 +3086,7 @@ int main(int argc, char **argv)
     test_x87();
     test_simd();
     test_bmi();
+    test_model();
     if (!seed_given) {
         int f = random_cases(0x50f7, cases / 4);
         char name[64];

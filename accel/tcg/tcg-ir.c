@@ -142,8 +142,6 @@ bool tcg_op_reads_flags(const TCGContext *s, const TCGOp *op)
     case OP_shdf:
         return !shd_full_write(s, op);
     case OP_btf:
-    case OP_bsf:
-    case OP_bsr:
     case OP_setcc:
     case OP_cmovcc:
     case OP_brcc:
@@ -166,6 +164,8 @@ bool tcg_op_full_writes_flags(const TCGContext *s, const TCGOp *op)
     case OP_imul2f:
     case OP_cmpxchgf:
     case OP_setflags:
+    case OP_bsf: /* ZF defined; the rest are the host's, and a TEST follows (the model's) */
+    case OP_bsr:
         return true;
     case OP_unf:
         return op->sub == UN_NEG;
@@ -216,6 +216,7 @@ bool tcg_op_side_effects(const TCGOp *op)
     case OP_mov ... OP_setcond:
     case OP_ld: /* flat mode loads cannot fault */
     case OP_ld_env:
+    case OP_getflags:
     case OP_nop:
         return false;
     default:
@@ -245,12 +246,11 @@ void tcg_liveness(TCGContext *s)
         op->flags_live = flags_live;
         int no = tcg_op_nb_oargs(op);
         bool flag_writer = tcg_op_writes_flags(op);
-        /* dead code: no side effect beyond local outputs nobody reads */
-        bool removable = op->opc != OP_call && (!tcg_op_side_effects(op) || flag_writer);
+        /* dead code: no side effect beyond local outputs nobody reads (or flags nobody reads:
+         * a flag op, a setflags, a helper that only computes flags) */
+        bool removable = (op->opc != OP_call || (op->sub & CALL_FLAGS_ONLY)) &&
+                         (!tcg_op_side_effects(op) || flag_writer);
         if (removable && flag_writer && (flags_live || op->opc == OP_flagop)) {
-            removable = false;
-        }
-        if (removable && flag_writer && op->opc == OP_setflags) {
             removable = false;
         }
         for (int k = 0; removable && k < no; k++) {

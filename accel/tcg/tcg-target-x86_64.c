@@ -1586,9 +1586,13 @@ static void gen_op(Backend *B, const TCGOp *op)
     }
     case OP_bsf:
     case OP_bsr: {
+        /* bsf/bsr tmp, src; cmovnz dst, tmp: a zero source leaves the whole destination as it
+         * was, whatever the host does with it (the CPU model's behaviour, not the host's) */
         int rb = load_input(B, op->args[2], ALL_REGS);
         int r = flag_dst(B, op, 1, ALL_REGS);
-        emit_rr(B, (op->opc == OP_bsf ? 0xbc : 0xbd) | P_0F | size_flags(op->size), r, rb);
+        int tmp = reg_alloc(B, ALL_REGS & ~BIT(r) & ~BIT(rb));
+        emit_rr(B, (op->opc == OP_bsf ? 0xbc : 0xbd) | P_0F | size_flags(op->size), tmp, rb);
+        emit_rr(B, 0x45 | P_0F | (op->size == 16 ? size_flags(16) : P_REXW), r, tmp);
         set_output(B, d, r);
         break;
     }
@@ -1637,10 +1641,13 @@ static void gen_op(Backend *B, const TCGOp *op)
         break;
     }
     case OP_setflags: {
+        /* kept in env->cc until something needs them in EFLAGS (many never do: a fix-up of
+         * undefined flags at a block end is followed by an exit that stores them anyway) */
         int ra = load_input(B, op->args[0], ALL_REGS);
-        opc_prefix(B, 0x50 + (ra & 7), 0, ra, -1); /* push ra; popfq */
-        b8(B, 0x9d);
-        break;
+        emit_st_env(B, ra, ENV_OFF(cc));
+        B->flags_loc = FL_ENV;
+        op_done(B, op);
+        return;
     }
     case OP_flagop: {
         static const uint8_t fo[] = {[FL_CMC] = 0xf5, [FL_CLC] = 0xf8, [FL_STC] = 0xf9};

@@ -142,6 +142,9 @@ enum {
 #define CALL_RW_GLOBALS 0x02 /* reads/writes guest registers in env */
 #define CALL_RW_FLAGS   0x04 /* reads/writes env->cc */
 #define CALL_NO_RETURN  0x08
+/* its only effect is on env->cc (with CALL_RW_FLAGS): dropped when nothing reads the flags it
+ * writes and its outputs are unused */
+#define CALL_FLAGS_ONLY 0x10
 
 /* exit_tb codes (the low 2 bits of the value generated code returns) */
 #define TB_EXIT_SLOT0     0

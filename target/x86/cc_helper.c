@@ -45,7 +45,7 @@ uint64_t x86_szp_flags(int size, uint64_t v)
 }
 
 uint64_t x86_shift_model_flags(int kind, int size, uint64_t in, uint64_t res, uint64_t count,
-                               uint64_t f)
+                               uint64_t f, uint64_t before)
 {
     unsigned c = (unsigned)count & (size == 64 ? 63 : 31);
     int msb = size - 1;
@@ -82,7 +82,7 @@ uint64_t x86_shift_model_flags(int kind, int size, uint64_t in, uint64_t res, ui
         return (f & ~(uint64_t)(CC_C | CC_O)) | cf | (of ? CC_O : 0);
     default: /* RCL, RCR: CF is the host's (defined) */
         if (size < 32 && c % (unsigned)(size + 1) == 0) {
-            return f;
+            return before; /* no rotation at all: every flag as it was */
         }
         of = ((in ^ res) >> msb) & 1;
         return (f & ~(uint64_t)CC_O) | (of ? CC_O : 0);
@@ -90,10 +90,14 @@ uint64_t x86_shift_model_flags(int kind, int size, uint64_t in, uint64_t res, ui
     return (f & ~(uint64_t)CC_MASK) | cf | (of ? CC_O : 0) | x86_szp_flags(size, res);
 }
 
-/* info = SH_* | size << 8. env->cc holds the host's flags after the shift. */
-void helper_shift_flags(CPUX86State *env, uint64_t in, uint64_t res, uint64_t count, uint64_t info)
+/* info = SH_* | size << 8; before: the flags before the shift. env->cc holds the host's flags
+ * after it. */
+void helper_shift_flags(CPUX86State *env, uint64_t in, uint64_t res, uint64_t count, uint64_t info,
+                        uint64_t before)
 {
-    env->cc = x86_shift_model_flags((int)(info & 0xff), (int)(info >> 8), in, res, count, env->cc);
+    uint64_t f = x86_shift_model_flags((int)(info & 0xff), (int)(info >> 8), in, res, count,
+                                       env->cc, before);
+    env->cc = (f & CC_MASK) | RFLAGS_FIXED;
 }
 
 /*

@@ -691,6 +691,94 @@ static void gen_alu(DisasContext *dc, int n, int size, const Opnd *dst, TCGv src
     rmw_end(dc, dst, size, out);
 }
 
+/*
+ * ---- The flags the manuals leave undefined: the CPU model's values (cc_helper.c) ----
+ * A flag op runs as the host's instruction, which leaves the host's own values in the undefined
+ * flags. These follow it with ops that read the flags and write all of them with the model's
+ * values; when nothing reads the flags afterwards the dead-code pass drops them again (and the
+ * op's own flags are then dead too), so they cost only where a guest can see the flags.
+ */
+static TCGv gen_getflags(DisasContext *dc)
+{
+    TCGv t = tnew(dc);
+    tcg_emit(S(dc), OP_getflags, 64, 0, 1, t);
+    return t;
+}
+
+static void gen_setflags(DisasContext *dc, TCGv v)
+{
+    tcg_emit(S(dc), OP_setflags, 64, 0, 1, v);
+}
+
+/* (v >> bit) & 1 */
+static TCGv gen_bit(DisasContext *dc, TCGv v, int bit)
+{
+    return gen_binop(dc, OP_and, gen_binop(dc, OP_shr, v, tconst(dc, bit)), tconst(dc, 1));
+}
+
+/* flags f with OF replaced by bit 0 of of1 and the `clear` flags cleared */
+static TCGv gen_with_of(DisasContext *dc, TCGv f, TCGv of1, uint64_t clear)
+{
+    TCGv k = gen_binop(dc, OP_and, f, tconst(dc, ~(int64_t)(clear | CC_O)));
+    return gen_binop(dc, OP_or, k, gen_binop(dc, OP_shl, of1, tconst(dc, 11)));
+}
+
+/* MUL/IMUL: CF and OF are the host's; SF, ZF, PF from the low half of the product, AF = 0 (the
+ * flags of TEST lo, lo) */
+static void gen_fix_mul(DisasContext *dc, int size, TCGv lo)
+{
+    TCGv f = gen_getflags(dc);
+    tcg_emit(S(dc), OP_aluf, size, ALU_TEST, 3, -1, lo, lo);
+    TCGv g = gen_getflags(dc);
+    TCGv co = gen_binop(dc, OP_and, f, tconst(dc, CC_C | CC_O));
+    gen_setflags(dc, gen_binop(dc, OP_or, co,
+                               gen_binop(dc, OP_and, g, tconst(dc, ~(int64_t)(CC_C | CC_O)))));
+}
+
+/*
+ * After OP_shf: in = a copy of the operand before the shift (or -1), out the result, count as
+ * given. Constant counts of the common forms get inline ops; the rest call the model in C.
+ */
+static void gen_fix_shift(DisasContext *dc, int n, int size, TCGv in, TCGv out, TCGv count,
+                          TCGv before)
+{
+    TCGContext *s = S(dc);
+    const TCGTemp *ct = &s->temps[count];
+    int mask = size == 64 ? 63 : 31;
+    if (ct->kind == TEMP_CONST) {
+        int c = (int)(ct->val & mask);
+        if (c == 0) {
+            return; /* the flags are unchanged, on every host */
+        }
+        if (c < size && (n == SH_SHL || n == SH_SHR || n == SH_SAR)) {
+            TCGv f = gen_getflags(dc);
+            if (n == SH_SHL) { /* OF = SF ^ CF (MSB of the result ^ the last bit out) */
+                TCGv of1 = gen_binop(dc, OP_xor, gen_bit(dc, f, 7), gen_bit(dc, f, 0));
+                gen_setflags(dc, gen_with_of(dc, f, of1, CC_A));
+            } else { /* SHR: OF defined when c == 1, else 0; SAR: OF = 0 */
+                uint64_t clear = CC_A | (n == SH_SHR && c == 1 ? 0 : CC_O);
+                gen_setflags(dc, gen_binop(dc, OP_and, f, tconst(dc, ~(int64_t)clear)));
+            }
+            return;
+        }
+        if (c == 1 && (n == SH_RCL || n == SH_RCR)) {
+            return; /* every flag it writes is defined */
+        }
+        if ((n == SH_ROL || n == SH_ROR) && (c & (size - 1)) != 0) {
+            if (c == 1) {
+                return; /* OF is defined for a 1-bit rotate */
+            }
+            TCGv msb = gen_bit(dc, out, size - 1);
+            TCGv other = n == SH_ROL ? gen_bit(dc, out, 0) : gen_bit(dc, out, size - 2);
+            TCGv f = gen_getflags(dc);
+            gen_setflags(dc, gen_with_of(dc, f, gen_binop(dc, OP_xor, msb, other), 0));
+            return;
+        }
+    }
+    gen_call_helper(dc, (void *)helper_shift_flags, CALL_RW_FLAGS | CALL_FLAGS_ONLY, 0, 5, in, out,
+                    count, tconst(dc, n | size << 8), before);
+}
+
 static void gen_shift(DisasContext *dc, int n, int size, const Opnd *dst, TCGv count)
 {
     TCGv in, out;
@@ -698,8 +786,26 @@ static void gen_shift(DisasContext *dc, int n, int size, const Opnd *dst, TCGv c
         n = SH_SHL;
     }
     rmw_begin(dc, dst, size, &in, &out);
+    /* the operand and count before the shift (which may write CL), for the model's flags:
+     * copies the dead-code pass drops when they are not needed */
+    TCGv orig = tnew(dc), cnt = count;
+    gen_mov(dc, orig, in);
+    if (S(dc)->temps[count].kind != TEMP_CONST) {
+        cnt = tnew(dc);
+        gen_mov(dc, cnt, count);
+    }
+    TCGv before = gen_getflags(dc);
     tcg_emit(S(dc), OP_shf, size, n, 3, out, in, count);
+    gen_fix_shift(dc, n, size, orig, out, cnt, before);
     rmw_end(dc, dst, size, out);
+}
+
+/* BT*: CF from the host's instruction, the other flags from f0 (the flags before it) */
+static void gen_fix_bt(DisasContext *dc, TCGv f0)
+{
+    TCGv f1 = gen_getflags(dc);
+    TCGv keep = gen_binop(dc, OP_and, f0, tconst(dc, ~(int64_t)CC_C));
+    gen_setflags(dc, gen_binop(dc, OP_or, keep, gen_binop(dc, OP_and, f1, tconst(dc, CC_C))));
 }
 
 /* 0F A3/AB/B3/BB and 0F BA: bit test family */
@@ -724,9 +830,12 @@ static void gen_bt(DisasContext *dc, int n, int size, TCGv bit, bool bit_is_reg)
         }
         o.addr = seg_linear(dc, ea, data_seg(dc, dc->def_seg));
     }
+    /* the model: every flag but CF keeps its value (the host may change the undefined ones) */
     if (n == BT_BT) {
         TCGv a = opnd_load(dc, &o, size);
+        TCGv f0 = gen_getflags(dc);
         tcg_emit(S(dc), OP_btf, size, n, 3, -1, a, bit);
+        gen_fix_bt(dc, f0);
         return;
     }
     TCGv in, out;
@@ -735,7 +844,9 @@ static void gen_bt(DisasContext *dc, int n, int size, TCGv bit, bool bit_is_reg)
         return;
     }
     rmw_begin(dc, &o, size, &in, &out);
+    TCGv f0 = gen_getflags(dc);
     tcg_emit(S(dc), OP_btf, size, n, 3, out, in, bit);
+    gen_fix_bt(dc, f0);
     rmw_end(dc, &o, size, out);
 }
 
@@ -860,6 +971,43 @@ static bool gen_vex(DisasContext *dc, int b)
     }
     gen_write_reg(dc, size, dest, false, res);
     return true;
+}
+
+/*
+ * SHLD/SHRD: 32/64-bit as the host instruction, then the model's AF (0) and OF (the 1-bit rule
+ * on the last step: SHLD MSB(res) ^ CF, SHRD MSB(res) ^ the bit below); 16-bit in C (counts
+ * above 16 give results that differ between hosts).
+ */
+static void gen_shd(DisasContext *dc, int size, bool right, TCGv in, TCGv out, TCGv src, TCGv cnt)
+{
+    TCGContext *s = S(dc);
+    TCGv info = tconst(dc, right | size << 8);
+    if (size == 16) {
+        TCGv r16 = tnew(dc);
+        gen_call_helper(dc, (void *)helper_shd, CALL_RW_FLAGS, 1, 4, r16, in, src, cnt, info);
+        tcg_emit(s, OP_dep, 16, 0, 3, out, in, r16); /* a register keeps its upper bits */
+        return;
+    }
+    /* the operands and count before the op (it may write them), for the flags helper */
+    TCGv orig = tnew(dc), src0 = tnew(dc), cnt0 = tnew(dc);
+    gen_mov(dc, orig, in);
+    gen_mov(dc, src0, src);
+    gen_mov(dc, cnt0, cnt);
+    tcg_emit(s, OP_shdf, size, right, 4, out, in, src, cnt);
+    const TCGTemp *ct = &s->temps[cnt];
+    if (ct->kind == TEMP_CONST) {
+        if ((ct->val & (size == 64 ? 63 : 31)) == 0) {
+            return;
+        }
+        TCGv f = gen_getflags(dc);
+        TCGv other = right ? gen_bit(dc, out, size - 2) : gen_bit(dc, f, 0);
+        TCGv of1 = gen_binop(dc, OP_xor, gen_bit(dc, out, size - 1), other);
+        gen_setflags(dc, gen_with_of(dc, f, of1, CC_A));
+        return;
+    }
+    TCGv fl = tnew(dc); /* the result again, for the flags only (dropped when they are dead) */
+    gen_call_helper(dc, (void *)helper_shd, CALL_RW_FLAGS | CALL_FLAGS_ONLY, 1, 4, fl, orig, src0,
+                    cnt0, info);
 }
 
 /* TZCNT, LZCNT, POPCNT r, r/m (after the F3 prefix): C with the model's flags */
@@ -1372,9 +1520,11 @@ static void disas_insn(DisasContext *dc)
         if (dsize == 16) { /* the destination keeps its upper bits, not the source's */
             u = tnew(dc);
             tcg_emit(s, OP_imul2f, 16, 0, 3, u, t, tconst(dc, imm));
+            gen_fix_mul(dc, 16, u);
             gen_write_reg(dc, 16, dc->reg, false, u);
         } else {
             tcg_emit(s, OP_imul2f, dsize, 0, 3, R(dc, dc->reg), t, tconst(dc, imm));
+            gen_fix_mul(dc, dsize, R(dc, dc->reg));
         }
         break;
     case 0x70 ... 0x7f:
@@ -1843,6 +1993,7 @@ static void disas_insn(DisasContext *dc)
                 tcg_emit(s, OP_mulf, size, n == 5, 5, R(dc, R_EAX), R(dc, R_EDX), R(dc, R_EAX), t,
                          size == 16 ? R(dc, R_EDX) : -1);
             }
+            gen_fix_mul(dc, size, R(dc, R_EAX));
             break;
         default: /* div, idiv: #DE is raised precisely by the helper */
             t = opnd_load(dc, &o, size);
@@ -2419,7 +2570,7 @@ static void disas_insn(DisasContext *dc)
         r = opnd_reg(dc, dc->reg, dsize);
         u = opnd_load(dc, &r, dsize);
         rmw_begin(dc, &o, dsize, &in, &out);
-        tcg_emit(s, OP_shdf, dsize, b >= 0x1ac, 4, out, in, u, cnt);
+        gen_shd(dc, dsize, b >= 0x1ac, in, out, u, cnt);
         rmw_end(dc, &o, dsize, out);
         break;
     }
@@ -2428,6 +2579,7 @@ static void disas_insn(DisasContext *dc)
         o = opnd_rm(dc, dsize);
         t = opnd_load(dc, &o, dsize);
         tcg_emit(s, OP_imul2f, dsize, 0, 3, R(dc, dc->reg), R(dc, dc->reg), t);
+        gen_fix_mul(dc, dsize, R(dc, dc->reg));
         break;
     case 0x1b0:
     case 0x1b1: /* cmpxchg */
@@ -2472,7 +2624,11 @@ static void disas_insn(DisasContext *dc)
         decode_modrm(dc);
         o = opnd_rm(dc, dsize);
         t = opnd_load(dc, &o, dsize);
+        u = tnew(dc); /* the source may be the destination */
+        gen_mov(dc, u, t);
         tcg_emit(s, b == 0x1bc ? OP_bsf : OP_bsr, dsize, 0, 3, R(dc, dc->reg), R(dc, dc->reg), t);
+        /* the model's flags: TEST src, src (ZF as defined; SF, PF of the source, CF=OF=AF=0) */
+        tcg_emit(s, OP_aluf, dsize, ALU_TEST, 3, -1, u, u);
         break;
     case 0x1c0:
     case 0x1c1: { /* xadd */

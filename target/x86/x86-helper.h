@@ -41,11 +41,13 @@ void helper_cmpxchg8b(CPUX86State *env, uint64_t addr);
 
 /* The model's values for the flags the manuals leave undefined (cc_helper.c). */
 uint64_t x86_szp_flags(int size, uint64_t v);
-/* flags after shift/rotate SH_* of `in` by count giving res, from the host's flags f */
+/* flags after shift/rotate SH_* of `in` by count giving res, from the host's flags f after it
+ * and the flags before it */
 uint64_t x86_shift_model_flags(int kind, int size, uint64_t in, uint64_t res, uint64_t count,
-                               uint64_t f);
+                               uint64_t f, uint64_t before);
 /* info = SH_* | size << 8; env->cc: the host's flags after the shift, replaced by the model's */
-void helper_shift_flags(CPUX86State *env, uint64_t in, uint64_t res, uint64_t count, uint64_t info);
+void helper_shift_flags(CPUX86State *env, uint64_t in, uint64_t res, uint64_t count, uint64_t info,
+                        uint64_t before);
 /* SHLD/SHRD (info = right | size << 8): the result; the model's flags into env->cc */
 uint64_t helper_shd(CPUX86State *env, uint64_t dest, uint64_t src, uint64_t count, uint64_t info);
 

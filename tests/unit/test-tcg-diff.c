@@ -2968,6 +2968,80 @@ static const ModelCase bmi_model[] = {
     MC("blsi-0", RAX, 0, CC_Z, 0, 5, 0, 0, 0, 0xc4, 0xe2, 0xf8, 0xf3, 0xdb),
 };
 
+#define KEEP4 (CC_S | CC_Z | CC_A | CC_P)
+/* Shifts, rotates, double shifts, MUL/IMUL, BT*, BSF/BSR, AND: QEMU 7.2's values (cc_helper.c) */
+static const ModelCase flags_model[] = {
+    /* SHL: AF 0, OF = MSB(result) ^ CF also for counts above 1 */
+    MC("shl32-cl2", RAX, 0x3c, CC_C | CC_P | CC_O, 0, 0x4000000f, 0, 2, 0, 0xd3, 0xe0),
+    MC("shl32-imm2", RAX, 0x3c, CC_C | CC_P | CC_O, 0, 0x4000000f, 0, 0, 0, 0xc1, 0xe0, 2),
+    MC("shl32-imm3", RAX, 0x78, CC_P, 0, 0x4000000f, 0, 0, 0, 0xc1, 0xe0, 3),
+    MC("shl32-cl0", RAX, 0x4000000f, 0, CC_MASK, 0x4000000f, 0, 0x20, 0, 0xd3, 0xe0),
+    /* SHR: OF = MSB(operand) for a count of 1, else 0; SAR: OF 0 */
+    MC("shr32-cl2", RAX, 0x20000003, CC_C | CC_P, 0, 0x8000000f, 0, 2, 0, 0xd3, 0xe8),
+    MC("shr32-1", RAX, 0x40000007, CC_C | CC_O, 0, 0x8000000f, 0, 0, 0, 0xd1, 0xe8),
+    MC("shr32-imm2", RAX, 0x20000003, CC_C | CC_P, 0, 0x8000000f, 0, 0, 0, 0xc1, 0xe8, 2),
+    MC("sar32-cl4", RAX, 0xf8000000, CC_C | CC_P | CC_S, 0, 0x8000000f, 0, 4, 0, 0xd3, 0xf8),
+    MC("sar64-imm4", RAX, 0xf800000000000000ull, CC_C | CC_P | CC_S, 0, 0x800000000000000full, 0, 0,
+       0, 0x48, 0xc1, 0xf8, 4),
+    /* 8-bit counts at and past the operand size: CF as from a wider zero/sign-extended value */
+    MC("shl8-cl8", RAX, 0x1200, CC_C | CC_P | CC_Z | CC_O, 0, 0x1281, 0, 8, 0, 0xd2, 0xe0),
+    MC("shl8-cl9", RAX, 0x1200, CC_P | CC_Z, 0, 0x1281, 0, 9, 0, 0xd2, 0xe0),
+    MC("shr8-cl8", RAX, 0x1200, CC_C | CC_P | CC_Z, 0, 0x1281, 0, 8, 0, 0xd2, 0xe8),
+    MC("sar8-cl9", RAX, 0x12ff, CC_C | CC_P | CC_S, 0, 0x1281, 0, 9, 0, 0xd2, 0xf8),
+    MC("shl8-imm12", RAX, 0x1200, CC_P | CC_Z, 0, 0x1281, 0, 0, 0, 0xc0, 0xe0, 12),
+    /* ROL/ROR: OF = MSB ^ CF (ROL), MSB ^ next bit (ROR) for every count; the rest unchanged */
+    MC("rol32-cl2", RAX, 0x3f, CC_C | CC_O, KEEP4, 0xc000000f, 0, 2, 0, 0xd3, 0xc0),
+    MC("rol32-imm2", RAX, 0x3f, CC_C | CC_O, KEEP4, 0xc000000f, 0, 0, 0, 0xc1, 0xc0, 2),
+    MC("ror32-cl2", RAX, 0x40000000, CC_O, KEEP4, 1, 0, 2, 0, 0xd3, 0xc8),
+    MC("ror32-imm2", RAX, 0xf0000003, CC_C, KEEP4, 0xc000000f, 0, 0, 0, 0xc1, 0xc8, 2),
+    MC("rol8-cl8", RAX, 0x81, CC_C, KEEP4, 0x81, 0, 8, 0, 0xd2, 0xc0),
+    /* RCL/RCR: OF = MSB(operand) ^ MSB(result); a count that is a multiple of 9 (8-bit) keeps
+     * everything (after CLC/STC, so the carry in is known) */
+    MC("rcl32-cl2", RAX, 5, CC_O, KEEP4, 0x80000001, 0, 2, 0, 0xf8, 0xd3, 0xd0),
+    MC("rcr32-cl2", RAX, 0x20000000, CC_O, KEEP4, 0x80000000, 0, 2, 0, 0xf8, 0xd3, 0xd8),
+    MC("rcr32-imm2-stc", RAX, 0x40000000, CC_C, KEEP4, 2, 0, 0, 0, 0xf9, 0xc1, 0xd8, 2),
+    MC("rcl8-cl9", RAX, 0x81, 0, KEEP4 | CC_O, 0x81, 0, 9, 0, 0xf8, 0xd2, 0xd0),
+    /* SHLD/SHRD: AF 0, OF by the 1-bit rule on the last step; 16-bit counts past 16 shift
+     * dest:src:dest (an AMD Zen gives 0x579b and 0xd5e6 here) */
+    MC("shld32-cl4", RAX, 0x23456789, CC_C | CC_O, 0, 0x12345678, 0x9abcdef0, 4, 0, 0x0f, 0xa5,
+       0xd8),
+    MC("shld32-imm4", RAX, 0x23456789, CC_C | CC_O, 0, 0x12345678, 0x9abcdef0, 0, 0, 0x0f, 0xa4,
+       0xd8, 4),
+    MC("shrd32-cl4", RAX, 0x01234567, CC_C, 0, 0x12345678, 0x9abcdef0, 4, 0, 0x0f, 0xad, 0xd8),
+    MC("shld16-cl17", RAX, 0xffffffffffff579aull, CC_C | CC_P | CC_O, 0, 0xffffffffffff1234ull,
+       0xabcd, 17, 0, 0x66, 0x0f, 0xa5, 0xd8),
+    MC("shrd16-cl17", RAX, 0xffffffffffff55e6ull, CC_C | CC_O, 0, 0xffffffffffff1234ull, 0xabcd, 17,
+       0, 0x66, 0x0f, 0xad, 0xd8),
+    MC("shld32-cl0", RAX, 0x12345678, 0, CC_MASK, 0x12345678, 0x9abcdef0, 0x20, 0, 0x0f, 0xa5,
+       0xd8),
+    /* MUL/IMUL: SF, ZF, PF from the low half of the product, AF 0 */
+    MC("mul32", RAX, 15, CC_P, 0, 3, 5, 0, 0, 0xf7, 0xe3),
+    MC("mul32-zero", RAX, 0, CC_Z | CC_P, 0, 0, 7, 0, 0, 0xf7, 0xe3),
+    MC("mul32-carry", RDX, 1, CC_C | CC_O | CC_Z | CC_P, 0, 0x80000000, 2, 0, 0, 0xf7, 0xe3),
+    MC("mul8", RAX, 0x100, CC_C | CC_O | CC_Z | CC_P, 0, 0x10, 0x10, 0, 0, 0xf6, 0xe3),
+    MC("mul64", RAX, ~1ull, CC_C | CC_O | CC_S, 0, ~0ull, 2, 0, 0, 0x48, 0xf7, 0xe3),
+    MC("imul32-2op", RAX, 0xfe01, 0, 0, 0xff, 0xff, 0, 0, 0x0f, 0xaf, 0xc3),
+    MC("imul32-imm8", RAX, 0x100, CC_P, 0, 0, 0x10, 0, 0, 0x6b, 0xc3, 0x10),
+    MC("imul16-imm8", RAX, 0x100, CC_P, 0, 0x5555, 0x10, 0, 0, 0x66, 0x6b, 0xc3, 0x10),
+    MC("imul64-1op-neg", RAX, ~0ull, CC_S | CC_P, 0, ~0ull, 1, 0, 0, 0x48, 0xf7, 0xeb),
+    /* BT*: only CF changes */
+    MC("bt32-imm", -1, 0, CC_C, CC_MASK & ~CC_C, 2, 0, 0, 0, 0x0f, 0xba, 0xe0, 0x01),
+    MC("bts32-reg", RAX, 8, 0, CC_MASK & ~CC_C, 0, 3, 0, 0, 0x0f, 0xab, 0xd8),
+    MC("btc64-reg", RAX, 0, CC_C, CC_MASK & ~CC_C, 1ull << 40, 40, 0, 0, 0x48, 0x0f, 0xbb, 0xd8),
+    /* BSF/BSR: the flags of TEST src, src; a zero source leaves all 64 destination bits */
+    MC("bsf32", RAX, 31, CC_S | CC_P, 0, 5, 0x80000000, 0, 0, 0x0f, 0xbc, 0xc3),
+    MC("bsf32-zero", RAX, 0xdeadbeefcafef00dull, CC_Z | CC_P, 0, 0xdeadbeefcafef00dull, 1ull << 32,
+       0, 0, 0x0f, 0xbc, 0xc3),
+    MC("bsr64-one", RAX, 0, 0, 0, 5, 1, 0, 0, 0x48, 0x0f, 0xbd, 0xc3),
+    MC("bsr16-zero", RAX, 0x123456789abcdef0ull, CC_Z | CC_P, 0, 0x123456789abcdef0ull, 0x10000, 0,
+       0, 0x66, 0x0f, 0xbd, 0xc3),
+    MC("bsf64-same-reg", RBX, 3, CC_P, 0, 0, 0x18, 0, 0, 0x48, 0x0f, 0xbc, 0xdb),
+    /* AND/OR/XOR/TEST: AF 0 (every x86-64 host clears it; pinned so one that did not shows) */
+    MC("and32-af", RAX, 0x0f, CC_P, 0, 0x0f, 0x0f, 0, 0, 0x21, 0xd8),
+    MC("test8-af", -1, 0, CC_Z | CC_P, 0, 0x0f, 0xf0, 0, 0, 0x84, 0xd8),
+};
+#undef KEEP4
+
 /* MXCSR_MASK is the model's (QEMU 7.2's 0x0000FFFF: DAZ accepted, nothing above bit 15), not
  * the host's; LDMXCSR and FXRSTOR check against it. */
 static void test_model_mxcsr(void)
@@ -3020,6 +3094,7 @@ static void test_model(void)
     uint32_t model = env->cpuid_max_model;
     env->cpuid_max_model = 1;
     model_cases("bmi", bmi_model, sizeof(bmi_model) / sizeof(bmi_model[0]));
+    model_cases("flags", flags_model, sizeof(flags_model) / sizeof(flags_model[0]));
     env->cpuid_max_model = model;
     test_model_mxcsr();
     tcg_exec_flush();

@@ -175,6 +175,7 @@ void tcg_exec_init(size_t size)
         }
     }
     log_exceptions = getenv("VIREO_TCG_EXC") != NULL;
+    tcg_scramble_undef = getenv("VIREO_TCG_SCRAMBLE") != NULL;
 }
 
 static void print_stats(void)

@@ -1236,6 +1236,96 @@ static int flag_dst(Backend *B, const TCGOp *op, int a_idx, uint32_t allowed)
     return load_scratch(B, a, allowed, arg_dies(op, a_idx) || a == op->args[0]);
 }
 
+bool tcg_scramble_undef;
+
+/*
+ * VIREO_TCG_SCRAMBLE: flip `mask` in the host EFLAGS right after a flag op, as another vendor's
+ * CPU might leave those undefined flags: pushfq; xor qword [rsp], mask; popfq. With a count in
+ * CL (count_mask != 0) only when the masked count is not zero (a zero count keeps the flags on
+ * every CPU), and the flags in `mask2` only when it is above 1.
+ */
+static void emit_scramble(Backend *B, uint32_t mask, uint32_t mask2, int count_mask)
+{
+    b8(B, 0x9c); /* pushfq */
+    uint8_t *skip = NULL, *skip2 = NULL;
+    if (count_mask) {
+        b8(B, 0xf6); /* test cl, count_mask */
+        b8(B, 0xc1);
+        b8(B, (uint8_t)count_mask);
+        b8(B, 0x74); /* jz done */
+        skip = B->p;
+        b8(B, 0);
+    }
+    b8(B, 0x48); /* xor qword [rsp], mask */
+    b8(B, 0x81);
+    b8(B, 0x34);
+    b8(B, 0x24);
+    b32(B, mask);
+    if (count_mask && mask2) {
+        b8(B, 0xf6); /* test cl, count_mask & ~1: above 1 */
+        b8(B, 0xc1);
+        b8(B, (uint8_t)(count_mask & ~1));
+        b8(B, 0x74); /* jz done */
+        skip2 = B->p;
+        b8(B, 0);
+        b8(B, 0x48);
+        b8(B, 0x81);
+        b8(B, 0x34);
+        b8(B, 0x24);
+        b32(B, mask2);
+    }
+    if (skip) {
+        *skip = (uint8_t)(B->p - (skip + 1));
+    }
+    if (skip2) {
+        *skip2 = (uint8_t)(B->p - (skip2 + 1));
+    }
+    b8(B, 0x9d); /* popfq */
+}
+
+/* The flags the manuals leave undefined after op, flipped for VIREO_TCG_SCRAMBLE. */
+static void scramble_undef(Backend *B, const TCGOp *op)
+{
+    int64_t v;
+    switch (op->opc) {
+    case OP_mulf:
+    case OP_imul2f:
+        emit_scramble(B, CC_S | CC_Z | CC_A | CC_P, 0, 0);
+        break;
+    case OP_btf:
+        emit_scramble(B, CC_O | CC_S | CC_A | CC_P, 0, 0);
+        break;
+    case OP_bsf:
+    case OP_bsr:
+        emit_scramble(B, CC_C | CC_O | CC_S | CC_A | CC_P, 0, 0);
+        break;
+    case OP_shf:
+    case OP_shdf: {
+        int cnt = op->args[op->opc == OP_shf ? 2 : 3];
+        int cm = op->size == 64 ? 63 : 31;
+        bool rot = op->opc == OP_shf && op->sub < SH_SHL;
+        uint32_t m1 = rot ? 0 : CC_A;
+        if (is_const(B, cnt, &v)) {
+            int c = (int)(v & cm);
+            uint32_t m = c == 0 ? 0 : m1 | (c > 1 ? CC_O : 0);
+            if (op->opc == OP_shf && op->size < 32 && c >= op->size && !rot) {
+                m |= CC_C; /* 8/16-bit SHL/SHR/SAR by the operand size or more */
+            }
+            if (m) {
+                emit_scramble(B, m, 0, 0);
+            }
+        } else if (m1) {
+            emit_scramble(B, m1, CC_O, cm);
+        } else {
+            emit_scramble(B, CC_O, 0, cm & ~1); /* rotates: OF when the count is above 1 */
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 static void gen_op(Backend *B, const TCGOp *op)
 {
     TCGContext *s = B->s;
@@ -1659,6 +1749,9 @@ static void gen_op(Backend *B, const TCGOp *op)
     }
     if (tcg_op_writes_flags(op)) {
         B->flags_loc = FL_HOST;
+        if (tcg_scramble_undef && op->flags_live) {
+            scramble_undef(B, op);
+        }
     }
     op_done(B, op);
 }

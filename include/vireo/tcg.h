@@ -197,6 +197,12 @@ void tcg_optimize(TCGContext *s);
 /* ---- backend (accel/tcg/tcg-target-x86_64.c) ---- */
 typedef struct TranslationBlock TranslationBlock;
 /* Emit host code for the IR into buf (at most cap bytes). Returns bytes written or -1 if full. */
+/*
+ * VIREO_TCG_SCRAMBLE=1 (a test aid): after each host instruction that leaves flags the manuals
+ * call undefined, the generated code flips those flags, as a host of another vendor might leave
+ * them different; the guest must not see any difference (test-tcg-diff passes the same).
+ */
+extern bool tcg_scramble_undef;
 int tcg_gen_code(TCGContext *s, TranslationBlock *tb, uint8_t *buf, size_t cap);
 /* The prologue/epilogue pair, once per code buffer. Returns bytes written. */
 int tcg_gen_prologue(uint8_t *buf, size_t cap);

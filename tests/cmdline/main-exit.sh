@@ -66,14 +66,15 @@ if [ -x /usr/bin/qemu-system-x86_64 ]; then
 else
     skip kernel-missing-kvm "QEMU 7.2 not installed"
 fi
-if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+kvm_why=$(kvm_problem)
+if [ -z "$kvm_why" ]; then
     expect kernel-garbage 1 '^qemu: invalid kernel header$' -accel kvm -display none -kernel "$tmp/garbage"
     python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$tmp/tiny" hlt-loop
     expect initrd-missing 1 '^qemu: error reading initrd /nonexistent: Failed to open file .*/nonexistent.*: open\(\) failed: No such file or directory$' \
         -accel kvm -display none -kernel "$tmp/tiny" -initrd /nonexistent
 else
-    skip kernel-garbage "/dev/kvm not usable: the loader runs after the accelerator starts"
-    skip initrd-missing "/dev/kvm not usable"
+    skip kernel-garbage "$kvm_why (the loader runs after the accelerator starts)"
+    skip initrd-missing "$kvm_why"
 fi
 
 # Every /dev/kvm situation a host can be in, made in a private mount namespace (a tmpfs over

@@ -65,10 +65,7 @@ check_error() { # NAME EXPECTED-STDERR ARGS...
 check_error error-x86-64 "Cannot load x86-64 image, give a 32bit one." -kernel mb-elf64-x86-64
 check_error error-module "Failed to open file 'nonexist.txt'" -kernel mb-elf -initrd mod1.txt,nonexist.txt
 
-if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
-    skip multiboot/kvm "/dev/kvm is not usable here (the nested group runs this inside a KVM guest)"
-    finish; exit
-fi
+kvm_gate multiboot/kvm
 # (A paravirtual /dev/kvm without vmx/svm, such as PVM, runs these 32-bit guests too.)
 for k in elf aout; do
     timeout 60 "$VIREO" -accel kvm "${ARGS[@]}" -kernel "mb-$k" >vireo.out 2>vireo.err </dev/null

@@ -3,14 +3,7 @@
 # SHUTDOWN/STOP/RESET/POWERDOWN events in order, system_reset, system_powerdown, SIGTERM.
 # Runs where /dev/kvm is hardware KVM, and inside the nested guest (tests/nested/boot.sh).
 . "$(dirname "$0")/../lib/common.sh"
-if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ] || ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
-    if [ "${VIREO_NESTED:-0}" = 1 ]; then
-        fail qmp-lifecycle "/dev/kvm not usable inside the nested guest"
-    else
-        skip qmp-lifecycle "no hardware KVM here (the nested group runs this inside a KVM guest)"
-    fi
-    finish; exit
-fi
+kvm_gate qmp-lifecycle hw
 for f in vmlinuz-cloud test-initrd.cpio.gz; do
     [ -s "$VIREO_CACHE/$f" ] || { fail qmp-lifecycle "$VIREO_CACHE/$f missing: run scripts/setup"; finish; exit; }
 done

@@ -9,14 +9,7 @@
 # IDs. Repeated boots look for start-up races.
 # Environment: VIREO_SMP_START_LOOPS (repeats of the -smp 4 case, default 3: each tiny guest that ends is a chance for the nested outer guest to freeze, see tests/nested/boot.sh).
 . "$(dirname "$0")/../lib/common.sh"
-if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
-    skip kvm-smp-start "/dev/kvm is not usable here (the nested group runs this inside a KVM guest)"
-    finish; exit
-fi
-if ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
-    skip kvm-smp-start "/dev/kvm exists but the CPU shows neither vmx nor svm (a paravirtual KVM such as PVM, which QEMU 7.2 cannot boot Linux on either)"
-    finish; exit
-fi
+kvm_gate kvm-smp-start hw
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$work/k" smp-start

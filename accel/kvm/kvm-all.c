@@ -287,10 +287,11 @@ static int setup_msrs(KVMVcpu *v)
     return ioctl(v->fd, KVM_SET_MSRS, &m) == 2 ? 0 : -1;
 }
 
-static int kvm_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)
+static int kvm_create_vcpus(const VireoConfig *cfg, const X86CpuList *cpus,
+                            const X86BootState *boot)
 {
     KVMState *s = &kvm_state;
-    s->n_vcpus = cfg->smp.cpus;
+    s->n_vcpus = cpus->present;
     s->vcpus = calloc(s->n_vcpus, sizeof(KVMVcpu));
     for (unsigned i = 0; i < s->n_vcpus; i++) {
         s->vcpus[i].fd = -1;
@@ -298,7 +299,7 @@ static int kvm_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)
     for (unsigned i = 0; i < s->n_vcpus; i++) {
         KVMVcpu *v = &s->vcpus[i];
         v->index = i;
-        v->apic_id = x86_apic_id(&cfg->smp, i);
+        v->apic_id = cpus->apic_id[i];
         v->fd = ioctl(s->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->apic_id);
         if (v->fd < 0) {
             error_report("kvm_init_vcpu: kvm_get_vcpu failed (%u): %s", i, strerror(errno));

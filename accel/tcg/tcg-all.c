@@ -221,9 +221,10 @@ static CPUX86State *env_alloc(void)
     return p;
 }
 
-static int tcg_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)
+static int tcg_create_vcpus(const VireoConfig *cfg, const X86CpuList *cpus,
+                            const X86BootState *boot)
 {
-    tcg.n = cfg->smp.cpus ? cfg->smp.cpus : 1;
+    tcg.n = cpus->present;
     tcg.vcpus = calloc(tcg.n, sizeof(TCGVcpu));
     if (!tcg.vcpus) {
         error_report("tcg: out of memory");
@@ -243,7 +244,7 @@ static int tcg_create_vcpus(const VireoConfig *cfg, const X86BootState *boot)
         CPUX86State *env = v->env;
         env->softmmu = true;
         env->cpu_index = i;
-        env->apic_id = x86_apic_id(&cfg->smp, i);
+        env->apic_id = cpus->apic_id[i];
         env->cpuid_threads = cfg->smp.threads;
         env->cpuid_cores = cfg->smp.cores;
         env->cpuid_cpus = tcg.n;

@@ -266,7 +266,7 @@ static void parse_uuid(const char *str, uint8_t out[16])
     }
 }
 
-FWCfgState *fw_cfg_create(const VireoConfig *cfg, uint64_t ram_size)
+FWCfgState *fw_cfg_create(const VireoConfig *cfg, uint64_t ram_size, uint32_t max_cpus)
 {
     FWCfgState *s = g_new0(FWCfgState, 1);
     uint8_t uuid[16];
@@ -277,7 +277,7 @@ FWCfgState *fw_cfg_create(const VireoConfig *cfg, uint64_t ram_size)
     fw_cfg_add_i64(s, FW_CFG_RAM_SIZE, ram_size);
     fw_cfg_add_i16(s, FW_CFG_NOGRAPHIC, cfg->nographic);
     fw_cfg_add_i16(s, FW_CFG_NB_CPUS, cfg->smp.cpus);
-    fw_cfg_add_i16(s, FW_CFG_MAX_CPUS, cfg->smp.maxcpus ? cfg->smp.maxcpus : cfg->smp.cpus);
+    fw_cfg_add_i16(s, FW_CFG_MAX_CPUS, (uint16_t)max_cpus);
     fw_cfg_add_i16(s, FW_CFG_BOOT_MENU, 0);
     fw_cfg_add_i32(s, FW_CFG_IRQ0_OVERRIDE, 0); /* GSI 0 is IRQ0: no override in the MADT */
     s->dir = g_malloc0(4);

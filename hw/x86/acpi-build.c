@@ -7,7 +7,9 @@
  *   FACS (64 bytes, 64-byte aligned)
  *   DSDT (compiled from hw/x86/dsdt.dsl by iasl)
  *   FADT (276 bytes, revision 6: ACPI 6.0)
- *   MADT (44 + 8 * ncpus + 12 + 10 + 6 bytes)
+ *   MADT (44, a Local APIC entry (8) per possible CPU, or a Local x2APIC one (16) for an APIC
+ *         ID above 254, the IOAPIC (12), the SCI override (10), the LAPIC NMI (6, or 12 for the
+ *         x2APIC form when any CPU needs it))
  *   RSDT, XSDT (entries: FADT, MADT)
  *
  * Interrupt model described to the guest (matches KVM's in-kernel irqchip and its default
@@ -19,11 +21,15 @@
  *     sends GSI 0, which the in-kernel PIT raises, to IOAPIC pin 0. (QEMU's override
  *     works only because QEMU replaces that route with GSI 0 -> pin 2.)
  *   - IRQ 9 (the SCI) overridden to level-triggered, active-high;
- *   - LAPIC NMI on LINT1 of every processor.
+ *   - LAPIC NMI on LINT1 of every processor;
+ *   - one entry per possible CPU (-smp maxcpus), as QEMU 7.2 writes them: ACPI processor UID =
+ *     CPU index, APIC ID from the topology (X86CpuList, the IDs KVM, the translator and the
+ *     userspace irqchip use), enabled for the CPUs present at start and disabled for the rest.
  */
 #include <stdbool.h>
 #include <string.h>
 #include "vireo/acpi.h"
+#include "vireo/x86.h"
 
 /* build/generated/dsdt.hex: iasl names the array AmlCode (old) or <file>_aml_code (new). */
 #define AmlCode       vireo_dsdt_aml
@@ -186,25 +192,50 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
     finish_table(t, FADT_LEN);
 }
 
-static uint32_t madt_len(unsigned ncpus)
+static bool x2apic_needed(const X86CpuList *cpus)
 {
-    return ACPI_HDR_LEN + 8 + 8 * ncpus + 12 + 10 + 6;
+    for (unsigned i = 0; i < cpus->possible; i++) {
+        if (cpus->apic_id[i] >= 255) {
+            return true;
+        }
+    }
+    return false;
 }
 
-static void build_madt(uint8_t *t, unsigned ncpus)
+static uint32_t madt_len(const X86CpuList *cpus)
 {
-    uint32_t len = madt_len(ncpus);
+    uint32_t len = ACPI_HDR_LEN + 8 + 12 + 10 + (x2apic_needed(cpus) ? 12 : 6);
+    for (unsigned i = 0; i < cpus->possible; i++) {
+        len += cpus->apic_id[i] < 255 ? 8 : 16;
+    }
+    return len;
+}
+
+static void build_madt(uint8_t *t, const X86CpuList *cpus)
+{
+    uint32_t len = madt_len(cpus);
     put_header(t, "APIC", len, 3);
     put32(t, 36, LAPIC_BASE);
     put32(t, 40, 1); /* PCAT_COMPAT: dual 8259s present */
     unsigned off = 44;
-    for (unsigned i = 0; i < ncpus; i++) { /* Processor Local APIC */
-        put8(t, off, 0);
-        put8(t, off + 1, 8);
-        put8(t, off + 2, i);  /* ACPI processor UID */
-        put8(t, off + 3, i);  /* APIC ID */
-        put32(t, off + 4, 1); /* enabled */
-        off += 8;
+    for (unsigned i = 0; i < cpus->possible; i++) {
+        uint32_t id = cpus->apic_id[i], enabled = i < cpus->present;
+        if (id < 255) { /* Processor Local APIC */
+            put8(t, off, 0);
+            put8(t, off + 1, 8);
+            put8(t, off + 2, i);  /* ACPI processor UID */
+            put8(t, off + 3, id); /* APIC ID */
+            put32(t, off + 4, enabled);
+            off += 8;
+        } else { /* Processor Local x2APIC */
+            put8(t, off, 9);
+            put8(t, off + 1, 16);
+            put16(t, off + 2, 0);
+            put32(t, off + 4, id);
+            put32(t, off + 8, enabled);
+            put32(t, off + 12, i); /* ACPI processor UID */
+            off += 16;
+        }
     }
     put8(t, off, 1); /* I/O APIC */
     put8(t, off + 1, 12);
@@ -220,18 +251,28 @@ static void build_madt(uint8_t *t, unsigned ncpus)
     put32(t, off + 4, ACPI_SCI_IRQ);
     put16(t, off + 8, 0x1 | 0x3 << 2); /* active high, level triggered */
     off += 10;
-    put8(t, off, 4); /* Local APIC NMI */
-    put8(t, off + 1, 6);
-    put8(t, off + 2, 0xff); /* all processors */
-    put16(t, off + 3, 0);   /* flags: conforms to the bus */
-    put8(t, off + 5, 1);    /* LINT1 */
-    off += 6;
+    if (x2apic_needed(cpus)) {
+        put8(t, off, 0xa); /* Local x2APIC NMI */
+        put8(t, off + 1, 12);
+        put16(t, off + 2, 0);          /* flags: conforms to the bus */
+        put32(t, off + 4, 0xffffffff); /* all processors */
+        put8(t, off + 8, 1);           /* LINT1 */
+        off += 12;
+    } else {
+        put8(t, off, 4); /* Local APIC NMI */
+        put8(t, off + 1, 6);
+        put8(t, off + 2, 0xff); /* all processors */
+        put16(t, off + 3, 0);   /* flags: conforms to the bus */
+        put8(t, off + 5, 1);    /* LINT1 */
+        off += 6;
+    }
     finish_table(t, len);
 }
 
-uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, unsigned ncpus)
+uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86CpuList *cpus)
 {
-    if (!host || ncpus == 0 || ncpus > 255 || gpa + size < gpa || gpa + size > (1ULL << 32)) {
+    if (!host || !cpus || cpus->present == 0 || cpus->possible > 288 || gpa + size < gpa ||
+        gpa + size > (1ULL << 32)) {
         return 0;
     }
     Builder b = {.host = host, .gpa = gpa, .size = size};
@@ -243,7 +284,7 @@ uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, unsigned ncp
     uint64_t facs = alloc(&b, FACS_LEN, 64);
     uint64_t dsdt = alloc(&b, dsdt_len, 16);
     uint64_t fadt = alloc(&b, FADT_LEN, 16);
-    uint64_t madt = alloc(&b, madt_len(ncpus), 16);
+    uint64_t madt = alloc(&b, madt_len(cpus), 16);
     uint64_t rsdt = alloc(&b, rsdt_len, 16);
     uint64_t xsdt = alloc(&b, xsdt_len, 16);
     if (b.overflow) {
@@ -255,7 +296,7 @@ uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, unsigned ncp
     build_facs(h + facs);
     memcpy(h + dsdt, vireo_dsdt_aml, dsdt_len);
     build_fadt(h + fadt, gpa + facs, gpa + dsdt);
-    build_madt(h + madt, ncpus);
+    build_madt(h + madt, cpus);
 
     uint64_t entries[] = {gpa + fadt, gpa + madt};
     put_header(h + rsdt, "RSDT", rsdt_len, 1);

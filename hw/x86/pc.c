@@ -56,15 +56,13 @@ static void create_cli_devices(const VireoConfig *cfg)
     }
 }
 
+/* The machine's CPUs (x86.h): made once per machine start from -smp. */
+static X86CpuList cpus;
+
 /* PIC pair, IOAPIC, one LAPIC per vCPU, PIT: what KVM's irqchip would have provided. */
-static int create_userspace_irqchip(const VireoConfig *cfg)
+static int create_userspace_irqchip(void)
 {
-    uint32_t *ids = calloc(cfg->smp.cpus, sizeof(*ids));
-    for (unsigned i = 0; i < cfg->smp.cpus; i++) {
-        ids[i] = x86_apic_id(&cfg->smp, i);
-    }
-    int r = pc_irqchip_create(cfg->smp.cpus, ids);
-    free(ids);
+    int r = pc_irqchip_create(cpus.present, cpus.apic_id);
     userspace_irqchip = true;
     return r;
 }
@@ -107,6 +105,10 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
                      "not supported yet");
         return -1;
     }
+    if (x86_cpu_list_init(&cpus, &cfg->smp) < 0) {
+        error_report("out of memory");
+        return -1;
+    }
     if (ram_alloc_pc(cfg->ram_size, PC_LOWMEM_LIMIT) < 0) {
         return -1;
     }
@@ -120,7 +122,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         }
     }
 
-    if (!accel->has_kernel_irqchip && create_userspace_irqchip(cfg) < 0) {
+    if (!accel->has_kernel_irqchip && create_userspace_irqchip() < 0) {
         return -1;
     }
     debug_port_create();
@@ -141,12 +143,12 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         return -1;
     }
     memset(bios, 0, PC_BIOS_AREA_SIZE);
-    uint64_t rsdp = acpi_build_tables(bios, PC_BIOS_AREA, PC_BIOS_AREA_SIZE, cfg->smp.cpus);
+    uint64_t rsdp = acpi_build_tables(bios, PC_BIOS_AREA, PC_BIOS_AREA_SIZE, &cpus);
     if (!rsdp) {
         error_report("could not build ACPI tables");
         return -1;
     }
-    fw_cfg = fw_cfg_create(cfg, cfg->ram_size);
+    fw_cfg = fw_cfg_create(cfg, cfg->ram_size, x86_cpu_list_id_limit(&cpus));
     fw_cfg_add_e820(fw_cfg);
     X86BootState boot;
     if (multiboot_probe(cfg->kernel)) {
@@ -160,7 +162,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         fw_cfg_add_linux_boot(fw_cfg, cfg, boot.rsi); /* rsi: boot_params */
     }
     create_cli_devices(cfg);
-    if (accel->create_vcpus(cfg, &boot) < 0) {
+    if (accel->create_vcpus(cfg, &cpus, &boot) < 0) {
         return -1;
     }
     return accel->start_vcpus();
@@ -190,4 +192,5 @@ void pc_machine_stop(void)
     isa_debug_exit_reset();
     io_reset_all();
     ram_free();
+    x86_cpu_list_free(&cpus);
 }

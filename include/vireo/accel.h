@@ -10,6 +10,7 @@
 #include "vireo/config.h"
 
 typedef struct X86BootState X86BootState;
+typedef struct X86CpuList X86CpuList;
 
 typedef struct AccelOps {
     const char *name;
@@ -27,8 +28,11 @@ typedef struct AccelOps {
     int (*init)(const VireoConfig *cfg);
     /* Register guest RAM [gpa, gpa+size) backed by host memory at hva. */
     int (*map_ram)(uint64_t gpa, uint64_t size, void *hva);
-    /* Create the vCPUs and put the BSP in the given boot state (APs wait for INIT/SIPI). */
-    int (*create_vcpus)(const VireoConfig *cfg, const X86BootState *boot);
+    /*
+     * Create the present vCPUs of cpus (index i with APIC ID cpus->apic_id[i]) and put the BSP
+     * in the given boot state (APs wait for INIT/SIPI).
+     */
+    int (*create_vcpus)(const VireoConfig *cfg, const X86CpuList *cpus, const X86BootState *boot);
     /* Start one thread per vCPU. */
     int (*start_vcpus)(void);
     /* Make every vCPU thread leave guest mode and exit; join them. */

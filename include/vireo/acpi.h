@@ -42,14 +42,15 @@
 #define ACPI_PM1_SLP_EN  (1u << 13)
 
 /*
- * Write RSDP, XSDT, RSDT, FADT, FACS, DSDT and MADT for ncpus processors (APIC IDs
- * 0..ncpus-1) into host memory `host` that the guest sees at [gpa, gpa+size). The whole
- * range is overwritten (zeroed first). It must lie below 4 GiB (RSDT and FADT hold 32-bit
- * pointers); for the legacy RSDP scan it should be (part of) 0xE0000-0xFFFFF.
- * Returns the RSDP's guest address (16-byte aligned), or 0 if the tables do not fit or
- * ncpus is 0 or above 255.
+ * Write RSDP, XSDT, RSDT, FADT, FACS, DSDT and MADT for the machine's CPUs (x86.h: one MADT
+ * entry per possible CPU with its APIC ID, enabled for the present ones) into host memory
+ * `host` that the guest sees at [gpa, gpa+size). The whole range is overwritten (zeroed first).
+ * It must lie below 4 GiB (RSDT and FADT hold 32-bit pointers); for the legacy RSDP scan it
+ * should be (part of) 0xE0000-0xFFFFF. Returns the RSDP's guest address (16-byte aligned), or
+ * 0 if the tables do not fit or no CPU is present.
  */
-uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, unsigned ncpus);
+typedef struct X86CpuList X86CpuList;
+uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86CpuList *cpus);
 
 /*
  * GSI of legacy INTx pin `pin` (0 = INTA .. 3 = INTD) of a device in PCI slot `slot` on

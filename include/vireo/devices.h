@@ -39,9 +39,10 @@ void isa_debug_exit_reset(void);
  * hw/misc/fw_cfg.c: QEMU's fw_cfg I/O interface at 0x510 (16-bit selector) and 0x511 (data),
  * with the DMA address register at 0x514. fw_cfg_create() maps it with the standard items
  * (signature, ID, UUID, RAM size, CPU counts, ...); add items and files before the guest runs.
+ * max_cpus is QEMU's FW_CFG_MAX_CPUS: the highest possible APIC ID + 1 (x86_cpu_list_id_limit).
  */
 typedef struct FWCfgState FWCfgState;
-FWCfgState *fw_cfg_create(const VireoConfig *cfg, uint64_t ram_size);
+FWCfgState *fw_cfg_create(const VireoConfig *cfg, uint64_t ram_size, uint32_t max_cpus);
 void fw_cfg_destroy(FWCfgState *s);
 /* Item `key` holds a copy of data (len bytes). */
 void fw_cfg_add_bytes(FWCfgState *s, uint16_t key, const void *data, uint32_t len);

@@ -35,6 +35,23 @@ uint32_t x86_apic_id(const SmpConfig *smp, unsigned index);
 unsigned x86_topo_bits(unsigned count);
 
 /*
+ * The machine's CPUs, computed once from -smp and handed to everything that names a CPU: the
+ * MADT, both accelerators, the userspace irqchip, fw_cfg. Index i (0..possible-1) has APIC ID
+ * apic_id[i] (thread | core | die | socket bit fields, so a topology that is not a power of two
+ * leaves gaps: -smp 6,sockets=2,cores=3 gives 0,1,2,4,5,6); indexes below `present` exist at
+ * start, the others (up to maxcpus) are listed disabled in the MADT, as QEMU lists them.
+ */
+typedef struct X86CpuList {
+    unsigned present, possible;
+    uint32_t *apic_id;
+} X86CpuList;
+/* fills list (free with x86_cpu_list_free); returns 0 */
+int x86_cpu_list_init(X86CpuList *list, const SmpConfig *smp);
+void x86_cpu_list_free(X86CpuList *list);
+/* the highest APIC ID + 1 (QEMU's apic_id_limit: fw_cfg's FW_CFG_MAX_CPUS) */
+uint32_t x86_cpu_list_id_limit(const X86CpuList *list);
+
+/*
  * Load a Linux bzImage (with initrd and command line) into guest RAM and fill the boot state
  * for the 64-bit entry point. rsdp is the ACPI RSDP address passed in boot_params.
  * Returns 0, or -1 after error_report().

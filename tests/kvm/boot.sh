@@ -2,7 +2,8 @@
 # Boots the test guest (Debian's cloud kernel + the cache's test-initrd) under KVM with $VIREO, the
 # way QEMU is used: -accel kvm -m 512 -smp N -nographic -no-reboot -kernel -initrd -append.
 # Checks: the init marker, cpus=N, exit status 0 after the guest powers off, and after a guest
-# reboot under -no-reboot; -m 4G; the model name with -cpu qemu64 and -cpu host. A failed boot shows
+# reboot under -no-reboot; odd -smp topologies (APIC IDs with gaps, maxcpus above cpus, threads);
+# -m 4G; the model name with -cpu qemu64 and -cpu host. A failed boot shows
 # the console's last lines; a hung one also its HMP `info status` / `info registers -a`, and inside
 # the nested guest the triple faults and injected exceptions the kernel traced.
 # Runs here when /dev/kvm is hardware KVM, and inside the nested-KVM guest (tests/nested/boot.sh).
@@ -102,9 +103,12 @@ explain() {
     fi
 }
 
-# boot_once NAME SMP ACTION: one guest boot, checked; sets why (empty: passed).
+# boot_once NAME SMP ACTION: one guest boot, checked; sets why (empty: passed). SMP is the -smp
+# argument; its first number is the CPU count the guest must see, and with maxcpus= the guest
+# must also allow the rest as hotplug CPUs (the MADT's disabled entries).
 boot_once() {
-    local name=$1 smp=$2 action=$3 log=$tmp/$1.log n
+    local name=$1 smp=$2 action=$3 log=$tmp/$1.log n ncpu=${2%%,*} maxc
+    maxc=$(echo ",$2," | sed -n 's/.*,maxcpus=\([0-9]*\),.*/\1/p')
     why=""
     run_guest "$name" -accel kvm -m 512 -smp "$smp" -nographic -no-reboot \
         -kernel "$C/vmlinuz-cloud" -initrd "$C/test-initrd.cpio.gz" \
@@ -114,8 +118,10 @@ boot_once() {
         why="timed out after ${tmo}s"
     elif ! tr -d '\r' <"$log" | grep -qx 'VIREO-INIT-OK'; then
         why="no VIREO-INIT-OK marker (exit status $rc)"
-    elif [ "$n" != "$smp" ]; then
-        why="guest saw cpus=${n:-?}, expected $smp"
+    elif [ "$n" != "$ncpu" ]; then
+        why="guest saw cpus=${n:-?}, expected $ncpu; $(tr -d '\r' <"$log" | grep -E 'smpboot: (Allowing|do_boot_cpu)' | tr '\n' ' ')"
+    elif [ -n "$maxc" ] && ! tr -d '\r' <"$log" | grep -q "smpboot: Allowing $maxc CPUs, $((maxc - ncpu)) hotplug CPUs"; then
+        why="guest did not allow $maxc CPUs: $(tr -d '\r' <"$log" | grep 'smpboot: Allowing')"
     elif ! tr -d '\r' <"$log" | grep -qx "vireo: $action"; then
         why="init did not reach '$action'"
     elif [ $rc != 0 ]; then
@@ -149,7 +155,11 @@ checked() {
 }
 
 checked boot-smp1 boot_once 1 poweroff
-checked boot-smp4 boot_once 4 poweroff
+# 4 vCPUs of 6 possible in 2 sockets of 3 cores: APIC IDs 0,1,2,4 present and 5,6 disabled, so
+# Linux wakes CPU#3 by the MADT's ID 4 and allows 2 hotplug CPUs (the MADT, KVM's vCPU IDs and
+# CPUID must agree); then 3 of 4 possible CPUs as cores of 2 threads.
+checked boot-smp4-2sockets-3cores-maxcpus6 boot_once 4,maxcpus=6,sockets=2,cores=3 poweroff
+checked boot-smp3-maxcpus4-threads2 boot_once 3,maxcpus=4,cores=2,threads=2 poweroff
 checked reboot-smp2 boot_once 2 reboot
 
 # -m beyond the 32-bit PCI hole (RAM split at 3 GiB, the rest from 4 GiB) and -cpu models: the

@@ -13,6 +13,7 @@
 #include "vireo/acpi.h"
 #include "vireo/ioport.h"
 #include "vireo/runstate.h"
+#include "vireo/x86.h"
 #include "../lib/unit.h"
 
 #define AREA_GPA  0xe0000ULL
@@ -68,13 +69,33 @@ static void dump(const char *dir, const char *name, const uint8_t *t, size_t len
     }
 }
 
-/* Build tables for ncpus and check them; with dump_dir, also write them there as NAME.dat */
-static void test_tables(unsigned ncpus, const char *dump_dir)
+/*
+ * The MADT's processor entries a topology must give: want[i] = the APIC ID of CPU index i, as
+ * QEMU numbers them (thread | core | die | socket bit fields), written out by hand here.
+ */
+typedef struct Topo {
+    const char *name;
+    SmpConfig smp;
+    unsigned possible;
+    const uint32_t *want;
+} Topo;
+
+static const uint32_t ids_6_2s_3c[] = {0, 1, 2, 4, 5, 6};
+static const uint32_t ids_12_2s_3c_2t[] = {0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13};
+static const uint32_t ids_3_of_6[] = {0, 1, 2, 3, 4, 5};
+static const uint32_t ids_4_2c_2t_of_8[] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+/* Build tables for topology tp and check them; with dump_dir, also write them there as NAME.dat */
+static void test_tables_topo(const Topo *tp, const char *dump_dir)
 {
     char name[128];
-#define N(s) (snprintf(name, sizeof(name), "acpi/%u-cpu/%s", ncpus, s), name)
+    unsigned ncpus = tp->possible;
+#define N(s) (snprintf(name, sizeof(name), "acpi/%s/%s", tp->name, s), name)
+    X86CpuList cpus;
+    x86_cpu_list_init(&cpus, &tp->smp);
     memset(area, 0xa5, sizeof(area));
-    uint64_t rsdp_gpa = acpi_build_tables(area, AREA_GPA, AREA_SIZE, ncpus);
+    uint64_t rsdp_gpa = acpi_build_tables(area, AREA_GPA, AREA_SIZE, &cpus);
+    x86_cpu_list_free(&cpus);
     CHECK(N("build"), rsdp_gpa != 0);
     if (!rsdp_gpa) {
         return;
@@ -156,15 +177,25 @@ static void test_tables(unsigned ncpus, const char *dump_dir)
 
     /* MADT */
     unsigned lapics = 0, ioapics = 0, isos = 0, nmis = 0;
-    bool ids_ok = true, sci_ok = false, irq0_override = false;
+    bool ids_ok = true, sci_ok = false, irq0_override = false, x2 = false;
     uint32_t mlen = rd32(madt + 4);
     CHECK(N("madt-header"), rd32(madt + 36) == 0xfee00000u && (rd32(madt + 40) & 1));
     for (uint32_t off = 44; off + 2 <= mlen && madt[off + 1] >= 2; off += madt[off + 1]) {
         const uint8_t *e = madt + off;
         switch (e[0]) {
-        case 0:
-            ids_ok &= e[1] == 8 && e[2] == lapics && e[3] == lapics && (rd32(e + 4) & 1);
+        case 0: { /* UID = index, the topology's APIC ID, enabled for the present CPUs */
+            uint32_t want = tp->want ? tp->want[lapics] : lapics;
+            ids_ok &= lapics < ncpus && e[1] == 8 && e[2] == lapics && e[3] == want &&
+                      rd32(e + 4) == (lapics < tp->smp.cpus);
             lapics++;
+            break;
+        }
+        case 9: /* x2APIC: an APIC ID above 254 */
+            ids_ok &= lapics < ncpus && e[1] == 16 && rd32(e + 4) >= 255 &&
+                      rd32(e + 4) == (tp->want ? tp->want[lapics] : lapics) &&
+                      rd32(e + 8) == (lapics < tp->smp.cpus) && rd32(e + 12) == lapics;
+            lapics++;
+            x2 = true;
             break;
         case 1:
             ioapics++;
@@ -178,6 +209,10 @@ static void test_tables(unsigned ncpus, const char *dump_dir)
         case 4:
             nmis++;
             ids_ok &= e[1] == 6 && e[2] == 0xff && e[5] == 1;
+            break;
+        case 0xa:
+            nmis++;
+            ids_ok &= e[1] == 12 && rd32(e + 4) == 0xffffffff && e[8] == 1 && x2;
             break;
         }
     }
@@ -200,13 +235,43 @@ static void test_tables(unsigned ncpus, const char *dump_dir)
 #undef N
 }
 
+/* n CPUs in one socket of n cores */
+static void test_tables(unsigned n, const char *dump_dir)
+{
+    char label[32];
+    snprintf(label, sizeof(label), "%u-cpu", n);
+    Topo tp = {label, {n, n, 1, 1, n, 1}, n, NULL};
+    test_tables_topo(&tp, dump_dir);
+}
+
+/* The odd topologies: APIC IDs with gaps, maxcpus above cpus (disabled entries), x2APIC. */
+static void test_topologies(void)
+{
+    static uint32_t x2ids[201];
+    for (unsigned i = 0; i < 201; i++) {
+        x2ids[i] = i < 200 ? i : 256; /* 2 sockets of 200 cores: socket 1 starts at 256 */
+    }
+    const Topo topos[] = {
+        {"smp6-2sockets-3cores", {6, 6, 2, 1, 3, 1}, 6, ids_6_2s_3c},
+        {"smp12-2s-3c-2t", {12, 12, 2, 1, 3, 2}, 12, ids_12_2s_3c_2t},
+        {"smp3-maxcpus6", {3, 6, 6, 1, 1, 1}, 6, ids_3_of_6},
+        {"smp4-2c-2t-maxcpus8", {4, 8, 2, 1, 2, 2}, 8, ids_4_2c_2t_of_8},
+        {"smp2-maxcpus201-x2apic", {2, 201, 2, 1, 200, 1}, 201, x2ids},
+    };
+    for (size_t i = 0; i < sizeof(topos) / sizeof(topos[0]); i++) {
+        test_tables_topo(&topos[i], NULL);
+    }
+}
+
 static void test_build_errors(void)
 {
-    CHECK("acpi/build-too-small", acpi_build_tables(area, AREA_GPA, 256, 1) == 0);
-    CHECK("acpi/build-no-cpus", acpi_build_tables(area, AREA_GPA, AREA_SIZE, 0) == 0);
-    CHECK("acpi/build-above-4g", acpi_build_tables(area, 1ULL << 32, AREA_SIZE, 1) == 0);
+    uint32_t ids[2] = {0, 1};
+    X86CpuList one = {1, 1, ids}, none = {0, 0, ids}, two = {2, 2, ids};
+    CHECK("acpi/build-too-small", acpi_build_tables(area, AREA_GPA, 256, &one) == 0);
+    CHECK("acpi/build-no-cpus", acpi_build_tables(area, AREA_GPA, AREA_SIZE, &none) == 0);
+    CHECK("acpi/build-above-4g", acpi_build_tables(area, 1ULL << 32, AREA_SIZE, &one) == 0);
     /* An unaligned area still gets an aligned RSDP. */
-    uint64_t r = acpi_build_tables(area, AREA_GPA + 4, AREA_SIZE - 4, 2);
+    uint64_t r = acpi_build_tables(area, AREA_GPA + 4, AREA_SIZE - 4, &two);
     CHECK("acpi/build-unaligned", r != 0 && r % 16 == 0);
 }
 
@@ -398,6 +463,7 @@ int main(void)
     test_tables(1, NULL);
     test_iasl(); /* includes test_tables(4, ...) */
     test_tables(255, NULL);
+    test_topologies();
     test_build_errors();
     test_pm();
     test_sci();

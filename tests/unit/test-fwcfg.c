@@ -63,7 +63,10 @@ int main(void)
     cfg.smp.maxcpus = 4;
     cfg.uuid = "4f6e9b1a-0c2d-4e8f-9a1b-2c3d4e5f6a7b";
     CHECK("fwcfg-ram", ram_alloc_pc(32 << 20, PC_LOWMEM_LIMIT) == 0);
-    FWCfgState *fw = fw_cfg_create(&cfg, 32 << 20);
+    X86CpuList cpus;
+    x86_cpu_list_init(&cpus, &cfg.smp);
+    FWCfgState *fw = fw_cfg_create(&cfg, 32 << 20, x86_cpu_list_id_limit(&cpus));
+    x86_cpu_list_free(&cpus);
 
     uint8_t buf[256];
     select_key(0x0000);

@@ -25,7 +25,7 @@ check() { # NAME ARGS...
     local name=$1
     shift
     printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
-        timeout 20 "$QEMU" -qmp stdio -display none "$@" >"$tmp/qemu.out" 2>"$tmp/qemu.err"
+        timeout 90 "$QEMU" -qmp stdio -display none "$@" >"$tmp/qemu.out" 2>"$tmp/qemu.err"
     local qrc=$?
     "$PARSE" --parse "$@" >"$tmp/vireo.out" 2>"$tmp/vireo.err" </dev/null
     local vrc=$?

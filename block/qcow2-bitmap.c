@@ -329,7 +329,7 @@ static int update_dir_in_place(BDRVQcow2State *s, BmList *l)
         g_free(dir);
         return -EINVAL;
     }
-    ret = bdrv_pwrite(s->file, s->bitmap_dir_offset, size, dir, 0);
+    ret = qcow2_write_meta(s, QCOW2_OL_BITMAP_DIRECTORY, s->bitmap_dir_offset, size, dir);
     g_free(dir);
     if (ret == 0) {
         ret = update_header_sync(s);
@@ -363,7 +363,7 @@ static int update_dir(BDRVQcow2State *s, BmList *l)
             return (int)off;
         }
         new_offset = (uint64_t)off;
-        ret = bdrv_pwrite(s->file, new_offset, new_size, dir, 0);
+        ret = qcow2_write_meta(s, 0, new_offset, new_size, dir);
         g_free(dir);
         if (ret == 0) {
             ret = qcow2_flush_metadata(s);
@@ -620,7 +620,7 @@ static int store_bitmap(BDRVQcow2State *s, BmEntry *be, char **errp)
         tb[i] = (uint64_t)off;
         memcpy(buf, bm->bits + start, n);
         memset(buf + n, 0, cs - n);
-        ret = bdrv_pwrite(s->file, (uint64_t)off, cs, buf, 0);
+        ret = qcow2_write_meta(s, 0, (uint64_t)off, cs, buf);
         if (ret < 0) {
             block_error_errno(errp, ret, "Failed to write bitmap '%s' to file", bm->name);
             goto fail;
@@ -635,7 +635,7 @@ static int store_bitmap(BDRVQcow2State *s, BmEntry *be, char **errp)
     for (uint64_t i = 0; i < tb_size; i++) {
         tb[i] = GUINT64_TO_BE(tb[i]);
     }
-    ret = bdrv_pwrite(s->file, (uint64_t)toff, tb_size * 8, tb, 0);
+    ret = qcow2_write_meta(s, 0, (uint64_t)toff, tb_size * 8, tb);
     if (ret < 0) {
         block_error_errno(errp, ret, "Failed to write bitmap '%s' to file", bm->name);
         for (uint64_t i = 0; i < tb_size; i++) {

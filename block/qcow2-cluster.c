@@ -33,6 +33,8 @@ void qcow2_signal_corruption(BDRVQcow2State *s, const char *fmt, ...)
                     "suppressed\n",
                     msg);
             s->incompat |= QCOW2_INCOMPAT_CORRUPT;
+            /* as QEMU's (drv = NULL): the node is unusable, nothing more is written */
+            s->dead = true;
             if (s->version >= 3) {
                 uint64_t v = GUINT64_TO_BE(s->incompat);
                 bdrv_pwrite(s->file, 72, 8, &v, 0);
@@ -88,7 +90,8 @@ static int cache_write_entry(BDRVQcow2State *s, Qcow2Cache *c, Qcow2CacheEntry *
             return ret;
         }
     }
-    int ret = bdrv_pwrite(s->file, e->offset, c->table_size, e->data, 0);
+    int ret = qcow2_write_meta(s, c->is_l2 ? QCOW2_OL_ACTIVE_L2 : QCOW2_OL_REFCOUNT_BLOCK,
+                               e->offset, c->table_size, e->data);
     if (ret < 0) {
         return ret;
     }
@@ -392,7 +395,8 @@ int qcow2_write_l1_entry(BDRVQcow2State *s, uint32_t index)
     for (uint32_t i = 0; i < n; i++) {
         buf[i] = GUINT64_TO_BE(s->l1[start + i]);
     }
-    int ret = bdrv_pwrite(s->file, s->l1_offset + (uint64_t)start * 8, (uint64_t)n * 8, buf, 0);
+    int ret = qcow2_write_meta(s, QCOW2_OL_ACTIVE_L1, s->l1_offset + (uint64_t)start * 8,
+                               (uint64_t)n * 8, buf);
     if (ret < 0) {
         return ret;
     }

@@ -159,7 +159,7 @@ static int write_reftable_entry(BDRVQcow2State *s, uint64_t rt_index)
         return 0;
     }
     uint64_t v = GUINT64_TO_BE(s->rt[rt_index]);
-    int ret = bdrv_pwrite(s->file, s->rt_offset + rt_index * 8, 8, &v, 0);
+    int ret = qcow2_write_meta(s, QCOW2_OL_REFCOUNT_TABLE, s->rt_offset + rt_index * 8, 8, &v);
     if (ret < 0) {
         return ret;
     }
@@ -185,6 +185,10 @@ static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
     int64_t nb = alloc_clusters_noref(s, 1);
     if (nb < 0) {
         return (int)nb;
+    }
+    if (nb == 0) {
+        qcow2_signal_corruption(s, "Preventing invalid allocation of refcount block at offset 0");
+        return -EIO;
     }
     uint64_t nb_index = (uint64_t)nb >> s->cluster_bits;
     uint64_t *block;
@@ -217,6 +221,7 @@ static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
         return ret;
     }
     s->rt[rt_index] = (uint64_t)nb;
+    s->rt_max_index = MAX(s->rt_max_index, rt_index);
     ret = write_reftable_entry(s, rt_index);
     return ret < 0 ? ret : -EAGAIN;
 }
@@ -257,7 +262,7 @@ static int grow_reftable(BDRVQcow2State *s, uint64_t min_entries)
         for (uint64_t i = 0; i < new_size; i++) {
             be[i] = GUINT64_TO_BE(s->rt[i]);
         }
-        ret = bdrv_pwrite(s->file, (uint64_t)off, new_size * 8, be, 0);
+        ret = qcow2_write_meta(s, 0, (uint64_t)off, new_size * 8, be);
         g_free(be);
     }
     if (ret == 0) {
@@ -523,7 +528,7 @@ int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t a
         for (uint64_t i = 0; i < table_size; i++) {
             be[i] = GUINT64_TO_BE(nt[i]);
         }
-        ret = bdrv_pwrite(s->file, table_offset, table_size * 8, be, 0);
+        ret = qcow2_write_meta(s, 0, table_offset, table_size * 8, be);
         g_free(be);
     }
     if (ret == 0) {
@@ -552,6 +557,7 @@ int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t a
     s->rt_size = table_size;
     s->rt_offset = table_offset;
     s->rt_clusters = (uint32_t)table_clusters;
+    qcow2_rt_max_update(s);
     qcow2_free_clusters(s, old_offset, old_size * 8, false);
     return (int64_t)end_offset;
 }
@@ -671,7 +677,7 @@ static void inc_refs(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, ui
 #define CHECK_FRAG_INFO 1
 
 static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uint64_t l2_offset,
-                    int flags, uint64_t *next_contig)
+                    int flags, int fix, bool active, uint64_t *next_contig)
 {
     uint64_t *l2 = g_malloc(s->cluster_size);
     int ret = bdrv_pread(s->file, l2_offset, s->cluster_size, l2);
@@ -733,20 +739,57 @@ static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
                         off);
                 res->corruptions++;
             }
+            if (off & (s->cluster_size - 1)) {
+                bool data = s->extended_l2 ? (bitmap & QCOW_L2_BITMAP_ALL_ALLOC) != 0
+                                           : !(e & QCOW_OFLAG_ZERO);
+                res->corruptions++;
+                if (data) {
+                    fprintf(stderr,
+                            "ERROR offset=%" PRIx64 ": Data cluster is not properly aligned; L2 "
+                            "entry corrupted.\n",
+                            off);
+                } else {
+                    /* nothing to lose: QEMU's repair makes it a zero (or unallocated) entry */
+                    fprintf(stderr,
+                            "%s offset=%" PRIx64 ": Preallocated cluster is not properly "
+                            "aligned; L2 entry corrupted.\n",
+                            fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR", off);
+                    if (fix & BDRV_FIX_ERRORS) {
+                        uint64_t ne[2] = {GUINT64_TO_BE(s->extended_l2 ? 0 : QCOW_OFLAG_ZERO),
+                                          GUINT64_TO_BE(bitmap)};
+                        uint64_t at = l2_offset + (i << (3 + s->l2e_shift));
+                        size_t len = (size_t)8 << s->l2e_shift;
+                        qcow2_cache_discard(s->l2_cache, l2_offset);
+                        ret = qcow2_pre_write_overlap_check(
+                            s, active ? QCOW2_OL_ACTIVE_L2 : QCOW2_OL_INACTIVE_L2, at, len, false);
+                        if (ret < 0) {
+                            fprintf(stderr, "ERROR: Overlap check failed\n");
+                        } else {
+                            ret = bdrv_pwrite(s->file, at, len, ne, 0);
+                            if (ret == 0) {
+                                ret = qcow2_file_sync(s);
+                            }
+                            if (ret < 0) {
+                                fprintf(stderr, "ERROR: Failed to overwrite L2 table entry: %s\n",
+                                        strerror(-ret));
+                            }
+                        }
+                        if (ret < 0) {
+                            res->check_errors++;
+                        } else {
+                            res->corruptions--;
+                            res->corruptions_fixed++;
+                            break; /* the cluster is not in use any more */
+                        }
+                    }
+                }
+            }
             if (flags & CHECK_FRAG_INFO) {
                 res->allocated_clusters++;
                 if (*next_contig && off != *next_contig) {
                     res->fragmented_clusters++;
                 }
                 *next_contig = off + s->cluster_size;
-            }
-            if (off & (s->cluster_size - 1)) {
-                fprintf(stderr,
-                        "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; L2 entry "
-                        "corrupted.\n",
-                        off);
-                res->corruptions++;
-                break;
             }
             if (!qcow2_has_data_file(s)) {
                 inc_refs(s, cs, res, off, s->cluster_size);
@@ -767,7 +810,7 @@ static int check_l2(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
 }
 
 static int check_l1(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uint64_t l1_offset,
-                    uint32_t l1_size, int flags)
+                    uint32_t l1_size, int flags, int fix, bool active)
 {
     uint64_t next_contig = 0;
     inc_refs(s, cs, res, l1_offset, (uint64_t)l1_size * 8);
@@ -812,7 +855,7 @@ static int check_l1(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, uin
             continue; /* already reported by inc_refs */
         }
         next_contig = 0; /* like QEMU, fragmentation is counted within each L2 table */
-        ret = check_l2(s, cs, res, off, flags, &next_contig);
+        ret = check_l2(s, cs, res, off, flags, fix, active, &next_contig);
         if (ret < 0) {
             g_free(l1);
             return ret;
@@ -887,7 +930,7 @@ static int check_oflag_copied(BDRVQcow2State *s, BdrvCheckResult *res, int fix)
         }
         if (dirty) {
             qcow2_cache_discard(s->l2_cache, l2_off);
-            if (bdrv_pwrite(s->file, l2_off, s->cluster_size, l2, 0) < 0) {
+            if (qcow2_write_meta(s, QCOW2_OL_ACTIVE_L2, l2_off, s->cluster_size, l2) < 0) {
                 res->check_errors++;
             }
         }
@@ -978,7 +1021,7 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
     res->has_bfi = true;
 
     inc_refs(s, &cs, res, 0, s->cluster_size);
-    check_l1(s, &cs, res, s->l1_offset, s->l1_size, CHECK_FRAG_INFO);
+    check_l1(s, &cs, res, s->l1_offset, s->l1_size, CHECK_FRAG_INFO, fix, true);
     for (uint32_t i = 0; i < s->nb_snapshots && !cs.err; i++) {
         Qcow2Snapshot *sn = &s->snapshots[i];
         if (sn->l1_offset & (s->cluster_size - 1)) {
@@ -997,7 +1040,7 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
             res->corruptions++;
             continue;
         }
-        check_l1(s, &cs, res, sn->l1_offset, sn->l1_size, 0);
+        check_l1(s, &cs, res, sn->l1_offset, sn->l1_size, 0, fix, false);
     }
     if (cs.err) {
         g_free(cs.ref);

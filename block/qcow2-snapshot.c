@@ -306,7 +306,7 @@ static int write_snapshots(BDRVQcow2State *s, FreedList *fl)
     }
     for (guint i = 0; i < runs->len && ret == 0; i++) {
         uint64_t *run = &g_array_index(runs, uint64_t, i * 2);
-        ret = bdrv_pwrite(s->file, (uint64_t)new_off + run[0], run[1] - run[0], buf + run[0], 0);
+        ret = qcow2_write_meta(s, 0, (uint64_t)new_off + run[0], run[1] - run[0], buf + run[0]);
     }
     g_array_free(runs, true);
     g_free(buf);
@@ -386,6 +386,27 @@ static int check_writable(BDRVQcow2State *s)
     return 0;
 }
 
+int qcow2_rewrite_snapshot_table(BDRVQcow2State *s)
+{
+    FreedList fl = {0};
+    int ret = write_snapshots(s, &fl);
+    if (ret == 0) {
+        ret = discard_freed(s, &fl);
+    } else {
+        g_free(fl.c);
+    }
+    for (uint32_t i = 0; ret == 0 && i < s->nb_snapshots; i++) {
+        Qcow2Snapshot *sn = &s->snapshots[i];
+        if (sn->extra_size < 24) {
+            /* what was written: the 24 bytes of known extra data */
+            sn->extra = g_realloc(sn->extra, 25);
+            memset(sn->extra + sn->extra_size, 0, 25 - sn->extra_size);
+            sn->extra_size = 24;
+        }
+    }
+    return ret;
+}
+
 int qcow2_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -444,7 +465,7 @@ int qcow2_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info)
     for (uint32_t i = 0; i < s->l1_size; i++) {
         be[i] = GUINT64_TO_BE(s->l1[i]);
     }
-    ret = bdrv_pwrite(s->file, sn.l1_offset, l1_bytes, be, 0);
+    ret = qcow2_write_meta(s, 0, sn.l1_offset, l1_bytes, be);
     g_free(be);
     if (ret < 0) {
         goto fail;
@@ -484,7 +505,13 @@ int qcow2_snapshot_delete(BlockDriverState *bs, const char *id, const char *name
         block_error(errp, "Can't find the snapshot");
         return -ENOENT;
     }
-    int ret = qcow2_flush_metadata(s);
+    /* refuse a broken entry before changing anything (as QEMU) */
+    int ret = qcow2_validate_table(s, s->snapshots[idx].l1_offset, s->snapshots[idx].l1_size, 8,
+                                   QCOW_MAX_L1_SIZE, "Snapshot L1 table", errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = qcow2_flush_metadata(s);
     if (ret < 0) {
         block_error_errno(errp, ret, "Failed to flush metadata");
         return ret;
@@ -547,8 +574,13 @@ int qcow2_snapshot_goto(BlockDriverState *bs, const char *id_or_name)
         return -ENOENT;
     }
     Qcow2Snapshot *sn = &s->snapshots[idx];
-    if ((sn->l1_offset & (s->cluster_size - 1)) || (uint64_t)sn->l1_size * 8 > QCOW_MAX_L1_SIZE) {
-        return -EFBIG;
+    char *err = NULL;
+    ret = qcow2_validate_table(s, sn->l1_offset, sn->l1_size, 8, QCOW_MAX_L1_SIZE,
+                               "Snapshot L1 table", &err);
+    if (ret < 0) {
+        error_report("%s", err); /* QEMU prints it, then fails with the errno */
+        g_free(err);
+        return ret;
     }
     if (sn->disk_size != s->size) {
         error_report("qcow2: Loading snapshots with different disk size is not supported");
@@ -575,7 +607,7 @@ int qcow2_snapshot_goto(BlockDriverState *bs, const char *id_or_name)
         ret = update_snapshot_refcount(s, sn->l1_offset, sn->l1_size, 1, &fl);
     }
     if (ret == 0) {
-        ret = bdrv_pwrite(s->file, s->l1_offset, cur_bytes, sn_l1, 0);
+        ret = qcow2_write_meta(s, QCOW2_OL_ACTIVE_L1, s->l1_offset, cur_bytes, sn_l1);
     }
     if (ret == 0) {
         ret = qcow2_file_sync(s);
@@ -613,8 +645,12 @@ int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *na
     }
     Qcow2Snapshot *sn = &s->snapshots[idx];
     uint64_t per_l1 = s->cluster_size << s->l2_bits;
-    if ((sn->l1_offset & (s->cluster_size - 1)) || (uint64_t)sn->l1_size * 8 > QCOW_MAX_L1_SIZE ||
-        (uint64_t)sn->l1_size < sn->disk_size / per_l1 + (sn->disk_size % per_l1 != 0)) {
+    int vr = qcow2_validate_table(s, sn->l1_offset, sn->l1_size, 8, QCOW_MAX_L1_SIZE,
+                                  "Snapshot L1 table", errp);
+    if (vr < 0) {
+        return vr;
+    }
+    if ((uint64_t)sn->l1_size < sn->disk_size / per_l1 + (sn->disk_size % per_l1 != 0)) {
         block_error(errp, "Snapshot L1 table invalid");
         return -EFBIG;
     }

@@ -47,8 +47,8 @@ static int qcow2_probe(const uint8_t *buf, size_t len)
     return 0;
 }
 
-static int validate_table(BDRVQcow2State *s, uint64_t offset, uint64_t entries, size_t entry_len,
-                          uint64_t max_bytes, const char *name, char **errp)
+int qcow2_validate_table(BDRVQcow2State *s, uint64_t offset, uint64_t entries, size_t entry_len,
+                         uint64_t max_bytes, const char *name, char **errp)
 {
     if (entries > max_bytes / entry_len) {
         block_error(errp, "%s too large", name);
@@ -276,8 +276,12 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     s->file = bs->file;
     s->read_only = !(flags & BDRV_O_RDWR);
     s->check_mode = flags & BDRV_O_CHECK;
+    int ret = qcow2_overlap_parse(opts, &s->overlap_check, errp);
+    if (ret < 0) {
+        return ret;
+    }
     uint8_t h[112] = {0};
-    int ret = bdrv_pread(s->file, 0, sizeof(h), h);
+    ret = bdrv_pread(s->file, 0, sizeof(h), h);
     if (ret < 0) {
         block_error_errno(errp, ret, "Could not read qcow2 header");
         return ret;
@@ -431,14 +435,14 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         return -EINVAL;
     }
     s->rt_size = (uint64_t)s->rt_clusters * cs / 8;
-    ret = validate_table(s, s->rt_offset, s->rt_size, 8, QCOW_MAX_REFTABLE_SIZE,
-                         "Reference count table", errp);
+    ret = qcow2_validate_table(s, s->rt_offset, s->rt_size, 8, QCOW_MAX_REFTABLE_SIZE,
+                               "Reference count table", errp);
     if (ret < 0) {
         g_free(hdr);
         return ret;
     }
-    ret = validate_table(s, s->snapshots_offset, s->nb_snapshots, 40, 40u * QCOW_MAX_SNAPSHOTS,
-                         "Snapshot table", errp);
+    ret = qcow2_validate_table(s, s->snapshots_offset, s->nb_snapshots, 40,
+                               40u * QCOW_MAX_SNAPSHOTS, "Snapshot table", errp);
     if (ret < 0) {
         g_free(hdr);
         return ret;
@@ -460,7 +464,8 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error(errp, "L1 table is too small");
         return -EINVAL;
     }
-    ret = validate_table(s, s->l1_offset, s->l1_size, 8, QCOW_MAX_L1_SIZE, "Active L1 table", errp);
+    ret = qcow2_validate_table(s, s->l1_offset, s->l1_size, 8, QCOW_MAX_L1_SIZE, "Active L1 table",
+                               errp);
     if (ret < 0) {
         g_free(hdr);
         return ret;
@@ -491,6 +496,7 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
             s->rt[i] = GUINT64_FROM_BE(s->rt[i]);
         }
     }
+    qcow2_rt_max_update(s);
     if (s->l1_size) {
         ret = bdrv_pread(s->file, s->l1_offset, (uint64_t)s->l1_size * 8, s->l1);
         if (ret < 0) {
@@ -547,7 +553,7 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
 static void qcow2_close(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    if (!s->read_only && s->l2_cache) {
+    if (!s->read_only && s->l2_cache && !s->dead) {
         qcow2_flush_metadata(s);
         char *err = NULL;
         if (s->open_done && qcow2_store_dirty_bitmaps(s, &err) < 0) {
@@ -810,6 +816,9 @@ static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_
 
 static int qcow2_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
 {
+    if (((BDRVQcow2State *)bs->opaque)->dead) {
+        return -ENOMEDIUM;
+    }
     return do_read(bs, offset, bytes, buf);
 }
 
@@ -898,7 +907,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     uint8_t *tmp = NULL;
     if (has_host && !compressed && (e & QCOW_OFLAG_COPIED)) {
         if ((b & mask) == mask) {
-            ret = bdrv_pwrite(qcow2_data(s), host + in, bytes, buf, 0);
+            ret = qcow2_write_data(s, host + in, bytes, buf);
         } else {
             tmp = g_malloc(cs);
             ret = read_cluster_part(bs, cstart, astart, in, tmp);
@@ -907,7 +916,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
             }
             memcpy(tmp + in, buf, bytes);
             if (ret == 0) {
-                ret = bdrv_pwrite(qcow2_data(s), host + astart, aend - astart, tmp + astart, 0);
+                ret = qcow2_write_data(s, host + astart, aend - astart, tmp + astart);
             }
             g_free(tmp);
         }
@@ -941,7 +950,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
         ret = nh < 0 ? (int)nh : 0;
     }
     if (ret == 0) {
-        ret = bdrv_pwrite(qcow2_data(s), (uint64_t)nh + from, to - from, tmp + from, 0);
+        ret = qcow2_write_data(s, (uint64_t)nh + from, to - from, tmp + from);
     }
     g_free(tmp);
     if (ret == 0) {
@@ -1037,8 +1046,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
                 n++;
             }
             uint64_t ws = MAX(offset, run_start), we = MIN(offset + bytes, (c + n) * cs);
-            ret = bdrv_pwrite(qcow2_data(s), host + (ws - run_start), we - ws, buf + (ws - offset),
-                              0);
+            ret = qcow2_write_data(s, host + (ws - run_start), we - ws, buf + (ws - offset));
             if (ret < 0) {
                 return ret;
             }
@@ -1063,7 +1071,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         uint64_t run_end = (c + n) * cs;
         uint64_t ws = MAX(offset, run_start), we = MIN(offset + bytes, run_end);
         if (ws == run_start && we == run_end) {
-            ret = bdrv_pwrite(qcow2_data(s), (uint64_t)host, n * cs, buf + (ws - offset), 0);
+            ret = qcow2_write_data(s, (uint64_t)host, n * cs, buf + (ws - offset));
         } else {
             uint8_t *tmp = g_malloc(n * cs);
             ret = 0;
@@ -1075,7 +1083,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             }
             memcpy(tmp + (ws - run_start), buf + (ws - offset), we - ws);
             if (ret == 0) {
-                ret = bdrv_pwrite(qcow2_data(s), (uint64_t)host, n * cs, tmp, 0);
+                ret = qcow2_write_data(s, (uint64_t)host, n * cs, tmp);
             }
             g_free(tmp);
         }
@@ -1161,7 +1169,7 @@ static int write_compressed(BlockDriverState *bs, uint64_t offset, uint64_t byte
                 ret = host < 0 ? (int)host : 0;
             }
             if (ret == 0) {
-                ret = bdrv_pwrite(s->file, (uint64_t)host, clen, out, 0);
+                ret = qcow2_write_data(s, (uint64_t)host, clen, out);
             }
             if (ret == 0) {
                 ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
@@ -1190,6 +1198,9 @@ static int qcow2_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, c
                         int flags)
 {
     BDRVQcow2State *s = bs->opaque;
+    if (s->dead) {
+        return -ENOMEDIUM;
+    }
     const uint8_t *p = buf;
     if (flags & BDRV_REQ_COMPRESSED) {
         if (qcow2_has_data_file(s)) {
@@ -1453,6 +1464,9 @@ static int zero_piece(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int
 static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
+    if (s->dead) {
+        return -ENOMEDIUM;
+    }
     uint64_t cs = s->subcluster_size; /* the zeroing unit */
     if (s->version < 3) {
         return -ENOTSUP;
@@ -1497,6 +1511,16 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
 static int qcow2_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 {
     BDRVQcow2State *s = bs->opaque;
+    if (s->dead) {
+        return -ENOMEDIUM;
+    }
+    if (s->version < 3 && bs->backing) {
+        /*
+         * v2 has no zero flag: a discarded cluster would show the backing file's data. QEMU
+         * refuses (-ENOTSUP, which a discard request ignores), and so the clusters stay.
+         */
+        return 0;
+    }
     uint64_t cs = s->cluster_size;
     uint64_t end = offset + bytes;
     uint64_t astart = (offset + cs - 1) & ~(cs - 1);
@@ -1510,6 +1534,9 @@ static int qcow2_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 static int qcow2_flush(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
+    if (s->dead) {
+        return -ENOMEDIUM;
+    }
     int ret = qcow2_flush_metadata(s);
     if (ret == 0) {
         ret = qcow2_file_sync(s);
@@ -1521,6 +1548,9 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
                               uint64_t *map, BlockDriverState **file)
 {
     BDRVQcow2State *s = bs->opaque;
+    if (s->dead) {
+        return -ENOMEDIUM;
+    }
     uint64_t in_cluster = offset & (s->cluster_size - 1);
     if (s->extended_l2) {
         uint64_t e, b;
@@ -1671,7 +1701,7 @@ static int grow_l1(BDRVQcow2State *s, uint32_t new_size)
     for (uint32_t i = 0; i < new_size; i++) {
         be[i] = GUINT64_TO_BE(nl1[i]);
     }
-    ret = bdrv_pwrite(s->file, (uint64_t)off, bytes, be, 0);
+    ret = qcow2_write_meta(s, 0, (uint64_t)off, bytes, be);
     g_free(be);
     if (ret == 0) {
         ret = qcow2_file_sync(s);
@@ -1712,6 +1742,7 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
     uint64_t cs = s->cluster_size;
     uint64_t c = start >> s->cluster_bits;
     uint64_t last = (end + cs - 1) >> s->cluster_bits;
+    uint64_t first = c, head = start & (cs - 1);
     *host_end = 0;
     while (c < last) {
         uint64_t l2_offset, *l2;
@@ -1724,7 +1755,14 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
             return ret;
         }
         uint64_t idx = c & (s->l2_entries - 1);
-        if (l2_entry_get(s, l2, idx) != 0) {
+        uint64_t e0 = l2_entry_get(s, l2, idx);
+        /*
+         * A partial first cluster (the old size was not cluster-aligned) that cannot be used
+         * in place gets a new cluster holding what reads saw before the old end (QEMU's
+         * copy-on-write of the allocation's head); other clusters only when unallocated.
+         */
+        bool cow_head = c == first && head && !in_place(s, e0);
+        if (e0 != 0 && !cow_head) {
             c++;
             continue;
         }
@@ -1733,9 +1771,37 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
         while (c + n < last && idx + n < slice_end && l2_entry_get(s, l2, idx + n) == 0) {
             n++;
         }
+        uint8_t *tmp = NULL;
+        uint64_t from = 0;
+        if (cow_head) {
+            if (s->extended_l2) {
+                /* QEMU copies from the first allocated subcluster (or the one written) */
+                uint64_t alloc = l2_bitmap_get(s, l2, idx) & QCOW_L2_BITMAP_ALL_ALLOC;
+                uint64_t sc = head >> s->subcluster_bits;
+                if (!(e0 & QCOW_OFLAG_COMPRESSED) && alloc &&
+                    (uint64_t)__builtin_ctzll(alloc) < sc) {
+                    sc = (uint64_t)__builtin_ctzll(alloc);
+                }
+                from = (e0 & QCOW_OFLAG_COMPRESSED) ? 0 : sc << s->subcluster_bits;
+            }
+            tmp = g_malloc(cs);
+            ret = read_cluster_part(bs, c << s->cluster_bits, from, head, tmp);
+            if (ret < 0) {
+                g_free(tmp);
+                return ret;
+            }
+        }
         int64_t host = qcow2_alloc_data_clusters(s, c, n);
         if (host < 0) {
+            g_free(tmp);
             return (int)host;
+        }
+        if (tmp) {
+            ret = qcow2_write_data(s, (uint64_t)host + from, head - from, tmp + from);
+            g_free(tmp);
+            if (ret < 0) {
+                return ret;
+            }
         }
         ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
         if (ret < 0) {
@@ -1745,6 +1811,12 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
             l2_entry_set(s, l2, idx + i, ((uint64_t)host + i * cs) | QCOW_OFLAG_COPIED);
         }
         qcow2_cache_mark_dirty(s->l2_cache, l2);
+        if (cow_head && e0 != 0) {
+            ret = free_old_entries(s, &e0, 1, false);
+            if (ret < 0) {
+                return ret;
+            }
+        }
         if (!qcow2_has_data_file(s)) {
             *host_end = MAX(*host_end, (uint64_t)host + n * cs);
         }
@@ -1759,7 +1831,7 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
  * preallocation), then the L2 entries, slice by slice.
  */
 static int preallocate_area(BlockDriverState *bs, uint64_t old, uint64_t size, PreallocMode pm,
-                            char **errp)
+                            bool zero_new, char **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t cs = s->cluster_size;
@@ -1805,23 +1877,36 @@ static int preallocate_area(BlockDriverState *bs, uint64_t old, uint64_t size, P
             return ret;
         }
         uint64_t oldv[1] = {l2_entry_get(s, l2, idx)};
-        for (uint64_t i = 0; i < n; i++) {
-            l2_entry_set(s, l2, idx + i, (host + i * cs) | QCOW_OFLAG_COPIED);
-            l2_bitmap_set(s, l2, idx + i, 0);
-        }
-        qcow2_cache_mark_dirty(s->l2_cache, l2);
-        if (oldv[0] && qcow2_entry_type(s, oldv[0]) != QCOW2_CLUSTER_UNALLOCATED) {
-            /* a partial first cluster that held data: QEMU copies the head over */
-            uint8_t *tmp = g_malloc(cs);
-            uint64_t head = old & (cs - 1);
-            ret = head ? bdrv_pread(s->file, oldv[0] & L2E_OFFSET_MASK, head, tmp) : 0;
-            if (ret == 0 && head) {
-                ret = bdrv_pwrite(s->file, host, head, tmp, 0);
+        uint64_t head = c == first ? old & (cs - 1) : 0;
+        if (head) {
+            /*
+             * a partial first cluster: QEMU copies what reads saw before the old end
+             * (its own data, zeros, or the backing file's) into the new cluster
+             */
+            uint8_t *tmp = g_malloc(head);
+            ret = do_read(bs, c << s->cluster_bits, head, tmp);
+            if (ret == 0) {
+                ret = qcow2_write_data(s, host, head, tmp);
             }
             g_free(tmp);
             if (ret == 0) {
-                ret = free_old_entries(s, oldv, 1, false);
+                ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
             }
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            /*
+             * growing over a longer backing file, QEMU marks every subcluster allocated so
+             * that the new zeros are read instead of the backing file's data
+             */
+            l2_entry_set(s, l2, idx + i, (host + i * cs) | QCOW_OFLAG_COPIED);
+            l2_bitmap_set(s, l2, idx + i, zero_new ? QCOW_L2_BITMAP_ALL_ALLOC : 0);
+        }
+        qcow2_cache_mark_dirty(s->l2_cache, l2);
+        if (oldv[0] && qcow2_entry_type(s, oldv[0]) != QCOW2_CLUSTER_UNALLOCATED) {
+            ret = free_old_entries(s, oldv, 1, false);
             if (ret < 0) {
                 return ret;
             }
@@ -1837,10 +1922,58 @@ static int preallocate_area(BlockDriverState *bs, uint64_t old, uint64_t size, P
     return ret;
 }
 
+/*
+ * Growing over a backing file longer than the old size: the new area must read as zeros, not
+ * as the backing file's data (QEMU's BDRV_REQ_ZERO_WRITE truncate). Whole (sub)clusters get the
+ * zero flag, keeping any preallocated host clusters; the rest of the old last (sub)cluster gets
+ * explicit zeros. v2 images have no zero flag: -ENOTSUP, as in QEMU.
+ */
+static int zero_grown_area(BlockDriverState *bs, uint64_t old, uint64_t size, char **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size, sc = s->subcluster_size;
+    uint64_t zstart = MIN((old + sc - 1) & ~(sc - 1), size);
+    int ret = 0;
+    if (size > zstart) {
+        if (s->data_file && (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW)) {
+            ret = bdrv_pwrite_zeroes(s->data_file, zstart, size - zstart, 0);
+        }
+        if (ret == 0 && s->version < 3) {
+            ret = -ENOTSUP;
+        }
+        uint64_t cstart = MIN((zstart + cs - 1) & ~(cs - 1), size);
+        if (ret == 0 && cstart > zstart) {
+            ret = zero_subclusters(bs, zstart, cstart - zstart);
+        }
+        uint64_t cend = (size + cs - 1) & ~(cs - 1);
+        if (ret == 0 && cend > cstart) {
+            ret = for_each_l2_chunk(bs, cstart, cend - cstart, false, 0);
+        }
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Failed to zero out new clusters");
+            return ret;
+        }
+    }
+    if (zstart > old) {
+        uint8_t *z = g_malloc0(zstart - old);
+        ret = qcow2_pwrite(bs, old, zstart - old, z, 0);
+        g_free(z);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Failed to zero out the new area");
+            return ret;
+        }
+    }
+    return 0;
+}
+
 static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
                           char **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    if (s->dead) {
+        block_error(errp, "No medium found");
+        return -ENOMEDIUM;
+    }
     uint64_t old = s->size;
     if (size & 511) {
         block_error(errp, "The new size must be a multiple of 512");
@@ -1853,6 +1986,15 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
     int ret = qcow2_truncate_bitmaps_check(s, errp);
     if (ret < 0) {
         return ret;
+    }
+    bool zero_new = false;
+    if (size > old && bs->backing) {
+        int64_t blen = bdrv_getlength(bs->backing);
+        if (blen < 0) {
+            block_error_errno(errp, (int)blen, "Could not get backing file size");
+            return (int)blen;
+        }
+        zero_new = (uint64_t)blen > old;
     }
     if (size > old && prealloc == PREALLOC_MODE_OFF && qcow2_has_data_file(s) &&
         (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW)) {
@@ -1951,10 +2093,12 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
     }
     if (size > old && (prealloc == PREALLOC_MODE_FALLOC || prealloc == PREALLOC_MODE_FULL) &&
         !qcow2_has_data_file(s)) {
-        ret = preallocate_area(bs, old, size, prealloc, errp);
+        ret = preallocate_area(bs, old, size, prealloc, zero_new, errp);
         if (ret < 0) {
             return ret;
         }
+        /* the new host clusters read as zeros already (QEMU's file-level zero truncate) */
+        zero_new = false;
     } else if (size > old && prealloc != PREALLOC_MODE_OFF) {
         uint64_t host_end = 0;
         ret = preallocate(bs, old, size, &host_end);
@@ -1981,6 +2125,15 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
     if (prealloc == PREALLOC_MODE_OFF && qcow2_has_data_file(s) && s->data_file) {
         /* as QEMU: the data file follows the new size exactly (shrinking or growing) */
         ret = s->data_file->drv->truncate(s->data_file, size, exact, PREALLOC_MODE_OFF, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (zero_new) {
+        ret = zero_grown_area(bs, old, size, errp);
+        if (ret == 0 && prealloc != PREALLOC_MODE_OFF) {
+            ret = qcow2_flush_metadata(s);
+        }
         if (ret < 0) {
             return ret;
         }
@@ -2088,7 +2241,30 @@ static int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list)
 
 static int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)
 {
-    return qcow2_check_image(bs, res, fix);
+    BDRVQcow2State *s = bs->opaque;
+    /* v3 wants the VM state size and the disk size in every snapshot entry (QEMU's check) */
+    int incomplete = 0;
+    for (uint32_t i = 0; s->version >= 3 && i < s->nb_snapshots; i++) {
+        if (s->snapshots[i].extra_size < 16) {
+            fprintf(stderr, "%s snapshot table entry %u is incomplete\n",
+                    fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR", i);
+            incomplete++;
+        }
+    }
+    int ret = qcow2_check_image(bs, res, fix);
+    if (ret == 0 && incomplete && (fix & BDRV_FIX_ERRORS)) {
+        /* after the refcounts, as QEMU: the table is written anew with full entries */
+        ret = qcow2_rewrite_snapshot_table(s);
+        if (ret < 0) {
+            res->check_errors++;
+            fprintf(stderr, "ERROR failed to update the snapshot table: %s\n", strerror(-ret));
+        } else {
+            res->corruptions_fixed += incomplete;
+            incomplete = 0;
+        }
+    }
+    res->corruptions += incomplete;
+    return ret;
 }
 
 static int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char *fmt)
@@ -2168,6 +2344,7 @@ static int make_completely_empty(BDRVQcow2State *s)
         return ret;
     }
     s->rt[0] = 2 * cs;
+    qcow2_rt_max_update(s);
     s->free_cluster_index = 0;
     int64_t off = qcow2_alloc_clusters(s, 3 + l1_clusters);
     if (off != 0) {
@@ -2310,7 +2487,7 @@ static int change_refcount_order(BDRVQcow2State *s, int new_order, char **errp)
         for (uint64_t j = 0; j < new_rbe && b * new_rbe + j < total; j++) {
             qcow2_refcount_set(block, j, new_order, rc[b * new_rbe + j]);
         }
-        ret = bdrv_pwrite(s->file, (start + b) * cs, cs, block, 0);
+        ret = qcow2_write_meta(s, 0, (start + b) * cs, cs, block);
     }
     g_free(block);
     uint64_t rt_entries = nt * cs / 8;
@@ -2321,7 +2498,7 @@ static int change_refcount_order(BDRVQcow2State *s, int new_order, char **errp)
         be[b] = GUINT64_TO_BE(nrt[b]);
     }
     if (ret == 0) {
-        ret = bdrv_pwrite(s->file, (start + nb) * cs, nt * cs, be, 0);
+        ret = qcow2_write_meta(s, 0, (start + nb) * cs, nt * cs, be);
     }
     g_free(be);
     if (ret == 0) {
@@ -2357,6 +2534,7 @@ static int change_refcount_order(BDRVQcow2State *s, int new_order, char **errp)
         block_error_errno(errp, ret, "Failed to update the image header");
         return ret;
     }
+    qcow2_rt_max_update(s);
     s->free_cluster_index = 0;
     /* punch out the old structure */
     bdrv_discard(s->file, old_rt_offset, (uint64_t)old_rt_clusters * cs);
@@ -2401,7 +2579,10 @@ static int expand_zero_clusters(BlockDriverState *bs)
                     if (off < 0) {
                         return (int)off;
                     }
-                    ret = bdrv_pwrite_zeroes(s->file, (uint64_t)off, cs, 0);
+                    ret = qcow2_pre_write_overlap_check(s, 0, (uint64_t)off, cs, true);
+                    if (ret == 0) {
+                        ret = bdrv_pwrite_zeroes(s->file, (uint64_t)off, cs, 0);
+                    }
                     if (ret < 0) {
                         return ret;
                     }
@@ -2409,7 +2590,10 @@ static int expand_zero_clusters(BlockDriverState *bs)
                 }
             } else if (t == QCOW2_CLUSTER_ZERO_ALLOC) {
                 uint64_t rc = 0;
-                ret = bdrv_pwrite_zeroes(s->file, e & L2E_OFFSET_MASK, cs, 0);
+                ret = qcow2_pre_write_overlap_check(s, 0, e & L2E_OFFSET_MASK, cs, true);
+                if (ret == 0) {
+                    ret = bdrv_pwrite_zeroes(s->file, e & L2E_OFFSET_MASK, cs, 0);
+                }
                 if (ret == 0) {
                     ret = qcow2_get_refcount(s, (e & L2E_OFFSET_MASK) >> s->cluster_bits, &rc);
                 }
@@ -2491,6 +2675,21 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
     }
     int ret;
     if (new_version > old_version) {
+        /*
+         * v3 wants at least the 64-bit VM state size and the disk size in every snapshot
+         * entry; old v2 entries may have no extra data at all: rewrite the table (as QEMU)
+         */
+        bool short_entries = false;
+        for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+            short_entries |= s->snapshots[i].extra_size < 16;
+        }
+        if (short_entries) {
+            ret = qcow2_rewrite_snapshot_table(s);
+            if (ret < 0) {
+                block_error_errno(errp, ret, "Failed to update the snapshot table");
+                return ret;
+            }
+        }
         s->version = (uint32_t)new_version;
         s->refcount_order = 4;
         ret = qcow2_update_header(s);
@@ -2727,6 +2926,15 @@ static const BlockCreateOpt qcow2_create_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* A creation that fails once the files exist deletes them again, as QEMU does. */
+static void create_cleanup(const char *filename, const char *data_file)
+{
+    unlink(filename);
+    if (data_file) {
+        unlink(data_file);
+    }
+}
+
 static int create_fail(char **errp, int ret, char *err)
 {
     block_error(errp, "%s", err);
@@ -2847,6 +3055,12 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
         close(dfd);
         g_free(dpath);
     }
+    if (data_raw && backing) {
+        /* QEMU finds this after making both files, and deletes them again */
+        create_cleanup(filename, data_file);
+        block_error(errp, "Backing file and data-file-raw cannot be used at the same time");
+        return -EINVAL;
+    }
     if (qopts_get(opts, "encrypt.format") || qopts_get(opts, "encryption")) {
         block_error(errp, "Encrypted images are not supported");
         return -ENOTSUP;
@@ -2880,6 +3094,7 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     close(fd);
     if (w != (ssize_t)(cluster_size * 3)) {
         block_error(errp, "Could not write qcow2 header: %s", g_strerror(w < 0 ? e : EIO));
+        create_cleanup(filename, data_file);
         return -EIO;
     }
 
@@ -2889,6 +3104,7 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     if (!bs) {
         block_error(errp, "Could not open '%s': %s", filename, oerr);
         g_free(oerr);
+        create_cleanup(filename, data_file);
         return -EIO;
     }
     BDRVQcow2State *s = bs->opaque;
@@ -2903,6 +3119,7 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
             block_error(errp, "%s", derr);
             g_free(derr);
             bdrv_close(bs);
+            create_cleanup(filename, data_file);
             return -EIO;
         }
         s->data_file_name = g_strdup(data_file);
@@ -2924,7 +3141,7 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     if (ret == 0) {
         ret = qcow2_update_header(s);
         if (ret < 0) {
-            block_error_errno(errp, ret, "Could not write qcow2 header");
+            block_error_errno(errp, ret, "Could not update qcow2 header");
         }
     }
     if (ret == 0) {
@@ -2945,6 +3162,9 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
         ret = qcow2_flush(bs);
     }
     bdrv_close(bs);
+    if (ret < 0) {
+        create_cleanup(filename, data_file);
+    }
     return ret;
 }
 

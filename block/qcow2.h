@@ -151,6 +151,9 @@ typedef struct BDRVQcow2State {
     uint8_t *ccache;        /* last decompressed cluster */
     uint64_t ccache_offset; /* host descriptor of ccache, ~0 = none */
 
+    int overlap_check;     /* QCOW2_OL_* kinds checked before writes */
+    uint64_t rt_max_index; /* no refcount table entry past this one is in use */
+    bool dead;             /* a fatal corruption was signalled: no further I/O */
     bool corrupt_reported;
     bool read_only;
     bool check_mode;
@@ -255,6 +258,44 @@ int qcow2_decompress_cluster(BDRVQcow2State *s, uint64_t l2_entry, uint8_t **out
 void qcow2_signal_corruption(BDRVQcow2State *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* qcow2-overlap.c: QEMU's metadata overlap checks (QCOW2_OL_* = 1 << bit number) */
+enum {
+    QCOW2_OL_MAIN_HEADER = 1 << 0,
+    QCOW2_OL_ACTIVE_L1 = 1 << 1,
+    QCOW2_OL_ACTIVE_L2 = 1 << 2,
+    QCOW2_OL_REFCOUNT_TABLE = 1 << 3,
+    QCOW2_OL_REFCOUNT_BLOCK = 1 << 4,
+    QCOW2_OL_SNAPSHOT_TABLE = 1 << 5,
+    QCOW2_OL_INACTIVE_L1 = 1 << 6,
+    QCOW2_OL_INACTIVE_L2 = 1 << 7,
+    QCOW2_OL_BITMAP_DIRECTORY = 1 << 8,
+    QCOW2_OL_MAX_BITNR = 9,
+};
+#define QCOW2_OL_CONSTANT                                                                          \
+    (QCOW2_OL_MAIN_HEADER | QCOW2_OL_ACTIVE_L1 | QCOW2_OL_REFCOUNT_TABLE |                         \
+     QCOW2_OL_SNAPSHOT_TABLE | QCOW2_OL_BITMAP_DIRECTORY)
+#define QCOW2_OL_CACHED                                                                            \
+    (QCOW2_OL_CONSTANT | QCOW2_OL_ACTIVE_L2 | QCOW2_OL_REFCOUNT_BLOCK | QCOW2_OL_INACTIVE_L1)
+#define QCOW2_OL_ALL (QCOW2_OL_CACHED | QCOW2_OL_INACTIVE_L2)
+/* Is key one of the overlap-check options? */
+bool qcow2_overlap_is_option(const char *key);
+/* The kinds to check from opts (overlap-check[.template], overlap-check.<kind>), or an error. */
+int qcow2_overlap_parse(const QOpts *opts, int *mask, char **errp);
+/* Recompute rt_max_index after the refcount table was replaced or changed wholesale. */
+void qcow2_rt_max_update(BDRVQcow2State *s);
+/* The QCOW2_OL_* kind that [offset, +size) would overwrite (kinds in ign allowed), 0, or -errno. */
+int qcow2_check_metadata_overlap(BDRVQcow2State *s, int ign, uint64_t offset, uint64_t size);
+/*
+ * Before writing [offset, +size) of the image file (data_file: guest data, which lives
+ * elsewhere with an external data file): refuse with QEMU's corruption message and -EIO when
+ * it would overwrite metadata.
+ */
+int qcow2_pre_write_overlap_check(BDRVQcow2State *s, int ign, uint64_t offset, uint64_t size,
+                                  bool data_file);
+/* Checked writes of metadata to the image file, and of guest data to where it lives. */
+int qcow2_write_meta(BDRVQcow2State *s, int ign, uint64_t offset, uint64_t size, const void *buf);
+int qcow2_write_data(BDRVQcow2State *s, uint64_t offset, uint64_t size, const void *buf);
+
 /* qcow2-refcount.c */
 int qcow2_get_refcount(BDRVQcow2State *s, uint64_t cluster_index, uint64_t *refcount);
 int qcow2_update_refcount(BDRVQcow2State *s, uint64_t offset, uint64_t length, int64_t addend);
@@ -276,11 +317,17 @@ int qcow2_free_entry(BDRVQcow2State *s, uint64_t l2_entry, bool discard);
 int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix);
 
 /* qcow2.c */
+/* QEMU's table checks: "<name> too large" (-EFBIG), "<name> offset invalid" (-EINVAL). */
+int qcow2_validate_table(BDRVQcow2State *s, uint64_t offset, uint64_t entries, size_t entry_len,
+                         uint64_t max_bytes, const char *name, char **errp);
 int qcow2_update_header(BDRVQcow2State *s);
 /* Grow the active L1 table to exactly new_size entries (no-op when not bigger). */
 int qcow2_grow_l1_exact(BDRVQcow2State *s, uint32_t new_size);
 
 /* qcow2-snapshot.c */
+/* Write the snapshot table anew (every entry with at least the 24 bytes of extra data v3
+ * wants), switch the header over, free the old table. */
+int qcow2_rewrite_snapshot_table(BDRVQcow2State *s);
 int qcow2_snapshot_create(BlockDriverState *bs, const BlockSnapshotInfo *info);
 int qcow2_snapshot_goto(BlockDriverState *bs, const char *id_or_name);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *id, const char *name, char **errp);

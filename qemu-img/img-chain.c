@@ -41,15 +41,13 @@ static bool same_file(const char *a, const char *b)
     return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
 }
 
-/* The layer below bs whose name (as stored, or as a path) is `name`. */
+/* The layer below bs that `name` (a path, relative to the layer above it) names. */
 static BlockDriverState *find_backing_image(BlockDriverState *bs, const char *name)
 {
     for (BlockDriverState *p = bs; p->backing; p = p->backing) {
         BlockDriverState *b = p->backing;
-        if (!strcmp(p->backing_file, name) || same_file(b->filename, name)) {
-            return b;
-        }
-        char *full = bdrv_path_combine(bs->filename, name);
+        /* as QEMU: a relative name is relative to the image whose backing file it would be */
+        char *full = bdrv_path_combine(p->filename, name);
         bool hit = same_file(b->filename, full);
         g_free(full);
         if (hit) {
@@ -431,7 +429,7 @@ int img_rebase(int argc, char **argv)
     }
     int r = bdrv_change_backing_file(bs, out_baseimg, out_baseimg[0] ? out_basefmt : NULL);
     if (r == -ENOSPC) {
-        error_report("Could not change the backing file to '%s': No space left in file header",
+        error_report("Could not change the backing file to '%s': No space left in the file header",
                      out_baseimg);
         goto out;
     } else if (r < 0) {

@@ -147,11 +147,46 @@ static void conv_push(ConvReader *rd, ConvKind kind, uint64_t dst, uint64_t n, u
 static gpointer conv_reader(gpointer opaque)
 {
     ConvReader *rd = opaque;
-    uint64_t dst = 0;
-    for (int i = 0; i < rd->nsrc && !g_atomic_int_get(&rd->abort); i++) {
-        uint64_t off = 0, len = (uint64_t)rd->src_len[i];
-        while (off < len && !g_atomic_int_get(&rd->abort)) {
+    uint64_t dst = 0, off = 0;
+    int i = 0;
+    while (i < rd->nsrc && !g_atomic_int_get(&rd->abort)) {
+        uint64_t len = (uint64_t)rd->src_len[i];
+        if (off >= len) {
+            i++;
+            off = 0;
+            continue;
+        }
+        {
             uint64_t n = MIN(rd->chunk - (dst % rd->chunk), len - off);
+            if (rd->compress && n == len - off && i + 1 < rd->nsrc && (dst + n) % rd->chunk) {
+                /*
+                 * A target cluster spanning the end of this source: compressed writes take
+                 * whole clusters, so it is filled from the following sources too (QEMU
+                 * converts the concatenation cluster by cluster).
+                 */
+                uint64_t want = rd->chunk - (dst % rd->chunk), got = 0;
+                uint8_t *buf = g_async_queue_pop(rd->free_q);
+                while (got < want && i < rd->nsrc) {
+                    uint64_t m = MIN(want - got, (uint64_t)rd->src_len[i] - off);
+                    int r = m ? bdrv_pread(rd->src[i], off, m, buf + got) : 0;
+                    if (r < 0) {
+                        g_async_queue_push(rd->free_q, buf);
+                        conv_push(rd, CONV_ERROR, dst, 0, NULL,
+                                  g_strdup_printf("error while reading at byte %" PRIu64 ": %s",
+                                                  off, strerror(-r)));
+                        goto end;
+                    }
+                    got += m;
+                    off += m;
+                    if (off >= (uint64_t)rd->src_len[i]) {
+                        i++;
+                        off = 0;
+                    }
+                }
+                conv_push(rd, CONV_DATA, dst, got, buf, NULL);
+                dst += got;
+                continue;
+            }
             uint64_t num;
             bool top;
             int z = chain_zero_status(rd->src[i], off, n, &num, &top);
@@ -412,6 +447,11 @@ int img_convert(int argc, char **argv)
         return 1;
     }
     int nsrc = argc - optind - 1;
+    if (options->len && img_has_help_option(options->str) && !skip_create && !target_is_zero) {
+        int r = img_print_create_help(out_fmt, nsrc >= 1 ? argv[argc - 1] : NULL);
+        g_string_free(options, TRUE);
+        return r;
+    }
     if (nsrc < 1) {
         error_exit("Must specify image file name");
     }
@@ -547,6 +587,38 @@ int img_convert(int argc, char **argv)
             snprintf(num, sizeof(num), "%" PRIu64, total);
             qopts_set(opts, "size", num);
         }
+        /* -o backing_file=... makes a target with a backing file just like -B */
+        if (!out_backing && qopts_get(opts, "backing_file")) {
+            out_backing = qopts_get(opts, "backing_file");
+        }
+    }
+    if (target_is_zero && out_backing) {
+        /* (QEMU 7.2 exits 0 here) */
+        error_report("Cannot use --target-is-zero when the destination image has a backing file");
+        ret = 0;
+        goto out;
+    }
+    if (nsrc > 1 && out_backing) {
+        error_report("Having a backing file for the target makes no sense when concatenating "
+                     "multiple input images");
+        goto out;
+    }
+    if (!skip_create && out_backing && !qopts_get(opts, "backing_fmt")) {
+        error_report("Use of backing file requires explicit backing format");
+        goto out;
+    }
+    if (!skip_create && compress) {
+        const char *pa = qopts_get(opts, "preallocation");
+        if (qopts_get(opts, "encryption") || qopts_get(opts, "encrypt.format")) {
+            error_report("Compression and encryption not supported at the same time");
+            goto out;
+        }
+        if (pa && strcmp(pa, "off")) {
+            error_report("Compression and preallocation not supported at the same time");
+            goto out;
+        }
+    }
+    if (!skip_create) {
         if (bdrv_create(drv, out_filename, opts, &err) < 0) {
             error_report("%s: error while converting %s: %s", out_filename, out_fmt, err);
             goto out;
@@ -616,8 +688,15 @@ int img_convert(int argc, char **argv)
                 r = bdrv_pwrite_zeroes(out, it->dst, it->n, BDRV_REQ_MAY_UNMAP);
             } else if (it->kind == CONV_DATA) {
                 if (compress) {
-                    if (!buffer_is_zero(it->buf, it->n)) {
+                    /*
+                     * a cluster of zeros is not compressed but written as zeros, as QEMU does;
+                     * over a backing file (or a target not known to be zero) it must be
+                     * written, or the backing file's data would show through
+                     */
+                    if (!sparse || !buffer_is_zero(it->buf, it->n)) {
                         r = bdrv_pwrite(out, it->dst, it->n, it->buf, BDRV_REQ_COMPRESSED);
+                    } else if (!fresh) {
+                        r = bdrv_pwrite_zeroes(out, it->dst, it->n, BDRV_REQ_MAY_UNMAP);
                     }
                 } else {
                     r = write_sparse(out, it->dst, it->buf, it->n, (uint64_t)sparse, fresh);

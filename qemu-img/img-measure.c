@@ -298,9 +298,15 @@ int img_amend(int argc, char **argv)
     if (quiet) {
         progress = false;
     }
+    bool want_help = img_has_help_option(options->str);
+    if (fmt && want_help) {
+        /* a format given: its help, with or without an image (QEMU's order) */
+        ret = img_print_amend_help(fmt);
+        goto out;
+    }
     if (optind != argc - 1) {
-        g_string_free(options, true);
-        error_exit("Expecting one image file name");
+        error_report("Expecting one image file name");
+        goto out;
     }
     const char *filename = argv[optind];
     int flags = BDRV_O_RDWR;
@@ -311,6 +317,10 @@ int img_amend(int argc, char **argv)
     }
     bs = img_open(filename, fmt, flags);
     if (!bs) {
+        goto out;
+    }
+    if (want_help) {
+        ret = img_print_amend_help(bs->drv->format_name);
         goto out;
     }
     if (!bs->drv->amend) {

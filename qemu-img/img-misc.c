@@ -91,7 +91,8 @@ int img_resize(int argc, char **argv)
         g_free(msg);
         return 1;
     }
-    BlockDriverState *bs = img_open(filename, fmt, BDRV_O_RDWR | BDRV_O_NO_BACKING);
+    /* with the backing chain, as QEMU: growing over a longer backing file zeroes the new area */
+    BlockDriverState *bs = img_open(filename, fmt, BDRV_O_RDWR);
     if (!bs) {
         return 1;
     }

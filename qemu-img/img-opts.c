@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib.h>
 #include "vireo/block.h"
+#include "vireo/block-qcow2.h"
 #include "vireo/error.h"
 #include "qemu-img-cmds.h"
 #include "tools.h"
@@ -124,7 +125,7 @@ static bool in_list(const char *const *l, const char *s)
  * flags, as far as Vireo's block layer takes them.
  */
 static int image_opts_resolve(GPtrArray *kv, char **filename, const char **fmt, int *flags,
-                              char **errp)
+                              QOpts *drv_opts, char **errp)
 {
     const char *driver = kv_get(kv, "driver");
     const char *file_ref = kv_get(kv, "file");
@@ -223,9 +224,10 @@ static int image_opts_resolve(GPtrArray *kv, char **filename, const char **fmt, 
             if (check_size(k, e->val, errp) < 0) {
                 return -EINVAL;
             }
-        } else if (is_qcow2 &&
-                   (!strcmp(k, "overlap-check") || !strcmp(k, "cache-clean-interval"))) {
-            /* accepted: Vireo checks no overlaps and keeps no timed cache cleaning */
+        } else if (is_qcow2 && qcow2_overlap_is_option(k)) {
+            qopts_set(drv_opts, k, e->val); /* read (and checked) by the qcow2 driver */
+        } else if (is_qcow2 && !strcmp(k, "cache-clean-interval")) {
+            /* accepted: Vireo keeps no timed cache cleaning */
         } else if (!drv) {
             block_error(errp, "Must specify either driver or file");
             return -EINVAL;
@@ -281,9 +283,11 @@ BlockDriverState *img_open(const char *filename, const char *fmt, int flags)
     char *fname = NULL, *err = NULL;
     const char *f = NULL;
     BlockDriverState *bs = NULL;
-    if (image_opts_resolve(kv, &fname, &f, &flags, &err) == 0) {
-        bs = tool_open(fname, f, flags, true, &err);
+    QOpts *drv_opts = qopts_new("driver");
+    if (image_opts_resolve(kv, &fname, &f, &flags, drv_opts, &err) == 0) {
+        bs = tool_open_opts(fname, f, drv_opts, flags, true, &err);
     }
+    qopts_free(drv_opts);
     if (!bs) {
         error_report("Could not open '%s': %s", filename, err);
     }
@@ -420,4 +424,164 @@ int img_shared_option(int c, const char *arg)
         return 0;
     }
     return img_object_add(arg);
+}
+
+/* ---- -o help ---- */
+
+typedef struct HelpOpt {
+    const char *name, *type, *help;
+} HelpOpt;
+
+/* QEMU 7.2's option lists as its help prints them (encryption options included: Vireo refuses
+ * encrypted images when they are used). */
+static const HelpOpt qcow2_create_help[] = {
+    {"backing_file", "str", "File name of a base image"},
+    {"backing_fmt", "str", "Image format of the base image"},
+    {"cluster_size", "size", "qcow2 cluster size"},
+    {"compat", "str", "Compatibility level (v2 [0.10] or v3 [1.1])"},
+    {"compression_type", "str", "Compression method used for image cluster compression"},
+    {"data_file", "str", "File name of an external data file"},
+    {"data_file_raw", "bool (on/off)", "The external data file must stay valid as a raw image"},
+    {"encrypt.cipher-alg", "str", "Name of encryption cipher algorithm"},
+    {"encrypt.cipher-mode", "str", "Name of encryption cipher mode"},
+    {"encrypt.format", "str", "Encrypt the image, format choices: 'aes', 'luks'"},
+    {"encrypt.hash-alg", "str", "Name of encryption hash algorithm"},
+    {"encrypt.iter-time", "num", "Time to spend in PBKDF in milliseconds"},
+    {"encrypt.ivgen-alg", "str", "Name of IV generator algorithm"},
+    {"encrypt.ivgen-hash-alg", "str", "Name of IV generator hash algorithm"},
+    {"encrypt.key-secret", "str", "ID of secret providing qcow AES key or LUKS passphrase"},
+    {"encryption", "bool (on/off)",
+     "Encrypt the image with format 'aes'. (Deprecated in favor of encrypt.format=aes)"},
+    {"extended_l2", "bool (on/off)", "Extended L2 tables"},
+    {"lazy_refcounts", "bool (on/off)", "Postpone refcount updates"},
+    {"preallocation", "str", "Preallocation mode (allowed values: off, metadata, falloc, full)"},
+    {"refcount_bits", "num", "Width of a reference count entry in bits"},
+    {"size", "size", "Virtual disk size"},
+    {NULL, NULL, NULL},
+};
+static const HelpOpt raw_create_help[] = {
+    {"size", "size", "Virtual disk size"},
+    {NULL, NULL, NULL},
+};
+static const HelpOpt file_create_help[] = {
+    {"size", "size", "Virtual disk size"},
+    {"preallocation", "str", "Preallocation mode (allowed values: off, falloc, full)"},
+    {"nocow", "bool (on/off)", "Turn off copy-on-write (valid only on btrfs)"},
+    {"extent_size_hint", "size", "Extent size hint for the image file, 0 to disable"},
+    {NULL, NULL, NULL},
+};
+static const HelpOpt qcow2_amend_help[] = {
+    {"backing_file", "str", "File name of a base image"},
+    {"backing_fmt", "str", "Image format of the base image"},
+    {"compat", "str", "Compatibility level (v2 [0.10] or v3 [1.1])"},
+    {"data_file", "str", "File name of an external data file"},
+    {"data_file_raw", "bool (on/off)", "The external data file must stay valid as a raw image"},
+    {"encrypt.iter-time", "num", "Time to spend in PBKDF in milliseconds"},
+    {"encrypt.keyslot", "num", "Select a single keyslot to modify explicitly"},
+    {"encrypt.new-secret", "str",
+     "New secret to set in the matching keyslots. Empty string to erase"},
+    {"encrypt.old-secret", "str", "Select all keyslots that match this password"},
+    {"encrypt.state", "str", "Select new state of affected keyslots (active/inactive)"},
+    {"lazy_refcounts", "bool (on/off)", "Postpone refcount updates"},
+    {"refcount_bits", "num", "Width of a reference count entry in bits"},
+    {"size", "size", "Virtual disk size"},
+    {NULL, NULL, NULL},
+};
+
+bool img_has_help_option(const char *options)
+{
+    const char *p = options;
+    while (p && *p) {
+        GString *v = g_string_new(NULL);
+        while (*p && (*p != ',' || p[1] == ',')) {
+            if (*p == ',') {
+                p++; /* ",," is one comma */
+            }
+            g_string_append_c(v, *p++);
+        }
+        if (*p == ',') {
+            p++;
+        }
+        bool help = qopts_is_help(v->str);
+        g_string_free(v, TRUE);
+        if (help) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static gint help_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(const HelpOpt *const *)a)->name, (*(const HelpOpt *const *)b)->name);
+}
+
+/* QEMU's qemu_opts_print_help(): sorted by name, "  name=<type>" padded to 24, " - help". */
+static void print_help_lists(const HelpOpt *a, const HelpOpt *b)
+{
+    GPtrArray *all = g_ptr_array_new();
+    for (const HelpOpt *o = a; o && o->name; o++) {
+        g_ptr_array_add(all, (gpointer)o);
+    }
+    for (const HelpOpt *o = b; o && o->name; o++) {
+        bool dup = false; /* the format's own option wins, as in qemu_opts_append() */
+        for (const HelpOpt *p = a; p && p->name && !dup; p++) {
+            dup = !strcmp(p->name, o->name);
+        }
+        if (!dup) {
+            g_ptr_array_add(all, (gpointer)o);
+        }
+    }
+    g_ptr_array_sort(all, help_cmp);
+    for (guint i = 0; i < all->len; i++) {
+        const HelpOpt *o = g_ptr_array_index(all, i);
+        GString *s = g_string_new(NULL);
+        g_string_append_printf(s, "  %s=<%s>", o->name, o->type);
+        while (s->len < 24) {
+            g_string_append_c(s, ' ');
+        }
+        printf("%s - %s\n", s->str, o->help);
+        g_string_free(s, TRUE);
+    }
+    g_ptr_array_free(all, TRUE);
+}
+
+int img_print_create_help(const char *fmt, const char *filename)
+{
+    const BlockDriver *drv = bdrv_find_format(fmt);
+    if (!drv || drv->is_protocol) {
+        if (!drv || strcmp(fmt, "file")) {
+            error_report("Unknown file format '%s'", fmt);
+            return 1;
+        }
+    }
+    const HelpOpt *list = !strcmp(fmt, "qcow2") ? qcow2_create_help
+                          : !strcmp(fmt, "raw") ? raw_create_help
+                                                : file_create_help;
+    if (filename) {
+        printf("Supported options:\n");
+        print_help_lists(list, file_create_help);
+    } else {
+        printf("Supported %s options:\n", fmt);
+        print_help_lists(list, NULL);
+        printf("\nThe protocol level may support further options.\n"
+               "Specify the target filename to include those options.\n");
+    }
+    return 0;
+}
+
+int img_print_amend_help(const char *fmt)
+{
+    const BlockDriver *drv = bdrv_find_format(fmt);
+    if (!drv) {
+        error_report("Unknown file format '%s'", fmt);
+        return 1;
+    }
+    if (strcmp(fmt, "qcow2")) {
+        error_report("Format driver '%s' does not support option amendment", fmt);
+        return 1;
+    }
+    printf("Amend options for '%s':\n", fmt);
+    print_help_lists(qcow2_amend_help, NULL);
+    return 0;
 }

@@ -30,6 +30,12 @@ int img_object_add(const char *spec);
 enum { OPT_IMG_OBJECT = 0x1000, OPT_IMG_IMAGE_OPTS };
 /* Handle either of them: 0, or -1 when the command must fail (already reported). */
 int img_shared_option(int c, const char *arg);
+/* Is "help" or "?" one of the elements of a -o string? */
+bool img_has_help_option(const char *options);
+/* -o help as QEMU prints it: a format's creation options (with the file protocol's when a
+ * file name is given), or its amend options. Returns the exit code. */
+int img_print_create_help(const char *fmt, const char *filename);
+int img_print_amend_help(const char *fmt);
 
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);

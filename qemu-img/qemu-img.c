@@ -145,14 +145,6 @@ static bool validate_create_opts(const BlockDriver *drv, QOpts *opts, char **err
     return true;
 }
 
-static void print_opts_help(const BlockDriver *drv)
-{
-    printf("Supported options:\n");
-    for (const BlockCreateOpt *o = drv->create_opts; o && o->name; o++) {
-        printf("  %-16s - %s\n", o->name, o->help);
-    }
-}
-
 int img_create(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -201,6 +193,12 @@ int img_create(int argc, char **argv)
             break;
         }
     }
+    if (options->len && img_has_help_option(options->str)) {
+        /* before anything else, with or without a file name (QEMU's order) */
+        int r = img_print_create_help(fmt, optind < argc ? argv[optind] : NULL);
+        g_string_free(options, TRUE);
+        return r;
+    }
     if (optind >= argc) {
         error_exit("Expecting image file name");
     }
@@ -228,11 +226,11 @@ int img_create(int argc, char **argv)
         error_report("%s: %s", filename, err);
         goto fail;
     }
-    if (opts->help || (options->len && qopts_is_help(options->str))) {
-        print_opts_help(drv);
+    if (opts->help) {
+        int r = img_print_create_help(fmt, filename);
         qopts_free(opts);
         g_string_free(options, TRUE);
-        return 0;
+        return r;
     }
     if (base) {
         qopts_set(opts, "backing_file", base);
@@ -246,6 +244,10 @@ int img_create(int argc, char **argv)
     }
     uint64_t size_opt;
     bool have_size = img_size >= 0;
+    if (have_size && qopts_get(opts, "size")) {
+        error_report("%s: The image size must be specified only once", filename);
+        goto fail;
+    }
     if (!have_size && qopts_get(opts, "size")) {
         qopts_strtosz(qopts_get(opts, "size"), 'B', &size_opt);
         img_size = (int64_t)size_opt;

@@ -70,7 +70,13 @@ double tool_tdiv(double value, struct timespec t)
 BlockDriverState *tool_open(const char *filename, const char *fmt, int flags, bool warn_probed_raw,
                             char **errp)
 {
-    BlockDriverState *bs = bdrv_open(filename, fmt, NULL, flags, errp);
+    return tool_open_opts(filename, fmt, NULL, flags, warn_probed_raw, errp);
+}
+
+BlockDriverState *tool_open_opts(const char *filename, const char *fmt, QOpts *opts, int flags,
+                                 bool warn_probed_raw, char **errp)
+{
+    BlockDriverState *bs = bdrv_open(filename, fmt, opts, flags, errp);
     if (bs && !fmt && bs->drv == &bdrv_raw && (flags & BDRV_O_RDWR) && warn_probed_raw) {
         fprintf(stderr,
                 "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"

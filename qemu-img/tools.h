@@ -23,5 +23,8 @@ double tool_tdiv(double value, struct timespec t);
  */
 BlockDriverState *tool_open(const char *filename, const char *fmt, int flags, bool warn_probed_raw,
                             char **errp);
+/* The same with options for the format driver (e.g. qcow2's overlap-check), or NULL. */
+BlockDriverState *tool_open_opts(const char *filename, const char *fmt, QOpts *opts, int flags,
+                                 bool warn_probed_raw, char **errp);
 
 #endif

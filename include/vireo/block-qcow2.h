@@ -26,4 +26,7 @@ uint64_t qcow2_compressed_entry(int cluster_bits, uint64_t host_offset, uint64_t
 void qcow2_compressed_geometry(int cluster_bits, uint64_t l2_entry, uint64_t *host_offset,
                                uint64_t *bytes);
 
+/* Is key a qcow2 open option that the driver itself reads (overlap-check and its kinds)? */
+bool qcow2_overlap_is_option(const char *key);
+
 #endif

@@ -2683,12 +2683,18 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
         for (uint32_t i = 0; i < s->nb_snapshots; i++) {
             short_entries |= s->snapshots[i].extra_size < 16;
         }
+        if (bs->amend_status) {
+            bs->amend_status(0.0); /* QEMU's two upgrade steps: snapshot table, header */
+        }
         if (short_entries) {
             ret = qcow2_rewrite_snapshot_table(s);
             if (ret < 0) {
                 block_error_errno(errp, ret, "Failed to update the snapshot table");
                 return ret;
             }
+        }
+        if (bs->amend_status) {
+            bs->amend_status(50.0);
         }
         s->version = (uint32_t)new_version;
         s->refcount_order = 4;

@@ -236,6 +236,11 @@ static bool opt_known(const BlockCreateOpt *list, const char *key)
     return false;
 }
 
+static void amend_progress(double pct)
+{
+    img_progress(true, pct);
+}
+
 int img_amend(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -343,6 +348,9 @@ int img_amend(int argc, char **argv)
         }
     }
     img_progress(progress, 0.0);
+    if (progress) {
+        bs->amend_status = amend_progress;
+    }
     if (bs->drv->amend(bs, opts, &err) < 0) {
         img_progress_end(progress);
         error_report("%s", err);

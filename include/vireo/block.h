@@ -188,6 +188,8 @@ struct BlockDriverState {
     char *full_backing_filename;
     int64_t total_size; /* virtual size cached by the format driver */
     bool probed;        /* format was guessed: raw refuses writes that change the guess */
+    /* amend's progress (qemu-img amend -p): the driver reports its steps in percent */
+    void (*amend_status)(double pct);
     BdrvDirtyBitmap *dirty_bitmaps; /* newest first, as QEMU's list */
     char node_name[32];             /* "#blockNNN" */
 };

@@ -70,4 +70,8 @@ if [ $? = 1 ] && grep -q "Format driver 'raw' does not support option amendment"
 else
     fail amend/raw "$(cat o.out)"
 fi
+# -p prints QEMU's steps (an upgrade has two: snapshot table, header)
+both amend/progress '$QI create -q -f qcow2 -o compat=0.10 x.qcow2 4M' \
+    '$QI amend -p -o compat=1.1 x.qcow2 | od -c' '$QI amend -p -o compat=0.10 x.qcow2 | od -c' \
+    '$QI amend -p -o lazy_refcounts=on x.qcow2 | od -c'
 finish

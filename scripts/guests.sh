@@ -11,6 +11,9 @@
 #                          at /host, chroots there and runs the base64 vireo.cmd=, prints
 #                          VIREO-NESTED-EXIT=<status>, powers off
 #   busybox                busybox-static's binary
+#   pciutils.tar           pciutils' lspci and setpci with their libraries (libpci3, libudev1 from
+#                          their packages, the rest from the host's Debian) and pci.ids, laid out
+#                          to be unpacked at the root of a busybox initramfs (tests/tcg/pci-guest.sh)
 #   VERSIONS               which packages these came from
 # Re-running is a no-op when the cache is complete (the kernel versions stay pinned to what was
 # fetched); `scripts/guests.sh --refresh` resolves the metapackages again and rebuilds everything.
@@ -27,8 +30,8 @@ for a in "$@"; do
     esac
 done
 # Bump when the initramfs contents change, so existing caches get rebuilt.
-FORMAT=6
-ARTIFACTS="vmlinuz-cloud vmlinuz-generic test-initrd.cpio.gz outer-initrd.cpio.gz busybox VERSIONS"
+FORMAT=7
+ARTIFACTS="vmlinuz-cloud vmlinuz-generic test-initrd.cpio.gz outer-initrd.cpio.gz busybox pciutils.tar VERSIONS"
 
 complete() {
     local f
@@ -91,7 +94,7 @@ if [ $refresh = 0 ] && [ -s "$CACHE/VERSIONS" ]; then
 fi
 [ -n "$pkg_cloud" ] || pkg_cloud=$(resolve linux-image-cloud-amd64)
 [ -n "$pkg_gen" ] || pkg_gen=$(resolve linux-image-amd64)
-pkgs="$pkg_cloud $pkg_gen busybox-static"
+pkgs="$pkg_cloud $pkg_gen busybox-static pciutils libpci3 libudev1 pci.ids"
 echo "guests.sh: downloading $pkgs"
 # apt-get download drops privileges to _apt: give it a directory it may write.
 chmod 755 "$work"
@@ -126,6 +129,18 @@ mkcpio() { # dir output
     (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) |
         gzip -9n >"$2"
 }
+
+# --- pciutils.tar: lspci/setpci and what they load, for guests that list their PCI devices ---
+p=$work/pci
+mkdir -p "$p/bin" "$p/lib64" "$p/lib/x86_64-linux-gnu" "$p/usr/share/misc"
+cp "$work/x/pciutils/usr/bin/lspci" "$work/x/pciutils/usr/bin/setpci" "$p/bin/"
+cp "$work/x/pci.ids/usr/share/misc/pci.ids" "$p/usr/share/misc/"
+pcilibs=$work/x/libpci3/usr/lib/x86_64-linux-gnu:$work/x/libudev1/usr/lib/x86_64-linux-gnu
+for l in $(LD_LIBRARY_PATH=$pcilibs ldd "$p/bin/lspci" | awk '/=>/ {print $3}'); do
+    cp -L "$l" "$p/lib/x86_64-linux-gnu/"
+done
+cp -L /lib64/ld-linux-x86-64.so.2 "$p/lib64/"
+(cd "$p" && tar -cf "$work/pciutils.tar" --owner=0 --group=0 .)
 
 # --- inner guest: test-initrd.cpio.gz ---
 r=$work/inner
@@ -245,7 +260,7 @@ rm -f "$CACHE/VERSIONS"
 cp "$kcloud" "$CACHE/vmlinuz-cloud"
 cp "$kgen" "$CACHE/vmlinuz-generic"
 cp "$bb" "$CACHE/busybox"
-mv "$work/test-initrd.cpio.gz" "$work/outer-initrd.cpio.gz" "$CACHE/"
+mv "$work/test-initrd.cpio.gz" "$work/outer-initrd.cpio.gz" "$work/pciutils.tar" "$CACHE/"
 {
     echo "format=$FORMAT"
     echo "cloud=$pkg_cloud"

@@ -17,7 +17,9 @@
 #include <unistd.h>
 #include <glib.h>
 #include "vireo/config.h"
+#include "vireo/device.h"
 #include "vireo/devices.h"
+#include "vireo/qjson.h"
 #include "vireo/error.h"
 #include "vireo/qemu-opts.h"
 
@@ -26,6 +28,7 @@
 
 typedef enum {
     OPT_UNSUPPORTED, /* a QEMU 7.2 option Vireo does not implement yet */
+    OPT_GLOBAL,
     OPT_HELP,
     OPT_DEVICE,
     OPT_VERSION,
@@ -128,7 +131,7 @@ static const OptDesc options[] = {
     {"fw_cfg", true, OPT_UNSUPPORTED},
     {"g", true, OPT_UNSUPPORTED},
     {"gdb", true, OPT_UNSUPPORTED},
-    {"global", true, OPT_UNSUPPORTED},
+    {"global", true, OPT_GLOBAL},
     {"hda", true, OPT_UNSUPPORTED},
     {"hdb", true, OPT_UNSUPPORTED},
     {"hdc", true, OPT_UNSUPPORTED},
@@ -1050,30 +1053,151 @@ bad:
 
 /* ---- -device --------------------------------------------------------------------------- */
 
-/* The -device drivers Vireo has, in QEMU's "-device help" format and category. */
-typedef struct DeviceDriver {
-    const char *name, *category, *bus;
-    bool (*check)(const DeviceConfig *d, char **errp);
-    void (*help)(void);
-} DeviceDriver;
-
-static const DeviceDriver device_drivers[] = {
-    {"isa-debug-exit", "Misc devices", "ISA", isa_debug_exit_check, isa_debug_exit_print_help},
-};
-
-static const DeviceDriver *find_device_driver(const char *name)
+/* -global DRIVER.PROP=VALUE, or -global driver=D,property=P,value=V (QEMU's two forms). */
+static int handle_global(VireoConfig *cfg, const char *arg, const char *loc)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(device_drivers); i++) {
-        if (name && !strcmp(device_drivers[i].name, name)) {
-            return &device_drivers[i];
+    const char *eq = strchr(arg, '=');
+    const char *dot = eq ? memchr(arg, '.', (size_t)(eq - arg)) : NULL;
+    char *driver = NULL, *prop = NULL, *value = NULL;
+    if (dot && dot > arg && strncmp(arg, "driver=", 7)) {
+        driver = g_strndup(arg, (size_t)(dot - arg));
+        prop = g_strndup(dot + 1, (size_t)(eq - dot - 1));
+        value = g_strdup(eq + 1);
+    } else {
+        char *err = NULL;
+        QOpts *o = qopts_parse("global", arg, loc, NULL, QOPTS_LEGACY, &err);
+        if (!o) {
+            error_at(loc, "%s", err);
+            g_free(err);
+            return -1;
+        }
+        for (size_t i = 0; i < o->n_pairs; i++) {
+            const char *k = o->pairs[i].key;
+            if (strcmp(k, "driver") && strcmp(k, "property") && strcmp(k, "value")) {
+                error_at(loc, "Invalid parameter '%s'", k);
+                qopts_free(o);
+                return -1;
+            }
+        }
+        driver = g_strdup(qopts_get(o, "driver"));
+        prop = g_strdup(qopts_get(o, "property"));
+        value = g_strdup(qopts_get(o, "value"));
+        qopts_free(o);
+    }
+    cfg->global_drivers = g_renew(char *, cfg->global_drivers, cfg->n_globals + 1);
+    cfg->global_props = g_renew(char *, cfg->global_props, cfg->n_globals + 1);
+    cfg->global_values = g_renew(char *, cfg->global_values, cfg->n_globals + 1);
+    cfg->global_drivers[cfg->n_globals] = driver;
+    cfg->global_props[cfg->n_globals] = prop;
+    cfg->global_values[cfg->n_globals] = value;
+    cfg->n_globals++;
+    return 0;
+}
+
+/* Check id= and record one -device (text values; JSON kinds when from the JSON form). */
+static int add_device(VireoConfig *cfg, const char *loc, const char *driver, const char *id,
+                      char **keys, char **values, char *kinds, int n, bool json)
+{
+    if (json) {
+        /* QEMU checks a JSON device's id when it creates it (check_devices) */
+    } else if (id && !qopts_is_identifier(id)) {
+        error_at(loc, "Parameter 'id' expects an identifier\nIdentifiers consist of letters, "
+                      "digits, '-', '.', '_', starting with a letter.");
+        return -1;
+    }
+    for (int i = 0; !json && id && i < cfg->n_devices; i++) {
+        if (!cfg->devices[i].json && cfg->devices[i].id && !strcmp(cfg->devices[i].id, id)) {
+            error_at(loc, "Duplicate ID '%s' for device", id);
+            return -1;
         }
     }
-    return NULL;
+    if (cfg->n_devices >= VIREO_MAX_DEVICES) {
+        error_at(loc, "too many -device options");
+        return -1;
+    }
+    DeviceConfig *d = &cfg->devices[cfg->n_devices++];
+    d->loc = g_strdup(loc);
+    d->driver = g_strdup(driver);
+    d->id = g_strdup(id);
+    d->prop_keys = keys;
+    d->prop_values = values;
+    d->prop_kinds = kinds;
+    d->json = json;
+    d->n_props = n;
+    return 0;
+}
+
+/* -device '{"driver": ..., "id": ..., "prop": value, ...}' (QEMU's JSON form). */
+static int handle_device_json(VireoConfig *cfg, const char *arg, const char *loc)
+{
+    char *err = NULL;
+    QJ *o = qj_parse(arg, &err);
+    if (!o || o->type != QJ_OBJECT) {
+        error_at(loc, "%s", err ? err : "JSON object expected");
+        g_free(err);
+        qj_free(o);
+        return -1;
+    }
+    const char *driver = NULL, *id = NULL;
+    size_t n = o->obj.n;
+    char **keys = g_new0(char *, n + 1), **values = g_new0(char *, n + 1);
+    char *kinds = g_new0(char, n + 1);
+    int np = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = o->obj.m[i].key;
+        QJ *v = o->obj.m[i].value;
+        if (!strcmp(k, "driver") || !strcmp(k, "id")) {
+            if (v->type != QJ_STRING) {
+                error_at(loc, "Parameter '%s' expects string", k);
+                r = -1;
+                break;
+            }
+            *(!strcmp(k, "driver") ? &driver : &id) = v->s;
+            continue;
+        }
+        keys[np] = g_strdup(k);
+        switch (v->type) {
+        case QJ_BOOL:
+            kinds[np] = 'b';
+            values[np] = g_strdup(v->b ? "true" : "false");
+            break;
+        case QJ_INT:
+            kinds[np] = 'i';
+            values[np] = g_strdup_printf("%" G_GINT64_FORMAT, v->i);
+            break;
+        case QJ_UINT:
+            kinds[np] = 'i';
+            values[np] = g_strdup_printf("%" G_GUINT64_FORMAT, v->u);
+            break;
+        case QJ_STRING:
+            kinds[np] = 's';
+            values[np] = g_strdup(v->s);
+            break;
+        default:
+            kinds[np] = 'o';
+            values[np] = g_strdup("");
+            break;
+        }
+        np++;
+    }
+    if (r == 0) {
+        r = add_device(cfg, loc, driver, id, keys, values, kinds, np, true);
+    }
+    if (r < 0) {
+        g_strfreev(keys);
+        g_strfreev(values);
+        g_free(kinds);
+    }
+    qj_free(o);
+    return r;
 }
 
 /* -device DRIVER[,id=ID][,prop=value...] (QemuOpts, implied key "driver"): syntax and id. */
 static int handle_device(VireoConfig *cfg, const char *arg, const char *loc)
 {
+    if (arg[0] == '{') {
+        return handle_device_json(cfg, arg, loc);
+    }
     char *err = NULL;
     QOpts *o = qopts_parse("device", arg, loc, "driver", QOPTS_LEGACY, &err);
     if (!o) {
@@ -1081,41 +1205,24 @@ static int handle_device(VireoConfig *cfg, const char *arg, const char *loc)
         g_free(err);
         return -1;
     }
-    const char *id = qopts_get(o, "id");
-    int r = 0;
-    if (id && !qopts_is_identifier(id)) {
-        error_at(loc, "Parameter 'id' expects an identifier\nIdentifiers consist of letters, "
-                      "digits, '-', '.', '_', starting with a letter.");
-        r = -1;
-    }
-    for (int i = 0; r == 0 && id && i < cfg->n_devices; i++) {
-        if (cfg->devices[i].id && !strcmp(cfg->devices[i].id, id)) {
-            error_at(loc, "Duplicate ID '%s' for device", id);
-            r = -1;
+    char **keys = g_new0(char *, o->n_pairs + 2), **values = g_new0(char *, o->n_pairs + 2);
+    int n = 0;
+    for (size_t i = 0; i < o->n_pairs; i++) {
+        const char *k = o->pairs[i].key;
+        if (strcmp(k, "driver") && strcmp(k, "id")) {
+            keys[n] = g_strdup(k);
+            values[n++] = g_strdup(o->pairs[i].value);
         }
     }
-    if (r == 0 && cfg->n_devices >= VIREO_MAX_DEVICES) {
-        error_at(loc, "too many -device options");
-        r = -1;
+    if (o->help) {
+        keys[n] = g_strdup("help");
+        values[n++] = g_strdup("on");
     }
-    if (r == 0) {
-        DeviceConfig *d = &cfg->devices[cfg->n_devices++];
-        d->loc = g_strdup(loc);
-        d->driver = g_strdup(qopts_get(o, "driver"));
-        d->id = g_strdup(id);
-        d->prop_keys = g_new0(char *, o->n_pairs + 1);
-        d->prop_values = g_new0(char *, o->n_pairs + 1);
-        for (size_t i = 0; i < o->n_pairs; i++) {
-            const char *k = o->pairs[i].key;
-            if (strcmp(k, "driver") && strcmp(k, "id")) {
-                d->prop_keys[d->n_props] = g_strdup(k);
-                d->prop_values[d->n_props++] = g_strdup(o->pairs[i].value);
-            }
-        }
-        if (o->help) {
-            d->prop_keys[d->n_props] = g_strdup("help");
-            d->prop_values[d->n_props++] = g_strdup("on");
-        }
+    int r = add_device(cfg, loc, qopts_get(o, "driver"), qopts_get(o, "id"), keys, values, NULL,
+                       n, false);
+    if (r < 0) {
+        g_strfreev(keys);
+        g_strfreev(values);
     }
     qopts_free(o);
     return r;
@@ -1137,22 +1244,15 @@ static int device_help(const VireoConfig *cfg)
     for (int i = 0; i < cfg->n_devices; i++) {
         const DeviceConfig *d = &cfg->devices[i];
         if (d->driver && qopts_is_help(d->driver)) {
-            const char *cat = NULL;
-            for (size_t j = 0; j < G_N_ELEMENTS(device_drivers); j++) {
-                if (!cat || strcmp(cat, device_drivers[j].category)) {
-                    printf("%s%s:\n", cat ? "\n" : "", device_drivers[j].category);
-                    cat = device_drivers[j].category;
-                }
-                printf("name \"%s\", bus %s\n", device_drivers[j].name, device_drivers[j].bus);
-            }
+            device_print_list();
             return 1;
         }
         if (!d->driver || !device_wants_help(d)) {
             continue;
         }
-        const DeviceDriver *drv = find_device_driver(d->driver);
-        if (drv) {
-            drv->help();
+        const DeviceInfo *info = device_info_find(d->driver);
+        if (info) {
+            device_print_props(info);
         } else {
             error_at(d->loc, "Device '%s' not found", d->driver);
         }
@@ -1164,19 +1264,28 @@ static int device_help(const VireoConfig *cfg)
 /* The devices themselves, after every other check (QEMU creates them last). */
 static bool check_devices(const VireoConfig *cfg)
 {
-    for (int i = 0; i < cfg->n_devices; i++) {
-        const DeviceConfig *d = &cfg->devices[i];
-        const DeviceDriver *drv = find_device_driver(d->driver);
+    device_set_machine_buses(!cfg->machine_type || strcmp(cfg->machine_type, "none"));
+    device_globals_clear();
+    for (int i = 0; i < cfg->n_globals; i++) {
+        device_global_add(cfg->global_drivers[i], cfg->global_props[i], cfg->global_values[i],
+                          NULL);
+    }
+    /* key=value devices first, then the JSON ones (QEMU's creation order) */
+    for (int k = 0; k < 2 * cfg->n_devices; k++) {
+        const DeviceConfig *d = &cfg->devices[k % cfg->n_devices];
+        if (d->json != (k >= cfg->n_devices)) {
+            continue;
+        }
         char *err = NULL;
-        if (!d->driver) {
-            error_at(d->loc, "Parameter 'driver' is missing");
-            return false;
+        for (int j = 0; d->json && d->id && j < cfg->n_devices; j++) {
+            const DeviceConfig *o = &cfg->devices[j];
+            if (o != d && o->id && !strcmp(o->id, d->id) && (!o->json || o < d)) {
+                error_at(d->loc, "Duplicate device ID '%s'", d->id);
+                return false;
+            }
         }
-        if (!drv) {
-            error_at(d->loc, "'%s' is not a valid device model name", d->driver);
-            return false;
-        }
-        if (!drv->check(d, &err)) {
+        device_create_from_config(d, true, &err);
+        if (err) {
             error_at(d->loc, "%s", err);
             g_free(err);
             return false;
@@ -1318,6 +1427,9 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_DEVICE:
             r = handle_device(cfg, arg, loc);
             break;
+        case OPT_GLOBAL:
+            r = handle_global(cfg, arg, loc);
+            break;
         case OPT_IGNORED:
             break;
         case OPT_UNSUPPORTED:
@@ -1441,9 +1553,11 @@ void vireo_config_free(VireoConfig *cfg)
         for (int j = 0; j < d->n_props; j++) {
             g_free(d->prop_keys[j]);
             g_free(d->prop_values[j]);
+            d->prop_keys[j] = d->prop_values[j] = NULL;
         }
         g_free(d->prop_keys);
         g_free(d->prop_values);
+        g_free(d->prop_kinds);
         g_free(d->driver);
         g_free(d->id);
         g_free(d->loc);
@@ -1463,5 +1577,13 @@ void vireo_config_free(VireoConfig *cfg)
     }
     g_free(cfg->uuid);
     g_free(cfg->pidfile);
+    for (int i = 0; i < cfg->n_globals; i++) {
+        g_free(cfg->global_drivers[i]);
+        g_free(cfg->global_props[i]);
+        g_free(cfg->global_values[i]);
+    }
+    g_free(cfg->global_drivers);
+    g_free(cfg->global_props);
+    g_free(cfg->global_values);
     memset(cfg, 0, sizeof(*cfg));
 }

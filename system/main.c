@@ -303,6 +303,7 @@ int main(int argc, char **argv)
     }
     runstate_set_wakeup_fd(req_fd);
     runstate_exit_hook = finish;
+    runstate_add_notifier(monitor_event);
     chardev_quit_hook = quit_from_mux;
     loop = g_main_loop_new(NULL, FALSE);
     g_unix_fd_add(sig_fd, G_IO_IN, on_signal, NULL);
@@ -320,7 +321,7 @@ int main(int argc, char **argv)
         exit_status = 1;
         goto out;
     }
-    if (machine_select_accel(&cfg) < 0) {
+    if (accel_select(&cfg) < 0) {
         exit_status = 1;
         goto out;
     }

@@ -1,79 +1,38 @@
 /*
- * Run state shared by all threads: the big device lock, interrupt routing to the
- * accelerator, shutdown/reset requests carried out by the main loop, and the VM lifecycle
- * (QEMU's RunState: prelaunch, running, paused, shutdown) with its QMP events.
+ * The VM lifecycle (QEMU's RunState: prelaunch, running, paused, shutdown) and its events,
+ * told to run-state notifiers (the monitor turns them into QMP events). The services devices
+ * call (big lock, interrupt lines, shutdown requests) live in hw/core/machine.c.
  */
 #include <glib.h>
-#include <pthread.h>
-#include <unistd.h>
 #include "vireo/accel.h"
 #include "vireo/acpi.h"
 #include "vireo/machine.h"
-#include "vireo/monitor.h"
 #include "vireo/pc.h"
+#include "vireo/qjson.h"
 #include "vireo/runstate.h"
+#include "vireo/timer.h"
 
-static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
-const AccelOps *current_accel;
+/* Run-state events go to whoever listens (the monitor registers at start). */
+#define MAX_NOTIFIERS 4
+static RunStateNotifier notifiers[MAX_NOTIFIERS];
+static int n_notifiers;
 
-static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t req_cond = PTHREAD_COND_INITIALIZER;
-static ShutdownCause pending;
-static int wake_fd = -1;
-
-void vireo_lock(void)
+void runstate_add_notifier(RunStateNotifier fn)
 {
-    pthread_mutex_lock(&big_lock);
-}
-
-void vireo_unlock(void)
-{
-    pthread_mutex_unlock(&big_lock);
-}
-
-void irq_set_level(unsigned gsi, int level)
-{
-    if (current_accel && current_accel->set_irq) {
-        current_accel->set_irq(gsi, level);
+    if (n_notifiers < MAX_NOTIFIERS) {
+        notifiers[n_notifiers++] = fn;
     }
 }
 
-void runstate_set_wakeup_fd(int fd)
+/* Takes ownership of data (a QJ object or NULL). */
+static void notify(const char *event, QJ *data)
 {
-    wake_fd = fd;
-}
-
-void machine_request_shutdown(ShutdownCause cause)
-{
-    pthread_mutex_lock(&req_lock);
-    /* A power-off or panic wins over a reset requested at the same time. */
-    if (pending == SHUTDOWN_NONE || cause != SHUTDOWN_GUEST_RESET) {
-        pending = cause;
+    for (int i = 0; i < n_notifiers; i++) {
+        notifiers[i](event, i == n_notifiers - 1 ? data : (data ? qj_copy(data) : NULL));
     }
-    pthread_cond_broadcast(&req_cond);
-    pthread_mutex_unlock(&req_lock);
-    if (wake_fd >= 0) {
-        uint64_t one = 1;
-        ssize_t r = write(wake_fd, &one, sizeof(one));
-        (void)r;
+    if (!n_notifiers && data) {
+        qj_free(data);
     }
-}
-
-ShutdownCause runstate_take_request(void)
-{
-    pthread_mutex_lock(&req_lock);
-    ShutdownCause c = pending;
-    pending = SHUTDOWN_NONE;
-    pthread_mutex_unlock(&req_lock);
-    return c;
-}
-
-bool runstate_request_pending(void)
-{
-    pthread_mutex_lock(&req_lock);
-    bool p = pending != SHUTDOWN_NONE;
-    pthread_mutex_unlock(&req_lock);
-    return p;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -159,6 +118,7 @@ const VireoConfig *vm_config(void)
 
 static void accel_pause(void)
 {
+    vclock_pause();
     if (current_accel && current_accel->pause_vcpus) {
         current_accel->pause_vcpus();
     }
@@ -166,6 +126,7 @@ static void accel_pause(void)
 
 static void accel_resume(void)
 {
+    vclock_resume();
     if (current_accel && current_accel->resume_vcpus) {
         current_accel->resume_vcpus();
     }
@@ -228,7 +189,7 @@ bool vm_start(char **errp)
     }
     state = RUN_STATE_RUNNING;
     accel_resume();
-    monitor_event("RESUME", NULL);
+    notify("RESUME", NULL);
     return true;
 }
 
@@ -239,12 +200,12 @@ void vm_stop(RunState to)
     }
     accel_pause();
     state = to;
-    monitor_event("STOP", NULL);
+    notify("STOP", NULL);
 }
 
 void vm_reset(ShutdownCause cause)
 {
-    monitor_event("RESET", guest_reason(cause));
+    notify("RESET", guest_reason(cause));
     bool run = state == RUN_STATE_RUNNING;
     if (vm_have_machine) {
         machine_destroy();
@@ -261,7 +222,7 @@ void vm_reset(ShutdownCause cause)
 
 void vm_powerdown(void)
 {
-    monitor_event("POWERDOWN", NULL);
+    notify("POWERDOWN", NULL);
     if (vm_built) {
         vireo_lock();
         acpi_pm_press_power_button();
@@ -272,7 +233,7 @@ void vm_powerdown(void)
 void vm_shutdown_and_exit(ShutdownCause cause, int exit_status)
 {
     if (cause != SHUTDOWN_NONE) {
-        monitor_event("SHUTDOWN", guest_reason(cause));
+        notify("SHUTDOWN", guest_reason(cause));
     }
     if (runstate_exit_hook) {
         runstate_exit_hook(exit_status);
@@ -283,7 +244,7 @@ void vm_shutdown_and_exit(ShutdownCause cause, int exit_status)
 static void guest_shutdown(ShutdownCause cause)
 {
     if (vm_cfg && vm_cfg->no_shutdown) {
-        monitor_event("SHUTDOWN", guest_reason(cause));
+        notify("SHUTDOWN", guest_reason(cause));
         vm_stop(RUN_STATE_SHUTDOWN);
         state = RUN_STATE_SHUTDOWN;
         return;

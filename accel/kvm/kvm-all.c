@@ -136,7 +136,6 @@ static int kvm_init(const VireoConfig *cfg)
         error_report("failed to initialize kvm: %s", strerror(-r));
         return -1;
     }
-    s->nr_slots = check_ext(KVM_CAP_NR_MEMSLOTS);
     unsigned max_vcpus = check_ext(KVM_CAP_MAX_VCPUS);
     if (!max_vcpus) {
         max_vcpus = check_ext(KVM_CAP_NR_VCPUS);
@@ -181,29 +180,13 @@ static int kvm_init(const VireoConfig *cfg)
             return -1;
         }
     }
+    if (kvm_memory_init() < 0) {
+        return -1;
+    }
     struct sigaction sa = {.sa_handler = kick_handler};
     sigemptyset(&sa.sa_mask);
     sigaction(SIG_KICK, &sa, NULL);
     atomic_store(&s->stop, false);
-    return 0;
-}
-
-static int kvm_map_ram(uint64_t gpa, uint64_t size, void *hva)
-{
-    unsigned slot = kvm_state.next_slot;
-    struct kvm_userspace_memory_region r = {
-        .slot = slot,
-        .guest_phys_addr = gpa,
-        .memory_size = size,
-        .userspace_addr = (uint64_t)(uintptr_t)hva,
-    };
-    if (slot >= kvm_state.nr_slots || ioctl(kvm_state.vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-        error_report("kvm_set_user_memory_region: KVM_SET_USER_MEMORY_REGION failed, slot=%u, "
-                     "start=0x%llx, size=0x%llx: %s",
-                     slot, (unsigned long long)gpa, (unsigned long long)size, strerror(errno));
-        return -1;
-    }
-    kvm_state.next_slot++;
     return 0;
 }
 
@@ -368,12 +351,10 @@ static void handle_io(struct kvm_run *run)
 {
     uint8_t *data = (uint8_t *)run + run->io.data_offset;
     bool out = run->io.direction == KVM_EXIT_IO_OUT;
-    vireo_lock();
     for (uint32_t i = 0; i < run->io.count; i++) {
-        pio_dispatch(run->io.port, data, run->io.size, out);
+        pio_dispatch(run->io.port, data, run->io.size, out); /* takes the big lock */
         data += run->io.size;
     }
-    vireo_unlock();
 }
 
 static void *vcpu_thread(void *arg)
@@ -417,9 +398,7 @@ static void *vcpu_thread(void *arg)
             handle_io(run);
             break;
         case KVM_EXIT_MMIO:
-            vireo_lock();
             mmio_dispatch(run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
-            vireo_unlock();
             break;
         case KVM_EXIT_IRQ_WINDOW_OPEN:
         case KVM_EXIT_INTR:
@@ -628,6 +607,9 @@ static void kvm_destroy(void)
 {
     KVMState *s = &kvm_state;
     kvm_stop_vcpus();
+    if (s->vm_fd >= 0) {
+        kvm_memory_destroy();
+    }
     for (unsigned i = 0; i < s->n_vcpus; i++) {
         KVMVcpu *v = &s->vcpus[i];
         if (v->run && v->run != MAP_FAILED && s->run_size > 0) {
@@ -662,12 +644,15 @@ const AccelOps kvm_accel_ops = {
     .has_kernel_irqchip = true,
     .available = kvm_available,
     .init = kvm_init,
-    .map_ram = kvm_map_ram,
     .create_vcpus = kvm_create_vcpus,
     .start_vcpus = kvm_start_vcpus,
     .stop_vcpus = kvm_stop_vcpus,
     .destroy = kvm_destroy,
     .set_irq = kvm_set_irq,
+    .send_msi = kvm_send_msi,
+    .irqfd_add = kvm_irqfd_add,
+    .irqfd_update = kvm_irqfd_update,
+    .irqfd_del = kvm_irqfd_del,
     .pause_vcpus = kvm_pause_vcpus,
     .resume_vcpus = kvm_resume_vcpus,
     .vcpu_thread_id = kvm_vcpu_thread_id,

@@ -19,10 +19,24 @@ typedef struct KVMVcpu {
     bool exited; /* the thread left its loop */
 } KVMVcpu;
 
+/* One memory slot as KVM has it (gpa/size/hva/flags), and what it shows. */
+typedef struct KVMSlot {
+    bool used;
+    uint64_t gpa, size;
+    uint8_t *hva;
+    uint32_t flags;
+    struct MemoryRegion *mr;
+    uint64_t mr_offset;
+} KVMSlot;
+
 typedef struct KVMState {
     int kvm_fd, vm_fd;
     int run_size;
-    unsigned nr_slots, next_slot;
+    unsigned nr_slots;
+    KVMSlot *slots;
+    bool readonly_mem; /* KVM_CAP_READONLY_MEM */
+    struct kvm_irq_routing *routing;
+    unsigned next_msi_gsi;
     unsigned n_vcpus;
     KVMVcpu *vcpus;
     atomic_bool stop;
@@ -30,6 +44,14 @@ typedef struct KVMState {
 } KVMState;
 
 extern KVMState kvm_state;
+
+/* kvm-memory.c: memory slots and ioeventfds from the memory map; MSI, irqfd. */
+int kvm_memory_init(void);
+void kvm_memory_destroy(void);
+void kvm_send_msi(uint64_t addr, uint32_t data);
+int kvm_irqfd_add(int fd, uint64_t addr, uint32_t data);
+int kvm_irqfd_update(int route, uint64_t addr, uint32_t data);
+void kvm_irqfd_del(int route, int fd);
 
 /* kvm-cpuid.c: the CPUID table for one vCPU (caller frees) per -cpu model and topology. */
 struct kvm_cpuid2 *kvm_build_cpuid(const VireoConfig *cfg, const struct kvm_cpuid2 *supported,

@@ -14,7 +14,9 @@
 #include <unistd.h>
 #include "vireo/accel.h"
 #include "vireo/error.h"
+#include "vireo/irqchip.h"
 #include "vireo/machine.h"
+#include "vireo/memory.h"
 #include "vireo/tcg.h"
 #include "vireo/x86-irq.h"
 #include "vireo/x86.h"
@@ -24,6 +26,7 @@
 
 typedef struct TCGVcpu {
     CPUX86State *env;
+    MemoryReader reader; /* quiescent at the exec loop top, offline while asleep */
     unsigned index;
     pthread_t thread;
     bool thread_started;
@@ -47,19 +50,9 @@ static struct {
     const VireoConfig *cfg;
 } tcg;
 
-static const X86IrqChip *irqchip;
 static _Thread_local int current_cpu = -1;
 static uint64_t tsc_hz;
-
-void x86_irq_register(const X86IrqChip *chip)
-{
-    irqchip = chip;
-}
-
-const X86IrqChip *x86_irq_chip(void)
-{
-    return irqchip;
-}
+#define irqchip (x86_irq_chip())
 
 int x86_cpu_current(void)
 {
@@ -170,6 +163,112 @@ int tcg_irq_poll(CPUX86State *env)
     return v;
 }
 
+/* What the userspace irqchip calls on the vCPUs (irqchip.h): installed by tcg_init. */
+static const IrqchipCpuHooks tcg_cpu_hooks = {
+    .kick = x86_cpu_kick,
+    .nmi = x86_cpu_nmi,
+    .init_signal = x86_cpu_init_signal,
+    .sipi = x86_cpu_sipi,
+    .current = x86_cpu_current,
+    .tsc = x86_cpu_tsc,
+    .tsc_hz = x86_tsc_hz,
+};
+
+/* Drop translated code on every page of [start, last] that has some (RAM pages only). */
+static void invalidate_code(uint64_t start, uint64_t last)
+{
+    uint64_t top = ram_top();
+    if (start >= top) {
+        return;
+    }
+    if (last >= top) {
+        last = top - 1;
+    }
+    for (uint64_t pg = start & ~0xfffull; pg <= last; pg += 4096) {
+        if (tb_page_has_code(pg)) {
+            tb_invalidate_phys_page(pg);
+        }
+    }
+}
+
+/*
+ * The memory map changed: code on pages whose backing changed is stale (PAM, a ROM mapped over
+ * RAM); every vCPU flushes its TLB at its next loop top (the current one right away, it may go
+ * on in the same block).
+ */
+static void tcg_mem_commit(MemoryListener *l, AddressSpace *as, const FlatView *old,
+                           const FlatView *view)
+{
+    (void)l;
+    if (as != &address_space_memory || !old || !view) {
+        return;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        const FlatView *a = pass ? view : old, *b = pass ? old : view;
+        for (unsigned i = 0; i < a->n; i++) {
+            const FlatRange *r = &a->ranges[i];
+            if (r->mr->type != MR_RAM) {
+                continue;
+            }
+            /* the parts of r that b does not show the same way */
+            uint64_t addr = r->start;
+            for (;;) {
+                const FlatRange *q = flatview_lookup(b, addr);
+                uint64_t end = r->last;
+                bool same = q && q->mr == r->mr && q->readonly == r->readonly &&
+                            q->offset - r->offset == q->start - r->start;
+                if (q && q->last < end) {
+                    end = q->last;
+                }
+                if (!q) {
+                    /* up to the next range of b */
+                    for (unsigned j = 0; j < b->n; j++) {
+                        if (b->ranges[j].start > addr && b->ranges[j].start - 1 < end) {
+                            end = b->ranges[j].start - 1;
+                            break;
+                        }
+                    }
+                }
+                if (!same) {
+                    if (addr >= ram_top()) {
+                        tcg_request_flush();
+                    } else {
+                        invalidate_code(addr, end);
+                    }
+                }
+                if (end >= r->last) {
+                    break;
+                }
+                addr = end + 1;
+            }
+        }
+    }
+    for (unsigned i = 0; i < tcg.n; i++) {
+        tcg.vcpus[i].env->exit_request = 1;
+    }
+    if (current_cpu >= 0 && (unsigned)current_cpu < tcg.n) {
+        CPUX86State *env = tcg.vcpus[current_cpu].env;
+        x86_tlb_flush(env, true);
+        env->mem_gen = view->generation;
+    }
+}
+
+static MemoryListener tcg_listener = {.commit = tcg_mem_commit};
+
+static void tcg_ram_written(uint64_t gpa, uint64_t len)
+{
+    if (len) {
+        invalidate_code(gpa, gpa + len - 1 < gpa ? UINT64_MAX : gpa + len - 1);
+    }
+}
+
+static void tcg_send_msi(uint64_t addr, uint32_t data)
+{
+    if (irqchip && irqchip->send_msi) {
+        irqchip->send_msi(addr, data);
+    }
+}
+
 static bool tcg_available(const char **why)
 {
 #if defined(__x86_64__)
@@ -193,15 +292,9 @@ static int tcg_init(const VireoConfig *cfg)
     }
     tcg_exec_init(mb << 20);
     x86_tsc_hz();
+    irqchip_set_cpu_hooks(&tcg_cpu_hooks);
+    memory_listener_register(&tcg_listener);
     return 0;
-}
-
-static int tcg_map_ram(uint64_t gpa, uint64_t size, void *hva)
-{
-    (void)gpa;
-    (void)size;
-    (void)hva;
-    return 0; /* guest RAM is reached through gpa_to_hva() */
 }
 
 /*
@@ -243,6 +336,8 @@ static int tcg_create_vcpus(const VireoConfig *cfg, const X86CpuList *cpus,
         pthread_cond_init(&v->cond, NULL);
         CPUX86State *env = v->env;
         env->softmmu = true;
+        memory_reader_register(&v->reader);
+        env->mem_reader = &v->reader;
         env->cpu_index = i;
         env->apic_id = cpus->apic_id[i];
         env->cpuid_threads = cfg->smp.threads;
@@ -293,6 +388,7 @@ static void dump_registers(TCGVcpu *v)
 /* Sleep until something is pending (HLT, wait-for-SIPI). Returns false when stopping. */
 static bool wait_event(TCGVcpu *v, uint32_t bits)
 {
+    memory_reader_offline(&v->reader);
     pthread_mutex_lock(&v->lock);
     while (!tcg.stop && !v->env->stop_request && !(v->env->interrupt_request & bits)) {
         pthread_cond_wait(&v->cond, &v->lock);
@@ -338,6 +434,7 @@ static void *vcpu_thread(void *arg)
     while (!tcg.stop) {
         pthread_mutex_lock(&pause_lock);
         if (paused && !tcg.stop) {
+            memory_reader_offline(&v->reader);
             v->parked = true;
             pthread_cond_broadcast(&pause_cond);
             while (paused && !tcg.stop) {
@@ -401,6 +498,7 @@ static void *vcpu_thread(void *arg)
         }
     }
 out:
+    memory_reader_offline(&v->reader);
     current_cpu = -1;
     pthread_mutex_lock(&pause_lock);
     v->exited = true;
@@ -506,8 +604,11 @@ static void tcg_destroy(void)
     if (irqchip && irqchip->reset) {
         irqchip->reset();
     }
+    memory_listener_unregister(&tcg_listener);
+    irqchip_set_cpu_hooks(NULL);
     tcg_exec_forget_cpus();
     for (unsigned i = 0; i < tcg.n; i++) {
+        memory_reader_unregister(&tcg.vcpus[i].reader);
         pthread_mutex_destroy(&tcg.vcpus[i].lock);
         pthread_cond_destroy(&tcg.vcpus[i].cond);
         free(tcg.vcpus[i].env);
@@ -528,12 +629,13 @@ const AccelOps tcg_accel_ops = {
     .name = "tcg",
     .available = tcg_available,
     .init = tcg_init,
-    .map_ram = tcg_map_ram,
     .create_vcpus = tcg_create_vcpus,
     .start_vcpus = tcg_start_vcpus,
     .stop_vcpus = tcg_stop_vcpus,
     .destroy = tcg_destroy,
     .set_irq = tcg_set_irq,
+    .send_msi = tcg_send_msi,
+    .ram_written = tcg_ram_written,
     .pause_vcpus = tcg_pause_vcpus,
     .resume_vcpus = tcg_resume_vcpus,
     .vcpu_thread_id = tcg_vcpu_thread_id,

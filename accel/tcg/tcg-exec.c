@@ -99,12 +99,7 @@ static TranslationBlock **page_slot(uint64_t pa_page)
 {
     uint64_t n = pa_page >> 12;
     if (!page_tbs) {
-        uint64_t top = 0;
-        for (unsigned i = 0; i < guest_ram.n; i++) {
-            uint64_t end = guest_ram.blocks[i].gpa + guest_ram.blocks[i].size;
-            top = end > top ? end : top;
-        }
-        page_count = top >> 12;
+        page_count = ram_top() >> 12;
         page_tbs = calloc(page_count ? page_count : 1, sizeof(*page_tbs));
         if (!page_tbs) {
             abort();
@@ -632,12 +627,34 @@ static bool deliver_exception(CPUX86State *env, int ex)
  * System mode. With env->stop_rip set (the differential harness) exceptions are returned
  * instead of delivered, and stop_rip/tb_budget work as in flat mode.
  */
+/*
+ * The memory map changed since this vCPU last looked: drop its TLB (entries may point at RAM
+ * that is no longer there), then tell the memory core it holds nothing older.
+ */
+static inline void mem_quiescent(CPUX86State *env)
+{
+    if (env->mem_reader) {
+        uint64_t g = memory_generation();
+        if (g != env->mem_gen) {
+            x86_tlb_flush(env, true);
+            env->mem_gen = g;
+        }
+        memory_reader_quiescent(env->mem_reader);
+    }
+}
+
+void tcg_request_flush(void)
+{
+    __atomic_store_n(&flush_wanted, 1, __ATOMIC_RELEASE);
+}
+
 static int cpu_exec_system(CPUX86State *env)
 {
     TranslationBlock *last = NULL;
     int slot = 0;
     uint64_t budget = env->tb_budget;
     for (;;) {
+        mem_quiescent(env);
         int ex = env->exception_index;
         if (ex >= 0) {
             env->exception_index = -1;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include "vireo/acpi.h"
 #include "vireo/ioport.h"
+#include "vireo/irq.h"
 #include "vireo/machine.h"
 
 #define PM1_STS_MASK                                                                               \
@@ -62,7 +63,7 @@ static void pm_update_sci(void)
     int level = (pm.sts & pm.en & PM1_SCI_EVENTS) != 0;
     if (level != pm.sci_level) {
         pm.sci_level = level;
-        irq_set_level(ACPI_SCI_IRQ, level);
+        irq_set(isa_get_irq(ACPI_SCI_IRQ), level);
     }
 }
 
@@ -147,7 +148,7 @@ static void pm_io_write(void *opaque, uint64_t addr, uint64_t val, unsigned size
     pm_update_sci();
 }
 
-static const IOOps pm_io_ops = {
+const IOOps acpi_pm_io_ops = {
     .read = pm_io_read,
     .write = pm_io_write,
 };
@@ -165,26 +166,10 @@ void acpi_pm_rcr_write(uint8_t val)
     }
 }
 
-static uint64_t rcr_io_read(void *opaque, uint64_t addr, unsigned size)
-{
-    /* Wider reads see unclaimed ports 0xCFA.. as all ones. */
-    return acpi_pm_rcr_read() | (~0ULL << 8);
-}
-
-static void rcr_io_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
-{
-    acpi_pm_rcr_write(val & 0xff);
-}
-
-static const IOOps rcr_io_ops = {
-    .read = rcr_io_read,
-    .write = rcr_io_write,
-};
-
 void acpi_pm_reset(void)
 {
     if (pm.sci_level) {
-        irq_set_level(ACPI_SCI_IRQ, 0);
+        irq_set(isa_get_irq(ACPI_SCI_IRQ), 0);
     }
     memset(&pm, 0, sizeof(pm));
     pm.tmr_epoch = pm_timer_now() >> 23;
@@ -192,8 +177,6 @@ void acpi_pm_reset(void)
 
 void acpi_pm_init(void)
 {
-    pio_register(ACPI_PM_IO_BASE, ACPI_PM_IO_LEN, &pm_io_ops, NULL);
-    pio_register(ACPI_RESET_PORT, 1, &rcr_io_ops, NULL);
     acpi_pm_reset();
 }
 

@@ -3,12 +3,20 @@
  * receive queue, the four interrupt sources with their priorities, modem control loopback.
  * Transmission is immediate: a byte written to THR goes to the chardev at once and the
  * transmitter is empty again, as seen by LSR and the THRE interrupt.
+ *
+ * QEMU's "isa-serial" device: index= picks COMn (0x3f8/IRQ 4, 0x2f8/3, 0x3e8/4, 0x2e8/3; the
+ * next free one when not given), iobase= and irq= override it, chardev= names the backend.
+ * The machine makes one per -serial; -device isa-serial,chardev=ID adds more.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <glib.h>
+#include "vireo/device.h"
 #include "vireo/devices.h"
 #include "vireo/ioport.h"
+#include "vireo/irq.h"
 #include "vireo/machine.h"
+#include "vireo/vmstate.h"
 
 enum { RBR = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
@@ -33,9 +41,14 @@ enum { RBR = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 #define FCR_CLEAR_RX 0x02
 #define FIFO_SIZE    16
 
-struct SerialState {
-    uint16_t base;
-    unsigned irq;
+typedef struct SerialState {
+    Device dev;
+    /* properties */
+    uint32_t baudbase, index, iobase, irqnum;
+    char *chardev;
+    bool wakeup;
+    MemoryRegion io;
+    IRQ *irq;
     Chardev *chr;
     uint16_t divisor;
     uint8_t ier, lcr, mcr, lsr, msr, scr, fcr;
@@ -44,7 +57,7 @@ struct SerialState {
     uint8_t rx[FIFO_SIZE];
     unsigned rx_head, rx_count;
     int irq_level;
-};
+} SerialState;
 
 static uint8_t current_iir(SerialState *s)
 {
@@ -66,7 +79,7 @@ static void update_irq(SerialState *s)
     int level = !(current_iir(s) & IIR_NO_INT);
     if (level != s->irq_level) {
         s->irq_level = level;
-        irq_set_level(s->irq, level);
+        irq_set(s->irq, level);
     }
 }
 
@@ -261,30 +274,134 @@ static void serial_receive(void *opaque, const uint8_t *buf, int len)
     update_irq(s);
 }
 
-SerialState *serial_16550_create(uint16_t base, unsigned irq, Chardev *chr)
+static const uint16_t com_base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
+static const uint8_t com_irq[4] = {4, 3, 4, 3};
+static uint8_t indexes_used; /* bit per COM index taken */
+
+static void serial_reset(Device *dev)
 {
-    SerialState *s = calloc(1, sizeof(*s));
-    s->base = base;
-    s->irq = irq;
-    s->chr = chr;
+    SerialState *s = (SerialState *)dev;
     s->divisor = 12; /* 9600 baud */
-    s->lcr = 0x03;   /* 8N1 */
+    s->ier = s->mcr = s->scr = s->fcr = 0;
+    s->lcr = 0x03; /* 8N1 */
     s->lsr = LSR_THRE | LSR_TEMT;
     s->msr = 0xb0;
-    pio_register(base, 8, &serial_ops, s);
-    if (chr) {
-        CharFrontend fe = {
-            .can_receive = serial_can_receive, .receive = serial_receive, .opaque = s};
-        chardev_attach(chr, &fe, NULL);
-        chardev_accept_input(chr);
-    }
-    return s;
+    s->thr_ipending = s->fifo_enabled = false;
+    s->rx_head = s->rx_count = 0;
+    update_irq(s);
 }
 
-void serial_16550_destroy(SerialState *s)
+static bool serial_realize(Device *dev, char **errp)
 {
+    SerialState *s = (SerialState *)dev;
+    if (s->index == UINT32_MAX) {
+        for (uint32_t i = 0; i < 4; i++) {
+            if (!(indexes_used & (1u << i))) {
+                s->index = i;
+                break;
+            }
+        }
+    }
+    if (s->index >= 4) {
+        *errp = g_strdup_printf("Max. supported number of ISA serial ports is %d.", 4);
+        return false;
+    }
+    if (s->iobase == UINT32_MAX) {
+        s->iobase = com_base[s->index];
+    }
+    if (s->irqnum == UINT32_MAX) {
+        s->irqnum = com_irq[s->index];
+    }
+    if (s->chardev) {
+        s->chr = chardev_find(s->chardev);
+        if (!s->chr) {
+            *errp = g_strdup_printf("Property 'isa-serial.chardev' can't find value '%s'",
+                                    s->chardev);
+            return false;
+        }
+    }
+    indexes_used |= (uint8_t)(1u << s->index);
+    s->irq = isa_get_irq(s->irqnum);
+    memory_region_init_io(&s->io, "serial", &serial_ops, s, 8);
+    memory_region_add_subregion(get_system_io(), s->iobase & 0xffff, &s->io, 0);
+    if (s->chr) {
+        CharFrontend fe = {
+            .can_receive = serial_can_receive, .receive = serial_receive, .opaque = s};
+        chardev_attach(s->chr, &fe, NULL);
+        chardev_accept_input(s->chr);
+    }
+    return true;
+}
+
+static void serial_unrealize(Device *dev)
+{
+    SerialState *s = (SerialState *)dev;
     if (s->chr) {
         chardev_detach(s->chr, s);
+        s->chr = NULL;
     }
-    free(s);
+    memory_region_destroy(&s->io);
+    indexes_used &= (uint8_t)~(1u << s->index);
 }
+
+static const Property serial_props[] = {
+    DEFINE_PROP_UINT32("baudbase", SerialState, baudbase, 115200),
+    DEFINE_PROP_CHR("chardev", SerialState, chardev),
+    DEFINE_PROP_UINT32("index", SerialState, index, UINT32_MAX),
+    DEFINE_PROP_UINT32("iobase", SerialState, iobase, UINT32_MAX),
+    DEFINE_PROP_UINT32("irq", SerialState, irqnum, UINT32_MAX),
+    DEFINE_PROP_HELP("serial", "child<serial>"),
+    DEFINE_PROP_BOOL("wakeup", SerialState, wakeup, false),
+    DEFINE_PROP_END,
+};
+
+static const VMStateField serial_fields[] = {
+    VMSTATE_UINT16(divisor, SerialState),
+    VMSTATE_UINT8(ier, SerialState),
+    VMSTATE_UINT8(lcr, SerialState),
+    VMSTATE_UINT8(mcr, SerialState),
+    VMSTATE_UINT8(lsr, SerialState),
+    VMSTATE_UINT8(msr, SerialState),
+    VMSTATE_UINT8(scr, SerialState),
+    VMSTATE_UINT8(fcr, SerialState),
+    VMSTATE_BOOL(thr_ipending, SerialState),
+    VMSTATE_BOOL(fifo_enabled, SerialState),
+    VMSTATE_UINT8_ARRAY(rx, SerialState, FIFO_SIZE),
+    VMSTATE_UINT32(rx_head, SerialState),
+    VMSTATE_UINT32(rx_count, SerialState),
+    VMSTATE_END_OF_LIST(),
+};
+
+static bool serial_post_load(void *opaque, unsigned version, char **errp)
+{
+    (void)version;
+    SerialState *s = opaque;
+    if (s->rx_head >= FIFO_SIZE || s->rx_count > FIFO_SIZE) {
+        *errp = g_strdup("serial: receive queue out of range");
+        return false;
+    }
+    update_irq(s);
+    return true;
+}
+
+static const VMStateDescription serial_vmsd = {
+    .name = "serial",
+    .version = 3,
+    .minimum_version = 2,
+    .fields = serial_fields,
+    .post_load = serial_post_load,
+};
+
+const DeviceInfo isa_serial_info = {
+    .name = "isa-serial",
+    .category = DEVICE_CATEGORY_INPUT,
+    .bus = BUS_ISA,
+    .instance_size = sizeof(SerialState),
+    .props = serial_props,
+    .user_creatable = true,
+    .hotpluggable = true,
+    .realize = serial_realize,
+    .unrealize = serial_unrealize,
+    .reset = serial_reset,
+    .vmsd = &serial_vmsd,
+};

@@ -5,6 +5,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include "vireo/device.h"
 #include "vireo/devices.h"
 #include "vireo/ioport.h"
 #include "vireo/machine.h"
@@ -110,14 +111,69 @@ static void i8042_write(void *opaque, uint64_t addr, uint64_t val, unsigned size
 
 static const IOOps i8042_ops = {.read = i8042_read, .write = i8042_write};
 
-void i8042_create(void)
+/* QEMU's "i8042" device: kbd-irq/mouse-irq as QEMU has them (no keyboard or mouse yet). */
+typedef struct I8042Device {
+    Device dev;
+    bool extended_state, kbd_throttle;
+    uint8_t kbd_irq, mouse_irq;
+    MemoryRegion data, cmd;
+} I8042Device;
+
+static void i8042_reset(Device *dev)
 {
+    (void)dev;
     kbc.status = STAT_UNLOCKED | STAT_SYS;
     kbc.cmd_byte = 0x45; /* translate, system flag, keyboard interrupt */
     kbc.out = 0;
     kbc.pending_cmd = 0;
     kbc.outport = 0x03; /* A20 on, reset line high */
-    pio_register(0x60, 1, &i8042_ops, NULL);
-    /* 0x61 belongs to the PIT/speaker; 0x64 is status/command (told apart by opaque). */
-    pio_register(0x64, 1, &i8042_ops, (void *)1);
 }
+
+static bool i8042_realize(Device *dev, char **errp)
+{
+    (void)errp;
+    I8042Device *s = (I8042Device *)dev;
+    /* 0x61 belongs to the PIT/speaker; 0x64 is status/command (told apart by opaque). */
+    memory_region_init_io(&s->data, "i8042-data", &i8042_ops, NULL, 1);
+    memory_region_add_subregion(get_system_io(), 0x60, &s->data, 0);
+    memory_region_init_io(&s->cmd, "i8042-cmd", &i8042_ops, (void *)1, 1);
+    memory_region_add_subregion(get_system_io(), 0x64, &s->cmd, 0);
+    return true;
+}
+
+static void i8042_unrealize(Device *dev)
+{
+    I8042Device *s = (I8042Device *)dev;
+    memory_region_destroy(&s->data);
+    memory_region_destroy(&s->cmd);
+}
+
+static const Property i8042_props[] = {
+    DEFINE_PROP_HELP("a20[0]", "link<irq>"),
+    DEFINE_PROP_BOOL("extended-state", I8042Device, extended_state, true),
+    DEFINE_PROP_HELP("i8042-cmd[0]", "child<memory-region>"),
+    DEFINE_PROP_HELP("i8042-data[0]", "child<memory-region>"),
+    DEFINE_PROP_UINT8("kbd-irq", I8042Device, kbd_irq, 1),
+    DEFINE_PROP_BOOL("kbd-throttle", I8042Device, kbd_throttle, false),
+    DEFINE_PROP_UINT8("mouse-irq", I8042Device, mouse_irq, 12),
+    DEFINE_PROP_HELP("ps2-kbd-input-irq[0]", "child<irq>"),
+    DEFINE_PROP_HELP("ps2-mouse-input-irq[0]", "child<irq>"),
+    DEFINE_PROP_HELP("ps2kbd", "child<ps2-kbd>"),
+    DEFINE_PROP_HELP("ps2mouse", "child<ps2-mouse>"),
+    DEFINE_PROP_HELP("unnamed-gpio-out[0]", "link<irq>"),
+    DEFINE_PROP_HELP("unnamed-gpio-out[1]", "link<irq>"),
+    DEFINE_PROP_END,
+};
+
+const DeviceInfo i8042_info = {
+    .name = "i8042",
+    .category = DEVICE_CATEGORY_INPUT,
+    .bus = BUS_ISA,
+    .instance_size = sizeof(I8042Device),
+    .props = i8042_props,
+    .user_creatable = true,
+    .hotpluggable = true,
+    .realize = i8042_realize,
+    .unrealize = i8042_unrealize,
+    .reset = i8042_reset,
+};

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <glib.h>
 #include "vireo/devices.h"
+#include "vireo/dma.h"
 #include "vireo/ioport.h"
 #include "vireo/memory.h"
 
@@ -191,7 +192,7 @@ static void dma_transfer(FWCfgState *s)
     uint64_t desc = s->dma_addr;
     uint8_t d[16];
     s->dma_addr = 0;
-    if (guest_read(desc, d, sizeof(d)) < 0) {
+    if (dma_read(desc, d, sizeof(d)) != DMA_OK) {
         return;
     }
     uint32_t control = get_be32(d);
@@ -208,26 +209,22 @@ static void dma_transfer(FWCfgState *s)
         uint32_t avail = it && s->offset < it->len ? it->len - s->offset : 0;
         uint32_t n = length < avail ? length : avail;
         if (control & DMA_CTL_READ) {
-            if (n && guest_write(addr, it->data + s->offset, n) < 0) {
+            if (n && dma_write(addr, it->data + s->offset, n) != DMA_OK) {
                 error = true;
             }
             /* past the end the guest gets zeros */
-            static const uint8_t zeros[4096];
-            for (uint32_t i = n; i < length && !error; i += sizeof(zeros)) {
-                uint32_t chunk = length - i < sizeof(zeros) ? length - i : sizeof(zeros);
-                if (guest_write(addr + i, zeros, chunk) < 0) {
-                    error = true;
-                }
+            if (!error && length > n && dma_set(addr + n, 0, length - n) != DMA_OK) {
+                error = true;
             }
         }
         s->offset += n;
     }
     uint8_t ctl[4];
     put_be32(ctl, error ? DMA_CTL_ERROR : 0);
-    guest_write(desc, ctl, 4);
+    dma_write(desc, ctl, 4);
 }
 
-static uint64_t dma_read(void *opaque, uint64_t addr, unsigned size)
+static uint64_t dma_reg_read(void *opaque, uint64_t addr, unsigned size)
 {
     static const char sig[8] = "QEMU CFG"; /* the register reads big endian */
     uint64_t v = 0;
@@ -237,7 +234,7 @@ static uint64_t dma_read(void *opaque, uint64_t addr, unsigned size)
     return v;
 }
 
-static void dma_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
+static void dma_reg_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 {
     FWCfgState *s = opaque;
     if (addr == 0 && size == 8) {
@@ -252,7 +249,7 @@ static void dma_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 }
 
 static const IOOps fw_cfg_io_ops = {.read = io_read, .write = io_write};
-static const IOOps fw_cfg_dma_ops = {.read = dma_read, .write = dma_write};
+static const IOOps fw_cfg_dma_ops = {.read = dma_reg_read, .write = dma_reg_write};
 
 /* -uuid's canonical text "xxxxxxxx-xxxx-..." as the 16 bytes QEMU stores (big endian). */
 static void parse_uuid(const char *str, uint8_t out[16])

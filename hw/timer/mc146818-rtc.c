@@ -6,7 +6,9 @@
  */
 #include <string.h>
 #include <time.h>
+#include "vireo/device.h"
 #include "vireo/devices.h"
+#include "vireo/memory.h"
 #include "vireo/ioport.h"
 
 #define REG_A    0x0a
@@ -159,7 +161,7 @@ static void rtc_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 
 static const IOOps rtc_ops = {.read = rtc_read, .write = rtc_write};
 
-void rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g)
+static void cmos_init(uint64_t ram_below_4g, uint64_t ram_above_4g)
 {
     memset(&rtc, 0, sizeof(rtc));
     rtc.cmos[REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz rate */
@@ -184,5 +186,64 @@ void rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g)
     rtc.cmos[0x5b] = high & 0xff;
     rtc.cmos[0x5c] = (high >> 8) & 0xff;
     rtc.cmos[0x5d] = (high >> 16) & 0xff;
-    pio_register(0x70, 2, &rtc_ops, NULL);
 }
+
+/*
+ * QEMU's "mc146818rtc" device: iobase (0x70) and irq (8) as QEMU has them; base_year and
+ * lost_tick_policy are accepted (no periodic interrupt is generated yet, so no tick is lost).
+ */
+typedef struct RTCDevice {
+    Device dev;
+    int32_t base_year;
+    uint16_t iobase;
+    uint8_t irq;
+    char *lost_tick_policy;
+    MemoryRegion io;
+} RTCDevice;
+
+static bool rtc_realize(Device *dev, char **errp)
+{
+    (void)errp;
+    RTCDevice *s = (RTCDevice *)dev;
+    cmos_init(guest_ram.n ? guest_ram.blocks[0].size : 0,
+              guest_ram.n > 1 ? guest_ram.blocks[1].size : 0);
+    memory_region_init_io(&s->io, "rtc", &rtc_ops, s, 2);
+    memory_region_add_subregion(get_system_io(), s->iobase, &s->io, 0);
+    return true;
+}
+
+static void rtc_unrealize(Device *dev)
+{
+    RTCDevice *s = (RTCDevice *)dev;
+    memory_region_destroy(&s->io);
+}
+
+/* Power-on: the interrupt enables and flags clear; time and CMOS contents stay. */
+static void rtc_reset(Device *dev)
+{
+    (void)dev;
+    rtc.cmos[REG_B] &= (uint8_t)~0x70; /* PIE, AIE, UIE */
+    rtc.cmos[REG_C] = 0;
+}
+
+static const Property rtc_props[] = {
+    DEFINE_PROP_INT32("base_year", RTCDevice, base_year, 1980),
+    DEFINE_PROP_UINT16("iobase", RTCDevice, iobase, 0x70),
+    DEFINE_PROP_UINT8("irq", RTCDevice, irq, 8),
+    DEFINE_PROP_(("lost_tick_policy"), PROP_STRING, RTCDevice, lost_tick_policy, true,
+                 .def.s = "discard", .type_name = "LostTickPolicy"),
+    DEFINE_PROP_END,
+};
+
+const DeviceInfo mc146818rtc_info = {
+    .name = "mc146818rtc",
+    .category = DEVICE_CATEGORY_MISC,
+    .bus = BUS_ISA,
+    .instance_size = sizeof(RTCDevice),
+    .props = rtc_props,
+    .user_creatable = true,
+    .hotpluggable = true,
+    .realize = rtc_realize,
+    .unrealize = rtc_unrealize,
+    .reset = rtc_reset,
+};

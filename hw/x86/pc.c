@@ -9,6 +9,8 @@
 #include <string.h>
 #include "vireo/accel.h"
 #include "vireo/acpi.h"
+#include <glib.h>
+#include "vireo/device.h"
 #include "vireo/devices.h"
 #include "vireo/error.h"
 #include "vireo/ioport.h"
@@ -16,14 +18,14 @@
 #include "vireo/machine.h"
 #include "vireo/memory.h"
 #include "vireo/pc.h"
+#include "vireo/pci.h"
+#include "vireo/timer.h"
 #include "vireo/x86-cpu.h"
 #include "vireo/x86.h"
 
-static const uint16_t com_base[4] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
-static const unsigned com_irq[4] = {4, 3, 4, 3};
-static SerialState *com[4];
 static bool userspace_irqchip;
 static FWCfgState *fw_cfg;
+static PCIBus *pci_bus;
 
 /* Port 0xF0, the PC's coprocessor-error latch: a write drops FERR#'s IRQ 13 and asserts IGNNE#
  * (QEMU's ioportF0). Reads float. */
@@ -46,14 +48,37 @@ static void port_f0_write(void *opaque, uint64_t addr, uint64_t val, unsigned si
 
 static const IOOps port_f0_ops = {.read = port_f0_read, .write = port_f0_write};
 
-/* -device: the drivers the command line accepted (system/cmdline.c checked them). */
-static void create_cli_devices(const VireoConfig *cfg)
+/* -device, in command-line order (the parser checked what it could): QEMU's messages. */
+static int create_cli_devices(const VireoConfig *cfg)
 {
-    for (int i = 0; i < cfg->n_devices; i++) {
-        if (!strcmp(cfg->devices[i].driver, "isa-debug-exit")) {
-            isa_debug_exit_create(&cfg->devices[i]);
+    /* key=value devices first, then the JSON ones, as QEMU creates them */
+    for (int k = 0; k < 2 * cfg->n_devices; k++) {
+        const DeviceConfig *d = &cfg->devices[k % cfg->n_devices];
+        if (d->json != (k >= cfg->n_devices)) {
+            continue;
+        }
+        char *err = NULL;
+        if (!device_create_from_config(d, false, &err)) {
+            error_report("%s: %s", d->loc, err);
+            g_free(err);
+            return -1;
         }
     }
+    return 0;
+}
+
+/* 00:00.0 i440FX, 00:01.0 PIIX3, 00:01.1 PIIX3 IDE, 00:01.3 PIIX4 PM, as QEMU's pc. */
+static int create_chipset(void)
+{
+    pci_bus = pc_pci_host_create(piix3_route_intx, piix3_set_intx, NULL);
+    device_set_machine_buses(true);
+    if (!device_create_simple("i440FX", "addr", "00.0", NULL) ||
+        !device_create_simple("PIIX3", "addr", "01.0", "multifunction", "on", NULL) ||
+        !device_create_simple("piix3-ide", "addr", "01.1", NULL) ||
+        !device_create_simple("PIIX4_PM", "addr", "01.3", NULL)) {
+        return -1;
+    }
+    return 0;
 }
 
 /* The machine's CPUs (x86.h): made once per machine start from -smp. */
@@ -65,36 +90,6 @@ static int create_userspace_irqchip(void)
     int r = pc_irqchip_create(cpus.present, cpus.apic_id);
     userspace_irqchip = true;
     return r;
-}
-
-static const AccelOps *accel_ops_for(AccelType t)
-{
-    return t == ACCEL_KVM ? &kvm_accel_ops : &tcg_accel_ops;
-}
-
-int machine_select_accel(const VireoConfig *cfg)
-{
-    AccelType def = ACCEL_TCG;
-    const AccelType *list = cfg->n_accels ? cfg->accels : &def;
-    int n = cfg->n_accels ? cfg->n_accels : 1;
-    for (int i = 0; i < n; i++) {
-        const AccelOps *ops = accel_ops_for(list[i]);
-        const char *why = NULL;
-        if (ops->available(&why)) {
-            if (i > 0) {
-                error_report("falling back to %s", ops->name);
-            }
-            current_accel = ops;
-            return 0;
-        }
-        /* The accelerator printed its own lines (QEMU's); then the (located) failure. */
-        if (cfg->accels_from_option) {
-            error_report("-accel %s: failed to initialize %s: %s", ops->name, ops->name, why);
-        } else {
-            error_report("failed to initialize %s: %s", ops->name, why);
-        }
-    }
-    return -1;
 }
 
 int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_serial)
@@ -115,25 +110,30 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
     if (accel->init(cfg) < 0) {
         return -1;
     }
-    for (unsigned i = 0; i < guest_ram.n; i++) {
-        RAMBlock *b = &guest_ram.blocks[i];
-        if (accel->map_ram(b->gpa, b->size, b->host) < 0) {
-            return -1;
-        }
-    }
-
     if (!accel->has_kernel_irqchip && create_userspace_irqchip() < 0) {
         return -1;
     }
     debug_port_create();
     pio_register(0xf0, 1, &port_f0_ops, NULL);
-    i8042_create();
-    rtc_create(guest_ram.blocks[0].size, guest_ram.n > 1 ? guest_ram.blocks[1].size : 0);
-    pci_i440fx_create();
+    if (!device_create_simple("i8042", NULL)) {
+        return -1;
+    }
+    if (!device_create_simple("mc146818rtc", NULL)) {
+        return -1;
+    }
     acpi_pm_init();
+    if (create_chipset() < 0) {
+        return -1;
+    }
+    pc_firmware_pam_setup(pci_bus);
     for (int i = 0; i < n_serial && i < 4; i++) {
         if (serial[i]) {
-            com[i] = serial_16550_create(com_base[i], com_irq[i], serial[i]);
+            char idx[4];
+            snprintf(idx, sizeof(idx), "%d", i);
+            if (!device_create_simple("isa-serial", "index", idx, "chardev",
+                                      chardev_label(serial[i]), NULL)) {
+                return -1;
+            }
         }
     }
 
@@ -161,8 +161,12 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         }
         fw_cfg_add_linux_boot(fw_cfg, cfg, boot.rsi); /* rsi: boot_params */
     }
-    create_cli_devices(cfg);
-    if (accel->create_vcpus(cfg, &cpus, &boot) < 0) {
+    if (create_cli_devices(cfg) < 0) {
+        return -1;
+    }
+    device_globals_check();
+    pc_firmware_pci_setup(pci_bus);
+    if (vtimer_thread_start() < 0 || accel->create_vcpus(cfg, &cpus, &boot) < 0) {
         return -1;
     }
     return accel->start_vcpus();
@@ -170,9 +174,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
 
 void pc_machine_stop(void)
 {
-    if (userspace_irqchip) {
-        vtimer_thread_stop(); /* no timer may kick a vCPU the accelerator is tearing down */
-    }
+    vtimer_thread_stop(); /* no timer may kick a vCPU the accelerator is tearing down */
     if (current_accel) {
         current_accel->stop_vcpus();
         current_accel->destroy();
@@ -181,16 +183,15 @@ void pc_machine_stop(void)
         pc_irqchip_destroy();
         userspace_irqchip = false;
     }
-    for (int i = 0; i < 4; i++) {
-        if (com[i]) {
-            serial_16550_destroy(com[i]);
-            com[i] = NULL;
-        }
-    }
     fw_cfg_destroy(fw_cfg);
     fw_cfg = NULL;
-    isa_debug_exit_reset();
+    vireo_lock();
+    devices_destroy_all();
+    vireo_unlock();
+    pc_pci_host_destroy();
+    pci_bus = NULL;
     io_reset_all();
+    vtimers_reset();
     ram_free();
     x86_cpu_list_free(&cpus);
 }

@@ -26,8 +26,11 @@ typedef struct AccelOps {
     bool (*available)(const char **why);
     /* Create the VM: interrupt controllers, timers. Returns 0 or -1 after error_report(). */
     int (*init)(const VireoConfig *cfg);
-    /* Register guest RAM [gpa, gpa+size) backed by host memory at hva. */
-    int (*map_ram)(uint64_t gpa, uint64_t size, void *hva);
+    /*
+     * The memory map reaches the accelerator through a MemoryListener (memory.h) that init()
+     * registers and destroy() unregisters: KVM keeps its memory slots and ioeventfds in step,
+     * TCG flushes TLBs.
+     */
     /*
      * Create the present vCPUs of cpus (index i with APIC ID cpus->apic_id[i]) and put the BSP
      * in the given boot state (APs wait for INIT/SIPI).
@@ -40,6 +43,21 @@ typedef struct AccelOps {
     /* Tear the VM down so init() can run again (machine reset). */
     void (*destroy)(void);
     void (*set_irq)(unsigned gsi, int level);
+    /*
+     * Deliver an MSI message (address and data as a device writes them) to the local APICs:
+     * KVM_SIGNAL_MSI under KVM, the userspace APIC bus under TCG. Big lock held.
+     */
+    void (*send_msi)(uint64_t addr, uint32_t data);
+    /*
+     * irqfd: writing 1 to eventfd fd delivers the MSI (addr, data) without any lock (KVM: a GSI
+     * route and KVM_IRQFD). Returns a route number >= 0, or -1 when the accelerator has none
+     * (irq.h's msi_route then delivers from the main loop). Optional.
+     */
+    int (*irqfd_add)(int fd, uint64_t addr, uint32_t data);
+    int (*irqfd_update)(int route, uint64_t addr, uint32_t data);
+    void (*irqfd_del)(int route, int fd);
+    /* Guest RAM [gpa, gpa+len) was written behind the vCPUs (DMA): drop translated code. */
+    void (*ram_written)(uint64_t gpa, uint64_t len);
     /*
      * Run control for stop/cont (optional: NULL when unsupported). pause_vcpus() returns once
      * every vCPU thread is parked outside guest mode; called before start_vcpus() it makes
@@ -57,7 +75,13 @@ typedef struct AccelOps {
 extern const AccelOps kvm_accel_ops;
 extern const AccelOps tcg_accel_ops;
 
-/* The accelerator in use (set by the machine once one initialised). */
+/* The accelerator in use (set by accel_select()). */
 extern const AccelOps *current_accel;
+
+/*
+ * accel/accel.c: pick the accelerator in -accel order (default tcg), with QEMU's messages on
+ * fallback ("Could not access KVM kernel module: ...", "falling back to tcg"). 0 or -1.
+ */
+int accel_select(const VireoConfig *cfg);
 
 #endif

@@ -53,30 +53,20 @@ typedef struct X86CpuList X86CpuList;
 uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86CpuList *cpus);
 
 /*
- * GSI of legacy INTx pin `pin` (0 = INTA .. 3 = INTD) of a device in PCI slot `slot` on
- * bus 0, as the DSDT's _PRT declares it (QEMU i440fx layout: links A-D = (slot+pin-1)%4,
- * A and B on GSI 10, C and D on GSI 11). Linux programs these pins level-triggered.
+ * The PM device's registers. PIIX4_PM (hw/acpi/piix4.c) maps acpi_pm_io_ops as a 64-byte
+ * region where its PMBA register says (the firmware step puts it at 0x600); PIIX3 maps the
+ * reset control register at 0xCF9. acpi_pm_init()/acpi_pm_reset() return the registers to
+ * power-on state. Call with the big lock held.
  */
-static inline unsigned acpi_pci_intx_gsi(unsigned slot, unsigned pin)
-{
-    return ((slot + pin + 3) & 3) < 2 ? 10 : 11;
-}
-
-/*
- * The PM device. acpi_pm_init() registers its I/O ports (once per machine, after
- * io_reset_all()) and resets it; acpi_pm_reset() returns it to power-on state (machine
- * reset). Call with the big lock held.
- */
+#include "vireo/memory.h"
+extern const IOOps acpi_pm_io_ops;
 void acpi_pm_init(void);
 void acpi_pm_reset(void);
 /* Press the fixed-feature power button: PWRBTN_STS, and an SCI if PWRBTN_EN. Lock held. */
 void acpi_pm_press_power_button(void);
 
 /*
- * The reset control register at 0xCF9, for a PCI host bridge that wants to claim
- * 0xCF8-0xCFF as a whole and forward byte accesses to 0xCF9 here instead of leaving the
- * port to acpi_pm_init()'s registration (a bridge that registers 0xCF8 with length 1
- * still receives 32-bit CONFIG_ADDRESS accesses, pio_dispatch() routes by first port).
+ * The reset control register at 0xCF9 (PIIX3 maps it).
  */
 uint8_t acpi_pm_rcr_read(void);
 void acpi_pm_rcr_write(uint8_t val);

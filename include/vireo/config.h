@@ -42,6 +42,10 @@ typedef struct DeviceConfig {
     char *driver;
     char *id;
     char **prop_keys, **prop_values;
+    /* per property: 0 for key=value text; for the JSON form the member's JSON type:
+     * 'i' integer, 'b' boolean, 's' string, 'o' anything else (values are then text) */
+    char *prop_kinds;
+    bool json; /* the JSON form: created after every key=value -device, as QEMU does */
     int n_props;
     char *loc; /* "-device ARG", for error messages */
 } DeviceConfig;
@@ -85,6 +89,9 @@ typedef struct VireoConfig {
     bool nodefaults_monitor; /* -monitor none */
     bool daemonize;
     char *pidfile;
+    /* -global DRIVER.PROP=VALUE (or driver=,property=,value=), in order */
+    char **global_drivers, **global_props, **global_values;
+    int n_globals;
 } VireoConfig;
 
 /*

@@ -7,33 +7,10 @@
 #include "vireo/chardev.h"
 #include "vireo/config.h"
 
-typedef struct SerialState SerialState;
 
-/* hw/char/serial-16550.c: a 16550A UART at `base` raising ISA `irq`, wired to chr. */
-SerialState *serial_16550_create(uint16_t base, unsigned irq, Chardev *chr);
-void serial_16550_destroy(SerialState *s);
-
-/* hw/input/i8042.c: the keyboard controller (reset line via 0xFE, status, command byte). */
-void i8042_create(void);
-
-/* hw/timer/mc146818-rtc.c: CMOS RTC at 0x70/0x71, clock from the host's UTC time. */
-void rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g);
-
-/* hw/pci/i440fx.c: PCI configuration mechanism #1 at 0xCF8/0xCFC and the host bridge. */
-void pci_i440fx_create(void);
 
 /* hw/misc/debug-port.c: port 0x80 (POST codes / I/O delay) swallowed silently. */
 void debug_port_create(void);
-
-/*
- * hw/misc/isa-debug-exit.c: QEMU's -device isa-debug-exit[,iobase=N][,iosize=N]; a write of v
- * exits the process with (v << 1) | 1. check() validates the properties with QEMU's messages
- * (command-line time); create() maps the ports; reset() forgets them (machine teardown).
- */
-bool isa_debug_exit_check(const DeviceConfig *d, char **errp);
-void isa_debug_exit_print_help(void);
-void isa_debug_exit_create(const DeviceConfig *d);
-void isa_debug_exit_reset(void);
 
 /*
  * hw/misc/fw_cfg.c: QEMU's fw_cfg I/O interface at 0x510 (16-bit selector) and 0x511 (data),

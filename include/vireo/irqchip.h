@@ -12,7 +12,7 @@
  * override). Everything here runs with vireo_lock() held: MMIO/PIO callbacks, X86IrqChip
  * callbacks and timer callbacks alike.
  *
- * Time: one clock, vclock_ns(), CLOCK_MONOTONIC by default. The LAPIC timer counts at 1 GHz
+ * Time: CLOCK_VIRTUAL of the timer service (vclock_ns(), timer.h). The LAPIC timer counts at 1 GHz
  * (one bus cycle per nanosecond, as in QEMU and KVM) before its divider; the PIT at
  * 1.193182 MHz. Timers run on one timer thread; unit tests replace the clock and run the
  * expired timers themselves.
@@ -23,32 +23,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* ---- clock and timers (hw/intc/irqchip.c) ---- */
-
-int64_t vclock_ns(void);
-/* Replace the clock (tests); NULL restores CLOCK_MONOTONIC. */
-void vclock_set_source(int64_t (*now_ns)(void));
-
-typedef struct VTimer {
-    int64_t expire; /* vclock_ns() time */
-    bool armed;
-    void (*cb)(void *opaque); /* called with vireo_lock() held, the timer disarmed */
-    void *opaque;
-    struct VTimer *next;
-} VTimer;
-
-void vtimer_init(VTimer *t, void (*cb)(void *opaque), void *opaque);
-void vtimer_mod(VTimer *t, int64_t expire_ns); /* (re)arm */
-void vtimer_del(VTimer *t);
-/* Run every timer whose time has come (lock held). Returns the next deadline or INT64_MAX. */
-int64_t vtimers_run(void);
-/* The timer thread, which calls vtimers_run() at each deadline. */
-int vtimer_thread_start(void);
-void vtimer_thread_stop(void);
+/* Clock and timers: the timer service (timer.h). */
+#include "vireo/timer.h"
 
 /*
- * The accelerator's side of x86-irq.h as the irqchip calls it: by default the x86_cpu_*
- * functions of the accelerator; unit tests install their own.
+ * The accelerator's side of x86-irq.h as the irqchip calls it: an accelerator without an
+ * in-kernel irqchip (TCG) installs its table at init (and NULL at destroy); unit tests install
+ * their own. Without one, kicks go nowhere, the TSC is the clock at 1 GHz.
  */
 typedef struct IrqchipCpuHooks {
     void (*kick)(unsigned cpu);
@@ -59,7 +40,7 @@ typedef struct IrqchipCpuHooks {
     uint64_t (*tsc)(unsigned cpu);
     uint64_t (*tsc_hz)(void);
 } IrqchipCpuHooks;
-void irqchip_set_cpu_hooks(const IrqchipCpuHooks *hooks); /* NULL: the accelerator's */
+void irqchip_set_cpu_hooks(const IrqchipCpuHooks *hooks); /* NULL: none */
 extern const IrqchipCpuHooks *irqchip_cpu;
 
 /*

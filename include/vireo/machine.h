@@ -1,6 +1,6 @@
 /*
- * Machine-wide services: the big device lock, interrupt lines, and run-state requests
- * (reset, power-off) that devices raise and the main loop carries out.
+ * Machine-wide services devices call (hw/core/machine.c): the big device lock, interrupt lines,
+ * and run-state requests (reset, power-off) that devices raise and the main loop carries out.
  */
 #ifndef VIREO_MACHINE_H
 #define VIREO_MACHINE_H
@@ -12,8 +12,14 @@
 void vireo_lock(void);
 void vireo_unlock(void);
 
-/* Drive an interrupt line (GSI: ISA IRQs 0-15 are GSIs 0-15; IOAPIC pins up to 23). */
+/*
+ * Drive a GSI (ISA IRQs 0-15 are GSIs 0-15; IOAPIC pins up to 23) at the accelerator. Devices
+ * use IRQ handles (irq.h) instead; this is what the machine's GSI handles end in.
+ */
 void irq_set_level(unsigned gsi, int level);
+/* The handle of GSI n (0-23), or NULL. */
+struct IRQ;
+struct IRQ *machine_gsi(unsigned gsi);
 static inline void irq_pulse(unsigned gsi)
 {
     irq_set_level(gsi, 1);

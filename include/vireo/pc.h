@@ -5,11 +5,27 @@
 #include "vireo/chardev.h"
 #include "vireo/config.h"
 
-/* Pick the accelerator (-accel order, with QEMU's fallback messages). Returns 0 or -1. */
-int machine_select_accel(const VireoConfig *cfg);
 /* Build the machine and start its vCPUs. serial[i] may be NULL. Returns 0 or -1. */
 int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_serial);
 /* Stop the vCPUs and free everything pc_machine_start() made (chardevs stay). */
 void pc_machine_stop(void);
+
+/* ---- the chipset (hw/pci/i440fx.c, hw/isa/piix3.c) ---- */
+struct PCIBus;
+struct PCIDevice;
+struct MemoryRegion;
+/* The PCI host: bus pci.0, 0xCF8/0xCFC, the PCI memory space under system memory. */
+struct PCIBus *pc_pci_host_create(int (*route_intx)(struct PCIDevice *d, int pin),
+                                  void (*set_intx)(void *opaque, int input, int level),
+                                  void *opaque);
+void pc_pci_host_destroy(void);
+struct MemoryRegion *pc_pci_memory(void);
+/* PIIX3's interrupt router: slot/pin -> PIRQ, and a PIRQ's wired-OR level. */
+int piix3_route_intx(struct PCIDevice *d, int pin);
+void piix3_set_intx(void *opaque, int pirq, int level);
+
+/* ---- the firmware step of a direct kernel boot (hw/x86/pc-firmware.c) ---- */
+void pc_firmware_pam_setup(struct PCIBus *bus);
+void pc_firmware_pci_setup(struct PCIBus *bus);
 
 #endif

@@ -21,6 +21,14 @@ typedef enum {
     RUN_STATE_INTERNAL_ERROR,
 } RunState;
 
+/*
+ * Run-state changes as QMP event names ("STOP", "RESUME", "RESET", "SHUTDOWN", "POWERDOWN")
+ * with their data (a QJ object the notifier owns, or NULL). The monitor registers one.
+ */
+struct QJ;
+typedef void (*RunStateNotifier)(const char *event, struct QJ *data);
+void runstate_add_notifier(RunStateNotifier fn);
+
 /* An eventfd the main loop polls; machine_request_shutdown() writes to it. */
 void runstate_set_wakeup_fd(int fd);
 /* Fetch and clear the pending request (SHUTDOWN_NONE when none). */

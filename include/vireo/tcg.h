@@ -253,6 +253,8 @@ extern TCGStats tcg_stats;
 bool tb_page_has_code(uint64_t pa_page);
 /* Drop every TB made from guest physical page pa_page (a guest write hit it). */
 void tb_invalidate_phys_page(uint64_t pa_page);
+/* Flush the whole code buffer at the vCPUs' next loop top (a code mapping changed). */
+void tcg_request_flush(void);
 /* A TLB flush: forget jump-cache slots (those of global pages survive unless include_global). */
 void tcg_jmp_cache_clear(CPUX86State *env, bool include_global);
 void tcg_jmp_cache_clear_page(CPUX86State *env, uint64_t va);

@@ -214,6 +214,10 @@ typedef struct CPUX86State {
     /* slots filled since the last clear, so a TLB flush clears only those (n > size: all) */
     uint16_t jmp_cache_log[TB_JMP_CACHE_LOG];
     uint32_t jmp_cache_log_n;
+    /* system mode: the memory map generation the TLB was filled under, and this vCPU's
+     * quiescent-state record (memory.h); the exec loop top flushes the TLB on a change */
+    uint64_t mem_gen;
+    struct MemoryReader *mem_reader;
 } CPUX86State;
 
 /* True when no data access through this segment can fail its limit or type check: an expand-up

@@ -54,15 +54,20 @@ typedef struct X86IrqChip {
      * (BSP bit and 0xfee00000 | enable at reset) and the others #GP.
      */
     bool (*msr)(unsigned cpu, uint32_t index, uint64_t *value, bool is_write);
+    /* An MSI message (address, data as a device writes them) onto the APIC bus. Optional. */
+    void (*send_msi)(uint64_t addr, uint32_t data);
     /* Machine reset/teardown (AccelOps.destroy): forget every vCPU. Optional. */
     void (*reset)(void);
 } X86IrqChip;
 
-/* Install (or with NULL remove) the irqchip; the TCG accelerator keeps the pointer. */
+/* Install (or with NULL remove) the irqchip (hw/intc/irqchip.c keeps it; TCG asks for it). */
 void x86_irq_register(const X86IrqChip *chip);
 const X86IrqChip *x86_irq_chip(void);
 
-/* ---- provided by the accelerator (accel/tcg/tcg-all.c) ---- */
+/*
+ * ---- provided by the accelerator (accel/tcg/tcg-all.c) ----
+ * The irqchip reaches these through the IrqchipCpuHooks table TCG installs (irqchip.h).
+ */
 
 /* Something may be pending for `cpu`: leave generated code, wake from HLT, ask again. */
 void x86_cpu_kick(unsigned cpu);

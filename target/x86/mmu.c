@@ -333,13 +333,18 @@ static CPUTLBEntry *tlb_fill(CPUX86State *env, uint64_t va, int access, int mmu_
     uint64_t page = va & ~0xfffull, pa_page = t.pa & ~0xfffull;
     unsigned i = (unsigned)(va >> 12) & (TLB_SIZE - 1);
     CPUTLBEntry *te = &env->tlb[mmu_idx][i];
-    uint8_t *host = gpa_to_hva(pa_page, 4096);
+    uint8_t *host = NULL;
+    uint64_t avail;
+    const FlatRange *fr = memory_lookup_ram(pa_page, &host, &avail);
+    if (fr && avail < 4096) {
+        host = NULL; /* RAM ends inside the page: byte-wise through the dispatcher */
+    }
     te->addend = host ? (uintptr_t)host - (uintptr_t)page : 0;
     uint64_t slow = host ? 0 : TLB_SLOW;
+    /* writes to ROM, to tracked (dirty-logged) RAM and to pages with code take the slow path */
+    bool wslow = host && (fr->readonly || fr->mr->dirty_log || tb_page_has_code(pa_page));
     te->addr_read = page | slow;
-    te->addr_write = t.writable && t.dirty
-                         ? page | slow | (host && tb_page_has_code(pa_page) ? TLB_SLOW : 0)
-                         : TLB_INVALID;
+    te->addr_write = t.writable && t.dirty ? page | slow | (wslow ? TLB_SLOW : 0) : TLB_INVALID;
     te->addr_code = t.executable && host ? page : TLB_INVALID;
     env->tlb_phys[mmu_idx][i] = pa_page;
     env->tlb_global[mmu_idx][i] = t.global;
@@ -366,9 +371,7 @@ static uint64_t ld_page(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
     if (te->addr_read & TLB_SLOW) {
         unsigned i = (unsigned)(va >> 12) & (TLB_SIZE - 1);
         uint64_t pa = env->tlb_phys[mmu_idx][i] | (va & 0xfff);
-        vireo_lock();
-        mmio_dispatch(pa, &v, (unsigned)bytes, false);
-        vireo_unlock();
+        mmio_dispatch(pa, &v, (unsigned)bytes, false); /* takes the big lock */
         return v;
     }
     memcpy(&v, (void *)(uintptr_t)(va + te->addend), (size_t)bytes);
@@ -381,16 +384,17 @@ static void st_page(CPUX86State *env, uint64_t va, uint64_t v, int bytes, int mm
     if (te->addr_write & TLB_SLOW) {
         unsigned i = (unsigned)(va >> 12) & (TLB_SIZE - 1);
         uint64_t pa = env->tlb_phys[mmu_idx][i] | (va & 0xfff);
-        if (te->addend || gpa_to_hva(pa, 1)) {
-            /* RAM that holds translated code: drop those TBs, then store */
+        uint8_t *host;
+        uint64_t avail;
+        const FlatRange *fr = memory_lookup_ram(pa, &host, &avail);
+        if (fr && !fr->readonly && avail >= (uint64_t)bytes) {
+            /* RAM that holds translated code or is tracked: drop those TBs, mark, store */
             tb_invalidate_phys_page(pa & ~0xfffull);
-            te = tlb_fill(env, va, ACC_WRITE, mmu_idx);
-            memcpy((void *)(uintptr_t)(va + te->addend), &v, (size_t)bytes);
+            memory_region_set_dirty(fr->mr, fr->offset + (pa - fr->start), (uint64_t)bytes);
+            memcpy(host, &v, (size_t)bytes);
             return;
         }
-        vireo_lock();
-        mmio_dispatch(pa, &v, (unsigned)bytes, true);
-        vireo_unlock();
+        mmio_dispatch(pa, &v, (unsigned)bytes, true); /* ROM, MMIO: takes the big lock */
         return;
     }
     memcpy((void *)(uintptr_t)(va + te->addend), &v, (size_t)bytes);
@@ -408,11 +412,14 @@ void *x86_host_rw(CPUX86State *env, uint64_t va, int bytes, int mmu_idx)
     if (te->addr_write & TLB_SLOW) {
         unsigned i = (unsigned)(va >> 12) & (TLB_SIZE - 1);
         uint64_t pa = env->tlb_phys[mmu_idx][i] | (va & 0xfff);
-        if (!gpa_to_hva(pa, 1)) {
-            return NULL; /* MMIO */
+        uint8_t *host;
+        uint64_t avail;
+        const FlatRange *fr = memory_lookup_ram(pa, &host, &avail);
+        if (!fr || fr->readonly || fr->mr->dirty_log || avail < (uint64_t)bytes) {
+            return NULL; /* MMIO, ROM, tracked: the caller's byte-wise path */
         }
         tb_invalidate_phys_page(pa & ~0xfffull);
-        te = tlb_fill(env, va, ACC_WRITE, mmu_idx);
+        return host;
     }
     return (void *)(uintptr_t)(va + te->addend);
 }

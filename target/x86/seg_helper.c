@@ -2044,9 +2044,7 @@ uint64_t helper_in(CPUX86State *env, uint64_t port, uint64_t bytes)
 {
     check_io(env, (uint16_t)port, (unsigned)bytes);
     uint32_t v = 0;
-    vireo_lock();
-    pio_dispatch((uint16_t)port, &v, (unsigned)bytes, false);
-    vireo_unlock();
+    pio_dispatch((uint16_t)port, &v, (unsigned)bytes, false); /* takes the big lock */
     return v;
 }
 
@@ -2054,9 +2052,7 @@ void helper_out(CPUX86State *env, uint64_t port, uint64_t val, uint64_t bytes)
 {
     check_io(env, (uint16_t)port, (unsigned)bytes);
     uint32_t v = (uint32_t)val;
-    vireo_lock();
-    pio_dispatch((uint16_t)port, &v, (unsigned)bytes, true);
-    vireo_unlock();
+    pio_dispatch((uint16_t)port, &v, (unsigned)bytes, true); /* takes the big lock */
 }
 
 /*
@@ -2113,15 +2109,11 @@ void helper_string_io(CPUX86State *env, uint64_t info, uint64_t next_rip)
         uint32_t v;
         if (outs) {
             v = (uint32_t)x86_ld(env, la, (int)bytes, mmu);
-            vireo_lock();
-            pio_dispatch(port, &v, bytes, true);
-            vireo_unlock();
+            pio_dispatch(port, &v, bytes, true); /* takes the big lock */
         } else {
             x86_probe_write(env, la, (int)bytes, mmu);
             v = 0;
-            vireo_lock();
-            pio_dispatch(port, &v, bytes, false);
-            vireo_unlock();
+            pio_dispatch(port, &v, bytes, false); /* takes the big lock */
             x86_st(env, la, v, (int)bytes, mmu);
         }
         uint64_t ni = (*idx & amask) + step;

@@ -70,6 +70,77 @@ check help/unknown -device foo,help
 check help/empty-driver -device ,help
 check help/with-bad-device -device isa-debug-exit,help -device foo,help
 check help/cpu-first -device foo -cpu help
+check help/edu -device edu,help
+check good/edu -device edu
+check good/edu-props -device edu,id=e,addr=5,dma_mask=-1,multifunction=on,rombar=0
+check good/edu-bus -device edu,bus=pci.0,addr=0x1f.7
+check good/json -device '{"driver":"edu","id":"e1","addr":"0x5"}'
+check good/json-bool -device '{"driver":"edu","multifunction":true}'
+check good/json-isa -device '{"driver":"isa-debug-exit","iobase":244}'
+check bad/edu-addr-text -device edu,addr=x
+check bad/edu-addr-slot -device edu,addr=32
+check bad/edu-addr-fn -device edu,addr=0x1f.8
+check bad/edu-bool -device edu,multifunction=x
+check bad/edu-uint64 -device edu,dma_mask=x
+check bad/edu-uint32 -device edu,rombar=x
+check bad/edu-prop -device edu,foo=1
+check bad/edu-bus -device edu,bus=pci.1
+check bad/edu-isa-bus -device edu,bus=isa.0
+check bad/isa-on-pci -device isa-debug-exit,bus=pci.0
+check bad/not-pluggable -device PIIX3
+check bad/edu-machine-none -machine none -device edu
+check bad/json-missing-driver -device '{"id":"a"}'
+check bad/json-unknown -device '{"driver":"nope"}'
+check bad/json-bool-type -device '{"driver":"edu","multifunction":"on"}'
+check bad/json-int-type -device '{"driver":"isa-debug-exit","iobase":"0x10"}'
+check bad/json-prop -device '{"driver":"isa-debug-exit","iobase":16,"x":1}'
+check good/global -global edu.dma_mask=5 -device edu
+check good/global-long -global driver=edu,property=dma_mask,value=5 -device edu
+check bad/global-format -global foo
+check bad/global-empty-driver -global .x=1
+check bad/global-value -global edu.dma_mask=x -device edu
+check bad/global-bool -global edu.multifunction=x -device edu
+check bad/global-prop -global edu.foo=1 -device edu
+
+# Errors only the machine finds (slot in use, function 0 rules): the whole emulator beside QEMU,
+# with a tiny kernel so Vireo builds its machine (-S: nothing runs).
+python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$tmp/tiny" hlt-loop
+run_check() { # NAME ARGS...
+    local name=$1
+    shift
+    printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+        timeout 20 "$QEMU" -qmp stdio -display none -nodefaults -S -accel tcg -kernel "$tmp/tiny" "$@" \
+        >/dev/null 2>"$tmp/qemu.err"
+    local qrc=$?
+    printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+        timeout 20 "$VIREO" -qmp stdio -display none -nodefaults -S -accel tcg -kernel "$tmp/tiny" "$@" \
+        >/dev/null 2>"$tmp/vireo.err"
+    local vrc=$?
+    normalize "$tmp/qemu.err" >"$tmp/qemu.norm"
+    normalize "$tmp/vireo.err" >"$tmp/vireo.norm"
+    if [ "$qrc" != "$vrc" ]; then
+        fail "device/$name" "exit status: qemu $qrc, vireo $vrc; qemu said: $(head -c 300 "$tmp/qemu.norm"); vireo said: $(head -c 300 "$tmp/vireo.norm")"
+    elif ! cmp -s "$tmp/qemu.norm" "$tmp/vireo.norm"; then
+        fail "device/$name" "stderr differs: $(diff "$tmp/qemu.norm" "$tmp/vireo.norm" | head -c 600)"
+    else
+        ok "device/$name"
+    fi
+}
+run_check run/edu-two -device edu -device edu,id=b
+run_check run/slot-in-use-chipset -device edu,addr=1
+run_check run/slot-in-use-id -device edu,id=a,addr=3 -device edu,addr=3
+run_check run/slot-in-use-noid -device edu,addr=3 -device edu,id=z,addr=3
+run_check run/multifunction -device edu,addr=3.0,multifunction=on -device edu,addr=3.1
+run_check run/fn0-single-after -device edu,addr=3.1 -device edu,addr=3.0
+run_check run/fn-without-multi -device edu,addr=4.0 -device edu,addr=4.2
+run_check run/json-devfn-int -device '{"driver":"edu","addr":5}'
+run_check run/json-after-keyval -device '{"driver":"edu","id":"j"}' -device edu,id=k
+run_check run/json-id-duplicate -device '{"driver":"edu","id":"x"}' -device edu,id=x
+run_check run/json-id-duplicate-json -device '{"driver":"edu","id":"x"}' -device '{"driver":"edu","id":"x"}'
+run_check run/global-invalid-class -global foo.bar=1
+run_check run/global-unused -global isa-debug-exit.iobase=0xf4
+run_check run/romfile-missing -device edu,romfile=/nonexistent
+run_check run/slots-full -device edu,addr=2 $(for s in $(seq 3 31); do printf -- '-device edu,addr=%x ' $s; done) -device edu
 
 # stdout of the help forms
 printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
@@ -81,11 +152,25 @@ if cmp -s "$tmp/qemu.help" "$tmp/vireo.help"; then
 else
     fail device/help-text "$(diff "$tmp/qemu.help" "$tmp/vireo.help" | head -c 400)"
 fi
+# -device help: every line Vireo prints is QEMU's, in QEMU's order (QEMU lists more devices)
 "$PARSE" --parse -device help >"$tmp/vireo.list" 2>/dev/null </dev/null
-"$QEMU" -device help 2>/dev/null | grep -F 'name "isa-debug-exit"' >"$tmp/qemu.line"
-if grep -qxF -f "$tmp/qemu.line" "$tmp/vireo.list" && grep -qx 'Misc devices:' "$tmp/vireo.list"; then
+"$QEMU" -device help >"$tmp/qemu.list" 2>/dev/null
+grep -v '^$' "$tmp/vireo.list" >"$tmp/vireo.lines"
+grep -xF -f "$tmp/vireo.lines" "$tmp/qemu.list" >"$tmp/qemu.sub"
+if [ -s "$tmp/vireo.lines" ] && cmp -s "$tmp/qemu.sub" "$tmp/vireo.lines" &&
+    grep -qx 'name "edu", bus PCI' "$tmp/vireo.list"; then
     ok device/help-list
 else
-    fail device/help-list "$(head -c 300 "$tmp/vireo.list")"
+    fail device/help-list "$(diff "$tmp/qemu.sub" "$tmp/vireo.lines" | head -c 400)"
 fi
+# -device X,help for each device Vireo has, text for text
+for dev in $(sed -n 's/^name "\([^"]*\)".*/\1/p' "$tmp/vireo.list"); do
+    "$QEMU" -device "$dev,help" >"$tmp/qemu.h" 2>&1
+    "$PARSE" --parse -device "$dev,help" >"$tmp/vireo.h" 2>&1 </dev/null
+    if cmp -s "$tmp/qemu.h" "$tmp/vireo.h"; then
+        ok "device/help-props/$dev"
+    else
+        fail "device/help-props/$dev" "$(diff "$tmp/qemu.h" "$tmp/vireo.h" | head -c 400)"
+    fi
+done
 finish

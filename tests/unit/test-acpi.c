@@ -275,6 +275,32 @@ static void test_build_errors(void)
     CHECK("acpi/build-unaligned", r != 0 && r % 16 == 0);
 }
 
+/* The PM block at 0x600 (PIIX4_PM maps it there after the firmware step) and 0xCF9. */
+static uint64_t rcr_rd(void *opaque, uint64_t addr, unsigned size)
+{
+    (void)opaque;
+    (void)addr;
+    (void)size;
+    return acpi_pm_rcr_read() | (~0ULL << 8);
+}
+
+static void rcr_wr(void *opaque, uint64_t addr, uint64_t val, unsigned size)
+{
+    (void)opaque;
+    (void)addr;
+    (void)size;
+    acpi_pm_rcr_write((uint8_t)val);
+}
+
+static const IOOps rcr_ops = {.read = rcr_rd, .write = rcr_wr};
+
+static void pm_map(void)
+{
+    acpi_pm_init();
+    pio_register(ACPI_PM_IO_BASE, 64, &acpi_pm_io_ops, NULL);
+    pio_register(ACPI_RESET_PORT, 1, &rcr_ops, NULL);
+}
+
 static uint32_t in(uint16_t port, unsigned size)
 {
     uint32_t v = 0;
@@ -307,7 +333,7 @@ static const AccelOps fake_accel = {.name = "fake", .set_irq = fake_set_irq};
 static void test_sci(void)
 {
     io_reset_all();
-    acpi_pm_init();
+    pm_map();
     current_accel = &fake_accel;
     sci_level = -1;
     acpi_pm_press_power_button();
@@ -330,7 +356,7 @@ static void test_sci(void)
 static void test_pm(void)
 {
     io_reset_all();
-    acpi_pm_init();
+    pm_map();
     runstate_take_request();
 
     /*

@@ -382,6 +382,14 @@ static void enter_softmmu(void)
     guest_ram.blocks[0] = (RAMBlock){.gpa = REGION, .size = REGION_SIZE, .host = region};
     guest_ram.blocks[1] = (RAMBlock){.gpa = PT_GPA, .size = 0x4000, .host = pt_mem};
     guest_ram.n = 2;
+    /* the softmmu finds RAM in the memory map */
+    static MemoryRegion region_mr, pt_mr;
+    if (!region_mr.name) {
+        memory_region_init_ram_ptr(&region_mr, "test-region", REGION_SIZE, region);
+        memory_region_add_subregion(get_system_memory(), REGION, &region_mr, 0);
+        memory_region_init_ram_ptr(&pt_mr, "test-pt", 0x4000, pt_mem);
+        memory_region_add_subregion(get_system_memory(), PT_GPA, &pt_mr, 0);
+    }
     env->softmmu = true;
     env->cpl = 0;
     env->cr[0] = CR0_PG | CR0_PE | CR0_WP;

@@ -379,6 +379,9 @@ int main(void)
     ram = aligned_alloc(4096, RAM_SIZE);
     guest_ram.blocks[0] = (RAMBlock){.gpa = 0, .size = RAM_SIZE, .host = ram};
     guest_ram.n = 1;
+    static MemoryRegion ram_mr; /* the softmmu finds RAM in the memory map */
+    memory_region_init_ram_ptr(&ram_mr, "test-ram", RAM_SIZE, ram);
+    memory_region_add_subregion(get_system_memory(), 0, &ram_mr, 0);
     env = calloc(1, sizeof(*env));
     tcg_exec_init(16 << 20);
     tcg_cpu_reset(env);

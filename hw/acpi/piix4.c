@@ -1,0 +1,138 @@
+/*
+ * PIIX4's power-management function (00:01.3, 8086:7113 rev 03) as QEMU's pc machine has it:
+ * the ACPI PM registers (hw/acpi/pm.c) decode at the 64-port block the PMBA register (0x40,
+ * bits 15:6; bit 0 reads 1) names while PMREGMISC (0x80) bit 0 is set, so the block moves where
+ * the firmware (or the guest) puts it; the SMBus base (0x90) and host configuration (0xD2)
+ * registers hold what firmware writes. The SCI is ISA IRQ 9 (interrupt pin A). The SMBus
+ * controller itself is not emulated (its ports float): no guest driver Vireo boots uses it.
+ */
+#include "vireo/acpi.h"
+#include "vireo/pci.h"
+#include "vireo/vmstate.h"
+
+#define PIIX4_PMBA      0x40
+#define PIIX4_PMREGMISC 0x80
+#define PIIX4_SMBHSTCFG 0xd2
+
+typedef struct PIIX4PMState {
+    PCIDevice pci;
+    MemoryRegion io;
+    uint32_t smb_io_base;
+    uint8_t disable_s3, disable_s4, s4_val;
+    bool hotplug_bridge, root_hotplug, memory_hotplug, smm_compat, smm_enabled;
+    bool not_migrate_acpi_index;
+} PIIX4PMState;
+
+static void update_pm_io(PIIX4PMState *s)
+{
+    uint8_t *c = s->pci.config;
+    bool on = c[PIIX4_PMREGMISC] & 1;
+    uint32_t base = pci_get_long(c + PIIX4_PMBA) & 0xffc0;
+    memory_transaction_begin();
+    memory_region_set_enabled(&s->io, on);
+    memory_region_set_address(&s->io, base);
+    memory_transaction_commit();
+}
+
+static void piix4_pm_config_write(PCIDevice *d, uint32_t addr, uint32_t val, unsigned len)
+{
+    pci_default_write_config(d, addr, val, len);
+    if ((addr < PIIX4_PMBA + 4 && addr + len > PIIX4_PMBA) ||
+        (addr <= PIIX4_PMREGMISC && addr + len > PIIX4_PMREGMISC)) {
+        update_pm_io((PIIX4PMState *)d);
+    }
+}
+
+static bool piix4_pm_realize(Device *dev, char **errp)
+{
+    (void)errp;
+    PIIX4PMState *s = (PIIX4PMState *)dev;
+    s->pci.config[PCI_INTERRUPT_PIN] = 1;
+    memory_region_init_io(&s->io, "piix4-pm", &acpi_pm_io_ops, s, 64);
+    memory_region_set_enabled(&s->io, false);
+    memory_region_add_subregion(get_system_io(), 0, &s->io, 0);
+    return true;
+}
+
+static void piix4_pm_unrealize(Device *dev)
+{
+    PIIX4PMState *s = (PIIX4PMState *)dev;
+    memory_region_destroy(&s->io);
+}
+
+static void piix4_pm_reset(Device *dev)
+{
+    PIIX4PMState *s = (PIIX4PMState *)dev;
+    uint8_t *c = s->pci.config;
+    pci_device_reset(&s->pci);
+    pci_set_long(c + PIIX4_PMBA, 1); /* I/O space indicator, read-only */
+    s->pci.wmask[PIIX4_PMBA] = 0xc0;
+    c[PIIX4_PMREGMISC] = 0;
+    c[0x5f] = 0x10;
+    c[0x63] = 0x60;
+    c[0x67] = 0x08 | 0x10; /* serial ports and parallel port present (QEMU's default) */
+    pci_set_long(c + 0x90, s->smb_io_base | 1);
+    c[PIIX4_SMBHSTCFG] = 0;
+    acpi_pm_reset();
+    update_pm_io(s);
+}
+
+static const Property piix4_pm_props[] = {
+    DEFINE_PROP_BOOL("acpi-pci-hotplug-with-bridge-support", PIIX4PMState, hotplug_bridge, true),
+    DEFINE_PROP_BOOL("acpi-root-pci-hotplug", PIIX4PMState, root_hotplug, true),
+    DEFINE_PROP_UINT8("disable_s3", PIIX4PMState, disable_s3, 0),
+    DEFINE_PROP_UINT8("disable_s4", PIIX4PMState, disable_s4, 0),
+    DEFINE_PROP_BOOL("memory-hotplug-support", PIIX4PMState, memory_hotplug, true),
+    DEFINE_PROP_UINT8("s4_val", PIIX4PMState, s4_val, 2),
+    DEFINE_PROP_UINT32("smb_io_base", PIIX4PMState, smb_io_base, 0),
+    DEFINE_PROP_HELP("smi-irq[0]", "link<irq>"),
+    DEFINE_PROP_BOOL("smm-compat", PIIX4PMState, smm_compat, false),
+    DEFINE_PROP_BOOL("smm-enabled", PIIX4PMState, smm_enabled, false),
+    DEFINE_PROP_HELP("unnamed-gpio-out[0]", "link<irq>"),
+    DEFINE_PROP_BOOL("x-not-migrate-acpi-index", PIIX4PMState, not_migrate_acpi_index, false),
+    DEFINE_PROP_END,
+};
+
+static const VMStateField piix4_pm_fields[] = {
+    VMSTATE_BUFFER(pci.config, PIIX4PMState),
+    VMSTATE_END_OF_LIST(),
+};
+
+static bool piix4_pm_post_load(void *opaque, unsigned version, char **errp)
+{
+    (void)version;
+    (void)errp;
+    update_pm_io(opaque);
+    return true;
+}
+
+static const VMStateDescription piix4_pm_vmsd = {
+    .name = "piix4_pm",
+    .version = 3,
+    .minimum_version = 3,
+    .fields = piix4_pm_fields,
+    .post_load = piix4_pm_post_load,
+};
+
+static const PCIDeviceInfo piix4_pm_pci = {
+    .vendor_id = 0x8086,
+    .device_id = 0x7113,
+    .revision = 0x03,
+    .class_code = 0x068000,
+    .status = PCI_STATUS_FAST_BACK | PCI_STATUS_DEVSEL_MEDIUM,
+    .config_write = piix4_pm_config_write,
+};
+
+const DeviceInfo piix4_pm_info = {
+    .name = "PIIX4_PM",
+    .desc = "PM",
+    .category = DEVICE_CATEGORY_BRIDGE,
+    .bus = BUS_PCI,
+    .instance_size = sizeof(PIIX4PMState),
+    .props = piix4_pm_props,
+    .realize = piix4_pm_realize,
+    .unrealize = piix4_pm_unrealize,
+    .reset = piix4_pm_reset,
+    .vmsd = &piix4_pm_vmsd,
+    .pci = &piix4_pm_pci,
+};

@@ -1,0 +1,30 @@
+/*
+ * Every device type Vireo has, registered once here. The list is explicit (not constructor
+ * magic): the static library keeps only objects something references, and this table is that
+ * reference. Add a new device's DeviceInfo below and nowhere else.
+ */
+#include <stddef.h>
+#include "vireo/device.h"
+
+extern const DeviceInfo i440fx_info;
+extern const DeviceInfo piix3_info;
+extern const DeviceInfo piix3_ide_info;
+extern const DeviceInfo piix4_pm_info;
+extern const DeviceInfo isa_debug_exit_info;
+extern const DeviceInfo edu_info;
+extern const DeviceInfo isa_serial_info;
+extern const DeviceInfo mc146818rtc_info;
+extern const DeviceInfo i8042_info;
+
+const DeviceInfo *const device_infos[] = {
+    &i440fx_info,
+    &piix3_info,
+    &piix3_ide_info,
+    &piix4_pm_info,
+    &isa_debug_exit_info,
+    &edu_info,
+    &isa_serial_info,
+    &mc146818rtc_info,
+    &i8042_info,
+    NULL,
+};

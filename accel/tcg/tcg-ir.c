@@ -225,15 +225,78 @@ bool tcg_op_side_effects(const TCGOp *op)
 }
 
 /*
- * Backward pass: which local temps die at which op, where the guest flags are live, and
- * removal of ops whose results nobody reads. Locals never live across a basic-block end; the
- * flags are live at every block end (the next block may read them).
+ * Which guest flags (x86 RFLAGS bits: CF 0x1, PF 0x4, AF 0x10, ZF 0x40, SF 0x80, OF 0x800) an
+ * op reads, and which it certainly writes (so that their old values are dead before it). An op
+ * that writes flags may also change others (the host's undefined ones): for removal, any flag
+ * it may write counts.
+ */
+enum { LF_C = 0x1, LF_P = 0x4, LF_A = 0x10, LF_Z = 0x40, LF_S = 0x80, LF_O = 0x800 };
+#define LF_ALL (LF_C | LF_P | LF_A | LF_Z | LF_S | LF_O)
+
+static unsigned cc_reads(int cc)
+{
+    static const unsigned r[8] = {LF_O, LF_C, LF_Z,        LF_C | LF_Z,
+                                  LF_S, LF_P, LF_S | LF_O, LF_Z | LF_S | LF_O};
+    return r[(cc >> 1) & 7];
+}
+
+static unsigned flags_read(const TCGContext *s, const TCGOp *op)
+{
+    switch (op->opc) {
+    case OP_aluf:
+        return op->sub == ALU_ADC || op->sub == ALU_SBB ? LF_C : 0;
+    case OP_shf:
+        return op->sub == SH_RCL || op->sub == SH_RCR ? LF_C : 0;
+    case OP_setcc:
+    case OP_cmovcc:
+    case OP_brcc:
+        return cc_reads(op->sub);
+    case OP_flagop:
+        return op->sub == FL_CMC ? LF_C : 0;
+    default:
+        return tcg_op_reads_flags(s, op) ? LF_ALL : 0;
+    }
+}
+
+static unsigned flags_killed(const TCGContext *s, const TCGOp *op)
+{
+    switch (op->opc) {
+    case OP_unf:
+        return op->sub == UN_NEG ? LF_ALL : LF_ALL & ~LF_C; /* INC/DEC keep CF */
+    case OP_shf: {
+        const TCGTemp *c = &s->temps[op->args[2]];
+        if (c->kind != TEMP_CONST || (c->val & (op->size == 64 ? 63 : 31)) == 0) {
+            return 0; /* a zero count keeps every flag */
+        }
+        if (op->sub == SH_ROL || op->sub == SH_ROR) {
+            return LF_C | LF_O;
+        }
+        if (op->sub == SH_RCL || op->sub == SH_RCR) {
+            return op->size >= 32 ? LF_C | LF_O : 0; /* 8/16-bit: a count may rotate by 0 */
+        }
+        return LF_ALL;
+    }
+    case OP_btf:
+        return LF_C;
+    case OP_flagop:
+        return LF_C;
+    default:
+        return tcg_op_full_writes_flags(s, op) ? LF_ALL : 0;
+    }
+}
+
+/*
+ * Backward pass: which local temps die at which op, which guest flags are live where (one bit
+ * each, so that a rotate, which writes only CF and OF, lets the others' liveness pass through),
+ * and removal of ops whose results nobody reads. Locals never live across a basic-block end; the
+ * flags are live at every block end (the next block may read them). op->flags_live says whether
+ * any flag is live after the op.
  */
 void tcg_liveness(TCGContext *s)
 {
     static _Thread_local bool live[TCG_MAX_TEMPS];
     memset(live, 0, sizeof(bool) * (size_t)s->nb_temps);
-    bool flags_live = true;
+    unsigned flags_live = LF_ALL;
     for (int i = s->nb_ops - 1; i >= 0; i--) {
         TCGOp *op = &s->ops[i];
         if (op->opc == OP_nop) {
@@ -241,9 +304,9 @@ void tcg_liveness(TCGContext *s)
         }
         if (tcg_op_ends_bb(op)) {
             memset(live, 0, sizeof(bool) * (size_t)s->nb_temps);
-            flags_live = true;
+            flags_live = LF_ALL;
         }
-        op->flags_live = flags_live;
+        op->flags_live = flags_live != 0;
         int no = tcg_op_nb_oargs(op);
         bool flag_writer = tcg_op_writes_flags(op);
         /* dead code: no side effect beyond local outputs nobody reads (or flags nobody reads:
@@ -283,12 +346,7 @@ void tcg_liveness(TCGContext *s)
                 live[t] = true;
             }
         }
-        if (tcg_op_full_writes_flags(s, op)) {
-            flags_live = false;
-        }
-        if (tcg_op_reads_flags(s, op)) {
-            flags_live = true;
-        }
+        flags_live = (flags_live & ~flags_killed(s, op)) | flags_read(s, op);
     }
 }
 

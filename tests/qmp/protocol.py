@@ -132,7 +132,10 @@ def bad_input():
                                                  "desc": "JSON nesting depth limit exceeded"}})
         q.send_raw("\x01")  # a control character resynchronises the lexer
         q.reply()
-        # exactly one token too many: the closing bracket is the 2Mi+1st
+        # exactly one token too many: the closing bracket is the 2Mi+1st. The socket timeout
+        # also bounds each send: the server drains these megabytes only as fast as it parses
+        # them, which under ASan on a loaded host took more than the default 10 s per chunk.
+        q.sock.settimeout(120)
         q.send_raw("[" + "1," * ((1 << 20) - 1) + "1]")
         r = q.reply(timeout=60)
         expect("oversize/token-count", r.get("error", {}).get("desc"), "JSON token count limit exceeded")

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "monitor-internal.h"
 #include "vireo/accel.h"
+#include "vireo/ui.h"
 #include "vireo/runstate.h"
 
 typedef void HmpFn(Monitor *mon, char **argv);
@@ -231,11 +232,67 @@ static void hmp_quit(Monitor *mon, char **argv)
     vireo_quit();
 }
 
+/* screendump filename [-f format] [device [head]] (QEMU's args "filename:F,format:-fs,..."). */
+static void hmp_screendump(Monitor *mon, char **argv)
+{
+    const char *pos[3] = {NULL, NULL, NULL};
+    const char *fmt = NULL;
+    int n = 0;
+    for (int i = 0; argv[i]; i++) {
+        if (!strcmp(argv[i], "-f") && n == 1 && !fmt) {
+            if (!argv[i + 1]) {
+                monitor_puts(mon, "screendump: value expected for -f\n"
+                                  "Try \"help screendump\" for more information\n");
+                return;
+            }
+            fmt = argv[++i];
+        } else if (n < 3) {
+            pos[n++] = argv[i];
+        } else {
+            monitor_puts(mon, "screendump: extraneous characters at the end of line\n"
+                              "Try \"help screendump\" for more information\n");
+            return;
+        }
+    }
+    if (!pos[0]) {
+        monitor_puts(mon, "screendump: filename expected\n"
+                          "Try \"help screendump\" for more information\n");
+        return;
+    }
+    if (fmt && strcmp(fmt, "ppm") && strcmp(fmt, "png")) {
+        monitor_printf(mon, "Error: invalid parameter value: %s\n", fmt);
+        return;
+    }
+    int64_t head = 0;
+    if (pos[2]) {
+        char *end;
+        head = g_ascii_strtoll(pos[2], &end, 0);
+        if (*end) {
+            monitor_printf(mon,
+                           "invalid char '%c' in expression\n"
+                           "Try \"help screendump\" for more information\n",
+                           *end);
+            return;
+        }
+    }
+    const char *cls = NULL;
+    char *e = NULL;
+    if (!console_screendump(pos[0], pos[1], pos[2] != NULL, head, fmt && !strcmp(fmt, "png"),
+                            &cls, &e)) {
+        print_error(mon, e);
+    }
+    g_free(e);
+}
+
 static const HmpCmd cmds[] = {
     {"cont|c", "", "resume emulation", hmp_cont},
     {"help|?", "[cmd]", "show the help", hmp_help},
     {"info", "[subcommand]", "show various information about the system state", hmp_info},
     {"quit|q", "", "quit the emulator", hmp_quit},
+    {"screendump", "filename [-f format] [device [head]]",
+     "save screen from head 'head' of display device 'device'in specified format 'format' as "
+     "image 'filename'.Currently only 'png' and 'ppm' formats are supported.",
+     hmp_screendump},
     {"stop|s", "", "stop emulation", hmp_stop},
     {"system_powerdown", "", "send system power down event", hmp_system_powerdown},
     {"system_reset", "", "reset the system", hmp_system_reset},

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "monitor-internal.h"
 #include "vireo/accel.h"
+#include "vireo/ui.h"
 #include "vireo/runstate.h"
 
 /* ---- argument checking ---------------------------------------------------------------- */
@@ -390,6 +391,23 @@ static QJ *cmd_ringbuf_read(Monitor *mon, const QJ *args, QmpError *err)
     return qj_string_take((char *)data);
 }
 
+static const char *const image_format_values[] = {"ppm", "png", NULL};
+
+static QJ *cmd_screendump(Monitor *mon, const QJ *args, QmpError *err)
+{
+    const QJ *head = qj_get(args, "head");
+    const char *fmt = qj_get_str(args, "format");
+    const char *cls = NULL;
+    char *e = NULL;
+    if (!console_screendump(qj_get_str(args, "filename"), qj_get_str(args, "device"),
+                            head != NULL, head ? head->i : 0, fmt && !strcmp(fmt, "png"), &cls,
+                            &e)) {
+        qmp_error(err, cls, "%s", e);
+        g_free(e);
+    }
+    return NULL;
+}
+
 static QJ *cmd_empty_list(Monitor *mon, const QJ *args, QmpError *err)
 {
     return qj_array();
@@ -420,6 +438,14 @@ static const QmpArg ringbuf_read_args[] = {
     {NULL},
 };
 
+static const QmpArg screendump_args[] = {
+    {"filename", QARG_STR, false, NULL},
+    {"device", QARG_STR, true, NULL},
+    {"head", QARG_INT, true, NULL},
+    {"format", QARG_ENUM, true, image_format_values},
+    {NULL},
+};
+
 static const QmpCommand commands[] = {
     {"qmp_capabilities", cmd_qmp_capabilities, capabilities_args, "{}"},
     {"query-version", cmd_query_version, no_args, "VersionInfo"},
@@ -442,6 +468,7 @@ static const QmpCommand commands[] = {
     {"human-monitor-command", cmd_human_monitor_command, hmp_args, "str"},
     {"ringbuf-write", cmd_ringbuf_write, ringbuf_write_args, "{}"},
     {"ringbuf-read", cmd_ringbuf_read, ringbuf_read_args, "str"},
+    {"screendump", cmd_screendump, screendump_args, "{}"},
     /* What a management tool's probe asks for; Vireo has none of these things yet. */
     {"query-qmp-schema", cmd_empty_list, no_args, "[SchemaInfo]"},
     {"query-jobs", cmd_empty_list, no_args, "[JobInfo]"},

@@ -4,6 +4,7 @@
 #include "vireo/machine.h"
 #include "vireo/monitor.h"
 #include "vireo/runstate.h"
+#include "vireo/ui.h"
 
 const AccelOps *current_accel;
 const AccelOps kvm_accel_ops = {.name = "kvm"};
@@ -80,4 +81,12 @@ const VireoConfig *vm_config(void)
     cfg.smp.cpus = cfg.smp.sockets = cfg.smp.dies = cfg.smp.threads = 1;
     cfg.smp.cores = 2;
     return &cfg;
+}
+
+bool console_screendump(const char *filename, const char *device, bool has_head, int64_t head,
+                        bool png, const char **errclass, char **errp)
+{
+    *errclass = "GenericError";
+    *errp = g_strdup("There is no console to take a screendump from");
+    return false;
 }

@@ -74,6 +74,22 @@ CASES = [
     ("ringbuf/not-found", True, '{"execute":"ringbuf-read","arguments":{"device":"x","size":1}}'),
     ("ringbuf/not-ringbuf", True,
      '{"execute":"ringbuf-write","arguments":{"device":"nul","data":"x"}}'),
+    ("screendump/no-console", True,
+     '{"execute":"screendump","arguments":{"filename":"/nonexistent/x.ppm"}}'),
+    ("screendump/head-alone", True,
+     '{"execute":"screendump","arguments":{"filename":"/nonexistent/x.ppm","head":1}}'),
+    ("screendump/no-device", True,
+     '{"execute":"screendump","arguments":{"filename":"/nonexistent/x","device":"v"}}'),
+    ("screendump/bad-format", True,
+     '{"execute":"screendump","arguments":{"filename":"/nonexistent/x","format":"bmp"}}'),
+    ("screendump/hmp", True,
+     '{"execute":"human-monitor-command","arguments":{"command-line":"screendump /nonexistent/x"}}'
+     '{"execute":"human-monitor-command","arguments":{"command-line":"screendump"}}'
+     '{"execute":"human-monitor-command","arguments":{"command-line":"screendump /x -f"}}'
+     '{"execute":"human-monitor-command","arguments":{"command-line":"screendump /x -f bmp"}}'
+     '{"execute":"human-monitor-command","arguments":{"command-line":"screendump /x d 1 2"}}'
+     '{"execute":"human-monitor-command","arguments":{"command-line":"screendump /x -f png d"}}'
+     '{"execute":"human-monitor-command","arguments":{"command-line":"help screendump"}}'),
     ("args/missing", True, '{"execute":"human-monitor-command"}'),
     ("args/missing-2", True, '{"execute":"ringbuf-read","arguments":{"device":"rb"}}'),
     ("args/type-str", True, '{"execute":"human-monitor-command","arguments":{"command-line":1}}'),

@@ -200,7 +200,9 @@ typedef struct TranslationBlock TranslationBlock;
 /*
  * VIREO_TCG_SCRAMBLE=1 (a test aid): after each host instruction that leaves flags the manuals
  * call undefined, the generated code flips those flags, as a host of another vendor might leave
- * them different; the guest must not see any difference (test-tcg-diff passes the same).
+ * them different; the guest must not see any difference (test-tcg-diff passes the same). The
+ * x87 helper likewise flips the undefined condition codes and the last significand bit of any
+ * D9 F0-FF instruction the host executes (tests/tcg/modes.sh runs x87.S with it).
  */
 extern bool tcg_scramble_undef;
 int tcg_gen_code(TCGContext *s, TranslationBlock *tb, uint8_t *buf, size_t cap);

@@ -8,8 +8,11 @@
  * traps), calls a two-byte stub that is the guest instruction itself (memory operands become
  * [rdi], pointing at a buffer the helper filled from guest memory), and reads the state back
  * (FNSAVE, which also leaves the host FPU in its FNINIT state, as the C ABI wants it). Results,
- * condition codes, flags, stack faults, FXAM classes, FPREM partial remainders, the
- * transcendental instructions' results: all are the host's, bit for bit.
+ * condition codes, flags, stack faults, FXAM classes, FPREM partial remainders: all are the
+ * host's, bit for bit, and the same on every vendor's x87. Not so the transcendental
+ * instructions (D9 F0-F3, F9, FB, FE, FF): x87_math.c computes them on the same image, as the
+ * model (QEMU 7.2) does; and after FSQRT, FRNDINT, FSCALE and FXTRACT the undefined C0 C2 C3
+ * are the model's, not the host's.
  *
  * Unmasked exceptions: the host computes the masked response; the helper then sees which
  * exceptions the instruction raised. If one is unmasked in the guest's control word, ES and B
@@ -71,7 +74,10 @@ _Static_assert(sizeof(FSave) == 108, "FSAVE image");
 #define FSW_UE  0x0010u
 #define FSW_SF  0x0040u
 #define FSW_ES  0x0080u
+#define FSW_C0  0x0100u
 #define FSW_C1  0x0200u
+#define FSW_C2  0x0400u
+#define FSW_C3  0x4000u
 #define FSW_TOP 0x3800u
 #define FSW_B   0x8000u
 
@@ -522,7 +528,34 @@ void helper_x87(CPUX86State *env, uint64_t addr, uint64_t info)
         memcpy(img.st[i], env->fpregs[(top + (unsigned)i) & 7], 10);
     }
     uint64_t fl = (env->cc & CC_MASK) | RFLAGS_FIXED;
-    host_exec(&img, op << 8 | (mem ? (modrm | 7) : modrm), buf, &fl);
+    uint16_t sw = img.sw, tw = img.tw;
+    if (!mem && op == 1 && x87_soft_exec(modrm, img.cw, &sw, &tw, img.st)) {
+        img.sw = sw;
+        img.tw = tw;
+    } else {
+        bool neg0 = img.st[0][9] & 0x80;
+        uint16_t sw0 = img.sw;
+        host_exec(&img, op << 8 | (mem ? (modrm | 7) : modrm), buf, &fl);
+        bool cc_undefined =
+            !mem && op == 1 && (modrm == 0xf4 || modrm == 0xfa || modrm == 0xfc || modrm == 0xfd);
+        if (tcg_scramble_undef && !mem && op == 1 && modrm >= 0xf0) {
+            /* the test aid: another vendor's x87 may leave the undefined condition codes
+             * otherwise, and round a transcendental function's last bit the other way (they
+             * are x87_soft_exec's: this never happens unless one reaches the host) */
+            if (cc_undefined) {
+                img.sw ^= FSW_C0 | FSW_C2 | FSW_C3;
+            }
+            if ((0xca0fu >> (modrm - 0xf0)) & 1) {
+                img.st[0][0] ^= 1;
+            }
+        }
+        if (cc_undefined && !(img.sw & FSW_SF)) {
+            /* FXTRACT, FSQRT, FRNDINT, FSCALE leave C0, C2, C3 undefined: the model's values
+             * (QEMU 7.2: unchanged; FSQRT of an operand with the sign bit set: C2 only) */
+            uint16_t cc = (modrm == 0xfa && neg0) ? FSW_C2 : (sw0 & (FSW_C0 | FSW_C2 | FSW_C3));
+            img.sw = (uint16_t)((img.sw & ~(FSW_C0 | FSW_C2 | FSW_C3)) | cc);
+        }
+    }
 
     unsigned raised = img.sw & 0x7f;
     unsigned unmasked = raised & 0x3f & ~env->fpuc;

@@ -2,6 +2,7 @@
 #ifndef VIREO_TARGET_X86_HELPER_H
 #define VIREO_TARGET_X86_HELPER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "vireo/x86-cpu.h"
 
@@ -140,5 +141,12 @@ void helper_out(CPUX86State *env, uint64_t port, uint64_t val, uint64_t bytes);
 void helper_string_io(CPUX86State *env, uint64_t info, uint64_t next_rip);
 void helper_popf(CPUX86State *env, uint64_t v, uint64_t size_bits);
 void helper_cli_sti(CPUX86State *env, uint64_t set);
+
+/*
+ * The x87 transcendental instructions (D9 F0-F3, F9, FB, FE, FF: F2XM1 FYL2X FPTAN FPATAN
+ * FYL2XP1 FSINCOS FSIN FCOS) in software on an FNSAVE image's control word, status word, full
+ * tag word and ST(0)..ST(7), with every exception masked (x87_math.c). False: not one of them.
+ */
+bool x87_soft_exec(unsigned modrm, uint16_t cw, uint16_t *sw, uint16_t *tw, uint8_t st[8][10]);
 
 #endif

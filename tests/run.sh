@@ -46,15 +46,23 @@ fi
 set_asan $asan
 
 passed=0 failed=0 skipped=0
-logdir=$VIREO_BUILD/test-logs
-mkdir -p "$logdir"
-# Every FAIL line is also collected here and repeated just above the summary line, so the end of
-# a long run's output (all a CI page may show) names what failed.
-faillist=$logdir/failures.txt
-: >"$faillist"
+# Tests run $VIREO_TEST_JOBS at a time (default: the number of CPUs, at most 4); each test's lines
+# are printed together when it ends. Every test must therefore be able to run beside any other
+# (and beside its own run under the other build): temporary files from mktemp, free ports.
+jobs=${VIREO_TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs" -gt 4 ] && jobs=4
+[ "$jobs" -lt 1 ] && jobs=1
+resdir=$(mktemp -d "${TMPDIR:-/tmp}/vireo-run.XXXXXX")
+trap 'rm -rf "$resdir"' EXIT
+# Every FAIL line is also collected and repeated just above the summary line, so the end of a
+# long run's output (all a CI page may show) names what failed.
+faillist=$VIREO_BUILD/test-logs/failures.txt
+mkdir -p "$VIREO_BUILD/test-logs"
 
-run_one() { # name, command...
+run_one() { # name, command...  (runs in its own subshell; writes $resdir/<n>.out and .cnt)
     local name=$1; shift
+    local logdir=$VIREO_BUILD/test-logs
+    mkdir -p "$logdir"
     local log=$logdir/${name//\//_}.log
     local t0=$SECONDS
     timeout --kill-after=10 ${VIREO_TEST_TIMEOUT:-1200} "$@" >"$log" 2>&1
@@ -64,52 +72,101 @@ run_one() { # name, command...
     f=$(grep -c '^FAIL ' "$log")
     s=$(grep -c '^skip ' "$log")
     grep -E '^(ok|FAIL|skip) ' "$log" | sed "s|^|  [$name] |"
-    grep -E '^FAIL ' "$log" | sed "s|^|  [$name] |" >>"$faillist"
+    grep -E '^FAIL ' "$log" | sed "s|^|  [$name] |" >>"$out.fail"
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "  [$name] FAIL $name: exited with status $rc (log: $log)" | tee -a "$faillist"
+        echo "  [$name] FAIL $name: exited with status $rc (log: $log)" | tee -a "$out.fail"
         tail -n 20 "$log" | sed 's/^/      /'
         f=1
     elif [ "$f" -gt 0 ]; then
         echo "  [$name] log: $log"
     fi
-    if [ $asan = 1 ] && grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
-        echo "  [$name] FAIL $name: sanitizer report (log: $log)" | tee -a "$faillist"
+    if [ "$VIREO_ASAN" = 1 ] && grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
+        echo "  [$name] FAIL $name: sanitizer report (log: $log)" | tee -a "$out.fail"
         f=$((f + 1))
     fi
     echo "  [$name] ($((SECONDS - t0))s)"
-    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    echo "$p $f $s" >"$out.cnt"
 }
 
-run_groups() { # prefix, groups...
-    local prefix=$1 g t
-    shift
+# The queue: one entry per test, "ASAN BUILD NAME COMMAND". Long tests go first so that the
+# last minutes are not one long test running alone.
+queue=()
+add_groups() { # asan(0|1), build, prefix, groups...
+    local a=$1 b=$2 prefix=$3 g t
+    shift 3
     for g in "$@"; do
-        echo "== $prefix$g ($VIREO_BUILD)"
         if [ "$g" = unit ]; then
-            for t in "$VIREO_BUILD"/tests/test-*; do
+            for t in "$b"/tests/test-*; do
                 [ -x "$t" ] || continue
-                run_one "${prefix}unit/$(basename "$t")" "$t"
+                queue+=("$a $b ${prefix}unit/$(basename "$t") $t")
             done
             continue
         fi
         [ -d "tests/$g" ] || continue
         for t in tests/"$g"/*.sh; do
             [ -x "$t" ] || continue
-            run_one "$prefix$g/$(basename "$t" .sh)" "$t"
+            queue+=("$a $b $prefix$g/$(basename "$t" .sh) $t")
         done
     done
 }
 if [ $asan = 1 ]; then
-    run_groups asan/ "${groups[@]}"
+    add_groups 1 "$VIREO_BUILD" asan/ "${groups[@]}"
 else
-    run_groups "" "${groups[@]}"
+    add_groups 0 "$VIREO_BUILD" "" "${groups[@]}"
 fi
 if [ $with_asan = 1 ]; then
-    export VIREO_BUILD=build-asan
-    set_asan 1
-    run_groups asan/ "${asan_groups[@]}"
+    add_groups 1 build-asan asan/ "${asan_groups[@]}"
 fi
-if [ -s "$faillist" ]; then
+# Known long tests first (in this order), then the rest as listed.
+long_first="nested/boot asan/tcg/diff-seeds qemu-img/bitmap cmdline/qemu-compat tcg/diff-seeds asan/qemu-img/bitmap asan/cmdline/qemu-compat qemu-img/datafile asan/qemu-img/datafile"
+ordered=()
+for l in $long_first; do
+    for e in "${queue[@]}"; do
+        set -- $e
+        [ "$3" = "$l" ] && ordered+=("$e")
+    done
+done
+for e in "${queue[@]}"; do
+    set -- $e
+    case " $long_first " in *" $3 "*) ;; *) ordered+=("$e") ;; esac
+done
+
+declare -A running=()
+n=0
+collect() { # pid
+    local id=${running[$1]}
+    unset "running[$1]"
+    cat "$resdir/$id.out"
+    local p f s
+    read -r p f s <"$resdir/$id.cnt" 2>/dev/null || { p=0 f=1 s=0; echo "  FAIL runner: test $id left no result"; }
+    [ -s "$resdir/$id.out.fail" ] && cat "$resdir/$id.out.fail" >>"$resdir/failures"
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+}
+echo "== running ${#ordered[@]} test programs, $jobs at a time"
+for e in "${ordered[@]}"; do
+    set -- $e
+    a=$1 b=$2 name=$3
+    shift 3
+    while [ ${#running[@]} -ge "$jobs" ]; do
+        wait -n -p done_pid "${!running[@]}"
+        collect "$done_pid"
+    done
+    n=$((n + 1))
+    (
+        export VIREO_BUILD=$b
+        set_asan "$a"
+        out=$resdir/$n
+        run_one "$name" "$@" >"$out.out"
+    ) &
+    running[$!]=$n
+done
+while [ ${#running[@]} -gt 0 ]; do
+    wait -n -p done_pid "${!running[@]}"
+    collect "$done_pid"
+done
+: >"$faillist"
+if [ -s "$resdir/failures" ]; then
+    cp "$resdir/failures" "$faillist"
     echo "== failures (also in $faillist)"
     cut -c1-400 "$faillist" | head -n 40
 fi

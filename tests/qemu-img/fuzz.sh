@@ -37,11 +37,12 @@ printf 'QFI\xfb\0\0\0\3' >corpus/tiny
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 mkdir art
-if timeout 120 ./fuzz-qcow2 -runs="$RUNS" -max_len=262144 -rss_limit_mb=1024 -timeout=10 \
+if timeout 900 ./fuzz-qcow2 -runs="$RUNS" -max_len=262144 -rss_limit_mb=1024 -timeout=10 \
     -seed=1 -artifact_prefix=art/ corpus >fuzz.log 2>&1; then
     ok "fuzz/runs=$RUNS"
 else
-    fail "fuzz/runs=$RUNS" "$(grep -m3 -E 'ERROR: [A-Za-z]+Sanitizer|ERROR: libFuzzer|SUMMARY|runtime error|crash-|timeout-|oom-' fuzz.log | tr '\n' '|')"
+    rc=$?
+    fail "fuzz/runs=$RUNS" "exit $rc $(grep -m3 -E 'ERROR: [A-Za-z]+Sanitizer|ERROR: libFuzzer|SUMMARY|runtime error|crash-|timeout-|oom-' fuzz.log | tr '\n' '|')"
     grep -A30 -m1 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error|ERROR: libFuzzer|deadly signal' fuzz.log
     # keep the input that failed, so the failure can be reproduced:
     #   fuzz-qcow2 FILE   (or: base64 -d | gunzip >FILE from the lines below)

@@ -1955,6 +1955,29 @@ static void test_x87(void)
         x87_end(&b);
         directed("x87-exact", b.b, b.n, base_state(), 0);
     }
+    /*
+     * Stack faults of the transcendental instructions (C in x87_math.c, not the host's) are the
+     * architecture's, the same on every x87: an empty ST0, an empty ST1 for the two-operand
+     * ones, FPTAN and FSINCOS onto a full stack (eight FLD1).
+     */
+    static const uint8_t soft_ops[] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf9, 0xfb, 0xfe, 0xff};
+    for (size_t i = 0; i < sizeof(soft_ops); i++) {
+        int op = soft_ops[i];
+        bool two = op == 0xf1 || op == 0xf3 || op == 0xf9, pushes = op == 0xf2 || op == 0xfb;
+        for (int n = 0; n <= 8; n++) {
+            if (n != 0 && !(n == 1 && two) && !(n == 8 && pushes)) {
+                continue;
+            }
+            Buf b = {0};
+            x87_begin(&b);
+            for (int k = 0; k < n; k++) {
+                x87r(&b, 1, 0xe8); /* fld1 */
+            }
+            x87r(&b, 1, op);
+            x87_end(&b);
+            directed("x87-soft-stack-fault", b.b, b.n, base_state(), 0);
+        }
+    }
     /* fbld/fbstp, fisttp, fcomi/fcmov with every flag input, fxch/ffree/fincstp/fdecstp */
     for (int v = 0; v < 16; v++) {
         Buf b = {0};

@@ -295,7 +295,11 @@ uinputs:
         .word 0xc03d, 0
         .quad 0x8000000000000000
         .word 0x4000, 0
-        .set NU, 40
+        .quad 0xb8aa3b295c17f0bb        # 2^-16382 / ln 2 rounded down: F2XM1 just below 2^-16382
+        .word 0x0001, 0
+        .quad 0x8000000000000000
+        .word 0x4000, 0
+        .set NU, 41
         .align 4
 binputs:
         .quad 0x0000000000000000

@@ -11,15 +11,35 @@
 #include "vireo/runstate.h"
 
 static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool holding;
 
 void vireo_lock(void)
 {
     pthread_mutex_lock(&big_lock);
+    holding = true;
 }
 
 void vireo_unlock(void)
 {
+    holding = false;
     pthread_mutex_unlock(&big_lock);
+}
+
+bool vireo_lock_held(void)
+{
+    return holding;
+}
+
+static unsigned smp_cpus = 1;
+
+void machine_set_smp_cpus(unsigned n)
+{
+    smp_cpus = n ? n : 1;
+}
+
+unsigned machine_smp_cpus(void)
+{
+    return smp_cpus;
 }
 
 /* ---- interrupt lines ------------------------------------------------------------------ */

@@ -54,7 +54,8 @@ const DeviceInfo *device_info_find(const char *name)
     return NULL;
 }
 
-/* The device's own properties, then (PCI) the generic ones. */
+/* A type's properties: its own, its bus's (PCI), its family's (virtio-pci's transport). */
+#define PROP_LISTS 3
 static const Property *prop_lists(const DeviceInfo *info, int i)
 {
     if (i == 0) {
@@ -63,12 +64,15 @@ static const Property *prop_lists(const DeviceInfo *info, int i)
     if (i == 1 && info->bus == BUS_PCI) {
         return pci_device_props;
     }
+    if (i == 2) {
+        return info->family_props;
+    }
     return NULL;
 }
 
 const Property *device_info_prop(const DeviceInfo *info, const char *name)
 {
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < PROP_LISTS; l++) {
         const Property *p = prop_lists(info, l);
         for (; p && p->name; p++) {
             if (!strcmp(p->name, name)) {
@@ -143,6 +147,8 @@ static const char *type_name(const Property *p)
     case PROP_UINT64:
         return "uint64";
     case PROP_SIZE:
+    case PROP_SIZE32:
+    case PROP_BLOCKSIZE:
         return "size";
     case PROP_ONOFFAUTO:
         return "OnOffAuto";
@@ -169,6 +175,8 @@ static const char *type_desc(const Property *p)
         return "Ethernet 6-byte MAC Address, example: 52:54:00:12:34:56";
     case PROP_ONOFFAUTO:
         return "on/off/auto";
+    case PROP_BLOCKSIZE:
+        return "A power of two between 512 B and 2 MiB";
     default:
         return NULL;
     }
@@ -190,6 +198,8 @@ static char *default_json(const Property *p)
         return g_strdup_printf("%" G_GINT64_FORMAT, p->def.i);
     case PROP_ONOFFAUTO:
         return g_strdup_printf("\"%s\"", onoffauto_names[p->def.i % 3]);
+    case PROP_ENUM:
+        return g_strdup_printf("\"%s\"", p->enum_names[p->def.i]);
     case PROP_STRING:
         return p->def.s ? g_strdup_printf("\"%s\"", p->def.s) : NULL;
     case PROP_HELP_ONLY:
@@ -211,7 +221,7 @@ static int cmp_str(const void *a, const void *b)
 void device_print_props(const DeviceInfo *info)
 {
     GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < PROP_LISTS; l++) {
         for (const Property *p = prop_lists(info, l); p && p->name; p++) {
             GString *s = g_string_new(NULL);
             g_string_append_printf(s, "  %s=<%s>", p->name, type_name(p));
@@ -277,7 +287,12 @@ static void set_default(Device *dev, const Property *p)
         *(uint64_t *)f = p->def.u;
         break;
     case PROP_ONOFFAUTO:
+    case PROP_ENUM:
         *(int *)f = (int)p->def.i;
+        break;
+    case PROP_SIZE32:
+    case PROP_BLOCKSIZE:
+        *(uint32_t *)f = (uint32_t)p->def.u;
         break;
     case PROP_STRING:
     case PROP_CHR:
@@ -462,6 +477,46 @@ static bool set_prop_kind(Device *dev, const Property *p, const char *value, int
         }
         *errp = g_strdup_printf("Parameter '%s' does not accept value '%s'", name, value);
         return false;
+    case PROP_ENUM:
+        for (int i = 0; p->enum_names[i]; i++) {
+            if (!strcmp(value, p->enum_names[i])) {
+                *(int *)f = i;
+                return true;
+            }
+        }
+        *errp = g_strdup_printf("Parameter '%s' does not accept value '%s'", name, value);
+        return false;
+    case PROP_SIZE32:
+    case PROP_BLOCKSIZE: {
+        uint64_t v;
+        if (json ? kind != KIND_JSON_INT || qopts_strtou64(value, 10, &v) < 0
+                 : qopts_strtosz(value, 'B', &v) < 0) {
+            *errp = g_strdup_printf("Parameter '%s' expects size", name);
+            return false;
+        }
+        const char *owner = p->owner ? p->owner : dev->info->name;
+        if (p->type == PROP_BLOCKSIZE) {
+            if (v < 512 || v > 2 * 1024 * 1024) {
+                *errp = g_strdup_printf("Property %s.%s doesn't take value %" G_GUINT64_FORMAT
+                                        " (minimum: 512, maximum: 2097152)",
+                                        owner, name, v);
+                return false;
+            }
+            if (v & (v - 1)) {
+                *errp = g_strdup_printf("Property %s.%s doesn't take value '%" G_GUINT64_FORMAT
+                                        "', it's not a power of 2",
+                                        owner, name, v);
+                return false;
+            }
+        } else if (v > UINT32_MAX) {
+            *errp = g_strdup_printf("Property %s.%s doesn't take value %" G_GUINT64_FORMAT
+                                    " (maximum: 4294967295)",
+                                    owner, name, v);
+            return false;
+        }
+        *(uint32_t *)f = (uint32_t)v;
+        return true;
+    }
     case PROP_HELP_ONLY:
         break;
     }
@@ -502,6 +557,11 @@ char *device_get_prop(Device *dev, const Property *p)
         return g_strdup_printf("%" G_GUINT64_FORMAT, *(uint64_t *)f);
     case PROP_ONOFFAUTO:
         return g_strdup(onoffauto_names[*(int *)f % 3]);
+    case PROP_ENUM:
+        return g_strdup(p->enum_names[*(int *)f]);
+    case PROP_SIZE32:
+    case PROP_BLOCKSIZE:
+        return g_strdup_printf("%u", *(uint32_t *)f);
     case PROP_MACADDR: {
         uint8_t *m = f;
         return g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
@@ -594,12 +654,14 @@ void device_globals_check(void)
 /* ---- instances ------------------------------------------------------------------------ */
 
 static Device *dev_list, *dev_tail;
+/* QEMU names -device/device_add devices without an id device[N] in creation order */
+static int anon_devices;
 
 Device *device_new(const DeviceInfo *info)
 {
     Device *dev = g_malloc0(info->instance_size);
     dev->info = info;
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < PROP_LISTS; l++) {
         for (const Property *p = prop_lists(info, l); p && p->name; p++) {
             set_default(dev, p);
         }
@@ -609,7 +671,7 @@ Device *device_new(const DeviceInfo *info)
 
 static void free_props(Device *dev)
 {
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < PROP_LISTS; l++) {
         for (const Property *p = prop_lists(dev->info, l); p && p->name; p++) {
             if (p->type == PROP_STRING || p->type == PROP_CHR || p->type == PROP_DRIVE ||
                 p->type == PROP_NETDEV) {
@@ -743,9 +805,21 @@ void devices_destroy_all(void)
     }
     g_free(a);
     dev_list = dev_tail = NULL;
+    anon_devices = 0;
 }
 
 /* ---- creation from the command line ---------------------------------------------------- */
+
+char *device_qom_path(const Device *dev)
+{
+    if (dev->id) {
+        return g_strdup_printf("/machine/peripheral/%s", dev->id);
+    }
+    if (dev->from_cli) {
+        return g_strdup_printf("/machine/peripheral-anon/device[%d]", dev->anon_index);
+    }
+    return g_strdup_printf("/machine/unattached/%s", dev->info->name);
+}
 
 /* Buses the machine has ("pci.0", "isa.0" on pc; none with -machine none). */
 static bool machine_has_buses = true;
@@ -810,6 +884,7 @@ Device *device_create_from_config(const DeviceConfig *dc, bool check_only, char 
     Device *dev = device_new(info);
     dev->id = g_strdup(dc->id);
     dev->from_cli = true;
+    dev->anon_index = dc->id ? -1 : anon_devices++;
     if (!apply_globals(dev, errp)) {
         device_free(dev);
         return NULL;

@@ -92,6 +92,23 @@ static void save_fields(const VMStateDescription *d, void *obj, GByteArray *out)
         case VMS_STRUCT:
             save_fields(f->vmsd, p, out);
             break;
+        case VMS_VBUFFER: {
+            uint32_t n = *(uint32_t *)((uint8_t *)obj + f->count_offset);
+            put_be(out, n, 4);
+            if (n) {
+                g_byte_array_append(out, *(uint8_t **)p, n);
+            }
+            break;
+        }
+        case VMS_STRUCT_VARRAY: {
+            unsigned n = *(unsigned *)((uint8_t *)obj + f->count_offset);
+            uint8_t *a = *(uint8_t **)p;
+            put_be(out, n, 4);
+            for (unsigned i = 0; i < n; i++) {
+                save_fields(f->vmsd, a + i * f->size, out);
+            }
+            break;
+        }
         default: {
             unsigned n = f->count ? f->count : 1;
             for (unsigned i = 0; i < n; i++) {
@@ -133,6 +150,42 @@ static bool load_fields(const VMStateDescription *d, unsigned version, void *obj
                 return false;
             }
             continue;
+        case VMS_VBUFFER: {
+            uint32_t have = *(uint32_t *)((uint8_t *)obj + f->count_offset);
+            if (len - *pos < 4 || get_be(buf + *pos, 4) != have || len - *pos - 4 < have) {
+                *errp = g_strdup_printf("%s: field '%s' has the wrong length or the stream ends",
+                                        d->name, f->name);
+                return false;
+            }
+            *pos += 4;
+            if (have) {
+                memcpy(*(uint8_t **)p, buf + *pos, have);
+            }
+            *pos += have;
+            continue;
+        }
+        case VMS_STRUCT_VARRAY: {
+            unsigned have = *(unsigned *)((uint8_t *)obj + f->count_offset);
+            if (len - *pos < 4) {
+                *errp = g_strdup_printf("%s: stream ends in field '%s'", d->name, f->name);
+                return false;
+            }
+            unsigned n = (unsigned)get_be(buf + *pos, 4);
+            *pos += 4;
+            if (n != have) {
+                *errp = g_strdup_printf("%s: '%s' has %u elements in the stream, the device %u",
+                                        d->name, f->name, n, have);
+                return false;
+            }
+            uint8_t *a = *(uint8_t **)p;
+            for (unsigned i = 0; i < n; i++) {
+                if (!load_fields(f->vmsd, f->vmsd->version, a + i * f->size, buf, len, pos,
+                                 errp)) {
+                    return false;
+                }
+            }
+            continue;
+        }
         default:
             need = (size_t)(f->count ? f->count : 1) * scalar_bytes(f->type);
             break;

@@ -166,6 +166,8 @@ int msix_init(PCIDevice *d, unsigned nentries, MemoryRegion *table_bar_mr, uint8
     d->msix_entries = nentries;
     d->msix_table = g_malloc0(table_size);
     d->msix_pba = g_malloc0(pba_size);
+    d->msix_table_bytes = (uint32_t)table_size;
+    d->msix_pba_bytes = (uint32_t)pba_size;
     pci_set_word(d->config + pos + MSIX_CONTROL, (uint16_t)(nentries - 1));
     pci_set_long(d->config + pos + 4, table_offset | table_bar);
     pci_set_long(d->config + pos + 8, pba_offset | pba_bar);
@@ -207,6 +209,7 @@ void msix_uninit(PCIDevice *d)
     g_free(d->msix_table);
     g_free(d->msix_pba);
     d->msix_table = d->msix_pba = NULL;
+    d->msix_table_bytes = d->msix_pba_bytes = 0;
     d->msix_cap = 0;
     d->msix_entries = 0;
 }

@@ -67,6 +67,9 @@ typedef enum {
     PROP_MACADDR,   /* uint8_t[6] */
     PROP_ONOFFAUTO, /* int: ON_OFF_AUTO_* */
     PROP_HELP_ONLY, /* no value: a line in "-device X,help" only (QEMU's link<>/child<>) */
+    PROP_ENUM,      /* int: an index into .enum_names (QEMU's QAPI enums: BlockdevOnError) */
+    PROP_SIZE32,    /* uint32_t with k/M/G suffixes, at most 4294967295 */
+    PROP_BLOCKSIZE, /* uint32_t: a power of two from 512 to 2 MiB, or 0 (QEMU's blocksize) */
 } PropType;
 
 enum { ON_OFF_AUTO_AUTO, ON_OFF_AUTO_ON, ON_OFF_AUTO_OFF };
@@ -91,6 +94,13 @@ typedef struct Property {
     const char *type_name;
     /* Setting it on the command line is refused with QEMU's message (read-only/internal). */
     bool hidden;
+    /* PROP_ENUM: the values' names, NULL-terminated */
+    const char *const *enum_names;
+    /*
+     * The QOM type QEMU names in this property's value errors when it is not the -device
+     * type ("virtio-blk-device" for virtio-blk-pci's block properties); NULL: the device's.
+     */
+    const char *owner;
 } Property;
 
 /* Table helpers: DEFINE_PROP_UINT32("iobase", MyState, iobase, 0x501), ... end with
@@ -110,6 +120,9 @@ typedef struct Property {
 #define DEFINE_PROP_DRIVE(n, st, f)     DEFINE_PROP_(n, PROP_DRIVE, st, f, false, .def.s = NULL)
 #define DEFINE_PROP_NETDEV(n, st, f)    DEFINE_PROP_(n, PROP_NETDEV, st, f, false, .def.s = NULL)
 #define DEFINE_PROP_MACADDR(n, st, f)   DEFINE_PROP_(n, PROP_MACADDR, st, f, false, .def.u = 0)
+#define DEFINE_PROP_ENUM(n, st, f, names, tn, d, desc_)                                       \
+    DEFINE_PROP_(n, PROP_ENUM, st, f, true, .def.i = (d), .enum_names = (names),             \
+                 .type_name = (tn), .desc = (desc_))
 /* A help line only: DEFINE_PROP_HELP("a20[0]", "link<irq>"). */
 #define DEFINE_PROP_HELP(n, tn)                                                                \
     {.name = (n), .type = PROP_HELP_ONLY, .type_name = (tn)}
@@ -132,6 +145,14 @@ struct DeviceInfo {
     const PCIDeviceInfo *pci; /* bus == BUS_PCI: IDs, config hooks (pci.h) */
     /* -device aliases ("pci-testdev" needs none); NULL-terminated, may be NULL. */
     const char *const *aliases;
+    /*
+     * A family of device types built on one base (virtio-pci: the transport): properties every
+     * member has (offsets into the member's state, whose first member is the family's base
+     * struct), and the family's own descriptor of this type (virtio-pci.h's
+     * VirtIOPCIDeviceInfo).
+     */
+    const Property *family_props;
+    const void *family;
 };
 
 struct Device {
@@ -140,6 +161,7 @@ struct Device {
     char *canonical; /* QEMU's path-ish name for messages ("edu", or the id) */
     bool realized;
     bool from_cli; /* -device / device_add (not machine-built) */
+    int anon_index; /* from_cli without id: N of QEMU's /machine/peripheral-anon/device[N] */
     Device *next;  /* machine's device list, creation order */
 };
 
@@ -170,6 +192,9 @@ char *device_get_prop(Device *dev, const Property *p);
 bool device_realize(Device *dev, char **errp);
 void device_unrealize(Device *dev);
 void device_free(Device *dev);
+
+/* QEMU's QOM path: /machine/peripheral/ID, /machine/peripheral-anon/device[N], ... (g_free). */
+char *device_qom_path(const Device *dev);
 
 /* The machine's devices, in creation order. */
 Device *device_list_first(void);

@@ -11,6 +11,13 @@
 /* One lock serialises device emulation: vCPU exits take it, so does the main loop. */
 void vireo_lock(void);
 void vireo_unlock(void);
+/* Whether this thread holds it (code reached both with and without it: block completions run
+ * inside blk_drain() under the lock, and from the main loop without it). */
+bool vireo_lock_held(void);
+
+/* The present vCPUs of -smp (devices sizing per-CPU queues, as QEMU's num-queues=auto). */
+unsigned machine_smp_cpus(void);
+void machine_set_smp_cpus(unsigned n);
 
 /*
  * Drive a GSI (ISA IRQs 0-15 are GSIs 0-15; IOAPIC pins up to 23) at the accelerator. Devices

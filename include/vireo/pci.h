@@ -135,6 +135,7 @@ struct PCIDevice {
     unsigned msix_entries;
     uint8_t *msix_table; /* 16 bytes per vector */
     uint8_t *msix_pba;
+    uint32_t msix_table_bytes, msix_pba_bytes; /* their sizes (saved state) */
     MemoryRegion msix_table_mmio, msix_pba_mmio, msix_exclusive_bar;
     bool msix_function_masked;
 };

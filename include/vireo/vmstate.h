@@ -29,6 +29,15 @@ typedef enum {
     VMS_BUFFER, /* size bytes */
     VMS_TIMER,  /* a VTimer (timer.h) */
     VMS_STRUCT, /* a nested struct described by .vmsd */
+    /*
+     * A pointer to an array of .vmsd structs of .size bytes each, as many as the unsigned at
+     * .count_offset says (virtio's queues). The stream carries the count; loading needs an
+     * object that already has that many (the device was made with the same properties).
+     */
+    VMS_STRUCT_VARRAY,
+    /* A pointer to a buffer of as many bytes as the uint32_t at .count_offset says (MSI-X
+     * tables); loading needs the same length. */
+    VMS_VBUFFER,
 } VMStateType;
 
 typedef struct VMStateField {
@@ -39,6 +48,7 @@ typedef struct VMStateField {
     unsigned count;   /* array elements (0 or 1: a scalar) */
     unsigned version; /* first version that has the field (0: all) */
     const VMStateDescription *vmsd;
+    size_t count_offset; /* VMS_STRUCT_VARRAY: the element count's offset (an unsigned) */
 } VMStateField;
 
 struct VMStateDescription {
@@ -67,6 +77,12 @@ struct VMStateDescription {
 #define VMSTATE_TIMER(f, st)   VMSTATE_F_(#f, VMS_TIMER, st, f, 0, 0)
 #define VMSTATE_STRUCT(f, st, d)                                                               \
     {.name = #f, .type = VMS_STRUCT, .offset = offsetof(st, f), .vmsd = &(d)}
+#define VMSTATE_STRUCT_VARRAY(f, st, cnt, d, et)                                               \
+    {.name = #f, .type = VMS_STRUCT_VARRAY, .offset = offsetof(st, f), .size = sizeof(et),     \
+     .vmsd = &(d), .count_offset = offsetof(st, cnt)}
+#define VMSTATE_VBUFFER(f, st, len_field)                                                      \
+    {.name = #f, .type = VMS_VBUFFER, .offset = offsetof(st, f),                              \
+     .count_offset = offsetof(st, len_field)}
 #define VMSTATE_END_OF_LIST() {.name = NULL}
 
 /* Append obj's section to out. */

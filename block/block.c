@@ -135,9 +135,48 @@ int bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough)
 static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, QOpts *opts,
                                          int flags, int depth, GHashTable *seen, char **errp);
 
+/* Every open node, oldest first. */
+static GPtrArray *all_nodes;
+
+BlockDriverState *bdrv_next_node(BlockDriverState *bs)
+{
+    guint i = 0;
+    if (!all_nodes) {
+        return NULL;
+    }
+    if (bs) {
+        if (!g_ptr_array_find(all_nodes, bs, &i)) {
+            return NULL;
+        }
+        i++;
+    }
+    return i < all_nodes->len ? all_nodes->pdata[i] : NULL;
+}
+
+BlockDriverState *bdrv_find_node(const char *node_name)
+{
+    for (guint i = 0; all_nodes && i < all_nodes->len; i++) {
+        BlockDriverState *bs = all_nodes->pdata[i];
+        if (bs->node_name_set && !strcmp(bs->node_name, node_name)) {
+            return bs;
+        }
+    }
+    return NULL;
+}
+
+void bdrv_ref(BlockDriverState *bs)
+{
+    bs->refcnt++;
+}
+
 static BlockDriverState *bdrv_new(const BlockDriver *drv, const char *filename, int flags)
 {
     BlockDriverState *bs = g_new0(BlockDriverState, 1);
+    if (!all_nodes) {
+        all_nodes = g_ptr_array_new();
+    }
+    g_ptr_array_add(all_nodes, bs);
+    bs->refcnt = 1;
     bs->drv = drv;
     bs->filename = g_strdup(filename);
     bs->open_flags = flags;
@@ -209,8 +248,13 @@ static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, 
     }
     BlockDriverState *bs = bdrv_new(drv, filename, flags);
     bs->file = file;
+    /* as QEMU: the format takes its permissions on the file (its locks) before reading it */
+    if (bdrv_refresh_perms(errp) < 0) {
+        bdrv_close(bs);
+        return NULL;
+    }
     ret = drv->open(bs, opts, flags, errp);
-    if (ret < 0) {
+    if (ret < 0 || (bs->data_file && bdrv_refresh_perms(errp) < 0)) {
         bdrv_close(bs);
         return NULL;
     }
@@ -235,9 +279,13 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt, QOpts *opts, 
 
 void bdrv_close(BlockDriverState *bs)
 {
-    if (!bs) {
+    if (!bs || --bs->refcnt > 0) {
         return;
     }
+    while (bs->users) {
+        bdrv_remove_user(bs->users);
+    }
+    g_ptr_array_remove(all_nodes, bs); /* out of the graph before its children go */
     if (bs->drv && bs->drv->close && bs->opaque) {
         bs->drv->close(bs);
     }
@@ -250,6 +298,8 @@ void bdrv_close(BlockDriverState *bs)
     g_free(bs->backing_format);
     g_free(bs->full_backing_filename);
     g_free(bs);
+    /* the nodes it used (still referenced elsewhere) hold less now */
+    bdrv_refresh_perms(NULL);
 }
 
 int64_t bdrv_getlength(BlockDriverState *bs)

@@ -16,8 +16,15 @@
 
 #define DIRECT_ALIGN 4096
 
+/* QEMU's lock bytes: 100 + n while holding permission bit n, 200 + n while not sharing it */
+#define LOCK_PERM_BASE   100
+#define LOCK_SHARED_BASE 200
+
 typedef struct BDRVFileState {
     int fd;
+    bool use_lock;           /* locking=auto/on: OFD locks on the permission bytes */
+    uint64_t locked_perm;    /* bytes 100 + n held */
+    uint64_t locked_unshared; /* bytes 200 + n held */
     bool direct;
     bool native_aio; /* aio=native: requests go through Linux AIO (libaio) */
     io_context_t ctx;  /* requests waited for one by one */
@@ -29,6 +36,16 @@ static int file_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
 {
     BDRVFileState *s = g_new0(BDRVFileState, 1);
     bs->opaque = s;
+    s->fd = -1;
+    const char *locking = opts ? qopts_get(opts, "locking") : NULL;
+    if (!locking || !strcmp(locking, "auto") || !strcmp(locking, "on")) {
+        s->use_lock = true;
+    } else if (!strcmp(locking, "off")) {
+        s->use_lock = false;
+    } else {
+        block_error(errp, "Parameter 'locking' does not accept value '%s'", locking);
+        return -EINVAL;
+    }
     int oflags = O_CLOEXEC | ((flags & BDRV_O_RDWR) ? O_RDWR : O_RDONLY);
     if (flags & BDRV_O_NOCACHE) {
         oflags |= O_DIRECT;
@@ -372,6 +389,119 @@ static int file_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preall
     return 0;
 }
 
+/* ---- permission locks (QEMU's OFD byte locks) ---- */
+
+static int lock_byte(int fd, int byte, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/* 0 when no other open file description holds byte; -EAGAIN when one does. */
+static int test_byte(int fd, int byte)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
+        return -errno;
+    }
+    return fl.l_type == F_UNLCK ? 0 : -EAGAIN;
+}
+
+/* Hold exactly the bytes for perm / unshared, releasing what else is held when `release`. */
+static int apply_lock_bytes(BDRVFileState *s, uint64_t perm, uint64_t unshared, bool release,
+                            char **errp)
+{
+    for (int i = 0; (1ULL << i) <= BLK_PERM_ALL; i++) {
+        uint64_t bit = 1ULL << i;
+        for (int k = 0; k < 2; k++) {
+            uint64_t want = k ? unshared : perm, *held = k ? &s->locked_unshared : &s->locked_perm;
+            int byte = (k ? LOCK_SHARED_BASE : LOCK_PERM_BASE) + i;
+            int r = 0;
+            if ((want & bit) && !(*held & bit)) {
+                r = lock_byte(s->fd, byte, F_RDLCK);
+                if (r == 0) {
+                    *held |= bit;
+                } else if (r == -EAGAIN || r == -EACCES) {
+                    block_error(errp, "Failed to lock byte %d", byte);
+                } else {
+                    block_error_errno(errp, r, "Failed to lock byte %d", byte);
+                }
+            } else if (release && (*held & bit) && !(want & bit)) {
+                r = lock_byte(s->fd, byte, F_UNLCK);
+                if (r == 0) {
+                    *held &= ~bit;
+                } else {
+                    block_error_errno(errp, r, "Failed to unlock byte %d", byte);
+                }
+            }
+            if (r < 0) {
+                return r;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Does another process hold what perm needs or keep what unshared excludes? */
+static int check_lock_bytes(BDRVFileState *s, uint64_t perm, uint64_t unshared, char **errp)
+{
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; (1ULL << i) <= BLK_PERM_ALL; i++) {
+            uint64_t bit = 1ULL << i;
+            if (!((k ? unshared : perm) & bit)) {
+                continue;
+            }
+            int r = test_byte(s->fd, (k ? LOCK_PERM_BASE : LOCK_SHARED_BASE) + i);
+            if (r < 0) {
+                char *name = bdrv_perm_names(bit);
+                const char *fmt = k ? "Failed to get shared \"%s\" lock" : "Failed to get \"%s\" lock";
+                if (r == -EAGAIN || r == -EACCES) {
+                    block_error(errp, fmt, name);
+                } else {
+                    char *m = g_strdup_printf(fmt, name);
+                    block_error_errno(errp, r, "%s", m);
+                    g_free(m);
+                }
+                g_free(name);
+                return r;
+            }
+        }
+    }
+    return 0;
+}
+
+static int file_set_perm(BlockDriverState *bs, uint64_t perm, uint64_t shared, char **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    uint64_t unshared = ~shared & BLK_PERM_ALL;
+    if (!s->use_lock || s->fd < 0 ||
+        (perm == s->locked_perm && unshared == s->locked_unshared)) {
+        return 0;
+    }
+    uint64_t old_perm = s->locked_perm, old_unshared = s->locked_unshared;
+    char *err = NULL;
+    int r = apply_lock_bytes(s, perm | old_perm, unshared | old_unshared, false, &err);
+    if (r == 0) {
+        r = check_lock_bytes(s, perm, unshared, &err);
+    }
+    if (r < 0) {
+        /* keep what was held before */
+        apply_lock_bytes(s, old_perm, old_unshared, true, NULL);
+        block_error(errp, "%s\nIs another process using the image [%s]?", err, bs->filename);
+        g_free(err);
+        return r;
+    }
+    apply_lock_bytes(s, perm, unshared, true, NULL);
+    return 0;
+}
+
+static int file_host_fd(BlockDriverState *bs, size_t *align)
+{
+    BDRVFileState *s = bs->opaque;
+    *align = s->direct ? DIRECT_ALIGN : 1;
+    return s->fd;
+}
+
 /* ---- requests kept in flight together (bdrv_aio_queue) ---- */
 
 typedef struct FileAioReq {
@@ -465,4 +595,6 @@ const BlockDriver bdrv_file = {
     .allocated_size = file_allocated_size,
     .aio_submit = file_aio_submit,
     .aio_reap = file_aio_reap,
+    .set_perm = file_set_perm,
+    .host_fd = file_host_fd,
 };

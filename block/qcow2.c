@@ -377,6 +377,7 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
             int dflags =
                 flags & (BDRV_O_RDWR | BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_WRTHROUGH);
             s->data_file = bdrv_open(path, "file", NULL, dflags | BDRV_O_UNMAP, &derr);
+            bs->data_file = s->data_file;
             g_free(path);
             if (!s->data_file && !(flags & BDRV_O_NO_IO)) {
                 g_free(hdr);

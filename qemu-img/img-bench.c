@@ -115,6 +115,7 @@ int img_bench(int argc, char **argv)
             is_write = true;
             break;
         case 'U':
+            img_force_share = true;
             break;
         case 'F':
             flush_interval = cvtnum_full("flush interval", optarg, 0, INT_MAX);
@@ -258,6 +259,7 @@ int img_dd(int argc, char **argv)
             out_fmt = optarg;
             break;
         case 'U':
+            img_force_share = true;
             break;
         case OPT_IMG_OBJECT:
         case OPT_IMG_IMAGE_OPTS:
@@ -348,6 +350,7 @@ int img_dd(int argc, char **argv)
         error_report("%s: error while creating output image: %s", out_name, err);
         goto out;
     }
+    img_force_share = false; /* -U is for the input */
     out = img_open_plain(out_name, out_fmt, BDRV_O_RDWR);
     if (!out) {
         goto out;

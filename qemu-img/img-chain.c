@@ -148,13 +148,17 @@ int img_commit(int argc, char **argv)
             goto done;
         }
     }
-    /* a writable instance of the base; the chain's read-only one is never read below */
+    /*
+     * a writable instance of the base; the chain's read-only one is never read below, so it
+     * lets the writable one have the image (as QEMU's reopen of the base read-write)
+     */
     char *oerr = NULL;
+    base_ro->open_flags |= BDRV_O_FORCE_SHARE;
+    bdrv_refresh_perms(NULL);
     base_bs = bdrv_open(base_ro->filename, base_ro->drv->format_name, NULL,
                         flags | BDRV_O_NO_BACKING, &oerr);
     if (!base_bs) {
-        err = g_strdup_printf("Could not open '%s': %s", base_ro->filename, oerr);
-        g_free(oerr);
+        err = oerr; /* as QEMU's reopen of the base: the bare reason (a lock, mostly) */
         goto done;
     }
     int64_t len = bdrv_getlength(bs), base_len = bdrv_getlength(base_bs);
@@ -302,6 +306,7 @@ int img_rebase(int argc, char **argv)
             quiet = true;
             break;
         case 'U':
+            img_force_share = true;
             break;
         case OPT_IMG_OBJECT:
         case OPT_IMG_IMAGE_OPTS:
@@ -340,6 +345,9 @@ int img_rebase(int argc, char **argv)
         error_report("Invalid format name: '%s'", out_basefmt);
         return 1;
     }
+    /* -U is for the backing files, not for the image being rebased */
+    bool share_backing = img_force_share;
+    img_force_share = false;
     BlockDriverState *bs = img_open(filename, fmt, flags | (unsafe ? BDRV_O_NO_BACKING : 0));
     if (!bs) {
         return 1;
@@ -353,7 +361,9 @@ int img_rebase(int argc, char **argv)
         if (out_baseimg[0]) {
             char *path = bdrv_path_combine(filename, out_baseimg);
             char *err = NULL;
-            new_backing = bdrv_open(path, out_basefmt, NULL, src_flags, &err);
+            new_backing = tool_open(path, out_basefmt,
+                                    src_flags | (share_backing ? BDRV_O_FORCE_SHARE : 0), false,
+                                    &err);
             if (!new_backing) {
                 error_report("Could not open new backing file '%s': %s", out_baseimg, err);
                 g_free(err);

@@ -318,6 +318,9 @@ int img_convert(int argc, char **argv)
         case '?':
             bad_option(c, argv);
             break;
+        case 'U':
+            img_force_share = true;
+            break;
         case 'h':
             help();
             break;
@@ -521,7 +524,7 @@ int img_convert(int argc, char **argv)
     uint8_t *buf = NULL;
     for (int i = 0; i < nsrc; i++) {
         img_image_opts = src_image_opts;
-        src[i] = img_open(argv[optind + i], fmt, src_flags);
+        src[i] = img_open(argv[optind + i], fmt, src_flags | BDRV_O_NO_SHARE);
         if (!src[i]) {
             goto out;
         }
@@ -625,6 +628,7 @@ int img_convert(int argc, char **argv)
         }
     }
     img_image_opts = tgt_image_opts;
+    img_force_share = false; /* -U is for the sources */
     out = img_open(out_filename, tgt_image_opts && !out_fmt_given ? NULL : out_fmt,
                    out_flags | BDRV_O_NO_BACKING);
     if (!out) {

@@ -66,6 +66,7 @@ int img_measure(int argc, char **argv)
             }
             break;
         case 'U':
+            img_force_share = true;
             break;
         case 'P':
             output = optarg;

@@ -92,7 +92,7 @@ int img_resize(int argc, char **argv)
         return 1;
     }
     /* with the backing chain, as QEMU: growing over a longer backing file zeroes the new area */
-    BlockDriverState *bs = img_open(filename, fmt, BDRV_O_RDWR);
+    BlockDriverState *bs = img_open(filename, fmt, BDRV_O_RDWR | BDRV_O_RESIZE);
     if (!bs) {
         return 1;
     }
@@ -253,6 +253,9 @@ int img_map(int argc, char **argv)
         case '?':
             bad_option(c, argv);
             break;
+        case 'U':
+            img_force_share = true;
+            break;
         case 'h':
             help();
             break;
@@ -410,6 +413,9 @@ int img_compare(int argc, char **argv)
         case ':':
         case '?':
             bad_option(c, argv);
+            break;
+        case 'U':
+            img_force_share = true;
             break;
         case 'h':
             help();

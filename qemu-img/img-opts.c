@@ -15,6 +15,7 @@
 #include "tools.h"
 
 bool img_image_opts;
+bool img_force_share;
 
 typedef struct KeyVal {
     char *key, *val;
@@ -258,6 +259,9 @@ static int image_opts_resolve(GPtrArray *kv, char **filename, const char **fmt, 
 BlockDriverState *img_open_plain(const char *filename, const char *fmt, int flags)
 {
     char *err = NULL;
+    if (img_force_share) {
+        flags |= BDRV_O_FORCE_SHARE;
+    }
     if (fmt && !bdrv_find_format(fmt)) {
         error_report("Unknown driver '%s'", fmt);
         return NULL;
@@ -281,6 +285,9 @@ BlockDriverState *img_open(const char *filename, const char *fmt, int flags)
     }
     GPtrArray *kv = kv_parse(filename, "file");
     char *fname = NULL, *err = NULL;
+    if (img_force_share) {
+        flags |= BDRV_O_FORCE_SHARE;
+    }
     const char *f = NULL;
     BlockDriverState *bs = NULL;
     QOpts *drv_opts = qopts_new("driver");

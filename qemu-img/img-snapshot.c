@@ -81,6 +81,7 @@ int img_snapshot(int argc, char **argv)
             quiet = true;
             break;
         case 'U':
+            img_force_share = true;
             break;
         case OPT_IMG_OBJECT:
         case OPT_IMG_IMAGE_OPTS:

@@ -21,6 +21,8 @@ int parse_output_format(const char *s);
  * (img_image_opts), `filename` is an option string ("driver=qcow2,file.filename=x.qcow2").
  */
 extern bool img_image_opts;
+/* -U / --force-share: the images a command reads are opened with force-share=on. */
+extern bool img_force_share;
 BlockDriverState *img_open(const char *filename, const char *fmt, int flags);
 /* The same, never taking --image-opts (targets). */
 BlockDriverState *img_open_plain(const char *filename, const char *fmt, int flags);

@@ -257,7 +257,7 @@ int img_create(int argc, char **argv)
     base_fmt = qopts_get(opts, "backing_fmt");
     if (base && !no_backing_open) {
         char *full = bdrv_path_combine(filename, base);
-        BlockDriverState *bbs = bdrv_open(full, base_fmt, NULL, 0, &err);
+        BlockDriverState *bbs = bdrv_open(full, base_fmt, NULL, BDRV_O_FORCE_SHARE | BDRV_O_NO_IO, &err);
         g_free(full);
         if (!bbs) {
             error_report("%s: %s", filename, err);
@@ -481,6 +481,9 @@ int img_info(int argc, char **argv)
         case '?':
             bad_option(c, argv);
             break;
+        case 'U':
+            img_force_share = true;
+            break;
         case 'h':
             help();
             break;
@@ -662,6 +665,9 @@ int img_check(int argc, char **argv)
         case ':':
         case '?':
             bad_option(c, argv);
+            break;
+        case 'U':
+            img_force_share = true;
             break;
         case 'h':
             help();

@@ -617,10 +617,12 @@ static int open_f(int argc, char **argv)
             }
             break;
         }
+        case 'U':
+            flags |= BDRV_O_FORCE_SHARE;
+            break;
         case 's':
         case 'k':
         case 'd':
-        case 'U':
             break;
         default:
             return usage("open");
@@ -830,8 +832,10 @@ int main(int argc, char **argv)
         case 'm':
         case 'k':
         case 'T':
-        case 'U':
         case 'O':
+            break;
+        case 'U':
+            open_flags |= BDRV_O_FORCE_SHARE;
             break;
         case 'I':
             error_report("--image-opts is not supported");

@@ -76,7 +76,20 @@ BlockDriverState *tool_open(const char *filename, const char *fmt, int flags, bo
 BlockDriverState *tool_open_opts(const char *filename, const char *fmt, QOpts *opts, int flags,
                                  bool warn_probed_raw, char **errp)
 {
+    if ((flags & BDRV_O_FORCE_SHARE) && (flags & BDRV_O_RDWR)) {
+        block_error(errp, "force-share=on can only be used with read-only images");
+        return NULL;
+    }
     BlockDriverState *bs = bdrv_open(filename, fmt, opts, flags, errp);
+    if (bs) {
+        /* the tool is the image's user, as QEMU's BlockBackend: its permissions, its locks */
+        uint64_t perm, shared;
+        bdrv_flags_to_perm(flags, &perm, &shared);
+        if (!bdrv_add_user(bs, "block device ''", perm, shared, errp)) {
+            bdrv_close(bs);
+            return NULL;
+        }
+    }
     if (bs && !fmt && bs->drv == &bdrv_raw && (flags & BDRV_O_RDWR) && warn_probed_raw) {
         fprintf(stderr,
                 "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"

@@ -41,6 +41,9 @@ typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 #define BDRV_O_CHECK      0x0100 /* opened for qemu-img check: tolerate some corruption */
 #define BDRV_O_UNMAP      0x0200 /* discard=unmap: pass discards and unmapping zero writes down */
 #define BDRV_O_NATIVE_AIO 0x0400 /* aio=native: file I/O through Linux AIO (needs NOCACHE) */
+#define BDRV_O_FORCE_SHARE 0x0800 /* force-share=on (-U): share every permission (read-only) */
+#define BDRV_O_NO_SHARE   0x1000 /* the user shares only reads (qemu-img convert's sources) */
+#define BDRV_O_RESIZE     0x2000 /* the user will resize the image (qemu-img resize) */
 
 /* Request flags */
 #define BDRV_REQ_MAY_UNMAP   0x1 /* zero writes may deallocate */
@@ -173,6 +176,19 @@ struct BlockDriver {
     int (*aio_submit)(BlockDriverState *bs, bool write, uint64_t offset, uint64_t bytes, void *buf,
                       void *tag);
     int (*aio_reap)(BlockDriverState *bs, int min, void (*done)(void *tag, int ret));
+    /*
+     * Protocol nodes: the permissions every user of this node now holds (perm) and lets others
+     * have (shared), BLK_PERM_* bits; the file driver takes QEMU's OFD lock bytes for them and
+     * fails (QEMU's "Failed to get ... lock" messages) when another process conflicts, keeping
+     * what it held before.
+     */
+    int (*set_perm)(BlockDriverState *bs, uint64_t perm, uint64_t shared, char **errp);
+    /*
+     * Protocol nodes whose data a request may read and write directly (preadv/pwritev or Linux
+     * AIO on the descriptor, from any thread), or -1. *align: the offset, length and buffer
+     * alignment such I/O needs (1 = any).
+     */
+    int (*host_fd)(BlockDriverState *bs, size_t *align);
 };
 
 struct BlockDriverState {
@@ -191,8 +207,59 @@ struct BlockDriverState {
     /* amend's progress (qemu-img amend -p): the driver reports its steps in percent */
     void (*amend_status)(double pct);
     BdrvDirtyBitmap *dirty_bitmaps; /* newest first, as QEMU's list */
-    char node_name[32];             /* "#blockNNN" */
+    char node_name[32];             /* -blockdev node-name=, or "#blockNNN" */
+    bool node_name_set;             /* node_name was given by the user */
+    /* graph bookkeeping (block/block-perm.c) */
+    int refcnt;                  /* bdrv_close() frees the node when this drops to 0 */
+    BlockDriverState *data_file; /* qcow2's external data file node (owned by the driver) */
+    struct BdrvUser *users;      /* users outside the graph: backends, the tools */
+    uint64_t perm, shared_perm;  /* what the node's parents and users hold / share, combined */
+    struct BlockDomain *domain;  /* request serialisation (block/block-backend.c) */
 };
+
+/*
+ * Permissions on a node, as QEMU's BLK_PERM_*. Every user of a node (a parent node through a
+ * child link, a backend, a tool) takes some and shares some with the others; a node combines
+ * them, and file nodes guard them across processes with QEMU's OFD lock bytes: 100 + bit for
+ * a permission held, 200 + bit for one not shared (so QEMU and Vireo exclude each other).
+ */
+#define BLK_PERM_CONSISTENT_READ 0x01
+#define BLK_PERM_WRITE           0x02
+#define BLK_PERM_WRITE_UNCHANGED 0x04
+#define BLK_PERM_RESIZE          0x08
+#define BLK_PERM_ALL             0x0f
+
+typedef struct BdrvUser {
+    BlockDriverState *bs;
+    char *name; /* in conflict messages: "block device 'd0'" */
+    uint64_t perm, shared;
+    struct BdrvUser *next;
+} BdrvUser;
+
+/* QEMU's names of the bits in perm, comma-separated ("write, resize"); g_free it. */
+char *bdrv_perm_names(uint64_t perm);
+/*
+ * Add a user of bs (a backend, a tool's image) with the permissions it needs, refreshing the
+ * locks of every file node below: NULL with QEMU's message ("Failed to get \"write\" lock\nIs
+ * another process using the image [x]?", "Permission conflict on node ...") on a conflict.
+ */
+BdrvUser *bdrv_add_user(BlockDriverState *bs, const char *name, uint64_t perm, uint64_t shared,
+                        char **errp);
+int bdrv_user_set_perm(BdrvUser *u, uint64_t perm, uint64_t shared, char **errp);
+void bdrv_remove_user(BdrvUser *u);
+/*
+ * What a user opening with these flags needs, as QEMU's blk_new_open(): CONSISTENT_READ unless
+ * BDRV_O_NO_IO, WRITE with RDWR, RESIZE with BDRV_O_RESIZE; sharing everything, or only
+ * CONSISTENT_READ and WRITE_UNCHANGED with BDRV_O_NO_SHARE.
+ */
+void bdrv_flags_to_perm(int flags, uint64_t *perm, uint64_t *shared);
+/* Recompute every node's permissions and its locks (after a graph change). */
+int bdrv_refresh_perms(char **errp);
+/* Another reference to bs (a -blockdev node used by a second parent); bdrv_close() drops one. */
+void bdrv_ref(BlockDriverState *bs);
+/* Every open node, oldest first (NULL: start). */
+BlockDriverState *bdrv_next_node(BlockDriverState *bs);
+BlockDriverState *bdrv_find_node(const char *node_name);
 
 /*
  * A queue of reads and writes kept in flight together (qemu-img bench -d): requests that map

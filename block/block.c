@@ -209,6 +209,81 @@ static int open_backing(BlockDriverState *bs, int flags, int depth, GHashTable *
     return 0;
 }
 
+BlockDriverState *bdrv_open_protocol(const BlockDriver *drv, const char *filename, QOpts *opts,
+                                     int flags, char **errp)
+{
+    BlockDriverState *file = bdrv_new(drv, filename, flags);
+    int ret = drv->open(file, opts, flags, errp);
+    if (ret < 0) {
+        bdrv_close(file);
+        return NULL;
+    }
+    return file;
+}
+
+static BlockDriverState *format_open(const BlockDriver *drv, BlockDriverState *file, QOpts *opts,
+                                     int flags, char **errp)
+{
+    BlockDriverState *bs = bdrv_new(drv, file->filename, flags);
+    bs->file = file;
+    /* as QEMU: the format takes its permissions on the file (its locks) before reading it */
+    if (bdrv_refresh_perms(errp) < 0) {
+        bdrv_close(bs);
+        return NULL;
+    }
+    int ret = drv->open(bs, opts, flags, errp);
+    if (ret < 0 || (bs->data_file && bdrv_refresh_perms(errp) < 0)) {
+        bdrv_close(bs);
+        return NULL;
+    }
+    if (bs->backing_file[0] && !bs->full_backing_filename) {
+        bs->full_backing_filename = bdrv_path_combine(bs->filename, bs->backing_file);
+    }
+    return bs;
+}
+
+BlockDriverState *bdrv_open_format(const BlockDriver *drv, BlockDriverState *file, QOpts *opts,
+                                   int flags, char **errp)
+{
+    if (!drv) {
+        drv = bdrv_probe(file);
+    }
+    bdrv_ref(file);
+    BlockDriverState *bs = format_open(drv, file, opts, flags | BDRV_O_NO_BACKING, errp);
+    if (bs) {
+        bs->open_flags = flags; /* the backing file is the caller's to open */
+    }
+    return bs;
+}
+
+int bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing, char **errp)
+{
+    bs->backing = backing;
+    if (backing) {
+        bdrv_ref(backing);
+    }
+    int ret = bdrv_refresh_perms(errp);
+    if (ret < 0 && backing) {
+        bs->backing = NULL;
+        bdrv_close(backing);
+        bdrv_refresh_perms(NULL);
+    }
+    return ret;
+}
+
+int bdrv_open_backing_file(BlockDriverState *bs, char **errp)
+{
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    struct stat st;
+    if (stat(bs->filename, &st) == 0) {
+        g_hash_table_add(seen, g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev,
+                                               (unsigned long)st.st_ino));
+    }
+    int ret = open_backing(bs, bs->open_flags & ~BDRV_O_NO_BACKING, 0, seen, errp);
+    g_hash_table_destroy(seen);
+    return ret;
+}
+
 static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, QOpts *opts,
                                          int flags, int depth, GHashTable *seen, char **errp)
 {
@@ -223,10 +298,8 @@ static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, 
     /* as in QEMU, the protocol layer below a format passes discards down (discard=unmap) */
     int file_flags =
         (drv == &bdrv_file || (flags & BDRV_O_PROTOCOL)) ? flags : flags | BDRV_O_UNMAP;
-    BlockDriverState *file = bdrv_new(&bdrv_file, filename, file_flags);
-    int ret = bdrv_file.open(file, opts, file_flags, errp);
-    if (ret < 0) {
-        bdrv_close(file);
+    BlockDriverState *file = bdrv_open_protocol(&bdrv_file, filename, opts, file_flags, errp);
+    if (!file) {
         return NULL;
     }
     if (drv == &bdrv_file || (flags & BDRV_O_PROTOCOL)) {
@@ -246,20 +319,9 @@ static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, 
     if (!drv) {
         drv = bdrv_probe(file);
     }
-    BlockDriverState *bs = bdrv_new(drv, filename, flags);
-    bs->file = file;
-    /* as QEMU: the format takes its permissions on the file (its locks) before reading it */
-    if (bdrv_refresh_perms(errp) < 0) {
-        bdrv_close(bs);
+    BlockDriverState *bs = format_open(drv, file, opts, flags, errp);
+    if (!bs) {
         return NULL;
-    }
-    ret = drv->open(bs, opts, flags, errp);
-    if (ret < 0 || (bs->data_file && bdrv_refresh_perms(errp) < 0)) {
-        bdrv_close(bs);
-        return NULL;
-    }
-    if (bs->backing_file[0] && !bs->full_backing_filename) {
-        bs->full_backing_filename = bdrv_path_combine(filename, bs->backing_file);
     }
     if (open_backing(bs, flags, depth, seen, errp) < 0) {
         bdrv_close(bs);

@@ -8,13 +8,11 @@
  * where documented) on success and a negative errno on failure; where a char **errp is
  * taken, a failure also stores a newly allocated message (QEMU's wording, free with g_free).
  *
- * Concurrency model: the synchronous bdrv_* calls are what the tools use. Devices submit
- * BlockRequests with bdrv_submit(): each carries its own completion callback, so several
- * requests can be in flight. The current implementation completes every request before
- * bdrv_submit() returns (the callback runs inline); callers must not depend on that and must
- * treat the callback as possibly running later from the main loop once a thread pool / libaio
- * back end is added. Drivers serialise metadata updates internally (one BDS = one lock-free
- * owner thread: the main loop), so the async back end only needs to run data I/O elsewhere.
+ * Concurrency model: the bdrv_* calls are synchronous and a node has one user at a time. The
+ * tools call them directly. The emulator's disks go through block backends
+ * (vireo/block-backend.h), which run data I/O of allocated clusters in parallel on the file
+ * descriptor (host_fd, io_map) and everything else through these calls, one at a time per node
+ * graph, in a thread pool.
  */
 #ifndef VIREO_BLOCK_H
 #define VIREO_BLOCK_H
@@ -215,6 +213,7 @@ struct BlockDriverState {
     struct BdrvUser *users;      /* users outside the graph: backends, the tools */
     uint64_t perm, shared_perm;  /* what the node's parents and users hold / share, combined */
     struct BlockDomain *domain;  /* request serialisation (block/block-backend.c) */
+    int detect_zeroes;           /* detect-zeroes=: 0 off, 1 on, 2 unmap */
 };
 
 /*
@@ -294,6 +293,18 @@ extern const BlockDriver bdrv_qcow2;
 BlockDriverState *bdrv_open(const char *filename, const char *fmt, QOpts *opts, int flags,
                             char **errp);
 void bdrv_close(BlockDriverState *bs);
+/*
+ * The steps of bdrv_open() for building a graph node by node (-blockdev): a protocol node on
+ * a file; a format node on an existing node (a reference is taken; drv NULL = probe), without
+ * its backing file; then either the backing file its header names, or a given node (a
+ * reference is taken), or none.
+ */
+BlockDriverState *bdrv_open_protocol(const BlockDriver *drv, const char *filename, QOpts *opts,
+                                     int flags, char **errp);
+BlockDriverState *bdrv_open_format(const BlockDriver *drv, BlockDriverState *file, QOpts *opts,
+                                   int flags, char **errp);
+int bdrv_open_backing_file(BlockDriverState *bs, char **errp);
+int bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing, char **errp);
 /* Probe the format of an opened protocol node. */
 const BlockDriver *bdrv_probe(BlockDriverState *file);
 const BlockDriver *bdrv_probe_buf(const uint8_t *buf, size_t len);
@@ -353,7 +364,7 @@ int bdrv_block_status_above(BlockDriverState *bs, uint64_t offset, uint64_t byte
 /* Create an image of format drv; opts holds the -o options (with "size"). */
 int bdrv_create(const BlockDriver *drv, const char *filename, QOpts *opts, char **errp);
 
-/* ---- request interface for devices (see the header comment) ---- */
+/* ---- one request with an iovec (the backends run these in their thread pool) ---- */
 typedef enum {
     BLOCK_REQ_READ,
     BLOCK_REQ_WRITE,
@@ -363,7 +374,7 @@ typedef enum {
 } BlockRequestType;
 
 typedef struct BlockRequest BlockRequest;
-typedef void BlockCompletionFunc(BlockRequest *req, int ret);
+typedef void BlockRequestDoneFunc(BlockRequest *req, int ret);
 
 struct BlockRequest {
     BlockRequestType type;
@@ -372,12 +383,13 @@ struct BlockRequest {
     const struct iovec *iov; /* READ/WRITE: scatter-gather list covering `bytes` */
     int niov;
     int flags; /* BDRV_REQ_* */
-    BlockCompletionFunc *cb;
+    BlockRequestDoneFunc *cb;
     void *opaque; /* caller's */
     int ret;      /* result, also passed to cb */
 };
 
-/* Queue a request; cb(req, ret) runs exactly once (currently before this returns). */
+/* Run a request synchronously (the backends' thread pool does); cb(req, ret) runs before this
+ * returns. */
 void bdrv_submit(BlockDriverState *bs, BlockRequest *req);
 
 /* ---- dirty bitmaps (block/dirty-bitmap.c) ---- */

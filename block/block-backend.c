@@ -73,6 +73,7 @@ struct BlockBackend {
     bool write_cache;
     BlockdevOnError on_read_error, on_write_error;
     BlockIoStatus iostatus;
+    bool iostatus_enabled;
     BlockAcctStats stats;
     void *legacy_info;
     /* device */
@@ -103,6 +104,7 @@ struct BlkReq {
     bool flush_after; /* writethrough / FUA: a flush before completing */
     bool flushing;
     /* FAST: where the data goes */
+    BlockDriverState *node;
     int fd;
     uint64_t host;
     void *bounce;
@@ -452,6 +454,7 @@ static bool map_fast(BlkReq *r)
     }
     r->fd = fd;
     r->host = host;
+    r->node = node;
     if (write && r->blk->root->dirty_bitmaps) {
         /* the driver stack marks the others; here no SLOW request runs */
         bdrv_set_dirty(r->blk->root, r->offset, r->bytes);
@@ -631,6 +634,10 @@ static void request_io_done(BlkReq *r, int ret)
     }
     free(r->bounce);
     r->bounce = NULL;
+    if (r->kind == KIND_FAST_RW && r->type == REQ_WRITE && ret >= 0) {
+        bdrv_note_write(r->node, r->host + r->bytes);
+        bdrv_note_write(r->blk->root, r->offset + r->bytes);
+    }
     if (r->flushing) {
         /* the flush after a writethrough write ended: the write's result, or the flush's error */
         r->type = r->orig_type;
@@ -734,6 +741,22 @@ static void run_call(BlkReq *r)
     pthread_mutex_lock(&blk_lock);
     request_io_done(r, ret);
     pthread_mutex_unlock(&blk_lock);
+}
+
+/*
+ * Wait for a request to end (blk_lock held): a pool thread signals blk_cond; Linux AIO
+ * completions are only seen by reaping, so look again after a millisecond.
+ */
+static void wait_for_progress(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&blk_cond, &blk_lock, &ts);
 }
 
 /* ---- submission ---- */
@@ -890,14 +913,7 @@ int blk_run_exclusive(BlockBackend *blk, int (*fn)(void *opaque), void *opaque)
     enqueue(r, false);
     while (!done) {
         aio_reap_locked();
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&blk_cond, &blk_lock, &ts);
+        wait_for_progress();
     }
     int ret = r->ret;
     pthread_mutex_unlock(&blk_lock);
@@ -931,14 +947,7 @@ void blk_drain(BlockBackend *blk)
             pthread_mutex_lock(&blk_lock);
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&blk_cond, &blk_lock, &ts);
+        wait_for_progress();
     }
     pthread_mutex_unlock(&blk_lock);
 }
@@ -1191,6 +1200,13 @@ void blk_detach_dev(BlockBackend *blk)
     blk_set_perm(blk, BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL, NULL);
 }
 
+void blk_notify_resize(BlockBackend *blk)
+{
+    if (blk->dev_ops && blk->dev_ops->resize_cb) {
+        blk->dev_ops->resize_cb(blk->dev_opaque);
+    }
+}
+
 bool blk_has_dev(BlockBackend *blk)
 {
     return blk->has_dev;
@@ -1236,6 +1252,11 @@ bool blk_dev_has_removable_media(BlockBackend *blk)
     return !blk->has_dev || (blk->dev_ops && blk->dev_ops->change_media_cb);
 }
 
+bool blk_dev_has_tray(BlockBackend *blk)
+{
+    return blk->dev_ops && blk->dev_ops->is_tray_open;
+}
+
 bool blk_dev_is_tray_open(BlockBackend *blk)
 {
     return blk->dev_ops && blk->dev_ops->is_tray_open &&
@@ -1268,15 +1289,16 @@ void blk_error_action(BlockBackend *blk, BlockErrorAction action, bool is_read, 
 {
     if (action == BLOCK_ERROR_ACTION_STOP) {
         /* the first error that stops the VM sets the status, as QEMU's iostatus */
-        if (blk->iostatus == BLOCK_IO_STATUS_OK) {
+        if (blk->iostatus_enabled && blk->iostatus == BLOCK_IO_STATUS_OK) {
             blk->iostatus = error == ENOSPC ? BLOCK_IO_STATUS_NOSPACE : BLOCK_IO_STATUS_FAILED;
         }
-        if (blk_stop_vm_hook) {
-            blk_stop_vm_hook();
-        }
     }
+    /* as QEMU: the event, then the stop */
     if (blk_io_error_event_hook) {
         blk_io_error_event_hook(blk, is_read, action, error);
+    }
+    if (action == BLOCK_ERROR_ACTION_STOP && blk_stop_vm_hook) {
+        blk_stop_vm_hook();
     }
 }
 
@@ -1288,6 +1310,17 @@ BlockIoStatus blk_iostatus(BlockBackend *blk)
 void blk_iostatus_reset(BlockBackend *blk)
 {
     blk->iostatus = BLOCK_IO_STATUS_OK;
+}
+
+void blk_iostatus_enable(BlockBackend *blk)
+{
+    blk->iostatus_enabled = true;
+    blk->iostatus = BLOCK_IO_STATUS_OK;
+}
+
+bool blk_iostatus_is_enabled(BlockBackend *blk)
+{
+    return blk->iostatus_enabled;
 }
 
 /* ---- statistics ---- */

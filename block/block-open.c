@@ -416,6 +416,9 @@ static BlockDriverState *open_node(const QJ *obj, Inherit in, bool keyval, char 
         if (locking) {
             qopts_set(o, "locking", locking);
         }
+        if (node_name) {
+            qopts_set(o, "node-name", node_name);
+        }
         const char *filename = opt_str(obj, "filename");
         char *err = NULL;
         bs = bdrv_open_protocol(&bdrv_file, filename, o, flags, &err);
@@ -444,20 +447,27 @@ static BlockDriverState *open_node(const QJ *obj, Inherit in, bool keyval, char 
         if (!file) {
             return NULL;
         }
-        bs = bdrv_open_format(drv, file, NULL, flags | BDRV_O_NO_BACKING, errp);
+        QOpts *fo = qopts_new("format");
+        if (node_name) {
+            qopts_set(fo, "node-name", node_name);
+        }
+        bs = bdrv_open_format(drv, file, fo, flags | BDRV_O_NO_BACKING, errp);
+        qopts_free(fo);
         bdrv_close(file); /* the format node holds its own reference */
         if (bs && drv == &bdrv_qcow2) {
             const QJ *backing = qj_get(obj, "backing");
             int ret = 0;
             if (!backing) {
                 ret = bdrv_open_backing_file(bs, errp);
-            } else if (backing->type != QJ_NULL &&
-                       !(keyval && backing->type == QJ_STRING && !strcmp(backing->s, "null"))) {
+            } else if (backing->type != QJ_NULL) { /* dotted "backing=null" names a node */
                 char *berr = NULL;
                 BlockDriverState *b = open_ref(backing, &in, keyval, true, &berr);
                 if (b) {
                     ret = bdrv_set_backing(bs, b, &berr);
                     bdrv_close(b);
+                    if (ret == 0 && !bs->backing_file[0]) {
+                        bdrv_refresh_json_filename(bs);
+                    }
                 } else {
                     ret = -EINVAL;
                 }
@@ -474,10 +484,6 @@ static BlockDriverState *open_node(const QJ *obj, Inherit in, bool keyval, char 
     }
     if (!bs) {
         return NULL;
-    }
-    if (node_name) {
-        g_strlcpy(bs->node_name, node_name, sizeof(bs->node_name));
-        bs->node_name_set = true;
     }
     bs->detect_zeroes = !dz || !strcmp(dz, "off") ? 0 : !strcmp(dz, "on") ? 1 : 2;
     return bs;
@@ -508,11 +514,16 @@ static BlockDriverState *open_ref(const QJ *ref, const Inherit *in, bool keyval,
     return open_node(ref, child, keyval, errp);
 }
 
+bool bdrv_check_blockdev(const QJ *options, bool keyval, char **errp)
+{
+    Visit v = {keyval, errp};
+    return check_options(&v, options, "");
+}
+
 BlockDriverState *bdrv_open_blockdev(const QJ *options, bool keyval, bool need_node_name,
                                      char **errp)
 {
-    Visit v = {keyval, errp};
-    if (!check_options(&v, options, "")) {
+    if (!bdrv_check_blockdev(options, keyval, errp)) {
         return NULL;
     }
     if (need_node_name && !qj_get(options, "node-name")) {

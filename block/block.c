@@ -59,6 +59,15 @@ const BlockDriver *bdrv_find_format(const char *name)
     return NULL;
 }
 
+const BlockDriver *bdrv_find_format_err(const char *name, char **errp)
+{
+    const BlockDriver *drv = bdrv_find_format(name);
+    if (!drv) {
+        block_error(errp, "Unknown driver '%s'", name);
+    }
+    return drv;
+}
+
 const BlockDriver *bdrv_probe_buf(const uint8_t *buf, size_t n)
 {
     const BlockDriver *best = &bdrv_raw;
@@ -209,10 +218,21 @@ static int open_backing(BlockDriverState *bs, int flags, int depth, GHashTable *
     return 0;
 }
 
+/* A user's node-name (opts "node-name"), set before anything can name the node in a message. */
+static void set_node_name(BlockDriverState *bs, QOpts *opts)
+{
+    const char *name = opts ? qopts_get(opts, "node-name") : NULL;
+    if (name) {
+        g_strlcpy(bs->node_name, name, sizeof(bs->node_name));
+        bs->node_name_set = true;
+    }
+}
+
 BlockDriverState *bdrv_open_protocol(const BlockDriver *drv, const char *filename, QOpts *opts,
                                      int flags, char **errp)
 {
     BlockDriverState *file = bdrv_new(drv, filename, flags);
+    set_node_name(file, opts);
     int ret = drv->open(file, opts, flags, errp);
     if (ret < 0) {
         bdrv_close(file);
@@ -225,6 +245,7 @@ static BlockDriverState *format_open(const BlockDriver *drv, BlockDriverState *f
                                      int flags, char **errp)
 {
     BlockDriverState *bs = bdrv_new(drv, file->filename, flags);
+    set_node_name(bs, opts);
     bs->file = file;
     /* as QEMU: the format takes its permissions on the file (its locks) before reading it */
     if (bdrv_refresh_perms(errp) < 0) {
@@ -276,8 +297,8 @@ int bdrv_open_backing_file(BlockDriverState *bs, char **errp)
     GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     struct stat st;
     if (stat(bs->filename, &st) == 0) {
-        g_hash_table_add(seen, g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev,
-                                               (unsigned long)st.st_ino));
+        g_hash_table_add(
+            seen, g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino));
     }
     int ret = open_backing(bs, bs->open_flags & ~BDRV_O_NO_BACKING, 0, seen, errp);
     g_hash_table_destroy(seen);
@@ -288,12 +309,8 @@ static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, 
                                          int flags, int depth, GHashTable *seen, char **errp)
 {
     const BlockDriver *drv = NULL;
-    if (fmt) {
-        drv = bdrv_find_format(fmt);
-        if (!drv) {
-            block_error(errp, "Unknown driver '%s'", fmt);
-            return NULL;
-        }
+    if (fmt && !(drv = bdrv_find_format_err(fmt, errp))) {
+        return NULL;
     }
     /* as in QEMU, the protocol layer below a format passes discards down (discard=unmap) */
     int file_flags =
@@ -410,8 +427,19 @@ int bdrv_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
     return bs->drv->pread(bs, offset, bytes, buf);
 }
 
+void bdrv_note_write(BlockDriverState *bs, uint64_t end)
+{
+    uint64_t cur = __atomic_load_n(&bs->wr_highest_offset, __ATOMIC_RELAXED);
+    while (end > cur && !__atomic_compare_exchange_n(&bs->wr_highest_offset, &cur, end, false,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
 static int after_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int ret, int flags)
 {
+    if (ret >= 0) {
+        bdrv_note_write(bs, offset + bytes);
+    }
     if (bs->dirty_bitmaps) {
         bdrv_set_dirty(bs, offset, bytes);
     }

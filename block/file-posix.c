@@ -22,11 +22,12 @@
 
 typedef struct BDRVFileState {
     int fd;
-    bool use_lock;           /* locking=auto/on: OFD locks on the permission bytes */
-    uint64_t locked_perm;    /* bytes 100 + n held */
+    bool use_lock;            /* locking=auto/on: OFD locks on the permission bytes */
+    uint64_t locked_perm;     /* bytes 100 + n held */
     uint64_t locked_unshared; /* bytes 200 + n held */
+    uint64_t discard_nb_ok, discard_nb_failed, discard_bytes_ok;
     bool direct;
-    bool native_aio; /* aio=native: requests go through Linux AIO (libaio) */
+    bool native_aio;   /* aio=native: requests go through Linux AIO (libaio) */
     io_context_t ctx;  /* requests waited for one by one */
     io_context_t qctx; /* requests kept in flight (bdrv_aio_queue), set up on first use */
     bool has_qctx;
@@ -300,9 +301,21 @@ static int file_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
     BDRVFileState *s = bs->opaque;
     if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)bytes) <
         0) {
+        __atomic_add_fetch(&s->discard_nb_failed, 1, __ATOMIC_RELAXED);
         return 0; /* discard is advisory */
     }
+    __atomic_add_fetch(&s->discard_nb_ok, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->discard_bytes_ok, bytes, __ATOMIC_RELAXED);
     return 0;
+}
+
+void bdrv_file_discard_stats(BlockDriverState *bs, uint64_t *nb_ok, uint64_t *nb_failed,
+                             uint64_t *bytes_ok)
+{
+    BDRVFileState *s = bs->opaque;
+    *nb_ok = __atomic_load_n(&s->discard_nb_ok, __ATOMIC_RELAXED);
+    *nb_failed = __atomic_load_n(&s->discard_nb_failed, __ATOMIC_RELAXED);
+    *bytes_ok = __atomic_load_n(&s->discard_bytes_ok, __ATOMIC_RELAXED);
 }
 
 static int file_flush(BlockDriverState *bs)
@@ -454,7 +467,8 @@ static int check_lock_bytes(BDRVFileState *s, uint64_t perm, uint64_t unshared, 
             int r = test_byte(s->fd, (k ? LOCK_PERM_BASE : LOCK_SHARED_BASE) + i);
             if (r < 0) {
                 char *name = bdrv_perm_names(bit);
-                const char *fmt = k ? "Failed to get shared \"%s\" lock" : "Failed to get \"%s\" lock";
+                const char *fmt =
+                    k ? "Failed to get shared \"%s\" lock" : "Failed to get \"%s\" lock";
                 if (r == -EAGAIN || r == -EACCES) {
                     block_error(errp, fmt, name);
                 } else {
@@ -474,8 +488,7 @@ static int file_set_perm(BlockDriverState *bs, uint64_t perm, uint64_t shared, c
 {
     BDRVFileState *s = bs->opaque;
     uint64_t unshared = ~shared & BLK_PERM_ALL;
-    if (!s->use_lock || s->fd < 0 ||
-        (perm == s->locked_perm && unshared == s->locked_unshared)) {
+    if (!s->use_lock || s->fd < 0 || (perm == s->locked_perm && unshared == s->locked_unshared)) {
         return 0;
     }
     uint64_t old_perm = s->locked_perm, old_unshared = s->locked_unshared;

@@ -153,14 +153,10 @@ static void info_qtree(Monitor *mon, char **argv)
                       "      sci-irq = 9 (0x9)\n");
 }
 
-/* No -drive yet: like QEMU with no block devices, nothing to list. */
-static void info_block(Monitor *mon, char **argv)
-{
-}
-
 static const HmpCmd info_cmds[] = {
     {"block", "[-n] [-v] [device]", "show info of one block device or all block devices",
-     info_block},
+     hmp_info_block},
+    {"blockstats", "", "show block device statistics", hmp_info_blockstats},
     {"chardev", "", "show the character devices", info_chardev},
     {"cpus", "", "show infos for each CPU", info_cpus},
     {"kvm", "", "show KVM information", info_kvm},

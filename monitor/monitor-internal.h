@@ -57,6 +57,11 @@ void hmp_execute(Monitor *mon, const char *cmdline);
 /* No more input once quit has been requested. */
 void monitor_set_quitting(void);
 
+/* qmp-block.c: the block commands and HMP's info block / info blockstats */
+extern const QmpCommand qmp_block_commands[];
+void hmp_info_block(Monitor *mon, char **argv);
+void hmp_info_blockstats(Monitor *mon, char **argv);
+
 /* qmp-cmds.c helpers shared with hmp.c */
 QJ *qmp_query_status(void);
 void vireo_quit(void);

@@ -63,6 +63,9 @@ static bool enum_ok(const char *const *values, const char *s)
 
 bool qmp_check_args(const QmpCommand *cmd, const QJ *args, QmpError *err)
 {
+    if (cmd->args && cmd->args[0].name && !strcmp(cmd->args[0].name, "*")) {
+        return true; /* the handler checks its arguments itself (blockdev-add) */
+    }
     for (const QmpArg *a = cmd->args; a && a->name; a++) {
         const QJ *v = qj_get(args, a->name);
         if (!v) {
@@ -458,8 +461,6 @@ static const QmpCommand commands[] = {
     {"query-machines", cmd_query_machines, no_args, "[MachineInfo]"},
     {"query-target", cmd_query_target, no_args, "TargetInfo"},
     {"query-chardev", cmd_query_chardev, no_args, "[ChardevInfo]"},
-    /* The machine has no block devices yet (no -drive): the list is truly empty. */
-    {"query-block", cmd_empty_list, no_args, "[BlockInfo]"},
     {"stop", cmd_stop, no_args, "{}"},
     {"cont", cmd_cont, no_args, "{}"},
     {"system_reset", cmd_system_reset, no_args, "{}"},
@@ -477,14 +478,27 @@ static const QmpCommand commands[] = {
     {NULL},
 };
 
+/* This file's commands, then each subsystem's table, as one NULL-terminated list. */
+static const QmpCommand *const command_tables[] = {commands, qmp_block_commands};
+
 const QmpCommand *qmp_command_list(void)
 {
-    return commands;
+    static QmpCommand *all;
+    if (!all) {
+        GArray *a = g_array_new(TRUE, TRUE, sizeof(QmpCommand));
+        for (size_t t = 0; t < G_N_ELEMENTS(command_tables); t++) {
+            for (const QmpCommand *c = command_tables[t]; c->name; c++) {
+                g_array_append_val(a, *c);
+            }
+        }
+        all = (QmpCommand *)(void *)g_array_free(a, FALSE);
+    }
+    return all;
 }
 
 const QmpCommand *qmp_find_command(const char *name)
 {
-    for (const QmpCommand *c = commands; c->name; c++) {
+    for (const QmpCommand *c = qmp_command_list(); c->name; c++) {
         if (!strcmp(c->name, name)) {
             return c;
         }

@@ -23,10 +23,10 @@ void dump_snapshots(BlockDriverState *bs)
         return;
     }
     GString *out = g_string_new("Snapshot list:\n");
-    snapshot_dump_header(out);
+    bdrv_snapshot_dump_header(out);
     g_string_append_c(out, '\n');
     for (int i = 0; i < n; i++) {
-        snapshot_dump(out, &sn[i]);
+        bdrv_snapshot_dump(out, &sn[i]);
         g_string_append_c(out, '\n');
     }
     fputs(out->str, stdout);

@@ -57,8 +57,6 @@ int img_bitmap(int argc, char **argv);
 /* "    (x.xx/100%)\r" progress lines as QEMU prints them (-p). */
 void img_progress(bool on, double pct);
 void img_progress_end(bool on);
-void snapshot_dump_header(GString *out);
-void snapshot_dump(GString *out, const BlockSnapshotInfo *sn);
 void dump_snapshots(BlockDriverState *bs);
 
 #endif

@@ -257,7 +257,8 @@ int img_create(int argc, char **argv)
     base_fmt = qopts_get(opts, "backing_fmt");
     if (base && !no_backing_open) {
         char *full = bdrv_path_combine(filename, base);
-        BlockDriverState *bbs = bdrv_open(full, base_fmt, NULL, BDRV_O_FORCE_SHARE | BDRV_O_NO_IO, &err);
+        BlockDriverState *bbs =
+            bdrv_open(full, base_fmt, NULL, BDRV_O_FORCE_SHARE | BDRV_O_NO_IO, &err);
         g_free(full);
         if (!bbs) {
             error_report("%s: %s", filename, err);
@@ -310,142 +311,6 @@ fail:
 }
 
 /* ---- info ---- */
-
-static QJ *image_info(BlockDriverState *bs, const char *filename)
-{
-    QJ *d = qj_object();
-    BlockDriverInfo bdi;
-    qj_set(d, "filename", qj_string(filename));
-    qj_set(d, "format", qj_string(bs->drv->format_name));
-    bool have_bdi = bdrv_get_info(bs, &bdi) == 0;
-    qj_set(d, "dirty-flag", qj_bool(have_bdi && bdi.is_dirty));
-    int64_t actual = bdrv_allocated_size(bs);
-    if (actual >= 0) {
-        qj_set(d, "actual-size", qj_int(actual));
-    }
-    qj_set(d, "virtual-size", qj_int(bdrv_getlength(bs)));
-    if (have_bdi && bdi.cluster_size) {
-        qj_set(d, "cluster-size", qj_int(bdi.cluster_size));
-    }
-    if (bs->backing_file && bs->backing_file[0]) {
-        qj_set(d, "backing-filename", qj_string(bs->backing_file));
-        qj_set(d, "full-backing-filename", qj_string(bs->full_backing_filename));
-        if (bs->backing_format) {
-            qj_set(d, "backing-filename-format", qj_string(bs->backing_format));
-        }
-    }
-    BlockSnapshotInfo *sn;
-    int n = bdrv_snapshot_list(bs, &sn);
-    if (n > 0) {
-        QJ *l = qj_array();
-        for (int i = 0; i < n; i++) {
-            QJ *s = qj_object();
-            qj_set(s, "id", qj_string(sn[i].id));
-            qj_set(s, "name", qj_string(sn[i].name));
-            qj_set(s, "vm-state-size", qj_int((int64_t)sn[i].vm_state_size));
-            qj_set(s, "date-sec", qj_int(sn[i].date_sec));
-            qj_set(s, "date-nsec", qj_int(sn[i].date_nsec));
-            qj_set(s, "vm-clock-sec", qj_int((int64_t)(sn[i].vm_clock_nsec / 1000000000)));
-            qj_set(s, "vm-clock-nsec", qj_int((int64_t)(sn[i].vm_clock_nsec % 1000000000)));
-            if (sn[i].icount != -1) {
-                qj_set(s, "icount", qj_int(sn[i].icount));
-            }
-            qj_append(l, s);
-        }
-        qj_set(d, "snapshots", l);
-    }
-    if (n >= 0) {
-        bdrv_snapshot_list_free(sn, n);
-    }
-    QJ *spec = bdrv_get_specific_info(bs);
-    if (spec) {
-        QJ *fs = qj_object();
-        qj_set(fs, "type", qj_string(bs->drv->format_name));
-        qj_set(fs, "data", spec);
-        qj_set(d, "format-specific", fs);
-    }
-    return d;
-}
-
-void snapshot_dump_header(GString *out)
-{
-    g_string_append_printf(out, "%-10s%-17s%8s%20s%13s%11s", "ID", "TAG", "VM SIZE", "DATE",
-                           "VM CLOCK", "ICOUNT");
-}
-
-void snapshot_dump(GString *out, const BlockSnapshotInfo *sn)
-{
-    char date[128], clock_buf[128], icount[128] = "";
-    time_t ti = sn->date_sec;
-    struct tm tm;
-    localtime_r(&ti, &tm);
-    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
-    uint64_t secs = sn->vm_clock_nsec / 1000000000;
-    snprintf(clock_buf, sizeof(clock_buf), "%02d:%02d:%02d.%03d", (int)(secs / 3600),
-             (int)((secs / 60) % 60), (int)(secs % 60),
-             (int)((sn->vm_clock_nsec / 1000000) % 1000));
-    char *sz = size_to_str(sn->vm_state_size);
-    if (sn->icount != -1) {
-        snprintf(icount, sizeof(icount), "%" PRId64, sn->icount);
-    }
-    g_string_append_printf(out, "%-9s %-16s %8s%20s%13s%11s", sn->id, sn->name, sz, date, clock_buf,
-                           icount);
-    g_free(sz);
-}
-
-static void dump_human_info(BlockDriverState *bs, const char *filename, GString *out)
-{
-    char *vs = size_to_str((uint64_t)bdrv_getlength(bs));
-    g_string_append_printf(out,
-                           "image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\n",
-                           filename, bs->drv->format_name, vs, bdrv_getlength(bs));
-    g_free(vs);
-    int64_t actual = bdrv_allocated_size(bs);
-    char *ds = actual >= 0 ? size_to_str((uint64_t)actual) : g_strdup("unavailable");
-    g_string_append_printf(out, "disk size: %s\n", ds);
-    g_free(ds);
-    BlockDriverInfo bdi;
-    if (bdrv_get_info(bs, &bdi) == 0) {
-        if (bdi.cluster_size) {
-            g_string_append_printf(out, "cluster_size: %d\n", bdi.cluster_size);
-        }
-        if (bdi.is_dirty) {
-            g_string_append(out, "cleanly shut down: no\n");
-        }
-    }
-    if (bs->backing_file && bs->backing_file[0]) {
-        g_string_append_printf(out, "backing file: %s", bs->backing_file);
-        if (strcmp(bs->backing_file, bs->full_backing_filename) != 0) {
-            g_string_append_printf(out, " (actual path: %s)", bs->full_backing_filename);
-        }
-        g_string_append_c(out, '\n');
-        if (bs->backing_format) {
-            g_string_append_printf(out, "backing file format: %s\n", bs->backing_format);
-        }
-    }
-    BlockSnapshotInfo *sn;
-    int n = bdrv_snapshot_list(bs, &sn);
-    if (n > 0) {
-        g_string_append(out, "Snapshot list:\n");
-        snapshot_dump_header(out);
-        g_string_append_c(out, '\n');
-        for (int i = 0; i < n; i++) {
-            snapshot_dump(out, &sn[i]);
-            g_string_append_c(out, '\n');
-        }
-    }
-    if (n >= 0) {
-        bdrv_snapshot_list_free(sn, n);
-    }
-    QJ *spec = bdrv_get_specific_info(bs);
-    if (spec) {
-        g_string_append(out, "Format specific information:\n");
-        char *h = qj_to_human(spec, 1);
-        g_string_append(out, h);
-        g_free(h);
-        qj_free(spec);
-    }
-}
 
 int parse_output_format(const char *s)
 {
@@ -535,12 +400,12 @@ int img_info(int argc, char **argv)
             break;
         }
         const char *shown = first && img_image_opts ? bs->filename : name;
-        QJ *info = image_info(bs, shown);
+        QJ *info = bdrv_image_info(bs, shown, false);
         if (!first) {
             g_string_append_c(human, '\n');
         }
         first = false;
-        dump_human_info(bs, shown, human);
+        bdrv_image_info_dump(bs, shown, human);
         qj_append(list, info);
         g_free(name);
         g_free(f);

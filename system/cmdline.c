@@ -18,6 +18,7 @@
 #include <glib.h>
 #include "vireo/config.h"
 #include "vireo/device.h"
+#include "vireo/blockdev.h"
 #include "vireo/devices.h"
 #include "vireo/qjson.h"
 #include "vireo/error.h"
@@ -58,6 +59,14 @@ typedef enum {
     OPT_PIDFILE,
     OPT_UUID,
     OPT_NODEFAULTS,
+    OPT_DRIVE, /* -drive, -hda..-hdd, -cdrom, -blockdev, -snapshot: system/cmdline-block.c */
+    OPT_HDA,
+    OPT_HDB,
+    OPT_HDC,
+    OPT_HDD,
+    OPT_CDROM,
+    OPT_BLOCKDEV,
+    OPT_SNAPSHOT,
     OPT_IGNORED, /* accepted and harmless: -nodefaults, -no-user-config */
 } OptId;
 
@@ -110,16 +119,16 @@ static const OptDesc options[] = {
     {"audio-help", false, OPT_UNSUPPORTED},
     {"audiodev", true, OPT_UNSUPPORTED},
     {"bios", true, OPT_UNSUPPORTED},
-    {"blockdev", true, OPT_UNSUPPORTED},
+    {"blockdev", true, OPT_BLOCKDEV},
     {"boot", true, OPT_UNSUPPORTED},
-    {"cdrom", true, OPT_UNSUPPORTED},
+    {"cdrom", true, OPT_CDROM},
     {"chroot", true, OPT_UNSUPPORTED},
     {"compat", true, OPT_UNSUPPORTED},
     {"d", true, OPT_UNSUPPORTED},
     {"debugcon", true, OPT_UNSUPPORTED},
     {"device", true, OPT_DEVICE},
     {"dfilter", true, OPT_UNSUPPORTED},
-    {"drive", true, OPT_UNSUPPORTED},
+    {"drive", true, OPT_DRIVE},
     {"dtb", true, OPT_UNSUPPORTED},
     {"dump-vmstate", true, OPT_UNSUPPORTED},
     {"echr", true, OPT_UNSUPPORTED},
@@ -132,10 +141,10 @@ static const OptDesc options[] = {
     {"g", true, OPT_UNSUPPORTED},
     {"gdb", true, OPT_UNSUPPORTED},
     {"global", true, OPT_GLOBAL},
-    {"hda", true, OPT_UNSUPPORTED},
-    {"hdb", true, OPT_UNSUPPORTED},
-    {"hdc", true, OPT_UNSUPPORTED},
-    {"hdd", true, OPT_UNSUPPORTED},
+    {"hda", true, OPT_HDA},
+    {"hdb", true, OPT_HDB},
+    {"hdc", true, OPT_HDC},
+    {"hdd", true, OPT_HDD},
     {"icount", true, OPT_UNSUPPORTED},
     {"incoming", true, OPT_UNSUPPORTED},
     {"iscsi", true, OPT_UNSUPPORTED},
@@ -177,7 +186,7 @@ static const OptDesc options[] = {
     {"set", true, OPT_UNSUPPORTED},
     {"singlestep", false, OPT_UNSUPPORTED},
     {"smbios", true, OPT_UNSUPPORTED},
-    {"snapshot", false, OPT_UNSUPPORTED},
+    {"snapshot", false, OPT_SNAPSHOT},
     {"spice", true, OPT_UNSUPPORTED},
     {"tpmdev", true, OPT_UNSUPPORTED},
     {"trace", true, OPT_UNSUPPORTED},
@@ -259,7 +268,6 @@ typedef struct CmdLine {
     QOptsList accels;
     const char *cpu;
     char *display_arg;
-    GPtrArray *images; /* positional disk images */
 } CmdLine;
 
 static void cmdline_free(CmdLine *cl)
@@ -271,9 +279,6 @@ static void cmdline_free(CmdLine *cl)
     qopts_free(cl->display);
     qopts_list_clear(&cl->accels);
     g_free(cl->display_arg);
-    if (cl->images) {
-        g_ptr_array_free(cl->images, TRUE);
-    }
 }
 
 /* Print an error with a location prefix such as "-m 5X". */
@@ -963,20 +968,6 @@ static bool apply_display(const CmdLine *cl, VireoConfig *cfg)
     return true;
 }
 
-static bool check_images(const CmdLine *cl)
-{
-    for (size_t i = 0; i < cl->images->len; i++) {
-        const char *img = g_ptr_array_index(cl->images, i);
-        if (access(img, F_OK) != 0) {
-            error_at(img, "Could not open '%s': %s", img, g_strerror(errno));
-        } else {
-            error_at(img, "disk images are not supported by Vireo yet");
-        }
-        return false;
-    }
-    return true;
-}
-
 static int add_monitor(VireoConfig *cfg, const char *spec, const char *chardev, bool qmp,
                        bool pretty, const char *loc)
 {
@@ -1305,7 +1296,10 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         int r = 0;
 
         if (opt[0] != '-') {
-            g_ptr_array_add(cl->images, g_strdup(opt));
+            /* a disk image: -hda (QEMU's drive_add(IF_DEFAULT, 0, ...)) */
+            if (cmdline_drive_sugar(cfg, 0, false, opt, opt) < 0) {
+                return -1;
+            }
             continue;
         }
         d = lookup_option(opt);
@@ -1430,6 +1424,23 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_GLOBAL:
             r = handle_global(cfg, arg, loc);
             break;
+        case OPT_DRIVE:
+            r = cmdline_drive(cfg, arg, loc);
+            break;
+        case OPT_HDA:
+        case OPT_HDB:
+        case OPT_HDC:
+        case OPT_HDD:
+        case OPT_CDROM:
+            r = cmdline_drive_sugar(cfg, d->id == OPT_CDROM ? 2 : (int)(d->id - OPT_HDA),
+                                    d->id == OPT_CDROM, arg, loc);
+            break;
+        case OPT_BLOCKDEV:
+            r = cmdline_blockdev(cfg, arg, loc);
+            break;
+        case OPT_SNAPSHOT:
+            cfg->snapshot = true;
+            break;
         case OPT_IGNORED:
             break;
         case OPT_UNSUPPORTED:
@@ -1475,7 +1486,7 @@ static int finish(CmdLine *cl, VireoConfig *cfg)
     }
     if (!apply_smp(cl->smp, m, &cfg->smp) || !check_machine_props(mo, m) ||
         !apply_memory(cl->mem, cfg) || !apply_accels(cl, cfg) || !apply_cpu(cl->cpu, cfg) ||
-        !apply_display(cl, cfg) || !check_images(cl)) {
+        !apply_display(cl, cfg)) {
         return -1;
     }
     if (kernel && !*kernel) {
@@ -1527,7 +1538,6 @@ int vireo_parse_cmdline(int argc, char **argv, VireoConfig *cfg)
     cl.smp = qopts_new("smp");
     cl.mem = qopts_new("m");
     cl.name = qopts_new("name");
-    cl.images = g_ptr_array_new_with_free_func(g_free);
 
     r = main_pass(argc, argv, &cl, cfg);
     if (r == 0) {
@@ -1585,5 +1595,6 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->global_drivers);
     g_free(cfg->global_props);
     g_free(cfg->global_values);
+    cmdline_block_free(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "vireo/accel.h"
+#include "vireo/blockdev.h"
 #include "vireo/chardev.h"
 #include "vireo/config.h"
 #include "vireo/error.h"
@@ -76,16 +77,6 @@ static gboolean on_signal(gint fd, GIOCondition cond, gpointer opaque)
 }
 
 /* Report an error for an option: "-chardev ARG: message". */
-static void error_at_loc(const char *loc, const char *msg)
-{
-    const char *saved = error_location;
-    char *prefix = loc ? g_strdup_printf("%s: ", loc) : NULL;
-    error_location = prefix;
-    error_report("%s", msg);
-    error_location = saved;
-    g_free(prefix);
-}
-
 static bool have_default_monitor(void)
 {
     return !cfg.nodefaults && !cfg.nodefaults_monitor && cfg.n_mons == 0;
@@ -129,12 +120,12 @@ static int open_serial_ports(bool machine_none)
         }
         g_free(label);
         if (!serial_chr[i]) {
-            error_at_loc(loc, err);
+            error_report_at(loc, err);
             if (strncmp(spec, "chardev:", 8) != 0) {
                 char *m = g_strdup_printf("could not connect serial device to character "
                                           "backend '%s'",
                                           spec);
-                error_at_loc(loc, m);
+                error_report_at(loc, m);
                 g_free(m);
             }
             g_free(err);
@@ -162,11 +153,11 @@ static int open_monitors(void)
             }
         }
         if (!chr || !monitor_new(chr, m->qmp, m->pretty, &err)) {
-            error_at_loc(m->loc, err);
+            error_report_at(m->loc, err);
             if (m->spec && !chr) {
                 char *pe = g_strdup_printf("parse error: %s", m->spec);
                 if (strstr(err, "is not a valid char driver") && !strchr(err, '=')) {
-                    error_at_loc(m->loc, pe);
+                    error_report_at(m->loc, pe);
                 }
                 g_free(pe);
             }
@@ -182,7 +173,7 @@ static int open_chardevs(void)
     for (int i = 0; i < cfg.n_chardevs; i++) {
         char *err = NULL;
         if (!chardev_new_from_opts(cfg.chardevs[i], &err)) {
-            error_at_loc(cfg.chardev_locs[i], err);
+            error_report_at(cfg.chardev_locs[i], err);
             g_free(err);
             return -1;
         }
@@ -321,6 +312,10 @@ int main(int argc, char **argv)
         exit_status = 1;
         goto out;
     }
+    if (blockdev_init_all(&cfg) < 0) {
+        exit_status = 1;
+        goto out;
+    }
     if (accel_select(&cfg) < 0) {
         exit_status = 1;
         goto out;
@@ -335,6 +330,7 @@ int main(int argc, char **argv)
     g_main_loop_run(loop);
 out:
     vm_teardown();
+    blockdev_close_all();
     monitor_free_all();
     chardev_close_all();
     g_main_loop_unref(loop);

@@ -52,6 +52,7 @@ static const char *const state_names[] = {
     [RUN_STATE_SHUTDOWN] = "shutdown",
     [RUN_STATE_GUEST_PANICKED] = "guest-panicked",
     [RUN_STATE_INTERNAL_ERROR] = "internal-error",
+    [RUN_STATE_IO_ERROR] = "io-error",
 };
 
 RunState runstate_get(void)

@@ -1,4 +1,6 @@
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "vireo/error.h"
 
 const char *error_progname = "qemu-system-x86_64";
@@ -37,4 +39,21 @@ void warn_report(const char *fmt, ...)
     va_start(ap, fmt);
     vprint("warning: ", fmt, ap);
     va_end(ap);
+}
+
+void error_report_at(const char *loc, const char *msg)
+{
+    const char *saved = error_location;
+    char *prefix = NULL;
+    if (loc) {
+        size_t n = strlen(loc) + 3;
+        prefix = malloc(n);
+        if (prefix) {
+            snprintf(prefix, n, "%s: ", loc);
+        }
+    }
+    error_location = prefix;
+    error_report("%s", msg);
+    error_location = saved;
+    free(prefix);
 }

@@ -124,7 +124,7 @@ typedef struct BlockDevOps {
     void (*change_media_cb)(void *opaque, bool load);
     /* block_resize changed the size: tell the guest. */
     void (*resize_cb)(void *opaque);
-    /* Removable media devices: is the tray open, is the medium locked. */
+    /* Removable media devices with a tray (CD-ROMs): is it open; is the medium locked. */
     bool (*is_tray_open)(void *opaque);
     bool (*is_medium_locked)(void *opaque);
 } BlockDevOps;
@@ -145,6 +145,8 @@ int blk_attach_dev(BlockBackend *blk, const char *qdev_path, const char *id, con
                    void *opaque, char **errp);
 void blk_detach_dev(BlockBackend *blk);
 bool blk_has_dev(BlockBackend *blk);
+/* Tell the device its medium's size changed (block_resize). */
+void blk_notify_resize(BlockBackend *blk);
 /*
  * The permissions a disk device takes, as QEMU's blkconf_apply_backend_options(): consistent
  * reads, writes unless read_only, sharing reads, unchanged writes and resizing, and writes too
@@ -202,6 +204,10 @@ BlockErrorAction blk_get_error_action(BlockBackend *blk, bool is_read, int error
 void blk_error_action(BlockBackend *blk, BlockErrorAction action, bool is_read, int error);
 BlockIoStatus blk_iostatus(BlockBackend *blk);
 void blk_iostatus_reset(BlockBackend *blk);
+/* Devices that report I/O status (virtio-blk, scsi-hd, IDE) enable it when realized: query-block
+ * then shows "io-status" and BLOCK_IO_ERROR has "nospace". */
+void blk_iostatus_enable(BlockBackend *blk);
+bool blk_iostatus_is_enabled(BlockBackend *blk);
 /* Hooks the emulator sets (system/blockdev.c): the event and the run-state change. */
 extern void (*blk_io_error_event_hook)(BlockBackend *blk, bool is_read, BlockErrorAction action,
                                        int error);
@@ -222,6 +228,7 @@ int blk_debug_peak_inflight(BlockBackend *blk);
 const char *blk_get_attached_dev_path(BlockBackend *blk);
 const char *blk_get_attached_dev_id(BlockBackend *blk);
 bool blk_dev_has_removable_media(BlockBackend *blk);
+bool blk_dev_has_tray(BlockBackend *blk);
 bool blk_dev_is_tray_open(BlockBackend *blk);
 bool blk_dev_is_medium_locked(BlockBackend *blk);
 
@@ -237,6 +244,8 @@ void blk_close_all(void);
  */
 BlockDriverState *bdrv_open_blockdev(const QJ *options, bool keyval, bool need_node_name,
                                      char **errp);
+/* Only the checks of bdrv_open_blockdev() (-blockdev is checked while parsing the command line). */
+bool bdrv_check_blockdev(const QJ *options, bool keyval, char **errp);
 /* The dotted keys of a parsed -blockdev into nested objects ("file.driver" -> file: {...}). */
 QJ *bdrv_keyval_to_options(const QOpts *opts, char **errp);
 /* QEMU's node-name rules: "Invalid node-name: 'x'", "Node name too long". */

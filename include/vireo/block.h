@@ -29,19 +29,19 @@ typedef struct QJ QJ;
 typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 
 /* Open flags */
-#define BDRV_O_RDWR       0x0002
-#define BDRV_O_NOCACHE    0x0004 /* O_DIRECT (cache=none, directsync) */
-#define BDRV_O_NO_FLUSH   0x0008 /* cache=unsafe: flushes are no-ops */
-#define BDRV_O_NO_BACKING 0x0010 /* don't open the backing file */
-#define BDRV_O_PROTOCOL   0x0020 /* open only the protocol layer */
-#define BDRV_O_WRTHROUGH  0x0040 /* flush after every write (writethrough, directsync) */
-#define BDRV_O_NO_IO      0x0080 /* metadata only (e.g. create -u): skip backing checks */
-#define BDRV_O_CHECK      0x0100 /* opened for qemu-img check: tolerate some corruption */
-#define BDRV_O_UNMAP      0x0200 /* discard=unmap: pass discards and unmapping zero writes down */
-#define BDRV_O_NATIVE_AIO 0x0400 /* aio=native: file I/O through Linux AIO (needs NOCACHE) */
+#define BDRV_O_RDWR        0x0002
+#define BDRV_O_NOCACHE     0x0004 /* O_DIRECT (cache=none, directsync) */
+#define BDRV_O_NO_FLUSH    0x0008 /* cache=unsafe: flushes are no-ops */
+#define BDRV_O_NO_BACKING  0x0010 /* don't open the backing file */
+#define BDRV_O_PROTOCOL    0x0020 /* open only the protocol layer */
+#define BDRV_O_WRTHROUGH   0x0040 /* flush after every write (writethrough, directsync) */
+#define BDRV_O_NO_IO       0x0080 /* metadata only (e.g. create -u): skip backing checks */
+#define BDRV_O_CHECK       0x0100 /* opened for qemu-img check: tolerate some corruption */
+#define BDRV_O_UNMAP       0x0200 /* discard=unmap: pass discards and unmapping zero writes down */
+#define BDRV_O_NATIVE_AIO  0x0400 /* aio=native: file I/O through Linux AIO (needs NOCACHE) */
 #define BDRV_O_FORCE_SHARE 0x0800 /* force-share=on (-U): share every permission (read-only) */
-#define BDRV_O_NO_SHARE   0x1000 /* the user shares only reads (qemu-img convert's sources) */
-#define BDRV_O_RESIZE     0x2000 /* the user will resize the image (qemu-img resize) */
+#define BDRV_O_NO_SHARE    0x1000 /* the user shares only reads (qemu-img convert's sources) */
+#define BDRV_O_RESIZE      0x2000 /* the user will resize the image (qemu-img resize) */
 
 /* Request flags */
 #define BDRV_REQ_MAY_UNMAP   0x1 /* zero writes may deallocate */
@@ -214,6 +214,8 @@ struct BlockDriverState {
     uint64_t perm, shared_perm;  /* what the node's parents and users hold / share, combined */
     struct BlockDomain *domain;  /* request serialisation (block/block-backend.c) */
     int detect_zeroes;           /* detect-zeroes=: 0 off, 1 on, 2 unmap */
+    uint64_t wr_highest_offset;  /* the end of the furthest write (query-blockstats) */
+    bool monitor_owned;          /* made by -blockdev / blockdev-add (blockdev-del may close it) */
 };
 
 /*
@@ -281,7 +283,14 @@ void block_error_errno(char **errp, int err, const char *fmt, ...)
 
 /* ---- drivers ---- */
 const BlockDriver *bdrv_find_format(const char *name);
+/* The same, with QEMU's "Unknown driver 'x'" when there is none. */
+const BlockDriver *bdrv_find_format_err(const char *name, char **errp);
 extern const BlockDriver bdrv_file;
+/* The file driver's discard counters (query-blockstats' driver-specific). */
+void bdrv_file_discard_stats(BlockDriverState *bs, uint64_t *nb_ok, uint64_t *nb_failed,
+                             uint64_t *bytes_ok);
+/* Raise bs->wr_highest_offset to end (any thread). */
+void bdrv_note_write(BlockDriverState *bs, uint64_t end);
 extern const BlockDriver bdrv_raw;
 extern const BlockDriver bdrv_qcow2;
 
@@ -438,6 +447,19 @@ const char *bdrv_get_node_name(BlockDriverState *bs);
 bool bdrv_can_store_new_dirty_bitmap(BlockDriverState *bs, const char *name, uint32_t granularity,
                                      char **errp);
 int bdrv_remove_persistent_dirty_bitmap(BlockDriverState *bs, const char *name, char **errp);
+
+/* ---- what QEMU shows about an image (block/block-info.c) ---- */
+
+/* ImageInfo: qemu-img info's JSON; with_backing: "backing-image" too, as query-block has it. */
+QJ *bdrv_image_info(BlockDriverState *bs, const char *filename, bool with_backing);
+/* qemu-img info's text (also HMP's "info block -v"); needs <glib.h> for GString. */
+struct _GString;
+void bdrv_image_info_dump(BlockDriverState *bs, const char *filename, struct _GString *out);
+/* A node given its backing node explicitly (not by its header) is named "json:{...}". */
+void bdrv_refresh_json_filename(BlockDriverState *bs);
+/* qemu-img snapshot -l's table */
+void bdrv_snapshot_dump_header(struct _GString *out);
+void bdrv_snapshot_dump(struct _GString *out, const BlockSnapshotInfo *sn);
 
 /* ---- helpers shared by drivers and tools ---- */
 bool buffer_is_zero(const void *buf, size_t len);

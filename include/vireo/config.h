@@ -15,6 +15,7 @@
 #define VIREO_MAX_MONITORS 8
 
 #define VIREO_MAX_DEVICES 64
+#define VIREO_MAX_DRIVES  64
 
 typedef enum { ACCEL_KVM, ACCEL_TCG } AccelType;
 
@@ -49,6 +50,18 @@ typedef struct DeviceConfig {
     int n_props;
     char *loc; /* "-device ARG", for error messages */
 } DeviceConfig;
+
+/*
+ * One -drive, -hda..-hdd, -cdrom or positional disk image, in command-line order: the option
+ * text (QEMU's "drive" group, legacy syntax; its syntax and id checked by the parser). The
+ * sugar options give their file apart (file names may hold commas) with spec "index=N,media=..".
+ * system/blockdev.c opens them at start-up.
+ */
+typedef struct DriveConfig {
+    char *spec;
+    char *file; /* -hdX/-cdrom/positional: the image, or NULL */
+    char *loc;  /* "-drive ARG", "-hda FILE", or the positional FILE */
+} DriveConfig;
 
 typedef struct VireoConfig {
     /* -accel / -enable-kvm / -machine accel=a:b: tried in order */
@@ -92,6 +105,13 @@ typedef struct VireoConfig {
     /* -global DRIVER.PROP=VALUE (or driver=,property=,value=), in order */
     char **global_drivers, **global_props, **global_values;
     int n_globals;
+    /* -drive and its sugar, -blockdev (checked against the schema), -snapshot */
+    DriveConfig drives[VIREO_MAX_DRIVES];
+    int n_drives;
+    char *blockdevs[VIREO_MAX_DRIVES];
+    char *blockdev_locs[VIREO_MAX_DRIVES];
+    int n_blockdevs;
+    bool snapshot;
 } VireoConfig;
 
 /*

@@ -12,5 +12,7 @@ extern const char *error_location;
 void error_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void error_vreport(const char *fmt, va_list ap);
+/* error_report("%s", msg) with the location "LOC: " in front (no prefix for NULL). */
+void error_report_at(const char *loc, const char *msg);
 
 #endif

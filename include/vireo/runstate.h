@@ -19,6 +19,7 @@ typedef enum {
     RUN_STATE_SHUTDOWN, /* guest powered off under -no-shutdown */
     RUN_STATE_GUEST_PANICKED,
     RUN_STATE_INTERNAL_ERROR,
+    RUN_STATE_IO_ERROR, /* a disk's werror/rerror=stop stopped it; cont retries */
 } RunState;
 
 /*

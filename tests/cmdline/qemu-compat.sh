@@ -221,7 +221,6 @@ check bad/accel-flag -accel kvm,foo
 check bad/accel-thread -accel tcg,thread=x
 check bad/accel-irqchip -accel kvm,kernel-irqchip=x
 check bad/kernel-machine-none -M none -kernel /nonexistent -append x
-check bad/image-missing /nonexistent/disk.img
 check bad/cpu-unknown -cpu foo
 check bad/cpu-empty -cpu ''
 check bad/cpu-host-tcg -cpu host

@@ -11,6 +11,7 @@ Results are printed as "ok NAME" / "FAIL NAME: why" lines for tests/run.sh.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -248,7 +249,7 @@ class Emu:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-        subprocess.run(["rm", "-rf", self.tmp])
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def normalize(msg):

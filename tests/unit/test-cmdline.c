@@ -266,7 +266,28 @@ static void test_misc(void)
     CHECK("invalid-after-version", parse(&c, "-version", "-foo", NULL) == -1);
     CHECK("missing-arg", parse(&c, "-m", NULL) == -1);
     CHECK("three-dashes", parse(&c, "---m", "1G", NULL) == -1);
-    CHECK("unsupported", parse(&c, "-drive", "file=x", NULL) == -1);
+    CHECK("unsupported", parse(&c, "-netdev", "user,id=n", NULL) == -1);
+
+    /* block options: kept as given for start-up (system/blockdev.c), checked as QEMU's parser */
+    CHECK("drive/kept", parse(&c, "-drive", "file=a,,b.img,if=none", "-hdb", "x,y.img", "-cdrom",
+                              "cd.iso", "disk.img", "-snapshot", NULL) == 0 &&
+                            c.n_drives == 4 && streq(c.drives[0].spec, "file=a,,b.img,if=none") &&
+                            !c.drives[0].file && streq(c.drives[1].spec, "index=1,media=disk") &&
+                            streq(c.drives[1].file, "x,y.img") &&
+                            streq(c.drives[2].spec, "index=2,media=cdrom") &&
+                            streq(c.drives[3].spec, "index=0,media=disk") &&
+                            streq(c.drives[3].loc, "disk.img") && c.snapshot);
+    vireo_config_free(&c);
+    CHECK("drive/bad-id", parse(&c, "-drive", "file=x,id=1x", NULL) == -1);
+    CHECK("blockdev/kept",
+          parse(&c, "-blockdev", "driver=file,filename=x,node-name=n", NULL) == 0 &&
+              c.n_blockdevs == 1 &&
+              streq(c.blockdev_locs[0], "-blockdev driver=file,filename=x,"
+                                        "node-name=n"));
+    vireo_config_free(&c);
+    CHECK("blockdev/schema", parse(&c, "-blockdev", "driver=file", NULL) == -1);
+    CHECK("blockdev/json",
+          parse(&c, "-blockdev", "{\"driver\":\"file\",\"filename\":1}", NULL) == -1);
 }
 
 int main(int argc, char **argv)

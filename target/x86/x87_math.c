@@ -6,9 +6,12 @@
  * The model is QEMU 7.2's TCG, the machine Vireo emulates:
  * - FSIN, FCOS, FSINCOS, FPTAN: the operand is rounded to double precision under the rounding
  *   control; beyond +-2^63 (infinities included) C2 is set and nothing else changes; otherwise
- *   the double function's value rounded to nearest double (QEMU calls the host's libm, which
- *   rounds correctly but for rare ties far below an ulp) becomes the result, exactly. C2 is
- *   cleared; no exception flag is raised (not even for a signalling NaN), C0, C1 and C3 stay.
+ *   the double function's value correctly rounded to the nearest double, widened under the
+ *   precision control, is the result. (QEMU calls the host's libm there; glibc's sin, cos and
+ *   tan nearly always round correctly, now and then they are off by up to about 0.55 ulp, and
+ *   which cases depends on the glibc and the variant the host CPU selects: QEMU's last double
+ *   bit then differs from Vireo's.) C2 is cleared; no exception flag is raised (not even for a
+ *   signalling NaN), C0, C1 and C3 stay.
  * - F2XM1, FYL2X, FYL2XP1, FPATAN: the mathematical value rounded once to the 64-bit significand
  *   under the rounding control (precision control does not apply), always inexact unless the
  *   result is exact by the instruction's definition (zeros, F2XM1 of +-1, FYL2X of a power of

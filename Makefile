@@ -90,12 +90,16 @@ check-asan:
 bench: all
 	bench/run.sh
 
+# The x87 instructions of x87.S on random operands beside QEMU 7.2 (not part of the tests).
+x87-random: all
+	tests/tcg/x87-random.py $(or $(SEED),1) $(or $(ROUNDS),4)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan bench format clean
+.PHONY: all check check-asan bench x87-random format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
 -include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d

@@ -14,6 +14,10 @@
 #   pciutils.tar           pciutils' lspci and setpci with their libraries (libpci3, libudev1 from
 #                          their packages, the rest from the host's Debian) and pci.ids, laid out
 #                          to be unpacked at the root of a busybox initramfs (tests/tcg/pci-guest.sh)
+#   virtio-modules.tar     the cloud kernel's virtio drivers (pci, blk, scsi + sd/sr, net, balloon,
+#                          rng, console) and what they need, as lib/modules/*.ko with
+#                          lib/modules/order (insmod order), to unpack at the root of a busybox
+#                          initramfs: `for m in $(cat /lib/modules/order); do insmod ...; done`
 #   VERSIONS               which packages these came from
 # Re-running is a no-op when the cache is complete (the kernel versions stay pinned to what was
 # fetched); `scripts/guests.sh --refresh` resolves the metapackages again and rebuilds everything.
@@ -25,13 +29,13 @@ for a in "$@"; do
     case "$a" in
     --refresh) refresh=1 ;;
     --print-dir) echo "$CACHE"; exit 0 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "guests.sh: unknown option '$a'" >&2; exit 2 ;;
     esac
 done
 # Bump when the initramfs contents change, so existing caches get rebuilt.
-FORMAT=7
-ARTIFACTS="vmlinuz-cloud vmlinuz-generic test-initrd.cpio.gz outer-initrd.cpio.gz busybox pciutils.tar VERSIONS"
+FORMAT=8
+ARTIFACTS="vmlinuz-cloud vmlinuz-generic test-initrd.cpio.gz outer-initrd.cpio.gz busybox pciutils.tar virtio-modules.tar VERSIONS"
 
 complete() {
     local f
@@ -141,6 +145,25 @@ for l in $(LD_LIBRARY_PATH=$pcilibs ldd "$p/bin/lspci" | awk '/=>/ {print $3}');
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$p/lib64/"
 (cd "$p" && tar -cf "$work/pciutils.tar" --owner=0 --group=0 .)
+
+# --- virtio-modules.tar: the cloud kernel's virtio drivers in insmod order ---
+kc=$work/x/$pkg_cloud
+kcver=$(ls "$kc/lib/modules")
+depmod -b "$kc" "$kcver"
+v=$work/vmods
+mkdir -p "$v/lib/modules"
+: >"$work/vmodlist"
+for top in virtio_pci virtio_blk virtio_scsi sd_mod sr_mod virtio_net virtio_balloon virtio_rng \
+    virtio_console; do
+    modprobe -d "$kc" -S "$kcver" --show-depends "$top" |
+        awk '$1 == "insmod" {print $2}' >>"$work/vmodlist"
+done
+awk '!seen[$0]++' "$work/vmodlist" | while read -r ko; do
+    case "$ko" in *.ko) ;; *) echo "guests.sh: unsupported module format $ko" >&2; exit 1 ;; esac
+    cp "$ko" "$v/lib/modules/"
+    echo "${ko##*/}" >>"$v/lib/modules/order"
+done
+(cd "$v" && tar -cf "$work/virtio-modules.tar" --owner=0 --group=0 .)
 
 # --- inner guest: test-initrd.cpio.gz ---
 r=$work/inner
@@ -260,13 +283,15 @@ rm -f "$CACHE/VERSIONS"
 cp "$kcloud" "$CACHE/vmlinuz-cloud"
 cp "$kgen" "$CACHE/vmlinuz-generic"
 cp "$bb" "$CACHE/busybox"
-mv "$work/test-initrd.cpio.gz" "$work/outer-initrd.cpio.gz" "$work/pciutils.tar" "$CACHE/"
+mv "$work/test-initrd.cpio.gz" "$work/outer-initrd.cpio.gz" "$work/pciutils.tar" \
+    "$work/virtio-modules.tar" "$CACHE/"
 {
     echo "format=$FORMAT"
     echo "cloud=$pkg_cloud"
     echo "generic=$pkg_gen"
     cat "$work/versions"
     echo "outer-modules=$(tr '\n' ' ' <"$r/lib/modules/order" | sed 's/ $//')"
+    echo "virtio-modules=$(tr '\n' ' ' <"$v/lib/modules/order" | sed 's/ $//')"
 } >"$work/VERSIONS"
 mv "$work/VERSIONS" "$CACHE/VERSIONS"
 show

@@ -30,7 +30,7 @@ DriveInterface drive_interfaces[IF_COUNT] = {
     [IF_PFLASH] = {"pflash", 0, 1, NULL, "Vireo has no flash memory for firmware yet"},
     [IF_MTD] = {"mtd", 0, -1, NULL, NULL},
     [IF_SD] = {"sd", 0, -1, NULL, NULL},
-    [IF_VIRTIO] = {"virtio", 0, 1, NULL, "Vireo has no virtio-blk-pci device yet"},
+    [IF_VIRTIO] = {"virtio", 0, 1, "virtio-blk-pci", NULL},
     [IF_XEN] = {"xen", 0, -1, NULL, NULL},
 };
 

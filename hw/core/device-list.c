@@ -12,6 +12,7 @@ extern const DeviceInfo piix3_ide_info;
 extern const DeviceInfo piix4_pm_info;
 extern const DeviceInfo isa_debug_exit_info;
 extern const DeviceInfo edu_info;
+extern const DeviceInfo virtio_blk_pci_info;
 extern const DeviceInfo isa_serial_info;
 extern const DeviceInfo mc146818rtc_info;
 extern const DeviceInfo i8042_info;
@@ -23,6 +24,7 @@ const DeviceInfo *const device_infos[] = {
     &piix4_pm_info,
     &isa_debug_exit_info,
     &edu_info,
+    &virtio_blk_pci_info,
     &isa_serial_info,
     &mc146818rtc_info,
     &i8042_info,

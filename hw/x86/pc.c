@@ -9,6 +9,7 @@
 #include <string.h>
 #include "vireo/accel.h"
 #include "vireo/acpi.h"
+#include "vireo/blockdev.h"
 #include <glib.h>
 #include "vireo/device.h"
 #include "vireo/devices.h"
@@ -49,18 +50,50 @@ static void port_f0_write(void *opaque, uint64_t addr, uint64_t val, unsigned si
 static const IOOps port_f0_ops = {.read = port_f0_read, .write = port_f0_write};
 
 /* -device, in command-line order (the parser checked what it could): QEMU's messages. */
+static int create_cli_device(const DeviceConfig *d)
+{
+    char *err = NULL;
+    if (!device_create_from_config(d, false, &err)) {
+        error_report("%s: %s", d->loc, err);
+        g_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The devices -drive implies ("-device virtio-blk-pci,drive=ID" for if=virtio): QEMU appends
+ * them to its key=value -device list, so they come after those and before the JSON forms;
+ * their errors name the -drive.
+ */
+static int create_drive_devices(void)
+{
+    int n;
+    const DriveDevice *dd = drive_implied_devices(&n);
+    for (int i = 0; i < n; i++) {
+        char *key = (char *)"drive", *val = dd[i].dinfo->id;
+        DeviceConfig d = {.driver = (char *)dd[i].driver, .prop_keys = &key, .prop_values = &val,
+                          .n_props = 1, .loc = dd[i].dinfo->loc};
+        if (create_cli_device(&d) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int create_cli_devices(const VireoConfig *cfg)
 {
-    /* key=value devices first, then the JSON ones, as QEMU creates them */
-    for (int k = 0; k < 2 * cfg->n_devices; k++) {
-        const DeviceConfig *d = &cfg->devices[k % cfg->n_devices];
-        if (d->json != (k >= cfg->n_devices)) {
-            continue;
+    /* key=value devices first, then the drives' devices, then the JSON ones, as QEMU */
+    for (int i = 0; i < cfg->n_devices; i++) {
+        if (!cfg->devices[i].json && create_cli_device(&cfg->devices[i]) < 0) {
+            return -1;
         }
-        char *err = NULL;
-        if (!device_create_from_config(d, false, &err)) {
-            error_report("%s: %s", d->loc, err);
-            g_free(err);
+    }
+    if (create_drive_devices() < 0) {
+        return -1;
+    }
+    for (int i = 0; i < cfg->n_devices; i++) {
+        if (cfg->devices[i].json && create_cli_device(&cfg->devices[i]) < 0) {
             return -1;
         }
     }
@@ -104,6 +137,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         error_report("out of memory");
         return -1;
     }
+    machine_set_smp_cpus(cpus.present);
     if (ram_alloc_pc(cfg->ram_size, PC_LOWMEM_LIMIT) < 0) {
         return -1;
     }

@@ -142,16 +142,20 @@ run_check run/global-unused -global isa-debug-exit.iobase=0xf4
 run_check run/romfile-missing -device edu,romfile=/nonexistent
 run_check run/slots-full -device edu,addr=2 $(for s in $(seq 3 31); do printf -- '-device edu,addr=%x ' $s; done) -device edu
 
-# stdout of the help forms
-printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
-    timeout 20 "$QEMU" -qmp stdio -display none -device isa-debug-exit,help 2>/dev/null |
-    grep -v '^{' >"$tmp/qemu.help"
-"$PARSE" --parse -device isa-debug-exit,help >"$tmp/vireo.help" 2>/dev/null </dev/null
-if cmp -s "$tmp/qemu.help" "$tmp/vireo.help"; then
-    ok device/help-text
-else
-    fail device/help-text "$(diff "$tmp/qemu.help" "$tmp/vireo.help" | head -c 400)"
-fi
+# stdout of the help forms (virtio-blk-pci: its own, the transport's and the PCI properties)
+for drv in isa-debug-exit virtio-blk-pci; do
+    printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+        timeout 20 "$QEMU" -qmp stdio -display none -device $drv,help 2>/dev/null |
+        grep -v '^{' >"$tmp/qemu.help"
+    "$PARSE" --parse -device $drv,help >"$tmp/vireo.help" 2>/dev/null </dev/null
+    n=help-text
+    [ $drv = isa-debug-exit ] || n=help-text-$drv
+    if cmp -s "$tmp/qemu.help" "$tmp/vireo.help"; then
+        ok device/$n
+    else
+        fail device/$n "$(diff "$tmp/qemu.help" "$tmp/vireo.help" | head -c 400)"
+    fi
+done
 # -device help: every line Vireo prints is QEMU's, in QEMU's order (QEMU lists more devices)
 "$PARSE" --parse -device help >"$tmp/vireo.list" 2>/dev/null </dev/null
 "$QEMU" -device help >"$tmp/qemu.list" 2>/dev/null

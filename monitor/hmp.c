@@ -153,6 +153,13 @@ static void info_qtree(Monitor *mon, char **argv)
                       "      sci-irq = 9 (0x9)\n");
 }
 
+static void info_vnc(Monitor *mon, char **argv)
+{
+    char *t = vnc_info_text();
+    monitor_puts(mon, t);
+    g_free(t);
+}
+
 static const HmpCmd info_cmds[] = {
     {"block", "[-n] [-v] [device]", "show info of one block device or all block devices",
      hmp_info_block},
@@ -169,6 +176,7 @@ static const HmpCmd info_cmds[] = {
     {"status", "", "show the current VM status (running|paused)", info_status},
     {"uuid", "", "show the current VM UUID", info_uuid},
     {"version", "", "show the version of QEMU", info_version},
+    {"vnc", "", "show the vnc server status", info_vnc},
     {NULL},
 };
 
@@ -280,8 +288,84 @@ static void hmp_screendump(Monitor *mon, char **argv)
     g_free(e);
 }
 
+static void hmp_change(Monitor *mon, char **argv)
+{
+    if (!argv[0] || !argv[1]) {
+        monitor_puts(mon, "change: block device name expected\n"
+                          "Try \"help change\" for more information\n");
+        return;
+    }
+    if (strcmp(argv[0], "vnc") != 0) {
+        monitor_printf(mon, "Error: Device '%s' not found\n", argv[0]);
+        return;
+    }
+    if (strcmp(argv[1], "password") != 0) {
+        monitor_puts(mon, "Expected 'password' after 'vnc'\n");
+        return;
+    }
+    if (!argv[2]) {
+        monitor_puts(mon, "terminal does not support password prompting\n");
+        return;
+    }
+    char *hint = NULL;
+    if (!vnc_set_password(NULL, argv[2], &hint)) {
+        if (hint) {
+            monitor_printf(mon, "%s\n", hint);
+        }
+        print_error(mon, "Could not set password");
+    }
+    g_free(hint);
+}
+
+static void hmp_set_password(Monitor *mon, char **argv)
+{
+    if (!argv[0] || !argv[1]) {
+        monitor_printf(mon, "set_password: %s expected\n"
+                            "Try \"help set_password\" for more information\n",
+                       argv[0] ? "password" : "protocol");
+        return;
+    }
+    if (strcmp(argv[0], "vnc") != 0) {
+        print_error(mon, strcmp(argv[0], "spice") ? "Invalid parameter 'protocol'"
+                                                  : "SPICE is not in use");
+        return;
+    }
+    char *hint = NULL;
+    if (!vnc_set_password(NULL, argv[1], &hint)) {
+        if (hint) {
+            monitor_printf(mon, "%s\n", hint);
+        }
+        print_error(mon, "Could not set password");
+    }
+    g_free(hint);
+}
+
+static void hmp_expire_password(Monitor *mon, char **argv)
+{
+    if (!argv[0] || !argv[1]) {
+        monitor_printf(mon, "expire_password: %s expected\n"
+                            "Try \"help expire_password\" for more information\n",
+                       argv[0] ? "time" : "protocol");
+        return;
+    }
+    if (strcmp(argv[0], "vnc") != 0) {
+        print_error(mon, strcmp(argv[0], "spice") ? "Invalid parameter 'protocol'"
+                                                  : "SPICE is not in use");
+        return;
+    }
+    char *e = NULL;
+    if (!vnc_expire_password(NULL, argv[1], &e)) {
+        print_error(mon, e);
+    }
+    g_free(e);
+}
+
 static const HmpCmd cmds[] = {
+    {"change", "device [-f] filename [format [read-only-mode]]",
+     "change a removable medium, optional format, use -f to force the operation", hmp_change},
     {"cont|c", "", "resume emulation", hmp_cont},
+    {"expire_password", "protocol time [-d display]",
+     "set spice/vnc password expire-time", hmp_expire_password},
     {"help|?", "[cmd]", "show the help", hmp_help},
     {"info", "[subcommand]", "show various information about the system state", hmp_info},
     {"quit|q", "", "quit the emulator", hmp_quit},
@@ -289,6 +373,8 @@ static const HmpCmd cmds[] = {
      "save screen from head 'head' of display device 'device'in specified format 'format' as "
      "image 'filename'.Currently only 'png' and 'ppm' formats are supported.",
      hmp_screendump},
+    {"set_password", "protocol password [-d display] [action-if-connected]",
+     "set spice/vnc password", hmp_set_password},
     {"stop|s", "", "stop emulation", hmp_stop},
     {"system_powerdown", "", "send system power down event", hmp_system_powerdown},
     {"system_reset", "", "reset the system", hmp_system_reset},

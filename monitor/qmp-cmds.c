@@ -411,6 +411,69 @@ static QJ *cmd_screendump(Monitor *mon, const QJ *args, QmpError *err)
     return NULL;
 }
 
+static const char *const password_protocol_values[] = {"vnc", "spice", NULL};
+static const char *const set_password_action_values[] = {"keep", "fail", "disconnect", NULL};
+
+static QJ *cmd_query_vnc(Monitor *mon, const QJ *args, QmpError *err)
+{
+    return vnc_query();
+}
+
+static QJ *cmd_query_vnc_servers(Monitor *mon, const QJ *args, QmpError *err)
+{
+    return vnc_query_servers();
+}
+
+static bool vnc_protocol(const QJ *args, QmpError *err)
+{
+    if (strcmp(qj_get_str(args, "protocol"), "vnc") != 0) {
+        qmp_error(err, "DeviceNotActive", "SPICE is not in use");
+        return false;
+    }
+    return true;
+}
+
+static QJ *cmd_set_password(Monitor *mon, const QJ *args, QmpError *err)
+{
+    if (!vnc_protocol(args, err)) {
+        return NULL;
+    }
+    const char *connected = qj_get_str(args, "connected");
+    if (connected && strcmp(connected, "keep") != 0) {
+        qmp_error(err, "GenericError", "Invalid parameter 'connected'");
+        return NULL;
+    }
+    char *hint = NULL;
+    if (!vnc_set_password(qj_get_str(args, "display"), qj_get_str(args, "password"), &hint)) {
+        qmp_error(err, "GenericError", "Could not set password");
+    }
+    g_free(hint);
+    return NULL;
+}
+
+static QJ *cmd_change_vnc_password(Monitor *mon, const QJ *args, QmpError *err)
+{
+    char *hint = NULL;
+    if (!vnc_set_password(NULL, qj_get_str(args, "password"), &hint)) {
+        qmp_error(err, "GenericError", "Could not set password");
+    }
+    g_free(hint);
+    return NULL;
+}
+
+static QJ *cmd_expire_password(Monitor *mon, const QJ *args, QmpError *err)
+{
+    if (!vnc_protocol(args, err)) {
+        return NULL;
+    }
+    char *e = NULL;
+    if (!vnc_expire_password(qj_get_str(args, "display"), qj_get_str(args, "time"), &e)) {
+        qmp_error(err, "GenericError", "%s", e);
+        g_free(e);
+    }
+    return NULL;
+}
+
 static QJ *cmd_empty_list(Monitor *mon, const QJ *args, QmpError *err)
 {
     return qj_array();
@@ -449,6 +512,24 @@ static const QmpArg screendump_args[] = {
     {NULL},
 };
 
+static const QmpArg set_password_args[] = {
+    {"protocol", QARG_ENUM, false, password_protocol_values},
+    {"password", QARG_STR, false, NULL},
+    {"connected", QARG_ENUM, true, set_password_action_values},
+    {"display", QARG_STR, true, NULL},
+    {NULL},
+};
+static const QmpArg expire_password_args[] = {
+    {"protocol", QARG_ENUM, false, password_protocol_values},
+    {"time", QARG_STR, false, NULL},
+    {"display", QARG_STR, true, NULL},
+    {NULL},
+};
+static const QmpArg change_vnc_password_args[] = {
+    {"password", QARG_STR, false, NULL},
+    {NULL},
+};
+
 static const QmpCommand commands[] = {
     {"qmp_capabilities", cmd_qmp_capabilities, capabilities_args, "{}"},
     {"query-version", cmd_query_version, no_args, "VersionInfo"},
@@ -470,6 +551,11 @@ static const QmpCommand commands[] = {
     {"ringbuf-write", cmd_ringbuf_write, ringbuf_write_args, "{}"},
     {"ringbuf-read", cmd_ringbuf_read, ringbuf_read_args, "str"},
     {"screendump", cmd_screendump, screendump_args, "{}"},
+    {"query-vnc", cmd_query_vnc, no_args, "VncInfo"},
+    {"query-vnc-servers", cmd_query_vnc_servers, no_args, "[VncInfo2]"},
+    {"set_password", cmd_set_password, set_password_args, "{}"},
+    {"expire_password", cmd_expire_password, expire_password_args, "{}"},
+    {"change-vnc-password", cmd_change_vnc_password, change_vnc_password_args, "{}"},
     /* What a management tool's probe asks for; Vireo has none of these things yet. */
     {"query-qmp-schema", cmd_empty_list, no_args, "[SchemaInfo]"},
     {"query-jobs", cmd_empty_list, no_args, "[JobInfo]"},

@@ -23,6 +23,7 @@
 #include "vireo/qjson.h"
 #include "vireo/error.h"
 #include "vireo/qemu-opts.h"
+#include "vireo/ui.h"
 
 #define DEFAULT_RAM_SIZE (128ULL << 20)
 #define RAM_ALIGN        8192
@@ -45,6 +46,7 @@ typedef enum {
     OPT_SERIAL,
     OPT_NOGRAPHIC,
     OPT_DISPLAY,
+    OPT_VNC,
     OPT_NO_REBOOT,
     OPT_NO_SHUTDOWN,
     OPT_S,
@@ -194,7 +196,7 @@ static const OptDesc options[] = {
     {"usbdevice", true, OPT_UNSUPPORTED},
     {"vga", true, OPT_UNSUPPORTED},
     {"virtfs", true, OPT_UNSUPPORTED},
-    {"vnc", true, OPT_UNSUPPORTED},
+    {"vnc", true, OPT_VNC},
     {"watchdog-action", true, OPT_UNSUPPORTED},
     {"win2k-hack", false, OPT_UNSUPPORTED},
     {"xen-attach", false, OPT_UNSUPPORTED},
@@ -562,8 +564,15 @@ static int handle_display(CmdLine *cl, const char *arg, const char *loc)
             error_at(loc, "VNC requires a display argument vnc=<display>");
             return -1;
         }
+        char *verr = NULL;
+        if (!vnc_check_opts(arg + 4, &verr)) {
+            error_at(loc, "%s", verr);
+            g_free(verr);
+            return -1;
+        }
         o = qopts_new("display");
         qopts_set(o, "type", "vnc");
+        qopts_set(o, "vnc", arg + 4);
     } else {
         o = qopts_parse("display", arg, loc, "type", QOPTS_KEYVAL, &err);
         if (!o) {
@@ -948,6 +957,15 @@ static bool apply_display(const CmdLine *cl, VireoConfig *cfg)
         return true;
     }
     const char *type = qopts_get(cl->display, "type");
+    if (strcmp(type, "vnc") == 0) {
+        /* -display vnc=ARG: -vnc ARG without a local display */
+        g_free(cfg->vnc);
+        g_free(cfg->vnc_loc);
+        cfg->vnc = g_strdup(qopts_get(cl->display, "vnc"));
+        cfg->vnc_loc = g_strdup(cl->display_arg);
+        cfg->display_none = true;
+        return true;
+    }
     if (strcmp(type, "none") != 0) {
         error_report("Display '%s' is not available.", type);
         return false;
@@ -1361,6 +1379,20 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_NOGRAPHIC:
             cfg->nographic = true;
             break;
+        case OPT_VNC: {
+            char *verr = NULL;
+            if (!vnc_check_opts(arg, &verr)) {
+                error_at(loc, "%s", verr);
+                g_free(verr);
+                r = -1;
+                break;
+            }
+            g_free(cfg->vnc);
+            g_free(cfg->vnc_loc);
+            cfg->vnc = g_strdup(arg);
+            cfg->vnc_loc = g_strdup(loc);
+            break;
+        }
         case OPT_DISPLAY:
             r = handle_display(cl, arg, loc);
             if (r == 0) {
@@ -1586,6 +1618,8 @@ void vireo_config_free(VireoConfig *cfg)
         g_free(cfg->mons[i].loc);
     }
     g_free(cfg->uuid);
+    g_free(cfg->vnc);
+    g_free(cfg->vnc_loc);
     g_free(cfg->pidfile);
     for (int i = 0; i < cfg->n_globals; i++) {
         g_free(cfg->global_drivers[i]);

@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "vireo/ui.h"
 #include "vireo/accel.h"
 #include "vireo/blockdev.h"
 #include "vireo/chardev.h"
@@ -325,10 +326,17 @@ int main(int argc, char **argv)
         exit_status = 1;
         goto out;
     }
+    if (cfg.vnc && !vnc_display_init(cfg.vnc, cfg.name, &err)) {
+        error_report("%s: %s", cfg.vnc_loc, err);
+        g_free(err);
+        exit_status = 1;
+        goto out;
+    }
     chardev_muxes_realized();
     daemon_ready();
     g_main_loop_run(loop);
 out:
+    vnc_display_cleanup();
     vm_teardown();
     blockdev_close_all();
     monitor_free_all();

@@ -94,6 +94,15 @@ static VConsole *console_alloc(bool graphic, const char *label, int head)
     }
     /* the active console is the first graphic one, else the first text one */
     active_index = 0;
+    /* listeners that had nothing to show (no console yet, or a machine reset freed theirs)
+     * get the active console at the next delivery */
+    for (DisplayListener *dl = listeners; dl; dl = dl->next) {
+        if (!dl->con) {
+            dl->con = consoles[0];
+            consoles[0]->switched = true;
+            wake_main();
+        }
+    }
     return con;
 }
 
@@ -341,6 +350,8 @@ static void refresh_tick(void *opaque)
         }
     }
     if (busy) {
+        /* changes made while nobody listened (or before a wake was possible) go out now */
+        wake_main();
         interval_ms = REFRESH_BASE_MS;
     } else if (interval_ms < REFRESH_MAX_MS) {
         interval_ms += REFRESH_INC_MS;

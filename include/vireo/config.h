@@ -83,6 +83,7 @@ typedef struct VireoConfig {
     bool serial_given; /* at least one -serial on the command line */
     bool nographic;
     bool display_none;
+    char *vnc, *vnc_loc; /* -vnc ARG (or -display vnc=ARG) and where it was given */
     bool no_reboot;
     bool no_shutdown;
     bool start_paused; /* -S */

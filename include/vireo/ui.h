@@ -6,7 +6,9 @@
 #define VIREO_UI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include "vireo/qjson.h"
 
 /*
  * QMP/HMP screendump (ui/screendump.c), WITHOUT the lock: console 0, or the console of display
@@ -15,5 +17,28 @@
  */
 bool console_screendump(const char *filename, const char *device, bool has_head, int64_t head,
                         bool png, const char **errclass, char **errp);
+
+/* ---- VNC (ui/vnc.c) ---- */
+
+/* Check a -vnc argument (also -display vnc=ARG); false with *errp in QEMU's words. */
+bool vnc_check_opts(const char *arg, char **errp);
+/* Start the server (main thread, without the lock, after the machine is built); guest_name
+ * from -name (the desktop name becomes "QEMU (name)"). */
+bool vnc_display_init(const char *arg, const char *guest_name, char **errp);
+void vnc_display_cleanup(void);
+/* query-vnc's VncInfo and query-vnc-servers' list, as QEMU 7.2's. */
+QJ *vnc_query(void);
+QJ *vnc_query_servers(void);
+/* HMP info vnc. */
+char *vnc_info_text(void);
+/* set_password / change-vnc-password: false when there is no VNC server or it has no
+ * password auth (*hint then says so, for HMP). */
+bool vnc_set_password(const char *display, const char *password, char **hint);
+/* display: the VNC server id (NULL: the default one).
+ * expire_password: "now", "never", "+SECONDS" or an absolute time in seconds. */
+bool vnc_expire_password(const char *display, const char *when, char **errp);
+/* Tests: connected clients, and the longest output queue of any of them in bytes. */
+int vnc_client_count(void);
+size_t vnc_client_queued_max(void);
 
 #endif

@@ -237,6 +237,14 @@ check bad/display-unknown -display foo
 check bad/display-empty -display ''
 check bad/display-none-prop -display none,foo=1
 check bad/display-vnc-noarg -display vnc
+check bad/display-vnc-nan -display vnc=:x
+check bad/vnc-no-port -vnc foo
+check bad/vnc-port-nan -vnc :x
+check bad/vnc-param -vnc :0,bogus=1
+check bad/vnc-port-range -vnc :99999
+check bad/vnc-to -vnc :1,to=x
+check bad/vnc-share -vnc 127.0.0.1:5,share=bad
+check bad/vnc-password -vnc :1,password=maybe
 check bad/display-gl -display none,gl=on
 
 # --- help, version: exit status only (the lists are Vireo's own) -----------------------------

@@ -90,3 +90,30 @@ bool console_screendump(const char *filename, const char *device, bool has_head,
     *errp = g_strdup("There is no console to take a screendump from");
     return false;
 }
+
+QJ *vnc_query(void)
+{
+    return qj_set_bool(qj_object(), "enabled", false);
+}
+
+QJ *vnc_query_servers(void)
+{
+    return qj_array();
+}
+
+char *vnc_info_text(void)
+{
+    return g_strdup("None\n");
+}
+
+bool vnc_set_password(const char *display, const char *password, char **hint)
+{
+    *hint = NULL;
+    return false;
+}
+
+bool vnc_expire_password(const char *display, const char *when, char **errp)
+{
+    *errp = g_strdup("Could not set password expire time");
+    return false;
+}

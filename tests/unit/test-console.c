@@ -165,6 +165,46 @@ static void test_console(void)
     console_reset_all();
     vireo_unlock();
     CHECK("console/reset", console_count() == 0 && console_active() == NULL);
+
+    /* a listener that came before any console (or outlived a machine reset) gets the next */
+    Rec late = {.dl.ops = &rec_ops};
+    display_listener_register(&late.dl, NULL);
+    CHECK("console/listener-without-console", late.dl.con == NULL && late.switches == 0);
+    FakeDev dev2 = {0};
+    vireo_lock();
+    dev2.con = console_new_graphic("vga", 0, &fake_ops, &dev2);
+    vireo_unlock();
+    console_deliver_now();
+    CHECK("console/late-console-attached", late.dl.con == dev2.con && !strcmp(late.log, "S640x480;"));
+    display_listener_unregister(&late.dl);
+    vireo_lock();
+    console_reset_all();
+    vireo_unlock();
+
+    /* a change made while nobody watched reaches a later listener: the tick wakes the main
+     * loop for it */
+    FakeDev dev3 = {0};
+    for (int i = 0; i < 10; i++) {
+        g_main_context_iteration(NULL, FALSE); /* nothing left from before */
+    }
+    vireo_lock();
+    dev3.con = console_new_graphic("vga", 0, &fake_ops, &dev3);
+    console_dirty(dev3.con, 1, 2, 3, 4);
+    vireo_unlock();
+    late.log[0] = 0;
+    display_listener_register(&late.dl, NULL);
+    late.log[0] = 0;
+    vireo_lock();
+    console_tick_now();
+    vireo_unlock();
+    for (int i = 0; i < 10; i++) {
+        g_main_context_iteration(NULL, FALSE);
+    }
+    CHECK("console/tick-wakes-main-loop", !strcmp(late.log, "U1,2,3,4;"));
+    display_listener_unregister(&late.dl);
+    vireo_lock();
+    console_reset_all();
+    vireo_unlock();
 }
 
 /* ---- screendump ---- */

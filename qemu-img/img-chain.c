@@ -32,6 +32,35 @@ void img_progress_end(bool on)
     }
 }
 
+void img_progress_init(ImgProgress *p, bool on, float min_skip)
+{
+    *p = (ImgProgress){.on = on, .min_skip = min_skip};
+}
+
+void img_progress_step(ImgProgress *p, float delta, int max)
+{
+    /* float arithmetic throughout, as QEMU's: the printed roundings depend on it */
+    float cur = max == 0 ? delta : p->current + delta / 100 * max;
+    if (cur > 100) {
+        cur = 100;
+    }
+    p->current = cur;
+    if (cur > p->last_print + p->min_skip || cur == 100 || cur == 0) {
+        p->last_print = cur;
+        if (p->on) {
+            printf("    (%3.2f/100%%)\r", cur);
+            fflush(stdout);
+        }
+    }
+}
+
+void img_progress_done(ImgProgress *p)
+{
+    if (p->on) {
+        printf("\n"); /* not flushed: QEMU's reaches a pipe after its error messages */
+    }
+}
+
 static bool same_file(const char *a, const char *b)
 {
     if (!strcmp(a, b)) {
@@ -58,6 +87,124 @@ static BlockDriverState *find_backing_image(BlockDriverState *bs, const char *na
 }
 
 /* ---- commit ---- */
+
+/*
+ * QEMU commits through a mirror job: its progress counts the bytes of a dirty bitmap (granules
+ * of the base's cluster size, 4 KiB to 64 KiB) set where a layer above the base allocates, and
+ * advances by each copy (data: at most 1 MiB) or zeroing operation. The pieces and the bytes each
+ * one accounts are planned here, so that the meter shows QEMU's values.
+ */
+typedef struct CommitPiece {
+    uint64_t end, done; /* offset where the piece ends; bytes accounted up to it */
+} CommitPiece;
+
+#define MIRROR_MAX_IO (1u << 20)
+#define MIRROR_BUF (16u << 20)
+
+static GArray *commit_plan(BlockDriverState *bs, BlockDriverState *base_ro,
+                           BlockDriverState *base, uint64_t len, uint64_t *ptotal)
+{
+    BlockDriverInfo bdi;
+    uint64_t gran = 65536;
+    if (bdrv_get_info(base, &bdi) == 0 && bdi.cluster_size > 0) {
+        gran = MIN(65536, MAX(4096, (uint64_t)bdi.cluster_size));
+    }
+    /* dirty runs, granule-aligned and merged */
+    GArray *runs = g_array_new(false, false, sizeof(uint64_t) * 2);
+    for (uint64_t off = 0; off < len;) {
+        uint64_t pnum = 0;
+        int depth = 0;
+        int ret = bdrv_is_allocated_above(bs, base_ro, off, len - off, &pnum, &depth);
+        if (ret < 0 || !pnum) {
+            break;
+        }
+        if (ret) {
+            uint64_t r[2] = {off - off % gran, (off + pnum + gran - 1) / gran * gran};
+            uint64_t *last = runs->len ? &g_array_index(runs, uint64_t, 2 * (runs->len - 1)) : NULL;
+            if (last && r[0] <= last[1]) {
+                last[1] = MAX(last[1], r[1]);
+            } else {
+                g_array_append_val(runs, r);
+            }
+        }
+        off += pnum;
+    }
+    GArray *pieces = g_array_new(false, false, sizeof(CommitPiece));
+    uint64_t total = 0, done = 0;
+    for (guint i = 0; i < runs->len; i++) {
+        uint64_t *r = &g_array_index(runs, uint64_t, 2 * i);
+        total += r[1] - r[0];
+    }
+    /*
+     * QEMU issues the operations in offset order, up to 16 at once and 16 MiB of copy buffers;
+     * zeroing ones end at once (nothing to read), copies in the order they were issued.
+     */
+    GQueue copies = G_QUEUE_INIT;
+    uint64_t buf_used = 0;
+    for (guint i = 0; i < runs->len; i++) {
+        uint64_t *r = &g_array_index(runs, uint64_t, 2 * i);
+        for (uint64_t win = r[0]; win < r[1] && win < len;) {
+            /* one mirror iteration: at most a buffer's worth of contiguous dirty granules */
+            uint64_t win_end = MIN(r[1], win + MIRROR_BUF), off = win;
+            while (off < win_end && off < len) {
+                uint64_t io = win_end - off, pnum = 0;
+                int st = bdrv_block_status_above(bs, off, MIN(io, len - off), &pnum);
+                if (st >= 0) {
+                    io = pnum;
+                }
+                bool copy = st < 0 || (st & BDRV_BLOCK_DATA);
+                if (copy) {
+                    io = MIN(io, MIRROR_MAX_IO);
+                }
+                io -= io % gran;
+                if (io < gran) {
+                    io = gran;
+                }
+                io = MIN(io, len - off);
+                off += io;
+                while (copies.length &&
+                       (copies.length >= 16 || (copy && buf_used + io > MIRROR_BUF))) {
+                    uint64_t c = GPOINTER_TO_SIZE(g_queue_pop_head(&copies));
+                    buf_used -= c;
+                    done += c;
+                    CommitPiece pc = {off, done};
+                    g_array_append_val(pieces, pc);
+                }
+                if (copy) {
+                    g_queue_push_tail(&copies, GSIZE_TO_POINTER(io));
+                    buf_used += io;
+                } else {
+                    done += io;
+                    CommitPiece pc = {off, done};
+                    g_array_append_val(pieces, pc);
+                }
+            }
+            win = win_end;
+        }
+    }
+    while (copies.length) {
+        done += GPOINTER_TO_SIZE(g_queue_pop_head(&copies));
+        CommitPiece pc = {len, done};
+        g_array_append_val(pieces, pc);
+    }
+    g_array_free(runs, true);
+    *ptotal = total;
+    return pieces;
+}
+
+/* Steps of the meter for the pieces that end at or before `upto`. */
+static void commit_progress(ImgProgress *prog, GArray *plan, guint *next, uint64_t total,
+                            uint64_t upto)
+{
+    while (plan && *next < plan->len) {
+        CommitPiece *pc = &g_array_index(plan, CommitPiece, *next);
+        if (pc->end > upto) {
+            break;
+        }
+        img_progress_step(prog, (float)pc->done / (float)total * 100.f, 0);
+        (*next)++;
+    }
+}
 
 int img_commit(int argc, char **argv)
 {
@@ -130,7 +277,12 @@ int img_commit(int argc, char **argv)
     if (!bs) {
         return 1;
     }
-    img_progress(progress, 0.0);
+    ImgProgress prog;
+    img_progress_init(&prog, progress, 1.f);
+    img_progress_step(&prog, 0.f, 100);
+    GArray *plan = NULL;
+    guint plan_next = 0;
+    uint64_t plan_total = 0;
     BlockDriverState *base_ro = NULL, *base_bs = NULL;
     char *err = NULL;
     int ret = 0;
@@ -172,6 +324,9 @@ int img_commit(int argc, char **argv)
             goto done;
         }
     }
+    if (progress) {
+        plan = commit_plan(bs, base_ro, base_bs, (uint64_t)len, &plan_total);
+    }
     buf = g_malloc(CHAIN_BUF);
     for (uint64_t off = 0; off < (uint64_t)len;) {
         uint64_t n = MIN(CHAIN_BUF, (uint64_t)len - off), pnum;
@@ -209,8 +364,9 @@ int img_commit(int argc, char **argv)
             }
         }
         off += pnum;
-        img_progress(progress, (double)off * 100.0 / (double)len);
+        commit_progress(&prog, plan, &plan_next, plan_total, off);
     }
+    commit_progress(&prog, plan, &plan_next, plan_total, UINT64_MAX);
     ret = bdrv_flush(base_bs);
     if (ret < 0) {
         err = g_strdup_printf("%s", strerror(-ret));
@@ -218,6 +374,7 @@ int img_commit(int argc, char **argv)
     }
     bdrv_close(base_bs);
     base_bs = NULL;
+    img_progress_step(&prog, 100.f, 0);
     if (!drop) {
         ret = bdrv_make_empty(bs);
         if (ret < 0 && ret != -ENOTSUP) {
@@ -226,7 +383,10 @@ int img_commit(int argc, char **argv)
         }
     }
 done:
-    img_progress_end(progress);
+    img_progress_done(&prog);
+    if (plan) {
+        g_array_free(plan, true);
+    }
     g_free(buf);
     bdrv_close(base_bs);
     bdrv_close(bs);
@@ -331,31 +491,34 @@ int img_rebase(int argc, char **argv)
         out_baseimg = "";
     }
     const char *filename = argv[optind];
+    /* as QEMU: the meter starts before anything is opened; every later failure ends its line */
+    ImgProgress prog;
+    img_progress_init(&prog, progress, 2.0f);
+    img_progress_step(&prog, 0, 100);
     int flags = BDRV_O_RDWR, src_flags = 0;
+    int ret = 1;
+    BlockDriverState *bs = NULL, *new_backing = NULL;
+    uint8_t *buf_old = NULL, *buf_new = NULL;
     bool wt;
     if (bdrv_parse_cache_mode(cache, &flags, &wt) < 0) {
         error_report("Invalid cache option: %s", cache);
-        return 1;
+        goto out;
     }
     if (bdrv_parse_cache_mode(src_cache, &src_flags, &wt) < 0) {
         error_report("Invalid source cache option: %s", src_cache);
-        return 1;
+        goto out;
     }
     if (out_basefmt && !bdrv_find_format(out_basefmt)) {
         error_report("Invalid format name: '%s'", out_basefmt);
-        return 1;
+        goto out;
     }
     /* -U is for the backing files, not for the image being rebased */
     bool share_backing = img_force_share;
     img_force_share = false;
-    BlockDriverState *bs = img_open(filename, fmt, flags | (unsafe ? BDRV_O_NO_BACKING : 0));
+    bs = img_open(filename, fmt, flags | (unsafe ? BDRV_O_NO_BACKING : 0));
     if (!bs) {
-        return 1;
+        goto out;
     }
-    int ret = 1;
-    BlockDriverState *new_backing = NULL;
-    uint8_t *buf_old = NULL, *buf_new = NULL;
-    img_progress(progress, 0.0);
     if (!unsafe) {
         BlockDriverState *old_backing = bs->backing;
         if (out_baseimg[0]) {
@@ -381,6 +544,11 @@ int img_rebase(int argc, char **argv)
         }
         buf_old = g_malloc(CHAIN_BUF);
         buf_new = g_malloc(CHAIN_BUF);
+        /* QEMU's step: one buffer's share of the image (integer count of buffers) */
+        float local_progress = 0;
+        if (size) {
+            local_progress = (float)100 / (float)(size / MIN(size, (int64_t)CHAIN_BUF));
+        }
         for (uint64_t off = 0; off < (uint64_t)size;) {
             uint64_t n = MIN(CHAIN_BUF, (uint64_t)size - off), pnum;
             int r = bdrv_is_allocated(bs, off, n, &pnum);
@@ -428,28 +596,34 @@ int img_rebase(int argc, char **argv)
                 w += run;
             }
             off += n;
-            img_progress(progress, (double)off * 100.0 / (double)size);
+            img_progress_step(&prog, local_progress, 100);
         }
     }
+    int r;
     if (out_baseimg[0] && !out_basefmt) {
         error_report("Could not change the backing file to '%s': backing format must be "
                      "specified",
                      out_baseimg);
+        r = -EINVAL;
+    } else {
+        r = bdrv_change_backing_file(bs, out_baseimg, out_baseimg[0] ? out_basefmt : NULL);
+        if (r == -ENOSPC) {
+            error_report("Could not change the backing file to '%s': No space left in the file "
+                         "header",
+                         out_baseimg);
+        } else if (r < 0) {
+            error_report("Could not change the backing file to '%s': %s", out_baseimg,
+                         strerror(-r));
+        }
+    }
+    /* QEMU's meter reaches 100% whether or not the change worked */
+    img_progress_step(&prog, 100, 0);
+    if (r < 0) {
         goto out;
     }
-    int r = bdrv_change_backing_file(bs, out_baseimg, out_baseimg[0] ? out_basefmt : NULL);
-    if (r == -ENOSPC) {
-        error_report("Could not change the backing file to '%s': No space left in the file header",
-                     out_baseimg);
-        goto out;
-    } else if (r < 0) {
-        error_report("Could not change the backing file to '%s': %s", out_baseimg, strerror(-r));
-        goto out;
-    }
-    img_progress(progress, 100.0);
     ret = 0;
 out:
-    img_progress_end(progress && ret == 0);
+    img_progress_done(&prog);
     g_free(buf_old);
     g_free(buf_new);
     bdrv_close(new_backing);

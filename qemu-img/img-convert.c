@@ -16,28 +16,123 @@
 
 #define CONVERT_BUF (2u << 20)
 
-typedef struct Progress {
-    bool on;
-    double last;
-} Progress;
+/*
+ * The progress meter counts what QEMU's convert counts: it walks the sources in QEMU's steps
+ * (runs of one block status, cut to the source's cluster alignment, data runs to the buffer
+ * size, compressed runs to whole target clusters) and advances by the sectors of each data run
+ * (and zero run, with -S 0) as a share of all such sectors, counted by a first walk. The copy
+ * itself goes its own way; the meter is stepped as far as the copy has come.
+ */
+enum { CP_DATA, CP_ZERO, CP_BACKING };
 
-static void progress_print(Progress *p, double pct, bool force)
+typedef struct ConvProgress {
+    ImgProgress meter;
+    BlockDriverState **src;
+    int64_t *src_sectors, *src_align;
+    int nsrc;
+    int64_t total_sectors, buf_sectors, cluster_sectors, target_backing_sectors;
+    bool compressed, target_has_backing, min_sparse, broken;
+    int64_t sector_num, sector_next_status, allocated_sectors, allocated_done;
+    int status;
+} ConvProgress;
+
+static int64_t cp_iteration(ConvProgress *cp, int64_t sector_num)
 {
-    if (!p->on) {
-        return;
+    int src_cur = 0;
+    int64_t src_cur_offset = 0;
+    while (src_cur + 1 < cp->nsrc && sector_num >= src_cur_offset + cp->src_sectors[src_cur]) {
+        src_cur_offset += cp->src_sectors[src_cur++];
     }
-    if (force || pct - p->last >= 1.0 || pct == 0.0) {
-        printf("    (%.2f/100%%)\r", pct);
-        fflush(stdout);
-        p->last = pct;
+    int64_t n = MIN(cp->total_sectors - sector_num, (int64_t)(INT32_MAX >> 9));
+    bool post_backing_zero = false;
+    if (cp->target_backing_sectors >= 0) {
+        if (sector_num >= cp->target_backing_sectors) {
+            post_backing_zero = true;
+        } else if (sector_num + n > cp->target_backing_sectors) {
+            n = cp->target_backing_sectors - sector_num;
+        }
     }
+    if (cp->sector_next_status <= sector_num) {
+        BlockDriverState *bs = cp->src[src_cur];
+        uint64_t offset = (uint64_t)(sector_num - src_cur_offset) * 512, count = 0;
+        int ret = cp->target_has_backing
+                      ? bdrv_block_status(bs, offset, (uint64_t)n * 512, &count, NULL, NULL)
+                      : bdrv_block_status_above(bs, offset, (uint64_t)n * 512, &count);
+        if (ret < 0) {
+            return ret;
+        }
+        n = (int64_t)((count + 511) / 512);
+        int64_t tail = (sector_num - src_cur_offset + n) % cp->src_align[src_cur];
+        if (n > tail) {
+            n -= tail;
+        }
+        if (ret & BDRV_BLOCK_ZERO) {
+            cp->status = post_backing_zero ? CP_BACKING : CP_ZERO;
+        } else if (ret & BDRV_BLOCK_DATA) {
+            cp->status = CP_DATA;
+        } else {
+            cp->status = cp->target_has_backing ? CP_BACKING : CP_DATA;
+        }
+        cp->sector_next_status = sector_num + n;
+    }
+    n = MIN(n, cp->sector_next_status - sector_num);
+    if (cp->status == CP_DATA) {
+        n = MIN(n, cp->buf_sectors);
+    }
+    if (cp->compressed) {
+        if (n < cp->cluster_sectors) {
+            n = MIN(cp->cluster_sectors, cp->total_sectors - sector_num);
+            cp->status = CP_DATA;
+        } else {
+            n -= n % cp->cluster_sectors;
+        }
+    }
+    return n;
 }
 
-static void progress_end(Progress *p)
+static bool cp_counted(ConvProgress *cp)
 {
-    if (p->on) {
-        printf("    (100.00/100%%)\r\n");
-        fflush(stdout);
+    return cp->status == CP_DATA || (!cp->min_sparse && cp->status == CP_ZERO);
+}
+
+/* The first walk: how many sectors the meter counts. */
+static void cp_prepare(ConvProgress *cp)
+{
+    for (int64_t sn = 0; sn < cp->total_sectors;) {
+        int64_t n = cp_iteration(cp, sn);
+        if (n <= 0) {
+            cp->broken = true; /* the copy reports the error */
+            return;
+        }
+        if (cp_counted(cp)) {
+            cp->allocated_sectors += n;
+        }
+        sn += n;
+    }
+    cp->sector_next_status = 0;
+}
+
+/* Steps the meter through every run that starts before byte `upto` of the target. */
+static void cp_advance(ConvProgress *cp, uint64_t upto)
+{
+    while (!cp->broken && cp->sector_num < cp->total_sectors &&
+           (uint64_t)cp->sector_num * 512 < upto) {
+        int64_t n = cp_iteration(cp, cp->sector_num);
+        if (n <= 0) {
+            cp->broken = true;
+            return;
+        }
+        if (!cp->min_sparse && cp->status == CP_ZERO) {
+            n = MIN(n, cp->buf_sectors);
+        }
+        cp->sector_num += n;
+        if (cp_counted(cp)) {
+            cp->allocated_done += n;
+            img_progress_step(&cp->meter,
+                              (float)(100.0 * (double)cp->allocated_done /
+                                      (double)cp->allocated_sectors),
+                              0);
+        }
     }
 }
 
@@ -67,6 +162,16 @@ static int chain_zero_status(BlockDriverState *bs, uint64_t off, uint64_t n, uin
         }
         p = p->backing;
     }
+}
+
+static bool drv_has_create_opt(const BlockDriver *drv, const char *name)
+{
+    for (const BlockCreateOpt *o = drv->create_opts; o && o->name; o++) {
+        if (!strcmp(o->name, name)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Write buf[0..len) at off, leaving out zero runs of at least `sparse` bytes (aligned). */
@@ -309,7 +414,8 @@ int img_convert(int argc, char **argv)
     const char *snapshot_name = NULL;
     QOpts *sn_opts = NULL;
     int coroutines = 8;
-    Progress prog = {0};
+    bool progress = false;
+    ConvProgress cp = {0};
     int c;
     while ((c = getopt_long(argc, argv, ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", long_options, NULL)) !=
            -1) {
@@ -380,7 +486,7 @@ int img_convert(int argc, char **argv)
             break;
         }
         case 'p':
-            prog.on = true;
+            progress = true;
             break;
         case 't':
             cache = optarg;
@@ -432,7 +538,7 @@ int img_convert(int argc, char **argv)
         }
     }
     if (quiet) {
-        prog.on = false;
+        progress = false;
     }
     out_fmt_given = out_fmt != NULL;
     if (!out_fmt) {
@@ -477,30 +583,7 @@ int img_convert(int argc, char **argv)
         g_string_free(options, TRUE);
         return 1;
     }
-    if (out_backing_fmt && !out_backing) {
-        error_report("Specifying backing image format (-F) without backing image (-B) is not "
-                     "supported");
-        g_string_free(options, TRUE);
-        return 1;
-    }
-    if (nsrc > 1 && (snapshot_name || sn_opts)) {
-        error_report("No support for concatenating multiple snapshot");
-        qopts_free(sn_opts);
-        g_string_free(options, TRUE);
-        return 1;
-    }
     const char *out_filename = argv[argc - 1];
-    const BlockDriver *drv = bdrv_find_format(out_fmt);
-    if (!drv || !drv->create) {
-        error_report("Unknown file format '%s'", out_fmt);
-        g_string_free(options, TRUE);
-        return 1;
-    }
-    if (compress && drv != &bdrv_qcow2) {
-        error_report("Compression not supported for this file format");
-        g_string_free(options, TRUE);
-        return 1;
-    }
     int src_flags = 0, out_flags = BDRV_O_RDWR;
     bool wt;
     if (bdrv_parse_cache_mode(src_cache, &src_flags, &wt) < 0) {
@@ -508,12 +591,10 @@ int img_convert(int argc, char **argv)
         g_string_free(options, TRUE);
         return 1;
     }
-    if (bdrv_parse_cache_mode(cache, &out_flags, &wt) < 0) {
-        error_report("Invalid cache option: %s", cache);
-        g_string_free(options, TRUE);
-        return 1;
-    }
 
+    /* QEMU's order: from here on the meter has started and every failure ends its line */
+    img_progress_init(&cp.meter, progress, 1.0f);
+    img_progress_step(&cp.meter, 0, 100);
     BlockDriverState **src = g_new0(BlockDriverState *, nsrc);
     int64_t *src_len = g_new0(int64_t, nsrc);
     uint64_t total = 0;
@@ -522,6 +603,11 @@ int img_convert(int argc, char **argv)
     QOpts *opts = NULL;
     char *err = NULL;
     uint8_t *buf = NULL;
+    const BlockDriver *drv = NULL;
+    if (nsrc > 1 && (snapshot_name || sn_opts)) {
+        error_report("No support for concatenating multiple snapshot");
+        goto out;
+    }
     for (int i = 0; i < nsrc; i++) {
         img_image_opts = src_image_opts;
         src[i] = img_open(argv[optind + i], fmt, src_flags | BDRV_O_NO_SHARE);
@@ -563,17 +649,35 @@ int img_convert(int argc, char **argv)
             goto out;
         }
     }
+    drv = bdrv_find_format(out_fmt);
+    if (!drv || !drv->create) {
+        error_report("Unknown file format '%s'", out_fmt);
+        goto out;
+    }
+    if (compress && drv != &bdrv_qcow2) {
+        error_report("Compression not supported for this file format");
+        goto out;
+    }
     if (!skip_create) {
         opts = qopts_new("create");
         if (options->len && !qopts_parse_into(opts, options->str, "-o", NULL, QOPTS_LEGACY, &err)) {
             error_report("%s", err);
             goto out;
         }
+        /* -B and -F are the options backing_file and backing_fmt (-F alone too, as QEMU) */
+        if (out_backing && !drv_has_create_opt(drv, "backing_file")) {
+            error_report("Backing file not supported for file format '%s'", out_fmt);
+            goto out;
+        }
+        if (out_backing_fmt && !drv_has_create_opt(drv, "backing_fmt")) {
+            error_report("Backing file format not supported for file format '%s'", out_fmt);
+            goto out;
+        }
         if (out_backing) {
             qopts_set(opts, "backing_file", out_backing);
-            if (out_backing_fmt) {
-                qopts_set(opts, "backing_fmt", out_backing_fmt);
-            }
+        }
+        if (out_backing_fmt) {
+            qopts_set(opts, "backing_fmt", out_backing_fmt);
         }
         for (size_t i = 0; i < opts->n_pairs; i++) {
             const BlockCreateOpt *o = drv->create_opts;
@@ -627,6 +731,10 @@ int img_convert(int argc, char **argv)
             goto out;
         }
     }
+    if (bdrv_parse_cache_mode(cache, &out_flags, &wt) < 0) {
+        error_report("Invalid cache option: %s", cache);
+        goto out;
+    }
     img_image_opts = tgt_image_opts;
     img_force_share = false; /* -U is for the sources */
     out = img_open(out_filename, tgt_image_opts && !out_fmt_given ? NULL : out_fmt,
@@ -651,7 +759,42 @@ int img_convert(int argc, char **argv)
         cluster = (uint64_t)bdi.cluster_size;
     }
     uint64_t chunk = compress ? cluster : MAX(CONVERT_BUF, cluster);
-    progress_print(&prog, 0.0, true);
+    if (progress) {
+        cp.src = src;
+        cp.nsrc = nsrc;
+        cp.src_sectors = g_new0(int64_t, nsrc);
+        cp.src_align = g_new0(int64_t, nsrc);
+        for (int i = 0; i < nsrc; i++) {
+            cp.src_sectors[i] = (src_len[i] + 511) / 512;
+            cp.total_sectors += cp.src_sectors[i];
+            /* QEMU's request alignment (one sector here: no O_DIRECT alignment is kept) */
+            int64_t align = 1;
+            BlockDriverInfo sbi;
+            if (bdrv_get_info(src[i], &sbi) == 0 && sbi.cluster_size > 0) {
+                align = MAX(align, (int64_t)sbi.cluster_size / 512);
+            }
+            cp.src_align[i] = align;
+        }
+        /* compressed: one target cluster at a time */
+        cp.buf_sectors = compress ? (int64_t)cluster / 512
+                                  : MIN(32768, (int64_t)MAX(CONVERT_BUF, cluster) / 512);
+        cp.cluster_sectors = (int64_t)cluster / 512;
+        cp.compressed = compress;
+        cp.min_sparse = sparse != 0;
+        cp.target_has_backing = out_backing != NULL;
+        cp.target_backing_sectors = -1;
+        if (out_backing && !skip_create) {
+            char *bpath = bdrv_path_combine(out_filename, out_backing), *berr = NULL;
+            BlockDriverState *tb = bdrv_open(bpath, out_backing_fmt, NULL, 0, &berr);
+            if (tb && bdrv_getlength(tb) >= 0) {
+                cp.target_backing_sectors = (bdrv_getlength(tb) + 511) / 512;
+            }
+            bdrv_close(tb);
+            g_free(berr);
+            g_free(bpath);
+        }
+        cp_prepare(&cp);
+    }
     /*
      * A reader thread walks the sources (block status, zero detection, reads) while this thread
      * writes the target: up to `coroutines` chunks are in flight between them. Each image is
@@ -675,7 +818,6 @@ int img_convert(int argc, char **argv)
         g_async_queue_push(rd.free_q, bufs[i]);
     }
     GThread *reader = g_thread_new("convert-reader", conv_reader, &rd);
-    uint64_t done = 0;
     bool failed = false;
     for (;;) {
         ConvItem *it = g_async_queue_pop(rd.full_q);
@@ -713,8 +855,9 @@ int img_convert(int argc, char **argv)
             if (failed) {
                 g_atomic_int_set(&rd.abort, 1);
             }
-            done += it->n;
-            progress_print(&prog, total ? (double)done * 100.0 / (double)total : 100.0, false);
+            if (progress) {
+                cp_advance(&cp, it->dst + it->n);
+            }
         }
         if (it->buf) {
             g_async_queue_push(rd.free_q, it->buf);
@@ -747,10 +890,14 @@ int img_convert(int argc, char **argv)
     if (bitmaps && copy_bitmaps(src[0], out, skip_broken) < 0) {
         goto out;
     }
-    progress_print(&prog, 100.0, true);
-    progress_end(&prog);
     ret = 0;
 out:
+    if (ret == 0) {
+        img_progress_step(&cp.meter, 100, 0);
+    }
+    img_progress_done(&cp.meter);
+    g_free(cp.src_sectors);
+    g_free(cp.src_align);
     g_free(err);
     g_free(buf);
     qopts_free(opts);

@@ -57,6 +57,18 @@ int img_bitmap(int argc, char **argv);
 /* "    (x.xx/100%)\r" progress lines as QEMU prints them (-p). */
 void img_progress(bool on, double pct);
 void img_progress_end(bool on);
+/*
+ * QEMU's progress meter (convert, commit, rebase): a float percentage that is printed when it
+ * moved past the last printed value by more than min_skip, or is 0 or 100; step() takes an
+ * absolute value (max == 0) or a delta counted as a fraction of max; end() prints the newline.
+ */
+typedef struct ImgProgress {
+    bool on;
+    float current, last_print, min_skip;
+} ImgProgress;
+void img_progress_init(ImgProgress *p, bool on, float min_skip);
+void img_progress_step(ImgProgress *p, float delta, int max);
+void img_progress_done(ImgProgress *p);
 void dump_snapshots(BlockDriverState *bs);
 
 #endif

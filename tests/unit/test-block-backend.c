@@ -259,7 +259,11 @@ static void workload(const char *name, const char *fmt, const char *blockdev, bo
     CHECK(NAME("backend/%s/requests", name), t.errors == 0);
     int engine_peak = blk_debug_peak_inflight(t.blk);
     printf("# %s: at most %d running at once in the engine\n", name, engine_peak);
-    CHECK(NAME("backend/%s/in-flight", name), t.peak >= depth / 2 && engine_peak > 1);
+    /* Writethrough completes each write only after its flush, and a fresh image's writes mostly
+     * allocate (the slow path), so how many fast requests overlap there is up to the scheduler:
+     * on a loaded host it was 1. The other workloads queue dozens of mapped requests at once. */
+    CHECK(NAME("backend/%s/in-flight", name),
+          t.peak >= depth / 2 && (writethrough || engine_peak > 1));
 
     BlockAcctStats st;
     blk_get_stats(t.blk, &st);

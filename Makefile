@@ -94,12 +94,16 @@ bench: all
 x87-random: all
 	tests/tcg/x87-random.py $(or $(SEED),1) $(or $(ROUNDS),4)
 
+# libFuzzer over the VNC client-message parser (not part of the tests).
+fuzz-vnc:
+	tests/fuzz/fuzz-vnc.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan bench x87-random format clean
+.PHONY: all check check-asan bench x87-random fuzz-vnc format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
 -include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d

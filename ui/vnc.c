@@ -1155,6 +1155,8 @@ static void addr_strings(const struct sockaddr_storage *sa, socklen_t len, char 
     *service = g_strdup(s);
 }
 
+static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa, socklen_t sl);
+
 static gboolean on_accept(gint lfd, GIOCondition cond, gpointer opaque)
 {
     VncServer *vs = opaque;
@@ -1168,14 +1170,37 @@ static gboolean on_accept(gint lfd, GIOCondition cond, gpointer opaque)
         close(fd);
         return G_SOURCE_CONTINUE;
     }
-    if (sa.ss_family != AF_UNIX) {
+    add_client(vs, fd, &sa, sl);
+    return G_SOURCE_CONTINUE;
+}
+
+bool vnc_add_client_fd(int fd)
+{
+    if (!server) {
+        return false;
+    }
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof(sa);
+    if (getpeername(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        memset(&sa, 0, sizeof(sa));
+        sa.ss_family = AF_UNIX;
+        sl = sizeof(sa_family_t);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    add_client(server, fd, &sa, sl);
+    return true;
+}
+
+static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa, socklen_t sl)
+{
+    if (sa->ss_family != AF_UNIX) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     VncClient *c = g_new0(VncClient, 1);
     c->vs = vs;
     c->fd = fd;
-    addr_strings(&sa, sl, &c->host, &c->service, &c->family);
+    addr_strings(sa, sl, &c->host, &c->service, &c->family);
     c->in = g_byte_array_new();
     c->out = g_byte_array_new();
     vnc_encoder_init(&c->enc);
@@ -1191,7 +1216,6 @@ static gboolean on_accept(gint lfd, GIOCondition cond, gpointer opaque)
     c->timeout_src = g_timeout_add_seconds((guint)vs->handshake_timeout, on_handshake_timeout, c);
     g_byte_array_append(c->out, (const uint8_t *)"RFB 003.008\n", 12);
     flush_out(c);
-    return G_SOURCE_CONTINUE;
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */

@@ -37,6 +37,8 @@ bool vnc_set_password(const char *display, const char *password, char **hint);
 /* display: the VNC server id (NULL: the default one).
  * expire_password: "now", "never", "+SECONDS" or an absolute time in seconds. */
 bool vnc_expire_password(const char *display, const char *when, char **errp);
+/* A connected socket becomes a client (QEMU's add_client; the fuzz target). */
+bool vnc_add_client_fd(int fd);
 /* Tests: connected clients, and the longest output queue of any of them in bytes. */
 int vnc_client_count(void);
 size_t vnc_client_queued_max(void);

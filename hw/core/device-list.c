@@ -16,6 +16,12 @@ extern const DeviceInfo virtio_blk_pci_info;
 extern const DeviceInfo isa_serial_info;
 extern const DeviceInfo mc146818rtc_info;
 extern const DeviceInfo i8042_info;
+extern const DeviceInfo i8259_info;
+extern const DeviceInfo ioapic_info;
+extern const DeviceInfo apic_info;
+extern const DeviceInfo i8254_info;
+extern const DeviceInfo ioport80_info;
+extern const DeviceInfo ioportf0_info;
 
 const DeviceInfo *const device_infos[] = {
     &i440fx_info,
@@ -28,5 +34,11 @@ const DeviceInfo *const device_infos[] = {
     &isa_serial_info,
     &mc146818rtc_info,
     &i8042_info,
+    &i8259_info,
+    &ioapic_info,
+    &apic_info,
+    &i8254_info,
+    &ioport80_info,
+    &ioportf0_info,
     NULL,
 };

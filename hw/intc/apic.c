@@ -14,9 +14,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <glib.h>
+#include "vireo/device.h"
 #include "vireo/error.h"
 #include "vireo/ioport.h"
 #include "vireo/irqchip.h"
+#include "vireo/vmstate.h"
 
 enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_CMCI, LVT_N };
 
@@ -37,8 +40,9 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_CM
 #define ESR_RECV_ILLEGAL 0x40
 
 struct APICState {
-    unsigned index;
-    uint32_t id;
+    Device dev; /* "apic": one per vCPU */
+    uint32_t index; /* vCPU index */
+    uint32_t id;    /* APIC ID */
     uint64_t apicbase;
     uint8_t tpr;
     uint32_t ldr, dfr, svr;
@@ -54,8 +58,10 @@ struct APICState {
     VTimer timer;
 };
 
-static APICState *apics;
-static unsigned n_apics;
+static APICState **apics; /* by vCPU index */
+static unsigned n_apics, n_realized;
+static MemoryRegion apic_mmio; /* one page at 0xFEE00000: each vCPU sees its own LAPIC */
+static uint64_t apic_mmio_base = 0xfee00000ull;
 static IOAPICState *eoi_target;
 static PICState *extint_pic;
 
@@ -269,8 +275,8 @@ void apic_bus_deliver(uint32_t dest, bool logical, unsigned delivery_mode, uint8
         /* Arbitration: the lowest task priority wins, the lowest index among equals. */
         APICState *best = NULL;
         for (unsigned i = 0; i < n_apics; i++) {
-            APICState *a = &apics[i];
-            if (match_dest(a, dest, logical) && sw_enabled(a) && (!best || a->tpr < best->tpr)) {
+            APICState *a = apics[i];
+            if (a && match_dest(a, dest, logical) && sw_enabled(a) && (!best || a->tpr < best->tpr)) {
                 best = a;
             }
         }
@@ -280,8 +286,8 @@ void apic_bus_deliver(uint32_t dest, bool logical, unsigned delivery_mode, uint8
         return;
     }
     for (unsigned i = 0; i < n_apics; i++) {
-        if (match_dest(&apics[i], dest, logical)) {
-            deliver_local(&apics[i], delivery_mode, vector, level_trig);
+        if (apics[i] && match_dest(apics[i], dest, logical)) {
+            deliver_local(apics[i], delivery_mode, vector, level_trig);
         }
     }
 }
@@ -313,8 +319,8 @@ static void send_ipi(APICState *a)
     case 2:
     case 3:
         for (unsigned i = 0; i < n_apics; i++) {
-            if ((shorthand == 2 || &apics[i] != a) && hw_enabled(&apics[i])) {
-                deliver_local(&apics[i], dm == APIC_DM_LOWPRI ? APIC_DM_FIXED : dm, vector, false);
+            if (apics[i] && (shorthand == 2 || apics[i] != a) && hw_enabled(apics[i])) {
+                deliver_local(apics[i], dm == APIC_DM_LOWPRI ? APIC_DM_FIXED : dm, vector, false);
             }
         }
         break;
@@ -454,7 +460,7 @@ static void timer_cb(void *opaque)
 
 static APICState *get(unsigned cpu)
 {
-    return cpu < n_apics ? &apics[cpu] : NULL;
+    return cpu < n_apics ? apics[cpu] : NULL;
 }
 
 static uint32_t reg_read(APICState *a, uint32_t off)
@@ -820,41 +826,130 @@ bool apic_msr(unsigned cpu, uint32_t index, uint64_t *value, bool is_write)
 void apic_pic_intr_changed(void)
 {
     for (unsigned i = 0; i < n_apics; i++) {
-        if (accepts_pic(&apics[i])) {
-            kick(&apics[i]);
+        if (apics[i] && accepts_pic(apics[i])) {
+            kick(apics[i]);
         }
     }
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
+static bool apic_realize(Device *dev, char **errp)
+{
+    APICState *a = (APICState *)dev;
+    if (a->index >= n_apics || apics[a->index]) {
+        *errp = g_strdup_printf("apic: no vCPU %u to attach to", a->index);
+        return false;
+    }
+    vtimer_init(&a->timer, timer_cb, a);
+    apics[a->index] = a;
+    if (n_realized++ == 0) {
+        memory_region_init_io(&apic_mmio, "apic-msi", &apic_mmio_ops, NULL, 0x1000);
+        memory_region_add_subregion(get_system_memory(), apic_mmio_base, &apic_mmio, 0);
+    }
+    return true;
+}
+
+static void apic_unrealize(Device *dev)
+{
+    APICState *a = (APICState *)dev;
+    vtimer_del(&a->timer);
+    if (a->index < n_apics && apics[a->index] == a) {
+        apics[a->index] = NULL;
+    }
+    if (--n_realized == 0) {
+        memory_region_destroy(&apic_mmio);
+    }
+}
+
+/*
+ * Power-on (and machine reset): enabled at 0xFEE00000, the BSP flag on vCPU 0, registers
+ * cleared; LINT0 as ExtINT on the BSP (the virtual wire QEMU's reset sets up, so the PIC reaches
+ * it) and LINT1 as NMI on every CPU, as the firmware leaves them for a kernel.
+ */
+static void apic_reset(Device *dev)
+{
+    APICState *a = (APICState *)dev;
+    a->apicbase = apic_mmio_base | BASE_ENABLE | (a->index == 0 ? BASE_BSP : 0);
+    apic_reset_regs(a);
+    a->lvt[LVT_LINT0] = a->index == 0 ? (APIC_DM_EXTINT << 8) : LVT_MASKED;
+    a->lvt[LVT_LINT1] = APIC_DM_NMI << 8;
+}
+
+static const Property apic_props[] = {
+    DEFINE_PROP_UINT32("id", APICState, id, 0),
+    DEFINE_PROP_UINT32("index", APICState, index, 0),
+    DEFINE_PROP_END,
+};
+
+static const VMStateField apic_fields[] = {
+    VMSTATE_UINT64(apicbase, APICState),
+    VMSTATE_UINT32(id, APICState),
+    VMSTATE_UINT8(tpr, APICState),
+    VMSTATE_UINT32(ldr, APICState),
+    VMSTATE_UINT32(dfr, APICState),
+    VMSTATE_UINT32(svr, APICState),
+    VMSTATE_UINT32(esr, APICState),
+    VMSTATE_UINT32(esr_pending, APICState),
+    VMSTATE_UINT32(icr_lo, APICState),
+    VMSTATE_UINT32(icr_hi, APICState),
+    VMSTATE_UINT32_ARRAY(lvt, APICState, LVT_N),
+    VMSTATE_UINT32(initial_count, APICState),
+    VMSTATE_UINT32(dcr, APICState),
+    VMSTATE_INT64(count_start, APICState),
+    VMSTATE_UINT64(tsc_deadline, APICState),
+    VMSTATE_UINT32_ARRAY(irr, APICState, 8),
+    VMSTATE_UINT32_ARRAY(isr, APICState, 8),
+    VMSTATE_UINT32_ARRAY(tmr, APICState, 8),
+    VMSTATE_TIMER(timer, APICState),
+    VMSTATE_END_OF_LIST(),
+};
+static const VMStateDescription apic_vmsd = {
+    .name = "apic", .version = 3, .minimum_version = 3, .fields = apic_fields};
+
+const DeviceInfo apic_info = {
+    .name = "apic",
+    .category = DEVICE_CATEGORY_NONE,
+    .bus = BUS_NONE,
+    .instance_size = sizeof(APICState),
+    .props = apic_props,
+    .realize = apic_realize,
+    .unrealize = apic_unrealize,
+    .reset = apic_reset,
+    .vmsd = &apic_vmsd,
+};
+
 int apic_create_all(unsigned n, const uint32_t *apic_ids, uint64_t base)
 {
+    apic_destroy_all();
     apics = calloc(n, sizeof(*apics));
     if (!apics) {
         error_report("out of memory for %u local APICs", n);
         return -1;
     }
     n_apics = n;
+    apic_mmio_base = base;
     for (unsigned i = 0; i < n; i++) {
-        APICState *a = &apics[i];
+        APICState *a = (APICState *)device_new(&apic_info);
         a->index = i;
         a->id = apic_ids[i];
-        a->apicbase = base | BASE_ENABLE | (i == 0 ? BASE_BSP : 0);
-        vtimer_init(&a->timer, timer_cb, a);
-        apic_reset_regs(a);
-        /* As firmware leaves them: LINT0 ExtINT on the BSP (virtual wire), LINT1 NMI. */
-        a->lvt[LVT_LINT0] = i == 0 ? (APIC_DM_EXTINT << 8) : LVT_MASKED;
-        a->lvt[LVT_LINT1] = APIC_DM_NMI << 8;
+        char *err = NULL;
+        if (!device_realize(&a->dev, &err)) {
+            error_report("%s", err);
+            g_free(err);
+            device_free(&a->dev);
+            return -1;
+        }
     }
-    mmio_register(base, 0x1000, &apic_mmio_ops, NULL);
     return 0;
 }
 
 void apic_destroy_all(void)
 {
     for (unsigned i = 0; i < n_apics; i++) {
-        vtimer_del(&apics[i].timer);
+        if (apics[i]) {
+            device_free(&apics[i]->dev);
+        }
     }
     free(apics);
     apics = NULL;

@@ -7,8 +7,10 @@
  * spurious IR7 answer when a request vanishes before INTA.
  */
 #include <stdlib.h>
+#include "vireo/device.h"
 #include "vireo/ioport.h"
 #include "vireo/irqchip.h"
+#include "vireo/vmstate.h"
 
 typedef struct PIC8259 {
     uint8_t irr, imr, isr;
@@ -24,7 +26,9 @@ typedef struct PIC8259 {
 } PIC8259;
 
 struct PICState {
+    Device dev; /* "isa-i8259": the master/slave pair as one device */
     PIC8259 chip[2];
+    MemoryRegion master_io, slave_io, elcr_io;
     void (*notify)(void *opaque);
     void *opaque;
     bool last_intr;
@@ -358,21 +362,94 @@ static const IOOps master_ops = {.read = master_read, .write = master_write};
 static const IOOps slave_ops = {.read = slave_read, .write = slave_write};
 static const IOOps elcr_ops = {.read = elcr_read, .write = elcr_write};
 
-PICState *i8259_create(void)
+static bool i8259_realize(Device *dev, char **errp)
 {
-    PICState *s = calloc(1, sizeof(*s));
-    chip_reset(&s->chip[0]);
-    chip_reset(&s->chip[1]);
+    (void)errp;
+    PICState *s = (PICState *)dev;
     s->chip[0].is_master = true;
     s->chip[0].elcr_mask = 0xf8; /* IRQ 0, 1, 2 are always edge */
     s->chip[1].elcr_mask = 0xde; /* IRQ 8 and 13 too */
-    pio_register(0x20, 2, &master_ops, s);
-    pio_register(0xa0, 2, &slave_ops, s);
-    pio_register(0x4d0, 2, &elcr_ops, s);
-    return s;
+    MemoryRegion *io = get_system_io();
+    memory_region_init_io(&s->master_io, "pic", &master_ops, s, 2);
+    memory_region_init_io(&s->slave_io, "pic", &slave_ops, s, 2);
+    memory_region_init_io(&s->elcr_io, "elcr", &elcr_ops, s, 2);
+    memory_transaction_begin();
+    memory_region_add_subregion(io, 0x20, &s->master_io, 0);
+    memory_region_add_subregion(io, 0xa0, &s->slave_io, 0);
+    memory_region_add_subregion(io, 0x4d0, &s->elcr_io, 0);
+    memory_transaction_commit();
+    return true;
+}
+
+static void i8259_unrealize(Device *dev)
+{
+    PICState *s = (PICState *)dev;
+    memory_transaction_begin();
+    memory_region_destroy(&s->master_io);
+    memory_region_destroy(&s->slave_io);
+    memory_region_destroy(&s->elcr_io);
+    memory_transaction_commit();
+}
+
+/* Power-on: both chips uninitialised, every line edge-triggered (QEMU's pic_reset). */
+static void i8259_reset(Device *dev)
+{
+    PICState *s = (PICState *)dev;
+    for (int i = 0; i < 2; i++) {
+        chip_reset(&s->chip[i]);
+        s->chip[i].elcr = 0;
+    }
+    update(s);
+}
+
+static const VMStateField pic_chip_fields[] = {
+    VMSTATE_UINT8(irr, PIC8259),
+    VMSTATE_UINT8(imr, PIC8259),
+    VMSTATE_UINT8(isr, PIC8259),
+    VMSTATE_UINT8(last_level, PIC8259),
+    VMSTATE_UINT8(elcr, PIC8259),
+    VMSTATE_UINT8(irq_base, PIC8259),
+    VMSTATE_UINT8(lowest, PIC8259),
+    VMSTATE_UINT8(init_step, PIC8259),
+    VMSTATE_BOOL(icw4_needed, PIC8259),
+    VMSTATE_BOOL(single, PIC8259),
+    VMSTATE_BOOL(read_isr, PIC8259),
+    VMSTATE_BOOL(poll, PIC8259),
+    VMSTATE_BOOL(special_mask, PIC8259),
+    VMSTATE_BOOL(auto_eoi, PIC8259),
+    VMSTATE_BOOL(rotate_auto_eoi, PIC8259),
+    VMSTATE_BOOL(sfnm, PIC8259),
+    VMSTATE_END_OF_LIST(),
+};
+static const VMStateDescription pic_chip_vmsd = {
+    .name = "i8259-chip", .version = 1, .minimum_version = 1, .fields = pic_chip_fields};
+static const VMStateField i8259_fields[] = {
+    VMSTATE_STRUCT(chip[0], PICState, pic_chip_vmsd),
+    VMSTATE_STRUCT(chip[1], PICState, pic_chip_vmsd),
+    VMSTATE_END_OF_LIST(),
+};
+static const VMStateDescription i8259_vmsd = {
+    .name = "i8259", .version = 1, .minimum_version = 1, .fields = i8259_fields};
+
+const DeviceInfo i8259_info = {
+    .name = "isa-i8259",
+    .category = DEVICE_CATEGORY_NONE,
+    .bus = BUS_ISA,
+    .instance_size = sizeof(PICState),
+    .realize = i8259_realize,
+    .unrealize = i8259_unrealize,
+    .reset = i8259_reset,
+    .vmsd = &i8259_vmsd,
+};
+
+PICState *i8259_create(void)
+{
+    return (PICState *)device_create_simple("isa-i8259", NULL);
 }
 
 void i8259_destroy(PICState *s)
 {
-    free(s);
+    if (s) {
+        device_free(&s->dev);
+    }
 }

@@ -10,8 +10,11 @@
  * clears (then the pin delivers again if still asserted).
  */
 #include <stdlib.h>
+#include <glib.h>
+#include "vireo/device.h"
 #include "vireo/ioport.h"
 #include "vireo/irqchip.h"
+#include "vireo/vmstate.h"
 
 #define RTE_VECTOR     0xffull
 #define RTE_DM_SHIFT   8
@@ -25,7 +28,11 @@
 #define RTE_RO_BITS    (RTE_DELIVS | RTE_REMOTE)
 
 struct IOAPICState {
+    Device dev; /* "ioapic" */
+    MemoryRegion io;
     uint64_t base;
+    uint8_t reset_id;
+    uint8_t version; /* the "version" property: 0x11 or 0x20 (QEMU's default) */
     uint8_t id;
     uint32_t sel;
     uint32_t level; /* input line levels */
@@ -106,7 +113,7 @@ static uint32_t reg_read(IOAPICState *s)
     case 0x00:
         return (uint32_t)(s->id & 0xf) << 24;
     case 0x01:
-        return ((IOAPIC_NUM_PINS - 1) << 16) | 0x20;
+        return ((IOAPIC_NUM_PINS - 1) << 16) | s->version;
     case 0x02:
         return (uint32_t)(s->id & 0xf) << 24;
     default:
@@ -172,19 +179,79 @@ static void ioapic_mmio_write(void *opaque, uint64_t addr, uint64_t val, unsigne
 
 static const IOOps ioapic_ops = {.read = ioapic_mmio_read, .write = ioapic_mmio_write};
 
-IOAPICState *ioapic_create(uint64_t base, uint8_t id)
+static bool ioapic_realize(Device *dev, char **errp)
 {
-    IOAPICState *s = calloc(1, sizeof(*s));
-    s->base = base;
-    s->id = id;
+    IOAPICState *s = (IOAPICState *)dev;
+    if (s->version != 0x11 && s->version != 0x20) {
+        *errp = g_strdup_printf("ioapic: unsupported version %u", s->version);
+        return false;
+    }
+    memory_region_init_io(&s->io, "ioapic", &ioapic_ops, s, 0x1000);
+    memory_region_add_subregion(get_system_memory(), s->base, &s->io, 0);
+    return true;
+}
+
+static void ioapic_unrealize(Device *dev)
+{
+    memory_region_destroy(&((IOAPICState *)dev)->io);
+}
+
+/* Power-on: every pin masked, nothing pending (QEMU's ioapic_reset_common). */
+static void ioapic_reset(Device *dev)
+{
+    IOAPICState *s = (IOAPICState *)dev;
+    s->id = s->reset_id;
+    s->sel = 0;
+    s->level = 0;
     for (unsigned i = 0; i < IOAPIC_NUM_PINS; i++) {
         s->rte[i] = RTE_MASKED;
     }
-    mmio_register(base, 0x1000, &ioapic_ops, s);
+}
+
+static const Property ioapic_props[] = {
+    DEFINE_PROP_UINT8("version", IOAPICState, version, 0x20),
+    DEFINE_PROP_END,
+};
+
+static const VMStateField ioapic_fields[] = {
+    VMSTATE_UINT8(id, IOAPICState),
+    VMSTATE_UINT32(sel, IOAPICState),
+    VMSTATE_UINT32(level, IOAPICState),
+    VMSTATE_UINT64_ARRAY(rte, IOAPICState, IOAPIC_NUM_PINS),
+    VMSTATE_END_OF_LIST(),
+};
+static const VMStateDescription ioapic_vmsd = {
+    .name = "ioapic", .version = 3, .minimum_version = 3, .fields = ioapic_fields};
+
+const DeviceInfo ioapic_info = {
+    .name = "ioapic",
+    .category = DEVICE_CATEGORY_NONE,
+    .bus = BUS_SYSTEM,
+    .instance_size = sizeof(IOAPICState),
+    .props = ioapic_props,
+    .realize = ioapic_realize,
+    .unrealize = ioapic_unrealize,
+    .reset = ioapic_reset,
+    .vmsd = &ioapic_vmsd,
+};
+
+IOAPICState *ioapic_create(uint64_t base, uint8_t id)
+{
+    IOAPICState *s = (IOAPICState *)device_new(&ioapic_info);
+    s->base = base;
+    s->reset_id = id;
+    char *err = NULL;
+    if (!device_realize(&s->dev, &err)) {
+        g_free(err);
+        device_free(&s->dev);
+        return NULL;
+    }
     return s;
 }
 
 void ioapic_destroy(IOAPICState *s)
 {
-    free(s);
+    if (s) {
+        device_free(&s->dev);
+    }
 }

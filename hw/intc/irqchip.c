@@ -152,36 +152,48 @@ static const X86IrqChip pc_chip = {
     .reset = chip_reset,
 };
 
+/*
+ * The chips are devices of the model ("isa-i8259", "ioapic", one "apic" per vCPU, "isa-pit"),
+ * on the machine's device list in that order: reset and teardown come from the list.
+ */
 int pc_irqchip_create(unsigned n_cpus, const uint32_t *apic_ids)
 {
     pc_pic = i8259_create();
+    if (!pc_pic) {
+        return -1;
+    }
     i8259_set_notify(pc_pic, pic_notify, NULL);
     pc_ioapic = ioapic_create(PC_IOAPIC_BASE, 0);
-    if (apic_create_all(n_cpus, apic_ids, PC_LAPIC_BASE) < 0) {
+    if (!pc_ioapic || apic_create_all(n_cpus, apic_ids, PC_LAPIC_BASE) < 0) {
         return -1;
     }
     apic_set_ioapic(pc_ioapic);
     apic_set_pic(pc_pic);
     pc_pit = i8254_create();
+    if (!pc_pit) {
+        return -1;
+    }
     x86_irq_register(&pc_chip);
     return 0;
 }
 
-/* Called at machine teardown, after the vCPUs stopped, without vireo_lock() held. */
-void pc_irqchip_destroy(void)
+void pc_irqchip_disconnect(void)
 {
     x86_irq_register(NULL);
-    if (pc_pit) {
-        i8254_destroy(pc_pit);
-        pc_pit = NULL;
-    }
+    pc_pit = NULL;
+    pc_ioapic = NULL;
+    pc_pic = NULL;
+}
+
+/* Tests: disconnect and free the chips (the machine lets its device list do that). */
+void pc_irqchip_destroy(void)
+{
+    PITState *pit = pc_pit;
+    IOAPICState *ioapic = pc_ioapic;
+    PICState *pic = pc_pic;
+    pc_irqchip_disconnect();
+    i8254_destroy(pit);
     apic_destroy_all();
-    if (pc_ioapic) {
-        ioapic_destroy(pc_ioapic);
-        pc_ioapic = NULL;
-    }
-    if (pc_pic) {
-        i8259_destroy(pc_pic);
-        pc_pic = NULL;
-    }
+    ioapic_destroy(ioapic);
+    i8259_destroy(pic);
 }

@@ -18,9 +18,12 @@
  * IOAPIC, as Linux's check_timer does) or after 250 ms (the guest may never acknowledge it).
  */
 #include <stdlib.h>
+#include "vireo/device.h"
 #include "vireo/ioport.h"
+#include "vireo/irq.h"
 #include "vireo/irqchip.h"
 #include "vireo/machine.h"
+#include "vireo/vmstate.h"
 
 enum { RW_LATCH = 0, RW_LSB = 1, RW_MSB = 2, RW_WORD0 = 3, RW_WORD1 = 4 };
 
@@ -42,6 +45,10 @@ typedef struct PITChannel {
 } PITChannel;
 
 struct PITState {
+    Device dev; /* "isa-pit" (with port 0x61, which QEMU's isa-pcspk holds) */
+    MemoryRegion io, port61;
+    uint32_t iobase;
+    IRQ *irq; /* ISA IRQ 0 */
     PITChannel ch[3];
     bool speaker_data;
     int irq_level;
@@ -142,7 +149,7 @@ static void set_irq0(PITState *s, int level)
 {
     if (s->irq_level != level) {
         s->irq_level = level;
-        irq_set_level(0, level);
+        irq_set(s->irq, level);
     }
 }
 
@@ -408,28 +415,80 @@ static void port61_write(void *opaque, uint64_t addr, uint64_t val, unsigned siz
 static const IOOps pit_ops = {.read = pit_read, .write = pit_write};
 static const IOOps port61_ops = {.read = port61_read, .write = port61_write};
 
-PITState *i8254_create(void)
+static bool pit_realize(Device *dev, char **errp)
 {
-    PITState *s = calloc(1, sizeof(*s));
+    (void)errp;
+    PITState *s = (PITState *)dev;
+    s->irq = isa_get_irq(0);
+    vtimer_init(&s->timer, pit_timer_cb, s);
+    irqchip_set_ack_notifier(pit_acked, s);
+    memory_region_init_io(&s->io, "pit", &pit_ops, s, 4);
+    memory_region_init_io(&s->port61, "pcspk", &port61_ops, s, 1);
+    memory_transaction_begin();
+    memory_region_add_subregion(get_system_io(), s->iobase, &s->io, 0);
+    memory_region_add_subregion(get_system_io(), 0x61, &s->port61, 0);
+    memory_transaction_commit();
+    return true;
+}
+
+static void pit_unrealize(Device *dev)
+{
+    PITState *s = (PITState *)dev;
+    irqchip_set_ack_notifier(NULL, NULL);
+    vtimer_del(&s->timer);
+    memory_transaction_begin();
+    memory_region_destroy(&s->io);
+    memory_region_destroy(&s->port61);
+    memory_transaction_commit();
+}
+
+/* Power-on: every channel in mode 3 with the full count, gates 0 and 1 high (QEMU's pit_reset). */
+static void pit_reset(Device *dev)
+{
+    PITState *s = (PITState *)dev;
+    vtimer_del(&s->timer);
     for (int i = 0; i < 3; i++) {
         PITChannel *c = &s->ch[i];
+        *c = (PITChannel){0};
         c->gate = i != 2;
         c->rw_mode = c->read_state = c->write_state = RW_WORD0;
         c->mode = 3;
         c->count = 65536;
     }
-    vtimer_init(&s->timer, pit_timer_cb, s);
-    irqchip_set_ack_notifier(pit_acked, s);
-    pio_register(0x40, 4, &pit_ops, s);
-    pio_register(0x61, 1, &port61_ops, s);
-    return s;
+    s->speaker_data = false;
+    s->owed = 0;
+    s->in_flight = false;
+    s->route = 0;
+    s->sent = 0;
+    set_irq0(s, 0);
+}
+
+static const Property pit_props[] = {
+    DEFINE_PROP_UINT32("iobase", PITState, iobase, 0x40),
+    DEFINE_PROP_END,
+};
+
+const DeviceInfo i8254_info = {
+    .name = "isa-pit",
+    .category = DEVICE_CATEGORY_NONE,
+    .bus = BUS_ISA,
+    .instance_size = sizeof(PITState),
+    .props = pit_props,
+    .realize = pit_realize,
+    .unrealize = pit_unrealize,
+    .reset = pit_reset,
+};
+
+PITState *i8254_create(void)
+{
+    return (PITState *)device_create_simple("isa-pit", NULL);
 }
 
 void i8254_destroy(PITState *s)
 {
-    irqchip_set_ack_notifier(NULL, NULL);
-    vtimer_del(&s->timer);
-    free(s);
+    if (s) {
+        device_free(&s->dev);
+    }
 }
 
 int i8254_get_out(PITState *s, int channel)

@@ -28,27 +28,6 @@ static bool userspace_irqchip;
 static FWCfgState *fw_cfg;
 static PCIBus *pci_bus;
 
-/* Port 0xF0, the PC's coprocessor-error latch: a write drops FERR#'s IRQ 13 and asserts IGNNE#
- * (QEMU's ioportF0). Reads float. */
-static uint64_t port_f0_read(void *opaque, uint64_t addr, unsigned size)
-{
-    (void)opaque;
-    (void)addr;
-    return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
-}
-
-static void port_f0_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
-{
-    (void)opaque;
-    (void)addr;
-    (void)val;
-    (void)size;
-    irq_set_level(13, 0);
-    x86_fpu_set_ignne(true);
-}
-
-static const IOOps port_f0_ops = {.read = port_f0_read, .write = port_f0_write};
-
 /* -device, in command-line order (the parser checked what it could): QEMU's messages. */
 static int create_cli_device(const DeviceConfig *d)
 {
@@ -147,8 +126,9 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
     if (!accel->has_kernel_irqchip && create_userspace_irqchip() < 0) {
         return -1;
     }
-    debug_port_create();
-    pio_register(0xf0, 1, &port_f0_ops, NULL);
+    if (!device_create_simple("ioport80", NULL) || !device_create_simple("ioportF0", NULL)) {
+        return -1;
+    }
     if (!device_create_simple("i8042", NULL)) {
         return -1;
     }
@@ -213,13 +193,13 @@ void pc_machine_stop(void)
         current_accel->stop_vcpus();
         current_accel->destroy();
     }
-    if (userspace_irqchip) {
-        pc_irqchip_destroy();
-        userspace_irqchip = false;
-    }
     fw_cfg_destroy(fw_cfg);
     fw_cfg = NULL;
     vireo_lock();
+    if (userspace_irqchip) {
+        pc_irqchip_disconnect();
+        userspace_irqchip = false;
+    }
     devices_destroy_all();
     vireo_unlock();
     pc_pci_host_destroy();

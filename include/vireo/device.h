@@ -153,6 +153,11 @@ struct DeviceInfo {
      */
     const Property *family_props;
     const void *family;
+    /*
+     * Not a QOM type in QEMU (a bare memory region there: ioport80, ioportF0): introspection
+     * (qom-list-types, info qtree, qom-list) leaves it out.
+     */
+    bool not_qom;
 };
 
 struct Device {

@@ -8,10 +8,6 @@
 #include "vireo/config.h"
 
 
-
-/* hw/misc/debug-port.c: port 0x80 (POST codes / I/O delay) swallowed silently. */
-void debug_port_create(void);
-
 /*
  * hw/misc/fw_cfg.c: QEMU's fw_cfg I/O interface at 0x510 (16-bit selector) and 0x511 (data),
  * with the DMA address register at 0x514. fw_cfg_create() maps it with the standard items

@@ -50,6 +50,9 @@ extern const IrqchipCpuHooks *irqchip_cpu;
  * after error_report().
  */
 int pc_irqchip_create(unsigned n_cpus, const uint32_t *apic_ids);
+/* Machine teardown: unhook the chips (the device list frees them, newest first). */
+void pc_irqchip_disconnect(void);
+/* Unhook and free them (unit tests). */
 void pc_irqchip_destroy(void);
 /* Route an ISA IRQ / GSI to the PIC (0-15) and the IOAPIC. */
 void pc_irqchip_set_irq(unsigned gsi, int level);

@@ -208,9 +208,14 @@ void vm_reset(ShutdownCause cause)
 {
     notify("RESET", guest_reason(cause));
     bool run = state == RUN_STATE_RUNNING;
-    if (vm_have_machine) {
-        machine_destroy();
-        if (machine_build(run) < 0) {
+    if (vm_have_machine && vm_built) {
+        /* The machine stays: devices reset newest first, vCPUs at power-on (hw/x86/pc.c). */
+        if (run) {
+            accel_resume();
+        } else {
+            accel_pause();
+        }
+        if (pc_machine_reset() < 0) {
             vm_shutdown_and_exit(SHUTDOWN_NONE, 1);
             return;
         }

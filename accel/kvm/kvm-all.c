@@ -128,6 +128,27 @@ static int check_ext(int ext)
     return r < 0 ? 0 : r;
 }
 
+/* What a new VM gets before any vCPU: the TSS and identity-map pages, irqchip and PIT. */
+static int kvm_vm_setup(KVMState *s)
+{
+    /* Three pages below the BIOS for the real-mode TSS and one for the EPT identity map. */
+    if (ioctl(s->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 ||
+        ioctl(s->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){0xfeffc000ULL}) < 0) {
+        error_report("kvm: cannot set TSS/identity map address: %s", strerror(errno));
+        return -1;
+    }
+    if (ioctl(s->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+        error_report("Could not enable split/in-kernel irqchip: %s", strerror(errno));
+        return -1;
+    }
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    if (ioctl(s->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+        error_report("Create kernel PIT failed: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int kvm_init(const VireoConfig *cfg)
 {
     KVMState *s = &kvm_state;
@@ -151,19 +172,7 @@ static int kvm_init(const VireoConfig *cfg)
         error_report("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
         return -1;
     }
-    /* Three pages below the BIOS for the real-mode TSS and one for the EPT identity map. */
-    if (ioctl(s->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 ||
-        ioctl(s->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){0xfeffc000ULL}) < 0) {
-        error_report("kvm: cannot set TSS/identity map address: %s", strerror(errno));
-        return -1;
-    }
-    if (ioctl(s->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-        error_report("Could not enable split/in-kernel irqchip: %s", strerror(errno));
-        return -1;
-    }
-    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
-    if (ioctl(s->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-        error_report("Create kernel PIT failed: %s", strerror(errno));
+    if (kvm_vm_setup(s) < 0) {
         return -1;
     }
     /* Supported CPUID: grow the buffer until the kernel is satisfied. */
@@ -180,7 +189,7 @@ static int kvm_init(const VireoConfig *cfg)
             return -1;
         }
     }
-    if (kvm_memory_init() < 0) {
+    if (kvm_memory_init() < 0 || kvm_memory_attach() < 0) {
         return -1;
     }
     struct sigaction sa = {.sa_handler = kick_handler};
@@ -603,13 +612,8 @@ static char *kvm_format_registers(unsigned index)
     return out;
 }
 
-static void kvm_destroy(void)
+static void close_vcpus(KVMState *s)
 {
-    KVMState *s = &kvm_state;
-    kvm_stop_vcpus();
-    if (s->vm_fd >= 0) {
-        kvm_memory_destroy();
-    }
     for (unsigned i = 0; i < s->n_vcpus; i++) {
         KVMVcpu *v = &s->vcpus[i];
         if (v->run && v->run != MAP_FAILED && s->run_size > 0) {
@@ -620,6 +624,48 @@ static void kvm_destroy(void)
         }
     }
     free(s->vcpus);
+    s->vcpus = NULL;
+    s->n_vcpus = 0;
+}
+
+/*
+ * Machine reset: a fresh VM under the same /dev/kvm descriptor. Everything KVM keeps for the
+ * guest (registers, MSRs such as kvmclock's that point into RAM, the LAPICs, IOAPIC, PIC, PIT)
+ * starts at power-on as at the first start, so nothing of the old run reaches the kept RAM;
+ * the memory map, GSI routes and irqfds are handed to the new VM.
+ */
+static int kvm_reset(void)
+{
+    KVMState *s = &kvm_state;
+    kvm_stop_vcpus();
+    kvm_memory_detach();
+    close_vcpus(s);
+    if (s->vm_fd >= 0) {
+        close(s->vm_fd);
+    }
+    do {
+        s->vm_fd = ioctl(s->kvm_fd, KVM_CREATE_VM, 0);
+    } while (s->vm_fd < 0 && errno == EINTR);
+    if (s->vm_fd < 0) {
+        error_report("ioctl(KVM_CREATE_VM) failed: %d %s", errno, strerror(errno));
+        return -1;
+    }
+    if (kvm_vm_setup(s) < 0 || kvm_memory_attach() < 0) {
+        return -1;
+    }
+    atomic_store(&s->stop, false);
+    return 0;
+}
+
+static void kvm_destroy(void)
+{
+    KVMState *s = &kvm_state;
+    kvm_stop_vcpus();
+    if (s->vm_fd >= 0) {
+        kvm_memory_detach();
+    }
+    kvm_memory_destroy();
+    close_vcpus(s);
     free(s->supported_cpuid);
     if (s->vm_fd >= 0) {
         close(s->vm_fd);
@@ -648,6 +694,7 @@ const AccelOps kvm_accel_ops = {
     .start_vcpus = kvm_start_vcpus,
     .stop_vcpus = kvm_stop_vcpus,
     .destroy = kvm_destroy,
+    .reset = kvm_reset,
     .set_irq = kvm_set_irq,
     .send_msi = kvm_send_msi,
     .irqfd_add = kvm_irqfd_add,

@@ -37,6 +37,11 @@ typedef struct KVMState {
     bool readonly_mem; /* KVM_CAP_READONLY_MEM */
     struct kvm_irq_routing *routing;
     unsigned next_msi_gsi;
+    struct KVMIrqfd {
+        int fd;
+        unsigned gsi;
+    } *irqfds; /* what KVM_IRQFD was given, replayed into a new VM at reset */
+    unsigned n_irqfds;
     unsigned n_vcpus;
     KVMVcpu *vcpus;
     atomic_bool stop;
@@ -45,8 +50,15 @@ typedef struct KVMState {
 
 extern KVMState kvm_state;
 
-/* kvm-memory.c: memory slots and ioeventfds from the memory map; MSI, irqfd. */
+/*
+ * kvm-memory.c: memory slots and ioeventfds from the memory map; MSI, irqfd. init/destroy own
+ * the tables (GSI routes, irqfds) for the accelerator's life; attach hands them and the memory
+ * map (a listener: replayed on registration) to the current VM, detach takes them back before
+ * the VM goes (reset).
+ */
 int kvm_memory_init(void);
+int kvm_memory_attach(void);
+void kvm_memory_detach(void);
 void kvm_memory_destroy(void);
 void kvm_send_msi(uint64_t addr, uint32_t data);
 int kvm_irqfd_add(int fd, uint64_t addr, uint32_t data);

@@ -267,6 +267,11 @@ int kvm_irqfd_add(int fd, uint64_t addr, uint32_t data)
         commit_routes();
         return -1;
     }
+    struct KVMIrqfd *a = realloc(k->irqfds, (k->n_irqfds + 1) * sizeof(*a));
+    if (a) {
+        k->irqfds = a;
+        k->irqfds[k->n_irqfds++] = (struct KVMIrqfd){fd, gsi};
+    }
     return (int)gsi;
 }
 
@@ -288,6 +293,12 @@ void kvm_irqfd_del(int route, int fd)
     struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = (uint32_t)route,
                               .flags = KVM_IRQFD_FLAG_DEASSIGN};
     ioctl(k->vm_fd, KVM_IRQFD, &irqfd);
+    for (unsigned i = 0; i < k->n_irqfds; i++) {
+        if (k->irqfds[i].fd == fd && k->irqfds[i].gsi == (unsigned)route) {
+            k->irqfds[i] = k->irqfds[--k->n_irqfds];
+            break;
+        }
+    }
     struct kvm_irq_routing_entry *e = find_route((unsigned)route);
     if (e) {
         *e = k->routing->entries[--k->routing->nr];
@@ -298,19 +309,40 @@ void kvm_irqfd_del(int route, int fd)
 int kvm_memory_init(void)
 {
     KVMState *k = &kvm_state;
+    k->routing = calloc(1, sizeof(*k->routing) + MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
+    if (!k->routing) {
+        error_report("kvm: out of memory");
+        return -1;
+    }
+    default_routes();
+    return 0;
+}
+
+int kvm_memory_attach(void)
+{
+    KVMState *k = &kvm_state;
     int n = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
     k->nr_slots = n > 0 ? (unsigned)n : 32;
     if (k->nr_slots > 512) {
         k->nr_slots = 512; /* plenty for a PC; bounds the diff loop */
     }
     k->slots = calloc(k->nr_slots, sizeof(*k->slots));
-    k->routing = calloc(1, sizeof(*k->routing) + MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
-    if (!k->slots || !k->routing) {
+    if (!k->slots) {
         error_report("kvm: out of memory");
         return -1;
     }
     k->readonly_mem = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
-    default_routes();
+    if (k->routing->nr > 0 && commit_routes() < 0) {
+        error_report("kvm: KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
+        return -1;
+    }
+    for (unsigned i = 0; i < k->n_irqfds; i++) {
+        struct kvm_irqfd irqfd = {.fd = (uint32_t)k->irqfds[i].fd, .gsi = k->irqfds[i].gsi};
+        if (ioctl(k->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+            error_report("kvm: KVM_IRQFD failed: %s", strerror(errno));
+            return -1;
+        }
+    }
     kvm_listener = (MemoryListener){
         .commit = kvm_commit,
         .eventfd_add = kvm_eventfd_add,
@@ -321,11 +353,18 @@ int kvm_memory_init(void)
     return 0;
 }
 
-void kvm_memory_destroy(void)
+void kvm_memory_detach(void)
 {
     memory_listener_unregister(&kvm_listener);
     free(kvm_state.slots);
     kvm_state.slots = NULL;
+}
+
+void kvm_memory_destroy(void)
+{
     free(kvm_state.routing);
     kvm_state.routing = NULL;
+    free(kvm_state.irqfds);
+    kvm_state.irqfds = NULL;
+    kvm_state.n_irqfds = 0;
 }

@@ -599,13 +599,9 @@ static void tcg_stop_vcpus(void)
     }
 }
 
-static void tcg_destroy(void)
+/* The vCPUs go (their threads have stopped), and with them every translated block. */
+static void forget_vcpus(void)
 {
-    if (irqchip && irqchip->reset) {
-        irqchip->reset();
-    }
-    memory_listener_unregister(&tcg_listener);
-    irqchip_set_cpu_hooks(NULL);
     tcg_exec_forget_cpus();
     for (unsigned i = 0; i < tcg.n; i++) {
         memory_reader_unregister(&tcg.vcpus[i].reader);
@@ -616,6 +612,23 @@ static void tcg_destroy(void)
     free(tcg.vcpus);
     tcg.vcpus = NULL;
     tcg.n = 0;
+}
+
+static void tcg_destroy(void)
+{
+    if (irqchip && irqchip->reset) {
+        irqchip->reset();
+    }
+    memory_listener_unregister(&tcg_listener);
+    irqchip_set_cpu_hooks(NULL);
+    forget_vcpus();
+}
+
+static int tcg_reset(void)
+{
+    forget_vcpus();
+    tcg.stop = false;
+    return 0;
 }
 
 static void tcg_set_irq(unsigned gsi, int level)
@@ -633,6 +646,7 @@ const AccelOps tcg_accel_ops = {
     .start_vcpus = tcg_start_vcpus,
     .stop_vcpus = tcg_stop_vcpus,
     .destroy = tcg_destroy,
+    .reset = tcg_reset,
     .set_irq = tcg_set_irq,
     .send_msi = tcg_send_msi,
     .ram_written = tcg_ram_written,

@@ -12,6 +12,7 @@
 #include <glib.h>
 #include "vireo/error.h"
 #include "vireo/machine.h"
+#include "vireo/loader.h"
 #include "vireo/memory.h"
 
 struct AddressSpace {
@@ -857,6 +858,7 @@ int guest_write(uint64_t gpa, const void *buf, uint64_t len)
         return -1;
     }
     memcpy(h, buf, len);
+    loader_note_write(gpa, buf, len);
     return 0;
 }
 

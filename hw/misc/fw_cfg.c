@@ -334,6 +334,14 @@ void fw_cfg_add_e820(FWCfgState *s)
     fw_cfg_add_file(s, "etc/e820", e, guest_ram.n * 20);
 }
 
+void fw_cfg_reset(FWCfgState *s)
+{
+    if (s) {
+        select_item(s, FW_CFG_SIGNATURE);
+        s->dma_addr = 0;
+    }
+}
+
 void fw_cfg_destroy(FWCfgState *s)
 {
     if (!s) {

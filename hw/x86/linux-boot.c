@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vireo/error.h"
+#include "vireo/loader.h"
 #include "vireo/memory.h"
 #include "vireo/x86.h"
 
@@ -261,6 +262,7 @@ int linux_boot_load(const VireoConfig *cfg, uint64_t rsdp, X86BootState *bs)
     bp[BP_E820_ENTRIES] = (uint8_t)e.n;
     wr64(bp + BP_ACPI_RSDP, rsdp);
 
+    loader_record_range(BOOT_PARAMS, 4096); /* written through bp */
     build_page_tables();
     memset(bs, 0, sizeof(*bs));
     build_gdt(bs);

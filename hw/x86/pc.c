@@ -16,6 +16,7 @@
 #include "vireo/error.h"
 #include "vireo/ioport.h"
 #include "vireo/irqchip.h"
+#include "vireo/loader.h"
 #include "vireo/machine.h"
 #include "vireo/memory.h"
 #include "vireo/pc.h"
@@ -104,8 +105,38 @@ static int create_userspace_irqchip(void)
     return r;
 }
 
+/* Where the BSP starts (the loader's answer, kept for reset). */
+static X86BootState boot;
+static const VireoConfig *machine_cfg;
+
+/* ACPI tables into the BIOS area, then the kernel (Linux or Multiboot) and its data. */
+static int load_boot(const VireoConfig *cfg)
+{
+    void *bios = gpa_to_hva(PC_BIOS_AREA, PC_BIOS_AREA_SIZE);
+    if (!bios) {
+        error_report("guest RAM too small for the BIOS area");
+        return -1;
+    }
+    memset(bios, 0, PC_BIOS_AREA_SIZE);
+    uint64_t rsdp = acpi_build_tables(bios, PC_BIOS_AREA, PC_BIOS_AREA_SIZE, &cpus);
+    if (!rsdp) {
+        error_report("could not build ACPI tables");
+        return -1;
+    }
+    loader_record_range(PC_BIOS_AREA, PC_BIOS_AREA_SIZE);
+    if (multiboot_probe(cfg->kernel)) {
+        return multiboot_load(cfg, &boot, fw_cfg);
+    }
+    if (linux_boot_load(cfg, rsdp, &boot) < 0) {
+        return -1;
+    }
+    fw_cfg_add_linux_boot(fw_cfg, cfg, boot.rsi); /* rsi: boot_params */
+    return 0;
+}
+
 int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_serial)
 {
+    machine_cfg = cfg;
     const AccelOps *accel = current_accel;
     if (!cfg->kernel) {
         error_report("no kernel given: Vireo boots Linux with -kernel; firmware (BIOS) boot is "
@@ -151,29 +182,14 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         }
     }
 
-    void *bios = gpa_to_hva(PC_BIOS_AREA, PC_BIOS_AREA_SIZE);
-    if (!bios) {
-        error_report("guest RAM too small for the BIOS area");
-        return -1;
-    }
-    memset(bios, 0, PC_BIOS_AREA_SIZE);
-    uint64_t rsdp = acpi_build_tables(bios, PC_BIOS_AREA, PC_BIOS_AREA_SIZE, &cpus);
-    if (!rsdp) {
-        error_report("could not build ACPI tables");
-        return -1;
-    }
     fw_cfg = fw_cfg_create(cfg, cfg->ram_size, x86_cpu_list_id_limit(&cpus));
     fw_cfg_add_e820(fw_cfg);
-    X86BootState boot;
-    if (multiboot_probe(cfg->kernel)) {
-        if (multiboot_load(cfg, &boot, fw_cfg) < 0) {
-            return -1;
-        }
-    } else {
-        if (linux_boot_load(cfg, rsdp, &boot) < 0) {
-            return -1;
-        }
-        fw_cfg_add_linux_boot(fw_cfg, cfg, boot.rsi); /* rsi: boot_params */
+    /* What the loaders write (ACPI tables, kernel, initrd, boot data) is written again at reset */
+    loader_record_begin();
+    int r = load_boot(cfg);
+    loader_record_end();
+    if (r < 0) {
+        return -1;
     }
     if (create_cli_devices(cfg) < 0) {
         return -1;
@@ -181,6 +197,36 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
     device_globals_check();
     pc_firmware_pci_setup(pci_bus);
     if (vtimer_thread_start() < 0 || accel->create_vcpus(cfg, &cpus, &boot) < 0) {
+        return -1;
+    }
+    return accel->start_vcpus();
+}
+
+/*
+ * Machine reset, as QEMU's: the machine stays (devices, hotplugged ones included, their
+ * backends, RAM and its content, the memory map); the vCPUs stop, every device's reset runs
+ * newest first, the firmware step runs again (PAM, PIRQs, BARs: hotplugged devices get theirs
+ * as SeaBIOS would give them), the loaders' blobs are written back (QEMU's ROM reset and its
+ * firmware reloading -kernel), and the vCPUs start from power-on state with the BSP at the
+ * kernel's entry, as at the first start.
+ */
+int pc_machine_reset(void)
+{
+    const AccelOps *accel = current_accel;
+    vtimer_thread_stop(); /* device timers stay armed (or not) as the resets leave them */
+    accel->stop_vcpus();
+    vireo_lock();
+    int r = accel->reset();
+    if (r == 0) {
+        devices_reset_all();
+        fw_cfg_reset(fw_cfg);
+        pc_firmware_pam_setup(pci_bus);
+        loader_reset();
+        pc_firmware_pci_setup(pci_bus);
+        r = accel->create_vcpus(machine_cfg, &cpus, &boot);
+    }
+    vireo_unlock();
+    if (r < 0 || vtimer_thread_start() < 0) {
         return -1;
     }
     return accel->start_vcpus();
@@ -206,6 +252,7 @@ void pc_machine_stop(void)
     pci_bus = NULL;
     io_reset_all();
     vtimers_reset();
+    loader_free();
     ram_free();
     x86_cpu_list_free(&cpus);
 }

@@ -40,8 +40,17 @@ typedef struct AccelOps {
     int (*start_vcpus)(void);
     /* Make every vCPU thread leave guest mode and exit; join them. */
     void (*stop_vcpus)(void);
-    /* Tear the VM down so init() can run again (machine reset). */
+    /* Tear the VM down (machine teardown). */
     void (*destroy)(void);
+    /*
+     * Machine reset, after stop_vcpus(): forget the vCPUs and give the guest power-on state
+     * underneath, so create_vcpus() and start_vcpus() can follow as at the first start. The
+     * memory map, RAM and the devices stay. KVM builds a fresh VM (in-kernel irqchip and PIT at
+     * power-on; memory slots and ioeventfds replayed from the memory map, GSI routes and
+     * irqfds from its own tables); TCG drops every translated block (TLBs go with the vCPUs).
+     * Returns 0 or -1 after error_report().
+     */
+    int (*reset)(void);
     void (*set_irq)(unsigned gsi, int level);
     /*
      * Deliver an MSI message (address and data as a device writes them) to the local APICs:

@@ -17,6 +17,8 @@
 typedef struct FWCfgState FWCfgState;
 FWCfgState *fw_cfg_create(const VireoConfig *cfg, uint64_t ram_size, uint32_t max_cpus);
 void fw_cfg_destroy(FWCfgState *s);
+/* Machine reset: no item selected, read offset and DMA address cleared (the items stay). */
+void fw_cfg_reset(FWCfgState *s);
 /* Item `key` holds a copy of data (len bytes). */
 void fw_cfg_add_bytes(FWCfgState *s, uint16_t key, const void *data, uint32_t len);
 void fw_cfg_add_i16(FWCfgState *s, uint16_t key, uint16_t v);

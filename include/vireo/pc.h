@@ -7,6 +7,11 @@
 
 /* Build the machine and start its vCPUs. serial[i] may be NULL. Returns 0 or -1. */
 int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_serial);
+/*
+ * Reset the machine in place (devices and RAM kept, vCPUs at power-on, the loaders' blobs and the
+ * firmware step again); vCPU threads start parked when the accelerator is paused. 0 or -1.
+ */
+int pc_machine_reset(void);
 /* Stop the vCPUs and free everything pc_machine_start() made (chardevs stay). */
 void pc_machine_stop(void);
 

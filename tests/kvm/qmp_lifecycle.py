@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../lib"))
@@ -101,17 +102,29 @@ def lifecycle():
 
 
 def guest_reset_events():
-    vm = Emu(guest("reboot", ["-serial", "null"], smp=2))
+    """A guest that reboots: RESET, and the machine (reset in place: devices reset, RAM kept, a
+    fresh KVM VM underneath) boots Linux again with both vCPUs and reboots again."""
+    fd, log = tempfile.mkstemp(prefix="vireo-reboot-serial.")
+    os.close(fd)
+    vm = Emu(guest("reboot", ["-serial", "file:" + log], smp=2))
     try:
         q = vm.qmp()
         q.negotiate()
         rs = q.wait_event("RESET", TMO)
         check("reboot/reset-event", rs and rs["data"] == {"guest": True, "reason": "guest-reset"}, repr(rs))
         expect("reboot/still-running", q.cmd("query-status")["return"]["status"], "running")
+        rs2 = q.wait_event("RESET", TMO)
+        with open(log, "rb") as f:
+            serial = f.read().decode(errors="replace")
+        check("reboot/boots-again", rs2 is not None and serial.count("VIREO-INIT-OK") >= 2 and
+              serial.count("smp: Brought up 1 node, 2 CPUs") >= 2,
+              "second RESET %r; serial: %r" % (rs2, serial[-600:]))
         q.cmd("quit")
         expect("reboot/quit-exit", vm.wait(), 0)
     finally:
         vm.stop()
+        if os.path.exists(log):
+            os.unlink(log)
 
 
 def powerdown():

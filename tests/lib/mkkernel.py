@@ -5,7 +5,7 @@ The image has a Linux setup header (boot protocol 2.12, XLF_KERNEL_64) so direct
 the protected-mode part holds 0x200 bytes of padding (the 64-bit entry is load address + 0x200)
 and then the code. Used by tests to make a guest misbehave on purpose.
     mkkernel.py OUT KIND      KIND: triple-fault | hlt-loop | mmio-read | hello | page-fault | timer-irq |
-          smp-start
+          smp-start | reset-ram
 (the sources of hello and page-fault are in tests/lib/asm/)
 """
 import struct
@@ -71,6 +71,17 @@ CODES = {
         "1f4400000000000000000000ffff00000093cf000f0092100100736d702d73746172743a2041502072616e20"
         "74686520626f6f7420656e7472790a00736d702d737461727420637075733d0020737461727465643d002069"
         "64733d0020616761696e3d0020696473323d00206261643d000a00"
+    ),
+    # machine reset keeps RAM, writes the image again and resets the devices: a marker outside the
+    # image survives, a flag inside it does not, COM1's scratch register is 0 again; prints both
+    # on the second boot and powers off (tests/lib/asm/reset-ram.s)
+    "reset-ram": bytes.fromhex(
+        "488d1dd800000048c7c700003000813f07b007b07426c70707b007b0c6030166baff03b05aee488d355f0000"
+        "00e84d00000066baf90cb006eef4ebfd488d3560000000e8370000000fb603043066baf803ee488d35780000"
+        "00e82100000066baff03ec84c00f94c0043066baf803eeb00aee66ba040666b8003466eff4ebfd66baf803ac"
+        "84c07403eeebf8c372657365742d72616d3a20666972737420626f6f740a0072657365742d72616d3a207365"
+        "636f6e6420626f6f742c2052414d206b6570742c20696d61676520666c61673d00207363722d636c65617265"
+        "643d0000"
     ),
 }
 

@@ -3,14 +3,16 @@
 # and stderr, and the same kernels under KVM when KVM starts here (any kind), compared. Covers port I/O,
 # ACPI power-off, IDT delivery of a #PF with CR2 and error code, a local APIC timer interrupt
 # waking HLT (the userspace irqchip), a triple fault with its register dump, and a halted guest
-# that a signal ends (HLT sleeping, vCPU stop).
+# that a signal ends (HLT sleeping, vCPU stop), and a machine reset (reset-ram: RAM kept, the
+# kernel image written again, COM1 reset; the old rebuild-everything reset failed it by booting
+# "first boot" forever).
 . "$(dirname "$0")/../lib/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 kvm_ok=false
 kvm_why=$(kvm_problem) # tests/lib/common.sh: KVM starts a VM here (any kind of KVM)
 [ -z "$kvm_why" ] && kvm_ok=true
-for k in hello page-fault timer-irq triple-fault hlt-loop; do
+for k in hello page-fault timer-irq triple-fault hlt-loop reset-ram; do
     python3 "$VIREO_ROOT/tests/lib/mkkernel.py" "$work/$k" $k
 done
 
@@ -21,8 +23,10 @@ run() {
     echo $? >"$work/$1-$2.rc"
 }
 
-declare -A want=([hello]="hello" [page-fault]="page fault handled" [timer-irq]="timer interrupt")
-for k in hello page-fault timer-irq; do
+declare -A want=([hello]="hello" [page-fault]="page fault handled" [timer-irq]="timer interrupt"
+    [reset-ram]="reset-ram: first boot
+reset-ram: second boot, RAM kept, image flag=0 scr-cleared=1")
+for k in hello page-fault timer-irq reset-ram; do
     run tcg $k
     rc=$(cat "$work/tcg-$k.rc")
     if [ "$rc" = 0 ] && [ "$(cat "$work/tcg-$k.out")" = "${want[$k]}" ] && ! [ -s "$work/tcg-$k.err" ]; then

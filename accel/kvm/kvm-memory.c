@@ -193,13 +193,20 @@ static void kvm_log_sync(MemoryListener *l, MemoryRegion *mr)
 
 #define MAX_ROUTES 1024
 
-/* KVM's own default: GSI 0-15 to the PIC pair and IOAPIC pin n, 16-23 to IOAPIC pins. */
+/*
+ * QEMU's routes for the PC (kvm_pc_setup_irq_routing): GSI 0-15 to the PIC pair (but the cascade,
+ * 2), GSI 0 to IOAPIC pin 2 (the MADT's IRQ0 override: the in-kernel PIT raises GSI 0), the others
+ * to IOAPIC pin n. Set at every VM's creation (kvm_memory_attach).
+ */
 static void default_routes(void)
 {
     KVMState *k = &kvm_state;
     struct kvm_irq_routing *r = k->routing;
     r->nr = 0;
     for (unsigned gsi = 0; gsi < 24; gsi++) {
+        if (gsi == 2) {
+            continue;
+        }
         if (gsi < 16) {
             struct kvm_irq_routing_entry *e = &r->entries[r->nr++];
             memset(e, 0, sizeof(*e));
@@ -213,7 +220,7 @@ static void default_routes(void)
         e->gsi = gsi;
         e->type = KVM_IRQ_ROUTING_IRQCHIP;
         e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-        e->u.irqchip.pin = gsi;
+        e->u.irqchip.pin = gsi == 0 ? 2 : gsi;
     }
     k->next_msi_gsi = 24;
 }

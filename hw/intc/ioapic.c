@@ -96,7 +96,7 @@ void ioapic_vector_acked(IOAPICState *s, uint8_t vector)
     for (unsigned pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
         uint64_t e = s->rte[pin];
         if ((e & RTE_VECTOR) == vector && !(e & RTE_MASKED)) {
-            irqchip_irq_acked(pin);
+            irqchip_irq_acked(pin == 2 ? 0 : pin); /* pin 2 is ISA IRQ 0 (irqchip.c) */
         }
     }
 }

@@ -79,13 +79,19 @@ static PICState *pc_pic;
 static IOAPICState *pc_ioapic;
 static PITState *pc_pit;
 
+/* The IOAPIC pin of a GSI: ISA IRQ 0 is wired to pin 2 (the MADT's override), as on QEMU's pc. */
+static unsigned ioapic_pin(unsigned gsi)
+{
+    return gsi == 0 ? 2 : gsi;
+}
+
 void pc_irqchip_set_irq(unsigned gsi, int level)
 {
     if (gsi < 16 && pc_pic) {
         i8259_set_irq(pc_pic, gsi, level);
     }
-    if (pc_ioapic && gsi < IOAPIC_NUM_PINS) {
-        ioapic_set_irq(pc_ioapic, gsi, level);
+    if (pc_ioapic && gsi < IOAPIC_NUM_PINS && gsi != 2) {
+        ioapic_set_irq(pc_ioapic, ioapic_pin(gsi), level);
     }
 }
 
@@ -95,7 +101,8 @@ unsigned pc_irqchip_gsi_routes(unsigned gsi)
     if (pc_pic && gsi < 16 && i8259_irq_unmasked(pc_pic, gsi)) {
         r |= 1;
     }
-    if (pc_ioapic && gsi < IOAPIC_NUM_PINS && !(ioapic_get_entry(pc_ioapic, gsi) & (1u << 16))) {
+    if (pc_ioapic && gsi < IOAPIC_NUM_PINS && gsi != 2 &&
+        !(ioapic_get_entry(pc_ioapic, ioapic_pin(gsi)) & (1u << 16))) {
         r |= 2;
     }
     return r;

@@ -16,11 +16,12 @@
  * GSI routing, where GSI n drives PIC pin n (n < 16) and IOAPIC pin n):
  *   - one IOAPIC, ID 0 (the in-kernel IOAPIC's reset ID; x86-64 Linux only checks the
  *     MADT IDs against each other), at 0xFEC00000, 24 pins from GSI 0;
- *   - ISA IRQs identity-mapped to GSIs. In particular there is no IRQ0 -> GSI2 override:
- *     KVM's default routing table (virt/kvm/irqchip.c / arch/x86/kvm, ROUTING_ENTRY2(0))
- *     sends GSI 0, which the in-kernel PIT raises, to IOAPIC pin 0. (QEMU's override
- *     works only because QEMU replaces that route with GSI 0 -> pin 2.)
- *   - IRQ 9 (the SCI) overridden to level-triggered, active-high;
+ *   - ISA IRQ 0 on GSI 2 (an interrupt source override, conforming), as QEMU's MADT: the timer
+ *     (PIT, or HPET in legacy mode) drives ISA IRQ 0, which reaches PIC pin 0 and IOAPIC pin 2
+ *     (KVM: Vireo's GSI routes, accel/kvm/kvm-memory.c, are QEMU's; TCG: hw/intc/irqchip.c);
+ *     the other ISA IRQs are GSIs 1:1;
+ *   - IRQs 5, 9 (the SCI), 10 and 11, the PCI-capable ones, overridden to level-triggered,
+ *     active-high, as QEMU's pci_irq_mask 0x0e20 gives them;
  *   - LAPIC NMI on LINT1 of every processor;
  *   - one entry per possible CPU (-smp maxcpus), as QEMU 7.2 writes them: ACPI processor UID =
  *     CPU index, APIC ID from the topology (X86CpuList, the IDs KVM, the translator and the
@@ -204,7 +205,7 @@ static bool x2apic_needed(const X86CpuList *cpus)
 
 static uint32_t madt_len(const X86CpuList *cpus)
 {
-    uint32_t len = ACPI_HDR_LEN + 8 + 12 + 10 + (x2apic_needed(cpus) ? 12 : 6);
+    uint32_t len = ACPI_HDR_LEN + 8 + 12 + 10 * 5 + (x2apic_needed(cpus) ? 12 : 6);
     for (unsigned i = 0; i < cpus->possible; i++) {
         len += cpus->apic_id[i] < 255 ? 8 : 16;
     }
@@ -244,13 +245,17 @@ static void build_madt(uint8_t *t, const X86CpuList *cpus)
     put32(t, off + 4, IOAPIC_BASE);
     put32(t, off + 8, 0); /* GSI base */
     off += 12;
-    put8(t, off, 2); /* Interrupt Source Override: the SCI */
-    put8(t, off + 1, 10);
-    put8(t, off + 2, 0); /* ISA */
-    put8(t, off + 3, ACPI_SCI_IRQ);
-    put32(t, off + 4, ACPI_SCI_IRQ);
-    put16(t, off + 8, 0x1 | 0x3 << 2); /* active high, level triggered */
-    off += 10;
+    /* Interrupt Source Overrides: IRQ 0 on GSI 2, then the PCI-capable IRQs as level/high */
+    static const uint8_t iso_irq[5] = {0, 5, ACPI_SCI_IRQ, 10, 11};
+    for (unsigned i = 0; i < 5; i++) {
+        put8(t, off, 2);
+        put8(t, off + 1, 10);
+        put8(t, off + 2, 0); /* ISA */
+        put8(t, off + 3, iso_irq[i]);
+        put32(t, off + 4, iso_irq[i] ? iso_irq[i] : 2);
+        put16(t, off + 8, iso_irq[i] ? 0x1 | 0x3 << 2 : 0); /* level/high, or conforming */
+        off += 10;
+    }
     if (x2apic_needed(cpus)) {
         put8(t, off, 0xa); /* Local x2APIC NMI */
         put8(t, off + 1, 12);

@@ -8,8 +8,8 @@
  *   LAPIC ICR ──► APIC bus (fixed, lowest priority, NMI, INIT, SIPI) ──► other LAPICs
  *   LAPIC EOI of a level-triggered vector ──► IOAPIC (clears remote IRR, re-delivers)
  *
- * GSI n goes to IOAPIC pin n, IRQ0 included (as KVM routes it; the MADT has no IRQ0
- * override). Everything here runs with vireo_lock() held: MMIO/PIO callbacks, X86IrqChip
+ * GSI n goes to IOAPIC pin n, except ISA IRQ 0 which goes to pin 2 (the MADT's override and
+ * QEMU's wiring; KVM gets the same routes). Everything here runs with vireo_lock() held: MMIO/PIO callbacks, X86IrqChip
  * callbacks and timer callbacks alike.
  *
  * Time: CLOCK_VIRTUAL of the timer service (vclock_ns(), timer.h). The LAPIC timer counts at 1 GHz

@@ -21,6 +21,11 @@
 
 static uint8_t area[AREA_SIZE];
 
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
 static uint32_t rd32(const uint8_t *p)
 {
     return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
@@ -177,7 +182,7 @@ static void test_tables_topo(const Topo *tp, const char *dump_dir)
 
     /* MADT */
     unsigned lapics = 0, ioapics = 0, isos = 0, nmis = 0;
-    bool ids_ok = true, sci_ok = false, irq0_override = false, x2 = false;
+    bool ids_ok = true, sci_ok = false, irq0_override = false, x2 = false, isos_ok = true;
     uint32_t mlen = rd32(madt + 4);
     CHECK(N("madt-header"), rd32(madt + 36) == 0xfee00000u && (rd32(madt + 40) & 1));
     for (uint32_t off = 44; off + 2 <= mlen && madt[off + 1] >= 2; off += madt[off + 1]) {
@@ -203,8 +208,12 @@ static void test_tables_topo(const Topo *tp, const char *dump_dir)
             break;
         case 2:
             isos++;
-            irq0_override |= e[3] == 0;
+            irq0_override |= e[3] == 0 && rd32(e + 4) == 2 && rd16(e + 8) == 0;
             sci_ok |= e[3] == 9 && rd32(e + 4) == 9 && (e[8] & 0xf) == 0xd;
+            /* QEMU's: IRQ0 -> GSI 2, and 5, 9, 10, 11 level/high on their own GSI */
+            isos_ok &= e[1] == 10 && e[2] == 0 &&
+                       (e[3] == 0 || ((e[3] == 5 || e[3] == 9 || e[3] == 10 || e[3] == 11) &&
+                                      rd32(e + 4) == e[3] && rd16(e + 8) == 0xd));
             break;
         case 4:
             nmis++;
@@ -219,7 +228,9 @@ static void test_tables_topo(const Topo *tp, const char *dump_dir)
     CHECK(N("madt-lapics"), lapics == ncpus);
     CHECK(N("madt-ioapic"), ioapics == 1);
     CHECK(N("madt-entries"), ids_ok);
-    CHECK(N("madt-sci-override"), sci_ok && !irq0_override);
+    CHECK(N("madt-sci-override"), sci_ok);
+    CHECK(N("madt-irq0-override"), irq0_override);
+    CHECK(N("madt-overrides-as-qemu"), isos_ok && isos == 5);
     CHECK(N("madt-nmi"), nmis == 1);
 
     const char *dir = dump_dir;

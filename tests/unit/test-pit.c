@@ -231,7 +231,7 @@ int main(void)
     io_reset_all();
 
     /*
-     * Lost-tick re-injection with the whole irqchip: IRQ0 through IOAPIC pin 0 to vCPU 0. The
+     * Lost-tick re-injection with the whole irqchip: IRQ0 through IOAPIC pin 2 to vCPU 0. The
      * guest takes nothing for three periods; then each acknowledgement releases an owed tick.
      */
     static const uint32_t ids[1] = {0};
@@ -247,7 +247,7 @@ int main(void)
     current_accel = &chip_accel;
     CHECK("pit-irqchip-create", pc_irqchip_create(1, ids) == 0);
     apic_reg_write(0, 0xf0, 0x1ff);
-    uint32_t reg = 0x10, val = 0x30; /* pin 0: vector 0x30, edge, unmasked, dest 0 */
+    uint32_t reg = 0x14, val = 0x30; /* pin 2 (IRQ0): vector 0x30, edge, unmasked, dest 0 */
     mmio_dispatch(0xfec00000, &reg, 4, true);
     mmio_dispatch(0xfec00010, &val, 4, true);
     outb(0x21, 0xff); /* PIC: everything masked */

@@ -8,6 +8,9 @@
 #include "monitor-internal.h"
 #include "vireo/accel.h"
 #include "vireo/ui.h"
+#include "vireo/device.h"
+#include "vireo/machine.h"
+#include "vireo/qemu-opts.h"
 #include "vireo/runstate.h"
 
 typedef void HmpFn(Monitor *mon, char **argv);
@@ -230,6 +233,66 @@ static void hmp_system_powerdown(Monitor *mon, char **argv)
     vm_powerdown();
 }
 
+/* device_add DRIVER[,prop=value][,...]: the -device syntax. */
+static void hmp_device_add(Monitor *mon, char **argv)
+{
+    if (!argv[0]) {
+        print_error(mon, "Parameter 'driver' is missing");
+        return;
+    }
+    char *e = NULL;
+    QOpts *o = qopts_parse("device", argv[0], NULL, "driver", QOPTS_LEGACY, &e);
+    if (!o) {
+        print_error(mon, e);
+        g_free(e);
+        return;
+    }
+    DeviceConfig dc = {0};
+    dc.prop_keys = g_new0(char *, o->n_pairs + 1);
+    dc.prop_values = g_new0(char *, o->n_pairs + 1);
+    for (size_t i = 0; i < o->n_pairs; i++) {
+        const char *k = o->pairs[i].key;
+        if (strcmp(k, "driver") && strcmp(k, "id")) {
+            dc.prop_keys[dc.n_props] = g_strdup(k);
+            dc.prop_values[dc.n_props++] = g_strdup(o->pairs[i].value);
+        }
+    }
+    dc.driver = (char *)qopts_get(o, "driver");
+    dc.id = (char *)qopts_get(o, "id");
+    if (dc.id && !qopts_is_identifier(dc.id)) {
+        e = g_strdup("Parameter 'id' expects an identifier");
+    } else {
+        vireo_lock();
+        if (!device_hotplug(&dc, &e)) {
+            e = e ? e : g_strdup("cannot add the device");
+        }
+        vireo_unlock();
+    }
+    if (e) {
+        print_error(mon, e);
+        g_free(e);
+    }
+    g_strfreev(dc.prop_keys);
+    g_strfreev(dc.prop_values);
+    qopts_free(o);
+}
+
+static void hmp_device_del(Monitor *mon, char **argv)
+{
+    if (!argv[0]) {
+        print_error(mon, "Parameter 'id' is missing");
+        return;
+    }
+    char *e = NULL;
+    vireo_lock();
+    int r = device_unplug_request(argv[0], &e);
+    vireo_unlock();
+    if (r < 0) {
+        print_error(mon, e);
+        g_free(e);
+    }
+}
+
 static void hmp_quit(Monitor *mon, char **argv)
 {
     mon->quitting = true;
@@ -364,6 +427,9 @@ static const HmpCmd cmds[] = {
     {"change", "device [-f] filename [format [read-only-mode]]",
      "change a removable medium, optional format, use -f to force the operation", hmp_change},
     {"cont|c", "", "resume emulation", hmp_cont},
+    {"device_add", "driver[,prop=value][,...]",
+     "add device, like -device on the command line", hmp_device_add},
+    {"device_del", "device", "remove device", hmp_device_del},
     {"expire_password", "protocol time [-d display]",
      "set spice/vnc password expire-time", hmp_expire_password},
     {"help|?", "[cmd]", "show the help", hmp_help},

@@ -11,6 +11,9 @@
 #include "monitor-internal.h"
 #include "vireo/accel.h"
 #include "vireo/ui.h"
+#include "vireo/device.h"
+#include "vireo/machine.h"
+#include "vireo/qemu-opts.h"
 #include "vireo/runstate.h"
 
 /* ---- argument checking ---------------------------------------------------------------- */
@@ -64,7 +67,7 @@ static bool enum_ok(const char *const *values, const char *s)
 bool qmp_check_args(const QmpCommand *cmd, const QJ *args, QmpError *err)
 {
     if (cmd->args && cmd->args[0].name && !strcmp(cmd->args[0].name, "*")) {
-        return true; /* the handler checks its arguments itself (blockdev-add) */
+        return true; /* the handler checks its arguments itself (blockdev-add, device_add) */
     }
     for (const QmpArg *a = cmd->args; a && a->name; a++) {
         const QJ *v = qj_get(args, a->name);
@@ -474,6 +477,86 @@ static QJ *cmd_expire_password(Monitor *mon, const QJ *args, QmpError *err)
     return NULL;
 }
 
+/*
+ * device_add as QEMU 7.2 takes it: the arguments become -device options (QemuOpts), so values
+ * are text (integers in decimal, booleans on/off; other JSON types are dropped), a non-string id
+ * is ignored, and an id must be an identifier.
+ */
+static QJ *cmd_device_add(Monitor *mon, const QJ *args, QmpError *err)
+{
+    DeviceConfig dc = {0};
+    size_t n = args ? args->obj.n : 0;
+    dc.prop_keys = g_new0(char *, n + 1);
+    dc.prop_values = g_new0(char *, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *k = args->obj.m[i].key;
+        const QJ *v = args->obj.m[i].value;
+        char *text = NULL;
+        switch (v->type) {
+        case QJ_STRING:
+            text = g_strdup(v->s);
+            break;
+        case QJ_INT:
+            text = g_strdup_printf("%" G_GINT64_FORMAT, v->i);
+            break;
+        case QJ_UINT:
+            text = g_strdup_printf("%" G_GUINT64_FORMAT, v->u);
+            break;
+        case QJ_BOOL:
+            text = g_strdup(v->b ? "on" : "off");
+            break;
+        default:
+            break;
+        }
+        if (!strcmp(k, "driver")) {
+            g_free(dc.driver);
+            dc.driver = text;
+        } else if (!strcmp(k, "id")) {
+            if (v->type == QJ_STRING) {
+                g_free(dc.id);
+                dc.id = text;
+            } else {
+                g_free(text);
+            }
+        } else if (text) {
+            dc.prop_keys[dc.n_props] = g_strdup(k);
+            dc.prop_values[dc.n_props++] = text;
+        }
+    }
+    char *e = NULL;
+    if (dc.id && !qopts_is_identifier(dc.id)) {
+        e = g_strdup("Parameter 'id' expects an identifier");
+    } else {
+        vireo_lock();
+        if (!device_hotplug(&dc, &e)) {
+            e = e ? e : g_strdup("cannot add the device");
+        }
+        vireo_unlock();
+    }
+    if (e) {
+        qmp_error(err, "GenericError", "%s", e);
+        g_free(e);
+    }
+    g_free(dc.driver);
+    g_free(dc.id);
+    g_strfreev(dc.prop_keys);
+    g_strfreev(dc.prop_values);
+    return NULL;
+}
+
+static QJ *cmd_device_del(Monitor *mon, const QJ *args, QmpError *err)
+{
+    char *e = NULL;
+    vireo_lock();
+    int r = device_unplug_request(qj_get_str(args, "id"), &e);
+    vireo_unlock();
+    if (r < 0) {
+        qmp_error(err, r == -2 ? "DeviceNotFound" : "GenericError", "%s", e);
+        g_free(e);
+    }
+    return NULL;
+}
+
 static QJ *cmd_empty_list(Monitor *mon, const QJ *args, QmpError *err)
 {
     return qj_array();
@@ -482,6 +565,8 @@ static QJ *cmd_empty_list(Monitor *mon, const QJ *args, QmpError *err)
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const QmpArg no_args[] = {{NULL}};
+static const QmpArg any_args[] = {{"*", QARG_ANY, true, NULL}, {NULL}};
+static const QmpArg device_del_args[] = {{"id", QARG_STR, false, NULL}, {NULL}};
 static const QmpArg capabilities_args[] = {
     {"enable", QARG_ENUM_LIST, true, capability_values},
     {NULL},
@@ -556,6 +641,8 @@ static const QmpCommand commands[] = {
     {"set_password", cmd_set_password, set_password_args, "{}"},
     {"expire_password", cmd_expire_password, expire_password_args, "{}"},
     {"change-vnc-password", cmd_change_vnc_password, change_vnc_password_args, "{}"},
+    {"device_add", cmd_device_add, any_args, "{}"},
+    {"device_del", cmd_device_del, device_del_args, "{}"},
     /* What a management tool's probe asks for; Vireo has none of these things yet. */
     {"query-qmp-schema", cmd_empty_list, no_args, "[SchemaInfo]"},
     {"query-jobs", cmd_empty_list, no_args, "[JobInfo]"},

@@ -48,6 +48,7 @@ static gboolean on_request(gint fd, GIOCondition cond, gpointer opaque)
     uint64_t n;
     ssize_t r = read(fd, &n, sizeof(n));
     (void)r;
+    runstate_send_events();
     runstate_handle_request(runstate_take_request());
     return G_SOURCE_CONTINUE;
 }

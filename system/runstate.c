@@ -258,6 +258,16 @@ static void guest_shutdown(ShutdownCause cause)
     vm_shutdown_and_exit(cause, 0);
 }
 
+void runstate_send_events(void)
+{
+    char *name;
+    QJ *data;
+    while (machine_take_event(&name, &data)) {
+        notify(name, data);
+        g_free(name);
+    }
+}
+
 void runstate_handle_request(ShutdownCause c)
 {
     switch (c) {

@@ -17,6 +17,8 @@
 typedef struct PIIX4PMState {
     PCIDevice pci;
     MemoryRegion io;
+    MemoryRegion gpe; /* GPE0_BLK at 0xAFE0 */
+    AcpiPciHpState pcihp;
     uint32_t smb_io_base;
     uint8_t disable_s3, disable_s4, s4_val;
     bool hotplug_bridge, root_hotplug, memory_hotplug, smm_compat, smm_enabled;
@@ -51,12 +53,21 @@ static bool piix4_pm_realize(Device *dev, char **errp)
     memory_region_init_io(&s->io, "piix4-pm", &acpi_pm_io_ops, s, 64);
     memory_region_set_enabled(&s->io, false);
     memory_region_add_subregion(get_system_io(), 0, &s->io, 0);
+    memory_region_init_io(&s->gpe, "acpi-gpe0", &acpi_gpe_io_ops, s, ACPI_GPE0_LEN);
+    memory_region_add_subregion(get_system_io(), ACPI_GPE0_BLK, &s->gpe, 0);
+    if (s->root_hotplug) {
+        acpi_pcihp_init(&s->pcihp, s->pci.bus);
+    }
     return true;
 }
 
 static void piix4_pm_unrealize(Device *dev)
 {
     PIIX4PMState *s = (PIIX4PMState *)dev;
+    if (s->root_hotplug) {
+        acpi_pcihp_destroy(&s->pcihp);
+    }
+    memory_region_destroy(&s->gpe);
     memory_region_destroy(&s->io);
 }
 
@@ -75,6 +86,9 @@ static void piix4_pm_reset(Device *dev)
     c[PIIX4_SMBHSTCFG] = 0;
     acpi_pm_reset();
     update_pm_io(s);
+    if (s->root_hotplug && s->pci.dev.realized) {
+        acpi_pcihp_reset(&s->pcihp);
+    }
 }
 
 static const Property piix4_pm_props[] = {

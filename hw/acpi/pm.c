@@ -36,6 +36,7 @@
 
 static struct {
     uint16_t sts, en, cnt;
+    uint8_t gpe_sts[ACPI_GPE0_LEN / 2], gpe_en[ACPI_GPE0_LEN / 2];
     uint64_t tmr_epoch; /* ticks >> 23 when TMR_STS was last cleared */
     uint8_t rcr;
     int sci_level;
@@ -61,6 +62,9 @@ static void pm_update_tmr_sts(uint64_t now)
 static void pm_update_sci(void)
 {
     int level = (pm.sts & pm.en & PM1_SCI_EVENTS) != 0;
+    for (unsigned i = 0; i < ACPI_GPE0_LEN / 2; i++) {
+        level |= (pm.gpe_sts[i] & pm.gpe_en[i]) != 0;
+    }
     if (level != pm.sci_level) {
         pm.sci_level = level;
         irq_set(isa_get_irq(ACPI_SCI_IRQ), level);
@@ -152,6 +156,46 @@ const IOOps acpi_pm_io_ops = {
     .read = pm_io_read,
     .write = pm_io_write,
 };
+
+/* GPE0_BLK: status bytes (write 1 to clear), then enable bytes. */
+static uint64_t gpe_read(void *opaque, uint64_t addr, unsigned size)
+{
+    (void)opaque;
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t a = addr + i;
+        uint8_t b = a < ACPI_GPE0_LEN / 2   ? pm.gpe_sts[a]
+                    : a < ACPI_GPE0_LEN     ? pm.gpe_en[a - ACPI_GPE0_LEN / 2]
+                                            : 0xff;
+        v |= (uint64_t)b << (8 * i);
+    }
+    return v;
+}
+
+static void gpe_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
+{
+    (void)opaque;
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t a = addr + i;
+        uint8_t b = (uint8_t)(val >> (8 * i));
+        if (a < ACPI_GPE0_LEN / 2) {
+            pm.gpe_sts[a] &= (uint8_t)~b;
+        } else if (a < ACPI_GPE0_LEN) {
+            pm.gpe_en[a - ACPI_GPE0_LEN / 2] = b;
+        }
+    }
+    pm_update_sci();
+}
+
+const IOOps acpi_gpe_io_ops = {.read = gpe_read, .write = gpe_write};
+
+void acpi_gpe_raise(unsigned bit)
+{
+    if (bit < 8 * ACPI_GPE0_LEN / 2) {
+        pm.gpe_sts[bit / 8] |= (uint8_t)(1u << (bit % 8));
+        pm_update_sci();
+    }
+}
 
 uint8_t acpi_pm_rcr_read(void)
 {

@@ -8,7 +8,9 @@
 #include "vireo/accel.h"
 #include "vireo/irq.h"
 #include "vireo/machine.h"
+#include "vireo/qjson.h"
 #include "vireo/runstate.h"
+#include <glib.h>
 
 static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local bool holding;
@@ -119,4 +121,41 @@ bool runstate_request_pending(void)
     bool p = pending != SHUTDOWN_NONE;
     pthread_mutex_unlock(&req_lock);
     return p;
+}
+
+/* ---- events devices raise (DEVICE_DELETED), sent from the main loop ---------------------- */
+
+typedef struct PendingEvent {
+    char *name;
+    QJ *data;
+} PendingEvent;
+static GQueue events = G_QUEUE_INIT;
+
+void machine_post_event(const char *name, QJ *data)
+{
+    PendingEvent *e = g_new(PendingEvent, 1);
+    e->name = g_strdup(name);
+    e->data = data;
+    pthread_mutex_lock(&req_lock);
+    g_queue_push_tail(&events, e);
+    pthread_mutex_unlock(&req_lock);
+    if (wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(wake_fd, &one, sizeof(one));
+        (void)r;
+    }
+}
+
+bool machine_take_event(char **name, QJ **data)
+{
+    pthread_mutex_lock(&req_lock);
+    PendingEvent *e = g_queue_pop_head(&events);
+    pthread_mutex_unlock(&req_lock);
+    if (!e) {
+        return false;
+    }
+    *name = e->name;
+    *data = e->data;
+    g_free(e);
+    return true;
 }

@@ -10,7 +10,9 @@
 #include <glib.h>
 #include "vireo/device.h"
 #include "vireo/error.h"
+#include "vireo/machine.h"
 #include "vireo/pci.h"
+#include "vireo/qjson.h"
 #include "vireo/qemu-opts.h"
 
 static const char *const category_names[DEVICE_CATEGORY_COUNT] = {
@@ -857,7 +859,90 @@ static bool bus_check(const DeviceInfo *info, const char *bus, char **errp)
     return true;
 }
 
+
+static Device *create_device(const DeviceConfig *dc, bool check_only, bool hotplug, char **errp);
+
 Device *device_create_from_config(const DeviceConfig *dc, bool check_only, char **errp)
+{
+    return create_device(dc, check_only, false, errp);
+}
+
+/* The bus a device would plug into, named as QEMU names it (for its hotplug messages). */
+static const char *bus_qom_name(BusType t)
+{
+    switch (t) {
+    case BUS_PCI:
+        return "pci.0";
+    case BUS_ISA:
+        return "isa.0";
+    default:
+        return "main-system-bus";
+    }
+}
+
+Device *device_hotplug(const DeviceConfig *dc, char **errp)
+{
+    return create_device(dc, false, true, errp);
+}
+
+static Device *find_for_unplug(const char *id)
+{
+    for (Device *d = dev_list; d; d = d->next) {
+        if (!d->from_cli) {
+            continue;
+        }
+        char *path = device_qom_path(d);
+        bool match = (d->id && !strcmp(d->id, id)) || !strcmp(path, id);
+        g_free(path);
+        if (match) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+int device_unplug_request(const char *id, char **errp)
+{
+    Device *dev = find_for_unplug(id);
+    if (!dev) {
+        *errp = g_strdup_printf("Device '%s' not found", id);
+        return -2;
+    }
+    if (dev->info->bus != BUS_PCI) {
+        *errp = g_strdup_printf("Bus '%s' does not support hotplugging",
+                                bus_qom_name(dev->info->bus));
+        return -1;
+    }
+    if (!dev->info->hotpluggable) {
+        *errp = g_strdup_printf("Device '%s' does not support hotplugging", dev->info->name);
+        return -1;
+    }
+    if (dev->unplug_pending) {
+        *errp = g_strdup_printf("Device %s is already in the process of unplug",
+                                dev->id ? dev->id : "");
+        return -1;
+    }
+    if (!pci_device_unplug_request(PCI_DEVICE(dev), errp)) {
+        return -1;
+    }
+    dev->unplug_pending = true;
+    return 0;
+}
+
+void device_unplug_complete(Device *dev)
+{
+    QJ *data = qj_object();
+    if (dev->id) {
+        qj_set_str(data, "device", dev->id);
+    }
+    char *path = device_qom_path(dev);
+    qj_set_str(data, "path", path);
+    g_free(path);
+    device_free(dev);
+    machine_post_event("DEVICE_DELETED", data);
+}
+
+static Device *create_device(const DeviceConfig *dc, bool check_only, bool hotplug, char **errp)
 {
     if (!dc->driver) {
         *errp = g_strdup("Parameter 'driver' is missing");
@@ -868,7 +953,7 @@ Device *device_create_from_config(const DeviceConfig *dc, bool check_only, char 
         *errp = g_strdup_printf("'%s' is not a valid device model name", dc->driver);
         return NULL;
     }
-    if (!info->user_creatable) {
+    if (!info->user_creatable || (hotplug && !info->hotpluggable)) {
         *errp = g_strdup("Parameter 'driver' expects a pluggable device type");
         return NULL;
     }
@@ -881,10 +966,20 @@ Device *device_create_from_config(const DeviceConfig *dc, bool check_only, char 
     if (!bus_check(info, bus, errp)) {
         return NULL;
     }
+    if (hotplug && info->bus != BUS_PCI) {
+        /* only pci.0 has a hotplug handler (ACPI PCI hotplug) on the pc machine */
+        *errp = g_strdup_printf("Bus '%s' does not support hotplugging", bus_qom_name(info->bus));
+        return NULL;
+    }
+    if (hotplug && dc->id && device_find_id(dc->id)) {
+        *errp = g_strdup_printf("Duplicate device ID '%s'", dc->id);
+        return NULL;
+    }
     Device *dev = device_new(info);
     dev->id = g_strdup(dc->id);
     dev->from_cli = true;
-    dev->anon_index = dc->id ? -1 : anon_devices++;
+    dev->anon_index = -1;
+    dev->hotplugged = hotplug;
     if (!apply_globals(dev, errp)) {
         device_free(dev);
         return NULL;
@@ -910,7 +1005,17 @@ Device *device_create_from_config(const DeviceConfig *dc, bool check_only, char 
         device_free(dev);
         return NULL;
     }
+    if (!dev->id) {
+        dev->anon_index = anon_devices; /* QEMU's device[N]: counted once realized */
+    }
     if (!device_realize(dev, errp)) {
+        device_free(dev);
+        return NULL;
+    }
+    if (!dev->id) {
+        anon_devices++;
+    }
+    if (hotplug && !pci_device_hotplug_plug(PCI_DEVICE(dev), errp)) {
         device_free(dev);
         return NULL;
     }

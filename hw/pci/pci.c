@@ -19,6 +19,8 @@ struct PCIBus {
     void *opaque;
     int n_inputs;
     int *input_count; /* devices asserting each input (wired-OR) */
+    const PCIHotplugOps *hotplug;
+    void *hotplug_opaque;
 };
 
 static PCIBus *the_bus; /* the PC has one: pci.0 */
@@ -62,6 +64,38 @@ PCIBus *pci_bus_find(const char *name)
 PCIDevice *pci_bus_device(PCIBus *bus, uint8_t devfn)
 {
     return bus ? bus->devices[devfn] : NULL;
+}
+
+void pci_bus_set_hotplug(PCIBus *bus, const PCIHotplugOps *ops, void *opaque)
+{
+    if (bus) {
+        bus->hotplug = ops;
+        bus->hotplug_opaque = opaque;
+    }
+}
+
+bool pci_device_hotplug_plug(PCIDevice *d, char **errp)
+{
+    PCIBus *bus = d->bus;
+    if (!bus || !bus->hotplug) {
+        *errp = g_strdup_printf("Bus '%s' does not support hotplugging",
+                                bus ? bus->name : "pci.0");
+        return false;
+    }
+    bus->hotplug->plug(bus->hotplug_opaque, d);
+    return true;
+}
+
+bool pci_device_unplug_request(PCIDevice *d, char **errp)
+{
+    PCIBus *bus = d->bus;
+    if (!bus || !bus->hotplug) {
+        *errp = g_strdup_printf("Bus '%s' does not support hotplugging",
+                                bus ? bus->name : "pci.0");
+        return false;
+    }
+    bus->hotplug->unplug_request(bus->hotplug_opaque, d);
+    return true;
 }
 
 /* ---- config space ---------------------------------------------------------------------- */

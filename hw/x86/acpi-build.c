@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include "vireo/acpi.h"
+#include "vireo/memory.h"
 #include "vireo/x86.h"
 
 /* build/generated/dsdt.hex: iasl names the array AmlCode (old) or <file>_aml_code (new). */
@@ -177,9 +178,11 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
     put32(t, 56, ACPI_PM1_EVT_BLK);
     put32(t, 64, ACPI_PM1_CNT_BLK);
     put32(t, 76, ACPI_PM_TMR_BLK);
+    put32(t, 80, ACPI_GPE0_BLK);
     put8(t, 88, 4);       /* PM1_EVT_LEN */
     put8(t, 89, 2);       /* PM1_CNT_LEN */
     put8(t, 91, 4);       /* PM_TMR_LEN */
+    put8(t, 92, ACPI_GPE0_LEN);
     put16(t, 96, 0x0fff); /* P_LVL2_LAT > 100: no C2 */
     put16(t, 98, 0x0fff); /* P_LVL3_LAT > 1000: no C3 */
     put16(t, 109, BOOT_ARCH_LEGACY_DEVICES);
@@ -190,6 +193,7 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
     put_gas(t, 148, GAS_SYSTEM_IO, 32, GAS_WORD, ACPI_PM1_EVT_BLK);
     put_gas(t, 172, GAS_SYSTEM_IO, 16, GAS_WORD, ACPI_PM1_CNT_BLK);
     put_gas(t, 208, GAS_SYSTEM_IO, 32, GAS_DWORD, ACPI_PM_TMR_BLK);
+    put_gas(t, 220, GAS_SYSTEM_IO, 8 * ACPI_GPE0_LEN, GAS_BYTE, ACPI_GPE0_BLK);
     finish_table(t, FADT_LEN);
 }
 
@@ -274,6 +278,49 @@ static void build_madt(uint8_t *t, const X86CpuList *cpus)
     finish_table(t, len);
 }
 
+/* Find `pat` in [p, p+len): offset or -1. */
+static long find_bytes(const uint8_t *p, size_t len, const uint8_t *pat, size_t plen)
+{
+    for (size_t i = 0; i + plen <= len; i++) {
+        if (!memcmp(p + i, pat, plen)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * The PCI windows of PCI0's _CRS for this machine's RAM, as QEMU computes them: 32-bit from the end
+ * of RAM below 4 GiB to 0xFEC00000, 64-bit 2 GiB from the first GiB boundary at or above the end of
+ * RAM above 4 GiB (4 GiB without any). The DSDT's placeholders are patched in place (the AML
+ * descriptors keep their sizes: the checksum is computed afterwards).
+ */
+static void patch_pci_windows(uint8_t *dsdt, uint32_t len)
+{
+    uint64_t low_end = guest_ram.n ? guest_ram.blocks[0].gpa + guest_ram.blocks[0].size : 0;
+    uint64_t high_end = 1ull << 32;
+    for (unsigned i = 1; i < guest_ram.n; i++) {
+        uint64_t e = guest_ram.blocks[i].gpa + guest_ram.blocks[i].size;
+        high_end = e > high_end ? e : high_end;
+    }
+    if (low_end) {
+        static const uint8_t pat32[8] = {0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xbf, 0xfe};
+        long at = find_bytes(dsdt, len, pat32, sizeof(pat32));
+        if (at >= 0 && low_end < 0xfec00000ull) {
+            put32(dsdt, (unsigned)at, (uint32_t)low_end);
+            put32(dsdt, (unsigned)at + 12, (uint32_t)(0xfec00000ull - low_end));
+        }
+    }
+    static const uint8_t pat64[16] = {0, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0};
+    long at = find_bytes(dsdt, len, pat64, sizeof(pat64));
+    if (at >= 0) {
+        uint64_t start = (high_end + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+        put64(dsdt, (unsigned)at, start);
+        put64(dsdt, (unsigned)at + 8, start + (2ull << 30) - 1);
+        put64(dsdt, (unsigned)at + 24, 2ull << 30);
+    }
+}
+
 uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86CpuList *cpus)
 {
     if (!host || !cpus || cpus->present == 0 || cpus->possible > 288 || gpa + size < gpa ||
@@ -300,6 +347,8 @@ uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86Cpu
 
     build_facs(h + facs);
     memcpy(h + dsdt, vireo_dsdt_aml, dsdt_len);
+    patch_pci_windows(h + dsdt, dsdt_len);
+    finish_table(h + dsdt, dsdt_len);
     build_fadt(h + fadt, gpa + facs, gpa + dsdt);
     build_madt(h + madt, cpus);
 

@@ -28,6 +28,18 @@ DefinitionBlock ("", "DSDT", 2, "VIREO ", "VIREODSD", 0x00000001)
         Zero
     })
 
+    /* General-purpose events: GPE 1 is PCI hotplug (the FADT's GPE0_BLK at 0xAFE0) */
+    Scope (\_GPE)
+    {
+        Name (_HID, "ACPI0006")
+        Method (_E01, 0, NotSerialized)
+        {
+            Acquire (\_SB.PCI0.BLCK, 0xFFFF)
+            \_SB.PCI0.PCNT ()
+            Release (\_SB.PCI0.BLCK)
+        }
+    }
+
     Scope (\_SB)
     {
         Device (PCI0)
@@ -69,13 +81,24 @@ DefinitionBlock ("", "DSDT", 2, "VIREO ", "VIREODSD", 0x00000001)
                     0x000BFFFF,         // Range Maximum
                     0x00000000,         // Translation Offset
                     0x00020000)         // Length
-                /* The 32-bit PCI hole: RAM stops at 3 GiB, the IOAPIC starts at 0xFEC00000. */
+                /*
+                 * The 32-bit PCI hole: from the end of RAM below 4 GiB to the IOAPIC at
+                 * 0xFEC00000; and QEMU's 2 GiB 64-bit hole from the first GiB boundary above
+                 * RAM. hw/x86/acpi-build.c patches both ranges for the machine's RAM (these
+                 * values are what it looks for).
+                 */
                 DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,
                     0x00000000,         // Granularity
                     0xC0000000,         // Range Minimum
                     0xFEBFFFFF,         // Range Maximum
                     0x00000000,         // Translation Offset
                     0x3EC00000)         // Length
+                QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite,
+                    0x0000000000000000, // Granularity
+                    0x0000000100000000, // Range Minimum
+                    0x000000017FFFFFFF, // Range Maximum
+                    0x0000000000000000, // Translation Offset
+                    0x0000000080000000) // Length
             })
 
             /*
@@ -220,158 +243,462 @@ DefinitionBlock ("", "DSDT", 2, "VIREO ", "VIREODSD", 0x00000001)
             {
                 Name (_ADR, 0x00010000)
                 OperationRegion (P40C, PCI_Config, 0x60, 0x04)
+
+                /* The CMOS RTC: its 8 ports and IRQ 8, as QEMU's DSDT has it */
+                Device (RTC)
+                {
+                    Name (_HID, EisaId ("PNP0B00"))
+                    Name (_CRS, ResourceTemplate ()
+                    {
+                        IO (Decode16, 0x0070, 0x0070, 0x01, 0x08)
+                        IRQNoFlags () {8}
+                    })
+                }
             }
 
-            /* Slots 2-31: their numbers (lspci's "Physical Slot"), as QEMU's hotplug slots */
+            /*
+             * ACPI PCI hotplug as QEMU's pc DSDT has it (hw/acpi/pcihp.c): PCIU/PCID at 0xAE00
+             * say which slots got a device or must eject one, B0EJ at 0xAE08 ejects, BNUM at 0xAE10
+             * selects the bus (0: the only one). GPE 1 runs \_GPE._E01 -> PCNT, which notifies each
+             * slot's object (1: device check, 3: eject request); a slot's _EJ0 writes its bit to
+             * B0EJ. Slots 2-31 carry their numbers (_SUN, lspci's "Physical Slot").
+             */
+            OperationRegion (PCST, SystemIO, 0xAE00, 0x08)
+            Field (PCST, DWordAcc, NoLock, WriteAsZeros)
+            {
+                PCIU,   32,
+                PCID,   32
+            }
+            OperationRegion (SEJ, SystemIO, 0xAE08, 0x04)
+            Field (SEJ, DWordAcc, NoLock, WriteAsZeros)
+            {
+                B0EJ,   32
+            }
+            OperationRegion (BNMR, SystemIO, 0xAE10, 0x08)
+            Field (BNMR, DWordAcc, NoLock, WriteAsZeros)
+            {
+                BNUM,   32,
+                PIDX,   32
+            }
+            Mutex (BLCK, 0x00)
+            Method (PCEJ, 2, NotSerialized)
+            {
+                Acquire (BLCK, 0xFFFF)
+                BNUM = Arg0
+                B0EJ = (One << Arg1)
+                Release (BLCK)
+                Return (Zero)
+            }
+            Name (BSEL, Zero)
             Device (S10)
             {
-                Name (_ADR, 0x00020000)
                 Name (_SUN, 0x02)
+                Name (_ADR, 0x00020000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S18)
             {
-                Name (_ADR, 0x00030000)
                 Name (_SUN, 0x03)
+                Name (_ADR, 0x00030000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S20)
             {
-                Name (_ADR, 0x00040000)
                 Name (_SUN, 0x04)
+                Name (_ADR, 0x00040000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S28)
             {
-                Name (_ADR, 0x00050000)
                 Name (_SUN, 0x05)
+                Name (_ADR, 0x00050000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S30)
             {
-                Name (_ADR, 0x00060000)
                 Name (_SUN, 0x06)
+                Name (_ADR, 0x00060000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S38)
             {
-                Name (_ADR, 0x00070000)
                 Name (_SUN, 0x07)
+                Name (_ADR, 0x00070000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S40)
             {
-                Name (_ADR, 0x00080000)
                 Name (_SUN, 0x08)
+                Name (_ADR, 0x00080000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S48)
             {
-                Name (_ADR, 0x00090000)
                 Name (_SUN, 0x09)
+                Name (_ADR, 0x00090000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S50)
             {
-                Name (_ADR, 0x000A0000)
                 Name (_SUN, 0x0A)
+                Name (_ADR, 0x000A0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S58)
             {
-                Name (_ADR, 0x000B0000)
                 Name (_SUN, 0x0B)
+                Name (_ADR, 0x000B0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S60)
             {
-                Name (_ADR, 0x000C0000)
                 Name (_SUN, 0x0C)
+                Name (_ADR, 0x000C0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S68)
             {
-                Name (_ADR, 0x000D0000)
                 Name (_SUN, 0x0D)
+                Name (_ADR, 0x000D0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S70)
             {
-                Name (_ADR, 0x000E0000)
                 Name (_SUN, 0x0E)
+                Name (_ADR, 0x000E0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S78)
             {
-                Name (_ADR, 0x000F0000)
                 Name (_SUN, 0x0F)
+                Name (_ADR, 0x000F0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S80)
             {
-                Name (_ADR, 0x00100000)
                 Name (_SUN, 0x10)
+                Name (_ADR, 0x00100000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S88)
             {
-                Name (_ADR, 0x00110000)
                 Name (_SUN, 0x11)
+                Name (_ADR, 0x00110000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S90)
             {
-                Name (_ADR, 0x00120000)
                 Name (_SUN, 0x12)
+                Name (_ADR, 0x00120000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (S98)
             {
-                Name (_ADR, 0x00130000)
                 Name (_SUN, 0x13)
+                Name (_ADR, 0x00130000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SA0)
             {
-                Name (_ADR, 0x00140000)
                 Name (_SUN, 0x14)
+                Name (_ADR, 0x00140000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SA8)
             {
-                Name (_ADR, 0x00150000)
                 Name (_SUN, 0x15)
+                Name (_ADR, 0x00150000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SB0)
             {
-                Name (_ADR, 0x00160000)
                 Name (_SUN, 0x16)
+                Name (_ADR, 0x00160000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SB8)
             {
-                Name (_ADR, 0x00170000)
                 Name (_SUN, 0x17)
+                Name (_ADR, 0x00170000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SC0)
             {
-                Name (_ADR, 0x00180000)
                 Name (_SUN, 0x18)
+                Name (_ADR, 0x00180000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SC8)
             {
-                Name (_ADR, 0x00190000)
                 Name (_SUN, 0x19)
+                Name (_ADR, 0x00190000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SD0)
             {
-                Name (_ADR, 0x001A0000)
                 Name (_SUN, 0x1A)
+                Name (_ADR, 0x001A0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SD8)
             {
-                Name (_ADR, 0x001B0000)
                 Name (_SUN, 0x1B)
+                Name (_ADR, 0x001B0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SE0)
             {
-                Name (_ADR, 0x001C0000)
                 Name (_SUN, 0x1C)
+                Name (_ADR, 0x001C0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SE8)
             {
-                Name (_ADR, 0x001D0000)
                 Name (_SUN, 0x1D)
+                Name (_ADR, 0x001D0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SF0)
             {
-                Name (_ADR, 0x001E0000)
                 Name (_SUN, 0x1E)
+                Name (_ADR, 0x001E0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
             }
             Device (SF8)
             {
-                Name (_ADR, 0x001F0000)
                 Name (_SUN, 0x1F)
+                Name (_ADR, 0x001F0000)
+                Method (_EJ0, 1, NotSerialized)
+                {
+                    PCEJ (BSEL, _SUN)
+                }
+            }
+            Method (DVNT, 2, NotSerialized)
+            {
+                If ((Arg0 & 0x00000004))
+                {
+                    Notify (S10, Arg1)
+                }
+                If ((Arg0 & 0x00000008))
+                {
+                    Notify (S18, Arg1)
+                }
+                If ((Arg0 & 0x00000010))
+                {
+                    Notify (S20, Arg1)
+                }
+                If ((Arg0 & 0x00000020))
+                {
+                    Notify (S28, Arg1)
+                }
+                If ((Arg0 & 0x00000040))
+                {
+                    Notify (S30, Arg1)
+                }
+                If ((Arg0 & 0x00000080))
+                {
+                    Notify (S38, Arg1)
+                }
+                If ((Arg0 & 0x00000100))
+                {
+                    Notify (S40, Arg1)
+                }
+                If ((Arg0 & 0x00000200))
+                {
+                    Notify (S48, Arg1)
+                }
+                If ((Arg0 & 0x00000400))
+                {
+                    Notify (S50, Arg1)
+                }
+                If ((Arg0 & 0x00000800))
+                {
+                    Notify (S58, Arg1)
+                }
+                If ((Arg0 & 0x00001000))
+                {
+                    Notify (S60, Arg1)
+                }
+                If ((Arg0 & 0x00002000))
+                {
+                    Notify (S68, Arg1)
+                }
+                If ((Arg0 & 0x00004000))
+                {
+                    Notify (S70, Arg1)
+                }
+                If ((Arg0 & 0x00008000))
+                {
+                    Notify (S78, Arg1)
+                }
+                If ((Arg0 & 0x00010000))
+                {
+                    Notify (S80, Arg1)
+                }
+                If ((Arg0 & 0x00020000))
+                {
+                    Notify (S88, Arg1)
+                }
+                If ((Arg0 & 0x00040000))
+                {
+                    Notify (S90, Arg1)
+                }
+                If ((Arg0 & 0x00080000))
+                {
+                    Notify (S98, Arg1)
+                }
+                If ((Arg0 & 0x00100000))
+                {
+                    Notify (SA0, Arg1)
+                }
+                If ((Arg0 & 0x00200000))
+                {
+                    Notify (SA8, Arg1)
+                }
+                If ((Arg0 & 0x00400000))
+                {
+                    Notify (SB0, Arg1)
+                }
+                If ((Arg0 & 0x00800000))
+                {
+                    Notify (SB8, Arg1)
+                }
+                If ((Arg0 & 0x01000000))
+                {
+                    Notify (SC0, Arg1)
+                }
+                If ((Arg0 & 0x02000000))
+                {
+                    Notify (SC8, Arg1)
+                }
+                If ((Arg0 & 0x04000000))
+                {
+                    Notify (SD0, Arg1)
+                }
+                If ((Arg0 & 0x08000000))
+                {
+                    Notify (SD8, Arg1)
+                }
+                If ((Arg0 & 0x10000000))
+                {
+                    Notify (SE0, Arg1)
+                }
+                If ((Arg0 & 0x20000000))
+                {
+                    Notify (SE8, Arg1)
+                }
+                If ((Arg0 & 0x40000000))
+                {
+                    Notify (SF0, Arg1)
+                }
+                If ((Arg0 & 0x80000000))
+                {
+                    Notify (SF8, Arg1)
+                }
+            }
+            Method (PCNT, 0, NotSerialized)
+            {
+                BNUM = Zero
+                DVNT (PCIU, One)
+                DVNT (PCID, 0x03)
+            }
+
+            /* QEMU's fw_cfg, as its DSDT lists it (selector, data and DMA ports) */
+            Device (FWCF)
+            {
+                Name (_HID, "QEMU0002")
+                Name (_STA, 0x0B)
+                Name (_CRS, ResourceTemplate ()
+                {
+                    IO (Decode16, 0x0510, 0x0510, 0x01, 0x0C)
+                })
             }
         }
 

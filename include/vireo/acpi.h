@@ -7,8 +7,9 @@
  *   0x604-0x605  PM1a_CNT_BLK: SCI_EN (always 1), SLP_TYP, SLP_EN
  *   0x608-0x60B  PM_TMR_BLK: 24-bit free-running timer at 3.579545 MHz
  *   0xCF9        reset control register (also the FADT reset register, value 0x06)
+ *   0xAFE0-0xAFE3  GPE0_BLK: status (0xAFE0-1, write 1 to clear), enable (0xAFE2-3); GPE 1 is
+ *                ACPI PCI hotplug (hw/acpi/pcihp.c, registers at 0xAE00)
  * The SCI is ISA IRQ 9, level-triggered active-high (MADT interrupt source override).
- * There are no GPE blocks.
  */
 #ifndef VIREO_ACPI_H
 #define VIREO_ACPI_H
@@ -24,6 +25,11 @@
 #define ACPI_RESET_VALUE 0x06
 #define ACPI_SCI_IRQ     9
 #define ACPI_PM_TIMER_HZ 3579545
+#define ACPI_GPE0_BLK    0xafe0
+#define ACPI_GPE0_LEN    4
+#define ACPI_PCIHP_BASE  0xae00
+#define ACPI_PCIHP_LEN   0x18
+#define ACPI_GPE_PCIHP   1 /* the GPE bit of PCI hotplug (\_GPE._E01 in the DSDT) */
 
 /* SLP_TYP of \_S5 in the DSDT (hw/x86/dsdt.dsl must agree). */
 #define ACPI_S5_SLP_TYP 5
@@ -62,6 +68,9 @@ uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86Cpu
 extern const IOOps acpi_pm_io_ops;
 void acpi_pm_init(void);
 void acpi_pm_reset(void);
+/* The GPE0 block (PIIX4 PM maps it at ACPI_GPE0_BLK); raise a GPE status bit (SCI if enabled). */
+extern const IOOps acpi_gpe_io_ops;
+void acpi_gpe_raise(unsigned bit);
 /* Press the fixed-feature power button: PWRBTN_STS, and an SCI if PWRBTN_EN. Lock held. */
 void acpi_pm_press_power_button(void);
 
@@ -70,5 +79,23 @@ void acpi_pm_press_power_button(void);
  */
 uint8_t acpi_pm_rcr_read(void);
 void acpi_pm_rcr_write(uint8_t val);
+
+/*
+ * ACPI PCI hotplug (hw/acpi/pcihp.c), QEMU's interface: at ACPI_PCIHP_BASE, 32-bit registers
+ * 0x00 PCIU (slots with a new device, read clears), 0x04 PCID (slots to eject), 0x08 B0EJ (write:
+ * eject these slots), 0x0C PCRM (slots whose devices may be removed), 0x10 BNUM (bus selector),
+ * 0x14 PIDX (acpi-index of a slot). A plug or unplug request sets the slot's bit and GPE 1; the
+ * DSDT's \_GPE._E01 notifies the slot's device object; its _EJ0 writes B0EJ.
+ */
+typedef struct AcpiPciHpState {
+    uint32_t up, down; /* bus 0 (BSEL 0), one bit per slot */
+    uint32_t bsel, aidx;
+    struct PCIBus *bus;
+    MemoryRegion io;
+} AcpiPciHpState;
+void acpi_pcihp_init(AcpiPciHpState *s, struct PCIBus *bus);
+void acpi_pcihp_destroy(AcpiPciHpState *s);
+/* Machine reset: requested ejects happen now (as QEMU's acpi_pcihp_reset). */
+void acpi_pcihp_reset(AcpiPciHpState *s);
 
 #endif

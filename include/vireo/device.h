@@ -166,8 +166,10 @@ struct Device {
     char *canonical; /* QEMU's path-ish name for messages ("edu", or the id) */
     bool realized;
     bool from_cli; /* -device / device_add (not machine-built) */
-    int anon_index; /* from_cli without id: N of QEMU's /machine/peripheral-anon/device[N] */
-    Device *next;  /* machine's device list, creation order */
+    bool hotplugged;     /* device_add while the machine existed */
+    bool unplug_pending; /* device_del asked the guest; it has not ejected it yet */
+    int anon_index;      /* from_cli without id: N of /machine/peripheral-anon/device[N] */
+    Device *next;        /* machine's device list, creation order */
 };
 
 /* ---- registry ---- */
@@ -219,6 +221,19 @@ Device *device_create_from_config(const DeviceConfig *dc, bool check_only, char 
  * the machine (error_report, NULL). */
 Device *device_create_simple(const char *name, ...);
 
+/*
+ * Hotplug (QMP/HMP device_add, device_del), as QEMU's pc machine does it: a PCI device on pci.0
+ * through ACPI PCI hotplug (PIIX4 PM's registers at 0xAE00, GPE 1; hw/acpi/pcihp.c); devices on
+ * other buses are refused with QEMU's messages. device_hotplug() creates, realizes and announces
+ * the device to the guest. device_unplug_request() finds it by id or QOM path
+ * (/machine/peripheral/ID, /machine/peripheral-anon/device[N]) and asks the guest to eject it:
+ * returns 0, -1 with *errp, or -2 with *errp when nothing has that id (QMP's DeviceNotFound).
+ * The eject (or a machine reset while the request is pending) ends in device_unplug_complete():
+ * DEVICE_DELETED goes out, the device is unrealized and freed.
+ */
+Device *device_hotplug(const DeviceConfig *dc, char **errp);
+int device_unplug_request(const char *id, char **errp);
+void device_unplug_complete(Device *dev);
 /* Whether the machine has its buses (pci.0, isa.0): false for -machine none. */
 void device_set_machine_buses(bool present);
 

@@ -46,4 +46,13 @@ typedef enum {
 /* Ask the main loop to power off or reset the machine. Safe from any thread, lock held or not. */
 void machine_request_shutdown(ShutdownCause cause);
 
+/*
+ * A QMP event a device raises (DEVICE_DELETED when the guest ejects a device): queued and sent
+ * to the monitors from the main loop, so it is safe from any thread (a vCPU's PIO exit). Takes
+ * ownership of data (a QJ object or NULL). machine_take_event() is the main loop's side.
+ */
+struct QJ;
+void machine_post_event(const char *name, struct QJ *data);
+bool machine_take_event(char **name, struct QJ **data);
+
 #endif

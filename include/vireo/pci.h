@@ -196,6 +196,19 @@ PCIBus *pci_bus_new(const char *name, MemoryRegion *mem, MemoryRegion *io,
 void pci_bus_free(PCIBus *bus);
 PCIBus *pci_bus_find(const char *name); /* "pci.0", or NULL */
 PCIDevice *pci_bus_device(PCIBus *bus, uint8_t devfn);
+/*
+ * The bus's hotplug controller (PIIX4 PM's ACPI PCI hotplug on the pc machine): plug tells the
+ * guest a new device is there, unplug_request asks the guest to eject one. Without a controller
+ * the bus does not support hotplugging (QEMU's message).
+ */
+typedef struct PCIHotplugOps {
+    void (*plug)(void *opaque, PCIDevice *d);
+    void (*unplug_request)(void *opaque, PCIDevice *d);
+} PCIHotplugOps;
+void pci_bus_set_hotplug(PCIBus *bus, const PCIHotplugOps *ops, void *opaque);
+bool pci_device_hotplug_plug(PCIDevice *d, char **errp);
+bool pci_device_unplug_request(PCIDevice *d, char **errp);
+
 /* The host bridge's config mechanism calls these (bus number 0 only). */
 uint32_t pci_bus_config_read(PCIBus *bus, uint8_t devfn, uint32_t addr, unsigned len);
 void pci_bus_config_write(PCIBus *bus, uint8_t devfn, uint32_t addr, uint32_t val,

@@ -54,7 +54,7 @@ int vm_boot(bool start_paused);
 bool vm_start(char **errp);
 /* stop: running -> paused (STOP). */
 void vm_stop(RunState to);
-/* system_reset and guest resets: RESET event, rebuild the machine, keep running/paused. */
+/* system_reset and guest resets: RESET event, reset the machine in place, keep running/paused. */
 void vm_reset(ShutdownCause cause);
 /* system_powerdown: POWERDOWN event and the ACPI power button. */
 void vm_powerdown(void);
@@ -62,6 +62,8 @@ void vm_powerdown(void);
 void vm_shutdown_and_exit(ShutdownCause cause, int exit_status);
 /* Carry out a request raised with machine_request_shutdown(). */
 void runstate_handle_request(ShutdownCause c);
+/* Send the events devices posted (machine_post_event) to the notifiers. Main loop. */
+void runstate_send_events(void);
 /* Main loop hook: set by main(), called when the process should exit. */
 extern void (*runstate_exit_hook)(int status);
 /* Tear the machine down (at exit). */

@@ -1,6 +1,7 @@
 /* The VM side of the monitor, stubbed for the fuzz target: no machine, states only. */
 #include <glib.h>
 #include "vireo/accel.h"
+#include "vireo/device.h"
 #include "vireo/machine.h"
 #include "vireo/monitor.h"
 #include "vireo/runstate.h"
@@ -116,4 +117,17 @@ bool vnc_expire_password(const char *display, const char *when, char **errp)
 {
     *errp = g_strdup("Could not set password expire time");
     return false;
+}
+
+/* No machine, no buses: every device_add fails, no id exists. */
+Device *device_hotplug(const DeviceConfig *dc, char **errp)
+{
+    *errp = g_strdup_printf("No 'PCI' bus found for device '%s'", dc->driver ? dc->driver : "");
+    return NULL;
+}
+
+int device_unplug_request(const char *id, char **errp)
+{
+    *errp = g_strdup_printf("Device '%s' not found", id);
+    return -2;
 }

@@ -139,8 +139,53 @@ CASES = [
     ("json/string-ctrl", True, '{"a":"x\x01y"}'),
     ("json/nesting", True, "[" * 1025 + "]" * 3),
     ("json/nesting-ok", True, "[" * 1024 + "]" * 1024),
+    ("hotplug/no-pci-bus", True, '{"execute":"device_add","arguments":{"driver":"edu"}}'),
+    ("hotplug/del-not-found", True, '{"execute":"device_del","arguments":{"id":"x"}}'),
     ("state/stop-cont", True, '{"execute":"cont"}{"execute":"stop"}{"execute":"query-status"}'
                               '{"execute":"stop"}{"execute":"cont"}{"execute":"query-status"}'),
+]
+
+
+# device_add/device_del on the pc machine (paused at start, a tiny kernel that halts), in order on
+# one emulator: QEMU 7.2's errors for each way a hotplug can fail, then del while the guest has not
+# ejected (pending), by QOM path, and HMP's forms.
+PC_ARGS = ["-nodefaults", "-display", "none", "-S", "-accel", "tcg"]
+D = '{"execute":"device_add","arguments":%s}'
+U = '{"execute":"device_del","arguments":%s}'
+H = '{"execute":"human-monitor-command","arguments":{"command-line":"%s"}}'
+PC_CASES = [
+    ("add", D % '{"driver":"edu","id":"e1"}'),
+    ("duplicate-id", D % '{"driver":"edu","id":"e1"}'),
+    ("slot-in-use", D % '{"driver":"edu","id":"e2","addr":"2"}'),
+    ("function-in-use", D % '{"driver":"edu","id":"e3","addr":"1.1"}'),
+    ("isa-no-hotplug", D % '{"driver":"isa-debug-exit","id":"x"}'),
+    ("isa-no-hotplug-2", D % '{"driver":"isa-serial","id":"x"}'),
+    ("not-pluggable", D % '{"driver":"i440FX","id":"x"}'),
+    ("unknown-driver", D % '{"driver":"nope","id":"x"}'),
+    ("driver-int", D % '{"driver":5}'),
+    ("no-driver", '{"execute":"device_add"}'),
+    ("bus-not-found", D % '{"driver":"edu","bus":"pci.1"}'),
+    ("wrong-bus", D % '{"driver":"edu","bus":"isa.0"}'),
+    ("bad-prop", D % '{"driver":"edu","id":"e5","foo":"1"}'),
+    ("bad-value", D % '{"driver":"edu","id":"e6","dma_mask":"x"}'),
+    ("bool-for-int", D % '{"driver":"edu","id":"e6","dma_mask":true}'),
+    ("bad-id", D % '{"driver":"edu","id":"1x"}'),
+    ("int-value", D % '{"driver":"edu","id":"e6","dma_mask":5}'),
+    ("int-id-ignored", D % '{"driver":"edu","id":5}'),
+    ("list-value-ignored", D % '{"driver":"edu","id":"e8","dma_mask":[1]}'),
+    ("del-unknown", U % '{"id":"nosuch"}'),
+    ("del", U % '{"id":"e6"}'),
+    ("del-pending", U % '{"id":"e6"}'),
+    ("del-path", U % '{"id":"/machine/peripheral/e1"}'),
+    ("del-no-id", '{"execute":"device_del"}'),
+    ("del-extra", U % '{"id":"e1","x":1}'),
+    ("fill-bus", "".join(D % ('{"driver":"edu","id":"f%d"}' % i) for i in range(26))),
+    ("bus-full", D % '{"driver":"edu","id":"full"}'),
+    ("hmp-add-duplicate", H % "device_add edu,id=e8"),
+    ("hmp-add-isa", H % "device_add isa-debug-exit"),
+    ("hmp-add-unknown", H % "device_add foo"),
+    ("hmp-del-unknown", H % "device_del nosuch"),
+    ("hmp-del", H % "device_del e8"),
 ]
 
 
@@ -188,6 +233,31 @@ def masked(lines, tmp):
     return res
 
 
+def compare_pc():
+    import tempfile
+    import subprocess
+    with tempfile.TemporaryDirectory() as work:
+        kernel = os.path.join(work, "hlt")
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "../lib/mkkernel.py"),
+                        kernel, "hlt-loop"], check=True)
+        args = PC_ARGS + ["-kernel", kernel]
+        v = Emu(args)
+        q = Emu(args, binary=QEMU)
+        try:
+            v.qmp().close()
+            q.qmp().close()
+            for name, raw in PC_CASES:
+                a = masked(run_case(v, True, raw), v.tmp)
+                b = masked(run_case(q, True, raw), q.tmp)
+                if a == b:
+                    ok("compare/hotplug/" + name)
+                else:
+                    fail("compare/hotplug/" + name, "vireo %r\n    qemu  %r" % (a, b))
+        finally:
+            v.stop()
+            q.stop()
+
+
 def main():
     if not os.path.exists(QEMU):
         skip("qmp-compare", QEMU + " not installed")
@@ -224,6 +294,7 @@ def main():
             ok("compare/query-machines")
         else:
             fail("compare/query-machines", "%r vs %r" % (vm, {k: qm.get(k) for k in vm}))
+        compare_pc()
         # quit: SHUTDOWN event, then the reply, then EOF; both exit 0
         for e in (v, q):
             c = e.qmp()

@@ -171,12 +171,18 @@ def pretty_and_quit():
     vm = Emu(BASE + ["-qmp-pretty", "unix:/tmp/vireo-qmp-p-%d.sock,server=on,wait=off" % os.getpid()])
     path = "/tmp/vireo-qmp-p-%d.sock" % os.getpid()
     try:
-        for _ in range(100):
-            if os.path.exists(path):
+        # the socket appears, then listens: under ASan on a loaded host that takes seconds
+        deadline = time.time() + 30
+        while True:
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(path)
                 break
-            time.sleep(0.02)
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(path)
+            except OSError:
+                s.close()
+                if time.time() > deadline or vm.proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
         s.settimeout(5)
         s.sendall(b'{"execute":"qmp_capabilities"}{"execute":"query-target"}')
         data = b""

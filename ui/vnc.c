@@ -56,7 +56,7 @@ typedef struct VncClient {
     VncServer *vs;
     struct VncClient *next;
     int fd;
-    guint in_watch, out_watch, timeout_src;
+    guint in_watch, out_watch, timeout_src, close_src;
     char *host, *service;
     const char *family;
     int state, minor;
@@ -77,6 +77,9 @@ typedef struct VncClient {
     int last_x, last_y;
     bool initialized; /* VNC_INITIALIZED sent */
     bool quiet;       /* closed at exit: no event */
+    /* websocket (RFC 6455): the socket carries frames; `wire` is what goes on it */
+    bool ws, ws_open;
+    GByteArray *ws_in, *wire;
 } VncClient;
 
 struct VncServer {
@@ -85,6 +88,9 @@ struct VncServer {
     int lfd[MAX_LISTEN];
     guint lwatch[MAX_LISTEN];
     int n_listen;
+    bool lws[MAX_LISTEN]; /* a websocket listener */
+    char *ws_host, *ws_service;
+    const char *ws_family;
     char *unix_path;
     char *host, *service;
     const char *family;
@@ -148,8 +154,7 @@ static const char *const vnc_keys[] = {
 /* Keys QEMU has that Vireo does not implement yet. */
 static const char *const unsupported_keys[] = {
     "reverse", "tls-creds",  "tls-authz", "sasl",     "sasl-authz",      "acl",
-    "x509",    "x509verify", "tls",       "audiodev", "password-secret", "websocket",
-    NULL,
+    "x509",    "x509verify", "tls",       "audiodev", "password-secret", NULL,
 };
 
 typedef struct VncOpts {
@@ -161,6 +166,8 @@ typedef struct VncOpts {
     int connections;
     char *display;
     int head;
+    char *ws_host;
+    int ws_port; /* 0: none */
 } VncOpts;
 
 static void vnc_opts_free(VncOpts *o)
@@ -168,6 +175,7 @@ static void vnc_opts_free(VncOpts *o)
     g_free(o->path);
     g_free(o->host);
     g_free(o->display);
+    g_free(o->ws_host);
 }
 
 static bool parse_vnc(const char *arg, VncOpts *o, char **errp)
@@ -264,6 +272,20 @@ static bool parse_vnc(const char *arg, VncOpts *o, char **errp)
         goto out;
     }
     o->head = (int)num;
+    const char *ws = qopts_get(q, "websocket");
+    if (ws) {
+        /* websocket=PORT or websocket=HOST:PORT */
+        const char *wc = strrchr(ws, ':');
+        const char *wp = wc ? wc + 1 : ws;
+        char *end;
+        long wn = strtol(wp, &end, 10);
+        if (!*wp || *end || wn <= 0 || wn > 65535) {
+            *errp = g_strdup_printf("can't convert to a number: %s", wp);
+            goto out;
+        }
+        o->ws_port = (int)wn;
+        o->ws_host = wc ? g_strndup(ws, (size_t)(wc - ws)) : g_strdup(o->host ? o->host : "");
+    }
     if (qopts_get(q, "display")) {
         o->display = g_strdup(qopts_get(q, "display"));
     }
@@ -300,12 +322,47 @@ static void client_close(VncClient *c, const char *why);
 
 static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque);
 
+static gboolean close_idle(gpointer opaque)
+{
+    VncClient *c = opaque;
+    c->close_src = 0;
+    client_close(c, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+/* RFB bytes into one binary websocket frame (server frames are not masked). */
+static void ws_frame(VncClient *c)
+{
+    if (!c->ws || !c->ws_open || !c->out->len) {
+        return;
+    }
+    size_t n = c->out->len;
+    uint8_t h[10] = {0x82};
+    int hl;
+    if (n < 126) {
+        h[1] = (uint8_t)n, hl = 2;
+    } else if (n < 65536) {
+        h[1] = 126, h[2] = (uint8_t)(n >> 8), h[3] = (uint8_t)n, hl = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++) {
+            h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+        }
+        hl = 10;
+    }
+    g_byte_array_append(c->wire, h, (guint)hl);
+    g_byte_array_append(c->wire, c->out->data, (guint)n);
+    g_byte_array_set_size(c->out, 0);
+}
+
 static void flush_out(VncClient *c)
 {
-    while (c->out->len) {
-        ssize_t n = send(c->fd, c->out->data, c->out->len, MSG_NOSIGNAL);
+    ws_frame(c);
+    GByteArray *w = c->wire;
+    while (w->len) {
+        ssize_t n = send(c->fd, w->data, w->len, MSG_NOSIGNAL);
         if (n > 0) {
-            g_byte_array_remove_range(c->out, 0, (guint)n);
+            g_byte_array_remove_range(w, 0, (guint)n);
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -317,15 +374,17 @@ static void flush_out(VncClient *c)
             }
             return;
         }
-        client_close(c, NULL);
-        return;
+        g_byte_array_set_size(w, 0);
+        c->state = CS_CLOSING;
+        break;
     }
-    if (c->out_watch) {
+    if (c->out_watch && !w->len) {
         g_source_remove(c->out_watch);
         c->out_watch = 0;
     }
-    if (c->state == CS_CLOSING) {
-        client_close(c, NULL);
+    if (c->state == CS_CLOSING && !w->len && !c->close_src) {
+        /* closed from the main loop: callers up the stack still use c */
+        c->close_src = g_idle_add(close_idle, c);
     }
 }
 
@@ -338,17 +397,24 @@ static size_t out_limit(VncServer *vs)
 
 /* ---- events and info --------------------------------------------------------------------- */
 
-static QJ *server_basic(VncServer *vs, bool with_auth)
+static QJ *server_info(VncServer *vs, bool ws, bool with_auth)
 {
     QJ *s = qj_object();
-    qj_set_str(s, "host", vs->host ? vs->host : "");
-    qj_set_str(s, "service", vs->service ? vs->service : "");
-    qj_set_str(s, "family", vs->family ? vs->family : "ipv4");
-    qj_set_bool(s, "websocket", false);
+    qj_set_str(s, "host", (ws ? vs->ws_host : vs->host) ? (ws ? vs->ws_host : vs->host) : "");
+    qj_set_str(s, "service",
+               (ws ? vs->ws_service : vs->service) ? (ws ? vs->ws_service : vs->service) : "");
+    const char *fam = ws ? vs->ws_family : vs->family;
+    qj_set_str(s, "family", fam ? fam : "ipv4");
+    qj_set_bool(s, "websocket", ws);
     if (with_auth) {
         qj_set_str(s, "auth", vs->auth == AUTH_VNC ? "vnc" : "none");
     }
     return s;
+}
+
+static QJ *server_basic(VncServer *vs, bool with_auth)
+{
+    return server_info(vs, false, with_auth);
 }
 
 static QJ *client_basic(VncClient *c)
@@ -357,13 +423,14 @@ static QJ *client_basic(VncClient *c)
     qj_set_str(o, "host", c->host);
     qj_set_str(o, "service", c->service);
     qj_set_str(o, "family", c->family);
-    qj_set_bool(o, "websocket", false);
+    qj_set_bool(o, "websocket", c->ws);
     return o;
 }
 
 static void emit(VncClient *c, const char *event)
 {
     QJ *d = qj_object();
+    /* QEMU names the main listener here, also for a websocket client */
     qj_set(d, "server", server_basic(c->vs, true));
     qj_set(d, "client", client_basic(c));
     monitor_event(event, d);
@@ -418,7 +485,8 @@ static void put_cursor(VncClient *c, GByteArray *b)
 static void try_update(VncClient *c)
 {
     VncServer *vs = c->vs;
-    if (c->state != CS_NORMAL || !c->update_requested || c->out->len > out_limit(vs)) {
+    if (c->state != CS_NORMAL || !c->update_requested ||
+        c->wire->len + (c->ws ? c->out->len : 0) > out_limit(vs)) {
         return;
     }
     bool absolute = vs->dl_registered && input_is_absolute();
@@ -1044,6 +1112,149 @@ static int handle_one(VncClient *c)
     }
 }
 
+/* The opening handshake (RFC 6455 4.2): the HTTP upgrade request, answered with the key's
+ * SHA-1. False if the client was closed. */
+static bool ws_handshake(VncClient *c)
+{
+    GByteArray *r = c->ws_in;
+    guint end = 0;
+    for (guint i = 0; i + 3 < r->len; i++) {
+        if (!memcmp(r->data + i, "\r\n\r\n", 4)) {
+            end = i + 4;
+            break;
+        }
+    }
+    if (!end) {
+        if (r->len > 8192) {
+            log_client(c, "websocket handshake too long");
+            client_close(c, NULL);
+            return false;
+        }
+        return true;
+    }
+    char *req = g_strndup((const char *)r->data, end);
+    g_byte_array_remove_range(r, 0, end);
+    char *key = NULL;
+    bool upgrade = false, binary = false;
+    char **lines = g_strsplit(req, "\r\n", -1);
+    bool get = g_str_has_prefix(lines[0], "GET ");
+    /* QEMU serves the resource "/" only */
+    bool root = g_str_has_prefix(lines[0], "GET / ");
+    for (char **l = lines + 1; *l; l++) {
+        char *colon = strchr(*l, ':');
+        if (!colon) {
+            continue;
+        }
+        *colon = 0;
+        char *v = g_strstrip(colon + 1);
+        if (!g_ascii_strcasecmp(*l, "Sec-WebSocket-Key")) {
+            g_free(key);
+            key = g_strdup(v);
+        } else if (!g_ascii_strcasecmp(*l, "Upgrade")) {
+            upgrade = !g_ascii_strcasecmp(v, "websocket");
+        } else if (!g_ascii_strcasecmp(*l, "Sec-WebSocket-Protocol")) {
+            binary = strstr(v, "binary") != NULL;
+        }
+    }
+    g_strfreev(lines);
+    g_free(req);
+    if (!get || !upgrade || !key || !root) {
+        g_free(key);
+        GDateTime *now = g_date_time_new_now_utc();
+        char *date = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S GMT");
+        g_date_time_unref(now);
+        char *bad =
+            g_strdup_printf("HTTP/1.1 %s\r\nServer: QEMU VNC\r\nDate: %s\r\n"
+                            "Connection: close\r\n\r\n",
+                            get && upgrade && key ? "404 Not Found" : "400 Bad Request", date);
+        g_byte_array_append(c->wire, (const uint8_t *)bad, (guint)strlen(bad));
+        g_free(bad);
+        g_free(date);
+        log_client(c, "not a websocket upgrade request for /");
+        c->state = CS_CLOSING;
+        flush_out(c);
+        return false; /* flush_out closes it once the answer is out */
+    }
+    char *cat = g_strconcat(key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", NULL);
+    GChecksum *sha = g_checksum_new(G_CHECKSUM_SHA1);
+    g_checksum_update(sha, (const guchar *)cat, (gssize)strlen(cat));
+    uint8_t dig[20];
+    gsize dl = sizeof(dig);
+    g_checksum_get_digest(sha, dig, &dl);
+    g_checksum_free(sha);
+    char *accept = g_base64_encode(dig, dl);
+    char *resp = g_strdup_printf("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                                 accept, binary ? "Sec-WebSocket-Protocol: binary\r\n" : "");
+    g_byte_array_append(c->wire, (const uint8_t *)resp, (guint)strlen(resp));
+    g_free(resp), g_free(accept), g_free(cat), g_free(key);
+    c->ws_open = true;
+    g_byte_array_append(c->out, (const uint8_t *)"RFB 003.008\n", 12);
+    flush_out(c);
+    return c->state != CS_CLOSING;
+}
+
+/* Websocket frames from ws_in into the RFB input; false if the client was closed. */
+static bool ws_input(VncClient *c)
+{
+    if (!c->ws_open) {
+        if (!ws_handshake(c)) {
+            return false;
+        }
+        if (!c->ws_open) {
+            return true; /* the request is not complete yet */
+        }
+    }
+    GByteArray *r = c->ws_in;
+    while (r->len >= 2) {
+        const uint8_t *p = r->data;
+        int op = p[0] & 0x0f;
+        bool masked = p[1] & 0x80;
+        uint64_t len = p[1] & 0x7f;
+        size_t hl = 2;
+        if (len == 126) {
+            if (r->len < 4) {
+                return true;
+            }
+            len = (uint64_t)p[2] << 8 | p[3], hl = 4;
+        } else if (len == 127) {
+            if (r->len < 10) {
+                return true;
+            }
+            len = 0;
+            for (int i = 0; i < 8; i++) {
+                len = len << 8 | p[2 + i];
+            }
+            hl = 10;
+        }
+        if (!masked || len > CUT_TEXT_MAX + 65536) {
+            log_client(c, masked ? "websocket frame too large" : "unmasked websocket frame");
+            client_close(c, NULL);
+            return false;
+        }
+        if (r->len < hl + 4 + len) {
+            return true;
+        }
+        const uint8_t *mk = p + hl;
+        uint8_t *pl = r->data + hl + 4;
+        for (uint64_t i = 0; i < len; i++) {
+            pl[i] ^= mk[i & 3];
+        }
+        if (op == 0 || op == 1 || op == 2) {
+            g_byte_array_append(c->in, pl, (guint)len);
+        } else if (op == 8) {
+            client_close(c, NULL);
+            return false;
+        } else if (op == 9) { /* ping: pong with the same data */
+            uint8_t h[2] = {0x8a, (uint8_t)MIN(len, 125)};
+            g_byte_array_append(c->wire, h, 2);
+            g_byte_array_append(c->wire, pl, h[1]);
+        }
+        g_byte_array_remove_range(r, 0, (guint)(hl + 4 + len));
+    }
+    return true;
+}
+
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
 {
     VncClient *c = opaque;
@@ -1060,7 +1271,14 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
         client_close(c, NULL);
         return G_SOURCE_REMOVE;
     }
-    g_byte_array_append(c->in, buf, (guint)n);
+    if (c->ws) {
+        g_byte_array_append(c->ws_in, buf, (guint)n);
+        if (!ws_input(c)) {
+            return G_SOURCE_REMOVE;
+        }
+    } else {
+        g_byte_array_append(c->in, buf, (guint)n);
+    }
     for (;;) {
         if (!c->in->len) {
             break;
@@ -1082,7 +1300,7 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque)
     VncClient *c = opaque;
     c->out_watch = 0;
     flush_out(c);
-    if (c->fd >= 0 && c->state != CS_CLOSING) {
+    if (c->state != CS_CLOSING) {
         try_update(c);
     }
     return G_SOURCE_REMOVE;
@@ -1113,6 +1331,9 @@ static void client_close(VncClient *c, const char *why)
     if (c->timeout_src) {
         g_source_remove(c->timeout_src);
     }
+    if (c->close_src) {
+        g_source_remove(c->close_src);
+    }
     for (VncClient **pp = &vs->clients; *pp; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
@@ -1132,6 +1353,10 @@ static void client_close(VncClient *c, const char *why)
     pixman_region32_fini(&c->dirty);
     g_byte_array_free(c->in, TRUE);
     g_byte_array_free(c->out, TRUE);
+    if (c->ws) {
+        g_byte_array_free(c->wire, TRUE);
+        g_byte_array_free(c->ws_in, TRUE);
+    }
     g_free(c->host);
     g_free(c->service);
     g_free(c);
@@ -1155,7 +1380,8 @@ static void addr_strings(const struct sockaddr_storage *sa, socklen_t len, char 
     *service = g_strdup(s);
 }
 
-static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa, socklen_t sl);
+static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa, socklen_t sl,
+                       bool ws);
 
 static gboolean on_accept(gint lfd, GIOCondition cond, gpointer opaque)
 {
@@ -1170,7 +1396,11 @@ static gboolean on_accept(gint lfd, GIOCondition cond, gpointer opaque)
         close(fd);
         return G_SOURCE_CONTINUE;
     }
-    add_client(vs, fd, &sa, sl);
+    bool ws = false;
+    for (int i = 0; i < vs->n_listen; i++) {
+        ws |= vs->lfd[i] == lfd && vs->lws[i];
+    }
+    add_client(vs, fd, &sa, sl, ws);
     return G_SOURCE_CONTINUE;
 }
 
@@ -1187,11 +1417,12 @@ bool vnc_add_client_fd(int fd)
         sl = sizeof(sa_family_t);
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    add_client(server, fd, &sa, sl);
+    add_client(server, fd, &sa, sl, false);
     return true;
 }
 
-static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa, socklen_t sl)
+static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa, socklen_t sl,
+                       bool ws)
 {
     if (sa->ss_family != AF_UNIX) {
         int one = 1;
@@ -1203,6 +1434,9 @@ static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa,
     addr_strings(sa, sl, &c->host, &c->service, &c->family);
     c->in = g_byte_array_new();
     c->out = g_byte_array_new();
+    c->ws = ws;
+    c->wire = ws ? g_byte_array_new() : c->out;
+    c->ws_in = ws ? g_byte_array_new() : NULL;
     vnc_encoder_init(&c->enc);
     c->pref_enc = ENC_RAW;
     c->sent_absolute = c->sent_leds = -1;
@@ -1214,8 +1448,10 @@ static void add_client(VncServer *vs, int fd, const struct sockaddr_storage *sa,
     emit(c, "VNC_CONNECTED");
     c->in_watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c);
     c->timeout_src = g_timeout_add_seconds((guint)vs->handshake_timeout, on_handshake_timeout, c);
-    g_byte_array_append(c->out, (const uint8_t *)"RFB 003.008\n", 12);
-    flush_out(c);
+    if (!ws) { /* a websocket client hears the version after the upgrade */
+        g_byte_array_append(c->out, (const uint8_t *)"RFB 003.008\n", 12);
+        flush_out(c);
+    }
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */
@@ -1345,8 +1581,28 @@ bool vnc_display_init(const char *arg, const char *guest_name, char **errp)
             }
         }
     }
+    if (ok && o.ws_port) {
+        int first = vs->n_listen, err = 0;
+        char *h = vs->host, *sv = vs->service;
+        const char *fam = vs->family;
+        vs->host = vs->service = NULL;
+        ok = listen_port(vs, o.ws_host, o.ws_port, &err);
+        vs->ws_host = vs->host, vs->ws_service = vs->service, vs->ws_family = vs->family;
+        vs->host = h, vs->service = sv, vs->family = fam;
+        for (int i = first; i < vs->n_listen; i++) {
+            vs->lws[i] = true;
+        }
+        if (!ok) {
+            *errp = g_strdup_printf("Failed to bind socket: %s", g_strerror(err));
+            while (vs->n_listen > 0) {
+                close(vs->lfd[--vs->n_listen]);
+            }
+        }
+    }
     vnc_opts_free(&o);
     if (!ok) {
+        g_free(vs->ws_host);
+        g_free(vs->ws_service);
         g_free(vs->host);
         g_free(vs->service);
         g_free(vs->unix_path);
@@ -1400,6 +1656,8 @@ void vnc_display_cleanup(void)
     pixman_image_unref(vs->fb);
     g_free(vs->cur_pixels);
     g_free(vs->password);
+    g_free(vs->ws_host);
+    g_free(vs->ws_service);
     g_free(vs->host);
     g_free(vs->service);
     g_free(vs->unix_path);
@@ -1450,7 +1708,11 @@ QJ *vnc_query_servers(void)
     QJ *s = qj_object();
     qj_set_str(s, "id", vs->id);
     QJ *servers = qj_array();
-    if (vs->n_listen) {
+    /* QEMU lists the websocket listener first */
+    if (vs->ws_service) {
+        qj_append(servers, server_info(vs, true, true));
+    }
+    if (vs->n_listen && vs->service) {
         qj_append(servers, server_basic(vs, true));
     }
     qj_set(s, "server", servers);

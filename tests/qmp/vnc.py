@@ -133,6 +133,109 @@ def session_none(binary):
     return out
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def ws_recv_frame(s):
+    h = recv_n(s, 2)
+    n = h[1] & 0x7f
+    if n == 126:
+        n = struct.unpack(">H", recv_n(s, 2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", recv_n(s, 8))[0]
+    return h[0], recv_n(s, n)
+
+
+def ws_send(s, data):
+    mask = b"\x11\x22\x33\x44"
+    s.sendall(bytes([0x82, 0x80 | len(data)]) + mask +
+              bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+
+def session_websocket(binary):
+    """websocket=PORT (RFC 6455, what noVNC speaks): the upgrade, RFB inside binary frames,
+    the queries and events naming the websocket."""
+    d = tempfile.mkdtemp(prefix="vireo-vnc.")
+    out = []
+    e = None
+    for _ in range(5):
+        port = free_port()
+        e = Emu(["-machine", "none", "-display", "none", "-S", "-vnc",
+                 "unix:%s/vnc.sock,websocket=127.0.0.1:%d" % (d, port)], binary=binary)
+        e.vnc_dir, e.vnc_path = d, os.path.join(d, "vnc.sock")
+        try:
+            q = e.qmp()
+            break
+        except RuntimeError:
+            e.stop()
+            e = None
+    if not e:
+        return ["could not start"]
+    try:
+        q.negotiate()
+        # a resource other than "/" is not served
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /websockify HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        resp = b""
+        while True:
+            x = s.recv(4096)
+            if not x:
+                break
+            resp += x
+        s.close()
+        out.append(("not-root", resp.split(b"\r\n")[0].decode(), b"Server: QEMU VNC" in resp))
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Protocol: binary\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        resp = b""
+        while b"\r\n\r\n" not in resp:
+            resp += s.recv(1)
+        lines = resp.decode().split("\r\n")
+        hdr = {x.split(":", 1)[0].lower(): x.split(":", 1)[1].strip() for x in lines[1:] if ":" in x}
+        out.append((lines[0], hdr.get("upgrade", "").lower(), hdr.get("sec-websocket-accept"),
+                    hdr.get("sec-websocket-protocol")))
+        rfb = b""
+        while len(rfb) < 12:
+            op, data = ws_recv_frame(s)
+            rfb += data
+        out.append(("version", op, rfb.decode()))
+        ws_send(s, b"RFB 003.008\n")
+        op, data = ws_recv_frame(s)
+        ws_send(s, b"\x01")
+        op, res = ws_recv_frame(s)
+        ws_send(s, b"\x01")
+        init = b""
+        while len(init) < 24:
+            op, data = ws_recv_frame(s)
+            init += data
+        out.append(("serverinit", data[:4].hex() if len(init) == len(data) else init[:4].hex(),
+                    res.hex()))
+        for name in ("VNC_CONNECTED", "VNC_DISCONNECTED", "VNC_CONNECTED", "VNC_INITIALIZED"):
+            ev = masked(e, q.wait_event(name, 5))
+            ev["data"]["client"]["service"] = "CPORT"
+            out.append(ev)
+        qv = masked(e, q.cmd("query-vnc-servers"))
+        for srv in qv["return"][0]["server"]:
+            if srv["websocket"]:
+                srv["service"] = "WSPORT" if srv["service"] == str(port) else srv["service"]
+        for c in qv["return"][0]["clients"]:
+            c["service"] = "CPORT"
+        out.append(("query-vnc-servers", qv))
+        s.close()
+    finally:
+        q.close()
+        e.stop()
+        os.system("rm -rf '%s'" % d)
+    return out
+
+
 def compare(name, a, b):
     if a == b:
         ok(name)
@@ -152,6 +255,7 @@ def main():
     compare("vnc/password-commands-and-auth-failure", session_password(VIREO),
             session_password(QEMU))
     compare("vnc/handshake-events-queries", session_none(VIREO), session_none(QEMU))
+    compare("vnc/websocket", session_websocket(VIREO), session_websocket(QEMU))
 
 
 main()

@@ -1231,14 +1231,14 @@ static int zero_or_discard_chunk(BlockDriverState *bs, uint64_t offset, uint64_t
     uint64_t first = offset >> s->cluster_bits;
     uint64_t n = (bytes + s->cluster_size - 1) >> s->cluster_bits;
     uint64_t l1_index = first >> s->l2_bits;
-    if (discard) {
-        /* nothing to do where no L2 table exists and no backing shows through */
-        if (l1_index >= s->l1_size || !(s->l1[l1_index] & L1E_OFFSET_MASK)) {
-            if (!bs->backing || s->version < 3) {
-                return 0;
-            }
-        }
+    /* clusters dropped by a request are punched out when the image passes discards down */
+    bool punch = discard || (bs->open_flags & BDRV_O_UNMAP);
+    if (s->version < 3) {
+        /* v2 has no zero flag: a zero write (only sent here without a backing file) drops the
+         * clusters instead, as QEMU does, so that they read as zero */
+        discard = true;
     }
+    /* (a discard where no L2 table exists allocates one all the same, as QEMU does) */
     uint64_t l2_offset, *l2;
     int ret = qcow2_get_l2_for_write(s, l1_index, &l2_offset);
     if (ret < 0) {
@@ -1299,8 +1299,7 @@ static int zero_or_discard_chunk(BlockDriverState *bs, uint64_t offset, uint64_t
     if (changed) {
         qcow2_cache_mark_dirty(s->l2_cache, l2);
     }
-    /* clusters dropped by a request are punched out when the image passes discards down */
-    ret = free_old_entries(s, old, n, discard || (bs->open_flags & BDRV_O_UNMAP));
+    ret = free_old_entries(s, old, n, punch);
     g_free(old);
     return ret;
 }
@@ -1377,9 +1376,13 @@ static int zero_subclusters(BlockDriverState *bs, uint64_t offset, uint64_t byte
     return 0;
 }
 
-static int zero_piece(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
-
-/* Zero [offset, +bytes), aligned to subclusters (clusters without extended L2). */
+/*
+ * Zero [offset, +bytes), aligned to subclusters (to clusters without extended L2; the end may
+ * be the image's unaligned end). With extended L2 a partial cluster at either end gets zero
+ * subclusters; one that cannot (compressed) fails the whole request with -ENOTSUP, as QEMU's
+ * qcow2_subcluster_zeroize() does (the head before anything is changed, the tail after the
+ * whole clusters): the caller then writes zeroes over all of it.
+ */
 static int zero_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -1387,30 +1390,22 @@ static int zero_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int
         return for_each_l2_chunk(bs, offset, bytes, false, flags);
     }
     uint64_t cs = s->cluster_size;
-    while (bytes) {
-        uint64_t in = offset & (cs - 1);
-        uint64_t n = MIN(bytes, cs - in);
-        int ret;
-        if (in == 0 && n == cs) {
-            /* whole clusters, up to the end of the L2 table */
-            uint64_t per_l2 = cs << s->l2_bits;
-            n = MIN(bytes & ~(cs - 1), per_l2 - (offset & (per_l2 - 1)));
-            ret = zero_or_discard_chunk(bs, offset, n, false, flags);
-        } else {
-            ret = zero_subclusters(bs, offset, n);
-            if (ret == -ENOTSUP && !(flags & BDRV_REQ_NO_FALLBACK)) {
-                uint8_t *z = g_malloc0(n);
-                ret = qcow2_pwrite(bs, offset, n, z, 0);
-                g_free(z);
-            }
-        }
-        if (ret < 0) {
-            return ret;
-        }
-        offset += n;
-        bytes -= n;
+    uint64_t end = offset + bytes;
+    uint64_t vend = (s->size + 511) & ~511ULL;
+    uint64_t mid = MIN(end, (offset + cs - 1) & ~(cs - 1));
+    uint64_t tail = end >= vend ? 0 : end - MAX(mid, end & ~(cs - 1));
+    uint64_t mend = end - tail;
+    int ret = 0;
+    if (mid > offset) {
+        ret = zero_subclusters(bs, offset, mid - offset);
     }
-    return 0;
+    if (ret == 0 && mend > mid) {
+        ret = for_each_l2_chunk(bs, mid, mend - mid, false, flags);
+    }
+    if (ret == 0 && tail) {
+        ret = zero_subclusters(bs, mend, tail);
+    }
+    return ret;
 }
 
 /* A zero write covering part of one unit (cluster, or subcluster with extended L2): zero the
@@ -1451,9 +1446,26 @@ static int zero_partial_cluster(BlockDriverState *bs, uint64_t offset, uint64_t 
     return for_each_l2_chunk(bs, cstart, unit, false, flags);
 }
 
-static int zero_piece(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+/*
+ * One request of QEMU's block layer to the driver: [offset, +bytes) either lies inside one unit
+ * (partial: zeroed whole if the rest of the unit reads as zero) or is aligned to units. What the
+ * driver cannot zero is written as zeroes, this request as a whole.
+ */
+static int zero_request(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
-    int ret = zero_partial_cluster(bs, offset, bytes, flags);
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t unit = s->subcluster_size;
+    uint64_t end = offset + bytes;
+    uint64_t vend = (s->size + 511) & ~511ULL;
+    bool partial = (offset & (unit - 1)) || ((end & (unit - 1)) && end != vend);
+    int ret;
+    if (s->version < 3 && bs->backing) {
+        ret = -ENOTSUP; /* no zero flag in v2 */
+    } else if (partial) {
+        ret = zero_partial_cluster(bs, offset, bytes, flags);
+    } else {
+        ret = zero_range(bs, offset, bytes, flags);
+    }
     if (ret == -ENOTSUP && !(flags & BDRV_REQ_NO_FALLBACK)) {
         uint8_t *z = g_malloc0(bytes);
         ret = qcow2_pwrite(bs, offset, bytes, z, 0);
@@ -1468,14 +1480,13 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
     if (s->dead) {
         return -ENOMEDIUM;
     }
-    uint64_t cs = s->subcluster_size; /* the zeroing unit */
-    if (s->version < 3) {
+    uint64_t unit = s->subcluster_size; /* the zeroing unit */
+    if (s->version < 3 && (flags & BDRV_REQ_NO_FALLBACK)) {
+        /* v2 has no zero flag: QEMU refuses these before reaching the driver (without a
+         * backing file, unallocated clusters read as zero and zero_or_discard_chunk drops the
+         * clusters instead) */
         return -ENOTSUP;
     }
-    uint64_t end = offset + bytes;
-    uint64_t vend = (s->size + 511) & ~511ULL;
-    uint64_t astart = (offset + cs - 1) & ~(cs - 1);
-    uint64_t aend = end >= vend ? (end + cs - 1) & ~(cs - 1) : end & ~(cs - 1);
     int ret;
     if (s->data_file && (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW)) {
         /* a raw data file must read like the guest */
@@ -1484,29 +1495,29 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
             return ret;
         }
     }
-    if (astart >= aend) {
-        /* within one unit, or straddling two without covering either */
-        uint64_t mid = MIN(end, astart);
-        ret = zero_piece(bs, offset, mid - offset, flags);
-        if (ret == 0 && end > mid) {
-            ret = zero_piece(bs, mid, end - mid, flags);
-        }
-        return ret;
-    }
-    if (offset < astart) {
-        ret = zero_piece(bs, offset, astart - offset, flags);
+    /* split as QEMU's block layer does: an unaligned head, the aligned bulk, an unaligned tail */
+    uint64_t end = offset + bytes;
+    if (offset & (unit - 1)) {
+        uint64_t n = MIN(bytes, unit - (offset & (unit - 1)));
+        ret = zero_request(bs, offset, n, flags);
         if (ret < 0) {
             return ret;
         }
+        offset += n;
     }
-    ret = zero_range(bs, astart, aend - astart, flags);
-    if (ret < 0) {
-        return ret;
+    while (offset < end) {
+        uint64_t n = end - offset;
+        uint64_t tail = end & (unit - 1);
+        if (tail && n > unit) {
+            n -= tail;
+        }
+        ret = zero_request(bs, offset, n, flags);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
     }
-    if (aend < end) {
-        ret = zero_piece(bs, aend, end - aend, flags);
-    }
-    return ret;
+    return 0;
 }
 
 static int qcow2_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)

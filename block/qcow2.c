@@ -2680,7 +2680,9 @@ static int qcow2_amend(BlockDriverState *bs, QOpts *opts, char **errp)
         block_error(errp, "Refcount width must be a power of two and may not exceed 64 bits");
         return -EINVAL;
     }
-    if (new_version < 3 && refcount_bits != 16) {
+    /* (only checked for a change of width: keeping a width other than 16 fails at the
+     * downgrade below, with its own message, as in QEMU) */
+    if (new_version < 3 && refcount_bits != 16 && refcount_bits != 1u << s->refcount_order) {
         block_error(errp, "Refcount widths other than 16 bits require compatibility level 1.1 "
                           "or above (use compat=1.1 or greater)");
         return -EINVAL;
@@ -3044,13 +3046,17 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     if (!qopts_get_bool(opts, "data_file_raw", false, &data_raw, &err)) {
         return create_fail(errp, -EINVAL, err);
     }
+    if (data_raw && !data_file) {
+        block_error(errp, "data-file-raw requires data-file");
+        return -EINVAL;
+    }
+    if (data_raw && backing) {
+        block_error(errp, "Backing file and data-file-raw cannot be used at the same time");
+        return -EINVAL;
+    }
     if (data_file && version < 3) {
         block_error(errp, "External data files are only supported with compatibility level 1.1 "
                           "and above (use version=v3 or greater)");
-        return -EINVAL;
-    }
-    if (data_raw && !data_file) {
-        block_error(errp, "data-file-raw requires data-file");
         return -EINVAL;
     }
     if (data_raw && prealloc == PREALLOC_MODE_OFF) {

@@ -574,7 +574,6 @@ int img_convert(int argc, char **argv)
     }
     if (skip_create && options->len) {
         error_report("-o has no effect when skipping image creation");
-        error_report("Try 'qemu-img --help' for more information");
         g_string_free(options, TRUE);
         return 1;
     }

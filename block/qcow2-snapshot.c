@@ -583,8 +583,13 @@ int qcow2_snapshot_goto(BlockDriverState *bs, const char *id_or_name)
         return ret;
     }
     if (sn->disk_size != s->size) {
-        error_report("qcow2: Loading snapshots with different disk size is not supported");
-        return -ENOTSUP;
+        /* as QEMU: the image takes the snapshot's size first (resized like qemu-img resize) */
+        ret = bdrv_truncate(bs, sn->disk_size, true, PREALLOC_MODE_OFF, &err);
+        if (ret < 0) {
+            error_report("%s", err);
+            g_free(err);
+            return ret;
+        }
     }
     ret = qcow2_flush_metadata(s);
     if (ret < 0) {
@@ -672,7 +677,6 @@ int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *na
     s->l1 = l1;
     s->l1_size = sn->l1_size;
     s->l1_offset = sn->l1_offset;
-    s->size = sn->disk_size;
-    bs->total_size = (int64_t)sn->disk_size;
+    /* the image keeps its current size, as in QEMU (past the snapshot's L1: unallocated) */
     return 0;
 }

@@ -1991,10 +1991,6 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
         block_error(errp, "The new size must be a multiple of 512");
         return -EINVAL;
     }
-    if (s->nb_snapshots && size < old) {
-        block_error(errp, "Can't resize an image which has snapshots");
-        return -ENOTSUP;
-    }
     int ret = qcow2_truncate_bitmaps_check(s, errp);
     if (ret < 0) {
         return ret;

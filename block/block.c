@@ -549,8 +549,19 @@ int bdrv_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode 
     return ret;
 }
 
+static int block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                        uint64_t *map, BlockDriverState **file, bool want_zero);
+
 int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
                       uint64_t *map, BlockDriverState **file)
+{
+    return block_status(bs, offset, bytes, pnum, map, file, true);
+}
+
+/* want_zero: also find out whether data reads as zero (QEMU's want_zero), at the price of
+ * asking the file below */
+static int block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                        uint64_t *map, BlockDriverState **file, bool want_zero)
 {
     int64_t len = bdrv_getlength(bs);
     uint64_t m = 0;
@@ -570,6 +581,21 @@ int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uin
     if (*pnum == 0 || *pnum > bytes) {
         *pnum = bytes;
     }
+    if ((ret & BDRV_BLOCK_RECURSE) && want_zero && f && f != bs && (ret & BDRV_BLOCK_DATA) &&
+        !(ret & BDRV_BLOCK_ZERO) && (ret & BDRV_BLOCK_OFFSET_VALID)) {
+        /* a hole in the file reads as zero; past its end too (errors only lose the hint) */
+        uint64_t fn = 0;
+        int r2 = block_status(f, m, *pnum, &fn, NULL, NULL, true);
+        if (r2 >= 0) {
+            if ((r2 & BDRV_BLOCK_EOF) && !fn) {
+                ret |= BDRV_BLOCK_ZERO;
+            } else {
+                *pnum = fn;
+                ret |= r2 & BDRV_BLOCK_ZERO;
+            }
+        }
+    }
+    ret &= ~BDRV_BLOCK_RECURSE;
     if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
         ret |= BDRV_BLOCK_ALLOCATED;
     } else if (!bs->drv->is_protocol) {
@@ -593,7 +619,7 @@ int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uin
 
 int bdrv_is_allocated(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum)
 {
-    int ret = bdrv_block_status(bs, offset, bytes, pnum, NULL, NULL);
+    int ret = block_status(bs, offset, bytes, pnum, NULL, NULL, false);
     if (ret < 0) {
         return ret;
     }

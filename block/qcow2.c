@@ -275,6 +275,7 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     s->bs = bs;
     s->file = bs->file;
     s->read_only = !(flags & BDRV_O_RDWR);
+    s->metadata_prealloc = -1;
     s->check_mode = flags & BDRV_O_CHECK;
     int ret = qcow2_overlap_parse(opts, &s->overlap_check, errp);
     if (ret < 0) {
@@ -1556,6 +1557,32 @@ static int qcow2_flush(BlockDriverState *bs)
     return ret;
 }
 
+/*
+ * QEMU's heuristic: an image is taken as preallocated with metadata when clearly more of its
+ * clusters are in use (refcount > 0) than the file has allocated on the host.
+ */
+static bool detect_metadata_prealloc(BDRVQcow2State *s)
+{
+    int64_t len = bdrv_getlength(s->file), real = bdrv_allocated_size(s->file);
+    if (len < 0 || real < 0) {
+        return false;
+    }
+    int64_t real_clusters = real / s->cluster_size;
+    int64_t threshold = MAX(real_clusters * 10 / 9, real_clusters + 2);
+    int64_t end = (len + s->cluster_size - 1) >> s->cluster_bits, used = 0;
+    for (int64_t i = 0; i < end && used < threshold; i++) {
+        uint64_t rc = 0;
+        if (qcow2_get_refcount(s, (uint64_t)i, &rc) < 0) {
+            return false;
+        }
+        used += rc != 0;
+    }
+    return used >= threshold;
+}
+
+static int block_status_entry(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              uint64_t *pnum, uint64_t *map, BlockDriverState **file);
+
 static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
                               uint64_t *map, BlockDriverState **file)
 {
@@ -1563,6 +1590,21 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
     if (s->dead) {
         return -ENOMEDIUM;
     }
+    if (s->metadata_prealloc < 0) {
+        s->metadata_prealloc = detect_metadata_prealloc(s);
+    }
+    int st = block_status_entry(bs, offset, bytes, pnum, map, file);
+    if (st > 0 && s->metadata_prealloc && (st & BDRV_BLOCK_DATA) &&
+        (st & BDRV_BLOCK_OFFSET_VALID)) {
+        st |= BDRV_BLOCK_RECURSE; /* the host cluster may be a hole */
+    }
+    return st;
+}
+
+static int block_status_entry(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              uint64_t *pnum, uint64_t *map, BlockDriverState **file)
+{
+    BDRVQcow2State *s = bs->opaque;
     uint64_t in_cluster = offset & (s->cluster_size - 1);
     if (s->extended_l2) {
         uint64_t e, b;

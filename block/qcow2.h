@@ -156,6 +156,9 @@ typedef struct BDRVQcow2State {
     bool dead;             /* a fatal corruption was signalled: no further I/O */
     bool corrupt_reported;
     bool read_only;
+    /* QEMU's guess, made at the first block status: the image was preallocated with metadata
+     * (more clusters in use than the file has allocated), so data clusters may be holes */
+    int metadata_prealloc; /* -1: not yet known */
     bool check_mode;
     bool open_done;         /* open succeeded: close stores bitmaps */
     bool stale_bitmaps_ext; /* bitmaps extension without its autoclear bit: drop it */

@@ -56,6 +56,9 @@ typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 #define BDRV_BLOCK_ALLOCATED    0x10 /* this layer defines the content (no backing read-through) */
 #define BDRV_BLOCK_COMPRESSED   0x40
 #define BDRV_BLOCK_EOF          0x20
+/* (from a format driver only) data whose host range may be a hole: bdrv_block_status asks the
+ * file, which can add BDRV_BLOCK_ZERO (QEMU's BDRV_BLOCK_RECURSE) */
+#define BDRV_BLOCK_RECURSE      0x80
 
 typedef enum {
     PREALLOC_MODE_OFF,

@@ -174,46 +174,89 @@ static bool drv_has_create_opt(const BlockDriver *drv, const char *name)
     return false;
 }
 
-/* Write buf[0..len) at off, leaving out zero runs of at least `sparse` bytes (aligned). */
+static bool sector_zero(const uint8_t *buf, uint64_t len, uint64_t i)
+{
+    return buffer_is_zero(buf + i * 512, MIN(512, len - i * 512));
+}
+
+/*
+ * As QEMU's convert: the run of sectors from sector `first` of buf (n of them, the first being
+ * sector `sector` of the target) that are all zero or all not; where the run stops inside an
+ * `align`-sector block, a data run is extended to the block's end and a zero run cut back to
+ * its start (a zero run shorter than that becomes data). A run to the end of buf is taken as it
+ * is. *data tells which.
+ */
+static uint64_t sector_run(const uint8_t *buf, uint64_t len, uint64_t first, uint64_t n,
+                           uint64_t sector, uint64_t align, bool *data)
+{
+    bool zero = sector_zero(buf, len, first);
+    uint64_t i = 1;
+    while (i < n && sector_zero(buf, len, first + i) == zero) {
+        i++;
+    }
+    uint64_t tail = (sector + i) & (align - 1);
+    if (i < n && tail) {
+        if (zero && i <= tail) {
+            zero = false;
+        }
+        i = zero ? i - tail : MIN(i + align - tail, n);
+    }
+    *data = !zero;
+    return i;
+}
+
+/* A data run from sector `first` swallows zero runs shorter than `min` sectors (QEMU's
+ * is_allocated_sectors_min); a zero run at the start is returned as it is. */
+static uint64_t sector_run_min(const uint8_t *buf, uint64_t len, uint64_t first, uint64_t n,
+                               uint64_t min, uint64_t sector, uint64_t align, bool *data)
+{
+    min = MIN(min, n);
+    uint64_t k = sector_run(buf, len, first, n, sector, align, data);
+    if (!*data) {
+        return k;
+    }
+    uint64_t used = k, checked = k;
+    while (checked < n) {
+        bool d;
+        uint64_t m = sector_run(buf, len, first + checked, n - checked, sector + checked, align, &d);
+        checked += m;
+        if (d) {
+            used = checked;
+        } else if (m >= min) {
+            break;
+        }
+    }
+    *data = true;
+    return used;
+}
+
+/* Write buf[0..len) at off, leaving out (or writing as zeroes, when the target does not read as
+ * zero) the zero runs QEMU leaves out for -S `sparse` bytes. */
 static int write_sparse(BlockDriverState *out, uint64_t off, const uint8_t *buf, uint64_t len,
                         uint64_t sparse, bool target_zero)
 {
     if (!sparse) {
         return bdrv_pwrite(out, off, len, buf, 0);
     }
-    uint64_t i = 0;
-    while (i < len) {
-        /* data run */
-        uint64_t j = i;
-        while (j < len) {
-            uint64_t blk = MIN(sparse - ((off + j) % sparse), len - j);
-            if (blk == sparse && buffer_is_zero(buf + j, blk)) {
-                break;
-            }
-            j += blk;
+    uint64_t min = MAX(sparse / 512, 1), align = 1;
+    while (align * 2 <= min) {
+        align *= 2; /* QEMU aligns the runs to pow2floor(-S) */
+    }
+    uint64_t nsec = (len + 511) / 512, sector = off / 512;
+    for (uint64_t i = 0; i < nsec;) {
+        bool data;
+        uint64_t k = sector_run_min(buf, len, i, nsec - i, min, sector + i, align, &data);
+        uint64_t b0 = i * 512, b1 = MIN((i + k) * 512, len);
+        int ret = 0;
+        if (data) {
+            ret = bdrv_pwrite(out, off + b0, b1 - b0, buf + b0, 0);
+        } else if (!target_zero) {
+            ret = bdrv_pwrite_zeroes(out, off + b0, b1 - b0, BDRV_REQ_MAY_UNMAP);
         }
-        if (j > i) {
-            int ret = bdrv_pwrite(out, off + i, j - i, buf + i, 0);
-            if (ret < 0) {
-                return ret;
-            }
+        if (ret < 0) {
+            return ret;
         }
-        /* zero run */
-        uint64_t k = j;
-        while (k < len) {
-            uint64_t blk = MIN(sparse - ((off + k) % sparse), len - k);
-            if (blk != sparse || !buffer_is_zero(buf + k, blk)) {
-                break;
-            }
-            k += blk;
-        }
-        if (k > j && !target_zero) {
-            int ret = bdrv_pwrite_zeroes(out, off + j, k - j, BDRV_REQ_MAY_UNMAP);
-            if (ret < 0) {
-                return ret;
-            }
-        }
-        i = k;
+        i += k;
     }
     return 0;
 }

@@ -98,12 +98,19 @@ x87-random: all
 fuzz-vnc:
 	tests/fuzz/fuzz-vnc.sh
 
+# The differential randomized tester of the block layer against QEMU 7.2, for DURATION seconds
+# (SEED= to repeat a run); failures are minimised into $(BUILD)/blockdiff/. Never part of check.
+DURATION ?= 3600
+fuzz-block-diff: $(QEMU_IMG) $(QEMU_IO)
+	nice -n 10 python3 tests/lib/blockdiff.py --vireo $(BUILD) --duration $(DURATION) \
+	    --out $(BUILD)/blockdiff $(if $(SEED),--seed-base $(SEED))
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan bench x87-random fuzz-vnc format clean
+.PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-block-diff format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
 -include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d

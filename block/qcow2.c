@@ -3089,6 +3089,9 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
         return -EINVAL;
     }
     if (data_raw && backing) {
+        /* QEMU finds this after making both files (before it checks the compat level), and
+         * deletes them again */
+        create_cleanup(filename, data_file);
         block_error(errp, "Backing file and data-file-raw cannot be used at the same time");
         return -EINVAL;
     }
@@ -3116,12 +3119,6 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
         }
         close(dfd);
         g_free(dpath);
-    }
-    if (data_raw && backing) {
-        /* QEMU finds this after making both files, and deletes them again */
-        create_cleanup(filename, data_file);
-        block_error(errp, "Backing file and data-file-raw cannot be used at the same time");
-        return -EINVAL;
     }
     if (qopts_get(opts, "encrypt.format") || qopts_get(opts, "encryption")) {
         block_error(errp, "Encrypted images are not supported");

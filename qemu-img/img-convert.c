@@ -276,6 +276,7 @@ typedef struct ConvReader {
     int nsrc;
     uint64_t chunk;
     bool compress, sparse, out_backing;
+    int64_t backing_len; /* a new target's backing file's length (-1: none or unknown) */
     GAsyncQueue *free_q, *full_q;
     int abort;
 } ConvReader;
@@ -335,6 +336,12 @@ static gpointer conv_reader(gpointer opaque)
                 dst += got;
                 continue;
             }
+            if (rd->backing_len >= 0 && dst < (uint64_t)rd->backing_len &&
+                dst + n > (uint64_t)rd->backing_len) {
+                /* as QEMU: cut at the end of the target's backing file, past which zeroes
+                 * need not be written (the backing file reads as zero there) */
+                n = (uint64_t)rd->backing_len - dst;
+            }
             uint64_t num;
             bool top;
             int z = chain_zero_status(rd->src[i], off, n, &num, &top);
@@ -352,6 +359,8 @@ static gpointer conv_reader(gpointer opaque)
             }
             if (rd->out_backing && !top && rd->src[i]->backing) {
                 conv_push(rd, CONV_SKIP, dst, n, NULL, NULL); /* the new backing provides it */
+            } else if (z == 1 && rd->backing_len >= 0 && dst >= (uint64_t)rd->backing_len) {
+                conv_push(rd, CONV_SKIP, dst, n, NULL, NULL);
             } else if (z == 1 && rd->sparse) {
                 conv_push(rd, CONV_ZERO, dst, n, NULL, NULL);
             } else {
@@ -779,8 +788,9 @@ int img_convert(int argc, char **argv)
     }
     img_image_opts = tgt_image_opts;
     img_force_share = false; /* -U is for the sources */
-    out = img_open(out_filename, tgt_image_opts && !out_fmt_given ? NULL : out_fmt,
-                   out_flags | BDRV_O_NO_BACKING);
+    /* with its backing file, as QEMU: partial clusters are completed from it, and what reads
+     * as zero is judged through it */
+    out = img_open(out_filename, tgt_image_opts && !out_fmt_given ? NULL : out_fmt, out_flags);
     if (!out) {
         goto out;
     }
@@ -850,9 +860,15 @@ int img_convert(int argc, char **argv)
         .compress = compress,
         .sparse = sparse != 0,
         .out_backing = out_backing != NULL,
+        .backing_len = -1,
         .free_q = g_async_queue_new(),
         .full_q = g_async_queue_new(),
     };
+    if (out_backing && !skip_create && out->backing) {
+        /* QEMU takes the length of a new target's backing file (in whole sectors) */
+        int64_t blen = bdrv_getlength(out->backing);
+        rd.backing_len = blen < 0 ? -1 : (blen + 511) & ~511LL;
+    }
     int nbufs = MAX(2, coroutines);
     uint8_t **bufs = g_new0(uint8_t *, nbufs);
     for (int i = 0; i < nbufs; i++) {

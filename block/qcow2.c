@@ -2033,6 +2033,11 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
         block_error(errp, "The new size must be a multiple of 512");
         return -EINVAL;
     }
+    if (s->nb_snapshots && s->version < 3) {
+        /* v2 snapshot entries need not record their disk size, so QEMU refuses */
+        block_error(errp, "Can't resize a v2 image which has snapshots");
+        return -ENOTSUP;
+    }
     int ret = qcow2_truncate_bitmaps_check(s, errp);
     if (ret < 0) {
         return ret;

@@ -1157,8 +1157,9 @@ static int write_compressed(BlockDriverState *bs, uint64_t offset, uint64_t byte
         } else if (ret == 0) {
             uint64_t e, cnt;
             ret = qcow2_get_entry(s, offset, 1, &e, &cnt);
-            if (ret == 0 && (e & ~QCOW_OFLAG_COPIED) != 0) {
-                ret = -EIO; /* like QEMU: only into unallocated clusters */
+            if (ret == 0 && (e & L2E_OFFSET_MASK) != 0) {
+                /* like QEMU: only into clusters without a host cluster (zero ones too) */
+                ret = -EIO;
             }
             uint64_t l2_offset = 0, *l2;
             if (ret == 0) {

@@ -208,6 +208,8 @@ def run(argv, cwd, timeout=None):
     except subprocess.TimeoutExpired as e:
         return Run('timeout', (e.stdout or b'').decode('utf-8', 'replace'),
                    (e.stderr or b'').decode('utf-8', 'replace'))
+    except OSError as e:
+        return Run('cannot run', '', '%s: %s' % (argv[0], e))
 
 
 DATE_RE = re.compile(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d')
@@ -1007,9 +1009,17 @@ def render(op):
 # Running sequences, minimising, reporting
 
 class Tester:
-    def __init__(self, vireo_build, keep=False, verbose=False, tmp=None, avoid=None):
+    def __init__(self, vireo_build, keep=False, verbose=False, tmp=None, avoid=None, copy=False):
         self.avoid = set(AVOID) if avoid is None else set(avoid)
         vb = os.path.abspath(vireo_build)
+        self.bindir = None
+        if copy:
+            # a long run keeps its own copy of the binaries, so that rebuilding does not
+            # disturb it
+            self.bindir = tempfile.mkdtemp(prefix='blockdiff-bin-', dir=tmp)
+            for b in ('qemu-img', 'qemu-io'):
+                shutil.copy2(os.path.join(vb, b), self.bindir)
+            vb = self.bindir
         self.vir = Impl('vireo', os.path.join(vb, 'qemu-img'), os.path.join(vb, 'qemu-io'))
         self.ref = Impl('qemu', REF_QIMG, REF_QIO)
         self.keep, self.verbose, self.tmp = keep, verbose, tmp
@@ -1245,7 +1255,17 @@ def main():
             print('%-16s %s' % (k, v))
         return 0
 
-    t = Tester(a.vireo, keep=a.keep, verbose=a.verbose, avoid=() if a.no_avoid else None)
+    t = Tester(a.vireo, keep=a.keep, verbose=a.verbose, avoid=() if a.no_avoid else None,
+               copy=a.duration is not None and all(
+                   os.access(os.path.join(a.vireo, b), os.R_OK) for b in ('qemu-img', 'qemu-io')))
+    try:
+        return run_main(a, t)
+    finally:
+        if t.bindir:
+            shutil.rmtree(t.bindir, ignore_errors=True)
+
+
+def run_main(a, t):
     for p in (t.vir.img, t.vir.io, t.ref.img, t.ref.io):
         if not os.access(p, os.X_OK):
             print('skip blockdiff: %s not found' % p)

@@ -1873,7 +1873,14 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
             }
         }
         if (!qcow2_has_data_file(s)) {
-            *host_end = MAX(*host_end, (uint64_t)host + n * cs);
+            /* QEMU's copy-on-write of the last cluster's tail ends with the unit (subcluster
+             * with extended L2) holding the image's end: the file ends there */
+            uint64_t used = n * cs;
+            if (c + n == last && (end & (cs - 1))) {
+                uint64_t sc = s->subcluster_size;
+                used = (n - 1) * cs + (((end & (cs - 1)) + sc - 1) & ~(sc - 1));
+            }
+            *host_end = MAX(*host_end, (uint64_t)host + used);
         }
         c += n;
     }

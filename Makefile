@@ -101,8 +101,8 @@ fuzz-vnc:
 # The differential randomized tester of the block layer against QEMU 7.2, for DURATION seconds
 # (SEED= to repeat a run); failures are minimised into $(BUILD)/blockdiff/. Never part of check.
 DURATION ?= 3600
-fuzz-block-diff: $(QEMU_IMG) $(QEMU_IO)
-	nice -n 10 python3 tests/lib/blockdiff.py --vireo $(BUILD) --duration $(DURATION) \
+blockdiff-long fuzz-block-diff: $(QEMU_IMG) $(QEMU_IO)
+	nice -n 19 python3 tests/lib/blockdiff.py --vireo $(BUILD) --duration $(DURATION) \
 	    --out $(BUILD)/blockdiff $(if $(SEED),--seed-base $(SEED))
 
 format:
@@ -111,6 +111,6 @@ format:
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-block-diff format clean
+.PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-block-diff blockdiff-long format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
 -include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d

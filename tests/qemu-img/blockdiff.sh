@@ -2,7 +2,7 @@
 # The differential randomized tester (tests/lib/blockdiff.py, docs/qemu-img.md): every bug it
 # found, kept as a fixed sequence in tests/qemu-img/blockdiff/*.ops, then a few random sequences
 # of fixed seeds. Each runs with Vireo's qemu-img/qemu-io and with QEMU 7.2's side by side and is
-# compared after every step. The long run is `make fuzz-block-diff`, never part of the suite.
+# compared after every step. The long run is `make blockdiff-long`, never part of the suite.
 . "$(dirname "$0")/lib.sh"
 if ! have_ref; then
     skip blockdiff "QEMU 7.2's qemu-img/qemu-io not installed"

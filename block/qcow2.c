@@ -1872,16 +1872,14 @@ static int preallocate(BlockDriverState *bs, uint64_t start, uint64_t end, uint6
                 return ret;
             }
         }
-        if (!qcow2_has_data_file(s)) {
-            /* QEMU's copy-on-write of the last cluster's tail ends with the unit (subcluster
-             * with extended L2) holding the image's end: the file ends there */
-            uint64_t used = n * cs;
-            if (c + n == last && (end & (cs - 1))) {
-                uint64_t sc = s->subcluster_size;
-                used = (n - 1) * cs + (((end & (cs - 1)) + sc - 1) & ~(sc - 1));
-            }
-            *host_end = MAX(*host_end, (uint64_t)host + used);
+        /* QEMU's copy-on-write of the last cluster's tail ends with the unit (subcluster
+         * with extended L2) holding the image's end: the file (or data file) ends there */
+        uint64_t used = n * cs;
+        if (c + n == last && (end & (cs - 1))) {
+            uint64_t sc = s->subcluster_size;
+            used = (n - 1) * cs + (((end & (cs - 1)) + sc - 1) & ~(sc - 1));
         }
+        *host_end = MAX(*host_end, (uint64_t)host + used);
         c += n;
     }
     return 0;
@@ -2173,7 +2171,9 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
             return ret;
         }
         if (qcow2_has_data_file(s)) {
-            host_end = size; /* the data clusters sit at their guest offsets */
+            /* the data clusters sit at their guest offsets; QEMU grows the data file to the
+             * new size, then the copy-on-write of a new last cluster's tail goes further */
+            host_end = MAX(host_end, size);
         }
         BlockDriverState *f = qcow2_has_data_file(s) ? s->data_file : s->file;
         int64_t flen = f ? bdrv_getlength(f) : -ENOMEDIUM;

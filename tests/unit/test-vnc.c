@@ -883,6 +883,58 @@ static void test_tigervnc(void)
     g_free(dpy), g_free(server_arg), g_free(fdarg), g_free(xvfb), g_free(viewer), g_free(xwd);
 }
 
+/* noVNC (Debian's novnc) in headless Chromium over websocket=: it logs in and shows the
+ * desktop name in its status line. */
+static void test_novnc(void)
+{
+    char *chromium = g_find_program_in_path("chromium");
+    if (!chromium || !g_file_test("/usr/share/novnc/vnc_lite.html", G_FILE_TEST_EXISTS)) {
+        printf("skip vnc/novnc: needs chromium and novnc\n");
+        g_free(chromium);
+        return;
+    }
+    int wsport = 0;
+    for (int tries = 0; tries < 5 && !wsport; tries++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t sl = sizeof(sa);
+        bind(s, (struct sockaddr *)&sa, sizeof(sa));
+        getsockname(s, (struct sockaddr *)&sa, &sl);
+        close(s);
+        vnc_display_cleanup();
+        char *extra = g_strdup_printf(",websocket=127.0.0.1:%d", ntohs(sa.sin_port));
+        char *err = NULL;
+        char *arg = g_strdup_printf("127.0.0.1:%d,to=%d%s", port - 5900, port - 5900 + 20, extra);
+        if (vnc_display_init(arg, "t", &err)) {
+            wsport = ntohs(sa.sin_port);
+        }
+        g_free(err), g_free(arg), g_free(extra);
+    }
+    char *url = g_strdup_printf(
+        "file:///usr/share/novnc/vnc_lite.html?host=127.0.0.1&port=%d&path=", wsport);
+    char *dom = g_build_filename(tmpdir, "dom.html", NULL);
+    char *argv[] = {chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--allow-file-access-from-files",
+                    "--virtual-time-budget=4000",
+                    "--run-all-compositor-stages-before-draw",
+                    "--dump-dom",
+                    url,
+                    NULL};
+    int rc = wsport ? run_client(argv, 30000, dom) : -5;
+    gchar *text = NULL;
+    g_file_get_contents(dom, &text, NULL, NULL);
+    CHECK("vnc/novnc-websocket", rc == 0 && text && strstr(text, "Connected to QEMU (t)"));
+    if (!(rc == 0 && text && strstr(text, "Connected to QEMU (t)"))) {
+        const char *st = text ? strstr(text, "<div id=\"status\">") : NULL;
+        printf("# chromium rc %d, ws port %d, status %.60s\n", rc, wsport, st ? st : "(none)");
+    }
+    g_free(text), g_free(dom), g_free(url), g_free(chromium);
+}
+
 static void test_password(void)
 {
     vnc_display_cleanup();
@@ -959,6 +1011,7 @@ int main(void)
          * encoder code ran just above under the sanitizers */
         test_gvnccapture();
         test_tigervnc();
+        test_novnc();
     }
     test_password();
 

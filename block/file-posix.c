@@ -27,10 +27,8 @@ typedef struct BDRVFileState {
     uint64_t locked_unshared; /* bytes 200 + n held */
     uint64_t discard_nb_ok, discard_nb_failed, discard_bytes_ok;
     bool direct;
-    bool native_aio;   /* aio=native: requests go through Linux AIO (libaio) */
-    io_context_t ctx;  /* requests waited for one by one */
-    io_context_t qctx; /* requests kept in flight (bdrv_aio_queue), set up on first use */
-    bool has_qctx;
+    bool native_aio;  /* aio=native: requests go through Linux AIO (libaio) */
+    io_context_t ctx; /* requests waited for one by one (in flight together: block-backend.c) */
 } BDRVFileState;
 
 static int file_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
@@ -91,9 +89,6 @@ static void file_close(BlockDriverState *bs)
     BDRVFileState *s = bs->opaque;
     if (s->native_aio) {
         io_destroy(s->ctx);
-    }
-    if (s->has_qctx) {
-        io_destroy(s->qctx); /* cancels what is still in flight */
     }
     if (s->fd >= 0) {
         close(s->fd);
@@ -515,83 +510,6 @@ static int file_host_fd(BlockDriverState *bs, size_t *align)
     return s->fd;
 }
 
-/* ---- requests kept in flight together (bdrv_aio_queue) ---- */
-
-typedef struct FileAioReq {
-    struct iocb cb;
-    void *tag;
-    bool write;
-    uint64_t offset, bytes;
-    char *buf;
-} FileAioReq;
-
-static int file_aio_submit(BlockDriverState *bs, bool write, uint64_t offset, uint64_t bytes,
-                           void *buf, void *tag)
-{
-    BDRVFileState *s = bs->opaque;
-    if (!s->native_aio || (s->direct && !is_aligned(offset, bytes, buf))) {
-        return -ENOTSUP;
-    }
-    if (!s->has_qctx) {
-        int r = io_setup(128, &s->qctx);
-        if (r < 0) {
-            return r == -EAGAIN ? -ENOTSUP : r;
-        }
-        s->has_qctx = true;
-    }
-    FileAioReq *r = g_new0(FileAioReq, 1);
-    r->tag = tag;
-    r->write = write;
-    r->offset = offset;
-    r->bytes = bytes;
-    r->buf = buf;
-    if (write) {
-        io_prep_pwrite(&r->cb, s->fd, buf, bytes, (long long)offset);
-    } else {
-        io_prep_pread(&r->cb, s->fd, buf, bytes, (long long)offset);
-    }
-    struct iocb *cbs[1] = {&r->cb};
-    int ret;
-    do {
-        ret = io_submit(s->qctx, 1, cbs);
-    } while (ret == -EINTR || ret == -EAGAIN);
-    if (ret != 1) {
-        g_free(r);
-        return ret < 0 ? ret : -EIO;
-    }
-    return 0;
-}
-
-static int file_aio_reap(BlockDriverState *bs, int min, void (*done)(void *tag, int ret))
-{
-    BDRVFileState *s = bs->opaque;
-    struct io_event ev[64];
-    int n;
-    do {
-        n = io_getevents(s->qctx, MIN(min, 64), 64, ev, NULL);
-    } while (n == -EINTR);
-    if (n < 0) {
-        return n;
-    }
-    for (int i = 0; i < n; i++) {
-        FileAioReq *r = (FileAioReq *)ev[i].obj;
-        long res = (long)ev[i].res;
-        int ret = 0;
-        if (res < 0) {
-            ret = (int)res;
-        } else if ((uint64_t)res < r->bytes && r->write) {
-            /* a short write: the rest synchronously (other requests stay in the context) */
-            ret =
-                do_pwrite(s->fd, r->offset + (uint64_t)res, r->bytes - (uint64_t)res, r->buf + res);
-        } else if ((uint64_t)res < r->bytes) {
-            memset(r->buf + res, 0, r->bytes - (uint64_t)res); /* a regular file's EOF */
-        }
-        done(r->tag, ret);
-        g_free(r);
-    }
-    return n;
-}
-
 const BlockDriver bdrv_file = {
     .format_name = "file",
     .is_protocol = true,
@@ -606,8 +524,6 @@ const BlockDriver bdrv_file = {
     .truncate = file_truncate,
     .getlength = file_getlength,
     .allocated_size = file_allocated_size,
-    .aio_submit = file_aio_submit,
-    .aio_reap = file_aio_reap,
     .set_perm = file_set_perm,
     .host_fd = file_host_fd,
 };

@@ -1669,7 +1669,7 @@ static bool qcow2_io_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, 
     BDRVQcow2State *s = bs->opaque;
     uint64_t cs = s->cluster_size, in = offset & (cs - 1);
     BlockDriverState *data = qcow2_has_data_file(s) ? s->data_file : s->file;
-    if (!bytes || in + bytes > cs || !data || (write && s->read_only)) {
+    if (!bytes || in + bytes > cs || !data || (write && s->read_only) || s->dead) {
         return false;
     }
     uint64_t c = offset >> s->cluster_bits, l1i = c >> s->l2_bits;
@@ -1697,6 +1697,13 @@ static bool qcow2_io_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, 
         return false;
     }
     if (!off && !(qcow2_has_data_file(s) && (e & QCOW_OFLAG_COPIED))) {
+        return false;
+    }
+    /*
+     * A write onto metadata (a corrupt image) takes the slow path, whose overlap check marks
+     * the image corrupt and fails the write as QEMU's does.
+     */
+    if (write && !qcow2_has_data_file(s) && qcow2_check_metadata_overlap(s, 0, off + in, bytes)) {
         return false;
     }
     *file = data;

@@ -10,12 +10,35 @@
 #include <string.h>
 #include <time.h>
 #include <glib.h>
-#include "vireo/block.h"
+#include "vireo/block-backend.h"
 #include "vireo/error.h"
 #include "qemu-img-cmds.h"
 #include "tools.h"
 
 /* ---- bench ---- */
+
+/* Requests in flight through a block backend, as QEMU's bench runs them. */
+typedef struct Bench {
+    unsigned long inflight;
+    int err;
+} Bench;
+
+static void bench_done(void *opaque, int ret)
+{
+    Bench *b = opaque;
+    b->inflight--;
+    if (ret < 0 && !b->err) {
+        b->err = ret;
+    }
+}
+
+/* Run the main loop until at most `limit` requests are in flight. */
+static void bench_wait(Bench *b, unsigned long limit)
+{
+    while (b->inflight > limit) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+}
 
 static bool parse_ulong(const char *s, unsigned long *out)
 {
@@ -43,7 +66,7 @@ int img_bench(int argc, char **argv)
     unsigned long count = 75000, depth = 64;
     int64_t offset = 0, bufsize = 4096, step = 0, flush_interval = 0;
     int pattern = 0, flags = 0;
-    bool is_write = false, drain_on_flush = true, native = false;
+    bool is_write = false, drain_on_flush = true, native = false, writethrough = false;
     int c;
     while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:wU", long_options, NULL)) != -1) {
         switch (c) {
@@ -102,14 +125,14 @@ int img_bench(int argc, char **argv)
                 return 1;
             }
             break;
-        case 't': {
-            bool wt;
-            if (bdrv_parse_cache_mode(optarg, &flags, &wt) < 0) {
+        case 't':
+            if (bdrv_parse_cache_mode(optarg, &flags, &writethrough) < 0) {
                 error_report("Invalid cache mode");
                 return 1;
             }
+            /* writethrough is the backend's: each write then a flush */
+            flags &= ~BDRV_O_WRTHROUGH;
             break;
-        }
         case 'w':
             flags |= BDRV_O_RDWR;
             is_write = true;
@@ -183,28 +206,48 @@ int img_bench(int argc, char **argv)
     }
     memset(buf, pattern, (size_t)bufsize);
     /*
-     * Up to `depth` requests in flight: with aio=native they are all submitted to Linux AIO
-     * together (as all share one buffer, as QEMU's do); otherwise each runs in turn.
+     * Up to `depth` requests in flight through a block backend (all sharing one buffer, as
+     * QEMU's do): Linux AIO with aio=native, the thread pool otherwise, metadata work one at a
+     * time (block/block-backend.c).
      */
-    BdrvAioQueue *q = bdrv_aio_queue_new(bs, (int)MIN(depth, (unsigned long)INT_MAX));
+    char *err = NULL;
+    BlockBackend *blk = blk_new(NULL, bs, &err);
+    if (blk && blk_set_perm(blk, BLK_PERM_CONSISTENT_READ | (is_write ? BLK_PERM_WRITE : 0),
+                            BLK_PERM_ALL, &err) < 0) {
+        blk_delete(blk);
+        blk = NULL;
+    }
+    if (!blk) {
+        error_report("%s", err);
+        g_free(err);
+        free(buf);
+        bdrv_close(bs);
+        return 1;
+    }
+    blk_set_enable_write_cache(blk, !writethrough);
+    Bench b = {0, 0};
+    struct iovec iov = {buf, (size_t)bufsize};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int ret = 0;
     uint64_t off = (uint64_t)offset;
-    for (unsigned long i = 0; i < count; i++) {
-        ret = bdrv_aio_queue_rw(q, is_write, off, (uint64_t)bufsize, buf);
-        if (ret < 0) {
-            break;
+    for (unsigned long i = 0; i < count && !b.err; i++) {
+        bench_wait(&b, depth - 1);
+        b.inflight++;
+        if (is_write) {
+            blk_aio_pwritev(blk, off, &iov, 1, 0, bench_done, &b);
+        } else {
+            blk_aio_preadv(blk, off, &iov, 1, 0, bench_done, &b);
         }
         if (flush_interval && (i + 1) % (uint64_t)flush_interval == 0) {
             if (drain_on_flush) {
-                ret = bdrv_aio_queue_drain(q);
+                bench_wait(&b, 0);
             }
-            if (ret == 0) {
-                ret = bdrv_flush(bs);
-            }
-            if (ret < 0) {
-                error_report("Failed flush request: %s", strerror(-ret));
+            Bench f = {1, 0};
+            blk_aio_flush(blk, bench_done, &f);
+            bench_wait(&f, 0);
+            if (f.err < 0) {
+                error_report("Failed flush request: %s", strerror(-f.err));
                 ret = 1; /* reported */
                 break;
             }
@@ -212,9 +255,9 @@ int img_bench(int argc, char **argv)
         off += (uint64_t)step;
         off = image_size ? off % (uint64_t)image_size : 0;
     }
-    int qret = bdrv_aio_queue_free(q);
-    if (ret < 0 || (ret == 0 && qret < 0)) {
-        error_report("Failed request: %s", strerror(-(ret < 0 ? ret : qret)));
+    bench_wait(&b, 0);
+    if (ret == 0 && b.err < 0) {
+        error_report("Failed request: %s", strerror(-b.err));
         ret = -1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -223,6 +266,8 @@ int img_bench(int argc, char **argv)
         printf("Run completed in %3.3f seconds.\n", secs);
     }
     free(buf);
+    blk_delete(blk);
+    blk_close_all(); /* the I/O threads */
     if (ret == 0 && is_write && bdrv_flush(bs) < 0) {
         ret = -EIO;
     }

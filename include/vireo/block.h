@@ -170,14 +170,6 @@ struct BlockDriver {
     bool (*io_map)(BlockDriverState *bs, uint64_t offset, uint64_t bytes, bool write,
                    BlockDriverState **file, uint64_t *host);
     /*
-     * Protocol nodes with asynchronous I/O (aio=native): start a read or write of an aligned
-     * buffer (-ENOTSUP: not possible, use pread/pwrite), and wait for at least `min` of the
-     * started requests to end, calling done(tag, ret) for each; returns how many ended.
-     */
-    int (*aio_submit)(BlockDriverState *bs, bool write, uint64_t offset, uint64_t bytes, void *buf,
-                      void *tag);
-    int (*aio_reap)(BlockDriverState *bs, int min, void (*done)(void *tag, int ret));
-    /*
      * Protocol nodes: the permissions every user of this node now holds (perm) and lets others
      * have (shared), BLK_PERM_* bits; the file driver takes QEMU's OFD lock bytes for them and
      * fails (QEMU's "Failed to get ... lock" messages) when another process conflicts, keeping
@@ -264,19 +256,6 @@ void bdrv_ref(BlockDriverState *bs);
 /* Every open node, oldest first (NULL: start). */
 BlockDriverState *bdrv_next_node(BlockDriverState *bs);
 BlockDriverState *bdrv_find_node(const char *node_name);
-
-/*
- * A queue of reads and writes kept in flight together (qemu-img bench -d): requests that map
- * to a protocol node with asynchronous I/O (io_map down to aio_submit) are started without
- * waiting, up to `depth` at once; any other request first waits for all in flight, then runs
- * synchronously. Each call returns the first error of any request ended so far.
- */
-typedef struct BdrvAioQueue BdrvAioQueue;
-BdrvAioQueue *bdrv_aio_queue_new(BlockDriverState *bs, int depth);
-int bdrv_aio_queue_rw(BdrvAioQueue *q, bool write, uint64_t offset, uint64_t bytes, void *buf);
-int bdrv_aio_queue_drain(BdrvAioQueue *q);
-/* Drains, then frees; returns the first error seen. */
-int bdrv_aio_queue_free(BdrvAioQueue *q);
 
 /* ---- error helpers ---- */
 void block_error(char **errp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

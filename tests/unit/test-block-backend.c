@@ -339,6 +339,71 @@ static void refusals(void)
     g_free(img);
 }
 
+/* werror/rerror: QEMU's decisions, the event before the stop, the I/O status. */
+static GString *hook_log;
+
+static void log_event(BlockBackend *blk, bool is_read, BlockErrorAction action, int error)
+{
+    g_string_append_printf(hook_log, "event:%s:%s:%d:%s;", blk_name(blk), is_read ? "r" : "w",
+                           (int)action, g_strerror(error));
+}
+
+static void log_stop(void)
+{
+    g_string_append(hook_log, "stop;");
+}
+
+static void error_actions(void)
+{
+    BlockBackend *blk = blk_new("e0", NULL, NULL);
+    struct {
+        BlockdevOnError on;
+        bool is_read;
+        int error;
+        BlockErrorAction want;
+    } cases[] = {
+        {BLOCKDEV_ON_ERROR_REPORT, false, EIO, BLOCK_ERROR_ACTION_REPORT},
+        {BLOCKDEV_ON_ERROR_IGNORE, false, EIO, BLOCK_ERROR_ACTION_IGNORE},
+        {BLOCKDEV_ON_ERROR_ENOSPC, false, EIO, BLOCK_ERROR_ACTION_REPORT},
+        {BLOCKDEV_ON_ERROR_ENOSPC, false, ENOSPC, BLOCK_ERROR_ACTION_STOP},
+        {BLOCKDEV_ON_ERROR_STOP, false, EIO, BLOCK_ERROR_ACTION_STOP},
+        {BLOCKDEV_ON_ERROR_AUTO, false, ENOSPC, BLOCK_ERROR_ACTION_STOP},  /* werror's default */
+        {BLOCKDEV_ON_ERROR_AUTO, true, ENOSPC, BLOCK_ERROR_ACTION_REPORT}, /* rerror's */
+        {BLOCKDEV_ON_ERROR_STOP, true, EIO, BLOCK_ERROR_ACTION_STOP},
+    };
+    bool all = true;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        blk_set_on_error(blk, cases[i].on, cases[i].on);
+        if (blk_get_error_action(blk, cases[i].is_read, cases[i].error) != cases[i].want) {
+            printf("# error action case %zu\n", i);
+            all = false;
+        }
+    }
+    CHECK("backend/error-action", all);
+    hook_log = g_string_new(NULL);
+    blk_io_error_event_hook = log_event;
+    blk_stop_vm_hook = log_stop;
+    blk_iostatus_enable(blk);
+    blk_error_action(blk, BLOCK_ERROR_ACTION_REPORT, true, EIO);
+    CHECK("backend/error-report", blk_iostatus(blk) == BLOCK_IO_STATUS_OK);
+    blk_error_action(blk, BLOCK_ERROR_ACTION_STOP, false, ENOSPC);
+    blk_error_action(blk, BLOCK_ERROR_ACTION_STOP, false, EIO);
+    char *want = g_strdup_printf("event:e0:r:1:%s;event:e0:w:2:%s;stop;event:e0:w:2:%s;stop;",
+                                 g_strerror(EIO), g_strerror(ENOSPC), g_strerror(EIO));
+    if (strcmp(hook_log->str, want)) {
+        printf("# got %s\n", hook_log->str);
+    }
+    CHECK("backend/error-event-then-stop", !strcmp(hook_log->str, want));
+    CHECK("backend/iostatus-first-error", blk_iostatus(blk) == BLOCK_IO_STATUS_NOSPACE);
+    blk_iostatus_reset(blk);
+    CHECK("backend/iostatus-reset", blk_iostatus(blk) == BLOCK_IO_STATUS_OK);
+    blk_io_error_event_hook = NULL;
+    blk_stop_vm_hook = NULL;
+    g_free(want);
+    g_string_free(hook_log, TRUE);
+    blk_delete(blk);
+}
+
 int main(void)
 {
     if (access(qemu_img, X_OK) != 0) {
@@ -368,6 +433,7 @@ int main(void)
     workload("raw-threads", "raw", r, false, true, false, 32, 1000);
     workload("raw-native", "raw", r_native, false, true, false, 32, 1000);
     refusals();
+    error_actions();
     blk_close_all();
     char *cmd = g_strdup_printf("rm -rf %s", dir);
     run(cmd);

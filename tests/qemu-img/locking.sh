@@ -36,6 +36,8 @@ CMDS = [
     ("a.qcow2", "{QO} -U -c 'read 0 512' a.qcow2"),
 ]
 BYTES = (100, 101, 103, 200, 201, 203)
+if os.environ.get("VIREO_ASAN") == "1":
+    BYTES = (101, 201)  # the sanitizer build's rerun: the write bytes (refusals and successes)
 tools = {"r": sys.argv[1:3], "o": sys.argv[3:5]}
 
 def session(d, img, cmd):

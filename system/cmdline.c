@@ -45,6 +45,7 @@ typedef enum {
     OPT_APPEND,
     OPT_SERIAL,
     OPT_NOGRAPHIC,
+    OPT_VGA,
     OPT_DISPLAY,
     OPT_VNC,
     OPT_NO_REBOOT,
@@ -194,7 +195,7 @@ static const OptDesc options[] = {
     {"trace", true, OPT_UNSUPPORTED},
     {"usb", false, OPT_UNSUPPORTED},
     {"usbdevice", true, OPT_UNSUPPORTED},
-    {"vga", true, OPT_UNSUPPORTED},
+    {"vga", true, OPT_VGA},
     {"virtfs", true, OPT_UNSUPPORTED},
     {"vnc", true, OPT_VNC},
     {"watchdog-action", true, OPT_UNSUPPORTED},
@@ -548,6 +549,25 @@ static int handle_name(CmdLine *cl, const char *arg, const char *loc)
     }
     qopts_free(o);
     return 0;
+}
+
+/* -vga TYPE: std and none; QEMU's other types are refused, unknown ones as QEMU words it. */
+static int handle_vga(VireoConfig *cfg, const char *arg, const char *loc)
+{
+    static const char *const others[] = {"cirrus", "vmware", "qxl", "virtio", "xenfb", "tcx", "cg3"};
+    if (!strcmp(arg, "std") || !strcmp(arg, "none")) {
+        g_free(cfg->vga);
+        cfg->vga = g_strdup(arg);
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(others); i++) {
+        if (!strcmp(arg, others[i])) {
+            error_at(loc, "this option is not supported by Vireo yet");
+            return -1;
+        }
+    }
+    error_report("unknown vga type: %s", arg);
+    return -1;
 }
 
 static int handle_display(CmdLine *cl, const char *arg, const char *loc)
@@ -1393,6 +1413,9 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
             cfg->vnc_loc = g_strdup(loc);
             break;
         }
+        case OPT_VGA:
+            r = handle_vga(cfg, arg, loc);
+            break;
         case OPT_DISPLAY:
             r = handle_display(cl, arg, loc);
             if (r == 0) {
@@ -1587,6 +1610,7 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->machine_type);
     g_free(cfg->cpu_model);
     g_free(cfg->kernel);
+    g_free(cfg->vga);
     g_free(cfg->initrd);
     g_free(cfg->append);
     g_free(cfg->name);

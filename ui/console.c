@@ -108,6 +108,16 @@ static VConsole *console_alloc(bool graphic, const char *label, int head)
 
 VConsole *console_new_graphic(const char *label, int head, const ConsoleHwOps *ops, void *opaque)
 {
+    /* A device made again (the machine rebuilt at a guest reset) takes back its released
+     * console, so the console's index and its viewers stay. */
+    for (int i = 0; i < n_consoles; i++) {
+        VConsole *c = consoles[i];
+        if (c->graphic && !c->ops && c->head == head && !strcmp(c->label, label ? label : "")) {
+            c->ops = ops;
+            c->opaque = opaque;
+            return c;
+        }
+    }
     VConsole *con = console_alloc(true, label, head);
     if (con) {
         con->ops = ops;

@@ -22,6 +22,8 @@ extern const DeviceInfo apic_info;
 extern const DeviceInfo i8254_info;
 extern const DeviceInfo ioport80_info;
 extern const DeviceInfo ioportf0_info;
+extern const DeviceInfo vga_info;
+extern const DeviceInfo bochs_display_info;
 
 const DeviceInfo *const device_infos[] = {
     &i440fx_info,
@@ -40,5 +42,7 @@ const DeviceInfo *const device_infos[] = {
     &i8254_info,
     &ioport80_info,
     &ioportf0_info,
+    &vga_info,
+    &bochs_display_info,
     NULL,
 };

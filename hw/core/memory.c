@@ -825,6 +825,22 @@ bool memory_region_test_and_clear_dirty(MemoryRegion *mr, uint64_t offset, uint6
     return dirty;
 }
 
+void memory_region_get_dirty_bitmap(MemoryRegion *mr, unsigned long *bitmap)
+{
+    if (!mr->dirty_log || !mr->dirty) {
+        return;
+    }
+    for (MemoryListener *l = listeners; l; l = l->next) {
+        if (l->log_sync) {
+            l->log_sync(l, mr);
+        }
+    }
+    uint64_t words = (((mr->size + 4095) >> PAGE_BITS) + BPL - 1) / BPL;
+    for (uint64_t i = 0; i < words; i++) {
+        bitmap[i] = __atomic_exchange_n(&mr->dirty[i], 0ul, __ATOMIC_RELAXED);
+    }
+}
+
 /* ---- RAM lookups ------------------------------------------------------------------------ */
 
 const FlatRange *memory_lookup_ram(uint64_t gpa, uint8_t **host, uint64_t *avail)

@@ -90,7 +90,7 @@ const Property *device_info_prop(const DeviceInfo *info, const char *name)
 static int cmp_info(const void *a, const void *b)
 {
     const DeviceInfo *x = *(const DeviceInfo *const *)a, *y = *(const DeviceInfo *const *)b;
-    return strcmp(x->name, y->name);
+    return g_ascii_strcasecmp(x->name, y->name); /* QEMU sorts names ignoring case */
 }
 
 void device_print_list(void)

@@ -553,12 +553,23 @@ static void init_config(PCIDevice *d)
 /* The expansion ROM from romfile= (rombar=0: none). */
 static bool load_rom(PCIDevice *d, char **errp)
 {
+    if (!d->romfile && d->dev.info->pci && d->dev.info->pci->romfile) {
+        d->romfile = g_strdup(d->dev.info->pci->romfile); /* the type's default */
+    }
     if (!d->romfile || !d->romfile[0]) {
         return true;
     }
     gchar *data = NULL;
     gsize len = 0;
-    if (!g_file_get_contents(d->romfile, &data, &len, NULL)) {
+    /* A bare name is looked up where Debian's QEMU looks for firmware. */
+    static const char *const dirs[] = {"/usr/share/qemu/", "/usr/share/seabios/"};
+    bool found = false;
+    for (size_t i = 0; !found && !strchr(d->romfile, '/') && i < G_N_ELEMENTS(dirs); i++) {
+        gchar *path = g_strconcat(dirs[i], d->romfile, NULL);
+        found = g_file_get_contents(path, &data, &len, NULL);
+        g_free(path);
+    }
+    if (!found && !g_file_get_contents(d->romfile, &data, &len, NULL)) {
         *errp = g_strdup_printf("failed to find romfile \"%s\"", d->romfile);
         return false;
     }

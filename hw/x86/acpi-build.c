@@ -321,6 +321,34 @@ static void patch_pci_windows(uint8_t *dsdt, uint32_t len)
     }
 }
 
+/* The DSDT of the last build, for acpi_dsdt_slot_fixed(). */
+static uint8_t *last_dsdt;
+static uint32_t last_dsdt_len;
+
+void acpi_dsdt_slot_fixed(int slot)
+{
+    /* Name (_SUN, slot): 08 '_SUN' 0A slot; renamed so that OSPM sees no slot number there,
+     * as QEMU's DSDT describes a slot holding a device that cannot be unplugged. */
+    static const uint8_t pat[5] = {0x08, '_', 'S', 'U', 'N'};
+    if (!last_dsdt || slot < 2 || slot > 31) {
+        return;
+    }
+    for (uint32_t i = ACPI_HDR_LEN; i + 7 <= last_dsdt_len; i++) {
+        if (!memcmp(last_dsdt + i, pat, 5) && last_dsdt[i + 5] == 0x0a && last_dsdt[i + 6] == slot) {
+            last_dsdt[i + 1] = 'X';
+            /* and the slot's eject method that follows it: not a hotplug slot at all */
+            for (uint32_t j = i + 7; j + 4 <= last_dsdt_len && j < i + 7 + 16; j++) {
+                if (!memcmp(last_dsdt + j, "_EJ0", 4)) {
+                    last_dsdt[j] = 'X';
+                    break;
+                }
+            }
+            finish_table(last_dsdt, last_dsdt_len);
+            return;
+        }
+    }
+}
+
 uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86CpuList *cpus)
 {
     if (!host || !cpus || cpus->present == 0 || cpus->possible > 288 || gpa + size < gpa ||
@@ -349,6 +377,8 @@ uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86Cpu
     memcpy(h + dsdt, vireo_dsdt_aml, dsdt_len);
     patch_pci_windows(h + dsdt, dsdt_len);
     finish_table(h + dsdt, dsdt_len);
+    last_dsdt = h + dsdt;
+    last_dsdt_len = dsdt_len;
     build_fadt(h + fadt, gpa + facs, gpa + dsdt);
     build_madt(h + madt, cpus);
 

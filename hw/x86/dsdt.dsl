@@ -254,6 +254,27 @@ DefinitionBlock ("", "DSDT", 2, "VIREO ", "VIREODSD", 0x00000001)
                         IRQNoFlags () {8}
                     })
                 }
+                /* the i8042's keyboard and mouse ports (Linux finds the controller by them) */
+                Device (KBD)
+                {
+                    Name (_HID, EisaId ("PNP0303"))
+                    Name (_STA, 0x0F)
+                    Name (_CRS, ResourceTemplate ()
+                    {
+                        IO (Decode16, 0x0060, 0x0060, 0x01, 0x01)
+                        IO (Decode16, 0x0064, 0x0064, 0x01, 0x01)
+                        IRQNoFlags () {1}
+                    })
+                }
+                Device (MOU)
+                {
+                    Name (_HID, EisaId ("PNP0F13"))
+                    Name (_STA, 0x0F)
+                    Name (_CRS, ResourceTemplate ()
+                    {
+                        IRQNoFlags () {12}
+                    })
+                }
             }
 
             /*

@@ -13,8 +13,11 @@
  * Everything goes through config-space writes, so the masks and mappings are the guest's.
  */
 #include <glib.h>
+#include <string.h>
+#include "vireo/memory.h"
 #include "vireo/pc.h"
 #include "vireo/pci.h"
+#include "vireo/vga.h"
 
 #define PCIMEM_END 0xfec00000ull
 #define IO_BASE    0xc000u
@@ -163,4 +166,69 @@ void pc_firmware_pci_setup(PCIBus *bus)
         uint16_t cmd = pci_get_word(d->config + PCI_COMMAND);
         cfg_w(d, PCI_COMMAND, cmd | PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_SERR, 2);
     }
+}
+
+/*
+ * The VGA BIOS's part of a boot: SeaBIOS copies the boot VGA's option ROM to 0xC0000 and runs
+ * it, which sets mode 3 (80x25 text) with the 8x16 font it carries; the kernel's setup code
+ * then records the mode in boot_params.screen_info. Vireo does the same without running the
+ * ROM: the font is the ROM's own 8x16 table (found by its first glyphs).
+ */
+static const uint8_t *find_font16(const uint8_t *rom, uint64_t size)
+{
+    static const uint8_t smiley[16] = {0x00, 0x00, 0x7e, 0x81, 0xa5, 0x81, 0x81, 0xbd,
+                                       0x99, 0x81, 0x81, 0x7e, 0x00, 0x00, 0x00, 0x00};
+    static const uint8_t zero[16];
+    for (uint64_t off = 0; off + 256 * 16 <= size; off++) {
+        if (!memcmp(rom + off, zero, 16) && !memcmp(rom + off + 16, smiley, 16)) {
+            return rom + off;
+        }
+    }
+    return NULL;
+}
+
+void pc_firmware_vga_setup(uint64_t boot_params)
+{
+    VGAState *vga = vga_boot_device();
+    if (!vga) {
+        return;
+    }
+    uint64_t rom_size = 0;
+    const uint8_t *rom = vga_boot_rom(&rom_size);
+    const uint8_t *font = NULL;
+    if (rom && rom_size >= 3 && rom[0] == 0x55 && rom[1] == 0xaa) {
+        uint64_t len = (uint64_t)rom[2] * 512;
+        if (len > rom_size) {
+            len = rom_size;
+        }
+        if (len > 0x20000) {
+            len = 0x20000;
+        }
+        guest_write(0xc0000, rom, len);
+        font = find_font16(rom, len);
+    }
+    vga_set_text_mode3(vga, font);
+    if (!boot_params) {
+        return;
+    }
+    /* screen_info as the setup code fills it for mode 3 on a VGA (video.c, video-vga.c) */
+    uint8_t b;
+    uint16_t w;
+    b = 0; /* orig_x, orig_y: the cursor */
+    guest_write(boot_params + 0x00, &b, 1);
+    guest_write(boot_params + 0x01, &b, 1);
+    w = 0; /* orig_video_page */
+    guest_write(boot_params + 0x04, &w, 2);
+    b = 3; /* orig_video_mode */
+    guest_write(boot_params + 0x06, &b, 1);
+    b = 80; /* orig_video_cols */
+    guest_write(boot_params + 0x07, &b, 1);
+    w = 0x0003; /* orig_video_ega_bx: colour, 256 KiB (INT 10h AH=12h BL=10h) */
+    guest_write(boot_params + 0x0a, &w, 2);
+    b = 25; /* orig_video_lines */
+    guest_write(boot_params + 0x0e, &b, 1);
+    b = 1; /* orig_video_isVGA */
+    guest_write(boot_params + 0x0f, &b, 1);
+    w = 16; /* orig_video_points */
+    guest_write(boot_params + 0x10, &w, 2);
 }

@@ -108,6 +108,7 @@ static int create_userspace_irqchip(void)
 /* Where the BSP starts (the loader's answer, kept for reset). */
 static X86BootState boot;
 static const VireoConfig *machine_cfg;
+static bool linux_boot; /* boot.rsi is boot_params */
 
 /* ACPI tables into the BIOS area, then the kernel (Linux or Multiboot) and its data. */
 static int load_boot(const VireoConfig *cfg)
@@ -124,14 +125,33 @@ static int load_boot(const VireoConfig *cfg)
         return -1;
     }
     loader_record_range(PC_BIOS_AREA, PC_BIOS_AREA_SIZE);
+    linux_boot = false;
     if (multiboot_probe(cfg->kernel)) {
         return multiboot_load(cfg, &boot, fw_cfg);
     }
+    linux_boot = true;
     if (linux_boot_load(cfg, rsdp, &boot) < 0) {
         return -1;
     }
     fw_cfg_add_linux_boot(fw_cfg, cfg, boot.rsi); /* rsi: boot_params */
     return 0;
+}
+
+/*
+ * What the firmware and the machine's tables say about the devices once they exist: slots
+ * holding a device that cannot be unplugged (VGA) lose _SUN/_EJ0 in the DSDT as in QEMU's; the
+ * boot VGA is set up as its BIOS would (screen_info for a Linux boot). Again at each reset,
+ * after the loaders' blobs are written back.
+ */
+static void firmware_devices_setup(void)
+{
+    for (int slot = 2; slot < 32; slot++) {
+        PCIDevice *d = pci_bus_device(pci_bus, (uint8_t)PCI_DEVFN(slot, 0));
+        if (d && !d->dev.info->hotpluggable) {
+            acpi_dsdt_slot_fixed(slot);
+        }
+    }
+    pc_firmware_vga_setup(linux_boot ? boot.rsi : 0);
 }
 
 int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_serial)
@@ -171,6 +191,9 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         return -1;
     }
     pc_firmware_pam_setup(pci_bus);
+    if (cfg->vga && !strcmp(cfg->vga, "std") && !device_create_simple("VGA", NULL)) {
+        return -1;
+    }
     for (int i = 0; i < n_serial && i < 4; i++) {
         if (serial[i]) {
             char idx[4];
@@ -196,6 +219,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
     }
     device_globals_check();
     pc_firmware_pci_setup(pci_bus);
+    firmware_devices_setup();
     if (vtimer_thread_start() < 0 || accel->create_vcpus(cfg, &cpus, &boot) < 0) {
         return -1;
     }
@@ -223,6 +247,7 @@ int pc_machine_reset(void)
         pc_firmware_pam_setup(pci_bus);
         loader_reset();
         pc_firmware_pci_setup(pci_bus);
+        firmware_devices_setup();
         r = accel->create_vcpus(machine_cfg, &cpus, &boot);
     }
     vireo_unlock();

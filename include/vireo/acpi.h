@@ -57,6 +57,9 @@
  */
 typedef struct X86CpuList X86CpuList;
 uint64_t acpi_build_tables(void *host, uint64_t gpa, uint64_t size, const X86CpuList *cpus);
+/* Slot `slot` of bus 0 holds a device that cannot be hot-unplugged (VGA): its DSDT entry loses
+ * _SUN, so no "Physical Slot" shows, as in QEMU's DSDT. After acpi_build_tables. */
+void acpi_dsdt_slot_fixed(int slot);
 
 /*
  * The PM device's registers. PIIX4_PM (hw/acpi/piix4.c) maps acpi_pm_io_ops as a 64-byte

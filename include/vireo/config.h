@@ -84,6 +84,8 @@ typedef struct VireoConfig {
     bool nographic;
     bool display_none;
     char *vnc, *vnc_loc; /* -vnc ARG (or -display vnc=ARG) and where it was given */
+    /* -vga: "std" (QEMU's VGA at the first free slot before -device ones) or "none"/NULL */
+    char *vga;
     bool no_reboot;
     bool no_shutdown;
     bool start_paused; /* -S */

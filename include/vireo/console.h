@@ -43,7 +43,8 @@ typedef struct ConsoleHwOps {
  * console "device" for -vnc display= and screendump device=), head its output number. The
  * surface starts 640x480, black. */
 VConsole *console_new_graphic(const char *label, int head, const ConsoleHwOps *ops, void *opaque);
-/* The device goes away (unrealize): the console stays as a blank, unowned screen. */
+/* The device goes away (unrealize): the console stays as a blank, unowned screen; a graphic
+ * console made later with the same label and head takes it back (a machine rebuilt at reset). */
 void console_release(VConsole *con);
 
 /*

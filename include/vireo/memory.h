@@ -178,6 +178,9 @@ void memory_region_del_eventfd(MemoryRegion *mr, uint64_t offset, unsigned size,
 void memory_region_set_dirty_log(MemoryRegion *mr, bool on);
 bool memory_region_test_and_clear_dirty(MemoryRegion *mr, uint64_t offset, uint64_t size);
 void memory_region_set_dirty(MemoryRegion *mr, uint64_t offset, uint64_t size);
+/* Every page's dirty bit at once (one bit per 4 KiB page of mr, in unsigned longs), cleared in
+ * mr: a display takes one snapshot per refresh and tests lines against it. */
+void memory_region_get_dirty_bitmap(MemoryRegion *mr, unsigned long *bitmap);
 
 void memory_transaction_begin(void);
 void memory_transaction_commit(void);

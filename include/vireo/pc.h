@@ -32,5 +32,8 @@ void piix3_set_intx(void *opaque, int pirq, int level);
 /* ---- the firmware step of a direct kernel boot (hw/x86/pc-firmware.c) ---- */
 void pc_firmware_pam_setup(struct PCIBus *bus);
 void pc_firmware_pci_setup(struct PCIBus *bus);
+/* The boot VGA as its BIOS leaves it (ROM at 0xC0000, mode 3, font); boot_params (0: not a
+ * Linux boot) gets screen_info for that mode. */
+void pc_firmware_vga_setup(uint64_t boot_params);
 
 #endif

@@ -99,6 +99,7 @@ struct PCIDeviceInfo {
     uint16_t subsystem_vendor_id, subsystem_id; /* 0: QEMU's default 1af4:1100 */
     uint16_t status;       /* initial status bits (DEVSEL timing, fast back-to-back) */
     bool no_subsystem;     /* leave the subsystem IDs 0 (QEMU's i440FX has them: false) */
+    const char *romfile;   /* default romfile= (a name under /usr/share/qemu or seabios) */
     /*
      * Config hooks (optional). config_read returns the value of [addr, addr+len); the default is
      * pci_default_read_config. config_write is called instead of pci_default_write_config, which

@@ -3,8 +3,9 @@
 # (tests/kvm/pci-guest.sh runs the same script under KVM). One busybox initramfs with Debian's
 # lspci/setpci (the cache's pciutils.tar, scripts/guests.sh) boots the cloud kernel under QEMU
 # 7.2 and under Vireo with the same command line (-nodefaults: QEMU's pc would add a VGA and an
-# e1000 that Vireo does not have yet); the script records, on both, and compares:
-#   lspci -nn -vv                     every line
+# e1000 that Vireo does not add by default; -device VGA adds the VGA); the script records, on
+# both, and compares:
+#   lspci -nn -vv                     every line (the VGA function included)
 #   /proc/iomem, /proc/ioports        the lines of PCI functions (0000:00:...) and ACPI's (but
 #                                     GPE0_BLK: Vireo's FADT has no GPE block until PCI hotplug)
 #   edu from /dev/mem and setpci      BAR moves, overlapping BARs (the last mapped answers),
@@ -12,6 +13,9 @@
 #                                     addresses that are not RAM (the guest goes on, its RAM is
 #                                     untouched), a DMA range outside edu's buffer (QEMU 7.2 stops
 #                                     the process there: Vireo refuses it; checked on Vireo only)
+#   input devices                     the kernel's (atkbd finds the i8042's PS/2 keyboard)
+#   the VGA text console              the guest writes coloured text on it; QMP screendump on
+#                                     both, pixel-equal (720x400) and not blank
 #   virtio-blk-pci (TCG only; with the cache's virtio-modules.tar, skipped without it): two disks, the
 #   implied device of -drive if=virtio (qcow2, -global serial=) and -device virtio-blk-pci on a raw
 #   drive (discard=unmap, num-queues=2, 4 KiB logical and physical blocks). The guest's
@@ -90,6 +94,9 @@ echo @iomem
 grep -E '0000:00:|ACPI' /proc/iomem
 echo @ioports
 grep -E '0000:00:|ACPI' /proc/ioports | grep -v GPE0_BLK
+echo @input
+# the i8042's PS/2 keyboard (and mouse, where the kernel has a driver) as the kernel found them
+grep '^N:' /proc/bus/input/devices
 if [ -f /lib/modules/order ]; then
     echo @vdisk
     for d in vda vdb; do
@@ -126,28 +133,28 @@ echo @edu
 a=$((0x$(setpci -s 02.0 BASE_ADDRESS_0) & ~0xf)); b=$((0x$(setpci -s 05.0 BASE_ADDRESS_0) & ~0xf))
 printf 'ids %s %s\n' "$(rd $a)" "$(rd $b)"
 wr $((a + 4)) 0x1111; wr $((b + 4)) 0x2222
-# move edu 2 onto 0xfe000000, then edu 5 on top of it: the last one mapped answers
-setpci -s 02.0 BASE_ADDRESS_0=fe000000
-echo "moved $(rd 0xfe000004) old $(rd $((a + 4)))"
-setpci -s 05.0 BASE_ADDRESS_0=fe000000
-echo "overlap $(rd 0xfe000004)"
+# move edu 2 onto 0xf0000000, then edu 5 on top of it: the last one mapped answers
+setpci -s 02.0 BASE_ADDRESS_0=f0000000
+echo "moved $(rd 0xf0000004) old $(rd $((a + 4)))"
+setpci -s 05.0 BASE_ADDRESS_0=f0000000
+echo "overlap $(rd 0xf0000004)"
 setpci -s 05.0 BASE_ADDRESS_0=$(printf %x $b)
-echo "uncovered $(rd 0xfe000004)"
+echo "uncovered $(rd 0xf0000004)"
 # memory decode off: nothing answers there
 setpci -s 02.0 COMMAND=0
-echo "decode-off $(rd 0xfe000000)"
+echo "decode-off $(rd 0xf0000000)"
 setpci -s 02.0 COMMAND=0006
 # INTx: raise, the status bit shows it; acknowledge
-wr 0xfe000060 0x40
-echo "intx-raised $(lspci -s 02.0 -vv | grep -o 'INTx[+-]') $(rd 0xfe000024)"
-wr 0xfe000064 0x40
+wr 0xf0000060 0x40
+echo "intx-raised $(lspci -s 02.0 -vv | grep -o 'INTx[+-]') $(rd 0xf0000024)"
+wr 0xf0000064 0x40
 echo "intx-acked $(lspci -s 02.0 -vv | grep -o 'INTx[+-]')"
 # DMA RAM -> edu buffer -> RAM (low RAM: /dev/mem reaches the first MiB)
 wr 0x8000 0xcafef00d; wr 0x8004 0x12345678; wr 0x8800 0; wr 0x8804 0
 dma() { # src dst count cmd
-    wr 0xfe000080 $1; wr 0xfe000084 0; wr 0xfe000088 $2; wr 0xfe00008c 0
-    wr 0xfe000090 $3; wr 0xfe000098 $4
-    n=0; while [ $(($(rd 0xfe000098) & 1)) = 1 ] && [ $n -lt 50 ]; do usleep 20000; n=$((n + 1)); done
+    wr 0xf0000080 $1; wr 0xf0000084 0; wr 0xf0000088 $2; wr 0xf000008c 0
+    wr 0xf0000090 $3; wr 0xf0000098 $4
+    n=0; while [ $(($(rd 0xf0000098) & 1)) = 1 ] && [ $n -lt 50 ]; do usleep 20000; n=$((n + 1)); done
 }
 dma 0x8000 0x40000 8 1
 dma 0x40000 0x8800 8 3
@@ -155,7 +162,7 @@ echo "dma-roundtrip $(rd 0x8800) $(rd 0x8804)"
 # DMA from an address that is no RAM (above RAM, below the PCI hole) and into one
 dma 0x30000000 0x40000 8 1
 dma 0x40000 0x30000000 8 3
-echo "dma-nowhere $(rd 0x8800) $(rd 0x8804) $(rd 0xfe000000)"
+echo "dma-nowhere $(rd 0x8800) $(rd 0x8804) $(rd 0xf0000000)"
 # DMA with bus mastering off: RAM stays as it was
 setpci -s 02.0 COMMAND=0002
 wr 0x8800 0x0
@@ -163,19 +170,26 @@ dma 0x40000 0x8800 8 3
 echo "dma-no-master $(rd 0x8800)"
 setpci -s 02.0 COMMAND=0006
 echo ===END===
+# the VGA's text console: the screen the kernel's vgacon shows, cleared, cursor hidden, some
+# text; the host takes a screendump of it on both (pixel-equal) and then lets the guest go on
+printf '\033[H\033[2J\033[?25lVireo VGA text console 0123456789 ~!@#$%%^&*()_+{}|:<>?\n' >/dev/tty0
+printf '\033[1;33;44m yellow on blue \033[0;32m green \033[7m reverse \033[0m\n' >/dev/tty0
+echo ===SCREEN===
+read -r go
 # a range outside edu's 4 KiB buffer: QEMU 7.2 aborts there, Vireo refuses and goes on (only
 # asked of Vireo: edu.outside on its command line)
 if grep -q edu.outside /proc/cmdline; then
     dma 0x8000 0x41000 8 1
-    echo "dma-outside-buffer $(rd 0xfe000000) $(rd 0xfe000098)"
+    echo "dma-outside-buffer $(rd 0xf0000000) $(rd 0xf0000098)"
 fi
 poweroff -f
 INIT
 pack_initrd "$work/root" "$work/initrd" 1
 
 args=(-m 512 -smp 1 -nodefaults -display none -serial stdio -no-reboot
-    -kernel "$kernel" -initrd "$work/initrd" -append "console=ttyS0 panic=-1 quiet"
-    -device edu,dma_mask=0xffffffffffffffff -device edu,addr=5,dma_mask=0xffffffffffffffff)
+    -kernel "$kernel" -initrd "$work/initrd"
+    -device edu,dma_mask=0xffffffffffffffff -device edu,addr=5,dma_mask=0xffffffffffffffff
+    -device VGA)
 # the disks, one set per emulator (same contents)
 disks() { # q|v
     [ $virtio = 1 ] || return 0
@@ -191,6 +205,38 @@ disks() { # q|v
             -device virtio-blk-pci,drive=vdb,num-queues=2,logical_block_size=4096,physical_block_size=4096,serial=VIREO-B
             -drive "file=$a,if=virtio" -global virtio-blk-pci.serial=VIREO-A)
 }
+# Start BIN with the arguments and the disks, stdin from a pipe; once the guest shows its
+# screen, take a screendump through QMP into PREFIX.ppm and let the guest finish.
+run_vm() { # BIN PREFIX APPEND
+    local bin=$1 pre=$2 append=$3 pid
+    mkfifo "$pre.in"
+    timeout 300 "$bin" -accel "$ACCEL" "${args[@]}" "${disk_args[@]}" -append "$append" \
+        -qmp "unix:$pre.qmp,server=on,wait=off" <"$pre.in" >"$pre.out" 2>"$pre.err" &
+    pid=$!
+    exec 3>"$pre.in"
+    # wait for the marker (tail follows the file until the emulator exits)
+    grep -q -m1 '===SCREEN===' < <(tail -n +1 -f --pid=$pid "$pre.out")
+    python3 - "$pre.qmp" "$pre.ppm" >"$pre.qmp.log" 2>&1 <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for c in ({"execute": "qmp_capabilities"},
+          {"execute": "screendump", "arguments": {"filename": sys.argv[2]}}):
+    f.write(json.dumps(c) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "event" not in r:
+            print(r)
+            break
+PY
+    (echo go >&3) 2>/dev/null
+    exec 3>&-
+    wait $pid
+}
 extract() { tr -d '\r' <"$1" | sed -n '/^===BEGIN===$/,/^===END===$/p' | grep -v 'libkmod'; }
 disk_args=()
 # The sanitizer build's run (tests/run.sh --asan) boots Vireo only, for its reports and its own
@@ -198,12 +244,11 @@ disk_args=()
 asan=${VIREO_ASAN:-0}
 if [ "$asan" != 1 ]; then
     disks q || { fail "$name/disks" "cannot make the images"; finish; exit; }
-    timeout 300 "$QEMU" -accel "$ACCEL" "${args[@]}" "${disk_args[@]}" >"$work/qemu.out" 2>"$work/qemu.err"
+    run_vm "$QEMU" "$work/qemu" "console=ttyS0 panic=-1 quiet"
     qrc=$?
 fi
 disks v || { fail "$name/disks" "cannot make the images"; finish; exit; }
-timeout 300 "$VIREO" -accel "$ACCEL" "${args[@]}" "${disk_args[@]}" \
-    -append "console=ttyS0 panic=-1 quiet edu.outside" >"$work/vireo.out" 2>"$work/vireo.err"
+run_vm "$VIREO" "$work/vireo" "console=ttyS0 panic=-1 quiet edu.outside"
 vrc=$?
 extract "$work/vireo.out" >"$work/vireo.txt"
 if [ "$asan" = 1 ]; then
@@ -219,7 +264,7 @@ if [ $vrc != 0 ] || ! grep -q '^@edu' "$work/vireo.txt"; then
     exit
 fi
 section() { sed -n "/^@$2\$/,/^@/p" "$1" | sed '$d'; }
-sections="lspci iomem ioports edu"
+sections="lspci iomem ioports input edu"
 [ $virtio = 1 ] && sections="$sections vdisk vio"
 for s in $sections; do
     section "$work/vireo.txt" $s >"$work/v.$s"
@@ -233,6 +278,29 @@ for s in $sections; do
         fail "$name/$s" "differs from QEMU 7.2: $(diff "$work/q.$s" "$work/v.$s" | head -c 700 | tr '\n' '|')"
     fi
 done
+# the text screen: pixel-equal to QEMU's (the sanitizer run: Vireo's alone), and text on it
+python3 - "$work/vireo.ppm" "$work/qemu.ppm" "$asan" >"$work/screen.txt" 2>&1 <<'PY'
+import sys
+def load(p):
+    d = open(p, "rb").read()
+    parts = d.split(b"\n", 3)
+    w, h = map(int, parts[1].split())
+    return w, h, parts[3]
+vw, vh, v = load(sys.argv[1])
+lit = sum(1 for i in range(0, min(len(v), vw * 3 * 16), 3) if v[i:i + 3] != b"\0\0\0")
+if sys.argv[3] == "1":
+    print("size %dx%d lit-pixels-row0 %d" % (vw, vh, lit))
+    sys.exit(0 if (vw, vh) == (720, 400) and lit > 100 else 1)
+qw, qh, q = load(sys.argv[2])
+diff = 0 if q == v else sum(1 for i in range(0, min(len(q), len(v)), 3) if q[i:i + 3] != v[i:i + 3])
+print("size %dx%d qemu %dx%d lit-pixels-row0 %d differing-pixels %d" % (vw, vh, qw, qh, lit, diff))
+sys.exit(0 if (qw, qh) == (vw, vh) and q == v and lit > 100 else 1)
+PY
+if [ $? = 0 ]; then
+    ok "$name/vga-text-screendump"
+else
+    fail "$name/vga-text-screendump" "$(cat "$work/screen.txt" "$work/vireo.qmp.log" "$work/qemu.qmp.log" 2>/dev/null | tail -c 600 | tr '\n' '|')"
+fi
 # what the guest saw of its own DMA (the comparison above says QEMU saw the same)
 if grep -q '^dma-roundtrip 0xCAFEF00D 0x12345678$' "$work/v.edu" &&
     grep -q '^dma-no-master 0x00000000$' "$work/v.edu"; then

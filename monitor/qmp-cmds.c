@@ -14,6 +14,7 @@
 #include "vireo/device.h"
 #include "vireo/machine.h"
 #include "vireo/qemu-opts.h"
+#include "vireo/qom.h"
 #include "vireo/runstate.h"
 
 /* ---- argument checking ---------------------------------------------------------------- */
@@ -557,6 +558,47 @@ static QJ *cmd_device_del(Monitor *mon, const QJ *args, QmpError *err)
     return NULL;
 }
 
+/* ---- QOM introspection (hw/core/qom.c) ---- */
+
+static QJ *qom_result(QJ *r, QomError *e, QmpError *err)
+{
+    if (!r) {
+        qmp_error(err, e->not_found ? "DeviceNotFound" : "GenericError", "%s", e->msg);
+        g_free(e->msg);
+    }
+    return r;
+}
+
+static QJ *cmd_qom_list_types(Monitor *mon, const QJ *args, QmpError *err)
+{
+    const QJ *abs = qj_get(args, "abstract");
+    return qom_list_types(qj_get_str(args, "implements"), abs && abs->b);
+}
+
+static QJ *cmd_device_list_properties(Monitor *mon, const QJ *args, QmpError *err)
+{
+    QomError e = {0};
+    return qom_result(qom_device_list_properties(qj_get_str(args, "typename"), &e), &e, err);
+}
+
+static QJ *cmd_qom_list(Monitor *mon, const QJ *args, QmpError *err)
+{
+    QomError e = {0};
+    vireo_lock();
+    QJ *r = qom_list(qj_get_str(args, "path"), &e);
+    vireo_unlock();
+    return qom_result(r, &e, err);
+}
+
+static QJ *cmd_qom_get(Monitor *mon, const QJ *args, QmpError *err)
+{
+    QomError e = {0};
+    vireo_lock();
+    QJ *r = qom_get(qj_get_str(args, "path"), qj_get_str(args, "property"), &e);
+    vireo_unlock();
+    return qom_result(r, &e, err);
+}
+
 static QJ *cmd_empty_list(Monitor *mon, const QJ *args, QmpError *err)
 {
     return qj_array();
@@ -567,6 +609,18 @@ static QJ *cmd_empty_list(Monitor *mon, const QJ *args, QmpError *err)
 static const QmpArg no_args[] = {{NULL}};
 static const QmpArg any_args[] = {{"*", QARG_ANY, true, NULL}, {NULL}};
 static const QmpArg device_del_args[] = {{"id", QARG_STR, false, NULL}, {NULL}};
+static const QmpArg qom_list_types_args[] = {
+    {"implements", QARG_STR, true, NULL},
+    {"abstract", QARG_BOOL, true, NULL},
+    {NULL},
+};
+static const QmpArg typename_args[] = {{"typename", QARG_STR, false, NULL}, {NULL}};
+static const QmpArg path_args[] = {{"path", QARG_STR, false, NULL}, {NULL}};
+static const QmpArg qom_get_args[] = {
+    {"path", QARG_STR, false, NULL},
+    {"property", QARG_STR, false, NULL},
+    {NULL},
+};
 static const QmpArg capabilities_args[] = {
     {"enable", QARG_ENUM_LIST, true, capability_values},
     {NULL},
@@ -643,6 +697,11 @@ static const QmpCommand commands[] = {
     {"change-vnc-password", cmd_change_vnc_password, change_vnc_password_args, "{}"},
     {"device_add", cmd_device_add, any_args, "{}"},
     {"device_del", cmd_device_del, device_del_args, "{}"},
+    {"qom-list-types", cmd_qom_list_types, qom_list_types_args, "[ObjectTypeInfo]"},
+    {"device-list-properties", cmd_device_list_properties, typename_args,
+     "[ObjectPropertyInfo]"},
+    {"qom-list", cmd_qom_list, path_args, "[ObjectPropertyInfo]"},
+    {"qom-get", cmd_qom_get, qom_get_args, "any"},
     /* What a management tool's probe asks for; Vireo has none of these things yet. */
     {"query-qmp-schema", cmd_empty_list, no_args, "[SchemaInfo]"},
     {"query-jobs", cmd_empty_list, no_args, "[JobInfo]"},

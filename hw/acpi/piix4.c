@@ -149,4 +149,5 @@ const DeviceInfo piix4_pm_info = {
     .reset = piix4_pm_reset,
     .vmsd = &piix4_pm_vmsd,
     .pci = &piix4_pm_pci,
+    .qom_interfaces = (const char *const[]){"acpi-device-interface", "hotplug-handler", NULL},
 };

@@ -880,4 +880,5 @@ const DeviceInfo virtio_blk_pci_info = {
     .vmsd = &virtio_blk_pci_vmstate,
     .aliases = virtio_blk_aliases,
     .family = &virtio_blk_pci_vinfo,
+    .qom_parent = "virtio-blk-pci-base",
 };

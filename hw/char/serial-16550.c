@@ -404,4 +404,6 @@ const DeviceInfo isa_serial_info = {
     .unrealize = serial_unrealize,
     .reset = serial_reset,
     .vmsd = &serial_vmsd,
+    .qom_interfaces = (const char *const[]){"acpi-dev-aml-interface", NULL},
+    .qom_children = (const char *const[]){"serial[0]=child<memory-region>", NULL},
 };

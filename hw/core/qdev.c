@@ -225,6 +225,9 @@ void device_print_props(const DeviceInfo *info)
     GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
     for (int l = 0; l < PROP_LISTS; l++) {
         for (const Property *p = prop_lists(info, l); p && p->name; p++) {
+            if (p->internal) {
+                continue;
+            }
             GString *s = g_string_new(NULL);
             g_string_append_printf(s, "  %s=<%s>", p->name, type_name(p));
             const char *desc = type_desc(p);
@@ -573,6 +576,58 @@ char *device_get_prop(Device *dev, const Property *p)
         return NULL;
     default:
         return g_strdup(*(char **)f ? *(char **)f : "");
+    }
+}
+
+char *device_get_prop_json(Device *dev, const Property *p)
+{
+    void *f = field(dev, p);
+    switch (p->type) {
+    case PROP_BOOL:
+        return g_strdup(*(bool *)f ? "true" : "false");
+    case PROP_PCI_DEVFN:
+        return g_strdup_printf("%d", *(int32_t *)f);
+    case PROP_ONOFFAUTO:
+    case PROP_ENUM:
+    case PROP_MACADDR:
+    case PROP_STRING:
+    case PROP_CHR:
+    case PROP_DRIVE:
+    case PROP_NETDEV: {
+        char *text = device_get_prop(dev, p);
+        GString *s = g_string_new("\"");
+        for (const char *c = text; *c; c++) {
+            if (*c == '"' || *c == '\\') {
+                g_string_append_c(s, '\\');
+            }
+            if ((unsigned char)*c < 0x20) {
+                g_string_append_printf(s, "\\u%04x", *c);
+            } else {
+                g_string_append_c(s, *c);
+            }
+        }
+        g_string_append_c(s, '"');
+        g_free(text);
+        return g_string_free(s, FALSE);
+    }
+    case PROP_HELP_ONLY:
+        return NULL;
+    default:
+        return device_get_prop(dev, p); /* the integers, in decimal */
+    }
+}
+
+void device_info_foreach_prop(const DeviceInfo *info, DevicePropFn *fn, void *opaque)
+{
+    for (int l = 0; l < PROP_LISTS; l++) {
+        for (const Property *p = prop_lists(info, l); p && p->name; p++) {
+            if (p->internal) {
+                continue;
+            }
+            char *def = default_json(p);
+            fn(opaque, p, type_name(p), type_desc(p), def);
+            g_free(def);
+        }
     }
 }
 

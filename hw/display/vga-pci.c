@@ -365,6 +365,7 @@ const DeviceInfo vga_info = {
     .reset = vga_pci_reset,
     .vmsd = &vga_pci_vmsd,
     .pci = &vga_pci_info,
+    .qom_parent = "pci-vga",
 };
 
 const DeviceInfo bochs_display_info = {
@@ -380,4 +381,5 @@ const DeviceInfo bochs_display_info = {
     .reset = vga_pci_reset,
     .vmsd = &vga_pci_vmsd,
     .pci = &bochs_pci_info,
+    .qom_interfaces = (const char *const[]){"pci-express-device", NULL},
 };

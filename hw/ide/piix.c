@@ -68,4 +68,11 @@ const DeviceInfo piix3_ide_info = {
     .unrealize = piix_ide_unrealize,
     .reset = piix_ide_reset,
     .pci = &piix_ide_pci,
+    .qom_parent = "pci-ide",
+    .qom_interfaces = (const char *const[]){"conventional-pci-device", NULL},
+    .qom_children = (const char *const[]){"bmdma[0]=child<memory-region>", "bmdma[1]=child<memory-region>",
+                                          "ide.0=child<IDE>", "ide.1=child<IDE>",
+                                          "piix-bmdma[0]=child<memory-region>",
+                                          "piix-bmdma[1]=child<memory-region>",
+                                          "piix-bmdma-container[0]=child<memory-region>", NULL},
 };

@@ -318,4 +318,5 @@ const DeviceInfo i8042_info = {
     .unrealize = i8042_unrealize,
     .reset = i8042_reset,
     .vmsd = &i8042_vmsd,
+    .qom_interfaces = (const char *const[]){"acpi-dev-aml-interface", NULL},
 };

@@ -877,8 +877,8 @@ static void apic_reset(Device *dev)
 }
 
 static const Property apic_props[] = {
-    DEFINE_PROP_UINT32("id", APICState, id, 0),
-    DEFINE_PROP_UINT32("index", APICState, index, 0),
+    DEFINE_PROP_(("id"), PROP_UINT32, APICState, id, false, .def.u = 0),
+    DEFINE_PROP_(("index"), PROP_UINT32, APICState, index, true, .def.u = 0, .internal = true),
     DEFINE_PROP_END,
 };
 
@@ -917,6 +917,7 @@ const DeviceInfo apic_info = {
     .unrealize = apic_unrealize,
     .reset = apic_reset,
     .vmsd = &apic_vmsd,
+    .qom_parent = "apic-common",
 };
 
 int apic_create_all(unsigned n, const uint32_t *apic_ids, uint64_t base)

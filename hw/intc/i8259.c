@@ -440,6 +440,7 @@ const DeviceInfo i8259_info = {
     .unrealize = i8259_unrealize,
     .reset = i8259_reset,
     .vmsd = &i8259_vmsd,
+    .qom_parent = "pic-common",
 };
 
 PICState *i8259_create(void)

@@ -233,6 +233,7 @@ const DeviceInfo ioapic_info = {
     .unrealize = ioapic_unrealize,
     .reset = ioapic_reset,
     .vmsd = &ioapic_vmsd,
+    .qom_parent = "ioapic-common",
 };
 
 IOAPICState *ioapic_create(uint64_t base, uint8_t id)

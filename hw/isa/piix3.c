@@ -157,4 +157,5 @@ const DeviceInfo piix3_info = {
     .reset = piix3_reset,
     .vmsd = &piix3_vmsd,
     .pci = &piix3_pci,
+    .qom_parent = "pci-piix3",
 };

@@ -293,4 +293,5 @@ const DeviceInfo edu_info = {
     .reset = edu_reset,
     .vmsd = &edu_vmsd,
     .pci = &edu_pci,
+    .qom_children = (const char *const[]){"edu-mmio[0]=child<memory-region>", NULL},
 };

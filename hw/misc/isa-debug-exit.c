@@ -69,4 +69,5 @@ const DeviceInfo isa_debug_exit_info = {
     .hotpluggable = true, /* QEMU's DeviceClass default (device_add still needs a hotplug bus) */
     .realize = isa_debug_exit_realize,
     .unrealize = isa_debug_exit_unrealize,
+    .qom_children = (const char *const[]){"isa-debug-exit[0]=child<memory-region>", NULL},
 };

@@ -464,7 +464,7 @@ static void pit_reset(Device *dev)
 }
 
 static const Property pit_props[] = {
-    DEFINE_PROP_UINT32("iobase", PITState, iobase, 0x40),
+    DEFINE_PROP_UINT32("iobase", PITState, iobase, 0xffffffffu), /* QEMU's; pc sets 0x40 */
     DEFINE_PROP_END,
 };
 
@@ -477,11 +477,12 @@ const DeviceInfo i8254_info = {
     .realize = pit_realize,
     .unrealize = pit_unrealize,
     .reset = pit_reset,
+    .qom_parent = "pit-common",
 };
 
 PITState *i8254_create(void)
 {
-    return (PITState *)device_create_simple("isa-pit", NULL);
+    return (PITState *)device_create_simple("isa-pit", "iobase", "64", NULL);
 }
 
 void i8254_destroy(PITState *s)

@@ -246,4 +246,5 @@ const DeviceInfo mc146818rtc_info = {
     .realize = rtc_realize,
     .unrealize = rtc_unrealize,
     .reset = rtc_reset,
+    .qom_interfaces = (const char *const[]){"acpi-dev-aml-interface", NULL},
 };

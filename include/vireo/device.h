@@ -101,6 +101,8 @@ typedef struct Property {
      * type ("virtio-blk-device" for virtio-blk-pci's block properties); NULL: the device's.
      */
     const char *owner;
+    /* Vireo's own wiring, not QEMU's: left out of -device X,help and introspection. */
+    bool internal;
 } Property;
 
 /* Table helpers: DEFINE_PROP_UINT32("iobase", MyState, iobase, 0x501), ... end with
@@ -158,6 +160,16 @@ struct DeviceInfo {
      * (qom-list-types, info qtree, qom-list) leaves it out.
      */
     bool not_qom;
+    /*
+     * Introspection (hw/core/qom.c): QEMU's parent type (NULL: "pci-device", "isa-device" or
+     * "sys-bus-device" by bus), the interfaces QEMU's type adds to its parents' (NULL-terminated,
+     * may be NULL), and the QOM children an instance has beyond its properties, as
+     * "name=type" ("edu-mmio[0]=child<memory-region>"; PCI's bus master regions come with the
+     * bus).
+     */
+    const char *qom_parent;
+    const char *const *qom_interfaces;
+    const char *const *qom_children;
 };
 
 struct Device {
@@ -195,6 +207,15 @@ Device *device_new(const DeviceInfo *info);
 bool device_set_prop(Device *dev, const char *name, const char *value, char **errp);
 /* The property's current value as text (device-list-properties, info qtree). g_free it. */
 char *device_get_prop(Device *dev, const Property *p);
+/* The value as JSON text as qom-get returns it (NULL for a help-only property). g_free it. */
+char *device_get_prop_json(Device *dev, const Property *p);
+/*
+ * Every property of a type as device-list-properties has it (the -device X,help set): name,
+ * type name, description or NULL, default as JSON text or NULL.
+ */
+typedef void DevicePropFn(void *opaque, const Property *p, const char *type, const char *desc,
+                          const char *default_json);
+void device_info_foreach_prop(const DeviceInfo *info, DevicePropFn *fn, void *opaque);
 /* Bus plug + info->realize; on success the device joins the machine's list. */
 bool device_realize(Device *dev, char **errp);
 void device_unrealize(Device *dev);

@@ -4,6 +4,7 @@
 #include "vireo/device.h"
 #include "vireo/machine.h"
 #include "vireo/monitor.h"
+#include "vireo/qom.h"
 #include "vireo/runstate.h"
 #include "vireo/ui.h"
 
@@ -130,4 +131,29 @@ int device_unplug_request(const char *id, char **errp)
 {
     *errp = g_strdup_printf("Device '%s' not found", id);
     return -2;
+}
+
+/* No machine: no types, no objects. */
+QJ *qom_list_types(const char *implements, bool abstract)
+{
+    return qj_array();
+}
+
+QJ *qom_device_list_properties(const char *typename, QomError *err)
+{
+    err->not_found = true;
+    err->msg = g_strdup_printf("Device '%s' not found", typename);
+    return NULL;
+}
+
+QJ *qom_list(const char *path, QomError *err)
+{
+    err->not_found = true;
+    err->msg = g_strdup_printf("Device '%s' not found", path);
+    return NULL;
+}
+
+QJ *qom_get(const char *path, const char *prop, QomError *err)
+{
+    return qom_list(path, err);
 }

@@ -1,0 +1,25 @@
+/*
+ * QOM-style introspection as QEMU 7.2 answers it (hw/core/qom.c): the QMP commands
+ * qom-list-types, device-list-properties, qom-list and qom-get read these.
+ */
+#ifndef VIREO_QOM_H
+#define VIREO_QOM_H
+
+#include <stdbool.h>
+#include "vireo/qjson.h"
+
+typedef struct QomError {
+    bool not_found; /* QMP class DeviceNotFound (else GenericError) */
+    char *msg;      /* g_malloc'd */
+} QomError;
+
+/* [ObjectTypeInfo]: types deriving from or implementing `implements` (NULL: all). */
+QJ *qom_list_types(const char *implements, bool abstract);
+/* [ObjectPropertyInfo] of a device type; NULL with *err. */
+QJ *qom_device_list_properties(const char *typename, QomError *err);
+/* [ObjectPropertyInfo] of the object at path; NULL with *err. */
+QJ *qom_list(const char *path, QomError *err);
+/* The property's value; NULL with *err. */
+QJ *qom_get(const char *path, const char *prop, QomError *err);
+
+#endif

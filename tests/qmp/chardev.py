@@ -274,7 +274,7 @@ def mux_session_vs_qemu():
                     p.stdin.flush()
                     parts.append(same_version(read_until(fd, token, 10)))
                 try:
-                    rc = p.wait(10)
+                    rc = p.wait(60)  # an ASan build takes 7-10 s to exit (its leak check) on a loaded host
                 except subprocess.TimeoutExpired:
                     p.kill()
                     rc = "timeout"

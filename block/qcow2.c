@@ -717,11 +717,19 @@ static int read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes, u
 }
 
 /* Reads of an image with extended L2 entries, one run of same-type subclusters at a time. */
+/* Reads end at the image's end; QEMU's copy-on-write reads through the driver, so the last
+ * cluster's bytes past the end (data left by a shrink, the backing file's) are copied too. */
+static uint64_t read_limit(const BDRVQcow2State *s)
+{
+    return s->cow_read ? (s->size + s->cluster_size - 1) & ~((uint64_t)s->cluster_size - 1)
+                       : s->size;
+}
+
 static int do_read_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
 {
     BDRVQcow2State *s = bs->opaque;
     while (bytes) {
-        if (offset >= s->size) {
+        if (offset >= read_limit(s)) {
             memset(buf, 0, bytes);
             return 0;
         }
@@ -773,7 +781,7 @@ static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_
         return do_read_ext(bs, offset, bytes, buf);
     }
     while (bytes) {
-        if (offset >= s->size) {
+        if (offset >= read_limit(s)) {
             memset(buf, 0, bytes);
             return 0;
         }
@@ -853,10 +861,19 @@ static bool in_place(BDRVQcow2State *s, uint64_t e)
 }
 
 /* Content of [from, to) inside the cluster at cstart, as reads see it now, into tmp + from. */
+static int cow_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+{
+    BDRVQcow2State *s = bs->opaque;
+    s->cow_read = true;
+    int ret = do_read(bs, offset, bytes, buf);
+    s->cow_read = false;
+    return ret;
+}
+
 static int read_cluster_part(BlockDriverState *bs, uint64_t cstart, uint64_t from, uint64_t to,
                              uint8_t *tmp)
 {
-    return to > from ? do_read(bs, cstart + from, to - from, tmp + from) : 0;
+    return to > from ? cow_read(bs, cstart + from, to - from, tmp + from) : 0;
 }
 
 /*
@@ -1078,10 +1095,10 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             uint8_t *tmp = g_malloc(n * cs);
             ret = 0;
             if (ws > run_start) {
-                ret = do_read(bs, run_start, ws - run_start, tmp);
+                ret = cow_read(bs, run_start, ws - run_start, tmp);
             }
             if (ret == 0 && we < run_end) {
-                ret = do_read(bs, we, run_end - we, tmp + (we - run_start));
+                ret = cow_read(bs, we, run_end - we, tmp + (we - run_start));
             }
             memcpy(tmp + (ws - run_start), buf + (ws - offset), we - ws);
             if (ret == 0) {

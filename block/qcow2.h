@@ -101,6 +101,7 @@ typedef struct BDRVQcow2State {
     uint64_t cluster_size;
     int l2_bits;         /* log2 entries per L2 table */
     bool extended_l2;    /* 16-byte L2 entries with a subcluster bitmap */
+    bool cow_read;       /* reading for copy-on-write: the last cluster past the end too */
     int l2e_shift;       /* 64-bit words per L2 entry, log2 (1 with extended L2) */
     int subcluster_bits; /* log2 bytes per subcluster (= cluster_bits without ext. L2) */
     uint64_t subcluster_size;

@@ -4,6 +4,13 @@
 # fixed number of inputs from a seed corpus of QEMU-made images. Skipped without clang/libFuzzer.
 . "$(dirname "$0")/lib.sh"
 RUNS=${VIREO_FUZZ_RUNS:-6000}
+# The fuzzer is its own build (clang, with ASan and UBSan in it) from the sources, whatever build
+# the suite runs with: the sanitizer rerun would build and run the very same binary on the same
+# seed, so it runs once, in the normal pass.
+if [ "${VIREO_ASAN:-0}" = 1 ]; then
+    skip fuzz "the same libFuzzer build and seed as the normal pass, which carries its own sanitizers"
+    exit 0
+fi
 CLANG=${CLANG:-clang}
 if ! command -v "$CLANG" >/dev/null || ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){return 0;}' |
     "$CLANG" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then

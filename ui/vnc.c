@@ -118,6 +118,21 @@ struct VncServer {
 
 static VncServer *server;
 
+/* The strings a server owns, and the server. */
+static void vnc_server_free(VncServer *vs)
+{
+    g_free(vs->ws_host);
+    g_free(vs->ws_service);
+    g_free(vs->host);
+    g_free(vs->service);
+    g_free(vs->unix_path);
+    g_free(vs->display_id);
+    g_free(vs->name);
+    g_free(vs->id);
+    g_free(vs->arg);
+    g_free(vs);
+}
+
 /* ---- options ----------------------------------------------------------------------------- */
 
 static const char *const vnc_keys[] = {
@@ -1601,16 +1616,7 @@ bool vnc_display_init(const char *arg, const char *guest_name, char **errp)
     }
     vnc_opts_free(&o);
     if (!ok) {
-        g_free(vs->ws_host);
-        g_free(vs->ws_service);
-        g_free(vs->host);
-        g_free(vs->service);
-        g_free(vs->unix_path);
-        g_free(vs->display_id);
-        g_free(vs->name);
-        g_free(vs->id);
-        g_free(vs->arg);
-        g_free(vs);
+        vnc_server_free(vs);
         return false;
     }
     vs->fb = pixman_image_create_bits(PIXMAN_x8r8g8b8, 640, 480, NULL, 0);
@@ -1656,16 +1662,7 @@ void vnc_display_cleanup(void)
     pixman_image_unref(vs->fb);
     g_free(vs->cur_pixels);
     g_free(vs->password);
-    g_free(vs->ws_host);
-    g_free(vs->ws_service);
-    g_free(vs->host);
-    g_free(vs->service);
-    g_free(vs->unix_path);
-    g_free(vs->display_id);
-    g_free(vs->name);
-    g_free(vs->id);
-    g_free(vs->arg);
-    g_free(vs);
+    vnc_server_free(vs);
     server = NULL;
 }
 

@@ -439,6 +439,8 @@ static const HmpCmd cmds[] = {
      "save screen from head 'head' of display device 'device'in specified format 'format' as "
      "image 'filename'.Currently only 'png' and 'ppm' formats are supported.",
      hmp_screendump},
+    {"sendkey", "keys [hold_ms]",
+     "send keys to the VM (e.g. 'sendkey ctrl-alt-f1', default hold time=100 ms)", hmp_sendkey},
     {"set_password", "protocol password [-d display] [action-if-connected]",
      "set spice/vnc password", hmp_set_password},
     {"stop|s", "", "stop emulation", hmp_stop},

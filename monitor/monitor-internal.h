@@ -59,6 +59,9 @@ void monitor_set_quitting(void);
 
 /* qmp-block.c: the block commands and HMP's info block / info blockstats */
 extern const QmpCommand qmp_block_commands[];
+/* qmp-input.c: send-key, input-send-event; HMP sendkey */
+extern const QmpCommand qmp_input_commands[];
+void hmp_sendkey(Monitor *mon, char **argv);
 void hmp_info_block(Monitor *mon, char **argv);
 void hmp_info_blockstats(Monitor *mon, char **argv);
 

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include "vireo/console.h"
+#include "vireo/device.h"
 #include "vireo/machine.h"
 #include "vireo/timer.h"
 
@@ -286,6 +287,24 @@ int console_count(void)
 VConsole *console_by_index(int index)
 {
     return index >= 0 && index < n_consoles ? consoles[index] : NULL;
+}
+
+VConsole *console_lookup_locked(const char *device, int64_t head, const char **errclass,
+                                char **errp)
+{
+    VConsole *con = head < 0 || head > INT32_MAX ? NULL : console_by_device(device, (int)head);
+    if (!con) {
+        if (!device_find_id(device)) {
+            *errclass = "DeviceNotFound";
+            *errp = g_strdup_printf("Device '%s' not found", device);
+        } else {
+            *errclass = "GenericError";
+            *errp = g_strdup_printf("Device %s (head %" G_GINT64_FORMAT
+                                    ") is not bound to a QemuConsole",
+                                    device, head);
+        }
+    }
+    return con;
 }
 
 VConsole *console_by_device(const char *label, int head)

@@ -9,6 +9,8 @@
 #include "vireo/console.h"
 #include "vireo/input.h"
 #include "vireo/machine.h"
+#include "vireo/runstate.h"
+#include "vireo/timer.h"
 
 static const char *const qcode_names[Q_KEY_CODE__MAX] = {
     "unmapped",
@@ -453,8 +455,11 @@ void input_handler_unregister(InputHandler *h)
     check_mode();
 }
 
+static void kbd_queue_clear(void);
+
 void input_reset(void)
 {
+    kbd_queue_clear();
     while (handlers) {
         InputHandler *h = handlers;
         handlers = h->next;
@@ -468,6 +473,10 @@ void input_reset(void)
 
 static void send_locked(const InputEvent *e)
 {
+    /* QEMU's rule: input reaches the guest only while it runs (a paused guest loses it) */
+    if (!runstate_is_running()) {
+        return;
+    }
     InputHandler *h = find_handler(e->kind);
     if (!h) {
         return;
@@ -527,15 +536,138 @@ void input_send_abs(InputAxis axis, int64_t value, int64_t size)
     send(&e);
 }
 
-void input_sync(void)
+static void sync_locked(void)
 {
-    vireo_lock();
     for (InputHandler *h = handlers; h; h = h->next) {
         if (h->got_events) {
             h->got_events = false;
             if (h->ops->sync) {
                 h->ops->sync(h->opaque);
             }
+        }
+    }
+}
+
+void input_sync(void)
+{
+    vireo_lock();
+    sync_locked();
+    vireo_unlock();
+}
+
+bool input_has_handler(InputEventKind kind)
+{
+    vireo_lock();
+    bool has = find_handler(kind) != NULL;
+    vireo_unlock();
+    return has;
+}
+
+void input_send_event(const InputEvent *e)
+{
+    if (e->kind == INPUT_EVENT_KEY &&
+        ((unsigned)e->key.qcode >= Q_KEY_CODE__MAX || e->key.qcode == Q_KEY_CODE_UNMAPPED)) {
+        return;
+    }
+    send(e);
+}
+
+/* ---- the keyboard queue (send-key) -------------------------------------------------------- */
+
+/*
+ * QEMU's queue for keys sent with pauses between them: a key sent while the queue is empty
+ * goes at once, later ones wait behind the pending pause; a VIRTUAL-clock timer plays the
+ * queue (so a paused guest's queue waits). Items count as QEMU counts them (a key: its event
+ * and its sync) against QEMU's limit; what is over it is dropped.
+ */
+#define KBD_QUEUE_LIMIT   1024
+#define KBD_DEFAULT_DELAY 10 /* ms, when 0 is asked for */
+
+typedef struct KbdItem {
+    bool is_delay;
+    uint32_t delay_ms;
+    QKeyCode q;
+    bool down;
+} KbdItem;
+
+static GQueue kbd_queue = G_QUEUE_INIT;
+static unsigned kbd_count; /* QEMU's queue_count */
+static VTimer kbd_timer;
+static bool kbd_timer_ready;
+
+static void kbd_arm(uint32_t ms)
+{
+    vtimer_mod(&kbd_timer, vclock_ns() + (int64_t)ms * 1000000);
+}
+
+static void kbd_play(void *opaque)
+{
+    (void)opaque;
+    /* the head is the pause that just ended */
+    KbdItem *it = g_queue_pop_head(&kbd_queue);
+    g_free(it);
+    kbd_count--;
+    while ((it = g_queue_peek_head(&kbd_queue))) {
+        if (it->is_delay) {
+            kbd_arm(it->delay_ms);
+            return;
+        }
+        InputEvent e = {.kind = INPUT_EVENT_KEY, .key = {it->q, it->down}};
+        console_kick(NULL);
+        send_locked(&e);
+        sync_locked();
+        g_queue_pop_head(&kbd_queue);
+        g_free(it);
+        kbd_count -= 2;
+    }
+}
+
+static void kbd_queue_clear(void)
+{
+    if (kbd_timer_ready) {
+        vtimer_del(&kbd_timer);
+        kbd_timer_ready = false;
+    }
+    g_queue_clear_full(&kbd_queue, g_free);
+    kbd_count = 0;
+}
+
+void input_key_queued(QKeyCode q, bool down)
+{
+    vireo_lock();
+    if (g_queue_is_empty(&kbd_queue)) {
+        if ((unsigned)q < Q_KEY_CODE__MAX && q != Q_KEY_CODE_UNMAPPED) {
+            InputEvent e = {.kind = INPUT_EVENT_KEY, .key = {q, down}};
+            console_kick(NULL);
+            send_locked(&e);
+        }
+        sync_locked();
+    } else if (kbd_count < KBD_QUEUE_LIMIT) {
+        KbdItem *it = g_new0(KbdItem, 1);
+        it->q = (unsigned)q < Q_KEY_CODE__MAX ? q : Q_KEY_CODE_UNMAPPED;
+        it->down = down;
+        g_queue_push_tail(&kbd_queue, it);
+        kbd_count += 2;
+    }
+    vireo_unlock();
+}
+
+void input_key_delay(uint32_t ms)
+{
+    vireo_lock();
+    if (runstate_is_running() && kbd_count < KBD_QUEUE_LIMIT) {
+        if (!kbd_timer_ready) {
+            vtimer_init(&kbd_timer, kbd_play, NULL);
+            kbd_timer_ready = true;
+        }
+        KbdItem *it = g_new0(KbdItem, 1);
+        it->is_delay = true;
+        it->delay_ms = ms ? ms : KBD_DEFAULT_DELAY;
+        bool start = g_queue_is_empty(&kbd_queue);
+        g_queue_push_tail(&kbd_queue, it);
+        kbd_count++;
+        if (start) {
+            kbd_arm(it->delay_ms);
         }
     }
     vireo_unlock();

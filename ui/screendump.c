@@ -134,18 +134,7 @@ bool console_screendump(const char *filename, const char *device, bool has_head,
     VConsole *con;
     vireo_lock();
     if (device) {
-        con = console_by_device(device, (int)head);
-        if (!con || head < 0 || head > INT32_MAX) {
-            con = NULL;
-            if (!device_find_id(device)) {
-                *errclass = "DeviceNotFound";
-                *errp = g_strdup_printf("Device '%s' not found", device);
-            } else {
-                *errp = g_strdup_printf("Device %s (head %" G_GINT64_FORMAT
-                                        ") is not bound to a QemuConsole",
-                                        device, head);
-            }
-        }
+        con = console_lookup_locked(device, head, errclass, errp);
     } else if (has_head) {
         con = NULL;
         *errp = g_strdup("'head' must be specified together with 'device'");

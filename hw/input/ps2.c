@@ -148,25 +148,93 @@ static void put_codes(PS2Kbd *k, const uint8_t *b, int n)
     queue_resp(&k->c, b, n);
 }
 
-#define MOD_SHIFT 1
-#define MOD_CTRL  2
-#define MOD_ALT   4
+/* Modifier state, left and right apart (Print's codes depend on which Alt is held). */
+#define MOD_SHIFT_L 0x01
+#define MOD_SHIFT_R 0x02
+#define MOD_CTRL_L  0x04
+#define MOD_CTRL_R  0x08
+#define MOD_ALT_L   0x10
+#define MOD_ALT_R   0x20
+#define MOD_SHIFT   (MOD_SHIFT_L | MOD_SHIFT_R)
+#define MOD_CTRL    (MOD_CTRL_L | MOD_CTRL_R)
+
+/* Keys QEMU 7.2's PS/2 keyboard has no scancode for in sets 2 and 3 (translated or not):
+ * they send nothing, although they have set-1 numbers. */
+static bool no_set2_code(QKeyCode q)
+{
+    switch (q) {
+    case Q_KEY_CODE_MENU:
+    case Q_KEY_CODE_AGAIN:
+    case Q_KEY_CODE_PROPS:
+    case Q_KEY_CODE_UNDO:
+    case Q_KEY_CODE_FRONT:
+    case Q_KEY_CODE_COPY:
+    case Q_KEY_CODE_OPEN:
+    case Q_KEY_CODE_PASTE:
+    case Q_KEY_CODE_FIND:
+    case Q_KEY_CODE_CUT:
+    case Q_KEY_CODE_LF:
+    case Q_KEY_CODE_HELP:
+    case Q_KEY_CODE_LANG1:
+    case Q_KEY_CODE_LANG2:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Print Screen, whose codes depend on the modifiers held (as QEMU sends them): with Left Alt
+ * it is SysRq after Alt's break and make again; with Right Alt the same with E0 prefixes;
+ * with Shift or Ctrl E0 37 alone; else E0 2A E0 37. */
+static void put_print(PS2Kbd *k, bool set1, bool down)
+{
+    static const uint8_t s1_alt_l[2][3] = {{0xd4, 0xb8, 0x38}, {0xb8, 0x38, 0x54}};
+    static const uint8_t s2_alt_l[2][5] = {{0xf0, 0x84, 0xf0, 0x11, 0x11},
+                                           {0xf0, 0x11, 0x11, 0x84}};
+    static const uint8_t s1_alt_r[2][5] = {{0xd4, 0xe0, 0xb8, 0xe0, 0x38},
+                                           {0xe0, 0xb8, 0xe0, 0x38, 0x54}};
+    static const uint8_t s2_alt_r[2][7] = {{0xf0, 0x84, 0xe0, 0xf0, 0x11, 0xe0, 0x11},
+                                           {0xe0, 0xf0, 0x11, 0xe0, 0x11, 0x84}};
+    static const uint8_t s1_mod[2][2] = {{0xe0, 0xb7}, {0xe0, 0x37}};
+    static const uint8_t s2_mod[2][3] = {{0xe0, 0xf0, 0x7c}, {0xe0, 0x7c}};
+    static const uint8_t s1_plain[2][4] = {{0xe0, 0xb7, 0xe0, 0xaa}, {0xe0, 0x2a, 0xe0, 0x37}};
+    static const uint8_t s2_plain[2][6] = {{0xe0, 0xf0, 0x7c, 0xe0, 0xf0, 0x12},
+                                           {0xe0, 0x12, 0xe0, 0x7c}};
+    if (k->modifiers & MOD_ALT_L) {
+        put_codes(k, set1 ? s1_alt_l[down] : s2_alt_l[down], set1 ? 3 : (down ? 4 : 5));
+    } else if (k->modifiers & MOD_ALT_R) {
+        put_codes(k, set1 ? s1_alt_r[down] : s2_alt_r[down], set1 ? 5 : (down ? 6 : 7));
+    } else if (k->modifiers & (MOD_SHIFT | MOD_CTRL)) {
+        put_codes(k, set1 ? s1_mod[down] : s2_mod[down], set1 ? 2 : (down ? 2 : 3));
+    } else {
+        put_codes(k, set1 ? s1_plain[down] : s2_plain[down], set1 || down ? 4 : 6);
+    }
+}
 
 void ps2_kbd_key(PS2Kbd *k, QKeyCode q, bool down)
 {
     uint8_t m = 0;
+    if (q == Q_KEY_CODE_SYSRQ) {
+        q = Q_KEY_CODE_PRINT; /* QEMU sends SysRq as the Print Screen key */
+    }
     switch (q) {
     case Q_KEY_CODE_SHIFT:
+        m = MOD_SHIFT_L;
+        break;
     case Q_KEY_CODE_SHIFT_R:
-        m = MOD_SHIFT;
+        m = MOD_SHIFT_R;
         break;
     case Q_KEY_CODE_CTRL:
+        m = MOD_CTRL_L;
+        break;
     case Q_KEY_CODE_CTRL_R:
-        m = MOD_CTRL;
+        m = MOD_CTRL_R;
         break;
     case Q_KEY_CODE_ALT:
+        m = MOD_ALT_L;
+        break;
     case Q_KEY_CODE_ALT_R:
-        m = MOD_ALT;
+        m = MOD_ALT_R;
         break;
     default:
         break;
@@ -175,6 +243,9 @@ void ps2_kbd_key(PS2Kbd *k, QKeyCode q, bool down)
     bool set1 = k->scancode_set == 1 || k->translate;
     uint8_t b[8];
     int n = 0;
+    if (k->scancode_set != 1 && no_set2_code(q)) {
+        return;
+    }
     if (k->scancode_set == 3 && !k->translate) {
         uint8_t c = set3_code(qcode_to_qnum(q));
         if (!c) {
@@ -202,33 +273,11 @@ void ps2_kbd_key(PS2Kbd *k, QKeyCode q, bool down)
         }
         return;
     }
-    if (q == Q_KEY_CODE_PRINT && !(k->modifiers & MOD_ALT)) {
-        if (k->modifiers & (MOD_SHIFT | MOD_CTRL)) { /* E0 37 alone */
-            if (set1) {
-                b[n++] = 0xe0;
-                b[n++] = down ? 0x37 : 0xb7;
-            } else {
-                b[n++] = 0xe0;
-                if (!down) {
-                    b[n++] = 0xf0;
-                }
-                b[n++] = 0x7c;
-            }
-        } else if (set1) {
-            static const uint8_t mk[] = {0xe0, 0x2a, 0xe0, 0x37};
-            static const uint8_t br[] = {0xe0, 0xb7, 0xe0, 0xaa};
-            memcpy(b, down ? mk : br, 4);
-            n = 4;
-        } else {
-            static const uint8_t mk[] = {0xe0, 0x12, 0xe0, 0x7c};
-            static const uint8_t br[] = {0xe0, 0xf0, 0x7c, 0xe0, 0xf0, 0x12};
-            memcpy(b, down ? mk : br, down ? 4 : 6);
-            n = down ? 4 : 6;
-        }
-        put_codes(k, b, n);
+    if (q == Q_KEY_CODE_PRINT) {
+        put_print(k, set1, down);
         return;
     }
-    int qnum = q == Q_KEY_CODE_PRINT ? 0x54 : qcode_to_qnum(q); /* Alt-Print: SysRq */
+    int qnum = qcode_to_qnum(q);
     if (qnum <= 0) {
         return;
     }

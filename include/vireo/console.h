@@ -89,6 +89,10 @@ int console_count(void);
 VConsole *console_by_index(int index);
 /* By device id/label and head (QEMU's qemu_console_lookup_by_device_name), NULL if none. */
 VConsole *console_by_device(const char *label, int head);
+/* The same with QEMU's errors (DeviceNotFound, "Device D (head H) is not bound to a
+ * QemuConsole"); lock held. */
+VConsole *console_lookup_locked(const char *device, int64_t head, const char **errclass,
+                                char **errp);
 int console_index(VConsole *con);
 bool console_is_graphic(VConsole *con);
 const char *console_label(VConsole *con);

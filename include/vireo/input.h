@@ -258,6 +258,17 @@ void input_send_rel(InputAxis axis, int64_t delta);
 void input_send_abs(InputAxis axis, int64_t value, int64_t size);
 /* The end of a group: calls the sync of every handler that got an event since the last. */
 void input_sync(void);
+/* QMP input-send-event: whether a handler takes kind; one event as given (ABS values already
+ * in INPUT_ABS_MIN..MAX), followed by input_sync() after the batch. */
+bool input_has_handler(InputEventKind kind);
+void input_send_event(const InputEvent *e);
+/*
+ * send-key's keyboard queue (QEMU's): a key goes at once when nothing waits, else after the
+ * pauses queued before it; input_key_delay queues a pause of ms (0: QEMU's 10 ms) while the
+ * guest runs. Keys sent while the guest does not run are lost, as in QEMU.
+ */
+void input_key_queued(QKeyCode q, bool down);
+void input_key_delay(uint32_t ms);
 /* Button state changes between two masks of (1 << InputButton) bits, as QEMU's
  * qemu_input_update_buttons: one BTN event per changed bit. */
 void input_update_buttons(uint32_t old_mask, uint32_t new_mask);

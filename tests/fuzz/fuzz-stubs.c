@@ -7,6 +7,8 @@
 #include "vireo/qom.h"
 #include "vireo/runstate.h"
 #include "vireo/ui.h"
+#include "vireo/console.h"
+#include "vireo/timer.h"
 
 const AccelOps *current_accel;
 const AccelOps kvm_accel_ops = {.name = "kvm"};
@@ -156,4 +158,43 @@ QJ *qom_list(const char *path, QomError *err)
 QJ *qom_get(const char *path, const char *prop, QomError *err)
 {
     return qom_list(path, err);
+}
+
+/* ui/input.c's neighbours: no consoles, timers that never fire (send-key's queue stays
+ * bounded by its limit). */
+void console_kick(VConsole *con)
+{
+    (void)con;
+}
+
+VConsole *console_lookup_locked(const char *device, int64_t head, const char **errclass,
+                                char **errp)
+{
+    (void)head;
+    *errclass = "DeviceNotFound";
+    *errp = g_strdup_printf("Device '%s' not found", device);
+    return NULL;
+}
+
+int64_t vclock_ns(void)
+{
+    return 0;
+}
+
+void vtimer_init(VTimer *t, void (*cb)(void *opaque), void *opaque)
+{
+    t->cb = cb;
+    t->opaque = opaque;
+    t->armed = false;
+}
+
+void vtimer_mod(VTimer *t, int64_t expire_ns)
+{
+    t->expire = expire_ns;
+    t->armed = true;
+}
+
+void vtimer_del(VTimer *t)
+{
+    t->armed = false;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a tiny Multiboot (v1) test kernel.
 
-    mkmultiboot.py OUT [KIND]     KIND: elf (default) | aout | elf64-x86-64 | nomagic
+    mkmultiboot.py OUT [KIND]     KIND: elf (default) | aout | elf64-x86-64 | nomagic | kbd
 
 The code (tests/lib/asm/multiboot.s, assembled for 0x10000c and embedded below) prints on COM1
 what the boot loader passed (magic, info flags, command line, loader name, mem_lower, modules
@@ -14,6 +14,8 @@ isa-debug-exit at port 0xf4 with value 0x10, i.e. exit status 33.
   file), bss_end_addr 4 KiB after the end.
 - elf64-x86-64: an ELF64 for EM_X86_64, which QEMU (and Vireo) refuse to load as Multiboot.
 - nomagic: the ELF without the Multiboot header (not a Multiboot kernel at all).
+- kbd: the ELF with another program (tests/lib/asm/kbd-echo.s): it prints every byte the i8042
+  gives it (keyboard in scancode set 2, translated; mouse reporting) and exits on Esc released.
 """
 import struct
 import sys
@@ -37,6 +39,21 @@ CODE = bytes.fromhex(
     "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
     "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
     "00000000")
+CODE_KBD = bytes.fromhex(
+    "bc88021000b865011000e817010000b0ade8af000000b0a7e8a8000000e8ed000000b060e89c000000b044e89f000000"
+    "b0aee88e000000b0a8e887000000b871011000e8de000000b0f5e891000000b0f0e88a000000b002e883000000b0f4e8"
+    "7c000000b0d4e85a000000b0f4e85d000000e86e000000e8a6000000b877011000e8a0000000e464a80174fa88c3e460"
+    "88c1f6c3207407b06de87c00000088c8e892000000e878000000f6c32075d780f98175d2b882011000e868000000b010"
+    "e6f4f4ebfd50e80e00000058e664c350e80400000058e660c3e464a80275fac3e8eaffffff51b900001000e464a80175"
+    "0ee2f8b87e011000e82900000059c3e460e831000000b020e80d00000059c3e464a8017404e460ebf6c35266baf803ee"
+    "5ac3b00aebf45689c6ac84c07407e8e7ffffffebf45ec3515288c2b902000000c0c20488d0240f04303c3976020427e8"
+    "c6ffffffe2ea5a59c36b62643a2068656c6c6f0a00696e6974200072656164790a002d2d20006279650a009000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000")
 BSS = 0x1000
 MAGIC = 0x1BADB002
 
@@ -64,6 +81,8 @@ def main():
     kind = sys.argv[2] if len(sys.argv) > 2 else "elf"
     if kind == "elf":
         data = elf(mb_header(0x3) + CODE)
+    elif kind == "kbd":
+        data = elf(mb_header(0x3) + CODE_KBD)
     elif kind == "elf64-x86-64":
         data = elf(mb_header(0x3) + CODE, machine=62, cls=2)
     elif kind == "nomagic":

@@ -29,6 +29,7 @@ CACHE = os.environ.get("VIREO_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vireo")
 
 failures = 0
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
 
 
 def progress(msg):
@@ -249,6 +250,12 @@ class Emu:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+        # A sanitizer report of the emulator goes to the test's log (tests/run.sh looks there)
+        # and fails the test: the process's stderr is otherwise lost with the directory.
+        err = self.stderr()
+        if SANITIZER_RE.search(err):
+            print(err, flush=True)
+            fail("sanitizer", "%s reported an error (above)" % os.path.basename(self.binary))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -10,13 +10,13 @@ fi
 out=$VIREO_BUILD/fuzz
 mkdir -p "$out"
 bin=$out/fuzz-qmp
-src=(monitor/*.c chardev/char.c util/error.c util/qemu-opts.c util/qjson.c block/*.c system/blockdev.c
+src=(monitor/*.c ui/input.c chardev/char.c util/error.c util/qemu-opts.c util/qjson.c block/*.c system/blockdev.c
      system/cmdline-block.c tests/fuzz/fuzz-qmp.c tests/fuzz/fuzz-stubs.c)
 cd "$VIREO_ROOT" || exit 1
 if [ ! -x "$bin" ] || [ -n "$(find "${src[@]}" include/vireo -newer "$bin" 2>/dev/null | head -n1)" ]; then
     # shellcheck disable=SC2046
     if ! clang -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -fsanitize=fuzzer,address,undefined \
-        -fno-sanitize-recover=undefined $(pkg-config --cflags glib-2.0) "${src[@]}" \
+        -fno-sanitize-recover=undefined $(pkg-config --cflags glib-2.0 pixman-1) "${src[@]}" \
         -o "$bin" $(pkg-config --libs glib-2.0) -laio -lz -lpthread >"$out/build.log" 2>&1; then
         fail qmp-fuzz/build "clang failed: $(head -c 600 "$out/build.log")"
         finish; exit
@@ -41,6 +41,9 @@ done <<'SEEDS'
 {"execute":"blockdev-add","arguments":{"driver":"qcow2","node-name":"q","file":{"driver":"file","filename":"/nonexistent/x","locking":"off"},"backing":null,"cache":{"direct":true}}}
 {"execute":"block_resize","arguments":{"node-name":"q","size":1}}{"execute":"query-named-block-nodes","arguments":{"flat":true}}{"execute":"blockdev-del","arguments":{"node-name":"q"}}
 {"execute":"query-blockstats","arguments":{"query-nodes":true}}{"execute":"query-block"}
+{"execute":"send-key","arguments":{"keys":[{"type":"qcode","data":"ctrl"},{"type":"number","data":30}],"hold-time":5}}
+{"execute":"input-send-event","arguments":{"device":"v","head":0,"events":[{"type":"key","data":{"down":true,"key":{"type":"qcode","data":"a"}}},{"type":"rel","data":{"axis":"x","value":-3}}]}}
+{"execute":"human-monitor-command","arguments":{"command-line":"sendkey ctrl-alt-0x1e 50"}}
 SEEDS
 runs=${VIREO_FUZZ_RUNS:-20000}
 if "$bin" -runs="$runs" -max_len=4096 -seed=1 "$corpus" >"$out/run.log" 2>&1; then

@@ -8,6 +8,7 @@
 #include "vireo/console.h"
 #include "vireo/input.h"
 #include "vireo/machine.h"
+#include "vireo/runstate.h"
 #include "vireo/ui.h"
 
 /* ---- a fake display device ---- */
@@ -396,6 +397,7 @@ static void test_input(void)
 
 int main(void)
 {
+    vm_start(NULL); /* input reaches handlers only while the VM runs (no machine: state only) */
     test_console();
     test_screendump();
     test_input();

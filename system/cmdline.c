@@ -70,6 +70,7 @@ typedef enum {
     OPT_CDROM,
     OPT_BLOCKDEV,
     OPT_SNAPSHOT,
+    OPT_BIOS,
     OPT_IGNORED, /* accepted and harmless: -nodefaults, -no-user-config */
 } OptId;
 
@@ -121,7 +122,7 @@ static const OptDesc options[] = {
     {"audio", true, OPT_UNSUPPORTED},
     {"audio-help", false, OPT_UNSUPPORTED},
     {"audiodev", true, OPT_UNSUPPORTED},
-    {"bios", true, OPT_UNSUPPORTED},
+    {"bios", true, OPT_BIOS},
     {"blockdev", true, OPT_BLOCKDEV},
     {"boot", true, OPT_UNSUPPORTED},
     {"cdrom", true, OPT_CDROM},
@@ -1416,6 +1417,10 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_VGA:
             r = handle_vga(cfg, arg, loc);
             break;
+        case OPT_BIOS:
+            g_free(cfg->bios);
+            cfg->bios = g_strdup(arg);
+            break;
         case OPT_DISPLAY:
             r = handle_display(cl, arg, loc);
             if (r == 0) {
@@ -1610,6 +1615,7 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->machine_type);
     g_free(cfg->cpu_model);
     g_free(cfg->kernel);
+    g_free(cfg->bios);
     g_free(cfg->vga);
     g_free(cfg->initrd);
     g_free(cfg->append);

@@ -316,7 +316,7 @@ static int kvm_create_vcpus(const VireoConfig *cfg, const X86CpuList *cpus,
             error_report("kvm: cannot set up vCPU %u: %s", i, strerror(errno));
             return -1;
         }
-        if (i == 0 && setup_bsp(v, boot) < 0) {
+        if (i == 0 && !boot->reset_vector && setup_bsp(v, boot) < 0) {
             error_report("kvm: cannot set boot CPU registers: %s", strerror(errno));
             return -1;
         }

@@ -348,7 +348,9 @@ static int tcg_create_vcpus(const VireoConfig *cfg, const X86CpuList *cpus,
         x86_cpu_reset_state(env);
         env->tsc_offset = 0 - tsc0;
         env->apic_base = 0xfee00000ull | (1u << 11) | (i == 0 ? (1u << 8) : 0);
-        if (i == 0 && boot->protected32) {
+        if (i == 0 && boot->reset_vector) {
+            /* power-on state, as x86_cpu_reset_state() left it: CS=F000 base FFFF0000, IP FFF0 */
+        } else if (i == 0 && boot->protected32) {
             /* Multiboot: flat 32-bit protected mode, paging off, EAX/EBX from the loader */
             x86_cpu_set_protected32(env, boot->cr0, boot->cs, boot->ds);
             env->gdt_base = boot->gdt_base;

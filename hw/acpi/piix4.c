@@ -5,6 +5,8 @@
  * the firmware (or the guest) puts it; the SMBus base (0x90) and host configuration (0xD2)
  * registers hold what firmware writes. The SCI is ISA IRQ 9 (interrupt pin A). The SMBus
  * controller itself is not emulated (its ports float): no guest driver Vireo boots uses it.
+ * The APM ports (0xB2 control, 0xB3 status) hold what is written, as QEMU's apm device; with no
+ * SMM a write to 0xB2 raises no SMI, which SeaBIOS's SMM set-up copes with (it reads 0xB3 back).
  */
 #include "vireo/acpi.h"
 #include "vireo/pci.h"
@@ -19,6 +21,8 @@ typedef struct PIIX4PMState {
     MemoryRegion io;
     MemoryRegion gpe; /* GPE0_BLK at 0xAFE0 */
     AcpiPciHpState pcihp;
+    MemoryRegion apm_io;
+    uint8_t apm_cnt, apm_sts;
     uint32_t smb_io_base;
     uint8_t disable_s3, disable_s4, s4_val;
     bool hotplug_bridge, root_hotplug, memory_hotplug, smm_compat, smm_enabled;
@@ -45,6 +49,26 @@ static void piix4_pm_config_write(PCIDevice *d, uint32_t addr, uint32_t val, uns
     }
 }
 
+static uint64_t apm_read(void *opaque, uint64_t addr, unsigned size)
+{
+    (void)size;
+    PIIX4PMState *s = opaque;
+    return addr == 0 ? s->apm_cnt : s->apm_sts;
+}
+
+static void apm_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
+{
+    (void)size;
+    PIIX4PMState *s = opaque;
+    if (addr == 0) {
+        s->apm_cnt = (uint8_t)val;
+    } else {
+        s->apm_sts = (uint8_t)val;
+    }
+}
+
+static const MemoryRegionOps apm_ops = {.read = apm_read, .write = apm_write};
+
 static bool piix4_pm_realize(Device *dev, char **errp)
 {
     (void)errp;
@@ -55,6 +79,8 @@ static bool piix4_pm_realize(Device *dev, char **errp)
     memory_region_add_subregion(get_system_io(), 0, &s->io, 0);
     memory_region_init_io(&s->gpe, "acpi-gpe0", &acpi_gpe_io_ops, s, ACPI_GPE0_LEN);
     memory_region_add_subregion(get_system_io(), ACPI_GPE0_BLK, &s->gpe, 0);
+    memory_region_init_io(&s->apm_io, "apm-io", &apm_ops, s, 2);
+    memory_region_add_subregion(get_system_io(), 0xb2, &s->apm_io, 0);
     if (s->root_hotplug) {
         acpi_pcihp_init(&s->pcihp, s->pci.bus);
     }
@@ -67,6 +93,7 @@ static void piix4_pm_unrealize(Device *dev)
     if (s->root_hotplug) {
         acpi_pcihp_destroy(&s->pcihp);
     }
+    memory_region_destroy(&s->apm_io);
     memory_region_destroy(&s->gpe);
     memory_region_destroy(&s->io);
 }
@@ -80,6 +107,10 @@ static void piix4_pm_reset(Device *dev)
     s->pci.wmask[PIIX4_PMBA] = 0xc0;
     c[PIIX4_PMREGMISC] = 0;
     c[0x5f] = 0x10;
+    if (!s->smm_enabled) {
+        c[0x5b] = 0x02; /* DEVACTB APMC_EN: "SMM already set up", as QEMU without SMM */
+    }
+    s->apm_cnt = s->apm_sts = 0;
     c[0x63] = 0x60;
     c[0x67] = 0x08 | 0x10; /* serial ports and parallel port present (QEMU's default) */
     pci_set_long(c + 0x90, s->smb_io_base | 1);
@@ -109,6 +140,8 @@ static const Property piix4_pm_props[] = {
 
 static const VMStateField piix4_pm_fields[] = {
     VMSTATE_BUFFER(pci.config, PIIX4PMState),
+    VMSTATE_UINT8(apm_cnt, PIIX4PMState),
+    VMSTATE_UINT8(apm_sts, PIIX4PMState),
     VMSTATE_END_OF_LIST(),
 };
 

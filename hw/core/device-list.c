@@ -11,6 +11,7 @@ extern const DeviceInfo piix3_info;
 extern const DeviceInfo piix3_ide_info;
 extern const DeviceInfo piix4_pm_info;
 extern const DeviceInfo isa_debug_exit_info;
+extern const DeviceInfo isa_debugcon_info;
 extern const DeviceInfo edu_info;
 extern const DeviceInfo virtio_blk_pci_info;
 extern const DeviceInfo isa_serial_info;
@@ -31,6 +32,7 @@ const DeviceInfo *const device_infos[] = {
     &piix3_ide_info,
     &piix4_pm_info,
     &isa_debug_exit_info,
+    &isa_debugcon_info,
     &edu_info,
     &virtio_blk_pci_info,
     &isa_serial_info,

@@ -1,4 +1,5 @@
-/* The loaders' blobs, rewritten at machine reset (include/vireo/loader.h). */
+/* The loaders' blobs, rewritten at machine reset, and firmware file lookup
+ * (include/vireo/loader.h). */
 #include <stdbool.h>
 #include <string.h>
 #include <glib.h>
@@ -75,4 +76,22 @@ void loader_free(void)
         blobs = NULL;
     }
     recording = false;
+}
+
+char *firmware_find(const char *name)
+{
+    /* A bare name is looked up where Debian's QEMU looks (qemu-system-x86_64 -L help) */
+    static const char *const dirs[] = {"/usr/share/qemu/", "/usr/share/seabios/",
+                                       "/usr/lib/ipxe/qemu/"};
+    if (g_file_test(name, G_FILE_TEST_IS_REGULAR)) {
+        return g_strdup(name);
+    }
+    for (size_t i = 0; !strchr(name, '/') && i < G_N_ELEMENTS(dirs); i++) {
+        char *path = g_strconcat(dirs[i], name, NULL);
+        if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+            return path;
+        }
+        g_free(path);
+    }
+    return NULL;
 }

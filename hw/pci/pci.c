@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include "vireo/loader.h"
 #include "vireo/pci.h"
 
 struct PCIBus {
@@ -561,15 +562,10 @@ static bool load_rom(PCIDevice *d, char **errp)
     }
     gchar *data = NULL;
     gsize len = 0;
-    /* A bare name is looked up where Debian's QEMU looks for firmware. */
-    static const char *const dirs[] = {"/usr/share/qemu/", "/usr/share/seabios/"};
-    bool found = false;
-    for (size_t i = 0; !found && !strchr(d->romfile, '/') && i < G_N_ELEMENTS(dirs); i++) {
-        gchar *path = g_strconcat(dirs[i], d->romfile, NULL);
-        found = g_file_get_contents(path, &data, &len, NULL);
-        g_free(path);
-    }
-    if (!found && !g_file_get_contents(d->romfile, &data, &len, NULL)) {
+    char *path = firmware_find(d->romfile);
+    bool found = path && g_file_get_contents(path, &data, &len, NULL);
+    g_free(path);
+    if (!found) {
         *errp = g_strdup_printf("failed to find romfile \"%s\"", d->romfile);
         return false;
     }

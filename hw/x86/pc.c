@@ -110,9 +110,17 @@ static X86BootState boot;
 static const VireoConfig *machine_cfg;
 static bool linux_boot; /* boot.rsi is boot_params */
 
+/* Firmware boot (no -kernel): the BIOS does what the loaders and pc-firmware.c do otherwise. */
+static bool fw_boot;
+
 /* ACPI tables into the BIOS area, then the kernel (Linux or Multiboot) and its data. */
 static int load_boot(const VireoConfig *cfg)
 {
+    if (fw_boot) {
+        boot = (X86BootState){.reset_vector = true};
+        linux_boot = false;
+        return pc_fw_cfg_firmware(fw_cfg, cfg, &cpus);
+    }
     void *bios = gpa_to_hva(PC_BIOS_AREA, PC_BIOS_AREA_SIZE);
     if (!bios) {
         error_report("guest RAM too small for the BIOS area");
@@ -151,18 +159,17 @@ static void firmware_devices_setup(void)
             acpi_dsdt_slot_fixed(slot);
         }
     }
-    pc_firmware_vga_setup(linux_boot ? boot.rsi : 0);
+    if (!fw_boot) {
+        pc_firmware_pci_setup(pci_bus);
+        pc_firmware_vga_setup(linux_boot ? boot.rsi : 0);
+    }
 }
 
 int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_serial)
 {
     machine_cfg = cfg;
     const AccelOps *accel = current_accel;
-    if (!cfg->kernel) {
-        error_report("no kernel given: Vireo boots Linux with -kernel; firmware (BIOS) boot is "
-                     "not supported yet");
-        return -1;
-    }
+    fw_boot = !cfg->kernel;
     if (x86_cpu_list_init(&cpus, &cfg->smp) < 0) {
         error_report("out of memory");
         return -1;
@@ -190,7 +197,9 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
     if (create_chipset() < 0) {
         return -1;
     }
-    pc_firmware_pam_setup(pci_bus);
+    if (fw_boot ? pc_bios_init(cfg->bios) < 0 : (pc_firmware_pam_setup(pci_bus), false)) {
+        return -1;
+    }
     if (cfg->vga && !strcmp(cfg->vga, "std") && !device_create_simple("VGA", NULL)) {
         return -1;
     }
@@ -218,7 +227,6 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         return -1;
     }
     device_globals_check();
-    pc_firmware_pci_setup(pci_bus);
     firmware_devices_setup();
     if (vtimer_thread_start() < 0 || accel->create_vcpus(cfg, &cpus, &boot) < 0) {
         return -1;
@@ -244,9 +252,10 @@ int pc_machine_reset(void)
     if (r == 0) {
         devices_reset_all();
         fw_cfg_reset(fw_cfg);
-        pc_firmware_pam_setup(pci_bus);
+        if (!fw_boot) {
+            pc_firmware_pam_setup(pci_bus);
+        }
         loader_reset();
-        pc_firmware_pci_setup(pci_bus);
         firmware_devices_setup();
         r = accel->create_vcpus(machine_cfg, &cpus, &boot);
     }
@@ -273,6 +282,7 @@ void pc_machine_stop(void)
     }
     devices_destroy_all();
     vireo_unlock();
+    pc_bios_free();
     pc_pci_host_destroy();
     pci_bus = NULL;
     io_reset_all();

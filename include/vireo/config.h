@@ -73,6 +73,7 @@ typedef struct VireoConfig {
     uint64_t ram_size;       /* bytes */
     SmpConfig smp;
     char *kernel, *initrd, *append;
+    char *bios; /* -bios FILE (a bare name is looked up in the firmware directories) */
     /*
      * -serial arguments in order (COM1 first), as given: "stdio", "null",
      * "none", "file:PATH", "chardev:ID", "mon:stdio" ...; chardev/ parses them.

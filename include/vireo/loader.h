@@ -24,5 +24,11 @@ void loader_record_range(uint64_t gpa, uint64_t len);
 uint64_t loader_reset(void);
 /* Forget every blob (machine teardown). */
 void loader_free(void);
+/*
+ * A firmware file (BIOS, option ROM) as QEMU's qemu_find_file finds it: the name as a path if
+ * that is a file, else a bare name in QEMU's data directories (qemu-system-x86_64 -L help).
+ * NULL if none; g_free the result.
+ */
+char *firmware_find(const char *name);
 
 #endif

@@ -36,4 +36,9 @@ void pc_firmware_pci_setup(struct PCIBus *bus);
  * Linux boot) gets screen_info for that mode. */
 void pc_firmware_vga_setup(uint64_t boot_params);
 
+/* ---- firmware boot (hw/x86/pc-bios.c) ---- */
+/* Map the BIOS (NULL: bios-256k.bin) into the PCI space; 0, or -1 after QEMU's message. */
+int pc_bios_init(const char *name);
+void pc_bios_free(void);
+
 #endif

@@ -21,6 +21,9 @@ struct X86BootState {
      */
     bool protected32;
     uint64_t rax, rbx;
+    /* Firmware boot: the BSP starts at the reset vector (F000:FFF0) in power-on state; the
+     * other fields are unused. */
+    bool reset_vector;
 };
 
 /* PC memory map */
@@ -68,5 +71,8 @@ int linux_boot_load(const VireoConfig *cfg, uint64_t rsdp, X86BootState *bs);
 typedef struct FWCfgState FWCfgState;
 bool multiboot_probe(const char *path);
 int multiboot_load(const VireoConfig *cfg, X86BootState *bs, FWCfgState *fw);
+
+/* hw/x86/pc-fw-cfg.c: fw_cfg files for a firmware boot (no -kernel). 0, or -1 after an error. */
+int pc_fw_cfg_firmware(FWCfgState *fw, const VireoConfig *cfg, const X86CpuList *cpus);
 
 #endif

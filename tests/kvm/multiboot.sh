@@ -5,6 +5,9 @@
 # isa-debug-exit (exit status 33). Vireo's serial output must be the expected text, which is what
 # real `qemu-system-x86_64 -accel tcg` prints (checked again here when QEMU is installed and this
 # is not the nested guest); stderr must stay empty. Loader errors must match QEMU's.
+# Folded in (a small guest that ends through isa-debug-exit too): a firmware boot under KVM,
+# SeaBIOS booting tests/lib/mkbootsect.py's sector from a virtio-blk disk (kvm-firmware-boot);
+# tests/tcg/firmware.sh checks the same boot beside QEMU 7.2.
 . "$(dirname "$0")/../lib/common.sh"
 QEMU=${QEMU:-qemu-system-x86_64}
 work=$(mktemp -d)
@@ -89,5 +92,17 @@ if [ $rc -eq 33 ] && grep -qx 'cmdline mb-elf ' vireo.out && grep -qx 'mods 0000
     ok multiboot/kvm-bare
 else
     fail multiboot/kvm-bare "exit $rc; $(head -c 300 vireo.out) $(head -c 200 vireo.err)"
+fi
+# Firmware boot: no -kernel, so SeaBIOS runs from the reset vector in real mode (a vCPU whose
+# registers Vireo never set) and boots the sector, which prints and exits with status 67.
+python3 "$VIREO_ROOT/tests/lib/mkbootsect.py" disk.img "booted by SeaBIOS under KVM"
+timeout 60 "$VIREO" -accel kvm -nodefaults -display none -serial stdio -m 128 \
+    -drive file=disk.img,format=raw,if=virtio -device isa-debug-exit -no-reboot \
+    >vireo.out 2>vireo.err </dev/null
+rc=$?
+if [ $rc -eq 67 ] && [ "$(tr -d '\r' <vireo.out)" = "booted by SeaBIOS under KVM" ] && [ ! -s vireo.err ]; then
+    ok multiboot/kvm-firmware-boot
+else
+    fail multiboot/kvm-firmware-boot "exit $rc (want 67); out: $(head -c 300 vireo.out); err: $(head -c 300 vireo.err)"
 fi
 finish

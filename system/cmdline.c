@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "vireo/config.h"
+#include "vireo/x86-cpu-model.h"
 #include "vireo/device.h"
 #include "vireo/blockdev.h"
 #include "vireo/devices.h"
@@ -253,12 +254,6 @@ static const PropDesc machine_props[] = {
     {"vmport", "OnOffAuto", "Enable vmport (pc & q35)", true},
 };
 
-static const char *const cpu_models[][2] = {
-    {"qemu64", "QEMU Virtual CPU version 2.5+"},
-    {"host", "processor with all supported host features "},
-    {"max", "Enables all features supported by the accelerator in the current host"},
-};
-
 static const char *const display_types[] = {"none",   "gtk",       "sdl", "egl-headless",
                                             "curses", "spice-app", "dbus"};
 
@@ -425,10 +420,7 @@ static void print_machine_props(const MachineDesc *m)
 
 static void print_cpus(void)
 {
-    printf("Available CPUs:\n");
-    for (size_t i = 0; i < G_N_ELEMENTS(cpu_models); i++) {
-        printf("x86 %-22s %s\n", cpu_models[i][0], cpu_models[i][1]);
-    }
+    x86_cpu_print_help();
 }
 
 static void print_accels(void)
@@ -555,7 +547,8 @@ static int handle_name(CmdLine *cl, const char *arg, const char *loc)
 /* -vga TYPE: std and none; QEMU's other types are refused, unknown ones as QEMU words it. */
 static int handle_vga(VireoConfig *cfg, const char *arg, const char *loc)
 {
-    static const char *const others[] = {"cirrus", "vmware", "qxl", "virtio", "xenfb", "tcx", "cg3"};
+    static const char *const others[] = {"cirrus", "vmware", "qxl", "virtio",
+                                         "xenfb",  "tcx",    "cg3"};
     if (!strcmp(arg, "std") || !strcmp(arg, "none")) {
         g_free(cfg->vga);
         cfg->vga = g_strdup(arg);
@@ -944,31 +937,13 @@ static bool apply_accels(CmdLine *cl, VireoConfig *cfg)
 
 static bool apply_cpu(const char *cpu, VireoConfig *cfg)
 {
-    const char *model = cpu ? cpu : "qemu64";
-    if (!*model) {
-        error_report("-cpu option cannot be empty");
+    X86CPUDef *def = g_new0(X86CPUDef, 1);
+    if (!x86_cpu_def_parse(cpu, cfg->accels[0] == ACCEL_TCG, def)) {
+        g_free(def);
         return false;
     }
-    size_t len = strcspn(model, ",");
-    bool found = false;
-    for (size_t i = 0; i < G_N_ELEMENTS(cpu_models); i++) {
-        if (strlen(cpu_models[i][0]) == len && strncmp(cpu_models[i][0], model, len) == 0) {
-            found = true;
-        }
-    }
-    if (!found) {
-        error_report("unable to find CPU model '%.*s'", (int)len, model);
-        return false;
-    }
-    if (model[len] == ',') {
-        error_report("-cpu %s: CPU feature flags are not supported by Vireo yet", model);
-        return false;
-    }
-    if (strcmp(model, "host") == 0 && cfg->accels[0] == ACCEL_TCG) {
-        error_report("CPU model 'host' requires KVM or HVF");
-        return false;
-    }
-    cfg->cpu_model = g_strndup(model, len);
+    cfg->cpu_model = g_strdup(def->name);
+    cfg->cpu_def = def;
     return true;
 }
 
@@ -1248,8 +1223,8 @@ static int handle_device(VireoConfig *cfg, const char *arg, const char *loc)
         keys[n] = g_strdup("help");
         values[n++] = g_strdup("on");
     }
-    int r = add_device(cfg, loc, qopts_get(o, "driver"), qopts_get(o, "id"), keys, values, NULL,
-                       n, false);
+    int r = add_device(cfg, loc, qopts_get(o, "driver"), qopts_get(o, "id"), keys, values, NULL, n,
+                       false);
     if (r < 0) {
         g_strfreev(keys);
         g_strfreev(values);
@@ -1614,6 +1589,7 @@ void vireo_config_free(VireoConfig *cfg)
 {
     g_free(cfg->machine_type);
     g_free(cfg->cpu_model);
+    g_free(cfg->cpu_def);
     g_free(cfg->kernel);
     g_free(cfg->bios);
     g_free(cfg->vga);

@@ -152,6 +152,11 @@ static int kvm_vm_setup(KVMState *s)
 static int kvm_init(const VireoConfig *cfg)
 {
     KVMState *s = &kvm_state;
+    if (!kvm_cpu_model_valid(cfg->cpu_model ? cfg->cpu_model : "qemu64")) {
+        /* the named models' CPUID is built for TCG only so far (target/x86/cpu-models.c) */
+        error_report("CPU model '%s' is not available under KVM in Vireo yet", cfg->cpu_model);
+        return -1;
+    }
     int r = kvm_open_vm(&s->kvm_fd, &s->vm_fd);
     if (r < 0) {
         error_report("failed to initialize kvm: %s", strerror(-r));

@@ -12,7 +12,8 @@
 
 bool kvm_cpu_model_valid(const char *model)
 {
-    return !strcmp(model, "host") || !strcmp(model, "max") || !strcmp(model, "qemu64");
+    return !strcmp(model, "host") || !strcmp(model, "max") || !strcmp(model, "qemu64") ||
+           !strcmp(model, "qemu64-v1");
 }
 
 /* qemu64's features (CPUID.1 EDX/ECX, 80000001 EDX/ECX) */
@@ -83,7 +84,7 @@ struct kvm_cpuid2 *kvm_build_cpuid(const VireoConfig *cfg, const struct kvm_cpui
     /* room for the three brand-string leaves set_brand() may add */
     struct kvm_cpuid2 *c = malloc(sz + 3 * sizeof(struct kvm_cpuid_entry2));
     memcpy(c, supported, sz);
-    bool q64 = !strcmp(cfg->cpu_model, "qemu64");
+    bool q64 = !strcmp(cfg->cpu_model, "qemu64") || !strcmp(cfg->cpu_model, "qemu64-v1");
     const SmpConfig *smp = &cfg->smp;
     unsigned threads = smp->threads ? smp->threads : 1, cores = smp->cores ? smp->cores : 1;
     unsigned per_pkg = threads * cores;

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "vireo/x86-cpu-model.h"
 #include "vireo/accel.h"
 #include "vireo/error.h"
 #include "vireo/irqchip.h"
@@ -48,6 +49,7 @@ static struct {
     unsigned n;
     volatile bool stop;
     const VireoConfig *cfg;
+    X86CPUDef cpu_def; /* the -cpu model as TCG gives it */
 } tcg;
 
 static _Thread_local int current_cpu = -1;
@@ -290,6 +292,18 @@ static int tcg_init(const VireoConfig *cfg)
     if (e && atoi(e) >= 4) {
         mb = (size_t)atoi(e);
     }
+    /* the -cpu model less what the translator cannot give, with QEMU's warnings */
+    if (cfg->cpu_def) {
+        tcg.cpu_def = *cfg->cpu_def;
+    } else {
+        x86_cpu_def_parse(NULL, true, &tcg.cpu_def);
+    }
+    uint32_t sup[FW_WORDS], quiet[FW_WORDS];
+    x86_tcg_supported(sup);
+    x86_tcg_quiet(quiet);
+    if (!x86_cpu_filter(&tcg.cpu_def, sup, quiet, "TCG")) {
+        return -1;
+    }
     tcg_exec_init(mb << 20);
     x86_tsc_hz();
     irqchip_set_cpu_hooks(&tcg_cpu_hooks);
@@ -343,7 +357,7 @@ static int tcg_create_vcpus(const VireoConfig *cfg, const X86CpuList *cpus,
         env->cpuid_threads = cfg->smp.threads;
         env->cpuid_cores = cfg->smp.cores;
         env->cpuid_cpus = tcg.n;
-        env->cpuid_max_model = cfg->cpu_model && !strcmp(cfg->cpu_model, "max");
+        env->cpu_def = &tcg.cpu_def;
         tcg_cpu_reset(env);
         x86_cpu_reset_state(env);
         env->tsc_offset = 0 - tsc0;

@@ -67,10 +67,11 @@ typedef struct VireoConfig {
     /* -accel / -enable-kvm / -machine accel=a:b: tried in order */
     AccelType accels[VIREO_MAX_ACCELS];
     int n_accels;
-    bool accels_from_option; /* the list came from -accel (errors then name "-accel X: ") */
-    char *machine_type;      /* canonical name, e.g. "pc-i440fx-7.2" or "none" */
-    char *cpu_model;         /* "qemu64" (default), "host", "max" */
-    uint64_t ram_size;       /* bytes */
+    bool accels_from_option;   /* the list came from -accel (errors then name "-accel X: ") */
+    char *machine_type;        /* canonical name, e.g. "pc-i440fx-7.2" or "none" */
+    char *cpu_model;           /* the -cpu model's name: "qemu64" (default), "host", "max", ... */
+    struct X86CPUDef *cpu_def; /* -cpu resolved (vireo/x86-cpu-model.h) */
+    uint64_t ram_size;         /* bytes */
     SmpConfig smp;
     char *kernel, *initrd, *append;
     char *bios; /* -bios FILE (a bare name is looked up in the firmware directories) */

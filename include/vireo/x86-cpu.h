@@ -195,7 +195,8 @@ typedef struct CPUX86State {
     uint64_t pat, misc_enable, apic_base, tsc_offset, tsc_aux, mtrr_deftype;
     uint64_t dr[8];
     int old_exception;        /* delivery in progress: -1, or the vector (for #DF / triple) */
-    uint32_t cpuid_max_model; /* 0 qemu64, 1 max */
+    uint32_t cpuid_max_model; /* without cpu_def: 0 qemu64, 1 max (unit tests) */
+    const struct X86CPUDef *cpu_def; /* the -cpu model after filtering (CPUID, what decodes) */
     uint32_t cpuid_threads, cpuid_cores, cpuid_cpus; /* -smp topology */
     /* x87/MMX/SSE state (target/x86/fpu_helper.c) */
     uint16_t fpuc, fpus;    /* control and status word; TOP lives in fpus bits 11-13 */

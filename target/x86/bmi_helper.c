@@ -11,19 +11,12 @@
 
 bool x86_has_bmi1(const CPUX86State *env)
 {
-    return env->cpuid_max_model;
+    return x86_env_features(env)[FW_7_0_EBX] & (1u << 3);
 }
 
 bool x86_has_bmi2(const CPUX86State *env)
 {
-    return env->cpuid_max_model;
-}
-
-void x86_bmi_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *ebx)
-{
-    if (leaf == 7 && sub == 0 && env->cpuid_max_model) {
-        *ebx |= 1u << 3 | 1u << 8;
-    }
+    return x86_env_features(env)[FW_7_0_EBX] & (1u << 8);
 }
 
 static uint64_t sf_of(int size, uint64_t v)

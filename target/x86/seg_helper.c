@@ -1895,107 +1895,19 @@ void helper_rdtsc(CPUX86State *env, uint64_t with_aux)
     }
 }
 
-/* ---- CPUID: a qemu64-like model, and a few more features under -cpu max ---- */
-
-#define Q64_1_EDX                                                                                  \
-    0x078bfbfdu /* fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx \
-                   fxsr sse sse2 */
-#define Q64_1_ECX  ((1u << 0) | (1u << 13) | (1u << 31))  /* sse3, cx16, hypervisor */
-#define Q64_81_EDX ((1u << 11) | (1u << 20) | (1u << 29)) /* syscall nx lm */
-#define Q64_81_ECX (1u << 0)                              /* lahf_lm */
-
-static unsigned topo_bits(unsigned n)
-{
-    unsigned b = 0;
-    while ((1u << b) < n) {
-        b++;
-    }
-    return b;
-}
-
-static void cpuid_str(uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d, const char *s)
-{
-    memcpy(a, s, 4);
-    memcpy(b, s + 4, 4);
-    memcpy(c, s + 8, 4);
-    memcpy(d, s + 12, 4);
-}
+/* ---- CPUID: the -cpu model's leaves (target/x86/cpu-models.c) ---- */
 
 void x86_cpuid(CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
                uint32_t *d)
 {
-    unsigned threads = env->cpuid_threads ? env->cpuid_threads : 1;
-    unsigned cores = env->cpuid_cores ? env->cpuid_cores : 1;
-    *a = *b = *c = *d = 0;
-    switch (leaf) {
-    case 0:
-        *a = 0xd;
-        memcpy(b, "Auth", 4);
-        memcpy(d, "enti", 4);
-        memcpy(c, "cAMD", 4);
-        break;
-    case 1:
-        *a = 0x00060fb1; /* qemu64: family 15, model 107, stepping 1 */
-        *b = (env->apic_id << 24) | ((threads * cores) << 16) | (8 << 8);
-        *c = Q64_1_ECX;
-        x86_simd_cpuid(env, 1, c);
-        *d = Q64_1_EDX | (threads * cores > 1 ? (1u << 28) : 0);
-        break;
-    case 7:
-        x86_bmi_cpuid(env, leaf, sub, b);
-        break;
-    case 0xb:
-        *d = env->apic_id;
-        if (sub == 0) {
-            *a = topo_bits(threads);
-            *b = threads;
-            *c = 1u << 8;
-        } else if (sub == 1) {
-            *a = topo_bits(threads) + topo_bits(cores);
-            *b = threads * cores;
-            *c = 1 | (2u << 8);
-        } else {
-            *c = sub;
-        }
-        break;
-    case 0x80000000:
-        *a = 0x80000008;
-        memcpy(b, "Auth", 4);
-        memcpy(d, "enti", 4);
-        memcpy(c, "cAMD", 4);
-        break;
-    case 0x80000001:
-        *a = 0x00060fb1;
-        *c = Q64_81_ECX;
-        x86_simd_cpuid(env, 0x80000001, c);
-        *d = Q64_81_EDX | (Q64_1_EDX & 0x0183f3ffu);
-        break;
-    case 0x80000002:
-        cpuid_str(a, b, c, d, "QEMU Virtual CPU");
-        break;
-    case 0x80000003:
-        cpuid_str(a, b, c, d, " version 2.5+\0\0\0");
-        break;
-    case 0x80000004:
-        break;
-    case 0x80000005:
-        *a = 0x01ff01ff;
-        *b = 0x01ff01ff;
-        *c = 0x40020140;
-        *d = 0x40020140;
-        break;
-    case 0x80000006:
-        *b = 0x42004200;
-        *c = 0x02008140;
-        *d = 0x00808140;
-        break;
-    case 0x80000008:
-        *a = 0x00003028; /* 40 physical, 48 virtual address bits */
-        *c = threads * cores > 1 ? threads * cores - 1 : 0;
-        break;
-    default:
-        break;
-    }
+    const X86CPUDef *def = env->cpu_def ? env->cpu_def : x86_cpu_def_builtin(env->cpuid_max_model);
+    X86CPUTopo topo = {env->apic_id, env->cpuid_threads, env->cpuid_cores};
+    uint32_t r[4];
+    x86_cpu_def_cpuid(def, &topo, leaf, sub, r);
+    *a = r[0];
+    *b = r[1];
+    *c = r[2];
+    *d = r[3];
 }
 
 void helper_cpuid(CPUX86State *env)

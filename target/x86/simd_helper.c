@@ -58,54 +58,25 @@ typedef struct SimdOp {
 } SimdOp;
 
 /*
- * What -cpu max offers beyond SSE3. POPCNT and LZCNT are C (bmi_helper.c) and always offered;
- * SSSE3, SSE4.1 and SSE4.2 run as the host's own instructions, so a host without them (x86-64
- * CPUs before 2008-2011) cannot offer them: -cpu max then goes without, with QEMU's warning
- * for a feature the accelerator lacks, printed once.
+ * What the CPU model offers beyond SSE3 (target/x86/cpu-models.c). POPCNT and LZCNT are C
+ * (bmi_helper.c); SSSE3, SSE4.1 and SSE4.2 run as the host's own instructions, so on a host
+ * without them (x86-64 CPUs before 2008-2011) the model loses them with QEMU's warning.
  */
 enum { H_SSSE3 = 1, H_SSE41 = 2, H_SSE42 = 4, H_POPCNT = 8, H_LZCNT = 16 };
-static unsigned max_features(void)
+
+const uint32_t *x86_env_features(const CPUX86State *env)
 {
-    static unsigned feat = ~0u;
-    if (feat == ~0u) {
-        unsigned a, b, c = 0, d, f = H_POPCNT | H_LZCNT;
-        __get_cpuid(1, &a, &b, &c, &d);
-        static const struct {
-            unsigned host, ours;
-            const char *name;
-            int bit;
-        } need[] = {{bit_SSSE3, H_SSSE3, "ssse3", 9},
-                    {bit_SSE4_1, H_SSE41, "sse4.1", 19},
-                    {bit_SSE4_2, H_SSE42, "sse4.2", 20}};
-        for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-            if (c & need[i].host) {
-                f |= need[i].ours;
-            } else {
-                fprintf(stderr,
-                        "qemu-system-x86_64: warning: TCG doesn't support requested feature: "
-                        "CPUID.01H:ECX.%s [bit %d]\n",
-                        need[i].name, need[i].bit);
-            }
-        }
-        feat = f;
-    }
-    return feat;
+    const X86CPUDef *d = env->cpu_def ? env->cpu_def : x86_cpu_def_builtin(env->cpuid_max_model);
+    return d->features;
 }
 
 static unsigned guest_features(const CPUX86State *env)
 {
-    return env->cpuid_max_model ? max_features() : 0;
-}
-
-void x86_simd_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t *ecx)
-{
-    unsigned f = guest_features(env);
-    if (leaf == 1) {
-        *ecx |= (f & H_SSSE3 ? 1u << 9 : 0) | (f & H_SSE41 ? 1u << 19 : 0) |
-                (f & H_SSE42 ? 1u << 20 : 0) | (f & H_POPCNT ? 1u << 23 : 0);
-    } else if (leaf == 0x80000001) {
-        *ecx |= f & H_LZCNT ? 1u << 5 : 0;
-    }
+    const uint32_t *f = x86_env_features(env);
+    uint32_t c = f[FW_1_ECX];
+    return (c & (1u << 9) ? H_SSSE3 : 0) | (c & (1u << 19) ? H_SSE41 : 0) |
+           (c & (1u << 20) ? H_SSE42 : 0) | (c & (1u << 23) ? H_POPCNT : 0) |
+           (f[FW_8000_0001_ECX] & (1u << 5) ? H_LZCNT : 0);
 }
 
 bool x86_has_lzcnt(const CPUX86State *env)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "vireo/x86-cpu.h"
+#include "vireo/x86-cpu-model.h"
 
 enum { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS };
 
@@ -107,9 +108,9 @@ enum {
 };
 bool x86_has_bmi1(const CPUX86State *env);
 bool x86_has_bmi2(const CPUX86State *env);
-void x86_bmi_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t sub, uint32_t *ebx);
 uint64_t helper_bmi(CPUX86State *env, uint64_t rm, uint64_t v, uint64_t info);
-void x86_simd_cpuid(const CPUX86State *env, uint32_t leaf, uint32_t *ecx);
+/* the CPU model's feature words (FW_*, vireo/x86-cpu-model.h) */
+const uint32_t *x86_env_features(const CPUX86State *env);
 void helper_lret(CPUX86State *env, uint64_t info);
 void helper_far(CPUX86State *env, uint64_t selector, uint64_t off, uint64_t info);
 void helper_sysenter(CPUX86State *env);

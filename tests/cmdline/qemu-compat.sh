@@ -119,6 +119,10 @@ check good/accel-invalid-then-tcg -accel foo -accel tcg
 check good/accel-machine-invalid -M accel=foo:tcg
 check good/cpu-max -cpu max
 check good/cpu-qemu64 -cpu qemu64
+check good/cpu-models -cpu Skylake-Server-IBRS,+ssse3,-hle,sse4_1=on,xd=off,check=off
+check good/cpu-model-alias -cpu Opteron_G1
+check good/cpu-model-props -cpu kvm64,family=6,model=2,stepping=3,model-id=X,vendor=GenuineIntel
+check good/cpu-max-flags -cpu max,-bmi1,+x2apic,+tsc-deadline,+umip
 check good/name -name foo
 check good/name-escaped -name foo,,bar
 check good/name-debug -name foo,debug-threads=yes
@@ -222,6 +226,10 @@ check bad/accel-thread -accel tcg,thread=x
 check bad/accel-irqchip -accel kvm,kernel-irqchip=x
 check bad/kernel-machine-none -M none -kernel /nonexistent -append x
 check bad/cpu-unknown -cpu foo
+check bad/cpu-flag-unknown -cpu qemu64,+nosuch
+check bad/cpu-prop-unknown -cpu EPYC,nosuch=1
+check bad/cpu-prop-int -cpu EPYC,level=x
+check bad/cpu-flag-value -cpu qemu64,sse3=maybe
 check bad/cpu-empty -cpu ''
 check bad/cpu-host-tcg -cpu host
 check bad/cpu-host-machine-tcg -cpu host -enable-kvm -M accel=tcg

@@ -2,11 +2,15 @@
  * HMP, the human monitor: a few of QEMU's commands with QEMU's output texts. Runs on a
  * readline chardev (-monitor stdio, mon:stdio) and under QMP's human-monitor-command.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <glib.h>
 #include <string.h>
 #include <unistd.h>
 #include "monitor-internal.h"
 #include "vireo/accel.h"
+#include "vireo/balloon.h"
 #include "vireo/ui.h"
 #include "vireo/device.h"
 #include "vireo/machine.h"
@@ -59,6 +63,19 @@ static void info_uuid(Monitor *mon, char **argv)
     const VireoConfig *cfg = vm_config();
     monitor_printf(mon, "%s\n",
                    cfg && cfg->uuid ? cfg->uuid : "00000000-0000-0000-0000-000000000000");
+}
+
+static void info_balloon(Monitor *mon, char **argv)
+{
+    int64_t actual;
+    vireo_lock();
+    bool ok = balloon_get_actual(&actual);
+    vireo_unlock();
+    if (!ok) {
+        print_error(mon, BALLOON_NOT_ACTIVE_MSG);
+        return;
+    }
+    monitor_printf(mon, "balloon: actual=%" PRId64 "\n", actual >> 20);
 }
 
 static void info_kvm(Monitor *mon, char **argv)
@@ -166,6 +183,7 @@ static void info_vnc(Monitor *mon, char **argv)
 static const HmpCmd info_cmds[] = {
     {"block", "[-n] [-v] [device]", "show info of one block device or all block devices",
      hmp_info_block},
+    {"balloon", "", "show balloon information", info_balloon},
     {"blockstats", "", "show block device statistics", hmp_info_blockstats},
     {"chardev", "", "show the character devices", info_chardev},
     {"cpus", "", "show infos for each CPU", info_cpus},
@@ -290,6 +308,42 @@ static void hmp_device_del(Monitor *mon, char **argv)
     if (r < 0) {
         print_error(mon, e);
         g_free(e);
+    }
+}
+
+/* balloon target: in MiB ("value:M"), a plain positive integer. */
+static void hmp_balloon(Monitor *mon, char **argv)
+{
+    const char *try = "Try \"help balloon\" for more information\n";
+    if (!argv[0]) {
+        monitor_printf(mon, "unexpected end of expression\n%s", try);
+        return;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(argv[0], &end, 0);
+    if (end == argv[0] || errno) {
+        monitor_printf(mon, "invalid char '%c' in expression\n%s", argv[0][0], try);
+        return;
+    }
+    if (v < 0) {
+        monitor_printf(mon, "enter a positive value\n%s", try);
+        return;
+    }
+    if (*end || argv[1]) {
+        monitor_printf(mon, "balloon: extraneous characters at the end of line\n%s", try);
+        return;
+    }
+    vireo_lock();
+    bool have = balloon_get_actual(&(int64_t){0});
+    if (have && v > 0) {
+        balloon_set_target((int64_t)v << 20);
+    }
+    vireo_unlock();
+    if (!have) {
+        print_error(mon, BALLOON_NOT_ACTIVE_MSG);
+    } else if (v <= 0) {
+        print_error(mon, "Parameter 'target' expects a size");
     }
 }
 
@@ -424,6 +478,7 @@ static void hmp_expire_password(Monitor *mon, char **argv)
 }
 
 static const HmpCmd cmds[] = {
+    {"balloon", "target", "request VM to change its memory allocation (in MB)", hmp_balloon},
     {"change", "device [-f] filename [format [read-only-mode]]",
      "change a removable medium, optional format, use -f to force the operation", hmp_change},
     {"cont|c", "", "resume emulation", hmp_cont},

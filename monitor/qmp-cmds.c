@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "monitor-internal.h"
 #include "vireo/accel.h"
+#include "vireo/balloon.h"
 #include "vireo/ui.h"
 #include "vireo/device.h"
 #include "vireo/machine.h"
@@ -558,6 +559,40 @@ static QJ *cmd_device_del(Monitor *mon, const QJ *args, QmpError *err)
     return NULL;
 }
 
+/* ---- the balloon (hw/virtio/virtio-balloon.c) ---- */
+
+static QJ *cmd_balloon(Monitor *mon, const QJ *args, QmpError *err)
+{
+    int64_t value = qj_get(args, "value")->i, actual;
+    vireo_lock();
+    bool have = balloon_get_actual(&actual);
+    if (have && value > 0) {
+        balloon_set_target(value);
+    }
+    vireo_unlock();
+    if (!have) {
+        qmp_error(err, "DeviceNotActive", BALLOON_NOT_ACTIVE_MSG);
+    } else if (value <= 0) {
+        qmp_error(err, "GenericError", "Parameter 'target' expects a size");
+    }
+    return NULL;
+}
+
+static QJ *cmd_query_balloon(Monitor *mon, const QJ *args, QmpError *err)
+{
+    int64_t actual;
+    vireo_lock();
+    bool have = balloon_get_actual(&actual);
+    vireo_unlock();
+    if (!have) {
+        qmp_error(err, "DeviceNotActive", BALLOON_NOT_ACTIVE_MSG);
+        return NULL;
+    }
+    QJ *r = qj_object();
+    qj_set_int(r, "actual", actual);
+    return r;
+}
+
 /* ---- QOM introspection (hw/core/qom.c) ---- */
 
 static QJ *qom_result(QJ *r, QomError *e, QmpError *err)
@@ -614,6 +649,7 @@ static const QmpArg qom_list_types_args[] = {
     {"abstract", QARG_BOOL, true, NULL},
     {NULL},
 };
+static const QmpArg balloon_args[] = {{"value", QARG_INT, false, NULL}, {NULL}};
 static const QmpArg typename_args[] = {{"typename", QARG_STR, false, NULL}, {NULL}};
 static const QmpArg path_args[] = {{"path", QARG_STR, false, NULL}, {NULL}};
 static const QmpArg qom_get_args[] = {
@@ -697,6 +733,8 @@ static const QmpCommand commands[] = {
     {"change-vnc-password", cmd_change_vnc_password, change_vnc_password_args, "{}"},
     {"device_add", cmd_device_add, any_args, "{}"},
     {"device_del", cmd_device_del, device_del_args, "{}"},
+    {"balloon", cmd_balloon, balloon_args, "{}"},
+    {"query-balloon", cmd_query_balloon, no_args, "BalloonInfo"},
     {"qom-list-types", cmd_qom_list_types, qom_list_types_args, "[ObjectTypeInfo]"},
     {"device-list-properties", cmd_device_list_properties, typename_args,
      "[ObjectPropertyInfo]"},

@@ -24,6 +24,7 @@
 #include "vireo/qjson.h"
 #include "vireo/error.h"
 #include "vireo/qemu-opts.h"
+#include "vireo/rng.h"
 #include "vireo/ui.h"
 
 #define DEFAULT_RAM_SIZE (128ULL << 20)
@@ -34,6 +35,7 @@ typedef enum {
     OPT_GLOBAL,
     OPT_HELP,
     OPT_DEVICE,
+    OPT_OBJECT,
     OPT_VERSION,
     OPT_MACHINE,
     OPT_ACCEL,
@@ -165,7 +167,7 @@ static const OptDesc options[] = {
     {"no-acpi", false, OPT_UNSUPPORTED},
     {"no-fd-bootchk", false, OPT_UNSUPPORTED},
     {"numa", true, OPT_UNSUPPORTED},
-    {"object", true, OPT_UNSUPPORTED},
+    {"object", true, OPT_OBJECT},
     {"old-param", false, OPT_UNSUPPORTED},
     {"only-migratable", false, OPT_UNSUPPORTED},
     {"option-rom", true, OPT_UNSUPPORTED},
@@ -1458,6 +1460,9 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
             break;
         case OPT_GLOBAL:
             r = handle_global(cfg, arg, loc);
+            break;
+        case OPT_OBJECT:
+            r = object_parse(arg, loc);
             break;
         case OPT_DRIVE:
             r = cmdline_drive(cfg, arg, loc);

@@ -28,6 +28,7 @@
 #include "vireo/error.h"
 #include "vireo/monitor.h"
 #include "vireo/pc.h"
+#include "vireo/rng.h"
 #include "vireo/runstate.h"
 
 static GMainLoop *loop;
@@ -314,7 +315,7 @@ int main(int argc, char **argv)
         exit_status = 1;
         goto out;
     }
-    if (blockdev_init_all(&cfg) < 0) {
+    if (objects_create_all() < 0 || blockdev_init_all(&cfg) < 0) {
         exit_status = 1;
         goto out;
     }
@@ -340,6 +341,7 @@ out:
     vnc_display_cleanup();
     vm_teardown();
     blockdev_close_all();
+    objects_destroy_all();
     monitor_free_all();
     chardev_close_all();
     g_main_loop_unref(loop);

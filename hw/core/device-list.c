@@ -14,6 +14,8 @@ extern const DeviceInfo isa_debug_exit_info;
 extern const DeviceInfo isa_debugcon_info;
 extern const DeviceInfo edu_info;
 extern const DeviceInfo virtio_blk_pci_info;
+extern const DeviceInfo virtio_rng_pci_info;
+extern const DeviceInfo virtio_balloon_pci_info;
 extern const DeviceInfo isa_serial_info;
 extern const DeviceInfo mc146818rtc_info;
 extern const DeviceInfo i8042_info;
@@ -35,6 +37,8 @@ const DeviceInfo *const device_infos[] = {
     &isa_debugcon_info,
     &edu_info,
     &virtio_blk_pci_info,
+    &virtio_rng_pci_info,
+    &virtio_balloon_pci_info,
     &isa_serial_info,
     &mc146818rtc_info,
     &i8042_info,

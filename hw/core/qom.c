@@ -31,6 +31,8 @@ static const QomType abstract_types[] = {
     {"pci-vga", "pci-device", true, {"conventional-pci-device", "acpi-dev-aml-interface"}},
     {"virtio-pci", "pci-device", true, {"conventional-pci-device", "pci-express-device"}},
     {"virtio-blk-pci-base", "virtio-pci", true, {NULL}},
+    {"virtio-rng-pci-base", "virtio-pci", true, {NULL}},
+    {"virtio-balloon-pci-base", "virtio-pci", true, {NULL}},
     {"pic-common", "isa-device", true, {"intctrl"}},
     {"ioapic-common", "sys-bus-device", true, {"intctrl"}},
     {"apic-common", "device", true, {NULL}},

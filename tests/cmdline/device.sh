@@ -141,6 +141,30 @@ run_check run/global-invalid-class -global foo.bar=1
 run_check run/global-unused -global isa-debug-exit.iobase=0xf4
 run_check run/romfile-missing -device edu,romfile=/nonexistent
 run_check run/slots-full -device edu,addr=2 $(for s in $(seq 3 31); do printf -- '-device edu,addr=%x ' $s; done) -device edu
+# virtio-rng-pci and its -object backends, virtio-balloon-pci (docs/virtio.md)
+run_check run/rng-no-backend -device virtio-rng-pci,rng=nope
+run_check run/rng-period -device virtio-rng-pci,period=0
+run_check run/rng-max-bytes -device virtio-rng-pci,max-bytes=9223372036854775808
+run_check run/rng-backend -object rng-random,id=r,filename=/dev/urandom -device virtio-rng-pci,rng=r
+run_check run/rng-builtin-json -object '{"qom-type":"rng-builtin","id":"b"}' -device virtio-rng,rng=b
+run_check run/object-type -object foo,id=x
+run_check run/object-no-id -object rng-random
+run_check run/object-bad-id -object rng-builtin,id=1r
+run_check run/object-dup -object rng-builtin,id=r -object rng-random,id=r
+run_check run/object-param -object rng-random,id=r,bogus=1
+run_check run/object-builtin-param -object rng-builtin,id=r,filename=/dev/urandom
+run_check run/object-no-file -object rng-random,id=r,filename=/nonexistent
+run_check run/balloon-hint -device virtio-balloon-pci,free-page-hint=on
+run_check run/balloon-two -device virtio-balloon-pci -device virtio-balloon,id=b2
+for o in rng-random rng-builtin; do
+    "$QEMU" -object $o,help >"$tmp/qemu.h" 2>&1
+    "$PARSE" --parse -object $o,help >"$tmp/vireo.h" 2>&1 </dev/null
+    if cmp -s "$tmp/qemu.h" "$tmp/vireo.h"; then
+        ok "device/object-help/$o"
+    else
+        fail "device/object-help/$o" "$(diff "$tmp/qemu.h" "$tmp/vireo.h" | head -c 400)"
+    fi
+done
 
 # stdout of the help forms (virtio-blk-pci: its own, the transport's and the PCI properties)
 for drv in isa-debug-exit virtio-blk-pci; do

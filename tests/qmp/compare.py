@@ -139,6 +139,13 @@ CASES = [
     ("json/string-ctrl", True, '{"a":"x\x01y"}'),
     ("json/nesting", True, "[" * 1025 + "]" * 3),
     ("json/nesting-ok", True, "[" * 1024 + "]" * 1024),
+    ("balloon/not-active", True, '{"execute":"balloon","arguments":{"value":1}}'
+                                 '{"execute":"query-balloon"}'),
+    ("balloon/args", True, '{"execute":"balloon"}{"execute":"balloon","arguments":{"value":"x"}}'),
+    ("balloon/hmp", True, ''.join('{"execute":"human-monitor-command","arguments":'
+                                  '{"command-line":"%s"}}' % c for c in
+                                  ("info balloon", "balloon", "balloon 100", "balloon -5",
+                                   "balloon 1G", "balloon 0"))),
     ("hotplug/no-pci-bus", True, '{"execute":"device_add","arguments":{"driver":"edu"}}'),
     ("hotplug/del-not-found", True, '{"execute":"device_del","arguments":{"id":"x"}}'),
     ("state/stop-cont", True, '{"execute":"cont"}{"execute":"stop"}{"execute":"query-status"}'

@@ -23,6 +23,10 @@
 #   discards (blkdiscard) and zeroes (BLKZEROOUT: tests/tcg/zeroout.c) are compared with QEMU's;
 #   on the host QEMU's qemu-img finds the qcow2 clean, reads the guest's data back from Vireo's
 #   images, and finds them equal to QEMU's (raw: the same holes too).
+#   virtio-rng-pci and virtio-balloon-pci (with the cache's virtio-modules.tar): an rng-random
+#   backend with a rate limit (256 bytes per 250 ms: reading 768 bytes from /dev/hwrng takes half
+#   a second or more), the balloon inflated to 480 MiB and let out to 496 MiB over QMP while the
+#   guest waits (BALLOON_CHANGE and query-balloon as QEMU's; the guest's MemTotal 16 MiB less).
 # The sanitizer build's run (VIREO_ASAN=1) boots Vireo alone: its own checks and the sanitizer's
 # reports; the comparisons with QEMU are the normal build's.
 . "$(dirname "$0")/../lib/common.sh"
@@ -53,17 +57,23 @@ tar -xf "$pciutils" -C "$work/root"
 mkdir -p "$work/root/sys"
 # virtio-blk: the drivers, a zeroout helper, 256 KiB of random data the guest writes and reads
 virtio=0
+vdev=0
+if [ -r "$vmods" ]; then
+    # the drivers (the order file lists the transport and virtio_blk first), rng and balloon
+    tar -xf "$vmods" -C "$work/root" ./lib/modules/order
+    for m in $(sed '/^virtio_blk.ko$/q' "$work/root/lib/modules/order") virtio-rng.ko virtio_balloon.ko; do
+        tar -xf "$vmods" -C "$work/root" "./lib/modules/$m"
+    done
+    vdev=1
+else
+    skip "$name/virtio-rng-balloon" "no $vmods (scripts/guests.sh builds it)"
+fi
 if [ "$ACCEL" != tcg ]; then
     # in the nested guest this boot took over 300 s with the disks (the edu INTx step of the
     # Vireo run did not end in time): the KVM check stays out until that is understood
     skip "$name/virtio-blk" "virtio-blk is checked under TCG only for now (docs/virtio.md)"
 elif [ -r "$vmods" ] && [ -x "$QIMG" ]; then
     if gcc -static -O2 -o "$work/root/bin/zeroout" "$(dirname "$0")/zeroout.c" 2>"$work/cc"; then
-        # the drivers the disks need (the order file lists them first)
-        tar -xf "$vmods" -C "$work/root" ./lib/modules/order
-        for m in $(sed '/^virtio_blk.ko$/q' "$work/root/lib/modules/order"); do
-            tar -xf "$vmods" -C "$work/root" "./lib/modules/$m"
-        done
         head -c 262144 /dev/urandom >"$work/root/pattern"
         virtio=1
     else
@@ -77,13 +87,20 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 exec 2>/dev/null
+# kernel messages (edu's INTx on a line a virtio driver shares makes "irq 10: nobody cared")
+# stay off the console the checks read
+dmesg -n 1
 # virtio: virtio_pci and virtio_blk with what they need (the order file's first entries)
 if [ -f /lib/modules/order ]; then
     for m in $(cat /lib/modules/order); do
         insmod "/lib/modules/$m"
         [ "$m" = virtio_blk.ko ] && break
     done
-    n=0; while [ ! -b /dev/vdb ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
+    insmod /lib/modules/virtio-rng.ko
+    insmod /lib/modules/virtio_balloon.ko
+    if [ -f /pattern ]; then
+        n=0; while [ ! -b /dev/vdb ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
+    fi
 fi
 rd() { devmem "$1" 32; }
 wr() { devmem "$1" 32 "$2"; }
@@ -98,6 +115,21 @@ echo @input
 # the i8042's PS/2 keyboard (and mouse, where the kernel has a driver) as the kernel found them
 grep '^N:' /proc/bus/input/devices
 if [ -f /lib/modules/order ]; then
+    echo @vrng
+    n=0; while [ ! -c /dev/hwrng ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
+    echo "available $(cat /sys/class/misc/hw_random/rng_available)"
+    echo "current $(cat /sys/class/misc/hw_random/rng_current)"
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    got=$(head -c 768 /dev/hwrng | od -An -v -tx1 | tr -s ' \n' '\n\n' | grep -c .)
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    echo "read $got"
+    # 768 bytes at 256 per 250 ms: three windows, so at least half a second
+    echo "rate-limited $(awk "BEGIN { print ($t1 - $t0 >= 0.45) ? \"yes\" : \"no $t0 $t1\" }")"
+    echo @vballoon
+    echo "driver $(ls /sys/bus/virtio/drivers/virtio_balloon | grep -c virtio)"
+    echo "memtotal-before $(grep MemTotal /proc/meminfo | tr -s ' ')"
+fi
+if [ -f /pattern ]; then
     echo @vdisk
     for d in vda vdb; do
         q=/sys/block/$d/queue
@@ -176,6 +208,8 @@ printf '\033[H\033[2J\033[?25lVireo VGA text console 0123456789 ~!@#$%%^&*()_+{}
 printf '\033[1;33;44m yellow on blue \033[0;32m green \033[7m reverse \033[0m\n' >/dev/tty0
 echo ===SCREEN===
 read -r go
+# the host inflated the balloon to 480 MiB and let it out to 496 MiB meanwhile
+grep MemTotal /proc/meminfo | tr -s ' ' | sed 's/^/balloon-memtotal-after /'
 # a range outside edu's 4 KiB buffer: QEMU 7.2 aborts there, Vireo refuses and goes on (only
 # asked of Vireo: edu.outside on its command line)
 if grep -q edu.outside /proc/cmdline; then
@@ -190,6 +224,10 @@ args=(-m 512 -smp 1 -nodefaults -display none -serial stdio -no-reboot
     -kernel "$kernel" -initrd "$work/initrd"
     -device edu,dma_mask=0xffffffffffffffff -device edu,addr=5,dma_mask=0xffffffffffffffff
     -device VGA)
+# the balloon (no MSI-X, as QEMU's: INTx) at 04.0, off edu 02.0's interrupt line: edu's INTx
+# check would otherwise storm a line a driver listens on
+[ $vdev = 1 ] && args+=(-device virtio-balloon-pci -object rng-random,id=rng0,filename=/dev/urandom
+    -device virtio-rng-pci,rng=rng0,max-bytes=256,period=250)
 # the disks, one set per emulator (same contents)
 disks() { # q|v
     [ $virtio = 1 ] || return 0
@@ -219,22 +257,47 @@ run_vm() { # BIN PREFIX APPEND
     while kill -0 "$pid" 2>/dev/null && ! grep -q '===SCREEN===' "$pre.out"; do
         sleep 0.2
     done
-    python3 - "$pre.qmp" "$pre.ppm" >"$pre.qmp.log" 2>&1 <<'PY'
-import json, socket, sys
+    python3 - "$pre.qmp" "$pre.ppm" "$vdev" "$pre.balloon" >"$pre.qmp.log" 2>&1 <<'PY'
+import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(60)
 s.connect(sys.argv[1])
 f = s.makefile("rw")
 f.readline()
-for c in ({"execute": "qmp_capabilities"},
-          {"execute": "screendump", "arguments": {"filename": sys.argv[2]}}):
+events = []
+def cmd(c):
     f.write(json.dumps(c) + "\n")
     f.flush()
     while True:
         r = json.loads(f.readline())
         if "event" not in r:
-            print(r)
+            return r
+        events.append(r)
+def balloon(mib):
+    # set the target, wait for the BALLOON_CHANGE that reaches it (throttled: one a second)
+    out.append("balloon %d: %s" % (mib, json.dumps(cmd({"execute": "balloon", "arguments": {"value": mib << 20}}))))
+    end = time.time() + 60
+    while time.time() < end:
+        if any(e["event"] == "BALLOON_CHANGE" and e["data"]["actual"] == mib << 20 for e in events):
             break
+        s.settimeout(max(0.1, end - time.time()))
+        try:
+            events.append(json.loads(f.readline()))
+        except socket.timeout:
+            break
+    s.settimeout(60)
+    last = [e["data"] for e in events if e["event"] == "BALLOON_CHANGE"][-1:]
+    out.append("balloon-change-last %s" % json.dumps(last))
+    out.append("query-balloon %s" % json.dumps(cmd({"execute": "query-balloon"})))
+    del events[:]
+out = []
+print(cmd({"execute": "qmp_capabilities"}))
+if sys.argv[3] == "1":
+    out.append("query-balloon %s" % json.dumps(cmd({"execute": "query-balloon"})))
+    balloon(480)
+    balloon(496)
+    open(sys.argv[4], "w").write("\n".join(out) + "\n")
+print(cmd({"execute": "screendump", "arguments": {"filename": sys.argv[2]}}))
 PY
     (echo go >&3) 2>/dev/null
     exec 3>&-
@@ -268,12 +331,16 @@ if [ $vrc != 0 ] || ! grep -q '^@edu' "$work/vireo.txt"; then
 fi
 section() { sed -n "/^@$2\$/,/^@/p" "$1" | sed '$d'; }
 sections="lspci iomem ioports input edu"
+[ $vdev = 1 ] && sections="$sections vrng vballoon"
 [ $virtio = 1 ] && sections="$sections vdisk vio"
 for s in $sections; do
     section "$work/vireo.txt" $s >"$work/v.$s"
     [ $s = edu ] && { grep -v '^===END' "$work/v.$s" >"$work/v.x"; mv "$work/v.x" "$work/v.$s"; }
+    # the guest's RAM differs by the firmware's reservations: compared as the balloon's delta
+    [ $s = vballoon ] && { grep -v memtotal "$work/v.$s" >"$work/v.x"; mv "$work/v.x" "$work/v.$s"; }
     [ "$asan" = 1 ] && continue
     section "$work/qemu.txt" $s >"$work/q.$s"
+    [ $s = vballoon ] && { grep -v memtotal "$work/q.$s" >"$work/q.x"; mv "$work/q.x" "$work/q.$s"; }
     [ $s = edu ] && { grep -v '^===END' "$work/q.$s" >"$work/q.x"; mv "$work/q.x" "$work/q.$s"; }
     if [ -s "$work/q.$s" ] && cmp -s "$work/q.$s" "$work/v.$s"; then
         ok "$name/$s"
@@ -310,6 +377,36 @@ if grep -q '^dma-roundtrip 0xCAFEF00D 0x12345678$' "$work/v.edu" &&
     ok "$name/dma-values"
 else
     fail "$name/dma-values" "$(grep '^dma' "$work/v.edu" | tr '\n' '|')"
+fi
+# virtio-rng and the balloon: what the guest saw was compared above; here its values, the
+# balloon's QMP side beside QEMU's, and the guest's memory after it
+if [ $vdev = 1 ]; then
+    if grep -qx 'current virtio_rng.0' "$work/v.vrng" && grep -qx 'read 768' "$work/v.vrng" &&
+        grep -qx 'rate-limited yes' "$work/v.vrng"; then
+        ok "$name/virtio-rng-guest"
+    else
+        fail "$name/virtio-rng-guest" "$(tr '\n' '|' <"$work/v.vrng")"
+    fi
+    vb=$(tr -d '\r' <"$work/vireo.out" | grep '^balloon-memtotal-after' | tr -dc 0-9)
+    v0=$(grep '^memtotal-before' "$work/vireo.txt" | tr -dc 0-9)
+    if grep -q '^query-balloon {"return": {"actual": 503316480}}' "$work/vireo.balloon" &&
+        grep -q '^balloon-change-last \[{"actual": 520093696}\]' "$work/vireo.balloon" &&
+        grep -q '^query-balloon {"return": {"actual": 520093696}}' "$work/vireo.balloon" &&
+        [ -n "$vb" ] && [ -n "$v0" ] && [ $((v0 - vb)) = 16384 ]; then
+        ok "$name/virtio-balloon-guest"
+    else
+        fail "$name/virtio-balloon-guest" "memtotal $v0 -> $vb; $(tr '\n' '|' <"$work/vireo.balloon" 2>/dev/null)"
+    fi
+    if [ "$asan" != 1 ]; then
+        qb=$(tr -d '\r' <"$work/qemu.out" | grep '^balloon-memtotal-after' | tr -dc 0-9)
+        q0=$(grep '^memtotal-before' "$work/qemu.txt" | tr -dc 0-9)
+        if cmp -s "$work/qemu.balloon" "$work/vireo.balloon" && [ -n "$qb" ] &&
+            [ $((q0 - qb)) = $((v0 - vb)) ]; then
+            ok "$name/virtio-balloon-as-qemu"
+        else
+            fail "$name/virtio-balloon-as-qemu" "memtotal $q0 -> $qb / $v0 -> $vb; $(diff "$work/qemu.balloon" "$work/vireo.balloon" 2>&1 | tr '\n' '|' | head -c 600)"
+        fi
+    fi
 fi
 # virtio-blk: the guest's view was compared above; what it did, seen from the host
 if [ $virtio = 1 ]; then

@@ -277,15 +277,7 @@ static void hmp_device_add(Monitor *mon, char **argv)
     }
     dc.driver = (char *)qopts_get(o, "driver");
     dc.id = (char *)qopts_get(o, "id");
-    if (dc.id && !qopts_is_identifier(dc.id)) {
-        e = g_strdup("Parameter 'id' expects an identifier");
-    } else {
-        vireo_lock();
-        if (!device_hotplug(&dc, &e)) {
-            e = e ? e : g_strdup("cannot add the device");
-        }
-        vireo_unlock();
-    }
+    e = device_add_from_monitor(&dc);
     if (e) {
         print_error(mon, e);
         g_free(e);

@@ -525,16 +525,7 @@ static QJ *cmd_device_add(Monitor *mon, const QJ *args, QmpError *err)
             dc.prop_values[dc.n_props++] = text;
         }
     }
-    char *e = NULL;
-    if (dc.id && !qopts_is_identifier(dc.id)) {
-        e = g_strdup("Parameter 'id' expects an identifier");
-    } else {
-        vireo_lock();
-        if (!device_hotplug(&dc, &e)) {
-            e = e ? e : g_strdup("cannot add the device");
-        }
-        vireo_unlock();
-    }
+    char *e = device_add_from_monitor(&dc);
     if (e) {
         qmp_error(err, "GenericError", "%s", e);
         g_free(e);

@@ -12,6 +12,7 @@
 #include "vireo/error.h"
 #include "vireo/machine.h"
 #include "vireo/pci.h"
+#include "vireo/qemu-opts.h"
 #include "vireo/qjson.h"
 #include "vireo/qemu-opts.h"
 
@@ -933,6 +934,20 @@ static const char *bus_qom_name(BusType t)
     default:
         return "main-system-bus";
     }
+}
+
+char *device_add_from_monitor(const DeviceConfig *dc)
+{
+    char *e = NULL;
+    if (dc->id && !qopts_is_identifier(dc->id)) {
+        return g_strdup("Parameter 'id' expects an identifier");
+    }
+    vireo_lock();
+    if (!device_hotplug(dc, &e) && !e) {
+        e = g_strdup("cannot add the device");
+    }
+    vireo_unlock();
+    return e;
 }
 
 Device *device_hotplug(const DeviceConfig *dc, char **errp)

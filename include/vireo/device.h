@@ -253,6 +253,12 @@ Device *device_create_simple(const char *name, ...);
  * DEVICE_DELETED goes out, the device is unrealized and freed.
  */
 Device *device_hotplug(const DeviceConfig *dc, char **errp);
+/*
+ * device_add as both monitors run it (QMP and HMP): the id must be an identifier, then
+ * device_hotplug() under the big lock (taken here). NULL on success, else the message for the
+ * client (g_free it).
+ */
+char *device_add_from_monitor(const DeviceConfig *dc);
 int device_unplug_request(const char *id, char **errp);
 void device_unplug_complete(Device *dev);
 /* Whether the machine has its buses (pci.0, isa.0): false for -machine none. */

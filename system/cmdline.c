@@ -56,6 +56,7 @@ typedef enum {
     OPT_S,
     OPT_NAME,
     OPT_NO_HPET,
+    OPT_K,
     OPT_CHARDEV,
     OPT_MON,
     OPT_QMP,
@@ -155,7 +156,7 @@ static const OptDesc options[] = {
     {"icount", true, OPT_UNSUPPORTED},
     {"incoming", true, OPT_UNSUPPORTED},
     {"iscsi", true, OPT_UNSUPPORTED},
-    {"k", true, OPT_UNSUPPORTED},
+    {"k", true, OPT_K},
     {"loadvm", true, OPT_UNSUPPORTED},
     {"mem-path", true, OPT_UNSUPPORTED},
     {"mem-prealloc", false, OPT_UNSUPPORTED},
@@ -1417,6 +1418,10 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_NAME:
             r = handle_name(cl, arg, loc);
             break;
+        case OPT_K:
+            g_free(cfg->keyboard_layout);
+            cfg->keyboard_layout = g_strdup(arg);
+            break;
         case OPT_NO_HPET:
             qopts_set(cl->machine, "hpet", "off");
             break;
@@ -1601,6 +1606,7 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->initrd);
     g_free(cfg->append);
     g_free(cfg->name);
+    g_free(cfg->keyboard_layout);
     for (int i = 0; i < cfg->n_devices; i++) {
         DeviceConfig *d = &cfg->devices[i];
         for (int j = 0; j < d->n_props; j++) {

@@ -328,6 +328,9 @@ int main(int argc, char **argv)
         exit_status = 1;
         goto out;
     }
+    if (cfg.keyboard_layout) {
+        vnc_set_keyboard_layout(cfg.keyboard_layout);
+    }
     if (cfg.vnc && !vnc_display_init(cfg.vnc, cfg.name, &err)) {
         error_report("%s: %s", cfg.vnc_loc, err);
         g_free(err);

@@ -32,6 +32,7 @@
 #include "vireo/monitor.h"
 #include "vireo/qemu-opts.h"
 #include "vireo/ui.h"
+#include "keymaps.h"
 #include "vnc.h"
 
 #define container_of(p, T, m) ((T *)(void *)((char *)(p)-offsetof(T, m)))
@@ -114,13 +115,29 @@ struct VncServer {
     volatile int mode_pending;
     char *name;
     int handshake_timeout;
+    /* keys: the layout (-k, else en-us) and QEMU's keyboard state (QKbdState) */
+    KbdLayout *layout;
+    bool layout_given; /* -k: extended key events go through the layout too */
+    bool lock_key_sync;
+    int key_delay_ms;
+    uint8_t keys_down[(Q_KEY_CODE__MAX + 7) / 8];
+    bool capslock, numlock;
 };
+
+static char *keyboard_layout; /* -k */
+
+void vnc_set_keyboard_layout(const char *lang)
+{
+    g_free(keyboard_layout);
+    keyboard_layout = g_strdup(lang);
+}
 
 static VncServer *server;
 
 /* The strings a server owns, and the server. */
 static void vnc_server_free(VncServer *vs)
 {
+    keymap_free(vs->layout);
     g_free(vs->ws_host);
     g_free(vs->ws_service);
     g_free(vs->host);
@@ -183,6 +200,8 @@ typedef struct VncOpts {
     int head;
     char *ws_host;
     int ws_port; /* 0: none */
+    bool lock_key_sync;
+    int key_delay_ms;
 } VncOpts;
 
 static void vnc_opts_free(VncOpts *o)
@@ -308,9 +327,16 @@ static bool parse_vnc(const char *arg, VncOpts *o, char **errp)
     static const char *const bools[] = {"ipv4",          "ipv6",          "lossy", "non-adaptive",
                                         "lock-key-sync", "power-control", NULL};
     for (const char *const *k = bools; *k; k++) {
-        if (!qopts_get_bool(q, *k, false, &b, errp)) {
+        if (!qopts_get_bool(q, *k, !strcmp(*k, "lock-key-sync"), &b, errp)) {
             goto out;
         }
+        if (!strcmp(*k, "lock-key-sync")) {
+            o->lock_key_sync = b;
+        }
+    }
+    o->key_delay_ms = 10;
+    if (qopts_get(q, "key-delay-ms")) {
+        o->key_delay_ms = atoi(qopts_get(q, "key-delay-ms"));
     }
     ok = true;
 out:
@@ -892,6 +918,112 @@ static void disconnect_others(VncClient *keep)
  * Handle what is buffered; returns the bytes used by one message, 0 when more must come,
  * -1 when the client was closed.
  */
+/* ---- keys (QEMU's VNC key handling and QKbdState) --------------------------------------- */
+
+static bool kbd_down(const VncServer *vs, QKeyCode q)
+{
+    return (unsigned)q < Q_KEY_CODE__MAX && (vs->keys_down[q / 8] >> (q % 8)) & 1;
+}
+
+static bool kbd_qnum_down(int qnum, void *opaque)
+{
+    return kbd_down(opaque, qnum_to_qcode(qnum));
+}
+
+static bool kbd_graphic(void)
+{
+    vireo_lock();
+    VConsole *con = console_active();
+    bool g = con && console_is_graphic(con);
+    vireo_unlock();
+    return g;
+}
+
+/* QEMU's qkbd_state_key_event: a release of a key not down is dropped; the lock keys toggle
+ * their state on press; the key goes to the guest's keyboard queue with the server's delay
+ * after it. */
+static void kbd_key_event(VncServer *vs, QKeyCode q, bool down)
+{
+    if ((unsigned)q >= Q_KEY_CODE__MAX || (!down && !kbd_down(vs, q))) {
+        return;
+    }
+    if (down) {
+        vs->keys_down[q / 8] |= (uint8_t)(1u << (q % 8));
+    } else {
+        vs->keys_down[q / 8] &= (uint8_t) ~(1u << (q % 8));
+    }
+    if (down && q == Q_KEY_CODE_CAPS_LOCK) {
+        vs->capslock = !vs->capslock;
+    }
+    if (down && q == Q_KEY_CODE_NUM_LOCK) {
+        vs->numlock = !vs->numlock;
+    }
+    input_key_queued(q, down);
+    if (vs->key_delay_ms) {
+        input_key_delay((uint32_t)vs->key_delay_ms);
+    }
+}
+
+static void kbd_tap(VncServer *vs, QKeyCode q)
+{
+    kbd_key_event(vs, q, true);
+    kbd_key_event(vs, q, false);
+}
+
+/* QEMU's do_key_event: Ctrl-Alt-1..9 selects a console (when the server follows the active
+ * one); clients without the LED-state extension get Num Lock and Caps Lock pressed for them
+ * when the guest's state cannot make the symbol they typed (lock-key-sync). */
+static void do_key_event(VncClient *c, bool down, QKeyCode q, int keycode, uint32_t sym)
+{
+    VncServer *vs = c->vs;
+    bool shift = kbd_down(vs, Q_KEY_CODE_SHIFT) || kbd_down(vs, Q_KEY_CODE_SHIFT_R);
+    if (q >= Q_KEY_CODE_1 && q <= Q_KEY_CODE_9 && !vs->display_id && down &&
+        (kbd_down(vs, Q_KEY_CODE_CTRL) || kbd_down(vs, Q_KEY_CODE_CTRL_R)) &&
+        kbd_down(vs, Q_KEY_CODE_ALT)) {
+        console_select(q - Q_KEY_CODE_1); /* takes the lock */
+        return;
+    }
+    if (down && vs->lock_key_sync && !c->has_led && keymap_is_keypad(vs->layout, keycode)) {
+        bool want = keymap_is_numlock(vs->layout, sym & 0xffff);
+        if (want != vs->numlock) {
+            kbd_tap(vs, Q_KEY_CODE_NUM_LOCK);
+        }
+    }
+    if (down && vs->lock_key_sync && !c->has_led &&
+        ((sym >= 'A' && sym <= 'Z') || (sym >= 'a' && sym <= 'z'))) {
+        bool upper = sym >= 'A' && sym <= 'Z';
+        if (vs->capslock ? upper == shift : upper != shift) {
+            kbd_tap(vs, Q_KEY_CODE_CAPS_LOCK);
+        }
+    }
+    kbd_key_event(vs, q, down);
+}
+
+/* A KeyEvent's keysym through the layout (QEMU's key_event). */
+static void key_event(VncClient *c, bool down, uint32_t sym)
+{
+    VncServer *vs = c->vs;
+    if (!kbd_graphic()) {
+        /* no graphic console: keys go to the guest as keysyms of the US layout */
+        input_send_key(vnc_keysym_to_qcode(sym), down);
+        return;
+    }
+    uint32_t lsym = sym >= 'A' && sym <= 'Z' ? sym - 'A' + 'a' : sym;
+    unsigned mods = 0;
+    if (kbd_down(vs, Q_KEY_CODE_SHIFT) || kbd_down(vs, Q_KEY_CODE_SHIFT_R)) {
+        mods |= SCANCODE_SHIFT;
+    }
+    if (kbd_down(vs, Q_KEY_CODE_ALT_R)) {
+        mods |= SCANCODE_ALTGR;
+    }
+    if (kbd_down(vs, Q_KEY_CODE_CTRL) || kbd_down(vs, Q_KEY_CODE_CTRL_R)) {
+        mods |= SCANCODE_CTRL;
+    }
+    int keycode = keymap_keysym_to_code(vs->layout, lsym & 0xffff, down, mods, kbd_qnum_down, vs) &
+                  SCANCODE_KEYMASK;
+    do_key_event(c, down, keycode ? qnum_to_qcode(keycode) : Q_KEY_CODE_UNMAPPED, keycode, sym);
+}
+
 static int handle_one(VncClient *c)
 {
     VncServer *vs = c->vs;
@@ -1043,7 +1175,7 @@ static int handle_one(VncClient *c)
         if (len < 8) {
             return 0;
         }
-        input_send_key(vnc_keysym_to_qcode(rd32(p + 4)), p[1] != 0);
+        key_event(c, p[1] != 0, rd32(p + 4));
         return 8;
     case 5: /* PointerEvent */
         if (len < 6) {
@@ -1093,13 +1225,18 @@ static int handle_one(VncClient *c)
                 return 0;
             }
             uint32_t keycode = rd32(p + 8);
+            bool down = rd16(p + 2) != 0;
+            if (c->vs->layout_given || !kbd_graphic()) {
+                key_event(c, down, rd32(p + 4)); /* QEMU: with -k, the layout decides */
+                return 12;
+            }
             /* the keycode is an XT scancode with 0x80 for the E0 prefix; 0xe0xx also */
             int qnum = (keycode & 0xff00) == 0xe000 ? (int)(0x80 | (keycode & 0x7f)) : (int)keycode;
             QKeyCode q = qnum_to_qcode(qnum);
             if (q == Q_KEY_CODE_UNMAPPED) {
                 q = vnc_keysym_to_qcode(rd32(p + 4));
             }
-            input_send_key(q, rd16(p + 2) != 0);
+            do_key_event(c, down, q, qnum, rd32(p + 4));
             return 12;
         }
         if (p[1] == 1) { /* audio: no sound device to stream from; parsed and ignored */
@@ -1560,7 +1697,16 @@ bool vnc_display_init(const char *arg, const char *guest_name, char **errp)
     if (!parse_vnc(arg, &o, errp)) {
         return false;
     }
+    KbdLayout *layout = keymap_load(keyboard_layout ? keyboard_layout : "en-us", errp);
+    if (!layout) {
+        vnc_opts_free(&o);
+        return false;
+    }
     VncServer *vs = g_new0(VncServer, 1);
+    vs->layout = layout;
+    vs->layout_given = keyboard_layout != NULL;
+    vs->lock_key_sync = o.lock_key_sync;
+    vs->key_delay_ms = o.key_delay_ms;
     vs->id = g_strdup("default");
     vs->arg = g_strdup(arg);
     vs->auth = o.password ? AUTH_VNC : AUTH_NONE;

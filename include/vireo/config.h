@@ -86,6 +86,7 @@ typedef struct VireoConfig {
     bool nographic;
     bool display_none;
     char *vnc, *vnc_loc; /* -vnc ARG (or -display vnc=ARG) and where it was given */
+    char *keyboard_layout; /* -k LANG */
     /* -vga: "std" (QEMU's VGA at the first free slot before -device ones) or "none"/NULL */
     char *vga;
     bool no_reboot;

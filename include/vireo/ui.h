@@ -26,6 +26,9 @@ bool vnc_check_opts(const char *arg, char **errp);
  * from -name (the desktop name becomes "QEMU (name)"). */
 bool vnc_display_init(const char *arg, const char *guest_name, char **errp);
 void vnc_display_cleanup(void);
+/* -k LANG: the keyboard layout (QEMU's keymap file) VNC key events are read with; before
+ * vnc_display_init. Without it the server reads keysyms with en-us. */
+void vnc_set_keyboard_layout(const char *lang);
 /* query-vnc's VncInfo and query-vnc-servers' list, as QEMU 7.2's. */
 QJ *vnc_query(void);
 QJ *vnc_query_servers(void);

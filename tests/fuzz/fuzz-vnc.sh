@@ -10,7 +10,8 @@ bin=$out/fuzz-vnc
 # shellcheck disable=SC2046
 clang -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined $(pkg-config --cflags glib-2.0 pixman-1) \
-    ui/vnc.c ui/vnc-enc.c ui/vnc-des.c ui/vnc-keysym.c ui/console.c ui/input.c util/error.c \
+    ui/vnc.c ui/vnc-enc.c ui/vnc-des.c ui/vnc-keysym.c ui/keymaps.c ui/keysym-names.c ui/console.c \
+    ui/input.c util/error.c \
     util/qemu-opts.c util/qjson.c tests/fuzz/fuzz-vnc.c -o "$bin" \
     $(pkg-config --libs glib-2.0 pixman-1) -lz -lpthread
 corpus=$(mktemp -d)

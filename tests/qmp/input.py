@@ -14,6 +14,8 @@ The replies must be equal, and the guest's output (the scancodes of set 2 transl
 mouse packets) byte for byte.
 """
 import os
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -107,6 +109,56 @@ PHASE2 = [
 ]
 
 
+# Phase 4: a VNC client's KeyEvents (keysyms through the keymap file, QEMU's keyboard state,
+# Caps Lock / Num Lock synchronisation) and QEMU extended key events. (down, keysym) pairs;
+# a third member is an extended key event's key number.
+def press(*syms):
+    return [(1, k) for k in syms] + [(0, k) for k in reversed(syms)]
+
+
+SHIFT, CTRL, ALT, ALTGR = 0xffe1, 0xffe3, 0xffe9, 0xfe03
+VNC_US = (press(ord("a")) + press(ord("A")) + press(SHIFT, ord("A")) + press(ord("b")) +
+          press(SHIFT, ord("b")) + press(ord("!")) + press(ord("@")) + press(SHIFT, ord("@")) +
+          press(ord("1")) + press(0xff0d) + press(0xffb1) + press(0xff9c) + press(0xffb7) +
+          press(0xffbe) + press(CTRL, ALT, 0xffff) + press(0xffe4, ord("c")) + press(0xff61) +
+          press(0x20ac) + press(0xe4) + [(0, ord("q"))] + press(ord("Z")) +
+          [(1, ord("x"), 0x2d), (0, ord("x"), 0x2d), (1, 0xff52, 0xc8), (0, 0xff52, 0xc8),
+           (1, ord("m"), 0x1e), (0, ord("m"), 0x1e)] +
+          press(ord("a")) + press(CTRL, ALT, ord("2")))
+VNC_DE = (press(ord("y")) + press(ord("z")) + press(ord("Y")) + press(0xe4) + press(0xc4) +
+          press(ord("@")) + press(0x20ac) + press(0xdf) + press(ord("<")) + press(ord(">")) +
+          press(ord("#")) + press(ord("'")) + press(SHIFT, ord("@")) + press(ALTGR, ord("q")) +
+          press(0xfe52) + press(ord("^")) + press(0xb0) + press(0xffb5) + press(0xffab) +
+          [(1, ord("x"), 0x2d), (0, ord("x"), 0x2d)])
+
+
+def vnc_keys(path, keys):
+    """Connect as a VNC client (RFB 3.8, no auth), announce the extended key event, send keys."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(path)
+    s.recv(12)
+    s.sendall(b"RFB 003.008\n")
+    n = s.recv(1)[0]
+    s.recv(n)
+    s.sendall(b"\x01")
+    s.recv(4)
+    s.sendall(b"\x01")
+    head = b""
+    while len(head) < 24:
+        head += s.recv(24 - len(head))
+    name_len = struct.unpack(">I", head[20:24])[0]
+    while name_len > 0:
+        name_len -= len(s.recv(name_len))
+    s.sendall(struct.pack(">BxHi", 2, 1, -258))  # SetEncodings: QEMU extended key event
+    for k in keys:
+        if len(k) == 3:
+            s.sendall(struct.pack(">BBHII", 255, 0, k[0], k[1], k[2]))
+        else:
+            s.sendall(struct.pack(">BBxxI", 4, k[0], k[1]))
+    return s
+
+
 def qkeycodes(q):
     """QEMU's QKeyCode values, from its schema."""
     r = q.cmd("query-qmp-schema")["return"]
@@ -131,13 +183,15 @@ def drained(vm):
         time.sleep(0.05)
 
 
-def run(binary, phase3, td):
+def run(binary, phase3, td, vnc, extra=(), commands=True):
     kern = os.path.join(td, "kbd.elf")
+    vpath = tempfile.mktemp(prefix="vnc.", dir=td)
     vm = Emu(["-accel", "tcg", "-m", "64", "-display", "none", "-nodefaults",
               "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-              "-device", "VGA,id=vga0", "-device", "edu,id=e0", "-kernel", kern],
-             binary=binary)
+              "-device", "VGA,id=vga0", "-device", "edu,id=e0", "-kernel", kern,
+              "-vnc", "unix:" + vpath] + list(extra), binary=binary)
     replies = []
+    vs = None
     try:
         q = vm.qmp(timeout=30)
         q.negotiate()
@@ -147,7 +201,7 @@ def run(binary, phase3, td):
                 return None, "the guest never got ready: %r %s" % (vm.stdout()[-200:],
                                                                    vm.stderr()[-300:])
             time.sleep(0.05)
-        lines = PHASE1 + PHASE2 + phase3
+        lines = PHASE1 + PHASE2 + phase3 if commands else []
         for i, line in enumerate(lines):
             if line.startswith("{"):
                 q.send_raw(line)
@@ -160,12 +214,39 @@ def run(binary, phase3, td):
             # send-key's keys queue behind each other, paced every 100 commands
             if (i < len(PHASE1) and "return" in r) or i % 100 == 99:
                 drained(vm)
+        drained(vm)
+        vs = vnc_keys(vpath, vnc)
+        drained(vm)
+        q.send_raw(SK % '{"keys":[%s]}' % (K % "esc"))
+        replies.append(("esc", normalize(q.reply(timeout=30))))
         rc = vm.wait(120)
         if rc is None:
             return None, "the guest did not end on Esc: ...%r" % vm.stdout()[-300:]
         return (replies, vm.stdout(), rc), None
     finally:
+        if vs:
+            vs.close()
         vm.stop()
+
+
+def compare(name, want, got):
+    bad = [(l, w, g) for (l, w), (_, g) in zip(want[0], got[0]) if w != g]
+    check(name + "/replies", not bad and len(want[0]) == len(got[0]),
+          "; ".join("%s: QEMU %s, Vireo %s" % b for b in bad[:3]))
+    expect(name + "/exit-status", got[2], want[2])
+    w, g = want[1].split("ready\n", 1)[-1], got[1].split("ready\n", 1)[-1]
+    if w == g and w.endswith("81\nbye\n"):
+        ok(name + "/guest-bytes")
+    else:
+        wl, gl = w.splitlines(), g.splitlines()
+        i = next((i for i in range(min(len(wl), len(gl))) if wl[i] != gl[i]), min(len(wl), len(gl)))
+        if os.environ.get("INPUT_DUMP"):
+            open(os.environ["INPUT_DUMP"] + name.replace("/", "_") + ".qemu", "w").write(want[1])
+            open(os.environ["INPUT_DUMP"] + name.replace("/", "_") + ".vireo", "w").write(got[1])
+        fail(name + "/guest-bytes", "line %d of %d/%d: QEMU %r, Vireo %r" %
+             (i, len(wl), len(gl), wl[i - 2:i + 3], gl[i - 2:i + 3]))
+    # the kernel's own start (controller and device replies) too
+    expect(name + "/guest-init", got[1].split("ready\n", 1)[0], want[1].split("ready\n", 1)[0])
 
 
 def main():
@@ -191,32 +272,35 @@ def main():
         phase3 = [SK % '{"keys":[%s],"hold-time":30}' % (K % c) for c in codes if c != "esc"]
         phase3 += [SK % '{"keys":[{"type":"number","data":%d}],"hold-time":30}' % n
                    for n in range(0, 256, 7)]
-        phase3.append(SK % '{"keys":[%s]}' % (K % "esc"))
-        want, why = run(QEMU, phase3, td)
+        want, why = run(QEMU, phase3, td, VNC_US)
         if want is None:
             fail("qmp-input/qemu", why)
             finish()
-        got, why = run(None, phase3, td)
+        got, why = run(None, phase3, td, VNC_US)
         if got is None:
             fail("qmp-input/vireo", why)
             finish()
-        bad = [(l, w, g) for (l, w), (_, g) in zip(want[0], got[0]) if w != g]
-        check("qmp-input/replies", not bad and len(want[0]) == len(got[0]),
-              "; ".join("%s: QEMU %s, Vireo %s" % b for b in bad[:3]))
-        expect("qmp-input/exit-status", got[2], want[2])
-        w, g = want[1].split("ready\n", 1)[-1], got[1].split("ready\n", 1)[-1]
-        if w == g and w.endswith("81\nbye\n"):
-            ok("qmp-input/guest-bytes")
-        else:
-            wl, gl = w.splitlines(), g.splitlines()
-            i = next((i for i in range(min(len(wl), len(gl))) if wl[i] != gl[i]), min(len(wl), len(gl)))
-            if os.environ.get("INPUT_DUMP"):
-                open(os.environ["INPUT_DUMP"] + ".qemu", "w").write(want[1])
-                open(os.environ["INPUT_DUMP"] + ".vireo", "w").write(got[1])
-            fail("qmp-input/guest-bytes", "line %d of %d/%d: QEMU %r, Vireo %r" %
-                 (i, len(wl), len(gl), wl[i - 2:i + 3], gl[i - 2:i + 3]))
-        # the kernel's own start (controller and device replies) too
-        expect("qmp-input/guest-init", got[1].split("ready\n", 1)[0], want[1].split("ready\n", 1)[0])
+        compare("qmp-input", want, got)
+        # -k de: the German keymap file, VNC keys only
+        want, why = run(QEMU, [], td, VNC_DE, ["-k", "de"], commands=False)
+        if want is None:
+            fail("qmp-input/k-de/qemu", why)
+            finish()
+        got, why = run(None, [], td, VNC_DE, ["-k", "de"], commands=False)
+        if got is None:
+            fail("qmp-input/k-de/vireo", why)
+            finish()
+        compare("qmp-input/k-de", want, got)
+        # a layout QEMU has no keymap file for: its error and exit status
+        res = []
+        for b in (QEMU, None):
+            vm = Emu(["-display", "none", "-nodefaults", "-k", "xx", "-kernel",
+                      os.path.join(td, "kbd.elf"), "-vnc", "unix:" + os.path.join(td, "v.bad")],
+                     binary=b, qmp=False)
+            rc = vm.wait(30)
+            res.append((rc, vm.stderr().replace(vm.binary, "EMU")))
+            vm.stop()
+        expect("qmp-input/k-unknown", res[1], res[0])
     finish()
 
 

@@ -75,6 +75,7 @@ typedef enum {
     OPT_BLOCKDEV,
     OPT_SNAPSHOT,
     OPT_BIOS,
+    OPT_BOOT,
     OPT_IGNORED, /* accepted and harmless: -nodefaults, -no-user-config */
 } OptId;
 
@@ -128,7 +129,7 @@ static const OptDesc options[] = {
     {"audiodev", true, OPT_UNSUPPORTED},
     {"bios", true, OPT_BIOS},
     {"blockdev", true, OPT_BLOCKDEV},
-    {"boot", true, OPT_UNSUPPORTED},
+    {"boot", true, OPT_BOOT},
     {"cdrom", true, OPT_CDROM},
     {"chroot", true, OPT_UNSUPPORTED},
     {"compat", true, OPT_UNSUPPORTED},
@@ -266,6 +267,7 @@ typedef struct CmdLine {
     QOpts *smp;     /* keyval, merged */
     QOpts *mem;     /* legacy, merged */
     QOpts *name;    /* legacy, merged */
+    QOpts *boot;    /* -boot, merged (QEMU's boot-opts) */
     QOpts *display; /* keyval, the last -display */
     QOptsList accels;
     const char *cpu;
@@ -278,6 +280,7 @@ static void cmdline_free(CmdLine *cl)
     qopts_free(cl->smp);
     qopts_free(cl->mem);
     qopts_free(cl->name);
+    qopts_free(cl->boot);
     qopts_free(cl->display);
     qopts_list_clear(&cl->accels);
     g_free(cl->display_arg);
@@ -545,6 +548,72 @@ static int handle_name(CmdLine *cl, const char *arg, const char *loc)
     }
     qopts_free(o);
     return 0;
+}
+
+/* QEMU's validate_bootdevices: letters a-p, none given twice. */
+static bool check_boot_devices(const char *devs)
+{
+    unsigned seen = 0;
+    for (const char *p = devs; *p; p++) {
+        if (*p < 'a' || *p > 'p') {
+            error_report("Invalid boot device '%c'", *p);
+            return false;
+        }
+        if (seen & (1u << (*p - 'a'))) {
+            error_report("Boot device '%c' was given twice", *p);
+            return false;
+        }
+        seen |= 1u << (*p - 'a');
+    }
+    return true;
+}
+
+/* -boot as QEMU's BootConfiguration: members in its order, then the device letters. */
+static bool apply_boot(const QOpts *o, VireoConfig *cfg)
+{
+    static const char *const known[] = {"order",          "once",   "menu", "splash", "splash-time",
+                                        "reboot-timeout", "strict", NULL};
+    const char *bad = qopts_unknown_key(o, known);
+    if (bad) {
+        error_report("Parameter 'boot.%s' is unexpected", bad);
+        return false;
+    }
+    static const char *const bools[] = {"menu", "strict"};
+    bool *bool_has[] = {&cfg->boot_has_menu, &cfg->boot_has_strict};
+    bool *bool_val[] = {&cfg->boot_menu, &cfg->boot_strict};
+    static const char *const ints[] = {"splash-time", "reboot-timeout"};
+    bool *int_has[] = {&cfg->boot_has_splash_time, &cfg->boot_has_reboot_timeout};
+    int64_t *int_val[] = {&cfg->boot_splash_time, &cfg->boot_reboot_timeout};
+    for (int i = 0; i < 2; i++) {
+        const char *v = qopts_get(o, bools[i]);
+        if (v && !qopts_parse_bool(v, bool_val[i])) {
+            error_report("Parameter 'boot.%s' expects 'on' or 'off'", bools[i]);
+            return false;
+        }
+        *bool_has[i] = v != NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *v = qopts_get(o, ints[i]);
+        char *end = NULL;
+        if (v) {
+            errno = 0;
+            long long n = strtoll(v, &end, 0);
+            if (!*v || *end || errno) {
+                error_report("Parameter 'boot.%s' expects integer", ints[i]);
+                return false;
+            }
+            *int_val[i] = n;
+        }
+        *int_has[i] = v != NULL;
+    }
+    const char *order = qopts_get(o, "order"), *once = qopts_get(o, "once");
+    if ((order && !check_boot_devices(order)) || (once && !check_boot_devices(once))) {
+        return false;
+    }
+    cfg->boot_order = g_strdup(order);
+    cfg->boot_once = g_strdup(once);
+    cfg->boot_splash = g_strdup(qopts_get(o, "splash"));
+    return true;
 }
 
 /* -vga TYPE: std and none; QEMU's other types are refused, unknown ones as QEMU words it. */
@@ -1395,6 +1464,15 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_VGA:
             r = handle_vga(cfg, arg, loc);
             break;
+        case OPT_BOOT: {
+            char *err = NULL;
+            if (!qopts_parse_into(cl->boot, arg, loc, "order", QOPTS_LEGACY, &err)) {
+                error_at(loc, "%s", err);
+                g_free(err);
+                r = -1;
+            }
+            break;
+        }
         case OPT_BIOS:
             g_free(cfg->bios);
             cfg->bios = g_strdup(arg);
@@ -1531,7 +1609,7 @@ static int finish(CmdLine *cl, VireoConfig *cfg)
     }
     if (!apply_smp(cl->smp, m, &cfg->smp) || !check_machine_props(mo, m) ||
         !apply_memory(cl->mem, cfg) || !apply_accels(cl, cfg) || !apply_cpu(cl->cpu, cfg) ||
-        !apply_display(cl, cfg)) {
+        !apply_display(cl, cfg) || !apply_boot(cl->boot, cfg)) {
         return -1;
     }
     if (kernel && !*kernel) {
@@ -1583,6 +1661,7 @@ int vireo_parse_cmdline(int argc, char **argv, VireoConfig *cfg)
     cl.smp = qopts_new("smp");
     cl.mem = qopts_new("m");
     cl.name = qopts_new("name");
+    cl.boot = qopts_new("boot");
 
     r = main_pass(argc, argv, &cl, cfg);
     if (r == 0) {
@@ -1602,6 +1681,9 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->cpu_def);
     g_free(cfg->kernel);
     g_free(cfg->bios);
+    g_free(cfg->boot_order);
+    g_free(cfg->boot_once);
+    g_free(cfg->boot_splash);
     g_free(cfg->vga);
     g_free(cfg->initrd);
     g_free(cfg->append);

@@ -881,4 +881,5 @@ const DeviceInfo virtio_blk_pci_info = {
     .aliases = virtio_blk_aliases,
     .family = &virtio_blk_pci_vinfo,
     .qom_parent = "virtio-blk-pci-base",
+    .boot_suffix = "/disk@0,0",
 };

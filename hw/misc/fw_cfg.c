@@ -154,6 +154,21 @@ void fw_cfg_add_file(FWCfgState *s, const char *name, const void *data, uint32_t
     fw_cfg_add_bytes(s, FW_CFG_FILE_DIR, s->dir, 4 + 64 * s->n_files);
 }
 
+/* Replace a file's contents (QEMU's fw_cfg_modify_file), or add it when it is not there yet. */
+void fw_cfg_set_file(FWCfgState *s, const char *name, const void *data, uint32_t len)
+{
+    for (unsigned i = 0; i < s->n_files; i++) {
+        uint8_t *e = s->dir + 4 + 64 * i;
+        if (!strncmp((char *)e + 8, name, 56)) {
+            fw_cfg_add_bytes(s, (uint16_t)(e[4] << 8 | e[5]), data, len);
+            put_be32(e, len);
+            fw_cfg_add_bytes(s, FW_CFG_FILE_DIR, s->dir, 4 + 64 * s->n_files);
+            return;
+        }
+    }
+    fw_cfg_add_file(s, name, data, len);
+}
+
 static void select_item(FWCfgState *s, uint16_t key)
 {
     s->cur = key;

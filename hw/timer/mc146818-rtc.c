@@ -218,6 +218,14 @@ static void rtc_unrealize(Device *dev)
     memory_region_destroy(&s->io);
 }
 
+/* A CMOS byte the machine sets (the boot order, as QEMU's pc_cmos_init writes it). */
+void rtc_cmos_set(uint8_t index, uint8_t val)
+{
+    if (index < sizeof(rtc.cmos)) {
+        rtc.cmos[index] = val;
+    }
+}
+
 /* Power-on: the interrupt enables and flags clear; time and CMOS contents stay. */
 static void rtc_reset(Device *dev)
 {

@@ -119,7 +119,7 @@ static int load_boot(const VireoConfig *cfg)
     if (fw_boot) {
         boot = (X86BootState){.reset_vector = true};
         linux_boot = false;
-        return pc_fw_cfg_firmware(fw_cfg, cfg, &cpus);
+        return 0;
     }
     void *bios = gpa_to_hva(PC_BIOS_AREA, PC_BIOS_AREA_SIZE);
     if (!bios) {
@@ -216,6 +216,9 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
 
     fw_cfg = fw_cfg_create(cfg, cfg->ram_size, x86_cpu_list_id_limit(&cpus));
     fw_cfg_add_e820(fw_cfg);
+    if (pc_boot_config(fw_cfg, cfg) < 0) {
+        return -1;
+    }
     /* What the loaders write (ACPI tables, kernel, initrd, boot data) is written again at reset */
     loader_record_begin();
     int r = load_boot(cfg);
@@ -227,6 +230,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         return -1;
     }
     device_globals_check();
+    pc_boot_order_file(fw_cfg, cfg);
     firmware_devices_setup();
     if (vtimer_thread_start() < 0 || accel->create_vcpus(cfg, &cpus, &boot) < 0) {
         return -1;
@@ -252,6 +256,8 @@ int pc_machine_reset(void)
     if (r == 0) {
         devices_reset_all();
         fw_cfg_reset(fw_cfg);
+        pc_boot_order_restore(machine_cfg);
+        pc_boot_order_file(fw_cfg, machine_cfg);
         if (!fw_boot) {
             pc_firmware_pam_setup(pci_bus);
         }

@@ -75,6 +75,12 @@ typedef struct VireoConfig {
     SmpConfig smp;
     char *kernel, *initrd, *append;
     char *bios; /* -bios FILE (a bare name is looked up in the firmware directories) */
+    /* -boot: order (NULL: "cad") and once as given (checked: a-p, none twice), the rest as QEMU's
+     * BootConfiguration (has_X: given); ranges are the machine's checks */
+    char *boot_order, *boot_once, *boot_splash;
+    bool boot_has_menu, boot_menu, boot_has_strict, boot_strict;
+    bool boot_has_splash_time, boot_has_reboot_timeout;
+    int64_t boot_splash_time, boot_reboot_timeout;
     /*
      * -serial arguments in order (COM1 first), as given: "stdio", "null",
      * "none", "file:PATH", "chardev:ID", "mon:stdio" ...; chardev/ parses them.

@@ -170,6 +170,9 @@ struct DeviceInfo {
     const char *qom_parent;
     const char *const *qom_interfaces;
     const char *const *qom_children;
+    /* A device with a "bootindex" property: what QEMU appends to its firmware path in the
+     * bootorder file ("/disk@0,0" for virtio-blk) */
+    const char *boot_suffix;
 };
 
 struct Device {

@@ -27,6 +27,8 @@ void fw_cfg_add_i64(FWCfgState *s, uint16_t key, uint64_t v);
 void fw_cfg_add_string(FWCfgState *s, uint16_t key, const char *str); /* with its NUL */
 /* A named file in the directory (item 0x19), e.g. "etc/e820". */
 void fw_cfg_add_file(FWCfgState *s, const char *name, const void *data, uint32_t len);
+/* Replace a file's contents, or add the file. */
+void fw_cfg_set_file(FWCfgState *s, const char *name, const void *data, uint32_t len);
 /* "etc/e820": the RAM blocks, as QEMU lists them (address, length, type; 20 bytes each). */
 void fw_cfg_add_e820(FWCfgState *s);
 /*
@@ -34,5 +36,8 @@ void fw_cfg_add_e820(FWCfgState *s);
  * (0x07, 0x08, 0x0a, 0x0b, 0x13-0x17) read back from the boot_params the loader wrote.
  */
 void fw_cfg_add_linux_boot(FWCfgState *s, const VireoConfig *cfg, uint64_t boot_params);
+
+/* hw/timer/mc146818-rtc.c: set CMOS byte `index` (machine set-up: the boot order). */
+void rtc_cmos_set(uint8_t index, uint8_t val);
 
 #endif

@@ -72,7 +72,15 @@ typedef struct FWCfgState FWCfgState;
 bool multiboot_probe(const char *path);
 int multiboot_load(const VireoConfig *cfg, X86BootState *bs, FWCfgState *fw);
 
-/* hw/x86/pc-fw-cfg.c: fw_cfg files for a firmware boot (no -kernel). 0, or -1 after an error. */
-int pc_fw_cfg_firmware(FWCfgState *fw, const VireoConfig *cfg, const X86CpuList *cpus);
+/*
+ * hw/x86/pc-fw-cfg.c: -boot and bootindex= for the firmware. pc_boot_config() checks -boot as
+ * QEMU's pc does (0, or -1 after QEMU's message) and sets the CMOS boot order (once= if given),
+ * the boot menu and the wait files; pc_boot_order_file() writes "bootorder" from the devices'
+ * bootindex (after they exist, and again at each reset, where pc_boot_order_restore() puts
+ * order= back in CMOS after a once=).
+ */
+int pc_boot_config(FWCfgState *fw, const VireoConfig *cfg);
+void pc_boot_order_file(FWCfgState *fw, const VireoConfig *cfg);
+void pc_boot_order_restore(const VireoConfig *cfg);
 
 #endif

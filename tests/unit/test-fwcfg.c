@@ -131,6 +131,18 @@ int main(void)
     CHECK("fwcfg-dma-after-skip", !memcmp(buf, "rst!", 4));
     CHECK("fwcfg-dma-write-refused", dma(0x10, 4, 0x2000) == 1);
 
+    /* fw_cfg_set_file: new contents and size under the same selector (bootorder at reset) */
+    fw_cfg_set_file(fw, "etc/aaa", "replaced", 8);
+    fw_cfg_set_file(fw, "etc/new", "x", 1);
+    select_key(0x0019);
+    read_data(buf, 4 + 4 * 64);
+    CHECK("fwcfg-set-file-dir", be32(buf) == 4 && be32(buf + 4) == 8 &&
+                                    (buf[4 + 4] << 8 | buf[4 + 5]) == sel_aaa &&
+                                    !strcmp((char *)buf + 4 + 128 + 8, "etc/new"));
+    select_key(sel_aaa);
+    read_data(buf, 9);
+    CHECK("fwcfg-set-file-data", !memcmp(buf, "replaced", 8) && buf[8] == 0);
+
     fw_cfg_destroy(fw);
     io_reset_all();
     ram_free();

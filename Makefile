@@ -98,6 +98,9 @@ x87-random: all
 fuzz-vnc:
 	tests/fuzz/fuzz-vnc.sh
 
+fuzz-virtqueue:
+	tests/fuzz/fuzz-virtqueue.sh
+
 # The differential randomized tester of the block layer against QEMU 7.2, for DURATION seconds
 # (SEED= to repeat a run); failures are minimised into $(BUILD)/blockdiff/. Never part of check.
 DURATION ?= 3600
@@ -111,6 +114,6 @@ format:
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-block-diff blockdiff-long format clean
+.PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-virtqueue fuzz-block-diff blockdiff-long format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
 -include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d

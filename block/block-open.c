@@ -11,15 +11,31 @@
  * then are nodes opened, children first: a child given as an object is opened inline and
  * inherits its parent's read-only and cache settings (QEMU's inherited options), a child given
  * as a string is an existing node by name.
+ *
+ * And from a file name and flat options, as QEMU 7.2's bdrv_open() (bdrv_open_opts: the tools,
+ * json: names): the file name may be a path, a "proto:..." name or "json:{...}"; options are
+ * a QJ object of flat dotted keys ("driver", "file.filename", "backing.driver",
+ * "cache.direct", ...) whose values are strings (JSON numbers and booleans become "123" and
+ * "on"/"off" as QEMU's option parser sees them) or null ("backing": null). A format node goes
+ * over a protocol node (probed when no driver is named), children and the backing chain are
+ * opened from their "file.*" / "backing.*" options, the generic node options are checked and
+ * every option no driver takes is refused with QEMU's message. BDRV_O_SNAPSHOT puts a
+ * temporary qcow2 overlay on top (qemu-io -s, as -snapshot). Both build their nodes with
+ * block.c's bdrv_open_driver(), which registers them and takes their permissions.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib.h>
 #include "vireo/block.h"
 #include "vireo/block-backend.h"
+#include "vireo/error.h"
 #include "vireo/qemu-opts.h"
 #include "vireo/qjson.h"
+#include "qcow2.h"
 
 typedef enum {
     BO_STR,
@@ -572,4 +588,712 @@ QJ *bdrv_keyval_to_options(const QOpts *opts, char **errp)
         g_strfreev(parts);
     }
     return root;
+}
+
+#define MAX_BACKING_DEPTH 64
+
+/* ---- option dictionaries ---- */
+
+static char *scalar_string(const QJ *v)
+{
+    switch (v->type) {
+    case QJ_BOOL:
+        return g_strdup(v->b ? "on" : "off");
+    case QJ_INT:
+        return g_strdup_printf("%" PRId64, v->i);
+    case QJ_UINT:
+        return g_strdup_printf("%" PRIu64, v->u);
+    case QJ_DOUBLE:
+        return g_strdup_printf("%.17g", v->d);
+    case QJ_STRING:
+        return g_strdup(v->s);
+    default:
+        return NULL;
+    }
+}
+
+static bool flatten(QJ *dst, const char *prefix, const QJ *v, char **errp)
+{
+    if (v->type == QJ_OBJECT || v->type == QJ_ARRAY) {
+        size_t n = v->type == QJ_OBJECT ? v->obj.n : v->arr.n;
+        for (size_t i = 0; i < n; i++) {
+            char *sub =
+                v->type == QJ_OBJECT ? g_strdup(v->obj.m[i].key) : g_strdup_printf("%zu", i);
+            char *key = prefix ? g_strdup_printf("%s.%s", prefix, sub) : g_strdup(sub);
+            const QJ *item = v->type == QJ_OBJECT ? v->obj.m[i].value : v->arr.items[i];
+            bool ok = flatten(dst, key, item, errp);
+            g_free(sub);
+            g_free(key);
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if (qj_get(dst, prefix)) {
+        block_error(errp, "Cannot flatten the JSON options: duplicate key '%s'", prefix);
+        return false;
+    }
+    if (v->type == QJ_NULL) {
+        qj_set(dst, prefix, qj_null());
+    } else {
+        qj_set(dst, prefix, qj_string_take(scalar_string(v)));
+    }
+    return true;
+}
+
+bool bdrv_opts_flatten_json(QJ *dst, const QJ *json, char **errp)
+{
+    return flatten(dst, NULL, json, errp);
+}
+
+QJ *bdrv_opts_from_qopts(const QOpts *opts)
+{
+    QJ *o = qj_object();
+    for (size_t i = 0; opts && i < opts->n_pairs; i++) {
+        qj_set_str(o, opts->pairs[i].key, opts->pairs[i].value); /* the last one wins */
+    }
+    return o;
+}
+
+/* The string value of key, or NULL (absent or null). */
+static const char *fopt_get(const QJ *o, const char *key)
+{
+    return qj_get_str(o, key);
+}
+
+static void fopt_del(QJ *o, const char *key)
+{
+    qj_free(qj_take(o, key));
+}
+
+/* Move every "prefix.*" key of src into a new dict, without the prefix. */
+static QJ *opts_extract(QJ *src, const char *prefix)
+{
+    QJ *out = qj_object();
+    size_t plen = strlen(prefix);
+    for (size_t i = 0; i < src->obj.n;) {
+        const char *k = src->obj.m[i].key;
+        if (!strncmp(k, prefix, plen) && k[plen] == '.') {
+            char *key = g_strdup(k + plen + 1);
+            QJ *v = qj_take(src, k);
+            qj_set(out, key, v);
+            g_free(key);
+        } else {
+            i++;
+        }
+    }
+    return out;
+}
+
+/* QOpts view of the string options, for the drivers' typed lookups. */
+static QOpts *opts_to_qopts(const QJ *o)
+{
+    QOpts *q = qopts_new("block");
+    for (size_t i = 0; i < o->obj.n; i++) {
+        if (o->obj.m[i].value->type == QJ_STRING) {
+            qopts_set(q, o->obj.m[i].key, o->obj.m[i].value->s);
+        }
+    }
+    return q;
+}
+
+static bool driver_takes(const BlockDriver *drv, const char *key)
+{
+    for (const char *const *k = drv->runtime_opts; k && *k; k++) {
+        size_t len = strlen(*k);
+        if ((*k)[len - 1] == '.' ? !strncmp(key, *k, len) : !strcmp(key, *k)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- nodes ---- */
+
+typedef struct FlatCtx {
+    int depth;
+    GHashTable *seen; /* "dev:ino" of the image files in the chain (loops) */
+} FlatCtx;
+
+static BlockDriverState *flat_open_node(const char *filename, const char *reference, QJ *opts, int flags,
+                                   FlatCtx *ctx, char **errp);
+
+/* The flags a child gets from its parent (QEMU's bdrv_inherited_options). */
+static int child_flags(int flags)
+{
+    int keep = BDRV_O_RDWR | BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_NATIVE_AIO |
+               BDRV_O_WRTHROUGH | BDRV_O_NO_IO | BDRV_O_CHECK | BDRV_O_FORCE_SHARE |
+               BDRV_O_NO_SHARE | BDRV_O_RESIZE;
+    /* the protocol layer passes discards down whatever the parent's policy */
+    return (flags & keep) | BDRV_O_UNMAP;
+}
+
+static void inherit_option(QJ *child, const QJ *parent, const char *key)
+{
+    const char *v = fopt_get(parent, key);
+    if (v && !qj_get(child, key)) {
+        qj_set_str(child, key, v);
+    }
+}
+
+static BlockDriverState *open_child_opts(const char *filename, QJ *parent_opts, const char *name,
+                                         int flags, bool allow_none, FlatCtx *ctx, char **errp)
+{
+    QJ *copts = opts_extract(parent_opts, name);
+    char *reference = g_strdup(fopt_get(parent_opts, name));
+    if (qj_get(parent_opts, name)) {
+        fopt_del(parent_opts, name);
+    }
+    if (!filename && !reference && !copts->obj.n) {
+        qj_free(copts);
+        if (!allow_none) {
+            block_error(errp, "A block device must be specified for \"%s\"", name);
+        }
+        return NULL;
+    }
+    inherit_option(copts, parent_opts, "cache.direct");
+    inherit_option(copts, parent_opts, "cache.no-flush");
+    inherit_option(copts, parent_opts, "force-share");
+    BlockDriverState *bs =
+        flat_open_node(filename, reference, copts, child_flags(flags) | BDRV_O_PROTOCOL, ctx, errp);
+    g_free(reference);
+    return bs;
+}
+
+BlockDriverState *bdrv_open_child(BlockDriverState *parent, const char *filename, const char *name,
+                                  int flags, bool allow_none, char **errp)
+{
+    FlatCtx ctx = {0};
+    return open_child_opts(filename, parent->open_options, name, flags, allow_none, &ctx, errp);
+}
+
+/*
+ * The generic node options (QEMU's bdrv_runtime_opts), checked and folded into flags
+ * (force-share is BDRV_O_FORCE_SHARE); *detect_zeroes is set when given, *node_name (taken
+ * from opts, g_free it) when node_name is not NULL.
+ */
+static int generic_options(QJ *opts, int *flags, int *detect_zeroes, char **node_name,
+                           char **errp)
+{
+    static const char *const bools[] = {"read-only",    "auto-read-only", "force-share",
+                                        "cache.direct", "cache.no-flush", NULL};
+    for (int i = 0; bools[i]; i++) {
+        const char *v = fopt_get(opts, bools[i]);
+        bool b;
+        if (!v) {
+            continue;
+        }
+        if (!qopts_parse_bool(v, &b)) {
+            block_error(errp, "Parameter '%s' expects 'on' or 'off'", bools[i]);
+            return -EINVAL;
+        }
+        if (!strcmp(bools[i], "read-only") && b) {
+            *flags &= ~BDRV_O_RDWR;
+        } else if (!strcmp(bools[i], "cache.direct")) {
+            *flags = b ? *flags | BDRV_O_NOCACHE : *flags & ~BDRV_O_NOCACHE;
+        } else if (!strcmp(bools[i], "cache.no-flush")) {
+            *flags = b ? *flags | BDRV_O_NO_FLUSH : *flags & ~BDRV_O_NO_FLUSH;
+        } else if (!strcmp(bools[i], "force-share")) {
+            *flags = b ? *flags | BDRV_O_FORCE_SHARE : *flags & ~BDRV_O_FORCE_SHARE;
+        }
+        fopt_del(opts, bools[i]);
+    }
+    const char *v = fopt_get(opts, "node-name");
+    if (v && node_name) {
+        if (!bdrv_node_name_valid(v, errp)) {
+            return -EINVAL;
+        }
+        if (bdrv_find_node(v)) {
+            block_error(errp, "Duplicate nodes with node-name='%s'", v);
+            return -EINVAL;
+        }
+        *node_name = g_strdup(v);
+        fopt_del(opts, "node-name");
+    }
+    v = fopt_get(opts, "discard");
+    if (v) {
+        if (bdrv_parse_discard_flags(v, flags) < 0) {
+            block_error(errp, "Invalid discard option");
+            return -EINVAL;
+        }
+        fopt_del(opts, "discard");
+    }
+    v = fopt_get(opts, "detect-zeroes");
+    if (v) {
+        static const char *const modes[] = {"off", "on", "unmap"};
+        int m = -1;
+        for (int i = 0; i < 3; i++) {
+            if (!strcmp(v, modes[i])) {
+                m = i;
+            }
+        }
+        if (m < 0) {
+            block_error(errp, "invalid parameter value: %s", v);
+            return -EINVAL;
+        }
+        if (m == 2 && !(*flags & BDRV_O_UNMAP)) {
+            block_error(errp, "setting detect-zeroes to unmap is not allowed without setting "
+                              "discard operation to unmap");
+            return -EINVAL;
+        }
+        *detect_zeroes = m;
+        fopt_del(opts, "detect-zeroes");
+    }
+    if ((*flags & BDRV_O_FORCE_SHARE) && (*flags & BDRV_O_RDWR)) {
+        block_error(errp, "force-share=on can only be used with read-only images");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The backing file named in the image and/or given as "backing.*" options. */
+static int open_backing(BlockDriverState *bs, QJ *opts, int flags, FlatCtx *ctx, char **errp)
+{
+    QJ *bopts = opts_extract(opts, "backing");
+    char *reference = g_strdup(fopt_get(opts, "backing"));
+    if (qj_get(opts, "backing")) {
+        fopt_del(opts, "backing");
+    }
+    char *filename = NULL;
+    int ret = 0;
+    if (!reference && !fopt_get(bopts, "file.filename")) {
+        if (!bs->backing_file[0] && !bopts->obj.n) {
+            goto out;
+        }
+        if (bs->backing_file[0]) {
+            filename = g_strdup(bs->full_backing_filename);
+        }
+    }
+    if (!bs->drv->supports_backing) {
+        block_error(errp, "Driver doesn't support backing files");
+        ret = -EINVAL;
+        goto out;
+    }
+    if (ctx->depth >= MAX_BACKING_DEPTH) {
+        block_error(errp, "Backing chain is too deep");
+        ret = -ELOOP;
+        goto out;
+    }
+    if (!reference && bs->backing_format && bs->backing_format[0] && !qj_get(bopts, "driver")) {
+        qj_set_str(bopts, "driver", bs->backing_format);
+    }
+    inherit_option(bopts, opts, "cache.direct");
+    inherit_option(bopts, opts, "cache.no-flush");
+    inherit_option(bopts, opts, "force-share");
+    char *err = NULL;
+    int bflags = flags & ~(BDRV_O_RDWR | BDRV_O_CHECK | BDRV_O_PROTOCOL | BDRV_O_SNAPSHOT |
+                           BDRV_O_COPY_ON_READ | BDRV_O_RESIZE);
+    ctx->depth++;
+    bs->backing = flat_open_node(filename, reference, bopts, bflags, ctx, &err);
+    ctx->depth--;
+    bopts = NULL;
+    if (!bs->backing) {
+        block_error(errp, "Could not open backing file: %s", err);
+        g_free(err);
+        ret = -EINVAL;
+    }
+out:
+    qj_free(bopts);
+    g_free(reference);
+    g_free(filename);
+    return ret;
+}
+
+static bool check_loop(BlockDriverState *file, FlatCtx *ctx, char **errp)
+{
+    struct stat st;
+    if (!ctx->seen || file->drv != &bdrv_file || stat(file->filename, &st) < 0) {
+        return true;
+    }
+    char *key = g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+    if (g_hash_table_contains(ctx->seen, key)) {
+        g_free(key);
+        block_error(errp, "Backing file '%s' creates a loop in the backing chain", file->filename);
+        return false;
+    }
+    g_hash_table_add(ctx->seen, key);
+    return true;
+}
+
+static BlockDriverState *flat_open_node(const char *filename, const char *reference, QJ *opts, int flags,
+                                   FlatCtx *ctx, char **errp)
+{
+    BlockDriverState *bs = NULL, *file = NULL;
+    char *err = NULL, *node_name = NULL;
+    if (!opts) {
+        opts = qj_object();
+    }
+    if (reference) {
+        if (filename || opts->obj.n) {
+            block_error(errp, "Cannot reference an existing block device with additional "
+                              "options or a new filename");
+            goto fail;
+        }
+        bs = bdrv_find_node(reference);
+        if (!bs) {
+            block_error(errp, "Cannot find device='%s' nor node-name='%s'", reference, reference);
+            goto fail;
+        }
+        bdrv_ref(bs);
+        qj_free(opts);
+        return bs;
+    }
+    if (filename && g_str_has_prefix(filename, "json:")) {
+        QJ *j = qj_parse(filename + 5, &err);
+        if (!j) {
+            block_error(errp, "Could not parse the JSON options: %s", err);
+            goto fail;
+        }
+        if (j->type != QJ_OBJECT) {
+            qj_free(j);
+            block_error(errp, "Invalid JSON object given");
+            goto fail;
+        }
+        QJ *flat = qj_object();
+        bool ok = bdrv_opts_flatten_json(flat, j, errp);
+        qj_free(j);
+        if (!ok) {
+            qj_free(flat);
+            goto fail;
+        }
+        for (size_t i = 0; i < flat->obj.n; i++) {
+            if (!qj_get(opts, flat->obj.m[i].key)) { /* explicit options win */
+                qj_set(opts, flat->obj.m[i].key, qj_copy(flat->obj.m[i].value));
+            }
+        }
+        qj_free(flat);
+        filename = NULL;
+    }
+
+    /* the driver: named, or by the file name's protocol prefix, or probed later */
+    const BlockDriver *drv = NULL;
+    const char *drvname = fopt_get(opts, "driver");
+    bool protocol = flags & BDRV_O_PROTOCOL, parse_filename = false;
+    if (drvname) {
+        drv = bdrv_find_format(drvname);
+        if (!drv) {
+            block_error(errp, "Unknown driver '%s'", drvname);
+            goto fail;
+        }
+        protocol = drv->is_protocol;
+    }
+    flags = protocol ? flags | BDRV_O_PROTOCOL : flags & ~BDRV_O_PROTOCOL;
+    if (protocol && filename) {
+        if (qj_get(opts, "filename")) {
+            block_error(errp, "Can't specify 'file' and 'filename' options at the same time");
+            goto fail;
+        }
+        qj_set_str(opts, "filename", filename);
+        parse_filename = true;
+    }
+    char *fname = g_strdup(fopt_get(opts, "filename"));
+    if (protocol && !drv) {
+        if (!fname) {
+            block_error(errp, "Must specify either driver or file");
+            goto fail;
+        }
+        drv = bdrv_find_protocol(fname, parse_filename, errp);
+        if (!drv) {
+            g_free(fname);
+            goto fail;
+        }
+        qj_set_str(opts, "driver", drv->format_name);
+    }
+    if (drv && parse_filename && drv->parse_filename) {
+        if (drv->parse_filename(fname, opts, errp) < 0) {
+            g_free(fname);
+            goto fail;
+        }
+        if (!drv->needs_filename) {
+            fopt_del(opts, "filename");
+        }
+    }
+    g_free(fname);
+
+    /* "backing": null (or the deprecated "") means no backing file */
+    QJ *b = qj_get(opts, "backing");
+    if (b && (b->type == QJ_NULL || (b->type == QJ_STRING && !b->s[0]))) {
+        if (b->type == QJ_STRING) {
+            warn_report("Use of \"backing\": \"\" is deprecated; use \"backing\": null instead");
+        }
+        flags |= BDRV_O_NO_BACKING;
+        fopt_del(opts, "backing");
+    }
+
+    /* read-only and the cache options reach the children */
+    {
+        const char *ro = fopt_get(opts, "read-only");
+        bool rob;
+        if (ro && qopts_parse_bool(ro, &rob) && rob) {
+            flags &= ~BDRV_O_RDWR;
+        }
+    }
+    if (!protocol) {
+        file = open_child_opts(filename, opts, "file", flags, true, ctx, errp);
+        if (!file && errp && *errp) {
+            goto fail;
+        }
+        if (file && !check_loop(file, ctx, errp)) {
+            goto fail;
+        }
+        if (!drv && !file) {
+            block_error(errp, "Must specify either driver or file");
+            goto fail;
+        }
+        if (!file) {
+            block_error(errp, "A block device must be specified for \"file\"");
+            goto fail;
+        }
+    }
+    int detect_zeroes = 0;
+    if (generic_options(opts, &flags, &detect_zeroes, &node_name, errp) < 0) {
+        goto fail;
+    }
+    fopt_del(opts, "driver");
+    if (protocol && drv == &bdrv_file && !fopt_get(opts, "filename")) {
+        block_error(errp, "The 'file' block driver requires a file name");
+        goto fail;
+    }
+    QOpts *dopts = opts_to_qopts(opts);
+    if (node_name) {
+        qopts_set(dopts, "node-name", node_name);
+    }
+    /* drv NULL: probed; the node takes over the reference to file */
+    bs = bdrv_open_driver(drv, file, fopt_get(opts, "filename"), dopts, opts, flags, errp);
+    qopts_free(dopts);
+    file = NULL;
+    if (!bs) {
+        goto fail;
+    }
+    drv = bs->drv;
+    bs->detect_zeroes = detect_zeroes;
+    if (!(flags & BDRV_O_NO_BACKING) && open_backing(bs, opts, flags, ctx, errp) < 0) {
+        goto fail;
+    }
+    for (size_t i = 0; i < opts->obj.n; i++) {
+        const char *k = opts->obj.m[i].key;
+        if (driver_takes(drv, k)) {
+            continue;
+        }
+        if (protocol) {
+            block_error(errp, "Block protocol '%s' doesn't support the option '%s'",
+                        drv->format_name, k);
+        } else {
+            block_error(errp, "Block format '%s' does not support the option '%s'",
+                        drv->format_name, k);
+        }
+        goto fail;
+    }
+    g_free(node_name);
+    qj_free(opts);
+    return bs;
+
+fail:
+    bdrv_close(bs);
+    bdrv_close(file);
+    g_free(node_name);
+    qj_free(opts);
+    g_free(err);
+    return NULL;
+}
+
+static int node_reopen(BlockDriverState *bs, int flags, char **errp)
+{
+    bool to_ro = !(flags & BDRV_O_RDWR) && !bs->read_only;
+    int keep = bs->open_flags & (BDRV_O_PROTOCOL | BDRV_O_NO_BACKING | BDRV_O_COPY_ON_READ |
+                                 BDRV_O_CHECK | BDRV_O_NO_IO | BDRV_O_FORCE_SHARE);
+    int cflags = child_flags(flags) | (bs->file ? bs->file->open_flags & BDRV_O_PROTOCOL : 0);
+    int ret = 0;
+    /* a node going read-only writes its state back while its file is still writable */
+    if (!to_ro && bs->file) {
+        ret = node_reopen(bs->file, cflags, errp);
+    }
+    if (ret == 0 && bs->drv->reopen) {
+        ret = bs->drv->reopen(bs, flags, errp);
+    }
+    if (ret == 0) {
+        bs->open_flags = flags | (bs->open_flags & keep);
+        bs->read_only = !(flags & BDRV_O_RDWR);
+    }
+    if (ret == 0 && to_ro && bs->file) {
+        ret = node_reopen(bs->file, cflags, errp);
+    }
+    return ret;
+}
+
+int bdrv_reopen(BlockDriverState *bs, int flags, QJ *opts, char **errp)
+{
+    int ret = 0;
+    QJ *dopts = qj_object();
+    for (size_t i = 0; i < opts->obj.n && ret == 0; i++) {
+        const char *k = opts->obj.m[i].key;
+        const char *v = opts->obj.m[i].value->type == QJ_STRING ? opts->obj.m[i].value->s : "";
+        bool b;
+        if (!strcmp(k, "read-only")) {
+            continue; /* the caller folded it into flags */
+        } else if (!strcmp(k, "cache.direct") || !strcmp(k, "cache.no-flush")) {
+            if (!qopts_parse_bool(v, &b)) {
+                block_error(errp, "Parameter '%s' expects 'on' or 'off'", k);
+                ret = -EINVAL;
+            } else {
+                int f = !strcmp(k, "cache.direct") ? BDRV_O_NOCACHE : BDRV_O_NO_FLUSH;
+                flags = b ? flags | f : flags & ~f;
+            }
+        } else if (!strcmp(k, "discard")) {
+            if (bdrv_parse_discard_flags(v, &flags) < 0) {
+                block_error(errp, "Invalid discard option");
+                ret = -EINVAL;
+            }
+        } else if (!strcmp(k, "driver") && !strcmp(v, bs->drv->format_name)) {
+            continue;
+        } else if (!strcmp(k, "detect-zeroes") || driver_takes(bs->drv, k)) {
+            qj_set_str(dopts, k, v);
+        } else {
+            block_error(errp, "Cannot change the option '%s'", k);
+            ret = -EINVAL;
+        }
+    }
+    int detect_zeroes = bs->detect_zeroes;
+    if (ret == 0) {
+        int pflags = flags;
+        ret = generic_options(dopts, &pflags, &detect_zeroes, NULL, errp);
+    }
+    if (ret == 0 && dopts->obj.n && bs->drv == &bdrv_qcow2) {
+        QOpts *q = opts_to_qopts(dopts);
+        ret = qcow2_check_runtime_opts(q, errp);
+        qopts_free(q);
+    }
+    qj_free(dopts);
+    qj_free(opts);
+    if (ret == 0) {
+        ret = node_reopen(bs, flags, errp);
+    }
+    if (ret == 0) {
+        bs->detect_zeroes = detect_zeroes;
+        /* a node that became read-only holds less on its children, a writable one more */
+        ret = bdrv_refresh_perms(errp);
+    }
+    return ret;
+}
+
+BlockDriverState *bdrv_append_temp_snapshot(BlockDriverState *base, char **errp)
+{
+    const char *tmpdir = g_getenv("TMPDIR");
+    char *path = g_strdup_printf("%s/vl.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/var/tmp");
+    int fd = g_mkstemp(path);
+    if (fd < 0) {
+        block_error_errno(errp, errno, "Could not open temporary file '%s'", path);
+        g_free(path);
+        return NULL;
+    }
+    close(fd);
+    int64_t size = bdrv_getlength(base);
+    QOpts *o = qopts_new("create");
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRId64, size < 0 ? 0 : size);
+    qopts_set(o, "size", num);
+    char *err = NULL;
+    BlockDriverState *bs = NULL;
+    if (bdrv_create(&bdrv_qcow2, path, o, &err) == 0) {
+        /* cache=unsafe (QEMU's temporary snapshot options) */
+        int flags = BDRV_O_RDWR | BDRV_O_NO_FLUSH | BDRV_O_UNMAP;
+        BlockDriverState *file = bdrv_open_protocol(&bdrv_file, path, NULL, flags, &err);
+        if (file) {
+            bs = bdrv_open_format(&bdrv_qcow2, file, NULL, flags | BDRV_O_NO_BACKING, &err);
+            bdrv_close(file);
+        }
+        if (bs && bdrv_set_backing(bs, base, &err) < 0) {
+            bdrv_close(bs);
+            bs = NULL;
+        }
+    }
+    unlink(path); /* as QEMU: the overlay lives only as long as it is open */
+    qopts_free(o);
+    if (!bs) {
+        block_error(errp, "Could not create temporary overlay '%s': %s", path, err);
+        g_free(err);
+        g_free(path);
+        return NULL;
+    }
+    bdrv_refresh_json_filename(bs);
+    g_free(path);
+    return bs;
+}
+
+BlockDriverState *bdrv_open_opts(const char *filename, QJ *options, int flags, char **errp)
+{
+    FlatCtx ctx = {0, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL)};
+    bool want_rw = flags & BDRV_O_RDWR;
+    bool snapshot = flags & BDRV_O_SNAPSHOT;
+    if (options && fopt_get(options, "force-share") && want_rw && !snapshot) {
+        bool b;
+        if (qopts_parse_bool(fopt_get(options, "force-share"), &b) && b) {
+            g_hash_table_destroy(ctx.seen);
+            qj_free(options);
+            block_error(errp, "force-share=on can only be used with read-only images");
+            return NULL;
+        }
+    }
+    if (snapshot) {
+        flags &= ~BDRV_O_RDWR; /* the image under the overlay is only read */
+    }
+    BlockDriverState *bs = flat_open_node(
+        filename, NULL, options, flags & ~(BDRV_O_SNAPSHOT | BDRV_O_COPY_ON_READ), &ctx, errp);
+    g_hash_table_destroy(ctx.seen);
+    if (!bs) {
+        return NULL;
+    }
+    if (want_rw && bs->read_only && !snapshot) {
+        block_error(errp, "Block node is read-only");
+        bdrv_close(bs);
+        return NULL;
+    }
+    if (snapshot) {
+        BlockDriverState *top = bdrv_append_temp_snapshot(bs, errp);
+        bdrv_close(bs); /* the overlay holds its backing node */
+        if (!top) {
+            return NULL;
+        }
+        bs = top;
+        if (!want_rw) {
+            bs->read_only = true;
+            bs->open_flags &= ~BDRV_O_RDWR;
+            bdrv_refresh_perms(NULL);
+        }
+    }
+    if (flags & BDRV_O_COPY_ON_READ) {
+        if (bs->read_only) {
+            block_error(errp, "Can't use copy-on-read on read-only device");
+            bdrv_close(bs);
+            return NULL;
+        }
+        bs->open_flags |= BDRV_O_COPY_ON_READ;
+    }
+    return bs;
+}
+
+BlockDriverState *bdrv_open(const char *filename, const char *fmt, QOpts *opts, int flags,
+                            char **errp)
+{
+    QJ *o = opts ? bdrv_opts_from_qopts(opts) : qj_object();
+    if (fmt) {
+        qj_set_str(o, "driver", fmt);
+    }
+    return bdrv_open_opts(filename, o, flags, errp);
+}
+
+int bdrv_open_backing_file(BlockDriverState *bs, char **errp)
+{
+    FlatCtx ctx = {0, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL)};
+    struct stat st;
+    if (stat(bs->filename, &st) == 0) {
+        g_hash_table_add(ctx.seen, g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev,
+                                                   (unsigned long)st.st_ino));
+    }
+    QJ *opts = qj_object();
+    int ret = open_backing(bs, opts, bs->open_flags & ~BDRV_O_NO_BACKING, &ctx, errp);
+    qj_free(opts);
+    g_hash_table_destroy(ctx.seen);
+    return ret;
 }

@@ -80,7 +80,7 @@ static void child_perm(BlockDriverState *parent, const char *role, uint64_t perm
         *cshared = BLK_PERM_ALL;
         return;
     }
-    if (parent->drv == &bdrv_raw) {
+    if (parent->drv == &bdrv_raw || parent->drv->is_filter) {
         *cperm = perm;
         *cshared = force ? BLK_PERM_ALL : shared;
         return;

@@ -47,7 +47,9 @@ void block_error_errno(char **errp, int err, const char *fmt, ...)
     g_free(msg);
 }
 
-static const BlockDriver *const drivers[] = {&bdrv_qcow2, &bdrv_raw, &bdrv_file, NULL};
+static const BlockDriver *const drivers[] = {
+    &bdrv_qcow2, &bdrv_raw, &bdrv_file, &bdrv_null_co, &bdrv_null_aio, &bdrv_blkdebug, NULL,
+};
 
 const BlockDriver *bdrv_find_format(const char *name)
 {
@@ -82,6 +84,27 @@ const BlockDriver *bdrv_probe_buf(const uint8_t *buf, size_t n)
         }
     }
     return best;
+}
+
+bool bdrv_path_has_protocol(const char *path)
+{
+    return path[strcspn(path, ":/")] == ':';
+}
+
+const BlockDriver *bdrv_find_protocol(const char *filename, bool allow_prefix, char **errp)
+{
+    if (!allow_prefix || !bdrv_path_has_protocol(filename)) {
+        return &bdrv_file;
+    }
+    size_t len = strcspn(filename, ":");
+    for (int i = 0; drivers[i]; i++) {
+        const char *p = drivers[i]->protocol_name;
+        if (p && strlen(p) == len && !strncmp(p, filename, len)) {
+            return drivers[i];
+        }
+    }
+    block_error(errp, "Unknown protocol '%.*s'", (int)len, filename);
+    return NULL;
 }
 
 const BlockDriver *bdrv_probe(BlockDriverState *file)
@@ -139,11 +162,6 @@ int bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough)
     return 0;
 }
 
-#define MAX_BACKING_DEPTH 64
-
-static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, QOpts *opts,
-                                         int flags, int depth, GHashTable *seen, char **errp);
-
 /* Every open node, oldest first. */
 static GPtrArray *all_nodes;
 
@@ -197,27 +215,6 @@ static BlockDriverState *bdrv_new(const BlockDriver *drv, const char *filename, 
     return bs;
 }
 
-static int open_backing(BlockDriverState *bs, int flags, int depth, GHashTable *seen, char **errp)
-{
-    if (!bs->backing_file || !bs->backing_file[0] || (flags & BDRV_O_NO_BACKING)) {
-        return 0;
-    }
-    if (depth >= MAX_BACKING_DEPTH) {
-        block_error(errp, "Backing chain is too deep");
-        return -ELOOP;
-    }
-    char *err = NULL;
-    int bflags = (flags & ~(BDRV_O_RDWR | BDRV_O_CHECK));
-    bs->backing = bdrv_open_depth(bs->full_backing_filename, bs->backing_format, NULL, bflags,
-                                  depth + 1, seen, &err);
-    if (!bs->backing) {
-        block_error(errp, "Could not open backing file: %s", err);
-        g_free(err);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 /* A user's node-name (opts "node-name"), set before anything can name the node in a message. */
 static void set_node_name(BlockDriverState *bs, QOpts *opts)
 {
@@ -228,32 +225,33 @@ static void set_node_name(BlockDriverState *bs, QOpts *opts)
     }
 }
 
-BlockDriverState *bdrv_open_protocol(const BlockDriver *drv, const char *filename, QOpts *opts,
-                                     int flags, char **errp)
+BlockDriverState *bdrv_open_driver(const BlockDriver *drv, BlockDriverState *file,
+                                   const char *filename, QOpts *opts, QJ *open_options, int flags,
+                                   char **errp)
 {
-    BlockDriverState *file = bdrv_new(drv, filename, flags);
-    set_node_name(file, opts);
-    int ret = drv->open(file, opts, flags, errp);
-    if (ret < 0) {
-        bdrv_close(file);
-        return NULL;
+    bool probed = !drv;
+    if (!drv) {
+        drv = bdrv_probe(file);
     }
-    return file;
-}
-
-static BlockDriverState *format_open(const BlockDriver *drv, BlockDriverState *file, QOpts *opts,
-                                     int flags, char **errp)
-{
-    BlockDriverState *bs = bdrv_new(drv, file->filename, flags);
+    BlockDriverState *bs = bdrv_new(drv, file ? file->filename : filename ? filename : "", flags);
+    bs->probed = probed;
     set_node_name(bs, opts);
     bs->file = file;
     /* as QEMU: the format takes its permissions on the file (its locks) before reading it */
-    if (bdrv_refresh_perms(errp) < 0) {
+    if (file && bdrv_refresh_perms(errp) < 0) {
         bdrv_close(bs);
         return NULL;
     }
-    int ret = drv->open(bs, opts, flags, errp);
-    if (ret < 0 || (bs->data_file && bdrv_refresh_perms(errp) < 0)) {
+    bs->open_options = open_options;
+    QOpts *none = opts ? NULL : qopts_new("block"); /* drivers look their options up */
+    int ret = drv->open(bs, opts ? opts : none, flags, errp);
+    qopts_free(none);
+    bs->open_options = NULL;
+    /* children the driver opened itself (qcow2's data file, blkdebug's image) take theirs now */
+    if (ret < 0 || ((bs->data_file || (bs->file && !file)) && bdrv_refresh_perms(errp) < 0)) {
+        if (!bs->opaque) {
+            bs->drv = NULL; /* never opened: nothing for the driver to close */
+        }
         bdrv_close(bs);
         return NULL;
     }
@@ -263,6 +261,12 @@ static BlockDriverState *format_open(const BlockDriver *drv, BlockDriverState *f
     return bs;
 }
 
+BlockDriverState *bdrv_open_protocol(const BlockDriver *drv, const char *filename, QOpts *opts,
+                                     int flags, char **errp)
+{
+    return bdrv_open_driver(drv, NULL, filename, opts, NULL, flags, errp);
+}
+
 BlockDriverState *bdrv_open_format(const BlockDriver *drv, BlockDriverState *file, QOpts *opts,
                                    int flags, char **errp)
 {
@@ -270,7 +274,8 @@ BlockDriverState *bdrv_open_format(const BlockDriver *drv, BlockDriverState *fil
         drv = bdrv_probe(file);
     }
     bdrv_ref(file);
-    BlockDriverState *bs = format_open(drv, file, opts, flags | BDRV_O_NO_BACKING, errp);
+    BlockDriverState *bs =
+        bdrv_open_driver(drv, file, NULL, opts, NULL, flags | BDRV_O_NO_BACKING, errp);
     if (bs) {
         bs->open_flags = flags; /* the backing file is the caller's to open */
     }
@@ -290,70 +295,6 @@ int bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing, char **err
         bdrv_refresh_perms(NULL);
     }
     return ret;
-}
-
-int bdrv_open_backing_file(BlockDriverState *bs, char **errp)
-{
-    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    struct stat st;
-    if (stat(bs->filename, &st) == 0) {
-        g_hash_table_add(
-            seen, g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino));
-    }
-    int ret = open_backing(bs, bs->open_flags & ~BDRV_O_NO_BACKING, 0, seen, errp);
-    g_hash_table_destroy(seen);
-    return ret;
-}
-
-static BlockDriverState *bdrv_open_depth(const char *filename, const char *fmt, QOpts *opts,
-                                         int flags, int depth, GHashTable *seen, char **errp)
-{
-    const BlockDriver *drv = NULL;
-    if (fmt && !(drv = bdrv_find_format_err(fmt, errp))) {
-        return NULL;
-    }
-    /* as in QEMU, the protocol layer below a format passes discards down (discard=unmap) */
-    int file_flags =
-        (drv == &bdrv_file || (flags & BDRV_O_PROTOCOL)) ? flags : flags | BDRV_O_UNMAP;
-    BlockDriverState *file = bdrv_open_protocol(&bdrv_file, filename, opts, file_flags, errp);
-    if (!file) {
-        return NULL;
-    }
-    if (drv == &bdrv_file || (flags & BDRV_O_PROTOCOL)) {
-        return file;
-    }
-    struct stat st;
-    if (seen && stat(filename, &st) == 0) {
-        char *key = g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
-        if (g_hash_table_contains(seen, key)) {
-            g_free(key);
-            block_error(errp, "Backing file '%s' creates a loop in the backing chain", filename);
-            bdrv_close(file);
-            return NULL;
-        }
-        g_hash_table_add(seen, key);
-    }
-    if (!drv) {
-        drv = bdrv_probe(file);
-    }
-    BlockDriverState *bs = format_open(drv, file, opts, flags, errp);
-    if (!bs) {
-        return NULL;
-    }
-    if (open_backing(bs, flags, depth, seen, errp) < 0) {
-        bdrv_close(bs);
-        return NULL;
-    }
-    return bs;
-}
-
-BlockDriverState *bdrv_open(const char *filename, const char *fmt, QOpts *opts, int flags,
-                            char **errp)
-{
-    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    BlockDriverState *bs = bdrv_open_depth(filename, fmt, opts, flags, 0, seen, errp);
-    g_hash_table_destroy(seen);
-    return bs;
 }
 
 void bdrv_close(BlockDriverState *bs)
@@ -413,6 +354,244 @@ static int check_request(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
     return 0;
 }
 
+/* ---- requests: node locks, padding to the request alignment, splitting, events ---- */
+
+static void req_lock(BlockDriverState *bs)
+{
+    if (bs->drv->lock_requests) {
+        co_mutex_lock(&bs->req_lock);
+    }
+}
+
+static void req_unlock(BlockDriverState *bs)
+{
+    if (bs->drv->lock_requests) {
+        co_mutex_unlock(&bs->req_lock);
+    }
+}
+
+bool bdrv_req_unlock(BlockDriverState *bs)
+{
+    return bs->drv->lock_requests && co_mutex_unlock_if_single(&bs->req_lock);
+}
+
+void bdrv_req_relock(BlockDriverState *bs, bool released)
+{
+    if (released) {
+        co_mutex_lock(&bs->req_lock);
+    }
+}
+
+static uint64_t align_of(BlockDriverState *bs)
+{
+    return bs->request_alignment > 1 ? bs->request_alignment : 1;
+}
+
+/* An aligned read, split at max_transfer. */
+static int driver_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+{
+    uint64_t max = bs->max_transfer ? bs->max_transfer : bytes;
+    while (bytes) {
+        uint64_t n = MIN(bytes, max);
+        int ret = bs->drv->pread(bs, offset, n, buf);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
+        buf += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+/* Read [offset, +bytes) through a buffer padded to the request alignment. */
+static int padded_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+{
+    uint64_t align = align_of(bs);
+    if (!(offset % align) && !(bytes % align)) {
+        return driver_read(bs, offset, bytes, buf);
+    }
+    uint64_t start = offset - offset % align;
+    uint64_t end = ((offset + bytes + align - 1) / align) * align;
+    uint8_t *b = g_malloc(end - start);
+    int ret = driver_read(bs, start, end - start, b);
+    if (ret == 0) {
+        memcpy(buf, b + (offset - start), bytes);
+    }
+    g_free(b);
+    return ret;
+}
+
+/* Zeroes through the driver, or written as a buffer of zeroes when it cannot. */
+static int driver_zero(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    uint64_t zalign = MAX(bs->pwrite_zeroes_alignment, align_of(bs));
+    uint64_t max = bs->max_pwrite_zeroes ? bs->max_pwrite_zeroes : bytes;
+    while (bytes) {
+        /* an unaligned head goes alone, then aligned pieces (QEMU's split) */
+        uint64_t n = MIN(bytes, max);
+        if (offset % zalign) {
+            n = MIN(bytes, zalign - offset % zalign);
+        } else if (n > zalign && n < bytes) {
+            n -= n % zalign;
+        }
+        int ret = -ENOTSUP;
+        if (bs->drv->pwrite_zeroes) {
+            ret = bs->drv->pwrite_zeroes(bs, offset, n, flags);
+        }
+        if (ret == -ENOTSUP && !(flags & BDRV_REQ_NO_FALLBACK)) {
+            uint64_t chunk = MIN(n, (uint64_t)1 << 20);
+            if (bs->max_transfer) {
+                chunk = MIN(chunk, bs->max_transfer);
+            }
+            uint8_t *zero = g_malloc0(chunk);
+            ret = 0;
+            for (uint64_t done = 0; done < n && ret >= 0;) {
+                uint64_t c = MIN(chunk, n - done);
+                ret = bs->drv->pwrite(bs, offset + done, c, zero, flags & BDRV_REQ_FUA);
+                done += c;
+            }
+            g_free(zero);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+/* An aligned write (QEMU's bdrv_aligned_pwritev): zero detection, events, splitting. */
+static int driver_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const uint8_t *buf,
+                        int flags)
+{
+    int ret;
+    if (bs->detect_zeroes && !(flags & BDRV_REQ_COMPRESSED) && buffer_is_zero(buf, bytes)) {
+        int zflags = flags & BDRV_REQ_FUA;
+        if (bs->detect_zeroes == 2 && (bs->open_flags & BDRV_O_UNMAP)) {
+            zflags |= BDRV_REQ_MAY_UNMAP;
+        }
+        bdrv_debug_event(bs, BLKDBG_PWRITEV_ZERO);
+        ret = driver_zero(bs, offset, bytes, zflags);
+    } else if (flags & BDRV_REQ_COMPRESSED) {
+        ret = bs->drv->pwrite(bs, offset, bytes, buf, flags);
+    } else {
+        bdrv_debug_event(bs, BLKDBG_PWRITEV);
+        uint64_t max = bs->max_transfer ? bs->max_transfer : bytes;
+        ret = 0;
+        while (bytes && ret >= 0) {
+            uint64_t n = MIN(bytes, max);
+            ret = bs->drv->pwrite(bs, offset, n, buf, flags);
+            offset += n;
+            buf += n;
+            bytes -= n;
+        }
+    }
+    bdrv_debug_event(bs, BLKDBG_PWRITEV_DONE);
+    return ret;
+}
+
+/* A write padded to the request alignment: the partial blocks are read first. */
+static int padded_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const uint8_t *buf,
+                        int flags)
+{
+    uint64_t align = align_of(bs);
+    if (!(offset % align) && !(bytes % align)) {
+        return driver_write(bs, offset, bytes, buf, flags);
+    }
+    uint64_t start = offset - offset % align;
+    uint64_t end = ((offset + bytes + align - 1) / align) * align;
+    bool head = offset != start, tail = offset + bytes != end;
+    bool merge = end - start <= 2 * align && head && tail;
+    uint8_t *b = g_malloc(end - start);
+    int ret = 0;
+    co_mutex_lock(&bs->rmw_lock);
+    if (head || merge) {
+        uint64_t n = merge ? end - start : align;
+        if (head) {
+            bdrv_debug_event(bs, BLKDBG_PWRITEV_RMW_HEAD);
+        }
+        if (merge && tail) {
+            bdrv_debug_event(bs, BLKDBG_PWRITEV_RMW_TAIL);
+        }
+        ret = driver_read(bs, start, n, b);
+        if (head) {
+            bdrv_debug_event(bs, BLKDBG_PWRITEV_RMW_AFTER_HEAD);
+        }
+        if (merge && tail) {
+            bdrv_debug_event(bs, BLKDBG_PWRITEV_RMW_AFTER_TAIL);
+        }
+    }
+    if (ret == 0 && tail && !merge) {
+        bdrv_debug_event(bs, BLKDBG_PWRITEV_RMW_TAIL);
+        ret = driver_read(bs, end - align, align, b + (end - align - start));
+        bdrv_debug_event(bs, BLKDBG_PWRITEV_RMW_AFTER_TAIL);
+    }
+    if (ret == 0) {
+        memcpy(b + (offset - start), buf, bytes);
+        ret = driver_write(bs, start, end - start, b, flags);
+    }
+    co_mutex_unlock(&bs->rmw_lock);
+    g_free(b);
+    return ret;
+}
+
+/*
+ * Copy-on-read (QEMU's bdrv_co_do_copy_on_readv): the clusters of the request that bs does
+ * not allocate itself are read through the backing chain and written into bs.
+ */
+static int cor_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+{
+    BlockDriverInfo bdi;
+    uint64_t cluster = align_of(bs);
+    if (bdrv_get_info(bs, &bdi) == 0 && bdi.cluster_size > 0) {
+        cluster = (uint64_t)bdi.cluster_size;
+    }
+    int64_t len = bdrv_getlength(bs);
+    uint64_t pos = offset - offset % cluster;
+    uint64_t end = ((offset + bytes + cluster - 1) / cluster) * cluster;
+    if (len >= 0 && end > (uint64_t)len) {
+        end = (uint64_t)len;
+    }
+    while (pos < end) {
+        uint64_t pnum = 0;
+        int ret = bdrv_is_allocated(bs, pos, end - pos, &pnum);
+        if (ret < 0 || !pnum) {
+            ret = 0; /* treated as unallocated: the read will tell */
+            pnum = MIN(cluster, end - pos);
+        }
+        pnum = MIN(pnum, (uint64_t)16 << 20);
+        uint64_t from = MAX(pos, offset), to = MIN(pos + pnum, offset + bytes);
+        if (!ret) {
+            uint8_t *b = g_malloc(pnum);
+            int r = padded_read(bs, pos, pnum, b);
+            if (r == 0) {
+                bdrv_debug_event(bs, BLKDBG_COR_WRITE);
+                if (bs->drv->pwrite_zeroes && buffer_is_zero(b, pnum)) {
+                    r = driver_zero(bs, pos, pnum, 0);
+                } else {
+                    r = bs->drv->pwrite(bs, pos, pnum, b, 0);
+                }
+            }
+            if (r == 0 && from < to) {
+                memcpy(buf + (from - offset), b + (from - pos), to - from);
+            }
+            g_free(b);
+            if (r < 0) {
+                return r;
+            }
+        } else if (from < to) {
+            int r = padded_read(bs, from, to - from, buf + (from - offset));
+            if (r < 0) {
+                return r;
+            }
+        }
+        pos += pnum;
+    }
+    return 0;
+}
+
 int bdrv_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
 {
     if (!bs->drv->is_protocol) {
@@ -424,11 +603,18 @@ int bdrv_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
     if (!bytes) {
         return 0;
     }
-    return bs->drv->pread(bs, offset, bytes, buf);
+    req_lock(bs);
+    int ret = (bs->open_flags & BDRV_O_COPY_ON_READ) && bs->backing && !bs->read_only
+                  ? cor_read(bs, offset, bytes, buf)
+                  : padded_read(bs, offset, bytes, buf);
+    req_unlock(bs);
+    return ret;
 }
 
 void bdrv_note_write(BlockDriverState *bs, uint64_t end)
 {
+    /* writes that bypass bdrv_pwrite (the backends' direct I/O) count for flushing too */
+    __atomic_add_fetch(&bs->write_gen, 1, __ATOMIC_RELAXED);
     uint64_t cur = __atomic_load_n(&bs->wr_highest_offset, __ATOMIC_RELAXED);
     while (end > cur && !__atomic_compare_exchange_n(&bs->wr_highest_offset, &cur, end, false,
                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
@@ -440,6 +626,7 @@ static int after_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes, in
     if (ret >= 0) {
         bdrv_note_write(bs, offset + bytes);
     }
+    bs->write_gen++;
     if (bs->dirty_bitmaps) {
         bdrv_set_dirty(bs, offset, bytes);
     }
@@ -463,7 +650,12 @@ int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const voi
     if (!bytes) {
         return 0;
     }
-    return after_write(bs, offset, bytes, bs->drv->pwrite(bs, offset, bytes, buf, flags), flags);
+    req_lock(bs);
+    int ret = (flags & BDRV_REQ_COMPRESSED) ? driver_write(bs, offset, bytes, buf, flags)
+                                            : padded_write(bs, offset, bytes, buf, flags);
+    ret = after_write(bs, offset, bytes, ret, flags);
+    req_unlock(bs);
+    return ret;
 }
 
 int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
@@ -480,24 +672,32 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, in
     if (!bytes) {
         return 0;
     }
-    uint64_t start = offset, len = bytes;
-    int ret = -ENOTSUP;
-    if (bs->drv->pwrite_zeroes) {
-        ret = bs->drv->pwrite_zeroes(bs, offset, bytes, flags);
+    req_lock(bs);
+    uint64_t align = align_of(bs);
+    uint64_t start = offset, len = bytes, end = offset + bytes;
+    int ret = 0;
+    /* partial blocks at the ends are written as data, the aligned middle as zeroes */
+    uint64_t head_end = MIN(end, ((offset + align - 1) / align) * align);
+    if (offset % align && ret >= 0) {
+        uint8_t *z = g_malloc0(head_end - offset);
+        ret = padded_write(bs, offset, head_end - offset, z, flags & BDRV_REQ_FUA);
+        g_free(z);
+        offset = head_end;
     }
-    if (ret == -ENOTSUP && !(flags & BDRV_REQ_NO_FALLBACK)) {
-        size_t chunk = MIN(bytes, (uint64_t)1 << 20);
-        void *zero = g_malloc0(chunk);
-        ret = 0;
-        while (bytes && ret >= 0) {
-            size_t n = MIN(bytes, chunk);
-            ret = bs->drv->pwrite(bs, offset, n, zero, 0);
-            offset += n;
-            bytes -= n;
-        }
-        g_free(zero);
+    uint64_t tail_start = MAX(offset, end - end % align);
+    if (ret >= 0 && tail_start > offset) {
+        bdrv_debug_event(bs, BLKDBG_PWRITEV_ZERO);
+        ret = driver_zero(bs, offset, tail_start - offset, flags);
+        bdrv_debug_event(bs, BLKDBG_PWRITEV_DONE);
     }
-    return after_write(bs, start, len, ret, flags);
+    if (ret >= 0 && end > tail_start) {
+        uint8_t *z = g_malloc0(end - tail_start);
+        ret = padded_write(bs, tail_start, end - tail_start, z, flags & BDRV_REQ_FUA);
+        g_free(z);
+    }
+    ret = after_write(bs, start, len, ret, flags);
+    req_unlock(bs);
+    return ret;
 }
 
 int bdrv_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
@@ -514,19 +714,51 @@ int bdrv_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
     if (!bytes || !bs->drv->discard || !(bs->open_flags & BDRV_O_UNMAP)) {
         return 0;
     }
-    int ret = bs->drv->discard(bs, offset, bytes);
+    req_lock(bs);
+    int ret = 0;
+    uint64_t max = bs->max_pdiscard ? bs->max_pdiscard : bytes;
+    for (uint64_t o = offset, left = bytes; left && ret >= 0;) {
+        uint64_t n = MIN(left, max);
+        ret = bs->drv->discard(bs, o, n);
+        if (ret == -ENOTSUP) {
+            ret = 0; /* a discard is only advice */
+        }
+        o += n;
+        left -= n;
+    }
+    bs->write_gen++;
     if (bs->dirty_bitmaps) {
         bdrv_set_dirty(bs, offset, bytes);
     }
+    req_unlock(bs);
     return ret;
 }
 
+/*
+ * As QEMU's bdrv_co_flush: a protocol node that was not written since its last flush is not
+ * flushed again (its children are); a format node's driver writes back its caches anyway.
+ */
 int bdrv_flush(BlockDriverState *bs)
 {
     int ret = 0;
-    if (bs->drv->flush && !bs->read_only) {
-        ret = bs->drv->flush(bs);
+    if (!bs->drv->flush || bs->read_only) {
+        return 0;
     }
+    req_lock(bs);
+    uint64_t gen = __atomic_load_n(&bs->write_gen, __ATOMIC_RELAXED);
+    bdrv_debug_event(bs->file, BLKDBG_FLUSH_TO_OS);
+    if (bs->flushed_gen != gen) {
+        bdrv_debug_event(bs->file, BLKDBG_FLUSH_TO_DISK);
+    }
+    if (!bs->drv->is_protocol || bs->flushed_gen != gen) {
+        ret = bs->drv->flush(bs);
+    } else if (bs->file) {
+        ret = bdrv_flush(bs->file);
+    }
+    if (ret == 0) {
+        bs->flushed_gen = gen;
+    }
+    req_unlock(bs);
     return ret;
 }
 
@@ -541,12 +773,87 @@ int bdrv_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode 
         block_error(errp, "Image format driver does not support resize");
         return -ENOTSUP;
     }
+    req_lock(bs);
     int ret = bs->drv->truncate(bs, size, exact, prealloc, errp);
+    bs->write_gen++;
     if (ret >= 0 && bs->dirty_bitmaps) {
         int64_t len = bdrv_getlength(bs);
         bdrv_dirty_bitmap_truncate(bs, len < 0 ? size : (uint64_t)len);
     }
+    req_unlock(bs);
     return ret;
+}
+
+int bdrv_save_vmstate(BlockDriverState *bs, uint64_t pos, uint64_t bytes, const void *buf)
+{
+    while (bs && !bs->drv->save_vmstate) {
+        bs = bs->file;
+    }
+    if (!bs) {
+        return -ENOTSUP;
+    }
+    if (bs->read_only) {
+        return -EACCES;
+    }
+    req_lock(bs);
+    int ret = bs->drv->save_vmstate(bs, pos, bytes, buf);
+    req_unlock(bs);
+    return ret;
+}
+
+int bdrv_load_vmstate(BlockDriverState *bs, uint64_t pos, uint64_t bytes, void *buf)
+{
+    while (bs && !bs->drv->load_vmstate) {
+        bs = bs->file;
+    }
+    if (!bs) {
+        return -ENOTSUP;
+    }
+    req_lock(bs);
+    int ret = bs->drv->load_vmstate(bs, pos, bytes, buf);
+    req_unlock(bs);
+    return ret;
+}
+
+/* ---- blkdebug hooks ---- */
+
+void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
+{
+    if (bs && bs->drv && bs->drv->debug_event) {
+        bs->drv->debug_event(bs, event);
+    }
+}
+
+static BlockDriverState *debug_node(BlockDriverState *bs)
+{
+    while (bs && bs->drv && !bs->drv->debug_breakpoint) {
+        bs = bs->file;
+    }
+    return bs && bs->drv ? bs : NULL;
+}
+
+int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs ? bs->drv->debug_breakpoint(bs, event, tag) : -ENOTSUP;
+}
+
+int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs ? bs->drv->debug_remove_breakpoint(bs, tag) : -ENOTSUP;
+}
+
+int bdrv_debug_resume(BlockDriverState *bs, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs ? bs->drv->debug_resume(bs, tag) : -ENOTSUP;
+}
+
+bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs && bs->drv->debug_is_suspended(bs, tag);
 }
 
 static int block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
@@ -574,7 +881,9 @@ static int block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, u
         return BDRV_BLOCK_EOF;
     }
     bytes = MIN(bytes, (uint64_t)len - offset);
+    req_lock(bs);
     int ret = bs->drv->block_status(bs, offset, bytes, pnum, &m, &f);
+    req_unlock(bs);
     if (ret < 0) {
         return ret;
     }

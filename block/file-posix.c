@@ -13,6 +13,8 @@
 #include <libaio.h>
 #include <glib.h>
 #include "vireo/block.h"
+#include "vireo/coroutine.h"
+#include "vireo/qjson.h"
 
 #define DIRECT_ALIGN 4096
 
@@ -36,6 +38,18 @@ static int file_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     BDRVFileState *s = g_new0(BDRVFileState, 1);
     bs->opaque = s;
     s->fd = -1;
+    const char *aio = opts ? qopts_get(opts, "aio") : NULL;
+    if (aio) {
+        if (!strcmp(aio, "native")) {
+            flags |= BDRV_O_NATIVE_AIO;
+        } else if (!strcmp(aio, "threads") || !strcmp(aio, "io_uring")) {
+            flags &= ~BDRV_O_NATIVE_AIO;
+        } else {
+            block_error(errp, "invalid parameter value: %s", aio);
+            return -EINVAL;
+        }
+        bs->open_flags = flags;
+    }
     const char *locking = opts ? qopts_get(opts, "locking") : NULL;
     if (!locking || !strcmp(locking, "auto") || !strcmp(locking, "on")) {
         s->use_lock = true;
@@ -198,16 +212,26 @@ static int aio_rw(BDRVFileState *s, bool write, uint64_t offset, uint64_t bytes,
     return 0;
 }
 
+/*
+ * The system calls of a request run outside the coroutines' turn (co_blocking_begin), so
+ * qemu-io's aio requests are in the kernel together, as in QEMU's thread pool.
+ */
 static int rd(BDRVFileState *s, uint64_t offset, uint64_t bytes, void *buf)
 {
-    return s->native_aio ? aio_rw(s, false, offset, bytes, buf)
-                         : do_pread(s->fd, offset, bytes, buf);
+    co_blocking_begin();
+    int ret =
+        s->native_aio ? aio_rw(s, false, offset, bytes, buf) : do_pread(s->fd, offset, bytes, buf);
+    co_blocking_end();
+    return ret;
 }
 
 static int wr(BDRVFileState *s, uint64_t offset, uint64_t bytes, const void *buf)
 {
-    return s->native_aio ? aio_rw(s, true, offset, bytes, (void *)buf)
-                         : do_pwrite(s->fd, offset, bytes, buf);
+    co_blocking_begin();
+    int ret = s->native_aio ? aio_rw(s, true, offset, bytes, (void *)buf)
+                            : do_pwrite(s->fd, offset, bytes, buf);
+    co_blocking_end();
+    return ret;
 }
 
 static bool is_aligned(uint64_t offset, uint64_t bytes, const void *buf)
@@ -215,12 +239,23 @@ static bool is_aligned(uint64_t offset, uint64_t bytes, const void *buf)
     return !(offset % DIRECT_ALIGN) && !(bytes % DIRECT_ALIGN) && !((uintptr_t)buf % DIRECT_ALIGN);
 }
 
+static int file_pread_bounce(BDRVFileState *s, uint64_t offset, uint64_t bytes, void *buf);
+
 static int file_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
 {
     BDRVFileState *s = bs->opaque;
     if (!s->direct || is_aligned(offset, bytes, buf)) {
         return rd(s, offset, bytes, buf);
     }
+    /* bounce buffers: one at a time, a concurrent write could interleave otherwise */
+    co_mutex_lock(&bs->rmw_lock);
+    int r = file_pread_bounce(s, offset, bytes, buf);
+    co_mutex_unlock(&bs->rmw_lock);
+    return r;
+}
+
+static int file_pread_bounce(BDRVFileState *s, uint64_t offset, uint64_t bytes, void *buf)
+{
     uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
     uint64_t end = (offset + bytes + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
     void *b = NULL;
@@ -235,6 +270,9 @@ static int file_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, voi
     return ret;
 }
 
+static int file_pwrite_bounce(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              const void *buf);
+
 static int file_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const void *buf,
                        int flags)
 {
@@ -242,6 +280,16 @@ static int file_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
     if (!s->direct || is_aligned(offset, bytes, buf)) {
         return wr(s, offset, bytes, buf);
     }
+    co_mutex_lock(&bs->rmw_lock);
+    int r = file_pwrite_bounce(bs, offset, bytes, buf);
+    co_mutex_unlock(&bs->rmw_lock);
+    return r;
+}
+
+static int file_pwrite_bounce(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              const void *buf)
+{
+    BDRVFileState *s = bs->opaque;
     uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
     uint64_t end = (offset + bytes + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
     int64_t flen = file_getlength(bs);
@@ -319,10 +367,15 @@ static int file_flush(BlockDriverState *bs)
     if (bs->open_flags & BDRV_O_NO_FLUSH) {
         return 0;
     }
-    if (fdatasync(s->fd) < 0) {
-        return -errno;
-    }
-    return 0;
+    co_blocking_begin();
+    int ret = fdatasync(s->fd) < 0 ? -errno : 0;
+    co_blocking_end();
+    return ret;
+}
+
+static int file_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
+{
+    return 0; /* nothing to tell, but not an error (qemu-io's info prints zeroes) */
 }
 
 static int file_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
@@ -357,6 +410,7 @@ static int file_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preall
                          char **errp)
 {
     BDRVFileState *s = bs->opaque;
+    bs->write_gen++; /* callers may come here directly: the next flush must not be skipped */
     int64_t cur = file_getlength(bs);
     if (cur < 0) {
         block_error_errno(errp, (int)cur, "Could not get file size");
@@ -510,9 +564,65 @@ static int file_host_fd(BlockDriverState *bs, size_t *align)
     return s->fd;
 }
 
+static int file_reopen(BlockDriverState *bs, int flags, char **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    bool direct = flags & BDRV_O_NOCACHE;
+    if ((flags & BDRV_O_NATIVE_AIO) && !direct) {
+        block_error(errp, "aio=native was specified, but it requires cache.direct=on, which was "
+                          "not specified.");
+        return -EINVAL;
+    }
+    int oflags = O_CLOEXEC | ((flags & BDRV_O_RDWR) ? O_RDWR : O_RDONLY) | (direct ? O_DIRECT : 0);
+    int fd = open(bs->filename, oflags);
+    if (fd < 0) {
+        int err = errno;
+        block_error_errno(errp, err, "Could not reopen file");
+        return -err;
+    }
+    /* the lock bytes belong to the open file description: take them on the new one first */
+    int old_fd = s->fd;
+    uint64_t perm = s->locked_perm, unshared = s->locked_unshared;
+    s->fd = fd;
+    s->locked_perm = s->locked_unshared = 0;
+    int r = apply_lock_bytes(s, perm, unshared, false, errp);
+    if (r < 0) {
+        close(fd);
+        s->fd = old_fd;
+        s->locked_perm = perm;
+        s->locked_unshared = unshared;
+        return r;
+    }
+    close(old_fd);
+    s->direct = direct;
+    return 0;
+}
+
+/* "file:NAME" is NAME ("./NAME" when NAME itself looks like it has a protocol prefix) */
+static int file_parse_filename(const char *filename, QJ *opts, char **errp)
+{
+    if (g_str_has_prefix(filename, "file:")) {
+        const char *name = filename + 5;
+        char *v = bdrv_path_has_protocol(name) ? g_strdup_printf("./%s", name) : g_strdup(name);
+        qj_set_str(opts, "filename", v);
+        g_free(v);
+    }
+    return 0;
+}
+
+static const char *const file_runtime_opts[] = {
+    "filename",   "aio",        "aio-max-batch",         "locking",
+    "pr-manager", "drop-cache", "x-check-cache-dropped", NULL,
+};
+
 const BlockDriver bdrv_file = {
     .format_name = "file",
     .is_protocol = true,
+    .protocol_name = "file",
+    .parse_filename = file_parse_filename,
+    .needs_filename = true,
+    .runtime_opts = file_runtime_opts,
+    .reopen = file_reopen,
     .open = file_open,
     .close = file_close,
     .pread = file_pread,
@@ -521,6 +631,7 @@ const BlockDriver bdrv_file = {
     .discard = file_discard,
     .flush = file_flush,
     .block_status = file_block_status,
+    .get_info = file_get_info,
     .truncate = file_truncate,
     .getlength = file_getlength,
     .allocated_size = file_allocated_size,

@@ -90,6 +90,7 @@ static int cache_write_entry(BDRVQcow2State *s, Qcow2Cache *c, Qcow2CacheEntry *
             return ret;
         }
     }
+    BLKDBG_EVENT(s->file, c->is_l2 ? BLKDBG_L2_UPDATE : BLKDBG_REFBLOCK_UPDATE_PART);
     int ret = qcow2_write_meta(s, c->is_l2 ? QCOW2_OL_ACTIVE_L2 : QCOW2_OL_REFCOUNT_BLOCK,
                                e->offset, c->table_size, e->data);
     if (ret < 0) {
@@ -131,6 +132,9 @@ int qcow2_cache_get(BDRVQcow2State *s, Qcow2Cache *c, uint64_t offset, bool read
         e->data = g_malloc(c->table_size);
     }
     if (read) {
+        if (c->is_l2) {
+            BLKDBG_EVENT(s->file, BLKDBG_L2_LOAD);
+        }
         int ret = bdrv_pread(s->file, offset, c->table_size, e->data);
         if (ret < 0) {
             return ret;
@@ -395,6 +399,7 @@ int qcow2_write_l1_entry(BDRVQcow2State *s, uint32_t index)
     for (uint32_t i = 0; i < n; i++) {
         buf[i] = GUINT64_TO_BE(s->l1[start + i]);
     }
+    BLKDBG_EVENT(s->file, BLKDBG_L1_UPDATE);
     int ret = qcow2_write_meta(s, QCOW2_OL_ACTIVE_L1, s->l1_offset + (uint64_t)start * 8,
                                (uint64_t)n * 8, buf);
     if (ret < 0) {
@@ -432,6 +437,7 @@ int qcow2_get_l2_for_write(BDRVQcow2State *s, uint64_t l1_index, uint64_t *l2_of
     uint64_t *src = NULL, *dst;
     uint8_t *copy = NULL;
     if (old) {
+        BLKDBG_EVENT(s->file, BLKDBG_L2_ALLOC_COW_READ);
         ret = qcow2_cache_get(s, s->l2_cache, old, true, &src);
         if (ret < 0) {
             return ret;
@@ -448,6 +454,7 @@ int qcow2_get_l2_for_write(BDRVQcow2State *s, uint64_t l1_index, uint64_t *l2_of
         g_free(copy);
     }
     qcow2_cache_mark_dirty(s->l2_cache, dst);
+    BLKDBG_EVENT(s->file, BLKDBG_L2_ALLOC_WRITE);
     ret = qcow2_cache_write_dirty(s, s->l2_cache);
     if (ret == 0) {
         ret = qcow2_file_sync(s);

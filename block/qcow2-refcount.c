@@ -113,6 +113,7 @@ static int load_refblock(BDRVQcow2State *s, uint64_t rt_index, uint64_t **block)
             rt_index);
         return -EIO;
     }
+    BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_LOAD);
     return qcow2_cache_get(s, s->rb_cache, off, true, block);
 }
 
@@ -159,6 +160,7 @@ static int write_reftable_entry(BDRVQcow2State *s, uint64_t rt_index)
         return 0;
     }
     uint64_t v = GUINT64_TO_BE(s->rt[rt_index]);
+    BLKDBG_EVENT(s->file, BLKDBG_REFTABLE_UPDATE);
     int ret = qcow2_write_meta(s, QCOW2_OL_REFCOUNT_TABLE, s->rt_offset + rt_index * 8, 8, &v);
     if (ret < 0) {
         return ret;
@@ -178,7 +180,9 @@ static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
     if (rt_index < s->rt_size && (s->rt[rt_index] & REFT_OFFSET_MASK)) {
         return 0;
     }
+    BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_ALLOC);
     if (rt_index >= s->rt_size) {
+        BLKDBG_EVENT(s->file, BLKDBG_REFTABLE_GROW);
         int ret = grow_reftable(s, rt_index + 1);
         return ret < 0 ? ret : -EAGAIN;
     }
@@ -195,6 +199,7 @@ static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
     int ret;
     if ((nb_index >> s->rb_bits) == rt_index) {
         /* self-describing */
+        BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
         ret = qcow2_cache_get(s, s->rb_cache, (uint64_t)nb, false, &block);
         if (ret < 0) {
             return ret;
@@ -213,6 +218,7 @@ static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
         qcow2_cache_mark_dirty(s->rb_cache, block);
     }
     /* the block (and its own refcount) must be on disk before the table points to it */
+    BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_ALLOC_WRITE);
     ret = qcow2_cache_write_dirty(s, s->rb_cache);
     if (ret == 0) {
         ret = qcow2_file_sync(s);
@@ -356,6 +362,7 @@ int qcow2_update_refcount(BDRVQcow2State *s, uint64_t offset, uint64_t length, i
 
 int64_t qcow2_alloc_clusters(BDRVQcow2State *s, uint64_t n)
 {
+    BLKDBG_EVENT(s->file, BLKDBG_CLUSTER_ALLOC);
     for (int tries = 0; tries < 1000; tries++) {
         int64_t off = alloc_clusters_noref(s, n);
         if (off < 0) {
@@ -372,6 +379,7 @@ int64_t qcow2_alloc_clusters(BDRVQcow2State *s, uint64_t n)
 
 int64_t qcow2_alloc_bytes(BDRVQcow2State *s, uint64_t size)
 {
+    BLKDBG_EVENT(s->file, BLKDBG_CLUSTER_ALLOC_BYTES);
     uint64_t offset = s->free_byte_offset;
     uint64_t rc;
     if (offset) {
@@ -416,6 +424,7 @@ int64_t qcow2_alloc_bytes(BDRVQcow2State *s, uint64_t size)
 
 int qcow2_free_clusters(BDRVQcow2State *s, uint64_t offset, uint64_t length, bool discard)
 {
+    BLKDBG_EVENT(s->file, BLKDBG_CLUSTER_FREE);
     /* nothing on disk may point at the clusters once their refcount can reach zero */
     int ret = qcow2_flush_metadata(s);
     if (ret == 0) {
@@ -520,10 +529,12 @@ int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t a
         }
     }
     if (ret == 0) {
+        BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS);
         ret = qcow2_cache_write_dirty(s, s->rb_cache);
     }
     uint64_t *be = NULL;
     if (ret == 0) {
+        BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE);
         be = g_new(uint64_t, table_size);
         for (uint64_t i = 0; i < table_size; i++) {
             be[i] = GUINT64_TO_BE(nt[i]);
@@ -542,6 +553,7 @@ int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t a
         for (int k = 0; k < 4; k++) {
             hdr[8 + k] = (uint8_t)(table_clusters >> (24 - 8 * k));
         }
+        BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE);
         ret = bdrv_pwrite(s->file, 48, 12, hdr, 0);
         if (ret == 0) {
             ret = qcow2_file_sync(s);

@@ -296,6 +296,10 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error(errp, "Unsupported qcow2 version %u", s->version);
         return -ENOTSUP;
     }
+    ret = qcow2_check_runtime_opts(opts, errp);
+    if (ret < 0) {
+        return ret;
+    }
     s->cluster_bits = (int)rd32(h + 20);
     if (rd32(h + 20) < QCOW_MIN_CLUSTER_BITS || rd32(h + 20) > QCOW_MAX_CLUSTER_BITS) {
         block_error(errp, "Unsupported cluster size: 2^%u", rd32(h + 20));
@@ -489,9 +493,10 @@ static int qcow2_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         return -ENOMEM;
     }
     if (s->rt_size) {
+        BLKDBG_EVENT(s->file, BLKDBG_REFTABLE_LOAD);
         ret = bdrv_pread(s->file, s->rt_offset, s->rt_size * 8, s->rt);
         if (ret < 0) {
-            block_error_errno(errp, ret, "Could not read refcount table");
+            block_error_errno(errp, ret, "Could not initialize refcount handling");
             return ret;
         }
         for (uint64_t i = 0; i < s->rt_size; i++) {
@@ -578,6 +583,9 @@ static void qcow2_close(BlockDriverState *bs)
     g_free(s->unknown_header);
     g_free(s->cbuf);
     g_free(s->ccache);
+    if (s->inflight_waiters) {
+        g_ptr_array_free(s->inflight_waiters, true);
+    }
     bdrv_close(s->data_file);
     g_free(s->data_file_name);
 }
@@ -694,12 +702,93 @@ int qcow2_update_header(BDRVQcow2State *s)
 
 /* ---- reads ---- */
 
+/* ---- requests doing data I/O without the node lock (qemu-io's aio requests) ---- */
+
+/*
+ * Would an in-flight request on guest clusters [first, last] get in the way? A write (in place
+ * or allocating) waits for allocations in flight there: their mapping is not linked yet, as
+ * QEMU's writes wait for overlapping l2meta. Whatever drops clusters (QCOW2_INFLIGHT_MODIFY:
+ * zero writes, discards, compressed writes, truncation, freeing replaced clusters) waits for
+ * the reads and in-place writes still using them; an allocation in flight simply links its
+ * clusters afterwards, as in QEMU.
+ */
+static bool inflight_conflict(BDRVQcow2State *s, uint64_t first, uint64_t last, int kind)
+{
+    for (Qcow2InFlight *e = s->inflight; e; e = e->next) {
+        if (e->first <= last && first <= e->last &&
+            (kind == QCOW2_INFLIGHT_MODIFY ? e->kind != QCOW2_INFLIGHT_ALLOC
+                                           : e->kind == QCOW2_INFLIGHT_ALLOC)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Wait (node lock given up meanwhile) until no in-flight request conflicts. */
+static void inflight_wait(BlockDriverState *bs, uint64_t first, uint64_t last, int kind)
+{
+    BDRVQcow2State *s = bs->opaque;
+    while (inflight_conflict(s, first, last, kind)) {
+        bool released = bdrv_req_unlock(bs);
+        if (!released) {
+            return; /* not a coroutine holding the lock once: nothing else can run */
+        }
+        if (!s->inflight_waiters) {
+            s->inflight_waiters = g_ptr_array_new();
+        }
+        g_ptr_array_add(s->inflight_waiters, qemu_coroutine_self());
+        qemu_coroutine_yield();
+        bdrv_req_relock(bs, released);
+    }
+}
+
+/* Give the node lock up for data I/O on clusters [first, last]; NULL when it stays held. */
+static Qcow2InFlight *inflight_begin(BlockDriverState *bs, uint64_t first, uint64_t last, int kind)
+{
+    BDRVQcow2State *s = bs->opaque;
+    if (!qemu_in_coroutine() || !bdrv_req_unlock(bs)) {
+        return NULL;
+    }
+    Qcow2InFlight *e = g_new0(Qcow2InFlight, 1);
+    e->first = first;
+    e->last = last;
+    e->kind = kind;
+    e->next = s->inflight;
+    s->inflight = e;
+    return e;
+}
+
+static void inflight_end(BlockDriverState *bs, Qcow2InFlight *e)
+{
+    BDRVQcow2State *s = bs->opaque;
+    if (!e) {
+        return;
+    }
+    bdrv_req_relock(bs, true);
+    for (Qcow2InFlight **p = &s->inflight; *p; p = &(*p)->next) {
+        if (*p == e) {
+            *p = e->next;
+            break;
+        }
+    }
+    g_free(e);
+    if (s->inflight_waiters && s->inflight_waiters->len) {
+        GPtrArray *w = s->inflight_waiters;
+        s->inflight_waiters = NULL;
+        for (guint i = 0; i < w->len; i++) {
+            aio_co_wake(g_ptr_array_index(w, i));
+        }
+        g_ptr_array_free(w, true);
+    }
+}
+
 static int read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
 {
     if (!bs->backing) {
         memset(buf, 0, bytes);
         return 0;
     }
+    BLKDBG_EVENT(bs->file, BLKDBG_READ_BACKING_AIO);
     int64_t blen = bdrv_getlength(bs->backing);
     if (blen < 0) {
         return (int)blen;
@@ -729,7 +818,7 @@ static int do_read_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes, ui
 {
     BDRVQcow2State *s = bs->opaque;
     while (bytes) {
-        if (offset >= read_limit(s)) {
+        if (offset >= read_limit(s) && !s->vmstate_io) {
             memset(buf, 0, bytes);
             return 0;
         }
@@ -750,10 +839,12 @@ static int do_read_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes, ui
             memset(buf, 0, len);
             break;
         case QCOW2_SC_NORMAL:
+            BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
             ret = bdrv_pread(qcow2_data(s), (e & L2E_OFFSET_MASK) + in_cluster, len, buf);
             break;
         case QCOW2_SC_COMPRESSED: {
             uint8_t *data;
+            BLKDBG_EVENT(bs->file, BLKDBG_READ_COMPRESSED);
             ret = qcow2_decompress_cluster(s, e, &data);
             if (ret == 0) {
                 memcpy(buf, data + in_cluster, len);
@@ -774,14 +865,16 @@ static int do_read_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes, ui
     return 0;
 }
 
-static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+/* With `unlocked`, data clusters are read with the node lock given up (guest reads). */
+static int do_read_io(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf,
+                      bool unlocked)
 {
     BDRVQcow2State *s = bs->opaque;
     if (s->extended_l2) {
         return do_read_ext(bs, offset, bytes, buf);
     }
     while (bytes) {
-        if (offset >= read_limit(s)) {
+        if (offset >= read_limit(s) && !s->vmstate_io) {
             memset(buf, 0, bytes);
             return 0;
         }
@@ -801,12 +894,20 @@ static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_
         case QCOW2_CLUSTER_ZERO_ALLOC:
             memset(buf, 0, len);
             break;
-        case QCOW2_CLUSTER_NORMAL:
+        case QCOW2_CLUSTER_NORMAL: {
+            Qcow2InFlight *io = unlocked ? inflight_begin(bs, offset >> s->cluster_bits,
+                                                          (offset + len - 1) >> s->cluster_bits,
+                                                          QCOW2_INFLIGHT_READ)
+                                         : NULL;
+            BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
             ret = bdrv_pread(qcow2_data(s), (e & L2E_OFFSET_MASK) + in_cluster, len, buf);
+            inflight_end(bs, io);
             break;
+        }
         case QCOW2_CLUSTER_COMPRESSED: {
             uint8_t *data;
             len = MIN(bytes, s->cluster_size - in_cluster);
+            BLKDBG_EVENT(bs->file, BLKDBG_READ_COMPRESSED);
             ret = qcow2_decompress_cluster(s, e, &data);
             if (ret == 0) {
                 memcpy(buf, data + in_cluster, len);
@@ -824,12 +925,17 @@ static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_
     return 0;
 }
 
+static int do_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+{
+    return do_read_io(bs, offset, bytes, buf, false);
+}
+
 static int qcow2_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
 {
     if (((BDRVQcow2State *)bs->opaque)->dead) {
         return -ENOMEDIUM;
     }
-    return do_read(bs, offset, bytes, buf);
+    return do_read_io(bs, offset, bytes, buf, true);
 }
 
 /* ---- writes ---- */
@@ -926,6 +1032,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     uint8_t *tmp = NULL;
     if (has_host && !compressed && (e & QCOW_OFLAG_COPIED)) {
         if ((b & mask) == mask) {
+            BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
             ret = qcow2_write_data(s, host + in, bytes, buf);
         } else {
             tmp = g_malloc(cs);
@@ -935,6 +1042,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
             }
             memcpy(tmp + in, buf, bytes);
             if (ret == 0) {
+                BLKDBG_EVENT(bs->file, BLKDBG_COW_WRITE);
                 ret = qcow2_write_data(s, host + astart, aend - astart, tmp + astart);
             }
             g_free(tmp);
@@ -969,6 +1077,7 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
         ret = nh < 0 ? (int)nh : 0;
     }
     if (ret == 0) {
+        BLKDBG_EVENT(bs->file, from < in || in + bytes < to ? BLKDBG_COW_WRITE : BLKDBG_WRITE_AIO);
         ret = qcow2_write_data(s, (uint64_t)nh + from, to - from, tmp + from);
     }
     g_free(tmp);
@@ -987,6 +1096,8 @@ static int write_cluster_ext(BlockDriverState *bs, uint64_t offset, uint64_t byt
     return ret;
 }
 
+static bool range_is_zero(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
+
 /* Write within the range of one L2 table. */
 static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const uint8_t *buf)
 {
@@ -995,6 +1106,8 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
     if (s->extended_l2) {
         /* clusters needing new host clusters get them in one run (bounded like QEMU's by the
          * L2 slice), the others are written in place */
+        inflight_wait(bs, offset >> s->cluster_bits, (offset + bytes - 1) >> s->cluster_bits,
+                      QCOW2_INFLIGHT_WRITE);
         uint64_t l2_offset, *l2;
         int ret = qcow2_get_l2_for_write(s, (offset >> s->cluster_bits) >> s->l2_bits, &l2_offset);
         while (bytes && ret == 0) {
@@ -1039,6 +1152,8 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
     }
     uint64_t c = first;
     while (c <= last) {
+        /* an allocation in flight in the range: its mapping is not there yet (QEMU waits too) */
+        inflight_wait(bs, c, last, QCOW2_INFLIGHT_WRITE);
         ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
         if (ret < 0) {
             return ret;
@@ -1065,7 +1180,10 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
                 n++;
             }
             uint64_t ws = MAX(offset, run_start), we = MIN(offset + bytes, (c + n) * cs);
+            Qcow2InFlight *io = inflight_begin(bs, c, c + n - 1, QCOW2_INFLIGHT_WRITE);
+            BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
             ret = qcow2_write_data(s, host + (ws - run_start), we - ws, buf + (ws - offset));
+            inflight_end(bs, io);
             if (ret < 0) {
                 return ret;
             }
@@ -1079,9 +1197,6 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             n++;
         }
         uint64_t *old = g_new(uint64_t, n);
-        for (uint64_t i = 0; i < n; i++) {
-            old[i] = l2_entry_get(s, l2, idx + i);
-        }
         int64_t host = qcow2_alloc_data_clusters(s, c, n);
         if (host < 0) {
             g_free(old);
@@ -1090,20 +1205,38 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         uint64_t run_end = (c + n) * cs;
         uint64_t ws = MAX(offset, run_start), we = MIN(offset + bytes, run_end);
         if (ws == run_start && we == run_end) {
+            /* the new clusters are not linked yet: others may run meanwhile (QEMU's l2meta) */
+            Qcow2InFlight *io = inflight_begin(bs, c, c + n - 1, QCOW2_INFLIGHT_ALLOC);
+            BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
             ret = qcow2_write_data(s, (uint64_t)host, n * cs, buf + (ws - offset));
+            inflight_end(bs, io);
         } else {
             uint8_t *tmp = g_malloc(n * cs);
             ret = 0;
+            /* QEMU zeroes COW areas that read as zero instead of copying them */
+            bool zero_cow = !qcow2_has_data_file(s) &&
+                            (ws == run_start || range_is_zero(bs, run_start, ws - run_start)) &&
+                            (we == run_end || range_is_zero(bs, we, run_end - we));
+            /* like QEMU's perform_cow, the COW runs without the node lock; its reads take it
+             * for their metadata lookups */
+            Qcow2InFlight *io = inflight_begin(bs, c, c + n - 1, QCOW2_INFLIGHT_ALLOC);
+            BLKDBG_EVENT(bs->file, zero_cow ? BLKDBG_CLUSTER_ALLOC_SPACE : BLKDBG_COW_READ);
+            bdrv_req_relock(bs, io != NULL);
             if (ws > run_start) {
                 ret = cow_read(bs, run_start, ws - run_start, tmp);
             }
             if (ret == 0 && we < run_end) {
                 ret = cow_read(bs, we, run_end - we, tmp + (we - run_start));
             }
+            if (io) {
+                bdrv_req_unlock(bs);
+            }
             memcpy(tmp + (ws - run_start), buf + (ws - offset), we - ws);
             if (ret == 0) {
+                BLKDBG_EVENT(bs->file, zero_cow ? BLKDBG_WRITE_AIO : BLKDBG_COW_WRITE);
                 ret = qcow2_write_data(s, (uint64_t)host, n * cs, tmp);
             }
+            inflight_end(bs, io);
             g_free(tmp);
         }
         if (ret == 0) {
@@ -1113,10 +1246,14 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
             g_free(old);
             return ret;
         }
+        /* what is linked now is replaced (and freed), as QEMU's link_l2 does */
         for (uint64_t i = 0; i < n; i++) {
+            old[i] = l2_entry_get(s, l2, idx + i);
             l2_entry_set(s, l2, idx + i, ((uint64_t)host + i * cs) | QCOW_OFLAG_COPIED);
         }
         qcow2_cache_mark_dirty(s->l2_cache, l2);
+        /* reads that started on the old clusters meanwhile end before those are freed */
+        inflight_wait(bs, c, c + n - 1, QCOW2_INFLIGHT_MODIFY);
         ret = free_old_entries(s, old, n, false);
         g_free(old);
         if (ret < 0) {
@@ -1189,6 +1326,7 @@ static int write_compressed(BlockDriverState *bs, uint64_t offset, uint64_t byte
                 ret = host < 0 ? (int)host : 0;
             }
             if (ret == 0) {
+                BLKDBG_EVENT(s->file, BLKDBG_WRITE_COMPRESSED);
                 ret = qcow2_write_data(s, (uint64_t)host, clen, out);
             }
             if (ret == 0) {
@@ -1196,6 +1334,7 @@ static int write_compressed(BlockDriverState *bs, uint64_t offset, uint64_t byte
             }
             if (ret == 0) {
                 uint64_t idx = (offset >> s->cluster_bits) & (s->l2_entries - 1);
+                BLKDBG_EVENT(s->file, BLKDBG_L2_UPDATE_COMPRESSED);
                 l2_entry_set(s, l2, idx,
                              qcow2_compressed_entry(s->cluster_bits, (uint64_t)host, clen));
                 l2_bitmap_set(s, l2, idx, 0);
@@ -1223,6 +1362,8 @@ static int qcow2_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, c
     }
     const uint8_t *p = buf;
     if (flags & BDRV_REQ_COMPRESSED) {
+        inflight_wait(bs, offset >> s->cluster_bits, (offset + bytes - 1) >> s->cluster_bits,
+                      QCOW2_INFLIGHT_MODIFY);
         if (qcow2_has_data_file(s)) {
             return -ENOTSUP;
         }
@@ -1495,6 +1636,9 @@ static int zero_request(BlockDriverState *bs, uint64_t offset, uint64_t bytes, i
 
 static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
+    inflight_wait(bs, offset >> ((BDRVQcow2State *)bs->opaque)->cluster_bits,
+                  (offset + bytes - 1) >> ((BDRVQcow2State *)bs->opaque)->cluster_bits,
+                  QCOW2_INFLIGHT_MODIFY);
     BDRVQcow2State *s = bs->opaque;
     if (s->dead) {
         return -ENOMEDIUM;
@@ -1541,6 +1685,9 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
 
 static int qcow2_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 {
+    inflight_wait(bs, offset >> ((BDRVQcow2State *)bs->opaque)->cluster_bits,
+                  (offset + bytes - 1) >> ((BDRVQcow2State *)bs->opaque)->cluster_bits,
+                  QCOW2_INFLIGHT_MODIFY);
     BDRVQcow2State *s = bs->opaque;
     if (s->dead) {
         return -ENOMEDIUM;
@@ -1734,10 +1881,12 @@ static int64_t qcow2_getlength(BlockDriverState *bs)
     return (int64_t)s->size;
 }
 
+static uint64_t vm_state_offset(BDRVQcow2State *s);
 static int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 {
     BDRVQcow2State *s = bs->opaque;
     bdi->cluster_size = (int)s->cluster_size;
+    bdi->vm_state_offset = (int64_t)vm_state_offset(s);
     bdi->is_dirty = (s->incompat & QCOW2_INCOMPAT_DIRTY) != 0;
     bdi->persistent_bitmaps = s->version >= 3;
     return 0;
@@ -1766,6 +1915,7 @@ static int grow_l1(BDRVQcow2State *s, uint32_t new_size)
     }
     uint64_t bytes = (uint64_t)new_size * 8;
     uint64_t nclusters = (bytes + s->cluster_size - 1) >> s->cluster_bits;
+    BLKDBG_EVENT(s->file, BLKDBG_L1_GROW_ALLOC_TABLE);
     int64_t off = qcow2_alloc_clusters(s, nclusters);
     if (off < 0) {
         return (int)off;
@@ -1780,6 +1930,7 @@ static int grow_l1(BDRVQcow2State *s, uint32_t new_size)
     for (uint32_t i = 0; i < new_size; i++) {
         be[i] = GUINT64_TO_BE(nl1[i]);
     }
+    BLKDBG_EVENT(s->file, BLKDBG_L1_GROW_WRITE_TABLE);
     ret = qcow2_write_meta(s, 0, (uint64_t)off, bytes, be);
     g_free(be);
     if (ret == 0) {
@@ -1792,6 +1943,7 @@ static int grow_l1(BDRVQcow2State *s, uint32_t new_size)
     uint8_t f[12];
     wr32(f, new_size);
     wr64(f + 4, (uint64_t)off);
+    BLKDBG_EVENT(s->file, BLKDBG_L1_GROW_ACTIVATE_TABLE);
     ret = write_header_field(s, 36, f, 12);
     if (ret < 0) {
         g_free(nl1);
@@ -2053,6 +2205,16 @@ static int zero_grown_area(BlockDriverState *bs, uint64_t old, uint64_t size, ch
 static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
                           char **errp)
 {
+    while (((BDRVQcow2State *)bs->opaque)->inflight && bdrv_req_unlock(bs)) {
+        /* shrinking or growing: every request in flight ends first */
+        BDRVQcow2State *st = bs->opaque;
+        if (!st->inflight_waiters) {
+            st->inflight_waiters = g_ptr_array_new();
+        }
+        g_ptr_array_add(st->inflight_waiters, qemu_coroutine_self());
+        qemu_coroutine_yield();
+        bdrv_req_relock(bs, true);
+    }
     BDRVQcow2State *s = bs->opaque;
     if (s->dead) {
         block_error(errp, "No medium found");
@@ -2389,6 +2551,7 @@ static int qcow2_change_backing_file(BlockDriverState *bs, const char *file, con
  */
 static int make_completely_empty(BDRVQcow2State *s)
 {
+    BLKDBG_EVENT(s->file, BLKDBG_EMPTY_IMAGE_PREPARE);
     uint64_t cs = s->cluster_size;
     uint64_t l1_clusters = ((uint64_t)s->l1_size * 8 + cs - 1) / cs;
     int ret = qcow2_flush_metadata(s);
@@ -3264,8 +3427,152 @@ static int qcow2_create(const char *filename, QOpts *opts, char **errp)
     return ret;
 }
 
+/* The VM state (qemu-io's read/write -b) sits past the last L1 entry the disk needs. */
+static uint64_t vm_state_offset(BDRVQcow2State *s)
+{
+    uint64_t per_l1 = s->cluster_size << s->l2_bits;
+    return ((s->size + per_l1 - 1) / per_l1) * per_l1;
+}
+
+static int qcow2_save_vmstate(BlockDriverState *bs, uint64_t pos, uint64_t bytes, const void *buf)
+{
+    BDRVQcow2State *s = bs->opaque;
+    BLKDBG_EVENT(bs->file, BLKDBG_VMSTATE_SAVE);
+    uint64_t offset = vm_state_offset(s) + pos;
+    uint64_t per_l1 = s->cluster_size << s->l2_bits;
+    uint64_t need = (offset + bytes + per_l1 - 1) / per_l1;
+    if (need > s->l1_size) {
+        /* QEMU's growth: by half at a time until it fits */
+        uint64_t n = s->l1_size ? s->l1_size : 1;
+        while (need > n) {
+            n = (n * 3 + 1) / 2;
+        }
+        if (n > UINT32_MAX) {
+            return -EFBIG;
+        }
+        int ret = grow_l1(s, (uint32_t)n);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return qcow2_pwrite(bs, offset, bytes, buf, 0);
+}
+
+static int qcow2_load_vmstate(BlockDriverState *bs, uint64_t pos, uint64_t bytes, void *buf)
+{
+    BDRVQcow2State *s = bs->opaque;
+    BLKDBG_EVENT(bs->file, BLKDBG_VMSTATE_LOAD);
+    s->vmstate_io = true;
+    int ret = do_read(bs, vm_state_offset(s) + pos, bytes, buf);
+    s->vmstate_io = false;
+    return ret;
+}
+
+/* qemu-io's reopen: -r writes everything back (bitmaps stored) first; -w marks the
+ * persistent bitmaps in use again, as an open for writing does. */
+static int qcow2_reopen(BlockDriverState *bs, int flags, char **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    bool ro = !(flags & BDRV_O_RDWR);
+    if (ro == s->read_only) {
+        return 0;
+    }
+    if (ro) {
+        int ret = qcow2_flush_metadata(s);
+        if (ret == 0 && s->open_done) {
+            ret = qcow2_store_dirty_bitmaps(s, errp);
+        }
+        if (ret == 0) {
+            ret = qcow2_flush_metadata(s);
+        }
+        if (ret == 0) {
+            ret = qcow2_file_sync(s);
+        }
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Could not flush the image");
+            return ret;
+        }
+        s->read_only = true;
+        return 0;
+    }
+    s->read_only = false;
+    if (s->version >= 3) {
+        bool header_updated = false;
+        bdrv_release_all_dirty_bitmaps(bs);
+        int ret = qcow2_load_dirty_bitmaps(s, &header_updated, errp);
+        if (ret < 0) {
+            s->read_only = true;
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* The open options QEMU's qcow2 takes (checked, mostly without effect in Vireo). */
+static const char *const qcow2_runtime_opts[] = {
+    "lazy-refcounts",
+    "pass-discard-request",
+    "pass-discard-snapshot",
+    "pass-discard-other",
+    "overlap-check",
+    "overlap-check.template",
+    "overlap-check.main-header",
+    "overlap-check.active-l1",
+    "overlap-check.active-l2",
+    "overlap-check.refcount-table",
+    "overlap-check.refcount-block",
+    "overlap-check.snapshot-table",
+    "overlap-check.inactive-l1",
+    "overlap-check.inactive-l2",
+    "overlap-check.bitmap-directory",
+    "cache-size",
+    "l2-cache-size",
+    "l2-cache-entry-size",
+    "refcount-cache-size",
+    "cache-clean-interval",
+    NULL,
+};
+
+int qcow2_check_runtime_opts(QOpts *opts, char **errp)
+{
+    static const char *const bools[] = {"lazy-refcounts", "pass-discard-request",
+                                        "pass-discard-snapshot", "pass-discard-other", NULL};
+    static const char *const sizes[] = {"cache-size", "l2-cache-size", "l2-cache-entry-size",
+                                        "refcount-cache-size", NULL};
+    char *err = NULL;
+    for (int i = 0; bools[i]; i++) {
+        bool b;
+        if (!qopts_get_bool(opts, bools[i], false, &b, &err)) {
+            block_error(errp, "%s", err);
+            g_free(err);
+            return -EINVAL;
+        }
+    }
+    for (int i = 0; sizes[i]; i++) {
+        uint64_t v;
+        if (!qopts_get_size(opts, sizes[i], 0, &v, &err)) {
+            block_error(errp, "%s", err);
+            g_free(err);
+            return -EINVAL;
+        }
+    }
+    uint64_t n;
+    if (!qopts_get_number(opts, "cache-clean-interval", 0, &n, &err)) {
+        block_error(errp, "%s", err);
+        g_free(err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 const BlockDriver bdrv_qcow2 = {
     .format_name = "qcow2",
+    .runtime_opts = qcow2_runtime_opts,
+    .supports_backing = true,
+    .lock_requests = true,
+    .reopen = qcow2_reopen,
+    .save_vmstate = qcow2_save_vmstate,
+    .load_vmstate = qcow2_load_vmstate,
     .probe = qcow2_probe,
     .open = qcow2_open,
     .close = qcow2_close,

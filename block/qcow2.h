@@ -92,6 +92,14 @@ typedef struct Qcow2UnknownExt {
     uint8_t *data;
 } Qcow2UnknownExt;
 
+/* A request running with the node's lock given up for its data I/O (guest clusters). */
+enum { QCOW2_INFLIGHT_READ, QCOW2_INFLIGHT_WRITE, QCOW2_INFLIGHT_ALLOC, QCOW2_INFLIGHT_MODIFY };
+typedef struct Qcow2InFlight {
+    uint64_t first, last;
+    int kind;
+    struct Qcow2InFlight *next;
+} Qcow2InFlight;
+
 typedef struct BDRVQcow2State {
     BlockDriverState *bs;
     BlockDriverState *file;
@@ -161,8 +169,11 @@ typedef struct BDRVQcow2State {
      * (more clusters in use than the file has allocated), so data clusters may be holes */
     int metadata_prealloc; /* -1: not yet known */
     bool check_mode;
-    bool open_done;         /* open succeeded: close stores bitmaps */
-    bool stale_bitmaps_ext; /* bitmaps extension without its autoclear bit: drop it */
+    bool open_done;              /* open succeeded: close stores bitmaps */
+    bool stale_bitmaps_ext;      /* bitmaps extension without its autoclear bit: drop it */
+    bool vmstate_io;             /* reading the VM state, past the virtual disk's end */
+    Qcow2InFlight *inflight;     /* requests doing data I/O without the node lock */
+    GPtrArray *inflight_waiters; /* coroutines waiting for one of them to end */
 } BDRVQcow2State;
 
 /* Extended L2 bitmaps: bit k = subcluster k allocated, bit 32 + k = subcluster k reads zero. */
@@ -346,5 +357,8 @@ bool qcow2_can_store_new_dirty_bitmap(BlockDriverState *bs, const char *name, ui
                                       char **errp);
 int qcow2_remove_persistent_dirty_bitmap(BlockDriverState *bs, const char *name, char **errp);
 int qcow2_truncate_bitmaps_check(BDRVQcow2State *s, char **errp);
+
+/* qcow2's open options, checked as QEMU checks them (QEMU's messages). */
+int qcow2_check_runtime_opts(QOpts *opts, char **errp);
 
 #endif

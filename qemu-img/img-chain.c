@@ -526,7 +526,7 @@ int img_rebase(int argc, char **argv)
             char *err = NULL;
             new_backing =
                 tool_open(path, out_basefmt, src_flags | (share_backing ? BDRV_O_FORCE_SHARE : 0),
-                          false, &err);
+                          &err);
             if (!new_backing) {
                 error_report("Could not open new backing file '%s': %s", out_baseimg, err);
                 g_free(err);

@@ -1,7 +1,10 @@
 /* Helpers shared by qemu-img and qemu-io. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include "vireo/error.h"
+#include "vireo/qjson.h"
 #include "tools.h"
 
 void tool_cvtstr(double value, char *str, size_t size)
@@ -27,6 +30,14 @@ void tool_cvtstr(double value, char *str, size_t size)
         value /= (double)(1ULL << 10);
     } else {
         suffix = " bytes";
+        snprintf(str, size - 6, "%f", value); /* QEMU's cvtstr: six decimals below 1 KiB */
+        char *trim = strstr(str, ".000");
+        if (trim) {
+            strcpy(trim, suffix);
+        } else {
+            strcat(str, suffix);
+        }
+        return;
     }
     snprintf(str, size - 6, "%.3f", value);
     char *trim = strstr(str, ".000");
@@ -67,20 +78,24 @@ double tool_tdiv(double value, struct timespec t)
     return value / s;
 }
 
-BlockDriverState *tool_open(const char *filename, const char *fmt, int flags, bool warn_probed_raw,
-                            char **errp)
+BlockDriverState *tool_open(const char *filename, const char *fmt, int flags, char **errp)
 {
-    return tool_open_opts(filename, fmt, NULL, flags, warn_probed_raw, errp);
+    QJ *opts = qj_object();
+    if (fmt) {
+        qj_set_str(opts, "driver", fmt);
+    }
+    return tool_open_opts(filename, opts, flags, errp);
 }
 
-BlockDriverState *tool_open_opts(const char *filename, const char *fmt, QOpts *opts, int flags,
-                                 bool warn_probed_raw, char **errp)
+BlockDriverState *tool_open_opts(const char *filename, QJ *opts, int flags, char **errp)
 {
     if ((flags & BDRV_O_FORCE_SHARE) && (flags & BDRV_O_RDWR)) {
+        qj_free(opts);
         block_error(errp, "force-share=on can only be used with read-only images");
         return NULL;
     }
-    BlockDriverState *bs = bdrv_open(filename, fmt, opts, flags, errp);
+    /* (the raw driver warns about a probed raw image opened for writing, as QEMU's does) */
+    BlockDriverState *bs = bdrv_open_opts(filename, opts, flags, errp);
     if (bs) {
         /* the tool is the image's user, as QEMU's BlockBackend: its permissions, its locks */
         uint64_t perm, shared;
@@ -90,16 +105,196 @@ BlockDriverState *tool_open_opts(const char *filename, const char *fmt, QOpts *o
             return NULL;
         }
     }
-    if (bs && !fmt && bs->drv == &bdrv_raw && (flags & BDRV_O_RDWR) && warn_probed_raw) {
-        fprintf(stderr,
-                "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
-                "         Automatically detecting the format is dangerous for raw images, "
-                "write operations on block 0 will be restricted.\n"
-                "         Specify the 'raw' format explicitly to remove the restrictions.\n",
-                filename);
-    }
-    if (bs && !fmt && bs->drv == &bdrv_raw) {
-        bs->probed = true;
-    }
     return bs;
+}
+
+/* ---- "key=value,..." option strings (--image-opts, --object) ---- */
+
+bool tool_in_list(const char *const *l, const char *s)
+{
+    for (; *l; l++) {
+        if (!strcmp(*l, s)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void kv_free(gpointer p)
+{
+    KeyVal *kv = p;
+    g_free(kv->key);
+    g_free(kv->val);
+    g_free(kv);
+}
+
+/* "a=1,b=x,,y" -> (a, 1), (b, "x,y"); a first item without '=' is the value of `implied`. */
+GPtrArray *tool_kv_parse(const char *s, const char *implied)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(kv_free);
+    const char *p = s;
+    bool first = true;
+    while (*p) {
+        GString *item = g_string_new(NULL);
+        for (; *p; p++) {
+            if (*p == ',') {
+                if (p[1] != ',') {
+                    break;
+                }
+                p++;
+            }
+            g_string_append_c(item, *p);
+        }
+        if (*p == ',') {
+            p++;
+        }
+        KeyVal *kv = g_new0(KeyVal, 1);
+        char *eq = strchr(item->str, '=');
+        if (eq) {
+            kv->key = g_strndup(item->str, (gsize)(eq - item->str));
+            kv->val = g_strdup(eq + 1);
+        } else if (first && implied) {
+            kv->key = g_strdup(implied);
+            kv->val = g_strdup(item->str);
+        } else {
+            kv->key = g_strdup(item->str);
+            kv->val = g_strdup("on"); /* a bare flag */
+        }
+        g_string_free(item, true);
+        g_ptr_array_add(a, kv);
+        first = false;
+    }
+    return a;
+}
+
+const char *tool_kv_get(GPtrArray *a, const char *key)
+{
+    const char *v = NULL;
+    for (guint i = 0; i < a->len; i++) {
+        KeyVal *kv = g_ptr_array_index(a, i);
+        if (!strcmp(kv->key, key)) {
+            v = kv->val; /* the last one counts */
+        }
+    }
+    return v;
+}
+
+/* ---- --object ---- */
+
+static const char *const object_types[] = {"authz-list",        "authz-list-file",
+                                           "authz-simple",      "main-loop",
+                                           "pr-manager-helper", "secret",
+                                           "secret_keyring",    "thread-context",
+                                           "throttle-group",    "tls-cipher-suites",
+                                           "tls-creds-anon",    "tls-creds-psk",
+                                           "tls-creds-x509",    NULL};
+
+static GHashTable *object_ids;
+
+static bool base64_ok(const char *s)
+{
+    for (; *s; s++) {
+        if (!g_ascii_isalnum(*s) && *s != '+' && *s != '/' && *s != '=' && *s != '\n' &&
+            *s != '\r') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A secret's properties, as QEMU checks them when the object is created. */
+static int secret_check(GPtrArray *kv)
+{
+    const char *data = NULL, *file = NULL, *format = "raw";
+    for (guint i = 0; i < kv->len; i++) {
+        KeyVal *e = g_ptr_array_index(kv, i);
+        if (!strcmp(e->key, "qom-type") || !strcmp(e->key, "id")) {
+            continue;
+        }
+        if (!strcmp(e->key, "data")) {
+            data = e->val;
+        } else if (!strcmp(e->key, "file")) {
+            file = e->val;
+        } else if (!strcmp(e->key, "format")) {
+            if (strcmp(e->val, "raw") && strcmp(e->val, "base64")) {
+                error_report("Parameter 'format' does not accept value '%s'", e->val);
+                return -1;
+            }
+            format = e->val;
+        } else if (strcmp(e->key, "keyid") && strcmp(e->key, "iv")) {
+            error_report("Parameter '%s' is unexpected", e->key);
+            return -1;
+        }
+    }
+    if (data && file) {
+        error_report("'data' and 'file' are mutually exclusive");
+        return -1;
+    }
+    if (!data && !file) {
+        error_report("Either 'file' or 'data' must be provided");
+        return -1;
+    }
+    char *content = NULL;
+    if (file) {
+        GError *gerr = NULL;
+        if (!g_file_get_contents(file, &content, NULL, &gerr)) {
+            error_report("Unable to read %s: %s", file, gerr->message);
+            g_error_free(gerr);
+            return -1;
+        }
+        data = content;
+    }
+    int ret = 0;
+    if (!strcmp(format, "base64") && !base64_ok(data)) {
+        error_report("Base64 data contains invalid characters");
+        ret = -1;
+    }
+    g_free(content);
+    return ret;
+}
+
+int tool_object_add(const char *spec)
+{
+    GPtrArray *kv = tool_kv_parse(spec, "qom-type");
+    const char *type = tool_kv_get(kv, "qom-type"), *id = tool_kv_get(kv, "id");
+    int ret = -1;
+    if (type && !strcmp(type, "help") && kv->len == 1) {
+        printf("List of user creatable objects:\n");
+        for (const char *const *t = object_types; *t; t++) {
+            printf("  %s\n", *t);
+        }
+        g_ptr_array_unref(kv);
+        exit(0);
+    }
+    if (!type) {
+        error_report("Parameter 'qom-type' is missing");
+    } else if (!tool_in_list(object_types, type)) {
+        error_report("Parameter 'qom-type' does not accept value '%s'", type);
+    } else if (!id) {
+        error_report("Parameter 'id' is missing");
+    } else if (!qopts_is_identifier(id)) {
+        error_report("Parameter 'id' expects an identifier");
+        fprintf(stderr, "Identifiers consist of letters, digits, '-', '.', '_', starting with a "
+                        "letter.\n");
+    } else if (!strcmp(type, "secret") && secret_check(kv) < 0) {
+        /* reported */
+    } else if (object_ids && g_hash_table_contains(object_ids, id)) {
+        error_report("attempt to add duplicate property '%s' to object (type 'container')", id);
+    } else {
+        if (!object_ids) {
+            object_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        }
+        g_hash_table_add(object_ids, g_strdup(id));
+        ret = 0;
+    }
+    g_ptr_array_unref(kv);
+    return ret;
+}
+
+void tool_objects_free(void)
+{
+    if (object_ids) {
+        g_hash_table_destroy(object_ids);
+        object_ids = NULL;
+    }
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <glib.h>
 #include "vireo/block.h"
 
 #define TOOLS_VERSION "7.2.22"
@@ -18,13 +19,24 @@ struct timespec tool_tsub(struct timespec a, struct timespec b);
 double tool_tdiv(double value, struct timespec t);
 
 /*
- * Open an image as the tools do: "Could not open 'x': ..." is left to the caller. A raw
- * image found by probing gets QEMU's warning when opened for writing (warn_probed_raw).
+ * Open an image as the tools do: "Could not open 'x': ..." is left to the caller. The tool is
+ * the image's user (bdrv_add_user with the permissions of flags: its locks). A raw image found
+ * by probing gets QEMU's warning when opened for writing (the raw driver prints it).
  */
-BlockDriverState *tool_open(const char *filename, const char *fmt, int flags, bool warn_probed_raw,
-                            char **errp);
-/* The same with options for the format driver (e.g. qcow2's overlap-check), or NULL. */
-BlockDriverState *tool_open_opts(const char *filename, const char *fmt, QOpts *opts, int flags,
-                                 bool warn_probed_raw, char **errp);
+BlockDriverState *tool_open(const char *filename, const char *fmt, int flags, char **errp);
+/* The same with flat options (taken; bdrv_open_opts): --image-opts, "driver", -o... */
+BlockDriverState *tool_open_opts(const char *filename, QJ *opts, int flags, char **errp);
+
+/* "a=1,b=x,,y": (a, 1), (b, "x,y"); a first item without '=' is the value of `implied`,
+ * a later one a flag set to "on". */
+typedef struct KeyVal {
+    char *key, *val;
+} KeyVal;
+GPtrArray *tool_kv_parse(const char *s, const char *implied);
+const char *tool_kv_get(GPtrArray *a, const char *key); /* the last one, or NULL */
+bool tool_in_list(const char *const *l, const char *s);
+/* --object: QEMU's checks; prints the error and returns -1 when the object is refused. */
+int tool_object_add(const char *spec);
+void tool_objects_free(void);
 
 #endif

@@ -66,52 +66,6 @@ const DriveDevice *drive_implied_devices(int *n)
     return implied_devices ? (const DriveDevice *)implied_devices->data : NULL;
 }
 
-/* ---- -snapshot / snapshot=on: a temporary qcow2 overlay ---- */
-
-static BlockDriverState *temp_snapshot(BlockDriverState *base, char **errp)
-{
-    const char *tmpdir = g_getenv("TMPDIR");
-    char *path = g_strdup_printf("%s/vl.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/var/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        block_error_errno(errp, -errno, "Could not get temporary filename");
-        g_free(path);
-        return NULL;
-    }
-    close(fd);
-    int64_t size = bdrv_getlength(base);
-    QOpts *o = qopts_new("create");
-    char num[32];
-    snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, size < 0 ? 0 : size);
-    qopts_set(o, "size", num);
-    char *err = NULL;
-    BlockDriverState *bs = NULL;
-    if (bdrv_create(&bdrv_qcow2, path, o, &err) == 0) {
-        /* cache=unsafe, and gone from the directory as soon as it is open */
-        int flags = BDRV_O_RDWR | BDRV_O_NO_FLUSH | BDRV_O_UNMAP;
-        BlockDriverState *file = bdrv_open_protocol(&bdrv_file, path, NULL, flags, &err);
-        if (file) {
-            bs = bdrv_open_format(&bdrv_qcow2, file, NULL, flags | BDRV_O_NO_BACKING, &err);
-            bdrv_close(file);
-        }
-        if (bs && bdrv_set_backing(bs, base, &err) < 0) {
-            bdrv_close(bs);
-            bs = NULL;
-        }
-    }
-    unlink(path);
-    qopts_free(o);
-    if (!bs) {
-        block_error(errp, "Could not create temporary overlay '%s': %s", path, err);
-        g_free(err);
-        g_free(path);
-        return NULL;
-    }
-    bdrv_refresh_json_filename(bs);
-    g_free(path);
-    return bs;
-}
-
 /* ---- opening a -drive's nodes (QEMU's bdrv_open with a filename and flat options) ---- */
 
 /* The node options a format takes through -drive (the rest: "does not support the option"). */
@@ -532,7 +486,7 @@ static int drive_new(const DriveConfig *dc, bool snapshot_all, char **errp)
         root->detect_zeroes = detect_zeroes;
         if (snapshot) {
             /* the image itself is only read: it holds the backing file of the overlay */
-            BlockDriverState *top = temp_snapshot(root, errp);
+            BlockDriverState *top = bdrv_append_temp_snapshot(root, errp);
             bdrv_close(root);
             if (!top) {
                 goto out;

@@ -21,12 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include "vireo/coroutine.h"
 #include "vireo/qemu-opts.h"
 
 typedef struct BlockDriver BlockDriver;
 typedef struct BlockDriverState BlockDriverState;
-typedef struct QJ QJ;
 typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
+typedef struct QJ QJ;
 
 /* Open flags */
 #define BDRV_O_RDWR        0x0002
@@ -42,6 +43,8 @@ typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 #define BDRV_O_FORCE_SHARE 0x0800 /* force-share=on (-U): share every permission (read-only) */
 #define BDRV_O_NO_SHARE    0x1000 /* the user shares only reads (qemu-img convert's sources) */
 #define BDRV_O_RESIZE      0x2000 /* the user will resize the image (qemu-img resize) */
+#define BDRV_O_SNAPSHOT    0x4000 /* bdrv_open_opts: writes go to a temporary qcow2 overlay */
+#define BDRV_O_COPY_ON_READ 0x8000 /* reads through the backing chain are copied up (-C) */
 
 /* Request flags */
 #define BDRV_REQ_MAY_UNMAP   0x1 /* zero writes may deallocate */
@@ -59,6 +62,63 @@ typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 /* (from a format driver only) data whose host range may be a hole: bdrv_block_status asks the
  * file, which can add BDRV_BLOCK_ZERO (QEMU's BDRV_BLOCK_RECURSE) */
 #define BDRV_BLOCK_RECURSE      0x80
+
+/* blkdebug events (QEMU's BlkdebugEvent, in its order): points in the drivers where a
+ * blkdebug node below can inject errors, change state or suspend the request. */
+typedef enum {
+    BLKDBG_L1_UPDATE,
+    BLKDBG_L1_GROW_ALLOC_TABLE,
+    BLKDBG_L1_GROW_WRITE_TABLE,
+    BLKDBG_L1_GROW_ACTIVATE_TABLE,
+    BLKDBG_L2_LOAD,
+    BLKDBG_L2_UPDATE,
+    BLKDBG_L2_UPDATE_COMPRESSED,
+    BLKDBG_L2_ALLOC_COW_READ,
+    BLKDBG_L2_ALLOC_WRITE,
+    BLKDBG_READ_AIO,
+    BLKDBG_READ_BACKING_AIO,
+    BLKDBG_READ_COMPRESSED,
+    BLKDBG_WRITE_AIO,
+    BLKDBG_WRITE_COMPRESSED,
+    BLKDBG_VMSTATE_LOAD,
+    BLKDBG_VMSTATE_SAVE,
+    BLKDBG_COW_READ,
+    BLKDBG_COW_WRITE,
+    BLKDBG_REFTABLE_LOAD,
+    BLKDBG_REFTABLE_GROW,
+    BLKDBG_REFTABLE_UPDATE,
+    BLKDBG_REFBLOCK_LOAD,
+    BLKDBG_REFBLOCK_UPDATE,
+    BLKDBG_REFBLOCK_UPDATE_PART,
+    BLKDBG_REFBLOCK_ALLOC,
+    BLKDBG_REFBLOCK_ALLOC_HOOKUP,
+    BLKDBG_REFBLOCK_ALLOC_WRITE,
+    BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS,
+    BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE,
+    BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE,
+    BLKDBG_CLUSTER_ALLOC,
+    BLKDBG_CLUSTER_ALLOC_BYTES,
+    BLKDBG_CLUSTER_FREE,
+    BLKDBG_FLUSH_TO_OS,
+    BLKDBG_FLUSH_TO_DISK,
+    BLKDBG_PWRITEV_RMW_HEAD,
+    BLKDBG_PWRITEV_RMW_AFTER_HEAD,
+    BLKDBG_PWRITEV_RMW_TAIL,
+    BLKDBG_PWRITEV_RMW_AFTER_TAIL,
+    BLKDBG_PWRITEV,
+    BLKDBG_PWRITEV_ZERO,
+    BLKDBG_PWRITEV_DONE,
+    BLKDBG_EMPTY_IMAGE_PREPARE,
+    BLKDBG_L1_SHRINK_WRITE_TABLE,
+    BLKDBG_L1_SHRINK_FREE_L2_CLUSTERS,
+    BLKDBG_COR_WRITE,
+    BLKDBG_CLUSTER_ALLOC_SPACE,
+    BLKDBG_NONE,
+    BLKDBG__MAX,
+} BlkdebugEvent;
+extern const char *const blkdebug_event_names[BLKDBG__MAX];
+/* -1 when unknown */
+int blkdebug_event_parse(const char *name);
 
 typedef enum {
     PREALLOC_MODE_OFF,
@@ -87,7 +147,8 @@ typedef struct BdrvCheckResult {
 #define BDRV_FIX_ERRORS 2
 
 typedef struct BlockDriverInfo {
-    int cluster_size; /* 0 if not meaningful */
+    int cluster_size;        /* 0 if not meaningful */
+    int64_t vm_state_offset; /* where the VM state starts (qcow2: after the last L1 entry) */
     bool is_dirty;
     bool persistent_bitmaps; /* the format can store persistent dirty bitmaps */
 } BlockDriverInfo;
@@ -113,6 +174,20 @@ typedef struct BlockCreateOpt {
 struct BlockDriver {
     const char *format_name;
     bool is_protocol;
+    /* The "proto:" prefix of file names this protocol driver takes ("file", "null-co"...). */
+    const char *protocol_name;
+    /*
+     * Turn a file name given for this protocol into options (QEMU's bdrv_parse_filename):
+     * e.g. "file:x" -> filename=x, "blkdebug:CONF:IMG" -> config, x-image. Without
+     * needs_filename the "filename" option is dropped afterwards.
+     */
+    int (*parse_filename)(const char *filename, QJ *opts, char **errp);
+    bool needs_filename;
+    /* Options the driver takes besides the generic ones: exact keys, or "prefix." */
+    const char *const *runtime_opts;
+    bool supports_backing;
+    /* A filter (blkdebug): qemu-io's break/resume and block status pass through it. */
+    bool is_filter;
     /* Score 0..100 for this header (the first 2 KiB, zero-padded). */
     int (*probe)(const uint8_t *buf, size_t len);
     int (*open)(BlockDriverState *bs, QOpts *opts, int flags, char **errp);
@@ -182,6 +257,19 @@ struct BlockDriver {
      * alignment such I/O needs (1 = any).
      */
     int (*host_fd)(BlockDriverState *bs, size_t *align);
+    /* The VM state stored in the image (qemu-io's read/write -b), at a byte position. */
+    int (*save_vmstate)(BlockDriverState *bs, uint64_t pos, uint64_t bytes, const void *buf);
+    int (*load_vmstate)(BlockDriverState *bs, uint64_t pos, uint64_t bytes, void *buf);
+    /* Switch an open node to new open flags (read-only, cache): NULL = nothing to do. */
+    int (*reopen)(BlockDriverState *bs, int flags, char **errp);
+    /* Requests to one node of this driver run one at a time (its metadata is not shared). */
+    bool lock_requests;
+    /* blkdebug: an event raised on this node, and qemu-io's breakpoint commands. */
+    void (*debug_event)(BlockDriverState *bs, BlkdebugEvent event);
+    int (*debug_breakpoint)(BlockDriverState *bs, const char *event, const char *tag);
+    int (*debug_remove_breakpoint)(BlockDriverState *bs, const char *tag);
+    int (*debug_resume)(BlockDriverState *bs, const char *tag);
+    bool (*debug_is_suspended)(BlockDriverState *bs, const char *tag);
 };
 
 struct BlockDriverState {
@@ -211,7 +299,38 @@ struct BlockDriverState {
     int detect_zeroes;           /* detect-zeroes=: 0 off, 1 on, 2 unmap */
     uint64_t wr_highest_offset;  /* the end of the furthest write (query-blockstats) */
     bool monitor_owned;          /* made by -blockdev / blockdev-add (blockdev-del may close it) */
+    /*
+     * While the node is being opened: its remaining options (a QJ object of flat dotted keys
+     * with string values), for drivers that open children of their own (bdrv_open_child).
+     */
+    QJ *open_options;
+    /* Request limits (QEMU's BlockLimits; 0 = none): the generic layer pads, splits. */
+    uint32_t request_alignment;
+    uint64_t max_transfer;
+    uint64_t pwrite_zeroes_alignment, max_pwrite_zeroes;
+    uint64_t pdiscard_alignment, max_pdiscard;
+    CoMutex req_lock;                /* drivers with lock_requests */
+    uint64_t write_gen, flushed_gen; /* writes so far / at the last flush (QEMU's) */
+    CoMutex rmw_lock;                /* read-modify-write of padded requests */
 };
+
+/*
+ * For drivers with lock_requests: let other requests on bs run during I/O that needs no
+ * metadata (QEMU's qcow2 drops its lock around data I/O). The lock is given up only when the
+ * request holds it once (not in nested calls); pass the result back to bdrv_req_relock.
+ */
+bool bdrv_req_unlock(BlockDriverState *bs);
+void bdrv_req_relock(BlockDriverState *bs, bool released);
+
+/* Raise a blkdebug event on bs (no-op unless bs is a blkdebug node). */
+void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
+#define BLKDBG_EVENT(bs, event) bdrv_debug_event(bs, event)
+/* qemu-io's break/remove_break/resume/wait_break: on the first node down the primary
+ * children (file) that is a blkdebug node; -ENOTSUP when there is none. */
+int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag);
+int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag);
+int bdrv_debug_resume(BlockDriverState *bs, const char *tag);
+bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag);
 
 /*
  * Permissions on a node, as QEMU's BLK_PERM_*. Every user of a node (a parent node through a
@@ -271,19 +390,67 @@ extern const BlockDriver bdrv_file;
 /* The file driver's discard counters (query-blockstats' driver-specific). */
 void bdrv_file_discard_stats(BlockDriverState *bs, uint64_t *nb_ok, uint64_t *nb_failed,
                              uint64_t *bytes_ok);
-/* Raise bs->wr_highest_offset to end (any thread). */
+/* A write to bs ended at end (any thread): raises bs->wr_highest_offset, and counts in
+ * bs->write_gen so that the next flush is not skipped. */
 void bdrv_note_write(BlockDriverState *bs, uint64_t end);
 extern const BlockDriver bdrv_raw;
 extern const BlockDriver bdrv_qcow2;
+extern const BlockDriver bdrv_null_co;
+extern const BlockDriver bdrv_null_aio;
+extern const BlockDriver bdrv_blkdebug;
+/* Protocol driver for a file name: its "proto:" prefix, or "file". */
+const BlockDriver *bdrv_find_protocol(const char *filename, bool allow_prefix, char **errp);
+bool bdrv_path_has_protocol(const char *path);
 
 /*
- * Open `filename` with `fmt` (NULL = probe). opts: driver options (may be NULL). Errors are
- * worded like QEMU's "Could not open 'x': ..." tail, without the "Could not open" prefix
- * already added where QEMU adds it.
+ * Open `filename` with `fmt` (NULL = probe): bdrv_open_opts() with opts (driver options, may be
+ * NULL) as flat options and fmt as "driver". Errors are worded like QEMU's "Could not open
+ * 'x': ..." tail, without the "Could not open" prefix already added where QEMU adds it.
  */
 BlockDriverState *bdrv_open(const char *filename, const char *fmt, QOpts *opts, int flags,
                             char **errp);
+/*
+ * Open a node graph as QEMU's bdrv_open() does (block/block-open.c): `filename` may be NULL, a path,
+ * a "proto:..." name or "json:{...}"; `options` (taken; NULL = none) is a QJ object of flat
+ * dotted keys: "driver", "file.filename", "file.driver", "backing" (null: none),
+ * "backing.driver", "cache.direct", "read-only", driver options ("offset", "size", ...).
+ * BDRV_O_SNAPSHOT puts a temporary qcow2 overlay on top; BDRV_O_COPY_ON_READ enables
+ * copy-on-read on the top node. Errors are QEMU's texts.
+ */
+BlockDriverState *bdrv_open_opts(const char *filename, QJ *options, int flags, char **errp);
+/*
+ * For drivers' open: open the child `name` of `parent` from its "name.*" options (and the
+ * "name" reference) in parent->open_options, or from `filename`. NULL with allow_none and
+ * nothing given (no error), or on error.
+ */
+BlockDriverState *bdrv_open_child(BlockDriverState *parent, const char *filename, const char *name,
+                                  int flags, bool allow_none, char **errp);
+/* Flat options from "key=value,..." pairs (QOpts) or a JSON object; strings throughout. */
+QJ *bdrv_opts_from_qopts(const QOpts *opts);
+bool bdrv_opts_flatten_json(QJ *dst, const QJ *json, char **errp);
+/*
+ * qemu-io's reopen: new open flags (BDRV_O_RDWR, cache flags) for bs and its file children,
+ * and options (taken): cache.direct, cache.no-flush, discard, detect-zeroes and the driver's
+ * own; any other is QEMU's "Cannot change the option 'x'".
+ */
+int bdrv_reopen(BlockDriverState *bs, int flags, QJ *opts, char **errp);
+/*
+ * A temporary qcow2 overlay over base (a reference is taken), as QEMU's -snapshot, snapshot=on
+ * and qemu-io -s: in $TMPDIR or /var/tmp, cache=unsafe, gone from the directory once open,
+ * named json:{...}.
+ */
+BlockDriverState *bdrv_append_temp_snapshot(BlockDriverState *base, char **errp);
 void bdrv_close(BlockDriverState *bs);
+/*
+ * One node, the step every open path takes (block.c): a new node of drv over file (NULL for
+ * a protocol node; the node takes over that reference; drv NULL = probe the file, the node is
+ * then `probed`), registered in the node list, named by opts' "node-name", with its
+ * permissions on file taken before the driver reads it. open_options: the node's remaining
+ * flat options while the driver opens (bs->open_options, for bdrv_open_child), or NULL.
+ */
+BlockDriverState *bdrv_open_driver(const BlockDriver *drv, BlockDriverState *file,
+                                   const char *filename, QOpts *opts, QJ *open_options, int flags,
+                                   char **errp);
 /*
  * The steps of bdrv_open() for building a graph node by node (-blockdev): a protocol node on
  * a file; a format node on an existing node (a reference is taken; drv NULL = probe), without
@@ -313,6 +480,9 @@ int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, const voi
 int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
 int bdrv_discard(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
 int bdrv_flush(BlockDriverState *bs);
+/* The VM state, on the first node down the file children that keeps one (-ENOTSUP: none). */
+int bdrv_save_vmstate(BlockDriverState *bs, uint64_t pos, uint64_t bytes, const void *buf);
+int bdrv_load_vmstate(BlockDriverState *bs, uint64_t pos, uint64_t bytes, void *buf);
 int bdrv_truncate(BlockDriverState *bs, uint64_t size, bool exact, PreallocMode prealloc,
                   char **errp);
 int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,

@@ -716,8 +716,8 @@ typedef struct FlatCtx {
     GHashTable *seen; /* "dev:ino" of the image files in the chain (loops) */
 } FlatCtx;
 
-static BlockDriverState *flat_open_node(const char *filename, const char *reference, QJ *opts, int flags,
-                                   FlatCtx *ctx, char **errp);
+static BlockDriverState *flat_open_node(const char *filename, const char *reference, QJ *opts,
+                                        int flags, FlatCtx *ctx, char **errp);
 
 /* The flags a child gets from its parent (QEMU's bdrv_inherited_options). */
 static int child_flags(int flags)
@@ -773,8 +773,7 @@ BlockDriverState *bdrv_open_child(BlockDriverState *parent, const char *filename
  * (force-share is BDRV_O_FORCE_SHARE); *detect_zeroes is set when given, *node_name (taken
  * from opts, g_free it) when node_name is not NULL.
  */
-static int generic_options(QJ *opts, int *flags, int *detect_zeroes, char **node_name,
-                           char **errp)
+static int generic_options(QJ *opts, int *flags, int *detect_zeroes, char **node_name, char **errp)
 {
     static const char *const bools[] = {"read-only",    "auto-read-only", "force-share",
                                         "cache.direct", "cache.no-flush", NULL};
@@ -916,8 +915,8 @@ static bool check_loop(BlockDriverState *file, FlatCtx *ctx, char **errp)
     return true;
 }
 
-static BlockDriverState *flat_open_node(const char *filename, const char *reference, QJ *opts, int flags,
-                                   FlatCtx *ctx, char **errp)
+static BlockDriverState *flat_open_node(const char *filename, const char *reference, QJ *opts,
+                                        int flags, FlatCtx *ctx, char **errp)
 {
     BlockDriverState *bs = NULL, *file = NULL;
     char *err = NULL, *node_name = NULL;

@@ -30,20 +30,20 @@ typedef struct BdrvDirtyBitmap BdrvDirtyBitmap;
 typedef struct QJ QJ;
 
 /* Open flags */
-#define BDRV_O_RDWR        0x0002
-#define BDRV_O_NOCACHE     0x0004 /* O_DIRECT (cache=none, directsync) */
-#define BDRV_O_NO_FLUSH    0x0008 /* cache=unsafe: flushes are no-ops */
-#define BDRV_O_NO_BACKING  0x0010 /* don't open the backing file */
-#define BDRV_O_PROTOCOL    0x0020 /* open only the protocol layer */
-#define BDRV_O_WRTHROUGH   0x0040 /* flush after every write (writethrough, directsync) */
-#define BDRV_O_NO_IO       0x0080 /* metadata only (e.g. create -u): skip backing checks */
-#define BDRV_O_CHECK       0x0100 /* opened for qemu-img check: tolerate some corruption */
-#define BDRV_O_UNMAP       0x0200 /* discard=unmap: pass discards and unmapping zero writes down */
-#define BDRV_O_NATIVE_AIO  0x0400 /* aio=native: file I/O through Linux AIO (needs NOCACHE) */
-#define BDRV_O_FORCE_SHARE 0x0800 /* force-share=on (-U): share every permission (read-only) */
-#define BDRV_O_NO_SHARE    0x1000 /* the user shares only reads (qemu-img convert's sources) */
-#define BDRV_O_RESIZE      0x2000 /* the user will resize the image (qemu-img resize) */
-#define BDRV_O_SNAPSHOT    0x4000 /* bdrv_open_opts: writes go to a temporary qcow2 overlay */
+#define BDRV_O_RDWR         0x0002
+#define BDRV_O_NOCACHE      0x0004 /* O_DIRECT (cache=none, directsync) */
+#define BDRV_O_NO_FLUSH     0x0008 /* cache=unsafe: flushes are no-ops */
+#define BDRV_O_NO_BACKING   0x0010 /* don't open the backing file */
+#define BDRV_O_PROTOCOL     0x0020 /* open only the protocol layer */
+#define BDRV_O_WRTHROUGH    0x0040 /* flush after every write (writethrough, directsync) */
+#define BDRV_O_NO_IO        0x0080 /* metadata only (e.g. create -u): skip backing checks */
+#define BDRV_O_CHECK        0x0100 /* opened for qemu-img check: tolerate some corruption */
+#define BDRV_O_UNMAP        0x0200 /* discard=unmap: pass discards and unmapping zero writes down */
+#define BDRV_O_NATIVE_AIO   0x0400 /* aio=native: file I/O through Linux AIO (needs NOCACHE) */
+#define BDRV_O_FORCE_SHARE  0x0800 /* force-share=on (-U): share every permission (read-only) */
+#define BDRV_O_NO_SHARE     0x1000 /* the user shares only reads (qemu-img convert's sources) */
+#define BDRV_O_RESIZE       0x2000 /* the user will resize the image (qemu-img resize) */
+#define BDRV_O_SNAPSHOT     0x4000 /* bdrv_open_opts: writes go to a temporary qcow2 overlay */
 #define BDRV_O_COPY_ON_READ 0x8000 /* reads through the backing chain are copied up (-C) */
 
 /* Request flags */
@@ -61,7 +61,7 @@ typedef struct QJ QJ;
 #define BDRV_BLOCK_EOF          0x20
 /* (from a format driver only) data whose host range may be a hole: bdrv_block_status asks the
  * file, which can add BDRV_BLOCK_ZERO (QEMU's BDRV_BLOCK_RECURSE) */
-#define BDRV_BLOCK_RECURSE      0x80
+#define BDRV_BLOCK_RECURSE 0x80
 
 /* blkdebug events (QEMU's BlkdebugEvent, in its order): points in the drivers where a
  * blkdebug node below can inject errors, change state or suspend the request. */
@@ -410,8 +410,8 @@ bool bdrv_path_has_protocol(const char *path);
 BlockDriverState *bdrv_open(const char *filename, const char *fmt, QOpts *opts, int flags,
                             char **errp);
 /*
- * Open a node graph as QEMU's bdrv_open() does (block/block-open.c): `filename` may be NULL, a path,
- * a "proto:..." name or "json:{...}"; `options` (taken; NULL = none) is a QJ object of flat
+ * Open a node graph as QEMU's bdrv_open() does (block/block-open.c): `filename` may be NULL, a
+ * path, a "proto:..." name or "json:{...}"; `options` (taken; NULL = none) is a QJ object of flat
  * dotted keys: "driver", "file.filename", "file.driver", "backing" (null: none),
  * "backing.driver", "cache.direct", "read-only", driver options ("offset", "size", ...).
  * BDRV_O_SNAPSHOT puts a temporary qcow2 overlay on top; BDRV_O_COPY_ON_READ enables

@@ -80,7 +80,10 @@ void vnc_encoder_free(VncEncoder *e)
     if (e->zrle_on) {
         deflateEnd(&e->zrle);
     }
-    e->zlib_on = e->zrle_on = false;
+    if (e->tight_on) {
+        deflateEnd(&e->tight);
+    }
+    e->zlib_on = e->zrle_on = e->tight_on = false;
 }
 
 static uint32_t convert(const VncEncoder *e, uint32_t xrgb)
@@ -247,12 +250,11 @@ static void hextile(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, i
 
 /* ---- zlib streams --------------------------------------------------------------------- */
 
-static void deflate_into(z_stream *z, GByteArray *out, const GByteArray *in)
+/* in, compressed onto the stream and flushed (Z_SYNC_FLUSH), appended to out. */
+static void deflate_raw(z_stream *z, GByteArray *out, const uint8_t *in, size_t len)
 {
-    size_t len_pos = out->len;
-    vnc_put_u32(out, 0);
-    z->next_in = in->data;
-    z->avail_in = in->len;
+    z->next_in = (uint8_t *)in;
+    z->avail_in = (uInt)len;
     do {
         uint8_t buf[65536];
         z->next_out = buf;
@@ -260,6 +262,14 @@ static void deflate_into(z_stream *z, GByteArray *out, const GByteArray *in)
         deflate(z, Z_SYNC_FLUSH);
         g_byte_array_append(out, buf, (guint)(sizeof(buf) - z->avail_out));
     } while (z->avail_in || z->avail_out == 0);
+}
+
+/* The same after a 4-byte big-endian length (zlib and ZRLE encodings). */
+static void deflate_into(z_stream *z, GByteArray *out, const GByteArray *in)
+{
+    size_t len_pos = out->len;
+    vnc_put_u32(out, 0);
+    deflate_raw(z, out, in->data, in->len);
     uint32_t n = out->len - len_pos - 4;
     out->data[len_pos] = n >> 24, out->data[len_pos + 1] = n >> 16;
     out->data[len_pos + 2] = n >> 8, out->data[len_pos + 3] = n;
@@ -275,6 +285,111 @@ static z_stream *stream(VncEncoder *e, bool zrle)
         *on = true;
     }
     return z;
+}
+
+/* ---- Tight ------------------------------------------------------------------------------ */
+
+/*
+ * Tight (the TightVNC protocol's encoding 7) without JPEG: a rectangle of one colour is a fill
+ * (control 0x80 and one TPIXEL); any other is basic compression with the copy filter on
+ * stream 0: its TPIXELs as they are when under 12 bytes, else a compact length and the zlib
+ * data (the stream persists across rectangles; the control byte's reset bit tells the client
+ * when Vireo started it afresh). TPIXEL is R, G, B when the client's format is 32-bit depth 24
+ * with 8-bit channels, else the client's pixel. Rectangles are cut to at most 2048 pixels wide
+ * and 65536 pixels, the limits clients decode.
+ */
+#define TIGHT_MAX_WIDTH 2048
+#define TIGHT_MAX_AREA  65536
+
+static bool tight_888(const VncEncoder *e)
+{
+    const VncPixelFormat *pf = &e->pf;
+    return pf->bpp == 32 && pf->depth == 24 && pf->true_colour && pf->rmax == 255 &&
+           pf->gmax == 255 && pf->bmax == 255 && pf->rshift % 8 == 0 && pf->gshift % 8 == 0 &&
+           pf->bshift % 8 == 0;
+}
+
+static void put_tpixel(VncEncoder *e, GByteArray *out, uint32_t xrgb)
+{
+    if (tight_888(e)) {
+        uint8_t rgb[3] = {(uint8_t)(xrgb >> 16), (uint8_t)(xrgb >> 8), (uint8_t)xrgb};
+        g_byte_array_append(out, rgb, 3);
+    } else {
+        vnc_put_pixel(e, out, xrgb);
+    }
+}
+
+static void put_compact_len(GByteArray *b, size_t n)
+{
+    if (n < 0x80) {
+        vnc_put_u8(b, (uint8_t)n);
+    } else if (n < 0x4000) {
+        vnc_put_u8(b, (uint8_t)(n & 0x7f) | 0x80);
+        vnc_put_u8(b, (uint8_t)(n >> 7));
+    } else {
+        vnc_put_u8(b, (uint8_t)(n & 0x7f) | 0x80);
+        vnc_put_u8(b, (uint8_t)((n >> 7) & 0x7f) | 0x80);
+        vnc_put_u8(b, (uint8_t)(n >> 14));
+    }
+}
+
+static void tight_rect(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, int y, int w,
+                       int h)
+{
+    vnc_put_rect_header(out, x, y, w, h, ENC_TIGHT);
+    uint32_t first = px_at(fb, x, y);
+    bool solid = true;
+    for (int j = 0; j < h && solid; j++) {
+        for (int i = 0; i < w; i++) {
+            if ((px_at(fb, x + i, y + j) ^ first) & 0xffffff) {
+                solid = false;
+                break;
+            }
+        }
+    }
+    if (solid) {
+        vnc_put_u8(out, 0x80);
+        put_tpixel(e, out, first);
+        return;
+    }
+    uint8_t control = 0x00; /* basic, stream 0, no filter byte (copy) */
+    if (!e->tight_on) {
+        memset(&e->tight, 0, sizeof(e->tight));
+        deflateInit(&e->tight, e->zlib_level);
+        e->tight_on = true;
+        control |= 0x01; /* the client resets its stream 0 */
+    }
+    vnc_put_u8(out, control);
+    GByteArray *pix = g_byte_array_sized_new((guint)w * h * 4);
+    for (int j = 0; j < h; j++) {
+        for (int i = 0; i < w; i++) {
+            put_tpixel(e, pix, px_at(fb, x + i, y + j));
+        }
+    }
+    if (pix->len < 12) {
+        g_byte_array_append(out, pix->data, pix->len);
+    } else {
+        GByteArray *z = g_byte_array_new();
+        deflate_raw(&e->tight, z, pix->data, pix->len);
+        put_compact_len(out, z->len);
+        g_byte_array_append(out, z->data, z->len);
+        g_byte_array_free(z, TRUE);
+    }
+    g_byte_array_free(pix, TRUE);
+}
+
+static int tight(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, int y, int w, int h)
+{
+    int n = 0;
+    for (int cx = x; cx < x + w; cx += TIGHT_MAX_WIDTH) {
+        int cw = MIN(TIGHT_MAX_WIDTH, x + w - cx);
+        int rows = MAX(1, TIGHT_MAX_AREA / cw);
+        for (int cy = y; cy < y + h; cy += rows) {
+            tight_rect(e, out, fb, cx, cy, cw, MIN(rows, y + h - cy));
+            n++;
+        }
+    }
+    return n;
 }
 
 /* ---- ZRLE ----------------------------------------------------------------------------- */
@@ -413,11 +528,15 @@ static void zrle_tile(VncEncoder *e, GByteArray *b, pixman_image_t *fb, int tx, 
 
 /* ---- entry ---------------------------------------------------------------------------- */
 
-void vnc_encode_rect(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, int y, int w, int h,
-                     int enc)
+int vnc_encode_rect(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, int y, int w, int h,
+                    int enc)
 {
     size_t start = out->len;
+    int n = 1;
     switch (enc) {
+    case ENC_TIGHT:
+        n = tight(e, out, fb, x, y, w, h);
+        break;
     case ENC_HEXTILE:
         vnc_put_rect_header(out, x, y, w, h, ENC_HEXTILE);
         hextile(e, out, fb, x, y, w, h);
@@ -448,4 +567,5 @@ void vnc_encode_rect(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, 
         break;
     }
     e->bytes_sent += out->len - start;
+    return n;
 }

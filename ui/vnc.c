@@ -602,14 +602,12 @@ static void try_update(VncClient *c)
     pixman_box32_t *r = pixman_region32_rectangles(&c->dirty, &nr);
     if (nr > MAX_UPDATE_RECTS) {
         pixman_box32_t *e = pixman_region32_extents(&c->dirty);
-        vnc_encode_rect(&c->enc, b, vs->fb, e->x1, e->y1, e->x2 - e->x1, e->y2 - e->y1,
-                        c->pref_enc);
-        n++;
+        n += vnc_encode_rect(&c->enc, b, vs->fb, e->x1, e->y1, e->x2 - e->x1, e->y2 - e->y1,
+                             c->pref_enc);
     } else {
         for (int i = 0; i < nr; i++) {
-            vnc_encode_rect(&c->enc, b, vs->fb, r[i].x1, r[i].y1, r[i].x2 - r[i].x1,
-                            r[i].y2 - r[i].y1, c->pref_enc);
-            n++;
+            n += vnc_encode_rect(&c->enc, b, vs->fb, r[i].x1, r[i].y1, r[i].x2 - r[i].x1,
+                                 r[i].y2 - r[i].y1, c->pref_enc);
         }
     }
     pixman_region32_clear(&c->dirty);
@@ -834,6 +832,7 @@ static void set_encodings(VncClient *c, const uint8_t *p, int n)
         case ENC_RAW:
         case ENC_HEXTILE:
         case ENC_ZLIB:
+        case ENC_TIGHT:
         case ENC_ZRLE:
             if (!chosen) {
                 c->pref_enc = e;

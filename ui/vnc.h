@@ -40,6 +40,8 @@ typedef struct VncEncoder {
     bool native;  /* pf is x8r8g8b8 little endian: pixels are copied as they are */
     z_stream zlib, zrle;
     bool zlib_on, zrle_on;
+    z_stream tight; /* Tight's stream 0 (the only one Vireo uses) */
+    bool tight_on;
     int zlib_level;
     uint64_t bytes_sent;
 } VncEncoder;
@@ -49,8 +51,9 @@ void vnc_encoder_set_format(VncEncoder *e, const VncPixelFormat *pf);
 void vnc_encoder_free(VncEncoder *e);
 /* The server's own pixel format (what ServerInit announces). */
 void vnc_native_format(VncPixelFormat *pf);
-/* Append one rectangle (header included) of fb in encoding enc (RAW, HEXTILE, ZLIB, ZRLE). */
-void vnc_encode_rect(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, int y, int w, int h,
+/* Append rectangle x,y,w,h of fb in encoding enc (RAW, HEXTILE, ZLIB, TIGHT, ZRLE), headers
+ * included; returns how many rectangles that took (Tight cuts large ones). */
+int vnc_encode_rect(VncEncoder *e, GByteArray *out, pixman_image_t *fb, int x, int y, int w, int h,
                      int enc);
 /* A pixel in the client's format, appended. */
 void vnc_put_pixel(VncEncoder *e, GByteArray *out, uint32_t xrgb);

@@ -674,7 +674,7 @@ static void test_encoders(void)
         {16, 16, 1, 1, 31, 63, 31, 11, 5, 0},
         {8, 8, 0, 1, 7, 7, 3, 0, 3, 6},
     };
-    static const int encs[] = {ENC_RAW, ENC_HEXTILE, ENC_ZLIB, ENC_ZRLE};
+    static const int encs[] = {ENC_RAW, ENC_HEXTILE, ENC_ZLIB, ENC_TIGHT, ENC_ZRLE};
     static const int rects[][4] = {{0, 100, 320, 120},
                                    {W - 1, H - 1, 1, 1},
                                    {630, 470, 10, 10},
@@ -851,8 +851,8 @@ static void test_tigervnc(void)
     g_strchomp(num);
     char *dpy = g_strdup_printf(":%s", num);
     char *server_arg = g_strdup_printf("127.0.0.1::%d", port);
-    static const char *const encs[] = {"ZRLE", "Hextile", "Raw"};
-    int n_encs = 3;
+    static const char *const encs[] = {"ZRLE", "Tight", "Hextile", "Raw"};
+    int n_encs = 4;
     for (int i = 0; i < n_encs && *num; i++) {
         char *pref = g_strdup_printf("-PreferredEncoding=%s", encs[i]);
         char *vargv[] = {viewer,      "-display", dpy,       "-AutoSelect=0", pref, "-FullColor",

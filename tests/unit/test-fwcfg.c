@@ -134,11 +134,12 @@ int main(void)
     /* fw_cfg_set_file: new contents and size under the same selector (bootorder at reset) */
     fw_cfg_set_file(fw, "etc/aaa", "replaced", 8);
     fw_cfg_set_file(fw, "etc/new", "x", 1);
+    uint8_t dir[4 + 4 * 64];
     select_key(0x0019);
-    read_data(buf, 4 + 4 * 64);
-    CHECK("fwcfg-set-file-dir", be32(buf) == 4 && be32(buf + 4) == 8 &&
-                                    (buf[4 + 4] << 8 | buf[4 + 5]) == sel_aaa &&
-                                    !strcmp((char *)buf + 4 + 128 + 8, "etc/new"));
+    read_data(dir, sizeof(dir));
+    CHECK("fwcfg-set-file-dir", be32(dir) == 4 && be32(dir + 4) == 8 &&
+                                    (dir[4 + 4] << 8 | dir[4 + 5]) == sel_aaa &&
+                                    !strcmp((char *)dir + 4 + 128 + 8, "etc/new"));
     select_key(sel_aaa);
     read_data(buf, 9);
     CHECK("fwcfg-set-file-data", !memcmp(buf, "replaced", 8) && buf[8] == 0);

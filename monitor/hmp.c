@@ -14,6 +14,7 @@
 #include "vireo/ui.h"
 #include "vireo/device.h"
 #include "vireo/machine.h"
+#include "vireo/net.h"
 #include "vireo/qemu-opts.h"
 #include "vireo/runstate.h"
 
@@ -180,6 +181,15 @@ static void info_vnc(Monitor *mon, char **argv)
     g_free(t);
 }
 
+static void info_network(Monitor *mon, char **argv)
+{
+    vireo_lock();
+    char *t = net_info_network();
+    vireo_unlock();
+    monitor_puts(mon, t);
+    g_free(t);
+}
+
 static const HmpCmd info_cmds[] = {
     {"block", "[-n] [-v] [device]", "show info of one block device or all block devices",
      hmp_info_block},
@@ -189,6 +199,7 @@ static const HmpCmd info_cmds[] = {
     {"cpus", "", "show infos for each CPU", info_cpus},
     {"kvm", "", "show KVM information", info_kvm},
     {"name", "", "show the current VM name", info_name},
+    {"network", "", "show the network state", info_network},
     {"qtree", "", "show device tree", info_qtree},
     {"registers", "[-a|vcpu]",
      "show the cpu registers (-a: show register info for all cpus; vcpu: specific vCPU to "

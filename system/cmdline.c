@@ -58,6 +58,9 @@ typedef enum {
     OPT_NO_HPET,
     OPT_K,
     OPT_CHARDEV,
+    OPT_NETDEV,
+    OPT_NIC,
+    OPT_NET,
     OPT_MON,
     OPT_QMP,
     OPT_QMP_PRETTY,
@@ -163,9 +166,9 @@ static const OptDesc options[] = {
     {"mem-prealloc", false, OPT_UNSUPPORTED},
     {"msg", true, OPT_UNSUPPORTED},
     {"mtdblock", true, OPT_UNSUPPORTED},
-    {"net", true, OPT_UNSUPPORTED},
-    {"netdev", true, OPT_UNSUPPORTED},
-    {"nic", true, OPT_UNSUPPORTED},
+    {"net", true, OPT_NET},
+    {"netdev", true, OPT_NETDEV},
+    {"nic", true, OPT_NIC},
     {"no-acpi", false, OPT_UNSUPPORTED},
     {"no-fd-bootchk", false, OPT_UNSUPPORTED},
     {"numa", true, OPT_UNSUPPORTED},
@@ -1512,6 +1515,23 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
             cfg->chardev_locs[cfg->n_chardevs] = g_strdup(loc);
             cfg->chardevs[cfg->n_chardevs++] = g_strdup(arg);
             break;
+        case OPT_NETDEV:
+        case OPT_NIC:
+        case OPT_NET:
+            if (cfg->n_nets >= VIREO_MAX_NETS) {
+                error_at(loc, "too many network options");
+                r = -1;
+                break;
+            }
+            cfg->nets[cfg->n_nets].kind = d->id == OPT_NETDEV ? NET_OPT_NETDEV
+                                          : d->id == OPT_NIC  ? NET_OPT_NIC
+                                                              : NET_OPT_NET;
+            cfg->nets[cfg->n_nets].spec = g_strdup(arg);
+            cfg->nets[cfg->n_nets++].loc = g_strdup(loc);
+            if (d->id != OPT_NETDEV) {
+                cfg->nic_given = true;
+            }
+            break;
         case OPT_MON:
             r = handle_mon(cfg, arg, loc);
             break;
@@ -1706,6 +1726,10 @@ void vireo_config_free(VireoConfig *cfg)
     for (int i = 0; i < VIREO_MAX_SERIAL; i++) {
         g_free(cfg->serial[i]);
         g_free(cfg->serial_locs[i]);
+    }
+    for (int i = 0; i < cfg->n_nets; i++) {
+        g_free(cfg->nets[i].spec);
+        g_free(cfg->nets[i].loc);
     }
     for (int i = 0; i < cfg->n_chardevs; i++) {
         g_free(cfg->chardevs[i]);

@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "vireo/net.h"
 #include "vireo/ui.h"
 #include "vireo/accel.h"
 #include "vireo/blockdev.h"
@@ -319,6 +320,10 @@ int main(int argc, char **argv)
         exit_status = 1;
         goto out;
     }
+    if (net_init_clients(&cfg) < 0) {
+        exit_status = 1;
+        goto out;
+    }
     if (accel_select(&cfg) < 0) {
         exit_status = 1;
         goto out;
@@ -328,6 +333,7 @@ int main(int argc, char **argv)
         exit_status = 1;
         goto out;
     }
+    net_check_clients();
     if (cfg.keyboard_layout) {
         vnc_set_keyboard_layout(cfg.keyboard_layout);
     }
@@ -343,6 +349,7 @@ int main(int argc, char **argv)
 out:
     vnc_display_cleanup();
     vm_teardown();
+    net_cleanup();
     blockdev_close_all();
     objects_destroy_all();
     monitor_free_all();

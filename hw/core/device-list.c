@@ -16,6 +16,7 @@ extern const DeviceInfo edu_info;
 extern const DeviceInfo virtio_blk_pci_info;
 extern const DeviceInfo virtio_rng_pci_info;
 extern const DeviceInfo virtio_balloon_pci_info;
+extern const DeviceInfo virtio_net_pci_info;
 extern const DeviceInfo isa_serial_info;
 extern const DeviceInfo mc146818rtc_info;
 extern const DeviceInfo i8042_info;
@@ -39,6 +40,7 @@ const DeviceInfo *const device_infos[] = {
     &virtio_blk_pci_info,
     &virtio_rng_pci_info,
     &virtio_balloon_pci_info,
+    &virtio_net_pci_info,
     &isa_serial_info,
     &mc146818rtc_info,
     &i8042_info,

@@ -469,8 +469,8 @@ static bool set_prop_kind(Device *dev, const Property *p, const char *value, int
     }
     case PROP_MACADDR:
         if ((json && kind != KIND_JSON_STR) || !parse_mac(value, f)) {
-            *errp = g_strdup_printf("Property '%s.%s' doesn't take value '%s'", dev->info->name,
-                                    name, value);
+            *errp = g_strdup_printf("Property '%s.%s' doesn't take value '%s'",
+                                    p->owner ? p->owner : dev->info->name, name, value);
             return false;
         }
         return true;

@@ -33,6 +33,7 @@ static const QomType abstract_types[] = {
     {"virtio-blk-pci-base", "virtio-pci", true, {NULL}},
     {"virtio-rng-pci-base", "virtio-pci", true, {NULL}},
     {"virtio-balloon-pci-base", "virtio-pci", true, {NULL}},
+    {"virtio-net-pci-base", "virtio-pci", true, {NULL}},
     {"pic-common", "isa-device", true, {"intctrl"}},
     {"ioapic-common", "sys-bus-device", true, {"intctrl"}},
     {"apic-common", "device", true, {NULL}},

@@ -895,6 +895,13 @@ const PCIDeviceInfo virtio_pci_ids = {
     .config_write = proxy_config_write,
 };
 
+const PCIDeviceInfo virtio_pci_net_ids = {
+    .vendor_id = VIRTIO_PCI_VENDOR,
+    .config_read = proxy_config_read,
+    .config_write = proxy_config_write,
+    .romfile = "efi-virtio.rom",
+};
+
 static const VMStateField proxy_fields[] = {
     VMSTATE_BUFFER(pci.config, VirtIOPCIProxy),
     VMSTATE_VBUFFER(pci.msix_table, VirtIOPCIProxy, pci.msix_table_bytes),

@@ -699,6 +699,47 @@ void virtqueue_push(VirtQueue *vq, VirtQueueElement *e, unsigned len)
     g_free(e);
 }
 
+/*
+ * Complete n elements with one used-index update (split rings), so a driver polling the ring
+ * sees all of them at once: virtio-net's mergeable receive buffers of one packet. Packed rings
+ * complete them one by one.
+ */
+void virtqueue_push_many(VirtQueue *vq, VirtQueueElement **es, const unsigned *lens, unsigned n)
+{
+    VirtIODevice *vdev = vq->vdev;
+    if (packed(vq) || !vq->ready || vdev->broken) {
+        for (unsigned i = 0; i < n; i++) {
+            virtqueue_push(vq, es[i], lens[i]);
+        }
+        return;
+    }
+    uint16_t old = vq->used_idx, now = old;
+    for (unsigned i = 0; i < n; i++) {
+        VirtQueueElement *e = es[i];
+        unmap_element(e, lens[i]);
+        if (e->gen == vq->gen) {
+            unsigned slot = now % vq->num;
+            uint8_t *p = vq->used_host + 4 + 8 * slot;
+            st32(p, e->index);
+            st32(p + 4, lens[i]);
+            dma_notify_written(vq->used + 4 + 8 * slot, 8);
+            now++;
+            vq->inuse--;
+        }
+        g_free(e);
+    }
+    if (now == old) {
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    st16(vq->used_host + 2, now);
+    vq->used_idx = now;
+    if ((int16_t)(now - vq->signalled_used) < (uint16_t)(now - old)) {
+        vq->signalled_used_valid = false;
+    }
+    dma_notify_written(vq->used + 2, 2);
+}
+
 /* Ring state after a reset of the queue. */
 void virtqueue_reset_state(VirtQueue *vq)
 {

@@ -19,6 +19,7 @@
 #include "vireo/loader.h"
 #include "vireo/machine.h"
 #include "vireo/memory.h"
+#include "vireo/net.h"
 #include "vireo/pc.h"
 #include "vireo/pci.h"
 #include "vireo/timer.h"
@@ -54,6 +55,23 @@ static int create_drive_devices(void)
         char *key = (char *)"drive", *val = dd[i].dinfo->id;
         DeviceConfig d = {.driver = (char *)dd[i].driver, .prop_keys = &key, .prop_values = &val,
                           .n_props = 1, .loc = dd[i].dinfo->loc};
+        if (create_cli_device(&d) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The NICs of -nic and -net nic: after the VGA, before -device, as QEMU's pc_nic_init. */
+static int create_nics(void)
+{
+    int n;
+    const NicRequest *r = net_nic_requests(&n);
+    for (int i = 0; i < n; i++) {
+        char *keys[2] = {(char *)"netdev", (char *)"mac"};
+        char *vals[2] = {r[i].netdev, r[i].mac};
+        DeviceConfig d = {.driver = r[i].driver, .prop_keys = keys, .prop_values = vals,
+                          .n_props = r[i].mac ? 2 : 1, .loc = r[i].loc};
         if (create_cli_device(&d) < 0) {
             return -1;
         }
@@ -201,6 +219,9 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         return -1;
     }
     if (cfg->vga && !strcmp(cfg->vga, "std") && !device_create_simple("VGA", NULL)) {
+        return -1;
+    }
+    if (create_nics() < 0) {
         return -1;
     }
     for (int i = 0; i < n_serial && i < 4; i++) {

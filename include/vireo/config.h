@@ -63,6 +63,15 @@ typedef struct DriveConfig {
     char *loc;  /* "-drive ARG", "-hda FILE", or the positional FILE */
 } DriveConfig;
 
+/* -netdev, -nic and -net, in command-line order (net/net.c parses them). */
+typedef enum { NET_OPT_NETDEV, NET_OPT_NIC, NET_OPT_NET } NetOptionKind;
+typedef struct NetOption {
+    NetOptionKind kind;
+    char *spec;
+    char *loc; /* "-netdev ARG" */
+} NetOption;
+#define VIREO_MAX_NETS 64
+
 typedef struct VireoConfig {
     /* -accel / -enable-kvm / -machine accel=a:b: tried in order */
     AccelType accels[VIREO_MAX_ACCELS];
@@ -124,6 +133,9 @@ typedef struct VireoConfig {
     char *blockdev_locs[VIREO_MAX_DRIVES];
     int n_blockdevs;
     bool snapshot;
+    NetOption nets[VIREO_MAX_NETS];
+    int n_nets;
+    bool nic_given; /* a -nic or -net (none included): QEMU's default NIC is off */
 } VireoConfig;
 
 /*

@@ -99,11 +99,14 @@ extern const VMStateDescription virtio_pci_vmstate;
 bool virtio_pci_post_load(VirtIOPCIProxy *p, char **errp);
 
 /* The DeviceInfo fields every virtio-*-pci type shares. */
-#define VIRTIO_PCI_DEVICE_INFO                                                                \
+#define VIRTIO_PCI_DEVICE_INFO_IDS(ids)                                                       \
     .bus = BUS_PCI, .user_creatable = true, .hotpluggable = true,                              \
     .realize = virtio_pci_realize, .unrealize = virtio_pci_unrealize,                          \
-    .reset = virtio_pci_reset, .pci = &virtio_pci_ids, .family_props = virtio_pci_props
+    .reset = virtio_pci_reset, .pci = &(ids), .family_props = virtio_pci_props
+#define VIRTIO_PCI_DEVICE_INFO VIRTIO_PCI_DEVICE_INFO_IDS(virtio_pci_ids)
 extern const PCIDeviceInfo virtio_pci_ids;
+/* virtio-net-pci's: the same with QEMU's default option ROM (efi-virtio.rom) */
+extern const PCIDeviceInfo virtio_pci_net_ids;
 
 static inline VirtIOPCIProxy *virtio_pci_proxy(VirtIODevice *vdev)
 {

@@ -255,6 +255,9 @@ void virtio_queue_notify(VirtIODevice *vdev, unsigned n);
 VirtQueueElement *virtqueue_pop(VirtQueue *vq);
 /* Complete elem with `len` bytes written into its in buffers; frees elem. */
 void virtqueue_push(VirtQueue *vq, VirtQueueElement *elem, unsigned len);
+/* Complete several elements with one used-index update (split rings); frees them. */
+void virtqueue_push_many(VirtQueue *vq, VirtQueueElement **elems, const unsigned *lens,
+                         unsigned n);
 /* Give elem back unused (it will be popped again); frees elem. */
 void virtqueue_unpop(VirtQueue *vq, VirtQueueElement *elem);
 /* Forget elem without completing it (device reset); frees elem. */

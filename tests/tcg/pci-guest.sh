@@ -27,10 +27,24 @@
 #   backend with a rate limit (256 bytes per 250 ms: reading 768 bytes from /dev/hwrng takes half
 #   a second or more), the balloon inflated to 480 MiB and let out to 496 MiB over QMP while the
 #   guest waits (BALLOON_CHANGE and query-balloon as QEMU's; the guest's MemTotal 16 MiB less).
+#   virtio-net-pci on -netdev user (with virtio-modules.tar; the whole script runs in a user and
+#   network namespace of its own, `unshare -rnm`, so no packet leaves the machine): the guest's
+#   MAC, negotiated features and carrier, a DHCP lease from slirp (address, router, DNS,
+#   hostname=), a name resolved through slirp's DNS forwarder (answered by tests/lib/dns-stub.py
+#   on the namespace's loopback, /etc/resolv.conf bind-mounted to it), a page fetched from an
+#   HTTP server on the host's loopback through 10.0.2.2, and hostfwd= letting the host fetch a
+#   page from busybox httpd in the guest; compared with QEMU's, and checked on Vireo's own.
 # The sanitizer build's run (VIREO_ASAN=1) boots Vireo alone: its own checks and the sanitizer's
 # reports; the comparisons with QEMU are the normal build's.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/guest-initrd.sh"
+# the network checks run in a user, network and mount namespace of the script's own
+if [ -z "${PCI_GUEST_NETNS:-}" ] && [ "${PCI_GUEST_ACCEL:-tcg}" = tcg ]; then
+    if unshare -rnm true 2>/dev/null; then
+        PCI_GUEST_NETNS=1 exec unshare -rnm bash "$0" "$@"
+    fi
+    PCI_GUEST_NETNS=none
+fi
 QEMU=${QEMU:-qemu-system-x86_64}
 QIMG=${QEMU_IMG:-/usr/bin/qemu-img}
 ACCEL=${PCI_GUEST_ACCEL:-tcg}
@@ -82,6 +96,56 @@ elif [ -r "$vmods" ] && [ -x "$QIMG" ]; then
 else
     skip "$name/virtio-blk" "no $vmods (scripts/guests.sh builds it) or no $QIMG"
 fi
+# virtio-net: its drivers, a DHCP script, a page for the guest's httpd; on the host (in the
+# namespace) an HTTP server and the DNS stub on loopback
+net=0
+hostfwd=
+if [ "$ACCEL" != tcg ]; then
+    # not yet tried inside the nested guest (its boot time limit is tight): TCG only for now
+    skip "$name/net" "virtio-net is checked under TCG only for now (docs/net.md)"
+elif [ "$PCI_GUEST_NETNS" = none ]; then
+    skip "$name/net" "cannot make a user and network namespace (unshare -rnm)"
+elif [ -r "$vmods" ] && tar -tf "$vmods" ./lib/modules/virtio_net.ko >/dev/null 2>&1; then
+    tar -xf "$vmods" -C "$work/root" ./lib/modules/order
+    for m in virtio_ring.ko virtio.ko virtio_pci_modern_dev.ko virtio_pci_legacy_dev.ko \
+        virtio_pci.ko failover.ko net_failover.ko virtio_net.ko; do
+        tar -xf "$vmods" -C "$work/root" "./lib/modules/$m"
+    done
+    mkdir -p "$work/root/www" "$work/root/etc" "$work/www"
+    echo "page from the guest" >"$work/root/www/index.html"
+    echo "page from the host" >"$work/www/hello.txt"
+    cat >"$work/root/bin/dhcp.sh" <<'DHCP'
+#!/bin/sh
+[ "$1" = bound ] || exit 0
+ip addr add "$ip/$mask" dev "$interface"
+ip route add default via "$router"
+for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
+echo "lease $ip/$mask router $router dns $dns hostname $hostname"
+DHCP
+    chmod +x "$work/root/bin/dhcp.sh"
+    ip link set lo up
+    echo "nameserver 127.0.0.1" >"$work/resolv.conf"
+    mount --bind "$work/resolv.conf" /etc/resolv.conf || skip "$name/net-dns" "cannot bind-mount /etc/resolv.conf"
+    python3 "$(dirname "$0")/../lib/dns-stub.py" vireo.test 10.0.2.77 >"$work/dns.out" 2>"$work/dns.log" &
+    dns_pid=$!
+    (cd "$work/www" && exec python3 -c 'import http.server as h
+s = h.ThreadingHTTPServer(("127.0.0.1", 0), h.SimpleHTTPRequestHandler)
+print("port %d" % s.server_address[1], flush=True)
+s.serve_forever()') >"$work/http.out" 2>&1 &
+    http_pid=$!
+    trap 'kill $dns_pid $http_pid 2>/dev/null; rm -rf "$work"' EXIT
+    n=0
+    while ! grep -q 'port' "$work/http.out" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+    hport=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/http.out" | head -1)
+    hostfwd=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    if [ -n "$hport" ] && grep -q ready "$work/dns.out"; then
+        net=1
+    else
+        skip "$name/net" "the namespace's HTTP server or DNS stub did not start"
+    fi
+else
+    skip "$name/net" "no virtio_net.ko in $vmods (scripts/guests.sh builds it)"
+fi
 bb_init "$work/root" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -92,15 +156,14 @@ exec 2>/dev/null
 dmesg -n 1
 # virtio: virtio_pci and virtio_blk with what they need (the order file's first entries)
 if [ -f /lib/modules/order ]; then
+    # every driver the host put in (the order file's order)
     for m in $(cat /lib/modules/order); do
-        insmod "/lib/modules/$m"
-        [ "$m" = virtio_blk.ko ] && break
+        [ -f "/lib/modules/$m" ] && insmod "/lib/modules/$m"
     done
-    insmod /lib/modules/virtio-rng.ko
-    insmod /lib/modules/virtio_balloon.ko
     if [ -f /pattern ]; then
         n=0; while [ ! -b /dev/vdb ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
     fi
+    n=0; while [ -f /lib/modules/virtio_net.ko ] && [ ! -d /sys/class/net/eth0 ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
 fi
 rd() { devmem "$1" 32; }
 wr() { devmem "$1" 32 "$2"; }
@@ -128,6 +191,18 @@ if [ -f /lib/modules/order ]; then
     echo @vballoon
     echo "driver $(ls /sys/bus/virtio/drivers/virtio_balloon | grep -c virtio)"
     echo "memtotal-before $(grep MemTotal /proc/meminfo | tr -s ' ')"
+fi
+if [ -f /lib/modules/virtio_net.ko ]; then
+    echo @net
+    ip link set lo up
+    ip link set eth0 up
+    echo "eth0 mac=$(cat /sys/class/net/eth0/address) carrier=$(cat /sys/class/net/eth0/carrier)" \
+        "features=$(cat /sys/class/net/eth0/device/features)"
+    udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/dhcp.sh 2>&1 | grep '^lease'
+    echo "resolved $(nslookup vireo.test 2>/dev/null | sed -n '/^Name:/,$s/^Address: *//p' | head -1)"
+    hport=$(sed 's/.*hport=\([0-9]*\).*/\1/' /proc/cmdline)
+    echo "fetched $(wget -q -O - "http://10.0.2.2:$hport/hello.txt")"
+    httpd -p 80 -h /www
 fi
 if [ -f /pattern ]; then
     echo @vdisk
@@ -248,7 +323,7 @@ disks() { # q|v
 run_vm() { # BIN PREFIX APPEND
     local bin=$1 pre=$2 append=$3 pid
     mkfifo "$pre.in"
-    timeout 300 "$bin" -accel "$ACCEL" "${args[@]}" "${disk_args[@]}" -append "$append" \
+    timeout 300 "$bin" -accel "$ACCEL" "${args[@]}" "${disk_args[@]}" "${net_args[@]}" -append "$append$net_append" \
         -qmp "unix:$pre.qmp,server=on,wait=off" <"$pre.in" >"$pre.out" 2>"$pre.err" &
     pid=$!
     exec 3>"$pre.in"
@@ -299,12 +374,25 @@ if sys.argv[3] == "1":
     open(sys.argv[4], "w").write("\n".join(out) + "\n")
 print(cmd({"execute": "screendump", "arguments": {"filename": sys.argv[2]}}))
 PY
+    # hostfwd: the host fetches the guest's page while the guest waits
+    if [ $net = 1 ]; then
+        python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/index.html" % sys.argv[1], timeout=20).read().decode().strip())' \
+            "$hostfwd" >"$pre.fwd" 2>&1
+    fi
     (echo go >&3) 2>/dev/null
     exec 3>&-
     wait $pid
 }
 extract() { tr -d '\r' <"$1" | sed -n '/^===BEGIN===$/,/^===END===$/p' | grep -v 'libkmod'; }
 disk_args=()
+net_args=()
+net_append=
+if [ $net = 1 ]; then
+    net_args=(-netdev "user,id=n0,hostname=vireo-guest,hostfwd=tcp:127.0.0.1:$hostfwd-:80"
+        -device virtio-net-pci,netdev=n0,addr=6,mac=52:54:00:ab:cd:ef)
+    net_append=" hport=$hport"
+fi
 # The sanitizer build's run (tests/run.sh --asan) boots Vireo only, for its reports and its own
 # checks: the comparison with QEMU 7.2 is the normal build's.
 asan=${VIREO_ASAN:-0}
@@ -332,6 +420,7 @@ fi
 section() { sed -n "/^@$2\$/,/^@/p" "$1" | sed '$d'; }
 sections="lspci iomem ioports input edu"
 [ $vdev = 1 ] && sections="$sections vrng vballoon"
+[ $net = 1 ] && sections="$sections net"
 [ $virtio = 1 ] && sections="$sections vdisk vio"
 for s in $sections; do
     section "$work/vireo.txt" $s >"$work/v.$s"
@@ -445,6 +534,22 @@ if [ $virtio = 1 ]; then
         ok "$name/virtio-blk-images-as-qemu"
     else
         fail "$name/virtio-blk-images-as-qemu" "$("$QIMG" compare "$work/q-a.qcow2" "$work/v-a.qcow2" 2>&1 | head -c 200) $("$QIMG" map --output=json -f raw "$work/v-b.raw" | head -c 300)"
+    fi
+fi
+# virtio-net: what the guest got through slirp (the comparison above says QEMU's got the same)
+if [ $net = 1 ]; then
+    if grep -q '^eth0 mac=52:54:00:ab:cd:ef carrier=1 ' "$work/v.net" &&
+        grep -qx 'lease 10.0.2.15/24 router 10.0.2.2 dns 10.0.2.3 hostname vireo-guest' "$work/v.net" &&
+        grep -qx 'resolved 10.0.2.77' "$work/v.net" &&
+        grep -qx 'fetched page from the host' "$work/v.net"; then
+        ok "$name/net-user-guest"
+    else
+        fail "$name/net-user-guest" "$(tr '\n' '|' <"$work/v.net" | head -c 500) dns: $(tr '\n' '|' <"$work/dns.log" | head -c 200)"
+    fi
+    if [ "$(cat "$work/vireo.fwd")" = "page from the guest" ]; then
+        ok "$name/net-hostfwd"
+    else
+        fail "$name/net-hostfwd" "$(head -c 300 "$work/vireo.fwd")"
     fi
 fi
 if tr -d '\r' <"$work/vireo.out" | grep -q '^dma-outside-buffer 0x010000ED 0x00000000' &&

@@ -2,8 +2,8 @@
 # -netdev, -nic, -net and virtio-net-pci's netdev=/mac= beside QEMU 7.2: exit status and stderr of
 # the whole emulator (a tiny kernel, -S, quit over QMP) for refused options and for the warnings
 # QEMU prints about clients without peers; `info network` over HMP for accepted ones (the hub
-# layout, names, MACs; QEMU's anonymous netdev names "#netNNN" are not compared). Every run
-# starts at once in the background (a QEMU start takes ~0.7 s of wall time but little CPU).
+# layout, names, MACs; QEMU's anonymous netdev names "#netNNN" are not compared). Runs go six
+# at a time in the background (a QEMU start takes ~0.7 s of wall time but little CPU).
 # No guest runs, so no packet moves; the runs are still in a network namespace of their own
 # when one can be made (-netdev user opens no socket without hostfwd=).
 . "$(dirname "$0")/../lib/common.sh"
@@ -44,7 +44,7 @@ run() { # BIN OUT ARGS...
     local bin=$1 out=$2
     shift 2
     printf 'info network\nquit\n' |
-        timeout 60 "$bin" -monitor stdio -display none -nodefaults -S -accel tcg \
+        timeout 120 "$bin" -monitor stdio -display none -nodefaults -S -accel tcg \
         -kernel "$tmp/tiny" "$@" >"$out.out" 2>"$out.err"
     echo $? >"$out.rc"
 }
@@ -53,17 +53,15 @@ monitor_lines() {
     tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | grep -v '^QEMU \|^(qemu)\|^$' |
         sed 's/#net[0-9]*/#netN/g'
 }
+# both emulators for every case, six runs at a time
 i=0
 for c in "${cases[@]}"; do
     # shellcheck disable=SC2086
     run "$QEMU" "$tmp/q$i" ${c#*|} &
-    i=$((i + 1))
-done
-i=0
-for c in "${cases[@]}"; do
     # shellcheck disable=SC2086
     run "$VIREO" "$tmp/v$i" ${c#*|} &
     i=$((i + 1))
+    [ $((i % 3)) = 0 ] && wait
 done
 wait
 i=0

@@ -390,7 +390,7 @@ net_args=()
 net_append=
 if [ $net = 1 ]; then
     net_args=(-netdev "user,id=n0,hostname=vireo-guest,hostfwd=tcp:127.0.0.1:$hostfwd-:80"
-        -device virtio-net-pci,netdev=n0,addr=6,mac=52:54:00:ab:cd:ef)
+        -device virtio-net-pci,netdev=n0,mac=52:54:00:ab:cd:ef)
     net_append=" hport=$hport"
 fi
 # The sanitizer build's run (tests/run.sh --asan) boots Vireo only, for its reports and its own

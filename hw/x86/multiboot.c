@@ -390,9 +390,10 @@ int multiboot_load(const VireoConfig *cfg, X86BootState *bs, FWCfgState *fw)
     uint32_t loader_addr = add_string(&b, &str_off, "qemu");
 
     uint64_t lowmem_end = guest_ram.blocks[0].size;
-    /* in RAM, clear of the info block at 0x9000-0x9fff and of the EBDA/VGA/BIOS hole */
+    /* in RAM and clear of the EBDA/VGA/BIOS hole; like QEMU, a kernel linked low (0x3000,
+     * 0x8000) is loaded too, and the info block at 0x9000 written over it */
     uint64_t end = (uint64_t)b.phys + b.size;
-    if (end > lowmem_end || b.phys < 0xa000 || (b.phys < 0x100000 && end > 0x9fc00)) {
+    if (end > lowmem_end || (b.phys < 0x100000 && end > 0x9fc00)) {
         error_report("multiboot kernel '%s' (0x%x-0x%llx) does not fit in guest memory",
                      cfg->kernel, b.phys, (unsigned long long)(b.phys + b.size));
         g_free(kcmdline);

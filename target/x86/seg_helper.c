@@ -1610,7 +1610,14 @@ void helper_write_cr(CPUX86State *env, uint64_t n, uint64_t v)
         x86_tlb_flush(env, false);
         break;
     case 4: {
-        const uint64_t ok = 0x7ffffu & ~(1u << 12) & ~(1u << 11); /* no LA57, no UMIP */
+        uint64_t ok = 0x7ffffu & ~(1u << 12) & ~(1u << 11); /* no LA57, no UMIP */
+        const uint32_t *f = x86_env_features(env);
+        if (!(f[FW_1_ECX] & (1u << 26))) {
+            ok &= ~(uint64_t)CR4_OSXSAVE; /* no XSAVE in CPUID: CR4.OSXSAVE is reserved */
+        }
+        if (!(f[FW_7_0_EBX] & 1u)) {
+            ok &= ~(uint64_t)CR4_FSGSBASE;
+        }
         if (v & ~ok) {
             raise_gp(env, 0);
         }
@@ -1635,6 +1642,14 @@ void helper_write_cr(CPUX86State *env, uint64_t n, uint64_t v)
         break;
     }
     default:
+        x86_raise_exception(env, EXCP_UD, 0);
+    }
+}
+
+/* MOV to or from DR4/DR5: DR6/DR7's aliases, #UD with CR4.DE (debugging extensions) */
+void helper_check_dr45(CPUX86State *env)
+{
+    if (env->cr[4] & CR4_DE) {
         x86_raise_exception(env, EXCP_UD, 0);
     }
 }
@@ -1773,7 +1788,8 @@ void helper_rdmsr(CPUX86State *env)
         v = env->tsc_aux;
         break;
     default:
-        raise_gp(env, 0);
+        v = 0; /* as QEMU 7.2's TCG: an MSR it does not know reads as 0 (no #GP) */
+        break;
     }
     env->regs[R_EAX] = (uint32_t)v;
     env->regs[R_EDX] = v >> 32;
@@ -1881,7 +1897,7 @@ void helper_wrmsr(CPUX86State *env)
         env->tsc_aux = v & 0xffffffffu;
         break;
     default:
-        raise_gp(env, 0);
+        break; /* as QEMU 7.2's TCG: a write to an MSR it does not know is dropped (no #GP) */
     }
 }
 

@@ -2410,6 +2410,8 @@ static void disas_insn(DisasContext *dc)
             goto gp0;
         }
         if (n == 4 || n == 5) {
+            /* DR6/DR7 unless CR4.DE, which makes them #UD (checked when it runs) */
+            gen_call_helper(dc, (void *)helper_check_dr45, CALL_MAY_FAULT, 0, 0);
             n += 2;
         }
         if (b == 0x121) {
@@ -2480,10 +2482,15 @@ static void disas_insn(DisasContext *dc)
     case 0x1ae: /* fences, clflush, fxsave/fxrstor, ldmxcsr/stmxcsr */
         decode_modrm(dc);
         if (dc->mod == 3) {
-            if ((dc->reg & 7) < 5) {
+            /* 66 0F AE F8 is PCOMMIT: #UD unless the model offers it (Vireo's TCG never does) */
+            if ((dc->reg & 7) < 5 || (dc->p66 && (dc->reg & 7) == 7)) {
                 goto illegal;
             }
             break;
+        }
+        if (dc->p66 && (dc->reg & 7) == 7 &&
+            !(x86_env_features(dc->env)[FW_7_0_EBX] & (1u << 23))) {
+            goto illegal; /* CLFLUSHOPT without it in CPUID */
         }
         switch (dc->reg & 7) {
         case 0:

@@ -131,6 +131,7 @@ void helper_lldt_ltr(CPUX86State *env, uint64_t selector, uint64_t is_tr);
 uint64_t helper_read_cr(CPUX86State *env, uint64_t n);
 void helper_write_cr(CPUX86State *env, uint64_t n, uint64_t v);
 void helper_invlpg(CPUX86State *env, uint64_t addr);
+void helper_check_dr45(CPUX86State *env);
 void helper_rdmsr(CPUX86State *env);
 void helper_wrmsr(CPUX86State *env);
 void helper_rdtsc(CPUX86State *env, uint64_t with_aux);

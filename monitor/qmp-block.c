@@ -362,6 +362,10 @@ static void print_block_info(Monitor *mon, BlockBackend *blk, BlockDriverState *
         }
     } else if (bs) {
         monitor_printf(mon, "%s", bs->node_name);
+    } else {
+        /* an anonymous backend without a medium (an empty scsi-cd): its device, as QEMU */
+        const char *path = blk ? blk_get_attached_dev_path(blk) : NULL;
+        monitor_printf(mon, "%s", path ? path : "<anonymous>");
     }
     if (bs) {
         monitor_printf(mon, ": %s (%s%s)\n", bs->filename, bs->drv->format_name,
@@ -475,7 +479,7 @@ void hmp_info_blockstats(Monitor *mon, char **argv)
                        " wr_total_time_ns=%" PRIu64 " rd_total_time_ns=%" PRIu64
                        " flush_total_time_ns=%" PRIu64 " rd_merged=%" PRIu64 " wr_merged=%" PRIu64
                        " idle_time_ns=%" PRId64 "\n",
-                       blk_name(blk)[0] ? blk_name(blk) : blk_get_attached_dev_path(blk),
+                       blk_name(blk),
                        st.nr_bytes[BLOCK_ACCT_READ], st.nr_bytes[BLOCK_ACCT_WRITE],
                        st.nr_ops[BLOCK_ACCT_READ], st.nr_ops[BLOCK_ACCT_WRITE],
                        st.nr_ops[BLOCK_ACCT_FLUSH], st.total_time_ns[BLOCK_ACCT_WRITE],

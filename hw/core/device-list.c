@@ -17,6 +17,9 @@ extern const DeviceInfo virtio_blk_pci_info;
 extern const DeviceInfo virtio_rng_pci_info;
 extern const DeviceInfo virtio_balloon_pci_info;
 extern const DeviceInfo virtio_net_pci_info;
+extern const DeviceInfo virtio_scsi_pci_info;
+extern const DeviceInfo scsi_hd_info;
+extern const DeviceInfo scsi_cd_info;
 extern const DeviceInfo isa_serial_info;
 extern const DeviceInfo mc146818rtc_info;
 extern const DeviceInfo i8042_info;
@@ -41,6 +44,9 @@ const DeviceInfo *const device_infos[] = {
     &virtio_rng_pci_info,
     &virtio_balloon_pci_info,
     &virtio_net_pci_info,
+    &virtio_scsi_pci_info,
+    &scsi_hd_info,
+    &scsi_cd_info,
     &isa_serial_info,
     &mc146818rtc_info,
     &i8042_info,

@@ -31,7 +31,8 @@ static const char *const category_names[DEVICE_CATEGORY_COUNT] = {
 };
 
 static const char *const bus_names[] = {
-    [BUS_NONE] = NULL, [BUS_SYSTEM] = "System", [BUS_ISA] = "ISA", [BUS_PCI] = "PCI"};
+    [BUS_NONE] = NULL, [BUS_SYSTEM] = "System", [BUS_ISA] = "ISA", [BUS_PCI] = "PCI",
+    [BUS_SCSI] = "SCSI"};
 
 const char *device_category_name(DeviceCategory c)
 {
@@ -749,6 +750,7 @@ void device_free(Device *dev)
         device_unrealize(dev);
     }
     free_props(dev);
+    g_free(dev->bus_name);
     g_free(dev->id);
     g_free(dev->canonical);
     g_free(dev);
@@ -888,7 +890,92 @@ void device_set_machine_buses(bool present)
     machine_has_buses = present;
 }
 
-static bool bus_check(const DeviceInfo *info, const char *bus, char **errp)
+/* Buses devices own, in registration order. */
+typedef struct OwnedBus {
+    char *name;
+    BusType type;
+    void *bus;
+} OwnedBus;
+static GPtrArray *owned_buses;
+
+void device_bus_register(const char *name, BusType type, void *bus)
+{
+    if (!owned_buses) {
+        owned_buses = g_ptr_array_new();
+    }
+    OwnedBus *b = g_new(OwnedBus, 1);
+    b->name = g_strdup(name);
+    b->type = type;
+    b->bus = bus;
+    g_ptr_array_add(owned_buses, b);
+}
+
+void device_bus_unregister(void *bus)
+{
+    for (guint i = 0; owned_buses && i < owned_buses->len; i++) {
+        OwnedBus *b = owned_buses->pdata[i];
+        if (b->bus == bus) {
+            g_ptr_array_remove_index(owned_buses, i);
+            g_free(b->name);
+            g_free(b);
+            return;
+        }
+    }
+}
+
+void *device_bus_find(const char *name, BusType *type)
+{
+    for (guint i = 0; owned_buses && i < owned_buses->len; i++) {
+        OwnedBus *b = owned_buses->pdata[i];
+        if (!strcmp(b->name, name)) {
+            if (type) {
+                *type = b->type;
+            }
+            return b->bus;
+        }
+    }
+    return NULL;
+}
+
+void *device_bus_newest(BusType type)
+{
+    for (guint i = owned_buses ? owned_buses->len : 0; i-- > 0;) {
+        OwnedBus *b = owned_buses->pdata[i];
+        if (b->type == type) {
+            return b->bus;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The buses earlier -device options will provide, while the command line is checked before
+ * the machine exists (their owners are not realized yet): name and type.
+ */
+static GPtrArray *pending_buses;
+
+static BusType pending_bus(const char *name)
+{
+    for (guint i = 0; pending_buses && i < pending_buses->len; i += 2) {
+        if (!name || !strcmp(pending_buses->pdata[i], name)) {
+            return (BusType)GPOINTER_TO_INT(pending_buses->pdata[i + 1]);
+        }
+    }
+    return BUS_NONE;
+}
+
+static char *child_bus_name(const DeviceInfo *info, const char *id)
+{
+    if (id) {
+        return g_strdup_printf("%s.0", id);
+    }
+    char *type = g_ascii_strdown(bus_names[info->child_bus], -1);
+    char *name = g_strdup_printf("%s.0", type);
+    g_free(type);
+    return name;
+}
+
+static bool bus_check(const DeviceInfo *info, const char *bus, bool check_only, char **errp)
 {
     if (bus) {
         BusType t = BUS_NONE;
@@ -896,6 +983,10 @@ static bool bus_check(const DeviceInfo *info, const char *bus, char **errp)
             t = BUS_PCI;
         } else if (machine_has_buses && !strcmp(bus, "isa.0")) {
             t = BUS_ISA;
+        } else if (check_only) {
+            t = pending_bus(bus);
+        } else {
+            device_bus_find(bus, &t);
         }
         if (t == BUS_NONE) {
             *errp = g_strdup_printf("Bus '%s' not found", bus);
@@ -907,7 +998,9 @@ static bool bus_check(const DeviceInfo *info, const char *bus, char **errp)
         }
         return true;
     }
-    if ((info->bus == BUS_PCI || info->bus == BUS_ISA) && !machine_has_buses) {
+    if (((info->bus == BUS_PCI || info->bus == BUS_ISA) && !machine_has_buses) ||
+        (info->bus == BUS_SCSI &&
+         !(check_only ? pending_bus(NULL) == BUS_SCSI : device_bus_newest(BUS_SCSI) != NULL))) {
         *errp = g_strdup_printf("No '%s' bus found for device '%s'", bus_names[info->bus],
                                 info->name);
         return false;
@@ -1033,7 +1126,7 @@ static Device *create_device(const DeviceConfig *dc, bool check_only, bool hotpl
             bus = dc->prop_values[i];
         }
     }
-    if (!bus_check(info, bus, errp)) {
+    if (!bus_check(info, bus, check_only, errp)) {
         return NULL;
     }
     if (hotplug && info->bus != BUS_PCI) {
@@ -1047,6 +1140,7 @@ static Device *create_device(const DeviceConfig *dc, bool check_only, bool hotpl
     }
     Device *dev = device_new(info);
     dev->id = g_strdup(dc->id);
+    dev->bus_name = g_strdup(bus);
     dev->from_cli = true;
     dev->anon_index = -1;
     dev->hotplugged = hotplug;
@@ -1072,6 +1166,13 @@ static Device *create_device(const DeviceConfig *dc, bool check_only, bool hotpl
         }
     }
     if (check_only) {
+        if (info->child_bus != BUS_NONE) {
+            if (!pending_buses) {
+                pending_buses = g_ptr_array_new();
+            }
+            g_ptr_array_add(pending_buses, child_bus_name(info, dc->id));
+            g_ptr_array_add(pending_buses, GINT_TO_POINTER(info->child_bus));
+        }
         device_free(dev);
         return NULL;
     }

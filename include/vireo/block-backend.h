@@ -122,6 +122,8 @@ void *blk_legacy_info(BlockBackend *blk);
 typedef struct BlockDevOps {
     /* The medium came (load) or went: eject, blockdev-change-medium. */
     void (*change_media_cb)(void *opaque, bool load);
+    /* eject with the medium locked: the guest is asked to let it go (force: unlock it) */
+    void (*eject_request_cb)(void *opaque, bool force);
     /* block_resize changed the size: tell the guest. */
     void (*resize_cb)(void *opaque);
     /* Removable media devices with a tray (CD-ROMs): is it open; is the medium locked. */

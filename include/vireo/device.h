@@ -49,7 +49,7 @@ typedef enum {
     DEVICE_CATEGORY_COUNT,
 } DeviceCategory;
 
-typedef enum { BUS_NONE, BUS_SYSTEM, BUS_ISA, BUS_PCI } BusType;
+typedef enum { BUS_NONE, BUS_SYSTEM, BUS_ISA, BUS_PCI, BUS_SCSI } BusType;
 
 typedef enum {
     PROP_BOOL,      /* "on"/"off"/"true"/"false"/"yes"/"no" -> bool */
@@ -173,6 +173,9 @@ struct DeviceInfo {
     /* A device with a "bootindex" property: what QEMU appends to its firmware path in the
      * bootorder file ("/disk@0,0" for virtio-blk) */
     const char *boot_suffix;
+    /* The bus an instance provides for other devices (virtio-scsi-pci: BUS_SCSI), named as
+     * QEMU names it: "ID.0", or "scsi.0" without an id. */
+    BusType child_bus;
 };
 
 struct Device {
@@ -184,6 +187,7 @@ struct Device {
     bool hotplugged;     /* device_add while the machine existed */
     bool unplug_pending; /* device_del asked the guest; it has not ejected it yet */
     int anon_index;      /* from_cli without id: N of /machine/peripheral-anon/device[N] */
+    char *bus_name;      /* bus= as given (devices on buses devices own: SCSI), or NULL */
     Device *next;        /* machine's device list, creation order */
 };
 
@@ -264,6 +268,16 @@ Device *device_hotplug(const DeviceConfig *dc, char **errp);
 char *device_add_from_monitor(const DeviceConfig *dc);
 int device_unplug_request(const char *id, char **errp);
 void device_unplug_complete(Device *dev);
+/*
+ * Buses that devices own (an HBA's SCSI bus): registered under QEMU's name so that bus= and
+ * the default-bus rule find them. device_bus_find: by name (NULL: none); device_bus_newest:
+ * the newest bus of a type (QEMU searches its children lists, newest first).
+ */
+void device_bus_register(const char *name, BusType type, void *bus);
+void device_bus_unregister(void *bus);
+void *device_bus_find(const char *name, BusType *type);
+void *device_bus_newest(BusType type);
+
 /* Whether the machine has its buses (pci.0, isa.0): false for -machine none. */
 void device_set_machine_buses(bool present);
 

@@ -168,6 +168,27 @@ CASES = [
     ("virtio-err/block-sizes", PCK, ["-drive", "file=r.raw,format=raw,if=none,id=d0",
                                      "-device", "virtio-blk-pci,drive=d0,"
                                                 "logical_block_size=4096"]),
+    # virtio-scsi-pci with scsi-hd and scsi-cd (a CD with a medium, an empty one): query-block's
+    # removable media and tray state; the SCSI bus's refusals; -drive if=scsi as QEMU 7.2's pc
+    ("scsi/hd-and-cd", PCK, ["-device", "virtio-scsi-pci,id=s0",
+                             "-drive", "file=r.raw,format=raw,if=none,id=d0",
+                             "-device", "scsi-hd,drive=d0,id=sd,serial=abc,wwn=0x5000c50015ea71ac",
+                             "-drive", "file=a.qcow2,if=none,id=cd,media=cdrom",
+                             "-device", "scsi-cd,drive=cd,bus=s0.0,scsi-id=3,lun=1",
+                             "-device", "scsi-cd"]),
+    ("scsi-err/no-bus", PCK, ["-drive", "file=r.raw,format=raw,if=none,id=d0",
+                              "-device", "scsi-hd,drive=d0"]),
+    ("scsi-err/lun-used", PCK, ["-device", "virtio-scsi-pci",
+                                "-drive", "file=r.raw,format=raw,if=none,id=d0",
+                                "-device", "scsi-hd,drive=d0,scsi-id=1,lun=0",
+                                "-device", "scsi-cd,scsi-id=1,lun=0"]),
+    ("scsi-err/drive-twice", PCK, ["-device", "virtio-scsi-pci",
+                                   "-drive", "file=r.raw,format=raw,if=none,id=d0",
+                                   "-device", "scsi-hd,drive=d0", "-device", "scsi-cd,drive=d0"]),
+    ("scsi-err/hd-empty", PCK, ["-device", "virtio-scsi-pci", "-drive", "if=none,id=e",
+                                "-device", "scsi-hd,drive=e"]),
+    ("scsi-err/if-scsi", PCK, ["-drive", "file=r.raw,format=raw,if=scsi"]),
+    ("scsi-err/queues", PCK, ["-device", "virtio-scsi-pci,num_queues=1022"]),
     ("blockdev-err/drive-id-is-node", NONE, ["-drive", "if=none,file=r.raw,format=raw,id=n",
                                              "-blockdev", "driver=file,filename=a.qcow2,"
                                                           "node-name=n"]),

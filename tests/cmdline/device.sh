@@ -94,6 +94,10 @@ check bad/json-unknown -device '{"driver":"nope"}'
 check bad/json-bool-type -device '{"driver":"edu","multifunction":"on"}'
 check bad/json-int-type -device '{"driver":"isa-debug-exit","iobase":"0x10"}'
 check bad/json-prop -device '{"driver":"isa-debug-exit","iobase":16,"x":1}'
+check bad/scsi-no-bus -device scsi-cd
+check good/scsi-bus -device virtio-scsi-pci,id=s -device scsi-cd,bus=s.0 -device scsi-cd
+check bad/scsi-bus-named -device virtio-scsi-pci,id=s -device scsi-cd,bus=scsi.0
+check bad/scsi-on-pci -device virtio-scsi-pci -device scsi-cd,bus=pci.0
 check good/global -global edu.dma_mask=5 -device edu
 check good/global-long -global driver=edu,property=dma_mask,value=5 -device edu
 check bad/global-format -global foo

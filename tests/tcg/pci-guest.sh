@@ -34,6 +34,12 @@
 #   on the namespace's loopback, /etc/resolv.conf bind-mounted to it), a page fetched from an
 #   HTTP server on the host's loopback through 10.0.2.2, and hostfwd= letting the host fetch a
 #   page from busybox httpd in the guest; compared with QEMU's, and checked on Vireo's own.
+#   virtio-scsi-pci (TCG only, with the same modules): a scsi-hd on a raw drive (discard=unmap,
+#   serial=, wwn=) and a scsi-cd. The guest's SCSI view (H:C:T:L, sysfs vendor/model/rev/type/
+#   scsi_level, the INQUIRY data and VPD pages 0x00/0x80/0x83/0xb0/0xb1/0xb2 as Linux keeps them,
+#   queue limits, the scsi_disk attributes from READ CAPACITY and MODE SENSE) and what it reads,
+#   writes, discards (UNMAP), zeroes (WRITE SAME) and reads from the CD are compared with QEMU's;
+#   the disk image afterwards equals QEMU's (data and holes) and holds what the guest wrote.
 # The sanitizer build's run (VIREO_ASAN=1) boots Vireo alone: its own checks and the sanitizer's
 # reports; the comparisons with QEMU are the normal build's.
 . "$(dirname "$0")/../lib/common.sh"
@@ -87,8 +93,15 @@ if [ "$ACCEL" != tcg ]; then
     # Vireo run did not end in time): the KVM check stays out until that is understood
     skip "$name/virtio-blk" "virtio-blk is checked under TCG only for now (docs/virtio.md)"
 elif [ -r "$vmods" ] && [ -x "$QIMG" ]; then
-    if gcc -static -O2 -o "$work/root/bin/zeroout" "$(dirname "$0")/zeroout.c" 2>"$work/cc"; then
+    if gcc -static -O2 -o "$work/root/bin/zeroout" "$(dirname "$0")/zeroout.c" 2>"$work/cc" &&
+        gcc -static -O2 -o "$work/root/bin/sgio" "$(dirname "$0")/sgio.c" 2>>"$work/cc"; then
+        # virtio-scsi's drivers: the order file's entries after virtio_blk, up to sr_mod
+        for m in $(sed -n '/^virtio_blk.ko$/,/^sr_mod.ko$/p' "$work/root/lib/modules/order" |
+            tail -n +2); do
+            tar -xf "$vmods" -C "$work/root" "./lib/modules/$m"
+        done
         head -c 262144 /dev/urandom >"$work/root/pattern"
+        head -c 3145728 /dev/urandom >"$work/cd.iso"
         virtio=1
     else
         skip "$name/virtio-blk" "cannot build a static binary: $(head -c 200 "$work/cc")"
@@ -161,7 +174,11 @@ if [ -f /lib/modules/order ]; then
         [ -f "/lib/modules/$m" ] && insmod "/lib/modules/$m"
     done
     if [ -f /pattern ]; then
-        n=0; while [ ! -b /dev/vdb ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
+        # the disks: virtio-blk's and virtio-scsi's
+        n=0
+        while { [ ! -b /dev/vdb ] || [ ! -b /dev/sda ] || [ ! -b /dev/sr0 ]; } && [ $n -lt 200 ]; do
+            usleep 50000; n=$((n + 1))
+        done
     fi
     n=0; while [ -f /lib/modules/virtio_net.ko ] && [ ! -d /sys/class/net/eth0 ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
 fi
@@ -234,6 +251,71 @@ if [ -f /pattern ]; then
     zeroout /dev/vda 131072 65536 && echo "vda-zeroout done"
     sync
     echo "vda-back $(dd if=/dev/vda bs=64k count=32 iflag=direct | h16)"
+    echo @scsi
+    ls /sys/bus/scsi/devices
+    for d in sda sr0; do
+        s=/sys/block/$d
+        echo "$d size=$(cat $s/size) ro=$(cat $s/ro) removable=$(cat $s/removable)"
+        for f in vendor model rev type scsi_level queue_depth queue_type timeout wwid; do
+            echo "  $f=$(cat $s/device/$f)"
+        done
+        echo "  inquiry $(od -An -tx1 $s/device/inquiry | tr -d '\n')"
+        for p in 0 80 83 89 b0 b1 b2; do
+            [ -f $s/device/vpd_pg$p ] && echo "  vpd_pg$p $(od -An -tx1 -v $s/device/vpd_pg$p | tr -d '\n')"
+        done
+        for f in logical_block_size physical_block_size minimum_io_size optimal_io_size \
+            discard_granularity discard_max_hw_bytes write_zeroes_max_bytes max_hw_sectors_kb \
+            max_segments max_segment_size write_cache rotational nr_requests; do
+            echo "  $f=$(cat $s/queue/$f)"
+        done
+    done
+    for f in /sys/class/scsi_disk/*/*; do [ -f $f ] && echo "${f#/sys/class/scsi_disk/} $(cat $f)"; done
+    echo @sio
+    # sda (raw, discard=unmap): the host put the pattern at 0; the guest reads it, writes it at
+    # 2 MiB, discards 64 KiB at 64 KiB (UNMAP) and zeroes 64 KiB at 128 KiB (WRITE SAME)
+    echo "sda-read $([ "$(dd if=/dev/sda bs=64k count=4 iflag=direct | h16)" = "$want" ] && echo ok)"
+    dd if=/pattern of=/dev/sda bs=64k seek=32 conv=fsync && echo "sda-write done"
+    blkdiscard -o 65536 -l 65536 /dev/sda && echo "sda-discard done"
+    zeroout /dev/sda 131072 65536 && echo "sda-zeroout done"
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    echo "sda-back $(dd if=/dev/sda bs=64k count=36 iflag=direct | h16)"
+    echo "sr0-read $(dd if=/dev/sr0 bs=2048 count=1536 | h16)"
+    echo "sr0-past-end $(dd if=/dev/sr0 bs=2048 skip=1535 count=10 | wc -c)"
+    echo @sgio
+    # the commands' answers byte for byte (tests/tcg/sgio.c): status, sense, data-in
+    sgio /dev/sda in:96:120000006000 in:36:120000002400 in:255:12010000ff00 \
+        in:255:12018000ff00 in:255:12018300ff00 in:255:1201b000ff00 in:255:1201b100ff00 \
+        in:255:1201b200ff00 in:255:12018900ff00 in:36:120080002400 \
+        in:8:25000000000000000000 in:32:9e100000000000000000000000200000 \
+        in:8:25000000000100000000 in:32:9e110000000000000000000000200000 \
+        in:255:1a003f00ff00 in:255:1a083f00ff00 in:255:1a007f00ff00 in:255:1a00ff00ff00 \
+        in:255:1a000800ff00 in:255:1a002a00ff00 in:512:5a003f00000000020000 \
+        in:512:5a083f00000000020000 \
+        out:000000000812040000000000000000000000000000000000:151000001800 \
+        out:000000000812050000000000000000000000000000000000:151000001800 \
+        out:000000000812040000000000000000000000000000000000:150000001800 \
+        in:64:a00000000000000000400000 in:8:a00000000000000000080000 none:000000000000 \
+        in:18:030000001200 in:8:030100000800 none:ff0000000000 none:020000000000 \
+        in:512:28000000800000000100 in:512:28000000000000000000 in:512:88200000000000000000000000010000 \
+        none:93040000000000000000000000010000 none:35000000000000000000 \
+        none:2f000000000000000100 in:512:2f020000000000000100 none:1b0000000100 \
+        none:2b000000ffff00000000 in:64:46000000000000004000 in:8:4a010000100000000800 \
+        none:42000000000000000000 \
+        out:001600100000000000000000000000800000001000000000:42000000000000001800 \
+        out:001600100000000000000000100000000000001000000000:42000000000000001800
+    sgio /dev/sr0 in:96:120000006000 in:255:12010000ff00 in:255:12018000ff00 \
+        in:255:12018300ff00 in:255:1201b000ff00 in:8:25000000000000000000 \
+        in:512:5a003f00000000020000 in:512:5a002a00000000020000 in:255:1a003f00ff00 \
+        in:804:43000000000000032400 in:804:43020000000000032400 in:12:43000100000000000c00 \
+        in:804:43000200000001032400 in:804:43000300000000032400 in:804:43000000000002032400 \
+        in:64:46000000000000004000 in:8:4a010000100000000800 in:8:4a000000100000000800 \
+        in:8:bd0000000000000000080000 in:34:51000000000000002200 \
+        in:2052:ad0000000000000008040000 in:64:ad000000000000ff00400000 in:32:9e100000000000000000000000200000 \
+        none:2a000000000000000000 in:2048:a80000000600000000010000 none:1e0000000100 \
+        none:1b0000000200 none:1e0000000000 none:1b0000000200 none:000000000000 \
+        in:8:4a010000100000000800 none:1b0000000300 none:000000000000 in:8:4a010000100000000800 \
+        in:8:25000000000000000000
 fi
 echo @edu
 # 00:02.0 and 00:05.0 are edu (dma_mask=-1: no clamping); their BARs as the firmware left them
@@ -306,7 +388,7 @@ args=(-m 512 -smp 1 -nodefaults -display none -serial stdio -no-reboot
 # the disks, one set per emulator (same contents)
 disks() { # q|v
     [ $virtio = 1 ] || return 0
-    local a=$work/$1-a.qcow2 b=$work/$1-b.raw
+    local a=$work/$1-a.qcow2 b=$work/$1-b.raw c=$work/$1-c.raw
     if ! [ -f "$work/a.raw" ]; then
         "$QIMG" create -q -f raw "$work/a.raw" 64M &&
             dd if="$work/root/pattern" of="$work/a.raw" bs=1M seek=1 conv=notrunc 2>/dev/null &&
@@ -314,9 +396,15 @@ disks() { # q|v
             dd if="$work/root/pattern" of="$work/b.raw" bs=1M conv=notrunc 2>/dev/null || return 1
     fi
     "$QIMG" convert -O qcow2 "$work/a.raw" "$a" && cp --sparse=always "$work/b.raw" "$b" &&
+        cp --sparse=always "$work/b.raw" "$c" &&
         disk_args=(-drive "file=$b,format=raw,if=none,id=vdb,discard=unmap"
             -device virtio-blk-pci,drive=vdb,num-queues=2,logical_block_size=4096,physical_block_size=4096,serial=VIREO-B
-            -drive "file=$a,if=virtio" -global virtio-blk-pci.serial=VIREO-A)
+            -drive "file=$a,if=virtio" -global virtio-blk-pci.serial=VIREO-A
+            -device virtio-scsi-pci,id=scsi0
+            -drive "file=$c,format=raw,if=none,id=sd0,discard=unmap"
+            -device scsi-hd,drive=sd0,bus=scsi0.0,serial=VIREO-S,wwn=0x5000c50015ea71ac
+            -drive "file=$work/cd.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on"
+            -device scsi-cd,drive=cd0,scsi-id=2)
 }
 # Start BIN with the arguments and the disks, stdin from a pipe; once the guest shows its
 # screen, take a screendump through QMP into PREFIX.ppm and let the guest finish.
@@ -421,7 +509,7 @@ section() { sed -n "/^@$2\$/,/^@/p" "$1" | sed '$d'; }
 sections="lspci iomem ioports input edu"
 [ $vdev = 1 ] && sections="$sections vrng vballoon"
 [ $net = 1 ] && sections="$sections net"
-[ $virtio = 1 ] && sections="$sections vdisk vio"
+[ $virtio = 1 ] && sections="$sections vdisk vio scsi sio sgio"
 for s in $sections; do
     section "$work/vireo.txt" $s >"$work/v.$s"
     [ $s = edu ] && { grep -v '^===END' "$work/v.$s" >"$work/v.x"; mv "$work/v.x" "$work/v.$s"; }
@@ -534,6 +622,35 @@ if [ $virtio = 1 ]; then
         ok "$name/virtio-blk-images-as-qemu"
     else
         fail "$name/virtio-blk-images-as-qemu" "$("$QIMG" compare "$work/q-a.qcow2" "$work/v-a.qcow2" 2>&1 | head -c 200) $("$QIMG" map --output=json -f raw "$work/v-b.raw" | head -c 300)"
+    fi
+    # virtio-scsi: what the guest did, from the host (the guest's view was compared above)
+    if grep -qx 'sda-read ok' "$work/v.sio" && grep -qx 'sda-discard done' "$work/v.sio" &&
+        grep -qx 'sda-zeroout done' "$work/v.sio" && grep -qx 'sr0-past-end 2048' "$work/v.sio" &&
+        grep -qx "sr0-read $(head -c 3145728 "$work/cd.iso" | sha256sum | cut -c1-16)" "$work/v.sio" &&
+        grep -q '^  vpd_pg83  *00 83 00 17 02 00 00 07 56 49 52 45 4f 2d 53 01 03 00 08 50 00 c5 00 15 ea 71 ac' "$work/v.scsi" &&
+        grep -q '^sr0 size=6144 ro=1 removable=1' "$work/v.scsi"; then
+        ok "$name/virtio-scsi-guest"
+    else
+        fail "$name/virtio-scsi-guest" "$(tr '\n' '|' <"$work/v.scsi" | head -c 400) $(tr '\n' '|' <"$work/v.sio")"
+    fi
+    # 256 KiB at 2 MiB as written; 64 KiB discarded at 64 KiB and zeroed at 128 KiB read as zeroes
+    { head -c 65536 "$work/root/pattern"; head -c 131072 /dev/zero
+        tail -c 65536 "$work/root/pattern"; } >"$work/want-s"
+    head -c 262144 "$work/v-c.raw" >"$work/got-s0"
+    tail -c +2097153 "$work/v-c.raw" | head -c 262144 >"$work/got-s1"
+    if cmp -s "$work/got-s0" "$work/want-s" && cmp -s "$work/got-s1" "$work/root/pattern"; then
+        ok "$name/virtio-scsi-data"
+    else
+        fail "$name/virtio-scsi-data" "the scsi-hd image does not hold what the guest wrote"
+    fi
+    if [ "$asan" = 1 ]; then
+        :
+    elif "$QIMG" compare -q -f raw -F raw "$work/q-c.raw" "$work/v-c.raw" &&
+        [ "$("$QIMG" map --output=json -f raw "$work/q-c.raw")" = \
+            "$("$QIMG" map --output=json -f raw "$work/v-c.raw")" ]; then
+        ok "$name/virtio-scsi-image-as-qemu"
+    else
+        fail "$name/virtio-scsi-image-as-qemu" "$("$QIMG" map --output=json -f raw "$work/v-c.raw" | head -c 300)"
     fi
 fi
 # virtio-net: what the guest got through slirp (the comparison above says QEMU's got the same)

@@ -81,6 +81,7 @@ struct BlockBackend {
     char *dev_path, *dev_id;
     const BlockDevOps *dev_ops;
     void *dev_opaque;
+    int root_flags; /* BDRV_O_* a new medium is opened with (QEMU's root state) */
     /* requests: queued or in I/O / done, waiting for the callback */
     int in_io, awaiting_cb;
     int refs; /* blk_delete waits for these */
@@ -128,6 +129,7 @@ static bool engine_ready;
 void (*blk_io_error_event_hook)(BlockBackend *blk, bool is_read, BlockErrorAction action,
                                 int error);
 void (*blk_stop_vm_hook)(void);
+void (*blk_tray_moved_hook)(BlockBackend *blk, const char *id, bool open);
 
 static int64_t now_ns(void)
 {
@@ -1015,9 +1017,20 @@ int blk_insert_bs(BlockBackend *blk, BlockDriverState *bs, char **errp)
     engine_init();
     blk->user = u;
     blk->root = bs;
+    blk->root_flags = bs->open_flags;
     graph_domain(bs);
     pthread_mutex_unlock(&blk_lock);
     return 0;
+}
+
+void blk_set_root_flags(BlockBackend *blk, int flags)
+{
+    blk->root_flags = flags;
+}
+
+int blk_root_flags(BlockBackend *blk)
+{
+    return blk->root_flags;
 }
 
 void blk_remove_bs(BlockBackend *blk)
@@ -1250,6 +1263,26 @@ const char *blk_get_attached_dev_id(BlockBackend *blk)
 bool blk_dev_has_removable_media(BlockBackend *blk)
 {
     return !blk->has_dev || (blk->dev_ops && blk->dev_ops->change_media_cb);
+}
+
+void blk_dev_change_media_cb(BlockBackend *blk, bool load)
+{
+    if (!blk->dev_ops || !blk->dev_ops->change_media_cb) {
+        return;
+    }
+    bool was_open = blk_dev_is_tray_open(blk);
+    blk->dev_ops->change_media_cb(blk->dev_opaque, load);
+    bool is_open = blk_dev_is_tray_open(blk);
+    if (was_open != is_open && blk_tray_moved_hook) {
+        blk_tray_moved_hook(blk, blk->dev_id ? blk->dev_id : blk->dev_path, is_open);
+    }
+}
+
+void blk_dev_eject_request(BlockBackend *blk, bool force)
+{
+    if (blk->dev_ops && blk->dev_ops->eject_request_cb) {
+        blk->dev_ops->eject_request_cb(blk->dev_opaque, force);
+    }
 }
 
 bool blk_dev_has_tray(BlockBackend *blk)

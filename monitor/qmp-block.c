@@ -11,6 +11,7 @@
 #include <glib.h>
 #include "monitor-internal.h"
 #include "vireo/blockdev.h"
+#include "vireo/device.h"
 
 static const char *const detect_zeroes_names[] = {"off", "on", "unmap"};
 
@@ -317,6 +318,294 @@ static QJ *cmd_block_resize(Monitor *mon, const QJ *args, QmpError *err)
     return NULL;
 }
 
+/* ---- removable media: eject, blockdev-open/close-tray, -remove/-insert/-change-medium ---- */
+
+/* The backend of a device given by its qdev id (attached to the device itself). */
+static BlockBackend *blk_by_qdev_id(const char *id, QmpError *err)
+{
+    if (!device_find_id(id)) {
+        qmp_error(err, "DeviceNotFound", "Device '%s' not found", id);
+        return NULL;
+    }
+    char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    BlockBackend *found = NULL;
+    for (BlockBackend *blk = blk_next(NULL); blk && !found; blk = blk_next(blk)) {
+        const char *did = blk_get_attached_dev_id(blk), *dpath = blk_get_attached_dev_path(blk);
+        /* virtio-blk attaches its inner device (ID/virtio-backend): not the device itself */
+        if (did && !strcmp(did, id) && dpath && (!strcmp(dpath, id) || !strcmp(dpath, path))) {
+            found = blk;
+        }
+    }
+    g_free(path);
+    if (!found) {
+        qmp_error(err, "GenericError", "Device does not have a block device backend");
+    }
+    return found;
+}
+
+static BlockBackend *qmp_get_blk(const char *device, const char *id, QmpError *err)
+{
+    if (!device == !id) {
+        qmp_error(err, "GenericError", "Need exactly one of 'device' and 'id'");
+        return NULL;
+    }
+    if (id) {
+        return blk_by_qdev_id(id, err);
+    }
+    BlockBackend *blk = blk_by_name(device);
+    if (!blk) {
+        qmp_error(err, "DeviceNotFound", "Device '%s' not found", device);
+    }
+    return blk;
+}
+
+static void err_clear(QmpError *e)
+{
+    g_free(e->desc);
+    e->desc = NULL;
+    e->cls = NULL;
+}
+
+enum { TRAY_OK = 0, TRAY_ERR = -1, TRAY_NOTRAY = -2, TRAY_INPROGRESS = -3 };
+
+static int do_open_tray(const char *device, const char *id, bool force, QmpError *err)
+{
+    const char *name = id ? id : device;
+    BlockBackend *blk = qmp_get_blk(device, id, err);
+    if (!blk) {
+        return TRAY_ERR;
+    }
+    if (!blk_dev_has_removable_media(blk)) {
+        qmp_error(err, "GenericError", "Device '%s' is not removable", name);
+        return TRAY_ERR;
+    }
+    if (!blk_dev_has_tray(blk)) {
+        qmp_error(err, "GenericError", "Device '%s' does not have a tray", name);
+        return TRAY_NOTRAY;
+    }
+    if (blk_dev_is_tray_open(blk)) {
+        return TRAY_OK;
+    }
+    bool locked = blk_dev_is_medium_locked(blk);
+    if (locked) {
+        blk_dev_eject_request(blk, force);
+    }
+    if (!locked || force) {
+        blk_dev_change_media_cb(blk, false);
+    }
+    if (locked && !force) {
+        qmp_error(err, "GenericError",
+                  "Device '%s' is locked and force was not specified, wait for tray to open and "
+                  "try again",
+                  name);
+        return TRAY_INPROGRESS;
+    }
+    return TRAY_OK;
+}
+
+static void close_tray(const char *device, const char *id, QmpError *err)
+{
+    BlockBackend *blk = qmp_get_blk(device, id, err);
+    if (!blk) {
+        return;
+    }
+    if (!blk_dev_has_removable_media(blk)) {
+        qmp_error(err, "GenericError", "Device '%s' is not removable", device ? device : id);
+        return;
+    }
+    if (blk_dev_has_tray(blk) && blk_dev_is_tray_open(blk)) {
+        blk_dev_change_media_cb(blk, true);
+    }
+}
+
+static void remove_medium(const char *device, const char *id, QmpError *err)
+{
+    BlockBackend *blk = qmp_get_blk(device, id, err);
+    if (!blk) {
+        return;
+    }
+    bool has_dev = blk_has_dev(blk);
+    if (has_dev && !blk_dev_has_removable_media(blk)) {
+        qmp_error(err, "GenericError", "Device '%s' is not removable", device ? device : id);
+        return;
+    }
+    if (has_dev && blk_dev_has_tray(blk) && !blk_dev_is_tray_open(blk)) {
+        qmp_error(err, "GenericError", "Tray of device '%s' is not open", device ? device : id);
+        return;
+    }
+    if (!blk_bs(blk)) {
+        return;
+    }
+    blk_remove_bs(blk);
+    if (!blk_dev_has_tray(blk)) {
+        blk_dev_change_media_cb(blk, false);
+    }
+}
+
+static void insert_anon_medium(BlockBackend *blk, BlockDriverState *bs, QmpError *err)
+{
+    bool has_dev = blk_has_dev(blk);
+    if (has_dev && !blk_dev_has_removable_media(blk)) {
+        qmp_error(err, "GenericError", "Device is not removable");
+        return;
+    }
+    if (has_dev && blk_dev_has_tray(blk) && !blk_dev_is_tray_open(blk)) {
+        qmp_error(err, "GenericError", "Tray of the device is not open");
+        return;
+    }
+    if (blk_bs(blk)) {
+        qmp_error(err, "GenericError", "There already is a medium in the device");
+        return;
+    }
+    char *e = NULL;
+    if (blk_insert_bs(blk, bs, &e) < 0) {
+        block_qmp_error(err, e);
+        g_free(e);
+        return;
+    }
+    if (!blk_dev_has_tray(blk)) {
+        blk_dev_change_media_cb(blk, true);
+    }
+}
+
+static QJ *cmd_eject(Monitor *mon, const QJ *args, QmpError *err)
+{
+    const char *device = qj_get_str(args, "device"), *id = qj_get_str(args, "id");
+    const QJ *f = qj_get(args, "force");
+    QmpError tmp = {0};
+    int rc = do_open_tray(device, id, f && f->b, &tmp);
+    if (rc != TRAY_OK && rc != TRAY_NOTRAY) {
+        *err = tmp;
+        return NULL;
+    }
+    err_clear(&tmp);
+    remove_medium(device, id, err);
+    return NULL;
+}
+
+static QJ *cmd_open_tray(Monitor *mon, const QJ *args, QmpError *err)
+{
+    const QJ *f = qj_get(args, "force");
+    QmpError tmp = {0};
+    int rc = do_open_tray(qj_get_str(args, "device"), qj_get_str(args, "id"), f && f->b, &tmp);
+    if (rc == TRAY_ERR) {
+        *err = tmp;
+        return NULL;
+    }
+    err_clear(&tmp);
+    return NULL;
+}
+
+static QJ *cmd_close_tray(Monitor *mon, const QJ *args, QmpError *err)
+{
+    close_tray(qj_get_str(args, "device"), qj_get_str(args, "id"), err);
+    return NULL;
+}
+
+static QJ *cmd_remove_medium(Monitor *mon, const QJ *args, QmpError *err)
+{
+    remove_medium(NULL, qj_get_str(args, "id"), err);
+    return NULL;
+}
+
+static QJ *cmd_insert_medium(Monitor *mon, const QJ *args, QmpError *err)
+{
+    const char *node = qj_get_str(args, "node-name");
+    BlockBackend *blk = qmp_get_blk(NULL, qj_get_str(args, "id"), err);
+    if (!blk) {
+        return NULL;
+    }
+    BlockDriverState *bs = bdrv_find_node(node);
+    if (!bs) {
+        qmp_error(err, "GenericError", "Node '%s' not found", node);
+        return NULL;
+    }
+    if (blk_by_root(bs)) {
+        qmp_error(err, "GenericError", "Node '%s' is already in use", node);
+        return NULL;
+    }
+    insert_anon_medium(blk, bs, err);
+    return NULL;
+}
+
+static const char *const read_only_modes[] = {"retain", "read-only", "read-write", NULL};
+
+static QJ *cmd_change_medium(Monitor *mon, const QJ *args, QmpError *err)
+{
+    const char *device = qj_get_str(args, "device"), *id = qj_get_str(args, "id");
+    const char *filename = qj_get_str(args, "filename"), *format = qj_get_str(args, "format");
+    const char *mode = qj_get_str(args, "read-only-mode");
+    const QJ *f = qj_get(args, "force");
+    BlockBackend *blk = qmp_get_blk(device, id, err);
+    if (!blk) {
+        return NULL;
+    }
+    int flags = blk_bs(blk) ? blk_bs(blk)->open_flags : blk_root_flags(blk);
+    flags &= BDRV_O_RDWR | BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_NATIVE_AIO | BDRV_O_UNMAP;
+    if (mode && !strcmp(mode, "read-only")) {
+        flags &= ~BDRV_O_RDWR;
+    } else if (mode && !strcmp(mode, "read-write")) {
+        flags |= BDRV_O_RDWR;
+    }
+    char *e = NULL;
+    BlockDriverState *bs = bdrv_open(filename, format, NULL, flags, &e);
+    if (!bs) {
+        block_qmp_error(err, e);
+        g_free(e);
+        return NULL;
+    }
+    QmpError tmp = {0};
+    int rc = do_open_tray(device, id, f && f->b, &tmp);
+    if (rc != TRAY_OK && rc != TRAY_NOTRAY) {
+        *err = tmp;
+        bdrv_close(bs);
+        return NULL;
+    }
+    err_clear(&tmp);
+    remove_medium(device, id, &tmp);
+    if (tmp.cls) {
+        *err = tmp;
+        bdrv_close(bs);
+        return NULL;
+    }
+    insert_anon_medium(blk, bs, err);
+    if (!err->cls) {
+        close_tray(device, id, err);
+    }
+    bdrv_close(bs); /* the backend holds its own reference */
+    return NULL;
+}
+
+static const QmpArg eject_args[] = {
+    {"device", QARG_STR, true, NULL},
+    {"id", QARG_STR, true, NULL},
+    {"force", QARG_BOOL, true, NULL},
+    {NULL},
+};
+static const QmpArg close_tray_args[] = {
+    {"device", QARG_STR, true, NULL},
+    {"id", QARG_STR, true, NULL},
+    {NULL},
+};
+static const QmpArg remove_medium_args[] = {
+    {"id", QARG_STR, false, NULL},
+    {NULL},
+};
+static const QmpArg insert_medium_args[] = {
+    {"id", QARG_STR, false, NULL},
+    {"node-name", QARG_STR, false, NULL},
+    {NULL},
+};
+static const QmpArg change_medium_args[] = {
+    {"device", QARG_STR, true, NULL},
+    {"id", QARG_STR, true, NULL},
+    {"filename", QARG_STR, false, NULL},
+    {"format", QARG_STR, true, NULL},
+    {"force", QARG_BOOL, true, NULL},
+    {"read-only-mode", QARG_ENUM, true, read_only_modes},
+    {NULL},
+};
+
 static const QmpArg query_blockstats_args[] = {
     {"query-nodes", QARG_BOOL, true, NULL},
     {NULL},
@@ -348,6 +637,12 @@ const QmpCommand qmp_block_commands[] = {
     {"blockdev-add", cmd_blockdev_add, any_args, "{}"},
     {"blockdev-del", cmd_blockdev_del, blockdev_del_args, "{}"},
     {"block_resize", cmd_block_resize, block_resize_args, "{}"},
+    {"eject", cmd_eject, eject_args, "{}"},
+    {"blockdev-open-tray", cmd_open_tray, eject_args, "{}"},
+    {"blockdev-close-tray", cmd_close_tray, close_tray_args, "{}"},
+    {"blockdev-remove-medium", cmd_remove_medium, remove_medium_args, "{}"},
+    {"blockdev-insert-medium", cmd_insert_medium, insert_medium_args, "{}"},
+    {"blockdev-change-medium", cmd_change_medium, change_medium_args, "{}"},
     {NULL},
 };
 
@@ -479,8 +774,7 @@ void hmp_info_blockstats(Monitor *mon, char **argv)
                        " wr_total_time_ns=%" PRIu64 " rd_total_time_ns=%" PRIu64
                        " flush_total_time_ns=%" PRIu64 " rd_merged=%" PRIu64 " wr_merged=%" PRIu64
                        " idle_time_ns=%" PRId64 "\n",
-                       blk_name(blk),
-                       st.nr_bytes[BLOCK_ACCT_READ], st.nr_bytes[BLOCK_ACCT_WRITE],
+                       blk_name(blk), st.nr_bytes[BLOCK_ACCT_READ], st.nr_bytes[BLOCK_ACCT_WRITE],
                        st.nr_ops[BLOCK_ACCT_READ], st.nr_ops[BLOCK_ACCT_WRITE],
                        st.nr_ops[BLOCK_ACCT_FLUSH], st.total_time_ns[BLOCK_ACCT_WRITE],
                        st.total_time_ns[BLOCK_ACCT_READ], st.total_time_ns[BLOCK_ACCT_FLUSH],

@@ -499,6 +499,10 @@ static int drive_new(const DriveConfig *dc, bool snapshot_all, char **errp)
     if (!blk) {
         goto out;
     }
+    if (!root) {
+        /* an empty drive: a medium inserted later opens as the drive says */
+        blk_set_root_flags(blk, read_only ? 0 : BDRV_O_RDWR);
+    }
     blk_set_enable_write_cache(blk, writeback);
     blk_set_on_error(blk, on_read, on_write);
     dinfo = g_new0(DriveInfo, 1);
@@ -588,6 +592,16 @@ static void io_error_event(BlockBackend *blk, bool is_read, BlockErrorAction act
     monitor_event("BLOCK_IO_ERROR", d);
 }
 
+/* DEVICE_TRAY_MOVED: the medium commands moved a tray */
+static void tray_moved_event(BlockBackend *blk, const char *id, bool open)
+{
+    QJ *d = qj_object();
+    qj_set_str(d, "device", blk_name(blk));
+    qj_set_str(d, "id", id ? id : "");
+    qj_set_bool(d, "tray-open", open);
+    monitor_event("DEVICE_TRAY_MOVED", d);
+}
+
 static void io_error_stop(void)
 {
     vm_stop(RUN_STATE_IO_ERROR);
@@ -601,6 +615,7 @@ int blockdev_init_all(const VireoConfig *cfg)
     }
     machine_none = cfg->machine_type && !strcmp(cfg->machine_type, "none");
     blk_io_error_event_hook = io_error_event;
+    blk_tray_moved_hook = tray_moved_event;
     blk_stop_vm_hook = io_error_stop;
     char *err = NULL;
     for (int i = 0; i < cfg->n_blockdevs; i++) {

@@ -233,6 +233,16 @@ bool blk_dev_has_removable_media(BlockBackend *blk);
 bool blk_dev_has_tray(BlockBackend *blk);
 bool blk_dev_is_tray_open(BlockBackend *blk);
 bool blk_dev_is_medium_locked(BlockBackend *blk);
+/* The medium came or went (QMP's tray and medium commands): the device's change_media_cb, and
+ * DEVICE_TRAY_MOVED through blk_tray_moved_hook when the tray moved. */
+void blk_dev_change_media_cb(BlockBackend *blk, bool load);
+/* Ask the device to let its locked medium go (force: unlock it). */
+void blk_dev_eject_request(BlockBackend *blk, bool force);
+extern void (*blk_tray_moved_hook)(BlockBackend *blk, const char *id, bool open);
+/* The BDRV_O_* flags a new medium opens with: the last medium's, or the -drive's (QEMU's root
+ * state: read-only drives and media=cdrom stay read-only). */
+void blk_set_root_flags(BlockBackend *blk, int flags);
+int blk_root_flags(BlockBackend *blk);
 
 /* Close every backend and node (at exit): drains, flushes, stops the I/O threads. */
 void blk_close_all(void);

@@ -73,6 +73,84 @@ SESSIONS = [
 ]
 
 
+KERNEL = os.path.join(os.environ.get("VIREO_CACHE", os.path.expanduser("~/.cache/vireo")),
+                      "vmlinuz-cloud")
+# Removable media on virtio-scsi (pc machine: Vireo needs a kernel to build it; -S, nothing runs):
+# a scsi-cd with a medium (cd0), an empty one (cd1), a scsi-hd (not removable), a virtio-blk-pci
+MEDIA_ARGS = ["-machine", "pc", "-kernel", KERNEL, "-display", "none", "-S", "-nodefaults",
+              "-device", "virtio-scsi-pci,id=s0",
+              "-drive", "file=r.raw,format=raw,if=none,id=cd,media=cdrom",
+              "-device", "scsi-cd,drive=cd,id=cd0",
+              "-device", "scsi-cd,id=cd1",
+              "-drive", "file=rr.raw,format=raw,if=none,id=hd",
+              "-device", "scsi-hd,drive=hd,id=hd0",
+              "-drive", "file=z.qcow2,if=none,id=vb",
+              "-device", "virtio-blk-pci,drive=vb,id=vd",
+              "-blockdev", "driver=file,filename=odd.bin,node-name=nodd"]
+MEDIA = [
+    ("media-errors", [c("eject"), c("eject", device="cd", id="cd0"), c("eject", device="nosuch"),
+                      c("eject", id="nosuch"), c("eject", device="hd"), c("eject", id="hd0"),
+                      c("eject", id="vd"), c("eject", device="vb"), c("eject", id="s0"),
+                      c("blockdev-close-tray", device="hd"), c("blockdev-remove-medium", id="cd0"),
+                      c("blockdev-insert-medium", id="cd0", **{"node-name": "nodd"}),
+                      c("blockdev-insert-medium", id="cd1", **{"node-name": "nosuch"}),
+                      c("blockdev-insert-medium", id="cd1", **{"node-name": "nodd"}),
+                      c("blockdev-change-medium", id="cd0", filename="/nonexistent"),
+                      c("blockdev-change-medium", id="cd0", filename="r.raw",
+                        **{"read-only-mode": "bogus"}),
+                      c("query-block")]),
+    ("media-trays", [c("blockdev-open-tray", id="cd1"), c("blockdev-open-tray", id="cd1"),
+                     c("blockdev-insert-medium", id="cd1", **{"node-name": "nodd"}),
+                     c("blockdev-insert-medium", id="cd1", **{"node-name": "nodd"}),
+                     c("query-block"), c("blockdev-close-tray", id="cd1"),
+                     c("blockdev-close-tray", id="cd1"), c("eject", id="cd1"),
+                     c("blockdev-open-tray", device="cd"), c("blockdev-remove-medium", id="cd0"),
+                     c("blockdev-remove-medium", id="cd0"), c("query-block"),
+                     c("blockdev-close-tray", device="cd"),
+                     c("blockdev-change-medium", device="cd", filename="a.qcow2"),
+                     c("blockdev-change-medium", id="cd1", filename="r.raw", format="raw",
+                       **{"read-only-mode": "read-only"}),
+                     c("blockdev-change-medium", id="cd0", filename="z.qcow2", force=True),
+                     c("eject", device="cd", force=True), c("query-block"),
+                     c("human-monitor-command", **{"command-line": "info block"})]),
+]
+
+
+def media_session(binary, cmds):
+    e = Emu(MEDIA_ARGS, binary=binary)
+    try:
+        q = e.qmp()
+        q.negotiate()
+        out = []
+        for m in cmds:
+            q.send_raw(json.dumps(m))
+            r = mask(json.dumps(q.reply()))
+            ev = [json.dumps({k: v for k, v in x.items() if k != "timestamp"}) for x in q.events]
+            q.events = []
+            out.append(r + " " + " ".join(ev))
+        return out
+    finally:
+        e.stop()
+
+
+def compare_media(wd):
+    if not os.path.exists(KERNEL):
+        skip("qmp-block/media", "no %s (scripts/guests.sh builds it)" % KERNEL)
+        return
+    for name, cmds in MEDIA:
+        setup(wd)
+        a = media_session(QEMU, cmds)
+        setup(wd)
+        b = media_session(VIREO, cmds)
+        for i, (x, y) in enumerate(zip(b, a)):
+            if x != y:
+                fail("qmp-block/" + name, "command %d %r:\n    vireo %s\n    qemu  %s" %
+                     (i, cmds[i], x[:700], y[:700]))
+                break
+        else:
+            ok("qmp-block/" + name)
+
+
 def mask(s):
     s = re.sub(r"#block\d+", "#block", s)
     s = re.sub(r'"idle_time_ns": \d+', '"idle_time_ns": N', s)
@@ -188,6 +266,7 @@ def main():
     os.chdir(wd)
     try:
         compare_sessions(wd)
+        compare_media(wd)
         locking(wd)
     finally:
         subprocess.run(["rm", "-rf", wd])

@@ -102,6 +102,7 @@ elif [ -r "$vmods" ] && [ -x "$QIMG" ]; then
         done
         head -c 262144 /dev/urandom >"$work/root/pattern"
         head -c 3145728 /dev/urandom >"$work/cd.iso"
+        head -c 1048576 /dev/urandom >"$work/cd2.iso"
         virtio=1
     else
         skip "$name/virtio-blk" "cannot build a static binary: $(head -c 200 "$work/cc")"
@@ -367,6 +368,15 @@ echo ===SCREEN===
 read -r go
 # the host inflated the balloon to 480 MiB and let it out to 496 MiB meanwhile
 grep MemTotal /proc/meminfo | tr -s ' ' | sed 's/^/balloon-memtotal-after /'
+# the host changed the CD's medium meanwhile (virtio-scsi): opening sr0 the kernel takes the unit
+# attentions (medium not present, not ready to ready) and the media event and reads the new
+# capacity; then what the device says and the new medium's data
+if [ -b /dev/sr0 ]; then
+    sgio /dev/sr0 none:000000000000 none:000000000000 in:8:4a010000100000000800 \
+        none:000000000000 in:8:4a010000100000000800 in:8:25000000000000000000 | sed 's/^/@mc /'
+    echo "@mc sr0-size $(cat /sys/block/sr0/size)"
+    echo "@mc sr0-new $(dd if=/dev/sr0 bs=2048 count=512 iflag=direct | sha256sum | cut -c1-16)"
+fi
 # a range outside edu's 4 KiB buffer: QEMU 7.2 aborts there, Vireo refuses and goes on (only
 # asked of Vireo: edu.outside on its command line)
 if grep -q edu.outside /proc/cmdline; then
@@ -404,7 +414,7 @@ disks() { # q|v
             -drive "file=$c,format=raw,if=none,id=sd0,discard=unmap"
             -device scsi-hd,drive=sd0,bus=scsi0.0,serial=VIREO-S,wwn=0x5000c50015ea71ac
             -drive "file=$work/cd.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on"
-            -device scsi-cd,drive=cd0,scsi-id=2)
+            -device scsi-cd,drive=cd0,scsi-id=2,id=scd)
 }
 # Start BIN with the arguments and the disks, stdin from a pipe; once the guest shows its
 # screen, take a screendump through QMP into PREFIX.ppm and let the guest finish.
@@ -420,7 +430,7 @@ run_vm() { # BIN PREFIX APPEND
     while kill -0 "$pid" 2>/dev/null && ! grep -q '===SCREEN===' "$pre.out"; do
         sleep 0.2
     done
-    python3 - "$pre.qmp" "$pre.ppm" "$vdev" "$pre.balloon" >"$pre.qmp.log" 2>&1 <<'PY'
+    python3 - "$pre.qmp" "$pre.ppm" "$vdev" "$pre.balloon" "$([ $virtio = 1 ] && echo "$work/cd2.iso")" >"$pre.qmp.log" 2>&1 <<'PY'
 import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(60)
@@ -461,6 +471,10 @@ if sys.argv[3] == "1":
     balloon(496)
     open(sys.argv[4], "w").write("\n".join(out) + "\n")
 print(cmd({"execute": "screendump", "arguments": {"filename": sys.argv[2]}}))
+if sys.argv[5]:
+    # a new medium for the scsi-cd (virtio-scsi), read-only as the drive
+    print(cmd({"execute": "blockdev-change-medium",
+               "arguments": {"id": "scd", "filename": sys.argv[5], "format": "raw"}}))
 PY
     # hostfwd: the host fetches the guest's page while the guest waits
     if [ $net = 1 ]; then
@@ -622,6 +636,20 @@ if [ $virtio = 1 ]; then
         ok "$name/virtio-blk-images-as-qemu"
     else
         fail "$name/virtio-blk-images-as-qemu" "$("$QIMG" compare "$work/q-a.qcow2" "$work/v-a.qcow2" 2>&1 | head -c 200) $("$QIMG" map --output=json -f raw "$work/v-b.raw" | head -c 300)"
+    fi
+    # virtio-scsi: the medium change the guest saw (the unit attentions, the media event, the
+    # new data), as under QEMU
+    tr -d '\r' <"$work/vireo.out" | grep '^@mc ' >"$work/v.mc"
+    if [ "$asan" != 1 ]; then
+        tr -d '\r' <"$work/qemu.out" | grep '^@mc ' >"$work/q.mc"
+    fi
+    if grep -qx "@mc sr0-size 2048" "$work/v.mc" &&
+        grep -q "^@mc 25000000000000000000 status=00 .* data=000001ff000008$" "$work/v.mc" &&
+        grep -qx "@mc sr0-new $(sha256sum <"$work/cd2.iso" | cut -c1-16)" "$work/v.mc" &&
+        { [ "$asan" = 1 ] || cmp -s "$work/q.mc" "$work/v.mc"; }; then
+        ok "$name/virtio-scsi-medium-change"
+    else
+        fail "$name/virtio-scsi-medium-change" "vireo: $(tr '\n' '|' <"$work/v.mc" | head -c 500) qemu: $(tr '\n' '|' <"$work/q.mc" 2>/dev/null | head -c 500)"
     fi
     # virtio-scsi: what the guest did, from the host (the guest's view was compared above)
     if grep -qx 'sda-read ok' "$work/v.sio" && grep -qx 'sda-discard done' "$work/v.sio" &&

@@ -585,47 +585,6 @@ static const BlockDevOps virtio_blk_dev_ops = {
     .resize_cb = blk_resize_cb,
 };
 
-/* ---- geometry (QEMU's hd_geometry_guess for a disk without a host geometry) ---------------- */
-
-static void guess_geometry(VirtIOBlock *s)
-{
-    int64_t len = blk_getlength(s->blk);
-    uint64_t nb = len > 0 ? (uint64_t)len >> SECTOR_BITS : 0;
-    uint8_t mbr[512];
-    bool lchs = false;
-    unsigned heads = 0, secs = 0, cyls = 0;
-    /* read from the node, as QEMU's blk_pread: not a guest request, not in the statistics */
-    if (nb >= 1 && bdrv_pread(blk_bs(s->blk), 0, sizeof(mbr), mbr) >= 0) {
-        if (mbr[510] == 0x55 && mbr[511] == 0xaa) {
-            for (int i = 0; i < 4 && !lchs; i++) {
-                const uint8_t *p = mbr + 0x1be + 16 * i;
-                uint32_t nr;
-                memcpy(&nr, p + 12, 4);
-                unsigned end_head = p[5], end_sector = p[6] & 63;
-                if (nr && end_head && end_sector) {
-                    unsigned h = end_head + 1, c = (unsigned)(nb / (h * end_sector));
-                    if (c >= 1 && c <= 16383) {
-                        heads = h;
-                        secs = end_sector;
-                        cyls = c;
-                        lchs = true;
-                    }
-                }
-            }
-        }
-    }
-    if (!lchs || heads > 16) {
-        uint64_t c = nb / (16 * 63);
-        s->cyls = c > 16383 ? 16383 : c < 2 ? 2 : (uint32_t)c;
-        s->heads = 16;
-        s->secs = 63;
-    } else {
-        s->cyls = cyls;
-        s->heads = heads;
-        s->secs = secs;
-    }
-}
-
 /* ---- realize ---------------------------------------------------------------------------- */
 
 static bool blk_realize(VirtIOPCIProxy *p, char **errp)
@@ -694,7 +653,7 @@ static bool blk_realize(VirtIOPCIProxy *p, char **errp)
     }
     s->original_wce = blk_enable_write_cache(blk);
     if (!s->cyls && !s->heads && !s->secs) {
-        guess_geometry(s);
+        blk_guess_geometry(s->blk, &s->cyls, &s->heads, &s->secs);
     }
     if (s->cyls < 1 || s->cyls > 65535) {
         *errp = g_strdup("cyls must be between 1 and 65535");

@@ -298,8 +298,7 @@ static uint64_t be64(const uint8_t *p)
     return (uint64_t)be32(p) << 32 | be32(p + 4);
 }
 
-/* The transfer length field as the CDB's group has it. */
-static uint64_t cdb_xfer(const uint8_t *cdb)
+uint64_t scsi_cdb_xfer(const uint8_t *cdb)
 {
     switch (cdb[0] >> 5) {
     case 0:
@@ -367,7 +366,7 @@ static int parse_cdb(SCSIDevice *dev, SCSICommand *cmd, const uint8_t *cdb, size
     memcpy(cmd->buf, cdb, (size_t)len);
     cmd->len = len;
     uint8_t op = cdb[0];
-    uint64_t xfer = cdb_xfer(cdb);
+    uint64_t xfer = scsi_cdb_xfer(cdb);
     uint32_t bs = dev->blocksize ? dev->blocksize : 512;
     switch (op) {
     case TEST_UNIT_READY:

@@ -967,19 +967,8 @@ static void request_done(void *opaque, int ret)
 
 static uint32_t data_blocks(const uint8_t *cdb)
 {
-    switch (cdb[0] >> 5) {
-    case 0:
-        return cdb[4] ? cdb[4] : 256;
-    case 1:
-    case 2:
-        return get16(cdb + 7);
-    case 4:
-        return get32(cdb + 10);
-    case 5:
-        return get32(cdb + 6);
-    default:
-        return 0;
-    }
+    /* READ(6)/WRITE(6): 0 blocks means 256 */
+    return (cdb[0] >> 5) == 0 && cdb[4] == 0 ? 256 : (uint32_t)scsi_cdb_xfer(cdb);
 }
 
 /* Submit (or resubmit after a stop) the block request of req. */
@@ -1559,43 +1548,6 @@ static const BlockDevOps fixed_ops = {
 /* ---- realize ----------------------------------------------------------------------------------
  */
 
-/* QEMU's geometry guess for a disk without a hint (what MODE SENSE pages 4 and 5 show). */
-static void guess_geometry(SCSIDiskState *s)
-{
-    uint64_t nb = nb_sectors512(s);
-    uint8_t mbr[512];
-    bool found = false;
-    unsigned heads = 0, secs = 0, cyls = 0;
-    if (nb >= 1 && bdrv_pread(blk_bs(s->blk), 0, sizeof(mbr), mbr) >= 0 && mbr[510] == 0x55 &&
-        mbr[511] == 0xaa) {
-        for (int i = 0; i < 4 && !found; i++) {
-            const uint8_t *p = mbr + 0x1be + 16 * i;
-            uint32_t nr = (uint32_t)p[12] | (uint32_t)p[13] << 8 | (uint32_t)p[14] << 16 |
-                          (uint32_t)p[15] << 24;
-            unsigned end_head = p[5], end_sector = p[6] & 63;
-            if (nr && end_head && end_sector) {
-                unsigned h = end_head + 1, c = (unsigned)(nb / (h * end_sector));
-                if (c >= 1 && c <= 16383) {
-                    heads = h;
-                    secs = end_sector;
-                    cyls = c;
-                    found = true;
-                }
-            }
-        }
-    }
-    if (!found || heads > 16) {
-        uint64_t c = nb / (16 * 63);
-        s->cyls = c > 16383 ? 16383 : c < 2 ? 2 : (uint32_t)c;
-        s->heads = 16;
-        s->secs = 63;
-    } else {
-        s->cyls = cyls;
-        s->heads = heads;
-        s->secs = secs;
-    }
-}
-
 static bool disk_realize_common(SCSIDiskState *s, char **errp)
 {
     Device *dev = &s->qdev.dev;
@@ -1609,7 +1561,7 @@ static bool disk_realize_common(SCSIDiskState *s, char **errp)
     }
     if (s->qdev.type == SCSI_TYPE_DISK) {
         if (blk_is_inserted(s->blk) && !s->cyls && !s->heads && !s->secs) {
-            guess_geometry(s);
+            blk_guess_geometry(s->blk, &s->cyls, &s->heads, &s->secs);
         }
         if (s->cyls > 65535 || (blk_is_inserted(s->blk) && s->cyls < 1)) {
             *errp = g_strdup("cyls must be between 1 and 65535");

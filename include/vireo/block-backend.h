@@ -147,6 +147,8 @@ int blk_attach_dev(BlockBackend *blk, const char *qdev_path, const char *id, con
                    void *opaque, char **errp);
 void blk_detach_dev(BlockBackend *blk);
 bool blk_has_dev(BlockBackend *blk);
+/* QEMU's geometry guess for a disk without one given (hw/block/geometry.c). */
+void blk_guess_geometry(BlockBackend *blk, uint32_t *cyls, uint32_t *heads, uint32_t *secs);
 /* Tell the device its medium's size changed (block_resize). */
 void blk_notify_resize(BlockBackend *blk);
 /*

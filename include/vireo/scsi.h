@@ -204,6 +204,8 @@ void scsi_device_set_ua(SCSIDevice *dev, SCSISense sense);
 void scsi_device_report_change(SCSIDevice *dev, SCSISense sense);
 /* An errno from the block layer as SCSI status and sense (QEMU's mapping). */
 int scsi_sense_from_errno(int err, SCSISense *sense);
+/* The transfer length field of a CDB as its group places it (6: byte 4, 10: 7-8, ...). */
+uint64_t scsi_cdb_xfer(const uint8_t *cdb);
 /* Fixed-format sense bytes (18). */
 uint32_t scsi_build_sense(uint8_t *buf, SCSISense sense);
 

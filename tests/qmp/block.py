@@ -116,39 +116,11 @@ MEDIA = [
 ]
 
 
-def media_session(binary, cmds):
-    e = Emu(MEDIA_ARGS, binary=binary)
-    try:
-        q = e.qmp()
-        q.negotiate()
-        out = []
-        for m in cmds:
-            q.send_raw(json.dumps(m))
-            r = mask(json.dumps(q.reply()))
-            ev = [json.dumps({k: v for k, v in x.items() if k != "timestamp"}) for x in q.events]
-            q.events = []
-            out.append(r + " " + " ".join(ev))
-        return out
-    finally:
-        e.stop()
-
-
 def compare_media(wd):
     if not os.path.exists(KERNEL):
         skip("qmp-block/media", "no %s (scripts/guests.sh builds it)" % KERNEL)
         return
-    for name, cmds in MEDIA:
-        setup(wd)
-        a = media_session(QEMU, cmds)
-        setup(wd)
-        b = media_session(VIREO, cmds)
-        for i, (x, y) in enumerate(zip(b, a)):
-            if x != y:
-                fail("qmp-block/" + name, "command %d %r:\n    vireo %s\n    qemu  %s" %
-                     (i, cmds[i], x[:700], y[:700]))
-                break
-        else:
-            ok("qmp-block/" + name)
+    compare_sessions(wd, MEDIA, MEDIA_ARGS)
 
 
 def mask(s):
@@ -165,30 +137,34 @@ def setup(wd):
                    shell=True, cwd=wd, check=True)
 
 
-def session(binary, cmds):
-    e = Emu(ARGS, binary=binary)
+def session(binary, cmds, args=ARGS):
+    """Each command's reply, then the events it caused (without their timestamps)."""
+    e = Emu(args, binary=binary)
     try:
         q = e.qmp()
         q.negotiate()
         out = []
         for m in cmds:
             q.send_raw(json.dumps(m))
-            out.append(mask(json.dumps(q.reply())))
+            r = mask(json.dumps(q.reply()))
+            ev = [json.dumps({k: v for k, v in x.items() if k != "timestamp"}) for x in q.events]
+            q.events = []
+            out.append(" ".join([r] + ev))
         return out
     finally:
         e.stop()
 
 
-def compare_sessions(wd):
-    for name, cmds in SESSIONS:
+def compare_sessions(wd, sessions=SESSIONS, args=ARGS):
+    for name, cmds in sessions:
         setup(wd)
-        a = session(QEMU, cmds)
+        a = session(QEMU, cmds, args)
         setup(wd)
-        b = session(VIREO, cmds)
+        b = session(VIREO, cmds, args)
         for i, (x, y) in enumerate(zip(b, a)):
             if x != y:
                 fail("qmp-block/" + name, "command %d %r:\n    vireo %s\n    qemu  %s" %
-                     (i, cmds[i], x[:500], y[:500]))
+                     (i, cmds[i], x[:700], y[:700]))
                 break
         else:
             ok("qmp-block/" + name)

@@ -336,6 +336,17 @@ static int file_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t by
     if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset, (off_t)bytes) == 0) {
         return 0;
     }
+    /*
+     * No ZERO_RANGE (tmpfs): QEMU's fallback, a hole punched and allocated again, so the range
+     * reads as zeros and stays allocated (on tmpfs it then maps as a hole, as QEMU's does)
+     */
+    if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                  (off_t)bytes) == 0) {
+        if (fallocate(s->fd, 0, (off_t)offset, (off_t)bytes) == 0 || errno == EOPNOTSUPP) {
+            return 0; /* allocated zeros, or a hole: zeros either way */
+        }
+        return -errno;
+    }
     return -ENOTSUP;
 }
 

@@ -89,11 +89,26 @@ static BlockDriverState *find_backing_image(BlockDriverState *bs, const char *na
 /* ---- commit ---- */
 
 /*
- * QEMU commits through a mirror job: its progress counts the bytes of a dirty bitmap (granules
- * of the base's cluster size, 4 KiB to 64 KiB) set where a layer above the base allocates, and
- * advances by each copy (data: at most 1 MiB) or zeroing operation. The pieces and the bytes each
- * one accounts are planned here, so that the meter shows QEMU's values.
+ * QEMU commits through a mirror job (an active commit into the base), and what it allocates in
+ * the base follows from that job, so Vireo runs the same operations:
+ *  - a dirty bitmap of granules (the base's cluster size, clamped to 4 KiB..64 KiB) set wherever
+ *    a layer above the base (the base excluded) allocates;
+ *  - iterations over runs of dirty granules (at most a 16 MiB buffer's worth each); within one,
+ *    the status of the whole chain decides each operation: data is copied (read through the
+ *    chain, written as data, at most 1 MiB per copy), zeros written as zeros (unmapping) and
+ *    anything else discarded, but only when the run covers whole granules and whole clusters of
+ *    the base; a shorter or unaligned run is copied a granule at a time (the zeros it reads then
+ *    become data in the base, as in QEMU).
+ * The progress meter counts the bytes of the bitmap and advances as QEMU's job completes those
+ * operations (up to 16 in flight and 16 MiB of copy buffers; zeroing ones end at once).
  */
+typedef enum { MIRROR_COPY, MIRROR_ZERO, MIRROR_DISCARD } MirrorMethod;
+
+typedef struct CommitOp {
+    uint64_t off, bytes;
+    MirrorMethod method;
+} CommitOp;
+
 typedef struct CommitPiece {
     uint64_t end, done; /* offset where the piece ends; bytes accounted up to it */
 } CommitPiece;
@@ -101,20 +116,23 @@ typedef struct CommitPiece {
 #define MIRROR_MAX_IO (1u << 20)
 #define MIRROR_BUF (16u << 20)
 
-static GArray *commit_plan(BlockDriverState *bs, BlockDriverState *base_ro,
-                           BlockDriverState *base, uint64_t len, uint64_t *ptotal)
+/* The mirror job's operations, in the order QEMU issues them; *ptotal: the dirty bytes. */
+static int commit_ops(BlockDriverState *bs, BlockDriverState *base_ro, BlockDriverState *base,
+                      uint64_t len, GArray **pops, uint64_t *ptotal)
 {
     BlockDriverInfo bdi;
-    uint64_t gran = 65536;
+    uint64_t gran = 65536, target_cluster = 0;
     if (bdrv_get_info(base, &bdi) == 0 && bdi.cluster_size > 0) {
         gran = MIN(65536, MAX(4096, (uint64_t)bdi.cluster_size));
+        target_cluster = (uint64_t)bdi.cluster_size;
     }
     /* dirty runs, granule-aligned and merged */
     GArray *runs = g_array_new(false, false, sizeof(uint64_t) * 2);
+    int ret = 0;
     for (uint64_t off = 0; off < len;) {
         uint64_t pnum = 0;
         int depth = 0;
-        int ret = bdrv_is_allocated_above(bs, base_ro, off, len - off, &pnum, &depth);
+        ret = bdrv_is_allocated_above(bs, base_ro, off, len - off, &pnum, &depth);
         if (ret < 0 || !pnum) {
             break;
         }
@@ -129,20 +147,11 @@ static GArray *commit_plan(BlockDriverState *bs, BlockDriverState *base_ro,
         }
         off += pnum;
     }
-    GArray *pieces = g_array_new(false, false, sizeof(CommitPiece));
-    uint64_t total = 0, done = 0;
-    for (guint i = 0; i < runs->len; i++) {
+    GArray *ops = g_array_new(false, false, sizeof(CommitOp));
+    uint64_t total = 0;
+    for (guint i = 0; ret >= 0 && i < runs->len; i++) {
         uint64_t *r = &g_array_index(runs, uint64_t, 2 * i);
         total += r[1] - r[0];
-    }
-    /*
-     * QEMU issues the operations in offset order, up to 16 at once and 16 MiB of copy buffers;
-     * zeroing ones end at once (nothing to read), copies in the order they were issued.
-     */
-    GQueue copies = G_QUEUE_INIT;
-    uint64_t buf_used = 0;
-    for (guint i = 0; i < runs->len; i++) {
-        uint64_t *r = &g_array_index(runs, uint64_t, 2 * i);
         for (uint64_t win = r[0]; win < r[1] && win < len;) {
             /* one mirror iteration: at most a buffer's worth of contiguous dirty granules */
             uint64_t win_end = MIN(r[1], win + MIRROR_BUF), off = win;
@@ -152,34 +161,61 @@ static GArray *commit_plan(BlockDriverState *bs, BlockDriverState *base_ro,
                 if (st >= 0) {
                     io = pnum;
                 }
-                bool copy = st < 0 || (st & BDRV_BLOCK_DATA);
-                if (copy) {
+                CommitOp op = {off, 0, MIRROR_COPY};
+                if (st < 0 || (st & BDRV_BLOCK_DATA)) {
                     io = MIN(io, MIRROR_MAX_IO);
                 }
                 io -= io % gran;
                 if (io < gran) {
                     io = gran;
+                } else if (st >= 0 && !(st & BDRV_BLOCK_DATA) &&
+                           (!target_cluster ||
+                            (off % target_cluster == 0 && io % target_cluster == 0))) {
+                    op.method = (st & BDRV_BLOCK_ZERO) ? MIRROR_ZERO : MIRROR_DISCARD;
                 }
-                io = MIN(io, len - off);
-                off += io;
-                while (copies.length &&
-                       (copies.length >= 16 || (copy && buf_used + io > MIRROR_BUF))) {
-                    uint64_t c = GPOINTER_TO_SIZE(g_queue_pop_head(&copies));
-                    buf_used -= c;
-                    done += c;
-                    CommitPiece pc = {off, done};
-                    g_array_append_val(pieces, pc);
-                }
-                if (copy) {
-                    g_queue_push_tail(&copies, GSIZE_TO_POINTER(io));
-                    buf_used += io;
-                } else {
-                    done += io;
-                    CommitPiece pc = {off, done};
-                    g_array_append_val(pieces, pc);
-                }
+                op.bytes = MIN(io, len - off);
+                g_array_append_val(ops, op);
+                off += op.bytes;
             }
             win = win_end;
+        }
+    }
+    g_array_free(runs, true);
+    if (ret < 0) {
+        g_array_free(ops, true);
+        return ret;
+    }
+    *pops = ops;
+    *ptotal = total;
+    return 0;
+}
+
+/* The meter's steps: where each completion happens (the end of the op being issued) and the
+ * bytes completed by then. */
+static GArray *commit_plan(GArray *ops, uint64_t len)
+{
+    GArray *pieces = g_array_new(false, false, sizeof(CommitPiece));
+    GQueue copies = G_QUEUE_INIT;
+    uint64_t buf_used = 0, done = 0;
+    for (guint i = 0; i < ops->len; i++) {
+        CommitOp *op = &g_array_index(ops, CommitOp, i);
+        bool copy = op->method == MIRROR_COPY;
+        uint64_t end = op->off + op->bytes;
+        while (copies.length &&
+               (copies.length >= 16 || (copy && buf_used + op->bytes > MIRROR_BUF))) {
+            uint64_t c = GPOINTER_TO_SIZE(g_queue_pop_head(&copies));
+            buf_used -= c;
+            done += c;
+            CommitPiece pc = {end, done};
+            g_array_append_val(pieces, pc);
+        }
+        if (copy) {
+            g_queue_push_tail(&copies, GSIZE_TO_POINTER(op->bytes));
+            buf_used += op->bytes;
+        } else {
+            done += op->bytes;
+            CommitPiece pc = {end, done};
+            g_array_append_val(pieces, pc);
         }
     }
     while (copies.length) {
@@ -187,8 +223,6 @@ static GArray *commit_plan(BlockDriverState *bs, BlockDriverState *base_ro,
         CommitPiece pc = {len, done};
         g_array_append_val(pieces, pc);
     }
-    g_array_free(runs, true);
-    *ptotal = total;
     return pieces;
 }
 
@@ -313,59 +347,61 @@ int img_commit(int argc, char **argv)
         err = oerr; /* as QEMU's reopen of the base: the bare reason (a lock, mostly) */
         goto done;
     }
+    /*
+     * the base keeps its own backing file (the chain's, read-only): copy-on-write of a partial
+     * cluster reads it, and growing the base over it zeroes the new area
+     */
+    if (base_ro->backing && bdrv_set_backing(base_bs, base_ro->backing, &err) < 0) {
+        goto done;
+    }
     int64_t len = bdrv_getlength(bs), base_len = bdrv_getlength(base_bs);
     if (len < 0 || base_len < 0) {
         err = g_strdup("Could not get the image size");
         goto done;
     }
     if (len > base_len) {
-        ret = bdrv_truncate(base_bs, (uint64_t)len, false, PREALLOC_MODE_OFF, &err);
+        char *terr = NULL;
+        ret = bdrv_truncate(base_bs, (uint64_t)len, false, PREALLOC_MODE_OFF, &terr);
+        g_free(terr);
         if (ret < 0) {
+            err = g_strdup_printf("Block job failed: %s", strerror(-ret));
             goto done;
         }
+    }
+    GArray *ops = NULL;
+    ret = commit_ops(bs, base_ro, base_bs, (uint64_t)len, &ops, &plan_total);
+    if (ret < 0) {
+        err = g_strdup_printf("Block job failed: %s", strerror(-ret));
+        goto done;
     }
     if (progress) {
-        plan = commit_plan(bs, base_ro, base_bs, (uint64_t)len, &plan_total);
+        plan = commit_plan(ops, (uint64_t)len);
     }
-    buf = g_malloc(CHAIN_BUF);
-    for (uint64_t off = 0; off < (uint64_t)len;) {
-        uint64_t n = MIN(CHAIN_BUF, (uint64_t)len - off), pnum;
-        int depth = 0;
-        ret = bdrv_is_allocated_above(bs, base_ro, off, n, &pnum, &depth);
+    buf = g_malloc(MIRROR_MAX_IO);
+    for (guint i = 0; i < ops->len; i++) {
+        CommitOp *op = &g_array_index(ops, CommitOp, i);
+        switch (op->method) {
+        case MIRROR_ZERO:
+            ret = bdrv_pwrite_zeroes(base_bs, op->off, op->bytes, BDRV_REQ_MAY_UNMAP);
+            break;
+        case MIRROR_DISCARD:
+            ret = bdrv_discard(base_bs, op->off, op->bytes);
+            break;
+        default:
+            ret = bdrv_pread(bs, op->off, op->bytes, buf);
+            if (ret >= 0) {
+                ret = bdrv_pwrite(base_bs, op->off, op->bytes, buf, 0);
+            }
+            break;
+        }
         if (ret < 0) {
-            err = g_strdup_printf("Block status failed: %s", strerror(-ret));
+            g_array_free(ops, true);
+            err = g_strdup_printf("Block job failed: %s", strerror(-ret));
             goto done;
         }
-        if (ret) {
-            BlockDriverState *layer = bs;
-            for (int d = 0; d < depth; d++) {
-                layer = layer->backing;
-            }
-            uint64_t zn = 0;
-            int st = bdrv_block_status(layer, off, pnum, &zn, NULL, NULL);
-            if (st >= 0 && (st & BDRV_BLOCK_EOF)) {
-                /* past this layer's end: reads as zero */
-                ret = bdrv_pwrite_zeroes(base_bs, off, pnum, BDRV_REQ_MAY_UNMAP);
-            } else if (st >= 0 && (st & BDRV_BLOCK_ZERO)) {
-                pnum = zn;
-                ret = bdrv_pwrite_zeroes(base_bs, off, pnum, BDRV_REQ_MAY_UNMAP);
-            } else {
-                if (st >= 0) {
-                    pnum = MIN(pnum, zn);
-                }
-                ret = bdrv_pread(bs, off, pnum, buf);
-                if (ret == 0) {
-                    ret = bdrv_pwrite(base_bs, off, pnum, buf, 0);
-                }
-            }
-            if (ret < 0) {
-                err = g_strdup_printf("%s", strerror(-ret));
-                goto done;
-            }
-        }
-        off += pnum;
-        commit_progress(&prog, plan, &plan_next, plan_total, off);
+        commit_progress(&prog, plan, &plan_next, plan_total, op->off + op->bytes);
     }
+    g_array_free(ops, true);
     commit_progress(&prog, plan, &plan_next, plan_total, UINT64_MAX);
     ret = bdrv_flush(base_bs);
     if (ret < 0) {

@@ -57,6 +57,56 @@ run commit/-b-base no commit -b base.qcow2 top.qcow2
 run commit/-b-missing yes commit -b nope top.qcow2
 run commit/no-backing yes commit base.qcow2
 run commit/mid no commit mid.qcow2
+
+# commit as QEMU's mirror job: the base keeps its own backing file (partial-cluster copy-on-write
+# reads it; growing the base zeroes the area it would show, and a v2 base cannot be grown so),
+# and the base allocates what QEMU's job allocates (whole granules of 4-64 KiB are copied, zeros
+# become zero clusters only where whole base clusters are covered). Compared: output, exit code,
+# the base's content and its allocation map (host offsets aside: QEMU's copies run in parallel).
+# mcase NAME SETUP COMMIT-ARGS: SETUP (shell, with QEMU's tools as $QI/$QO) in r/ and o/
+mcase() {
+    local name=$1 setup=$2 args=$3 d bad=
+    for d in r o; do
+        rm -rf $d && mkdir $d
+        (cd $d && QI=$REF_QIMG QO=$REF_QIO && eval "$setup") >/dev/null 2>&1
+    done
+    (cd r && eval "\"$REF_QIMG\" commit $args" >../r.out 2>&1; echo "rc=$?" >>../r.out)
+    (cd o && eval "\"$QIMG\" commit $args" >../o.out 2>&1; echo "rc=$?" >>../o.out)
+    cmp -s r.out o.out || bad="output: $(head -c 200 o.out) | want $(head -c 200 r.out)"
+    (cd o && "$REF_QIMG" compare -q -f qcow2 -F qcow2 m.qcow2 ../r/m.qcow2 >/dev/null 2>&1) ||
+        bad="$bad m.qcow2 content differs"
+    for d in r o; do
+        "$REF_QIMG" map --output=json -f qcow2 $d/m.qcow2 2>&1 | python3 -c '
+import json, sys
+out = []
+for e in json.load(sys.stdin):
+    e.pop("offset", None)
+    if out and out[-1]["start"] + out[-1]["length"] == e["start"] and \
+            dict(out[-1], start=0, length=0) == dict(e, start=0, length=0):
+        out[-1]["length"] += e["length"]
+    else:
+        out.append(e)
+print(json.dumps(out, indent=0))' >$d.map
+    done
+    cmp -s r.map o.map || bad="$bad map: $(diff r.map o.map | head -4 | tr '\n' '|')"
+    if [ -n "$bad" ]; then fail "$name" "$bad"; else ok "$name"; fi
+}
+B='$QI create -q -f raw b.raw 1M && $QO -f raw -c "write -P 85 0 1M" b.raw'
+mcase commit/base-backing-cow "$B"' && $QI create -q -f qcow2 -b b.raw -F raw m.qcow2 &&
+    $QI create -q -f qcow2 -o cluster_size=4k -b m.qcow2 -F qcow2 t.qcow2 &&
+    $QO -c "write -P 1 4k 4k" -c "write -z 72k 4k" t.qcow2' t.qcow2
+mcase commit/grow-over-backing "$B"' && $QI create -q -f qcow2 -b b.raw -F raw m.qcow2 128K &&
+    $QI create -q -f qcow2 -b m.qcow2 -F qcow2 t.qcow2 1M && $QO -c "write -P 1 0 4k" t.qcow2' t.qcow2
+mcase commit/grow-over-backing-v2 "$B"' &&
+    $QI create -q -f qcow2 -o compat=0.10 -b b.raw -F raw m.qcow2 128K &&
+    $QI create -q -f qcow2 -b m.qcow2 -F qcow2 t.qcow2 1M && $QO -c "write -P 1 0 4k" t.qcow2' t.qcow2
+mcase commit/granules '$QI create -q -f qcow2 -o cluster_size=2k m.qcow2 1M &&
+    $QI create -q -f qcow2 -o cluster_size=512 -b m.qcow2 -F qcow2 t.qcow2 &&
+    $QO -c "write -P 1 6k 1k" -c "write -z 64k 512" -c "write -P 2 1020k 4k" t.qcow2' t.qcow2
+mcase commit/big-clusters '$QI create -q -f qcow2 -o cluster_size=128k m.qcow2 1M &&
+    $QI create -q -f qcow2 -o cluster_size=4k -b m.qcow2 -F qcow2 t.qcow2 &&
+    $QO -c "write -z 0 64k" -c "write -z 256k 256k" -c "write -P 3 600k 4k" t.qcow2' t.qcow2
+
 run rebase/no-b yes rebase top.qcow2
 run rebase/missing yes rebase -b nope -F qcow2 top.qcow2
 run rebase/no-F yes rebase -b base.qcow2 top.qcow2

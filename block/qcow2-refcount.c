@@ -156,9 +156,6 @@ retry:
 
 static int write_reftable_entry(BDRVQcow2State *s, uint64_t rt_index)
 {
-    if (s->rt_growing) {
-        return 0;
-    }
     uint64_t v = GUINT64_TO_BE(s->rt[rt_index]);
     BLKDBG_EVENT(s->file, BLKDBG_REFTABLE_UPDATE);
     int ret = qcow2_write_meta(s, QCOW2_OL_REFCOUNT_TABLE, s->rt_offset + rt_index * 8, 8, &v);
@@ -167,8 +164,6 @@ static int write_reftable_entry(BDRVQcow2State *s, uint64_t rt_index)
     }
     return qcow2_file_sync(s);
 }
-
-static int grow_reftable(BDRVQcow2State *s, uint64_t min_entries);
 
 /*
  * Make sure a refcount block covers cluster_index. Returns 0 when one already exists, -EAGAIN
@@ -181,11 +176,6 @@ static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
         return 0;
     }
     BLKDBG_EVENT(s->file, BLKDBG_REFBLOCK_ALLOC);
-    if (rt_index >= s->rt_size) {
-        BLKDBG_EVENT(s->file, BLKDBG_REFTABLE_GROW);
-        int ret = grow_reftable(s, rt_index + 1);
-        return ret < 0 ? ret : -EAGAIN;
-    }
     int64_t nb = alloc_clusters_noref(s, 1);
     if (nb < 0) {
         return (int)nb;
@@ -226,77 +216,22 @@ static int alloc_refcount_block(BDRVQcow2State *s, uint64_t cluster_index)
     if (ret < 0) {
         return ret;
     }
-    s->rt[rt_index] = (uint64_t)nb;
-    s->rt_max_index = MAX(s->rt_max_index, rt_index);
-    ret = write_reftable_entry(s, rt_index);
-    return ret < 0 ? ret : -EAGAIN;
-}
-
-/*
- * Replace the refcount table by a bigger one. The new table is allocated with the normal
- * allocator while the in-memory table already has the new size (so refcount blocks for the
- * area can be created); it is written, then the header is switched over, then the old table
- * is freed. A crash in between leaks clusters at worst.
- */
-static int grow_reftable(BDRVQcow2State *s, uint64_t min_entries)
-{
-    if (s->rt_growing) {
-        return -EFBIG;
+    if (rt_index < s->rt_size) {
+        s->rt[rt_index] = (uint64_t)nb;
+        s->rt_max_index = MAX(s->rt_max_index, rt_index);
+        ret = write_reftable_entry(s, rt_index);
+        return ret < 0 ? ret : -EAGAIN;
     }
-    uint64_t per_cluster = s->cluster_size / 8;
-    uint64_t want = MAX(min_entries + 2, s->rt_size + s->rt_size / 2 + 2);
-    uint64_t new_clusters = (want + per_cluster - 1) / per_cluster;
-    if (new_clusters * s->cluster_size > QCOW_MAX_REFTABLE_SIZE) {
-        return -EFBIG;
-    }
-    uint64_t new_size = new_clusters * per_cluster;
-    uint64_t *old_rt = s->rt;
-    uint64_t old_size = s->rt_size, old_offset = s->rt_offset;
-    uint32_t old_clusters = s->rt_clusters;
-    s->rt = g_new0(uint64_t, new_size);
-    memcpy(s->rt, old_rt, old_size * 8);
-    s->rt_size = new_size;
-    s->rt_growing = true;
-    int64_t off = qcow2_alloc_clusters(s, new_clusters);
-    int ret = off < 0 ? (int)off : 0;
-    if (ret == 0) {
-        ret = qcow2_cache_write_dirty(s, s->rb_cache);
-    }
-    uint64_t *be = NULL;
-    if (ret == 0) {
-        be = g_new0(uint64_t, new_size);
-        for (uint64_t i = 0; i < new_size; i++) {
-            be[i] = GUINT64_TO_BE(s->rt[i]);
-        }
-        ret = qcow2_write_meta(s, 0, (uint64_t)off, new_size * 8, be);
-        g_free(be);
-    }
-    if (ret == 0) {
-        ret = qcow2_file_sync(s);
-    }
-    if (ret == 0) {
-        uint8_t hdr[12];
-        uint64_t o = GUINT64_TO_BE((uint64_t)off);
-        uint32_t c = GUINT32_TO_BE((uint32_t)new_clusters);
-        memcpy(hdr, &o, 8);
-        memcpy(hdr + 8, &c, 4);
-        ret = bdrv_pwrite(s->file, 48, 12, hdr, 0);
-        if (ret == 0) {
-            ret = qcow2_file_sync(s);
-        }
-    }
-    s->rt_growing = false;
-    if (ret < 0) {
-        /* keep using the old table */
-        g_free(s->rt);
-        s->rt = old_rt;
-        s->rt_size = old_size;
-        return ret;
-    }
-    s->rt_offset = (uint64_t)off;
-    s->rt_clusters = (uint32_t)new_clusters;
-    g_free(old_rt);
-    return qcow2_update_refcount(s, old_offset, (uint64_t)old_clusters * s->cluster_size, -1);
+    /*
+     * The table is too small for the block: as QEMU, a bigger table (with room to grow) and the
+     * refcount blocks describing it go right after the area the existing blocks (and the new
+     * one) cover, and take the new block in one switch.
+     */
+    BLKDBG_EVENT(s->file, BLKDBG_REFTABLE_GROW);
+    uint64_t blocks_used = (MAX(cluster_index, nb_index) + 1 + s->rb_entries - 1) / s->rb_entries;
+    int64_t end = qcow2_refcount_area(s, blocks_used * s->rb_entries * s->cluster_size, 0, false,
+                                      rt_index, (uint64_t)nb);
+    return end < 0 ? (int)end : -EAGAIN;
 }
 
 static int update_refcount_range(BDRVQcow2State *s, uint64_t first, uint64_t last, int64_t addend,
@@ -307,6 +242,10 @@ static int update_refcount_range(BDRVQcow2State *s, uint64_t first, uint64_t las
         int ret;
         if (addend > 0) {
             ret = alloc_refcount_block(s, c);
+            if (ret == -EAGAIN && s->free_cluster_index > first) {
+                /* as QEMU: the caller's search restarts at the clusters it had found */
+                s->free_cluster_index = first;
+            }
             if (ret < 0) {
                 return ret;
             }
@@ -470,16 +409,18 @@ static uint64_t refblocks_for(BDRVQcow2State *s, uint64_t clusters, bool generou
     return blocks;
 }
 
-int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t additional_clusters)
+int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t additional_clusters,
+                            bool exact_size, uint64_t new_block_index, uint64_t new_block)
 {
     uint64_t cs = s->cluster_size;
-    uint64_t total = refblocks_for(s, start_offset / cs + additional_clusters, false);
+    uint64_t total = refblocks_for(s, start_offset / cs + additional_clusters, !exact_size);
     if (total > QCOW_MAX_REFTABLE_SIZE) {
         return -EFBIG;
     }
     uint64_t area_index = (start_offset / cs) / s->rb_entries;
     uint64_t per_cluster = cs / 8;
-    uint64_t table_size = (total + per_cluster - 1) / per_cluster * per_cluster;
+    uint64_t table_size = exact_size ? total : total + (total + 1) / 2;
+    table_size = (table_size + per_cluster - 1) / per_cluster * per_cluster;
     uint64_t table_clusters = table_size * 8 / cs;
     if (table_size > QCOW_MAX_REFTABLE_SIZE) {
         return -EFBIG;
@@ -495,6 +436,9 @@ int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t a
         }
     }
     memcpy(nt, s->rt, MIN(table_size, max_index + 1) * 8);
+    if (new_block) {
+        nt[new_block_index] = new_block;
+    }
     uint64_t new_blocks = 0;
     for (uint64_t i = area_index; i < total; i++) {
         new_blocks += !nt[i];

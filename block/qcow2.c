@@ -2085,7 +2085,7 @@ static int preallocate_area(BlockDriverState *bs, uint64_t old, uint64_t size, P
     uint64_t first = old >> s->cluster_bits;
     uint64_t nb_data = ((size + cs - 1) >> s->cluster_bits) - first;
     uint64_t nb_l2 = (nb_data + s->l2_entries - 1) / s->l2_entries + 1;
-    int64_t start = qcow2_refcount_area(s, old_file_size, nb_data + nb_l2);
+    int64_t start = qcow2_refcount_area(s, old_file_size, nb_data + nb_l2, true, 0, 0);
     if (start < 0) {
         block_error_errno(errp, (int)start, "Failed to resize refcount structures");
         return (int)start;

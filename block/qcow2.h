@@ -143,7 +143,6 @@ typedef struct BDRVQcow2State {
     uint64_t rt_size; /* entries */
     uint64_t rt_offset;
     uint32_t rt_clusters;
-    bool rt_growing;
 
     uint32_t nb_snapshots;
     uint64_t snapshots_offset;
@@ -318,10 +317,12 @@ int64_t qcow2_alloc_clusters(BDRVQcow2State *s, uint64_t n);
 int64_t qcow2_alloc_bytes(BDRVQcow2State *s, uint64_t size);
 /*
  * QEMU's qcow2_refcount_area(): a new refcount table (and the refcount blocks still missing)
- * at start_offset covering the file plus additional_clusters; the header is switched to it and
+ * at start_offset covering the file plus additional_clusters (exactly, or with QEMU's room to
+ * grow); new_block (if not 0) becomes entry new_block_index; the header is switched to it and
  * the old table freed. Returns the offset right after the new structures.
  */
-int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t additional_clusters);
+int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t additional_clusters,
+                            bool exact_size, uint64_t new_block_index, uint64_t new_block);
 /* Take up to n free clusters at offset; returns how many (stops at the first used one). */
 int64_t qcow2_alloc_clusters_at(BDRVQcow2State *s, uint64_t offset, uint64_t n);
 /* Drop one reference from each cluster in [offset, +length) once metadata no longer points at

@@ -19,4 +19,13 @@ both prealloc/resize '$QI create -q -f qcow2 x.qcow2 10M' '$QO -c "write -P 1 0 
 both prealloc/backing '$QI create -q -f qcow2 b.qcow2 10M' \
     '$QI create -q -f qcow2 -o extended_l2=on,preallocation=falloc -b b.qcow2 -F qcow2 x.qcow2' \
     '$QI create -q -f qcow2 -o preallocation=falloc -b b.qcow2 -F qcow2 y.qcow2' '$QI check x.qcow2'
+# Refcount structures grown by writes, as QEMU: a data run that needs a new refcount block is
+# placed where it was found (the search restarts there), and a refcount table too small for a
+# new block is replaced by a bigger one (room to grow) right after the area the blocks cover.
+both refcount/grow-write '$QI create -q -f qcow2 -o cluster_size=512 x.qcow2 64M' \
+    '$QO -c "write -P 1 0 20M" -c "write -P 2 40M 1M" -c "write -P 3 63M 1M" x.qcow2' \
+    '$QI check x.qcow2'
+both refcount/grow-convert '$QI create -q -f qcow2 s.qcow2 8M' '$QO -c "write -P 1 0 1M" s.qcow2' \
+    '$QI convert -O qcow2 -o cluster_size=512,compat=0.10 -S 0 s.qcow2 x.qcow2' \
+    '$QI check x.qcow2'
 finish

@@ -1439,9 +1439,12 @@ static int zero_or_discard_chunk(BlockDriverState *bs, uint64_t offset, uint64_t
                 old[i] = e;
             }
         } else if (!(flags & BDRV_REQ_MAY_UNMAP) &&
-                   (t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC) &&
-                   (e & QCOW_OFLAG_COPIED)) {
-            ne = (e & L2E_OFFSET_MASK) | QCOW_OFLAG_COPIED | zflag;
+                   (t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC)) {
+            /*
+             * as QEMU: the host cluster stays, also one shared with a snapshot (no COPIED
+             * flag: a later write still copies it)
+             */
+            ne = e | zflag;
             nb = zbits;
         } else {
             ne = zflag;

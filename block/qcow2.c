@@ -2524,6 +2524,10 @@ static int qcow2_change_backing_file(BlockDriverState *bs, const char *file, con
     if (fmt && (!file || !file[0])) {
         return -EINVAL;
     }
+    if (file && file[0] && qcow2_has_data_file(s) && (s->autoclear & QCOW2_AUTOCLEAR_DATA_RAW)) {
+        /* as QEMU: a raw external data file alone would no longer tell the image's contents */
+        return -EINVAL;
+    }
     char *old_file = bs->backing_file, *old_fmt = bs->backing_format;
     bs->backing_file = g_strdup(file ? file : "");
     bs->backing_format = fmt && file && file[0] ? g_strdup(fmt) : NULL;

@@ -492,6 +492,10 @@ static const HmpCmd cmds[] = {
      "set spice/vnc password expire-time", hmp_expire_password},
     {"help|?", "[cmd]", "show the help", hmp_help},
     {"info", "[subcommand]", "show various information about the system state", hmp_info},
+    {"netdev_add",
+     "[user|tap|socket|stream|dgram|vde|bridge|hubport|netmap|vhost-user],id=str[,prop=value][,...]",
+     "add host network device", hmp_netdev_add},
+    {"netdev_del", "id", "remove host network device", hmp_netdev_del},
     {"quit|q", "", "quit the emulator", hmp_quit},
     {"screendump", "filename [-f format] [device [head]]",
      "save screen from head 'head' of display device 'device'in specified format 'format' as "
@@ -499,6 +503,7 @@ static const HmpCmd cmds[] = {
      hmp_screendump},
     {"sendkey", "keys [hold_ms]",
      "send keys to the VM (e.g. 'sendkey ctrl-alt-f1', default hold time=100 ms)", hmp_sendkey},
+    {"set_link", "name on|off", "change the link status of a network adapter", hmp_set_link},
     {"set_password", "protocol password [-d display] [action-if-connected]",
      "set spice/vnc password", hmp_set_password},
     {"stop|s", "", "stop emulation", hmp_stop},

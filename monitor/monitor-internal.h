@@ -62,6 +62,11 @@ extern const QmpCommand qmp_block_commands[];
 /* qmp-input.c: send-key, input-send-event; HMP sendkey */
 extern const QmpCommand qmp_input_commands[];
 void hmp_sendkey(Monitor *mon, char **argv);
+/* qmp-net.c: netdev_add, netdev_del, set_link, query-rx-filter; their HMP forms */
+extern const QmpCommand qmp_net_commands[];
+void hmp_set_link(Monitor *mon, char **argv);
+void hmp_netdev_add(Monitor *mon, char **argv);
+void hmp_netdev_del(Monitor *mon, char **argv);
 void hmp_info_block(Monitor *mon, char **argv);
 void hmp_info_blockstats(Monitor *mon, char **argv);
 

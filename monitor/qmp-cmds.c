@@ -741,7 +741,7 @@ static const QmpCommand commands[] = {
 
 /* This file's commands, then each subsystem's table, as one NULL-terminated list. */
 static const QmpCommand *const command_tables[] = {commands, qmp_block_commands,
-                                                     qmp_input_commands};
+                                                     qmp_input_commands, qmp_net_commands};
 
 const QmpCommand *qmp_command_list(void)
 {

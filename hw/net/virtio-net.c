@@ -20,6 +20,7 @@
 #include "vireo/device.h"
 #include "vireo/machine.h"
 #include "vireo/net.h"
+#include "vireo/qjson.h"
 #include "vireo/virtio-pci.h"
 
 #define VIRTIO_NET_F_CSUM                0
@@ -563,12 +564,61 @@ static const VirtIODeviceOps virtio_net_ops = {
     .reset = net_reset,
 };
 
+static QJ *mac_string(const uint8_t *m)
+{
+    return qj_string_take(
+        g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]));
+}
+
+static const char *rx_state(uint8_t none, uint8_t all)
+{
+    return none ? "none" : all ? "all" : "normal";
+}
+
+/*
+ * QMP's RxFilterInfo as QEMU 7.2 fills it: lists built by prepending (so newest first), bit 31
+ * of each VLAN word not listed, vlan "none" for an empty table, and broadcast-allowed carrying
+ * the no-broadcast flag (QEMU's quirks, kept so management tools see the same answers).
+ */
+static QJ *nic_query_rx_filter(NetClientState *nc)
+{
+    VirtIONet *n = nc->opaque;
+    QJ *o = qj_object();
+    qj_set_str(o, "name", nc->name);
+    qj_set_bool(o, "promiscuous", n->promisc);
+    qj_set_str(o, "multicast", rx_state(n->nomulti, n->allmulti));
+    qj_set_str(o, "unicast", rx_state(n->nouni, n->alluni));
+    bool vlan = virtio_vdev_has_feature(n->vdev, VIRTIO_NET_F_CTRL_VLAN);
+    QJ *vt = qj_array();
+    for (int i = MAX_VLAN / 32 - 1; i >= 0; i--) {
+        for (int j = 30; j >= 0; j--) {
+            if (n->vlans[i] & (1u << j)) {
+                qj_append(vt, qj_int(i * 32 + j));
+            }
+        }
+    }
+    qj_set_str(o, "vlan", !vlan ? "all" : vt->arr.n ? "normal" : "none");
+    qj_set_bool(o, "broadcast-allowed", n->nobcast);
+    qj_set_bool(o, "multicast-overflow", n->mac_multi_overflow);
+    qj_set_bool(o, "unicast-overflow", n->mac_uni_overflow);
+    qj_set(o, "main-mac", mac_string(n->mac));
+    qj_set(o, "vlan-table", vt);
+    QJ *ut = qj_array(), *mt = qj_array();
+    for (uint32_t i = n->mac_in_use; i-- > 0;) {
+        qj_append(i < n->mac_first_multi ? ut : mt, mac_string(&n->mac_table[i * 6]));
+    }
+    qj_set(o, "unicast-table", ut);
+    qj_set(o, "multicast-table", mt);
+    return o;
+}
+
 static const NetClientInfo nic_info = {
     .kind = NET_CLIENT_NIC,
     .type = "nic",
     .receive = nic_receive,
     .can_receive = nic_can_receive,
     .link_status_changed = nic_link_changed,
+    .query_rx_filter = nic_query_rx_filter,
 };
 
 /* ---- realize ------------------------------------------------------------------------------ */

@@ -36,6 +36,8 @@ typedef struct NetClientInfo {
     bool (*can_receive)(NetClientState *nc);
     void (*link_status_changed)(NetClientState *nc);
     void (*cleanup)(NetClientState *nc);
+    /* NICs: QMP's RxFilterInfo for query-rx-filter (a struct QJ object) */
+    struct QJ *(*query_rx_filter)(NetClientState *nc);
 } NetClientInfo;
 
 typedef struct NetPacket NetPacket;

@@ -33,7 +33,8 @@
 #   hostname=), a name resolved through slirp's DNS forwarder (answered by tests/lib/dns-stub.py
 #   on the namespace's loopback, /etc/resolv.conf bind-mounted to it), a page fetched from an
 #   HTTP server on the host's loopback through 10.0.2.2, and hostfwd= letting the host fetch a
-#   page from busybox httpd in the guest; compared with QEMU's, and checked on Vireo's own.
+#   page from busybox httpd in the guest; then QMP query-rx-filter and set_link (link down: the
+#   guest's carrier drops); compared with QEMU's, and checked on Vireo's own.
 #   virtio-scsi-pci (TCG only, with the same modules): a scsi-hd on a raw drive (discard=unmap,
 #   serial=, wwn=) and a scsi-cd. The guest's SCSI view (H:C:T:L, sysfs vendor/model/rev/type/
 #   scsi_level, the INQUIRY data and VPD pages 0x00/0x80/0x83/0xb0/0xb1/0xb2 as Linux keeps them,
@@ -366,6 +367,11 @@ printf '\033[H\033[2J\033[?25lVireo VGA text console 0123456789 ~!@#$%%^&*()_+{}
 printf '\033[1;33;44m yellow on blue \033[0;32m green \033[7m reverse \033[0m\n' >/dev/tty0
 echo ===SCREEN===
 read -r go
+# the host took the link down meanwhile (set_link): the driver saw the config change
+if [ -d /sys/class/net/eth0 ]; then
+    n=0; while [ "$(cat /sys/class/net/eth0/carrier)" = 1 ] && [ $n -lt 40 ]; do usleep 50000; n=$((n + 1)); done
+    echo "carrier-after-set-link $(cat /sys/class/net/eth0/carrier)"
+fi
 # the host inflated the balloon to 480 MiB and let it out to 496 MiB meanwhile
 grep MemTotal /proc/meminfo | tr -s ' ' | sed 's/^/balloon-memtotal-after /'
 # the host changed the CD's medium meanwhile (virtio-scsi): opening sr0 the kernel takes the unit
@@ -430,7 +436,13 @@ run_vm() { # BIN PREFIX APPEND
     while kill -0 "$pid" 2>/dev/null && ! grep -q '===SCREEN===' "$pre.out"; do
         sleep 0.2
     done
-    python3 - "$pre.qmp" "$pre.ppm" "$vdev" "$pre.balloon" "$([ $virtio = 1 ] && echo "$work/cd2.iso")" >"$pre.qmp.log" 2>&1 <<'PY'
+    # hostfwd: the host fetches the guest's page while the guest waits
+    if [ $net = 1 ]; then
+        python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/index.html" % sys.argv[1], timeout=20).read().decode().strip())' \
+            "$hostfwd" >"$pre.fwd" 2>&1
+    fi
+    python3 - "$pre.qmp" "$pre.ppm" "$vdev" "$pre.balloon" "$([ $virtio = 1 ] && echo "$work/cd2.iso")" "$net" "$pre.netqmp" >"$pre.qmp.log" 2>&1 <<'PY'
 import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(60)
@@ -475,13 +487,13 @@ if sys.argv[5]:
     # a new medium for the scsi-cd (virtio-scsi), read-only as the drive
     print(cmd({"execute": "blockdev-change-medium",
                "arguments": {"id": "scd", "filename": sys.argv[5], "format": "raw"}}))
+if sys.argv[6] == "1":
+    # the receive filter the guest's driver set up, then the link taken down under it
+    open(sys.argv[7], "w").write("%s\n%s\n%s\n" % (
+        json.dumps(cmd({"execute": "query-rx-filter"})),
+        json.dumps(cmd({"execute": "set_link", "arguments": {"name": "n0", "up": False}})),
+        json.dumps(cmd({"execute": "query-rx-filter", "arguments": {"name": "n0"}}))))
 PY
-    # hostfwd: the host fetches the guest's page while the guest waits
-    if [ $net = 1 ]; then
-        python3 -c 'import sys, urllib.request
-print(urllib.request.urlopen("http://127.0.0.1:%s/index.html" % sys.argv[1], timeout=20).read().decode().strip())' \
-            "$hostfwd" >"$pre.fwd" 2>&1
-    fi
     (echo go >&3) 2>/dev/null
     exec 3>&-
     wait $pid
@@ -690,6 +702,18 @@ if [ $net = 1 ]; then
         ok "$name/net-user-guest"
     else
         fail "$name/net-user-guest" "$(tr '\n' '|' <"$work/v.net" | head -c 500) dns: $(tr '\n' '|' <"$work/dns.log" | head -c 200)"
+    fi
+    # query-rx-filter and set_link: QEMU's replies, and the guest saw the carrier go
+    if [ "$asan" = 1 ] || cmp -s "$work/qemu.netqmp" "$work/vireo.netqmp"; then
+        ok "$name/net-rx-filter-set-link-as-qemu"
+    else
+        fail "$name/net-rx-filter-set-link-as-qemu" "$(diff "$work/qemu.netqmp" "$work/vireo.netqmp" 2>&1 | head -c 800 | tr '\n' '|')"
+    fi
+    if tr -d '\r' <"$work/vireo.out" | grep -qx 'carrier-after-set-link 0' &&
+        grep -q '"promiscuous": false.*"multicast-table": \["33:33:ff:ab:cd:ef"' "$work/vireo.netqmp"; then
+        ok "$name/net-set-link-guest"
+    else
+        fail "$name/net-set-link-guest" "$(tr -d '\r' <"$work/vireo.out" | grep carrier-after) $(head -c 400 "$work/vireo.netqmp")"
     fi
     if [ "$(cat "$work/vireo.fwd")" = "page from the guest" ]; then
         ok "$name/net-hostfwd"

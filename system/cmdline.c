@@ -33,6 +33,7 @@
 typedef enum {
     OPT_UNSUPPORTED, /* a QEMU 7.2 option Vireo does not implement yet */
     OPT_GLOBAL,
+    OPT_OVERCOMMIT,
     OPT_HELP,
     OPT_DEVICE,
     OPT_OBJECT,
@@ -176,7 +177,7 @@ static const OptDesc options[] = {
     {"old-param", false, OPT_UNSUPPORTED},
     {"only-migratable", false, OPT_UNSUPPORTED},
     {"option-rom", true, OPT_UNSUPPORTED},
-    {"overcommit", true, OPT_UNSUPPORTED},
+    {"overcommit", true, OPT_OVERCOMMIT},
     {"parallel", true, OPT_UNSUPPORTED},
     {"pflash", true, OPT_UNSUPPORTED},
     {"plugin", true, OPT_UNSUPPORTED},
@@ -550,6 +551,32 @@ static int handle_name(CmdLine *cl, const char *arg, const char *loc)
         qopts_set(cl->name, o->pairs[i].key, o->pairs[i].value);
     }
     qopts_free(o);
+    return 0;
+}
+
+/* -overcommit mem-lock=on|off,cpu-pm=on|off: cpu-pm only tells KVM guests that they may halt
+ * themselves (nothing to do here); mem-lock=on (mlockall) is not done yet. */
+static int handle_overcommit(const char *arg, const char *loc)
+{
+    static const char *const known[] = {"mem-lock", "cpu-pm", NULL};
+    char *err = NULL;
+    QOpts *o = qopts_parse("overcommit", arg, loc, NULL, QOPTS_LEGACY, &err);
+    bool lock = false, pm = false;
+    if (o) {
+        const char *bad = qopts_unknown_key(o, known);
+        if (bad) {
+            err = g_strdup_printf("Invalid parameter '%s'", bad);
+        } else if (qopts_get_bool(o, "mem-lock", false, &lock, &err) &&
+                   qopts_get_bool(o, "cpu-pm", false, &pm, &err) && lock) {
+            err = g_strdup("mem-lock=on is not supported by Vireo yet");
+        }
+    }
+    qopts_free(o);
+    if (err) {
+        error_at(loc, "%s", err);
+        g_free(err);
+        return -1;
+    }
     return 0;
 }
 
@@ -1563,6 +1590,9 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
             break;
         case OPT_GLOBAL:
             r = handle_global(cfg, arg, loc);
+            break;
+        case OPT_OVERCOMMIT:
+            r = handle_overcommit(arg, loc);
             break;
         case OPT_OBJECT:
             r = object_parse(arg, loc);

@@ -694,6 +694,22 @@ static bool apply_globals(Device *dev, char **errp)
     return true;
 }
 
+/* QEMU 7.2 classes the PC machine has that are not Vireo devices (the in-kernel irqchip and PIT
+ * under KVM, ...): a -global for them is accepted without a warning, as QEMU accepts it when it
+ * creates none (test kernels pass -global kvm-pit.lost_tick_policy=discard) */
+static bool qemu_internal_class(const char *name)
+{
+    static const char *const classes[] = {"kvm-pit", "kvm-i8259", "kvm-ioapic", "kvm-apic",
+                                          "isa-pit", "isa-i8259", "ioapic", "apic", "kvmclock",
+                                          "mc146818rtc", "PIIX4_PM", "i440FX-pcihost"};
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+        if (!strcmp(name, classes[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void device_globals_check(void)
 {
     for (guint i = 0; globals && i < globals->len; i++) {
@@ -703,7 +719,9 @@ void device_globals_check(void)
             continue;
         }
         if (!info) {
-            warn_report("global %s.%s has invalid class name", g->driver, g->prop);
+            if (!qemu_internal_class(g->driver)) {
+                warn_report("global %s.%s has invalid class name", g->driver, g->prop);
+            }
         } else if (!info->hotpluggable) {
             warn_report("global %s.%s=%s not used", g->driver, g->prop, g->value);
         }

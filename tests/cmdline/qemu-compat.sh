@@ -119,6 +119,7 @@ check good/accel-invalid-then-tcg -accel foo -accel tcg
 check good/accel-machine-invalid -M accel=foo:tcg
 check good/cpu-max -cpu max
 check good/cpu-qemu64 -cpu qemu64
+check good/overcommit -overcommit mem-lock=off,cpu-pm=on
 check good/cpu-models -cpu Skylake-Server-IBRS,+ssse3,-hle,sse4_1=on,xd=off,check=off
 check good/cpu-model-alias -cpu Opteron_G1
 check good/cpu-model-props -cpu kvm64,family=6,model=2,stepping=3,model-id=X,vendor=GenuineIntel
@@ -227,6 +228,8 @@ check bad/accel-irqchip -accel kvm,kernel-irqchip=x
 check bad/kernel-machine-none -M none -kernel /nonexistent -append x
 check bad/cpu-unknown -cpu foo
 check bad/cpu-flag-unknown -cpu qemu64,+nosuch
+check bad/overcommit-key -overcommit foo=on
+check bad/overcommit-value -overcommit mem-lock=maybe,cpu-pm=on
 check bad/cpu-prop-unknown -cpu EPYC,nosuch=1
 check bad/cpu-prop-int -cpu EPYC,level=x
 check bad/cpu-flag-value -cpu qemu64,sse3=maybe

@@ -76,6 +76,17 @@ for m in EPYC-Rome Cascadelake-Server-v2; do
         ok tcg-cpu-models/live-$m
     fi
 done
+# what test kernels pass besides: -global kvm-pit.lost_tick_policy=discard, -overcommit
+EXTRA=(-global kvm-pit.lost_tick_policy=discard -overcommit mem-lock=off,cpu-pm=on)
+"$QEMU" "${ARGS[@]}" "${EXTRA[@]}" -cpu kvm64 >"$work/q.out" 2>"$work/q.err" </dev/null
+qrc=$?
+"$VIREO" "${ARGS[@]}" "${EXTRA[@]}" -cpu kvm64 >"$work/v.out" 2>"$work/v.err" </dev/null
+vrc=$?
+if [ $qrc = $vrc ] && cmp -s "$work/q.out" "$work/v.out" && cmp -s "$work/q.err" "$work/v.err"; then
+    ok tcg-cpu-models/global-overcommit
+else
+    fail tcg-cpu-models/global-overcommit "exit $vrc (QEMU $qrc): $(head -c 200 "$work/v.err")"
+fi
 for c in qemu64,+nosuch qemu64,nosuch=on qemu64,family=x qemu64,+avx512f,enforce nosuchcpu; do
     "$QEMU" "${ARGS[@]}" -cpu $c >/dev/null 2>"$work/q.err" </dev/null
     qrc=$?

@@ -7,6 +7,8 @@
 #include "vireo/qom.h"
 #include "vireo/runstate.h"
 #include "vireo/ui.h"
+#include "vireo/balloon.h"
+#include "vireo/net.h"
 #include "vireo/console.h"
 #include "vireo/timer.h"
 
@@ -129,6 +131,19 @@ Device *device_hotplug(const DeviceConfig *dc, char **errp)
     return NULL;
 }
 
+char *device_add_from_monitor(const DeviceConfig *dc)
+{
+    char *e = NULL;
+    device_hotplug(dc, &e);
+    return e;
+}
+
+Device *device_find_id(const char *id)
+{
+    (void)id;
+    return NULL;
+}
+
 int device_unplug_request(const char *id, char **errp)
 {
     *errp = g_strdup_printf("Device '%s' not found", id);
@@ -197,4 +212,55 @@ void vtimer_mod(VTimer *t, int64_t expire_ns)
 void vtimer_del(VTimer *t)
 {
     t->armed = false;
+}
+
+/* No balloon device. */
+bool balloon_set_target(int64_t target)
+{
+    (void)target;
+    return false;
+}
+
+bool balloon_get_actual(int64_t *actual)
+{
+    (void)actual;
+    return false;
+}
+
+/* No networks: netdev_add refuses, nothing to find. */
+bool netdev_add_opts(const char *spec, char **errp)
+{
+    (void)spec;
+    *errp = g_strdup("Parameter 'type' is missing");
+    return false;
+}
+
+bool netdev_del(const char *id, char **errp)
+{
+    *errp = g_strdup_printf("Device '%s' not found", id);
+    return false;
+}
+
+bool net_set_link(const char *name, bool up, char **errp)
+{
+    (void)up;
+    *errp = g_strdup_printf("Device '%s' not found", name);
+    return false;
+}
+
+char *net_info_network(void)
+{
+    return g_strdup("");
+}
+
+NetClientState *net_find_client(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+void net_foreach_nic(void (*fn)(NetClientState *nc, void *opaque), void *opaque)
+{
+    (void)fn;
+    (void)opaque;
 }

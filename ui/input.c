@@ -493,13 +493,22 @@ static void send(const InputEvent *e)
     vireo_unlock();
 }
 
-void input_send_key(QKeyCode q, bool down)
+/* One key to the keyboard (lock held); a key with no qcode goes nowhere. */
+static void key_locked(QKeyCode q, bool down)
 {
     if ((unsigned)q >= Q_KEY_CODE__MAX || q == Q_KEY_CODE_UNMAPPED) {
         return;
     }
     InputEvent e = {.kind = INPUT_EVENT_KEY, .key = {q, down}};
-    send(&e);
+    console_kick(NULL);
+    send_locked(&e);
+}
+
+void input_send_key(QKeyCode q, bool down)
+{
+    vireo_lock();
+    key_locked(q, down);
+    vireo_unlock();
 }
 
 void input_send_btn(InputButton b, bool down)
@@ -565,11 +574,11 @@ bool input_has_handler(InputEventKind kind)
 
 void input_send_event(const InputEvent *e)
 {
-    if (e->kind == INPUT_EVENT_KEY &&
-        ((unsigned)e->key.qcode >= Q_KEY_CODE__MAX || e->key.qcode == Q_KEY_CODE_UNMAPPED)) {
-        return;
+    if (e->kind == INPUT_EVENT_KEY) {
+        input_send_key(e->key.qcode, e->key.down);
+    } else {
+        send(e);
     }
-    send(e);
 }
 
 /* ---- the keyboard queue (send-key) -------------------------------------------------------- */
@@ -612,9 +621,7 @@ static void kbd_play(void *opaque)
             kbd_arm(it->delay_ms);
             return;
         }
-        InputEvent e = {.kind = INPUT_EVENT_KEY, .key = {it->q, it->down}};
-        console_kick(NULL);
-        send_locked(&e);
+        key_locked(it->q, it->down);
         sync_locked();
         g_queue_pop_head(&kbd_queue);
         g_free(it);
@@ -636,11 +643,7 @@ void input_key_queued(QKeyCode q, bool down)
 {
     vireo_lock();
     if (g_queue_is_empty(&kbd_queue)) {
-        if ((unsigned)q < Q_KEY_CODE__MAX && q != Q_KEY_CODE_UNMAPPED) {
-            InputEvent e = {.kind = INPUT_EVENT_KEY, .key = {q, down}};
-            console_kick(NULL);
-            send_locked(&e);
-        }
+        key_locked(q, down);
         sync_locked();
     } else if (kbd_count < KBD_QUEUE_LIMIT) {
         KbdItem *it = g_new0(KbdItem, 1);

@@ -48,7 +48,7 @@ void block_error_errno(char **errp, int err, const char *fmt, ...)
 }
 
 static const BlockDriver *const drivers[] = {
-    &bdrv_qcow2, &bdrv_raw, &bdrv_file, &bdrv_null_co, &bdrv_null_aio, &bdrv_blkdebug, NULL,
+    &bdrv_qcow2, &bdrv_raw, &bdrv_vdi, &bdrv_file, &bdrv_null_co, &bdrv_null_aio, &bdrv_blkdebug, NULL,
 };
 
 const BlockDriver *bdrv_find_format(const char *name)
@@ -59,6 +59,26 @@ const BlockDriver *bdrv_find_format(const char *name)
         }
     }
     return NULL;
+}
+
+static gint name_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *bdrv_supported_formats(void)
+{
+    GPtrArray *names = g_ptr_array_new();
+    for (int i = 0; drivers[i]; i++) {
+        g_ptr_array_add(names, (gpointer)drivers[i]->format_name);
+    }
+    g_ptr_array_sort(names, name_cmp);
+    GString *out = g_string_new(NULL);
+    for (guint i = 0; i < names->len; i++) {
+        g_string_append_printf(out, "%s%s", i ? " " : "", (const char *)names->pdata[i]);
+    }
+    g_ptr_array_free(names, TRUE);
+    return g_string_free(out, FALSE);
 }
 
 const BlockDriver *bdrv_find_format_err(const char *name, char **errp)

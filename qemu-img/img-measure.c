@@ -139,8 +139,12 @@ int img_measure(int argc, char **argv)
         error_report("Unknown file format '%s'", out_fmt);
         goto out;
     }
-    if (!drv->create_opts || !drv->measure) {
+    if (!drv->create_opts) {
         error_report("Format driver '%s' does not support image creation", drv->format_name);
+        goto out;
+    }
+    if (!drv->measure) {
+        error_report("Block driver '%s' does not support size measurement", drv->format_name);
         goto out;
     }
     opts = qopts_new("measure");

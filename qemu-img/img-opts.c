@@ -120,6 +120,11 @@ static const HelpOpt raw_create_help[] = {
     {"size", "size", "Virtual disk size"},
     {NULL, NULL, NULL},
 };
+static const HelpOpt vdi_create_help[] = {
+    {"size", "size", "Virtual disk size"},
+    {"static", "bool (on/off)", "VDI static (pre-allocated) image"},
+    {NULL, NULL, NULL},
+};
 static const HelpOpt file_create_help[] = {
     {"size", "size", "Virtual disk size"},
     {"preallocation", "str", "Preallocation mode (allowed values: off, falloc, full)"},
@@ -214,6 +219,7 @@ int img_print_create_help(const char *fmt, const char *filename)
     }
     const HelpOpt *list = !strcmp(fmt, "qcow2") ? qcow2_create_help
                           : !strcmp(fmt, "raw") ? raw_create_help
+                          : !strcmp(fmt, "vdi") ? vdi_create_help
                                                 : file_create_help;
     if (filename) {
         printf("Supported options:\n");

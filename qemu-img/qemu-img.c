@@ -707,11 +707,14 @@ void help(void)
             printf("  %s\n", cmd_syntax[i].text);
         }
     }
+    char *formats = bdrv_supported_formats();
     printf("\n"
-           "Supported formats: qcow2 raw file\n"
+           "Supported formats: %s\n"
            "\n"
            "See <https://qemu.org/contribute/report-a-bug> for how to report bugs.\n"
-           "More information on the QEMU project at <https://qemu.org>.\n");
+           "More information on the QEMU project at <https://qemu.org>.\n",
+           formats);
+    g_free(formats);
     exit(EXIT_SUCCESS);
 }
 

@@ -386,6 +386,8 @@ void block_error_errno(char **errp, int err, const char *fmt, ...)
 const BlockDriver *bdrv_find_format(const char *name);
 /* The same, with QEMU's "Unknown driver 'x'" when there is none. */
 const BlockDriver *bdrv_find_format_err(const char *name, char **errp);
+/* The names of every driver, sorted, space-separated (qemu-img -h); g_free it. */
+char *bdrv_supported_formats(void);
 extern const BlockDriver bdrv_file;
 /* The file driver's discard counters (query-blockstats' driver-specific). */
 void bdrv_file_discard_stats(BlockDriverState *bs, uint64_t *nb_ok, uint64_t *nb_failed,
@@ -395,6 +397,7 @@ void bdrv_file_discard_stats(BlockDriverState *bs, uint64_t *nb_ok, uint64_t *nb
 void bdrv_note_write(BlockDriverState *bs, uint64_t end);
 extern const BlockDriver bdrv_raw;
 extern const BlockDriver bdrv_qcow2;
+extern const BlockDriver bdrv_vdi;
 extern const BlockDriver bdrv_null_co;
 extern const BlockDriver bdrv_null_aio;
 extern const BlockDriver bdrv_blkdebug;

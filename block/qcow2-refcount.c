@@ -389,6 +389,64 @@ int qcow2_free_clusters(BDRVQcow2State *s, uint64_t offset, uint64_t length, boo
     return 0;
 }
 
+/*
+ * After a shrink, as QEMU's qcow2_shrink_reftable(): every refcount block that counts nothing
+ * but (maybe) itself leaves the table (written whole), then is freed; the freed block stays on
+ * disk as it was (it leaves the cache unwritten) unless the file is cut after it.
+ */
+int qcow2_shrink_reftable(BDRVQcow2State *s)
+{
+    uint64_t *nt = g_try_new0(uint64_t, s->rt_size ? s->rt_size : 1);
+    if (!nt) {
+        return -ENOMEM;
+    }
+    int ret = 0;
+    size_t words = s->cluster_size / 8;
+    for (uint64_t i = 0; i < s->rt_size; i++) {
+        uint64_t off = s->rt[i] & REFT_OFFSET_MASK;
+        if (!off) {
+            continue;
+        }
+        uint64_t *block;
+        ret = load_refblock(s, i, &block);
+        if (ret < 0) {
+            goto out;
+        }
+        uint64_t self = off >> s->cluster_bits, self_rc = 0;
+        bool own = (self >> s->rb_bits) == i;
+        if (own) {
+            self_rc = qcow2_refcount_get(block, self & (s->rb_entries - 1), s->refcount_order);
+            qcow2_refcount_set(block, self & (s->rb_entries - 1), s->refcount_order, 0);
+        }
+        bool unused = true;
+        for (size_t w = 0; w < words && unused; w++) {
+            unused = block[w] == 0;
+        }
+        if (own) {
+            qcow2_refcount_set(block, self & (s->rb_entries - 1), s->refcount_order, self_rc);
+        }
+        nt[i] = unused ? 0 : GUINT64_TO_BE(s->rt[i]);
+    }
+    ret = qcow2_write_meta(s, QCOW2_OL_REFCOUNT_TABLE, s->rt_offset, s->rt_size * 8, nt);
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    for (uint64_t i = 0; i < s->rt_size; i++) {
+        uint64_t off = s->rt[i] & REFT_OFFSET_MASK;
+        if (off && !nt[i]) {
+            if (ret == 0) {
+                ret = qcow2_free_clusters(s, off, s->cluster_size, false);
+            }
+            qcow2_cache_discard(s->rb_cache, off);
+            s->rt[i] = 0;
+        }
+    }
+    qcow2_rt_max_update(s);
+out:
+    g_free(nt);
+    return ret;
+}
+
 /* Refcount blocks needed for `clusters` clusters, the refcount structures included
  * (QEMU's fixed point; `generous` adds room for half the table again). */
 static uint64_t refblocks_for(BDRVQcow2State *s, uint64_t clusters, bool generous)

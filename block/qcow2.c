@@ -2259,19 +2259,15 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
         uint64_t from = (size + cs - 1) & ~(cs - 1);
         uint64_t to = (old + cs - 1) & ~(cs - 1);
         uint64_t per = s->cluster_size << s->l2_bits;
-        bool phantom_l2 = false;
         for (uint64_t off = from; off < to;) {
             uint64_t n = MIN(to - off, per - (off & (per - 1)));
             uint64_t l1i = off >> s->cluster_bits >> s->l2_bits;
             /*
-             * QEMU's discard allocates missing L2 tables too: the one that stays is really
-             * allocated here; those past the new end would be freed again below, which only
-             * shows in the file length (grown to whole clusters before the cut)
+             * QEMU's discard allocates missing L2 tables too, also those past the new end that
+             * are freed (and discarded) again below: they take free clusters (zeroing freed
+             * ones in the middle of the file) or grow the file before the cut
              */
-            if (l1i < s->l1_size && !(s->l1[l1i] & L1E_OFFSET_MASK) && l1i >= need_l1) {
-                phantom_l2 = true;
-            }
-            if (l1i < s->l1_size && ((s->l1[l1i] & L1E_OFFSET_MASK) || l1i < need_l1)) {
+            if (l1i < s->l1_size) {
                 uint64_t l2_offset, *l2;
                 ret = qcow2_get_l2_for_write(s, l1i, &l2_offset);
                 if (ret == 0) {
@@ -2315,6 +2311,12 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
                 }
             }
         }
+        /* refcount blocks left counting nothing go (QEMU's qcow2_shrink_reftable) */
+        ret = qcow2_shrink_reftable(s);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "Failed to discard unused refblocks");
+            return ret;
+        }
         /* like QEMU, cut the file after the last cluster still in use */
         ret = qcow2_flush_metadata(s);
         int64_t flen = bdrv_getlength(s->file);
@@ -2327,7 +2329,7 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, bool exact, Preal
                 }
             }
             uint64_t end = (last + 1) << s->cluster_bits;
-            if (end < (uint64_t)flen || (phantom_l2 && end > (uint64_t)flen)) {
+            if (end < (uint64_t)flen) {
                 ret = s->file->drv->truncate(s->file, end, true, PREALLOC_MODE_OFF, errp);
                 if (ret < 0) {
                     return ret;

@@ -323,6 +323,8 @@ int64_t qcow2_alloc_bytes(BDRVQcow2State *s, uint64_t size);
  */
 int64_t qcow2_refcount_area(BDRVQcow2State *s, uint64_t start_offset, uint64_t additional_clusters,
                             bool exact_size, uint64_t new_block_index, uint64_t new_block);
+/* After a shrink: drop the refcount blocks that count no cluster but themselves (QEMU's). */
+int qcow2_shrink_reftable(BDRVQcow2State *s);
 /* Take up to n free clusters at offset; returns how many (stops at the first used one). */
 int64_t qcow2_alloc_clusters_at(BDRVQcow2State *s, uint64_t offset, uint64_t n);
 /* Drop one reference from each cluster in [offset, +length) once metadata no longer points at

@@ -307,7 +307,8 @@ int qcow2_get_entry(BDRVQcow2State *s, uint64_t offset, uint64_t max_clusters, u
         if (qcow2_entry_type(s, e2) != t) {
             break;
         }
-        if (t == QCOW2_CLUSTER_NORMAL &&
+        /* host clusters in a run are contiguous, zero-allocated ones too (map shows them) */
+        if ((t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC) &&
             (e2 & L2E_OFFSET_MASK) != (e & L2E_OFFSET_MASK) + n * s->cluster_size) {
             break;
         }

@@ -966,6 +966,17 @@ static bool in_place(BDRVQcow2State *s, uint64_t e)
     return qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL && (e & QCOW_OFLAG_COPIED);
 }
 
+/*
+ * A write keeps the host cluster of a zero-allocated cluster it owns too (QEMU's
+ * cluster_needs_new_alloc()); what it does not cover of such a cluster is zeroed.
+ */
+static bool write_in_place(BDRVQcow2State *s, uint64_t e)
+{
+    Qcow2ClusterType t = qcow2_entry_type(s, e);
+    return (t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC) &&
+           (e & QCOW_OFLAG_COPIED);
+}
+
 /* Content of [from, to) inside the cluster at cstart, as reads see it now, into tmp + from. */
 static int cow_read(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
 {
@@ -1161,7 +1172,7 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         uint64_t idx = c & (s->l2_entries - 1);
         uint64_t e = l2_entry_get(s, l2, idx);
         uint64_t run_start = c << s->cluster_bits;
-        if (in_place(s, e)) {
+        if (write_in_place(s, e)) {
             uint64_t host = e & L2E_OFFSET_MASK;
             if (host & (cs - 1)) {
                 qcow2_signal_corruption(s,
@@ -1172,14 +1183,51 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
                 return -EIO;
             }
             uint64_t n = 1;
+            bool zero_alloc = qcow2_entry_type(s, e) == QCOW2_CLUSTER_ZERO_ALLOC;
             while (c + n <= last) {
                 uint64_t e2 = l2_entry_get(s, l2, idx + n);
-                if (!in_place(s, e2) || (e2 & L2E_OFFSET_MASK) != host + n * cs) {
+                if (!write_in_place(s, e2) || (e2 & L2E_OFFSET_MASK) != host + n * cs) {
                     break;
                 }
+                zero_alloc |= qcow2_entry_type(s, e2) == QCOW2_CLUSTER_ZERO_ALLOC;
                 n++;
             }
             uint64_t ws = MAX(offset, run_start), we = MIN(offset + bytes, (c + n) * cs);
+            if (zero_alloc) {
+                /*
+                 * as QEMU's handle_copied(): zero-allocated clusters are kept, the parts of the
+                 * first and last one the write leaves read as zeros, and the entries lose their
+                 * zero flag once the data is there
+                 */
+                uint64_t from = ws, to = we;
+                if (qcow2_entry_type(s, e) == QCOW2_CLUSTER_ZERO_ALLOC) {
+                    from = run_start;
+                }
+                uint64_t el = l2_entry_get(s, l2, idx + n - 1);
+                if (qcow2_entry_type(s, el) == QCOW2_CLUSTER_ZERO_ALLOC) {
+                    to = (c + n) * cs;
+                }
+                uint8_t *tmp = g_malloc0(to - from);
+                memcpy(tmp + (ws - from), buf + (ws - offset), we - ws);
+                Qcow2InFlight *io = inflight_begin(bs, c, c + n - 1, QCOW2_INFLIGHT_ALLOC);
+                BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
+                ret = qcow2_write_data(s, host + (from - run_start), to - from, tmp);
+                inflight_end(bs, io);
+                g_free(tmp);
+                if (ret == 0) {
+                    ret = qcow2_cache_get(s, s->l2_cache, l2_offset, true, &l2);
+                }
+                if (ret < 0) {
+                    return ret;
+                }
+                for (uint64_t i = 0; i < n; i++) {
+                    uint64_t ei = l2_entry_get(s, l2, idx + i);
+                    l2_entry_set(s, l2, idx + i, ei & ~QCOW_OFLAG_ZERO);
+                }
+                qcow2_cache_mark_dirty(s->l2_cache, l2);
+                c += n;
+                continue;
+            }
             Qcow2InFlight *io = inflight_begin(bs, c, c + n - 1, QCOW2_INFLIGHT_WRITE);
             BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
             ret = qcow2_write_data(s, host + (ws - run_start), we - ws, buf + (ws - offset));
@@ -1193,7 +1241,8 @@ static int write_chunk(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         /* allocate a run of clusters, bounded like QEMU's by the L2 slice */
         uint64_t slice_end = (idx / s->slice_entries + 1) * s->slice_entries;
         uint64_t n = 1;
-        while (c + n <= last && idx + n < slice_end && !in_place(s, l2_entry_get(s, l2, idx + n))) {
+        while (c + n <= last && idx + n < slice_end &&
+               !write_in_place(s, l2_entry_get(s, l2, idx + n))) {
             n++;
         }
         uint64_t *old = g_new(uint64_t, n);

@@ -19,7 +19,7 @@ LIBS_ALL := $(PKG_LIBS)
 
 # Everything but main() goes into one static library shared by the binaries and unit tests.
 LIB_DIRS := util system accel accel/kvm accel/tcg target/x86 hw/core hw/x86 hw/char hw/input hw/timer hw/pci hw/isa hw/ide \
-    hw/acpi hw/intc hw/misc hw/virtio hw/block hw/scsi hw/net hw/display net chardev block monitor ui backends
+    hw/acpi hw/intc hw/misc hw/virtio hw/block hw/scsi hw/usb hw/net hw/display net chardev block monitor ui backends
 LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libvireo.a

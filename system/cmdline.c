@@ -57,6 +57,8 @@ typedef enum {
     OPT_S,
     OPT_NAME,
     OPT_NO_HPET,
+    OPT_USB,
+    OPT_USBDEVICE,
     OPT_K,
     OPT_CHARDEV,
     OPT_NETDEV,
@@ -203,8 +205,8 @@ static const OptDesc options[] = {
     {"spice", true, OPT_UNSUPPORTED},
     {"tpmdev", true, OPT_UNSUPPORTED},
     {"trace", true, OPT_UNSUPPORTED},
-    {"usb", false, OPT_UNSUPPORTED},
-    {"usbdevice", true, OPT_UNSUPPORTED},
+    {"usb", false, OPT_USB},
+    {"usbdevice", true, OPT_USBDEVICE},
     {"vga", true, OPT_VGA},
     {"virtfs", true, OPT_UNSUPPORTED},
     {"vnc", true, OPT_VNC},
@@ -1372,6 +1374,9 @@ static int device_help(const VireoConfig *cfg)
 static bool check_devices(const VireoConfig *cfg)
 {
     device_set_machine_buses(!cfg->machine_type || strcmp(cfg->machine_type, "none"));
+    if (cfg->usb) {
+        device_bus_add_pending("usb-bus.0", BUS_USB);
+    }
     device_globals_clear();
     for (int i = 0; i < cfg->n_globals; i++) {
         device_global_add(cfg->global_drivers[i], cfg->global_props[i], cfg->global_values[i],
@@ -1533,6 +1538,19 @@ static int main_pass(int argc, char **argv, CmdLine *cl, VireoConfig *cfg)
         case OPT_NO_HPET:
             qopts_set(cl->machine, "hpet", "off");
             break;
+        case OPT_USB:
+            qopts_set(cl->machine, "usb", "on");
+            break;
+        case OPT_USBDEVICE:
+            qopts_set(cl->machine, "usb", "on");
+            if (cfg->n_usbdevices >= VIREO_MAX_DEVICES) {
+                error_at(loc, "too many -usbdevice options");
+                r = -1;
+                break;
+            }
+            cfg->usbdevices[cfg->n_usbdevices] = g_strdup(arg);
+            cfg->usbdevice_locs[cfg->n_usbdevices++] = g_strdup(loc);
+            break;
         case OPT_CHARDEV:
             if (cfg->n_chardevs >= VIREO_MAX_CHARDEVS) {
                 error_at(loc, "too many -chardev options");
@@ -1671,6 +1689,10 @@ static int finish(CmdLine *cl, VireoConfig *cfg)
         return -1;
     }
     cfg->machine_type = g_strdup(m->name);
+    /* pc's usb= (checked above as a bool); the machine adds the UHCI and its bus */
+    bool usb = false;
+    cfg->usb = m->is_pc && qopts_has(mo, "usb") && qopts_parse_bool(qopts_get(mo, "usb"), &usb) &&
+               usb;
     cfg->kernel = g_strdup(kernel);
     cfg->initrd = g_strdup(kernel ? qopts_get(mo, "initrd") : NULL);
     cfg->append = g_strdup(kernel ? qopts_get(mo, "append") : NULL);
@@ -1739,6 +1761,10 @@ void vireo_config_free(VireoConfig *cfg)
     g_free(cfg->append);
     g_free(cfg->name);
     g_free(cfg->keyboard_layout);
+    for (int i = 0; i < cfg->n_usbdevices; i++) {
+        g_free(cfg->usbdevices[i]);
+        g_free(cfg->usbdevice_locs[i]);
+    }
     for (int i = 0; i < cfg->n_devices; i++) {
         DeviceConfig *d = &cfg->devices[i];
         for (int j = 0; j < d->n_props; j++) {

@@ -13,6 +13,10 @@ extern const DeviceInfo piix4_pm_info;
 extern const DeviceInfo isa_debug_exit_info;
 extern const DeviceInfo isa_debugcon_info;
 extern const DeviceInfo edu_info;
+extern const DeviceInfo piix3_usb_uhci_info;
+extern const DeviceInfo usb_tablet_info;
+extern const DeviceInfo usb_mouse_info;
+extern const DeviceInfo usb_kbd_info;
 extern const DeviceInfo virtio_blk_pci_info;
 extern const DeviceInfo virtio_rng_pci_info;
 extern const DeviceInfo virtio_balloon_pci_info;
@@ -47,6 +51,10 @@ const DeviceInfo *const device_infos[] = {
     &virtio_scsi_pci_info,
     &scsi_hd_info,
     &scsi_cd_info,
+    &piix3_usb_uhci_info,
+    &usb_tablet_info,
+    &usb_mouse_info,
+    &usb_kbd_info,
     &isa_serial_info,
     &mc146818rtc_info,
     &i8042_info,

@@ -32,7 +32,7 @@ static const char *const category_names[DEVICE_CATEGORY_COUNT] = {
 
 static const char *const bus_names[] = {
     [BUS_NONE] = NULL, [BUS_SYSTEM] = "System", [BUS_ISA] = "ISA", [BUS_PCI] = "PCI",
-    [BUS_SCSI] = "SCSI"};
+    [BUS_SCSI] = "SCSI", [BUS_USB] = "usb-bus"};
 
 const char *device_category_name(DeviceCategory c)
 {
@@ -982,6 +982,45 @@ static BusType pending_bus(const char *name)
     return BUS_NONE;
 }
 
+void *device_plug_bus(Device *dev, BusType type, char **errp)
+{
+    void *bus;
+    if (dev->bus_name) {
+        BusType t = BUS_NONE;
+        bus = device_bus_find(dev->bus_name, &t);
+        if (!bus || t != type) {
+            *errp = g_strdup_printf("Bus '%s' not found", dev->bus_name);
+            return NULL;
+        }
+        return bus;
+    }
+    bus = device_bus_newest(type);
+    if (!bus) {
+        *errp = g_strdup_printf("No '%s' bus found for device '%s'", bus_names[type],
+                                dev->info->name);
+    }
+    return bus;
+}
+
+static bool pending_bus_of_type(BusType type)
+{
+    for (guint i = 0; pending_buses && i < pending_buses->len; i += 2) {
+        if ((BusType)GPOINTER_TO_INT(pending_buses->pdata[i + 1]) == type) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void device_bus_add_pending(const char *name, BusType type)
+{
+    if (!pending_buses) {
+        pending_buses = g_ptr_array_new();
+    }
+    g_ptr_array_add(pending_buses, g_strdup(name));
+    g_ptr_array_add(pending_buses, GINT_TO_POINTER(type));
+}
+
 static char *child_bus_name(const DeviceInfo *info, const char *id)
 {
     if (id) {
@@ -1017,8 +1056,9 @@ static bool bus_check(const DeviceInfo *info, const char *bus, bool check_only, 
         return true;
     }
     if (((info->bus == BUS_PCI || info->bus == BUS_ISA) && !machine_has_buses) ||
-        (info->bus == BUS_SCSI &&
-         !(check_only ? pending_bus(NULL) == BUS_SCSI : device_bus_newest(BUS_SCSI) != NULL))) {
+        ((info->bus == BUS_SCSI || info->bus == BUS_USB) &&
+         !(check_only ? pending_bus_of_type(info->bus)
+                      : device_bus_newest(info->bus) != NULL))) {
         *errp = g_strdup_printf("No '%s' bus found for device '%s'", bus_names[info->bus],
                                 info->name);
         return false;

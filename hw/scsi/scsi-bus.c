@@ -119,20 +119,9 @@ void scsi_bus_reset(SCSIBus *bus)
 
 bool scsi_device_plug(SCSIDevice *dev, char **errp)
 {
-    SCSIBus *bus;
-    if (dev->dev.bus_name) {
-        BusType t = BUS_NONE;
-        bus = device_bus_find(dev->dev.bus_name, &t);
-        if (!bus || t != BUS_SCSI) {
-            *errp = g_strdup_printf("Bus '%s' not found", dev->dev.bus_name);
-            return false;
-        }
-    } else {
-        bus = device_bus_newest(BUS_SCSI);
-        if (!bus) {
-            *errp = g_strdup_printf("No 'SCSI' bus found for device '%s'", dev->dev.info->name);
-            return false;
-        }
+    SCSIBus *bus = device_plug_bus(&dev->dev, BUS_SCSI, errp);
+    if (!bus) {
+        return false;
     }
     const SCSIBusInfo *info = bus->info;
     if (dev->channel > info->max_channel) {

@@ -164,7 +164,12 @@ void pc_firmware_pci_setup(PCIBus *bus)
             cfg_w(d, PCI_INTERRUPT_LINE, line, 1);
         }
         uint16_t cmd = pci_get_word(d->config + PCI_COMMAND);
-        cfg_w(d, PCI_COMMAND, cmd | PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_SERR, 2);
+        cmd |= PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_SERR;
+        /* SeaBIOS's UHCI driver (it looks for USB keyboards) turns bus mastering on */
+        if ((pci_get_long(d->config + PCI_REVISION_ID) >> 8) == 0x0c0300) {
+            cmd |= PCI_COMMAND_MASTER;
+        }
+        cfg_w(d, PCI_COMMAND, cmd, 2);
     }
 }
 

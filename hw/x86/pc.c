@@ -98,14 +98,42 @@ static int create_cli_devices(const VireoConfig *cfg)
     return 0;
 }
 
-/* 00:00.0 i440FX, 00:01.0 PIIX3, 00:01.1 PIIX3 IDE, 00:01.3 PIIX4 PM, as QEMU's pc. */
-static int create_chipset(void)
+/* -usbdevice NAME: QEMU's legacy names, created before the -device ones (its order). */
+static int create_usbdevices(const VireoConfig *cfg)
+{
+    static const char *const legacy[][2] = {
+        {"tablet", "usb-tablet"}, {"mouse", "usb-mouse"}, {"keyboard", "usb-kbd"}};
+    for (int i = 0; i < cfg->n_usbdevices; i++) {
+        const char *driver = NULL;
+        for (size_t j = 0; j < G_N_ELEMENTS(legacy); j++) {
+            if (!strcmp(cfg->usbdevices[i], legacy[j][0])) {
+                driver = legacy[j][1];
+            }
+        }
+        char *err = NULL;
+        DeviceConfig d = {.driver = (char *)driver, .loc = cfg->usbdevice_locs[i]};
+        if (!driver || !device_create_from_config(&d, false, &err)) {
+            error_report("%s: could not add USB device '%s'", cfg->usbdevice_locs[i],
+                         cfg->usbdevices[i]);
+            g_free(err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * 00:00.0 i440FX, 00:01.0 PIIX3, 00:01.1 PIIX3 IDE, 00:01.2 PIIX3 UHCI (-usb, -machine usb=on),
+ * 00:01.3 PIIX4 PM, as QEMU's pc.
+ */
+static int create_chipset(bool usb)
 {
     pci_bus = pc_pci_host_create(piix3_route_intx, piix3_set_intx, NULL);
     device_set_machine_buses(true);
     if (!device_create_simple("i440FX", "addr", "00.0", NULL) ||
         !device_create_simple("PIIX3", "addr", "01.0", "multifunction", "on", NULL) ||
         !device_create_simple("piix3-ide", "addr", "01.1", NULL) ||
+        (usb && !device_create_simple("piix3-usb-uhci", "addr", "01.2", NULL)) ||
         !device_create_simple("PIIX4_PM", "addr", "01.3", NULL)) {
         return -1;
     }
@@ -212,7 +240,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
         return -1;
     }
     acpi_pm_init();
-    if (create_chipset() < 0) {
+    if (create_chipset(cfg->usb) < 0) {
         return -1;
     }
     if (fw_boot ? pc_bios_init(cfg->bios) < 0 : (pc_firmware_pam_setup(pci_bus), false)) {
@@ -247,7 +275,7 @@ int pc_machine_start(const VireoConfig *cfg, Chardev *const *serial, int n_seria
     if (r < 0) {
         return -1;
     }
-    if (create_cli_devices(cfg) < 0) {
+    if (create_usbdevices(cfg) < 0 || create_cli_devices(cfg) < 0) {
         return -1;
     }
     device_globals_check();

@@ -111,6 +111,12 @@ typedef struct VireoConfig {
     /* -device, in order, checked by the parser (driver known, properties valid) */
     DeviceConfig devices[VIREO_MAX_DEVICES];
     int n_devices;
+    /* -machine usb=on (also -usb, -usbdevice): pc's piix3-usb-uhci at 00:01.2 */
+    bool usb;
+    /* -usbdevice NAME in order, and where each was given */
+    char *usbdevices[VIREO_MAX_DEVICES];
+    char *usbdevice_locs[VIREO_MAX_DEVICES];
+    int n_usbdevices;
     char *uuid; /* -uuid, canonical lower-case form */
     /* -chardev arguments in order, and their locations ("-chardev ARG") */
     char *chardevs[VIREO_MAX_CHARDEVS];

@@ -49,7 +49,7 @@ typedef enum {
     DEVICE_CATEGORY_COUNT,
 } DeviceCategory;
 
-typedef enum { BUS_NONE, BUS_SYSTEM, BUS_ISA, BUS_PCI, BUS_SCSI } BusType;
+typedef enum { BUS_NONE, BUS_SYSTEM, BUS_ISA, BUS_PCI, BUS_SCSI, BUS_USB } BusType;
 
 typedef enum {
     PROP_BOOL,      /* "on"/"off"/"true"/"false"/"yes"/"no" -> bool */
@@ -277,6 +277,12 @@ void device_bus_register(const char *name, BusType type, void *bus);
 void device_bus_unregister(void *bus);
 void *device_bus_find(const char *name, BusType *type);
 void *device_bus_newest(BusType type);
+/* A bus the machine will provide (pc's usb-bus.0 with -usb), while the command line is checked
+ * before the machine exists. */
+void device_bus_add_pending(const char *name, BusType type);
+/* The bus a device of a bus-owned type plugs into: its bus= (a bus of that type), or the newest
+ * of the type; NULL with QEMU's message ("Bus 'x' not found", "No 'SCSI' bus found for ..."). */
+void *device_plug_bus(Device *dev, BusType type, char **errp);
 
 /* Whether the machine has its buses (pci.0, isa.0): false for -machine none. */
 void device_set_machine_buses(bool present);

@@ -98,6 +98,13 @@ check bad/scsi-no-bus -device scsi-cd
 check good/scsi-bus -device virtio-scsi-pci,id=s -device scsi-cd,bus=s.0 -device scsi-cd
 check bad/scsi-bus-named -device virtio-scsi-pci,id=s -device scsi-cd,bus=scsi.0
 check bad/scsi-on-pci -device virtio-scsi-pci -device scsi-cd,bus=pci.0
+# USB (docs/usb.md): the machine's usb-bus.0 (-usb, -machine usb=on, -usbdevice), a UHCI's
+check bad/usb-no-bus -device usb-tablet
+check good/usb -usb -device usb-tablet
+check good/usb-machine -machine usb=on -device usb-mouse,bus=usb-bus.0
+check good/usb-uhci-id -device piix3-usb-uhci,id=u -device usb-kbd,bus=u.0
+check bad/usb-uhci-bus-name -device piix3-usb-uhci,id=u -device usb-kbd,bus=usb-bus.0
+check bad/usb-on-pci -usb -device usb-tablet,bus=pci.0
 check good/global -global edu.dma_mask=5 -device edu
 check good/global-long -global driver=edu,property=dma_mask,value=5 -device edu
 check bad/global-format -global foo
@@ -158,6 +165,13 @@ run_check run/object-dup -object rng-builtin,id=r -object rng-random,id=r
 run_check run/object-param -object rng-random,id=r,bogus=1
 run_check run/object-builtin-param -object rng-builtin,id=r,filename=/dev/urandom
 run_check run/object-no-file -object rng-random,id=r,filename=/nonexistent
+# USB: ports and versions the machine checks
+run_check run/usb-two -usb -device usb-tablet,port=2 -device usb-kbd,id=k
+run_check run/usb-port-missing -usb -device usb-tablet,port=3
+run_check run/usb-port-in-use -usb -device usb-tablet,port=1 -device usb-mouse,port=1
+run_check run/usb-version -usb -device usb-tablet,usb_version=3
+run_check run/usbdevice -usbdevice tablet
+run_check run/usbdevice-unknown -usbdevice foo
 run_check run/balloon-hint -device virtio-balloon-pci,free-page-hint=on
 run_check run/balloon-two -device virtio-balloon-pci -device virtio-balloon,id=b2
 for o in rng-random rng-builtin; do

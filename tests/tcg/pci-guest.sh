@@ -193,6 +193,23 @@ echo @iomem
 grep -E '0000:00:|ACPI' /proc/iomem
 echo @ioports
 grep -E '0000:00:|ACPI' /proc/ioports | grep -v GPE0_BLK
+# --- usb (piix3-usb-uhci at 01.2 with a usb-tablet; the cloud kernel has no USB drivers):
+# the controller's registers as the guest reads them through /dev/port (byte reads: the
+# 16-bit registers narrowed as QEMU narrows them), a port enabled and its change bit cleared
+echo @usb
+ub=$(lspci -s 01.2 -v | sed -n 's/.*I\/O ports at \([0-9a-f]*\).*/\1/p')
+if [ -n "$ub" ]; then
+    ub=$((0x$ub))
+    inb() { dd if=/dev/port bs=1 skip=$((ub + $1)) count=1 2>/dev/null | od -An -tx1 | tr -d ' '; }
+    outb() { printf "\\$(printf %o $2)" | dd of=/dev/port bs=1 seek=$((ub + $1)) count=1 2>/dev/null; }
+    for r in 0 1 2 3 4 6 8 9 10 11 12 13 16 17 18 19 20; do echo "usb-reg $r $(inb $r)"; done
+    outb 16 4
+    echo "usb-port1-enabled $(inb 16)"
+    outb 16 6
+    echo "usb-port1-change-cleared $(inb 16)"
+    outb 12 32
+    echo "usb-sof $(inb 12)"
+fi
 echo @input
 # the i8042's PS/2 keyboard (and mouse, where the kernel has a driver) as the kernel found them
 grep '^N:' /proc/bus/input/devices
@@ -396,7 +413,7 @@ pack_initrd "$work/root" "$work/initrd" 1
 args=(-m 512 -smp 1 -nodefaults -display none -serial stdio -no-reboot
     -kernel "$kernel" -initrd "$work/initrd"
     -device edu,dma_mask=0xffffffffffffffff -device edu,addr=5,dma_mask=0xffffffffffffffff
-    -device VGA)
+    -device VGA -usb -device usb-tablet)
 # the balloon (no MSI-X, as QEMU's: INTx) at 04.0, off edu 02.0's interrupt line: edu's INTx
 # check would otherwise storm a line a driver listens on
 [ $vdev = 1 ] && args+=(-device virtio-balloon-pci -object rng-random,id=rng0,filename=/dev/urandom
@@ -532,7 +549,7 @@ if [ $vrc != 0 ] || ! grep -q '^@edu' "$work/vireo.txt"; then
     exit
 fi
 section() { sed -n "/^@$2\$/,/^@/p" "$1" | sed '$d'; }
-sections="lspci iomem ioports input edu"
+sections="lspci iomem ioports usb input edu"
 [ $vdev = 1 ] && sections="$sections vrng vballoon"
 [ $net = 1 ] && sections="$sections net"
 [ $virtio = 1 ] && sections="$sections vdisk vio scsi sio sgio"

@@ -125,6 +125,15 @@ static const HelpOpt vdi_create_help[] = {
     {"static", "bool (on/off)", "VDI static (pre-allocated) image"},
     {NULL, NULL, NULL},
 };
+static const HelpOpt vpc_create_help[] = {
+    {"size", "size", "Virtual disk size"},
+    {"subformat", "str",
+     "Type of virtual hard disk format. Supported formats are {dynamic (default) | fixed} "},
+    {"force_size", "bool (on/off)",
+     "Force disk size calculation to use the actual size specified, rather than using the "
+     "nearest CHS-based calculation"},
+    {NULL, NULL, NULL},
+};
 static const HelpOpt file_create_help[] = {
     {"size", "size", "Virtual disk size"},
     {"preallocation", "str", "Preallocation mode (allowed values: off, falloc, full)"},
@@ -220,6 +229,7 @@ int img_print_create_help(const char *fmt, const char *filename)
     const HelpOpt *list = !strcmp(fmt, "qcow2") ? qcow2_create_help
                           : !strcmp(fmt, "raw") ? raw_create_help
                           : !strcmp(fmt, "vdi") ? vdi_create_help
+                          : !strcmp(fmt, "vpc") ? vpc_create_help
                                                 : file_create_help;
     if (filename) {
         printf("Supported options:\n");

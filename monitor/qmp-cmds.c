@@ -17,6 +17,7 @@
 #include "vireo/qemu-opts.h"
 #include "vireo/qom.h"
 #include "vireo/runstate.h"
+#include "vireo/x86-cpu-model.h"
 
 /* ---- argument checking ---------------------------------------------------------------- */
 
@@ -128,6 +129,9 @@ bool qmp_check_args(const QmpCommand *cmd, const QJ *args, QmpError *err)
 
 static const char *const capability_values[] = {"oob", NULL};
 static const char *const data_format_values[] = {"utf8", "base64", NULL};
+static const char *const cpu_expansion_values[] = {"static", "full", NULL};
+static const QmpArg cpu_expansion_args[] = {
+    {"type", QARG_ENUM, false, cpu_expansion_values}, {"model", QARG_ANY, false, NULL}, {NULL}};
 
 static QJ *cmd_qmp_capabilities(Monitor *mon, const QJ *args, QmpError *err)
 {
@@ -293,6 +297,23 @@ static QJ *cmd_query_chardev(Monitor *mon, const QJ *args, QmpError *err)
     QJ *list = qj_array();
     chardev_foreach(add_chardev_info, list);
     return list;
+}
+
+/* The x86 CPU models (target/x86/cpu-models.c builds the replies) */
+static QJ *cmd_query_cpu_definitions(Monitor *mon, const QJ *args, QmpError *err)
+{
+    return x86_qmp_cpu_definitions();
+}
+
+static QJ *cmd_query_cpu_model_expansion(Monitor *mon, const QJ *args, QmpError *err)
+{
+    char *e = NULL;
+    QJ *r = x86_qmp_cpu_expansion(qj_get_str(args, "type"), qj_get(args, "model"), &e);
+    if (!r) {
+        qmp_error(err, "GenericError", "%s", e);
+        g_free(e);
+    }
+    return r;
 }
 
 static QJ *cmd_stop(Monitor *mon, const QJ *args, QmpError *err)
@@ -707,6 +728,9 @@ static const QmpCommand commands[] = {
     {"query-cpus-fast", cmd_query_cpus_fast, no_args, "[CpuInfoFast]"},
     {"query-machines", cmd_query_machines, no_args, "[MachineInfo]"},
     {"query-target", cmd_query_target, no_args, "TargetInfo"},
+    {"query-cpu-definitions", cmd_query_cpu_definitions, no_args, "[CpuDefinitionInfo]"},
+    {"query-cpu-model-expansion", cmd_query_cpu_model_expansion, cpu_expansion_args,
+     "CpuModelExpansionInfo"},
     {"query-chardev", cmd_query_chardev, no_args, "[ChardevInfo]"},
     {"stop", cmd_stop, no_args, "{}"},
     {"cont", cmd_cont, no_args, "{}"},

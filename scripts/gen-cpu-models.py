@@ -3,10 +3,15 @@
 them (query-cpu-definitions and query-cpu-model-expansion over QMP, plus one CPUID dump per model
 for the cache layout QMP does not show, and `-cpu help` for the version notes).
 
-    gen-cpu-models.py QMP.json DUMPDIR HELP.txt > target/x86/cpu-models-table.c
+    gen-cpu-models.py QMP.json DUMPDIR HELP.txt KVM.json > target/x86/cpu-models-table.c
 
 QMP.json: {"defs": <query-cpu-definitions>, "exp": {name: <query-cpu-model-expansion full>}};
 DUMPDIR/NAME.out: tests/lib/asm/modes/cpuid.S run under QEMU 7.2 with -cpu NAME.
+KVM.json: the same as QMP.json from QEMU 7.2 run with -accel kvm (the nested guest of
+scripts/nested-run.sh). The table holds QEMU's model definitions, not one accelerator's view:
+QEMU's TCG turns vme off in every model and raises xlevel for svm (so QMP.json lacks vme and
+has the raised xlevel), its KVM turns vme on again and svm off; KVM.json gives vme and the
+model's own min-xlevel, which Vireo's TCG raises again as QEMU does (cpu-models.c).
 Only feature names Vireo's table knows (target/x86/cpu-models.c) are kept.
 """
 import json
@@ -21,6 +26,7 @@ for m in re.finditer(r'FW\(\s*[A-Z0-9_]+\s*,((?:\s*"[^"]*")+)', src):
     known.update(n for n in "".join(re.findall(r'"([^"]*)"', m.group(1))).split() if n != "-")
 
 d = json.load(open(sys.argv[1]))
+kvm = json.load(open(sys.argv[4]))["exp"]
 dumps = sys.argv[2]
 alias = {x["name"]: x.get("alias-of") for x in d["defs"]}
 # the version notes `-cpu help` prints after a model-id ("[XSAVES, no TSX]")
@@ -53,7 +59,10 @@ print("const X86CPUModel x86_cpu_models[] = {")
 order = sorted((n for n in alias if n not in ("max", "host", "base") and not alias[n]),
                key=lambda n: n.encode())
 for n in order:
-    p = d["exp"][n]["model"]["props"]
+    p = dict(d["exp"][n]["model"]["props"])
+    kp = kvm[n]["model"]["props"]
+    p["vme"] = kp["vme"]
+    p["min-xlevel"] = kp["min-xlevel"]
     feats = sorted(k for k, v in p.items() if v is True and k in known)
     aliases = sorted(a for a, t in alias.items() if t == n)
     note = helpdesc[n][len(p["model-id"]):]

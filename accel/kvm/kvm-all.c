@@ -3,6 +3,7 @@
  * guest RAM in memory slots, one thread per vCPU running KVM_RUN and handing PIO/MMIO exits
  * to the device dispatch under the big lock.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <glib.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include "vireo/error.h"
 #include "vireo/ioport.h"
 #include "vireo/machine.h"
+#include "vireo/x86-cpu-model.h"
 #include "vireo/x86.h"
 
 KVMState kvm_state = {.kvm_fd = -1, .vm_fd = -1};
@@ -152,25 +154,40 @@ static int kvm_vm_setup(KVMState *s)
 static int kvm_init(const VireoConfig *cfg)
 {
     KVMState *s = &kvm_state;
-    if (!kvm_cpu_model_valid(cfg->cpu_model ? cfg->cpu_model : "qemu64")) {
-        /* the named models' CPUID is built for TCG only so far (target/x86/cpu-models.c) */
-        error_report("CPU model '%s' is not available under KVM in Vireo yet", cfg->cpu_model);
-        return -1;
-    }
     int r = kvm_open_vm(&s->kvm_fd, &s->vm_fd);
     if (r < 0) {
         error_report("failed to initialize kvm: %s", strerror(-r));
         return -1;
     }
-    unsigned max_vcpus = check_ext(KVM_CAP_MAX_VCPUS);
-    if (!max_vcpus) {
-        max_vcpus = check_ext(KVM_CAP_NR_VCPUS);
-    }
-    if (cfg->smp.cpus > max_vcpus) {
-        error_report("Number of SMP cpus requested (%u) exceeds the recommended cpus supported "
-                     "by KVM (%u)",
-                     cfg->smp.cpus, max_vcpus);
-        return -1;
+    /* QEMU's vCPU limits: a warning above the recommended count (KVM_CAP_NR_VCPUS, 4 when the
+     * kernel does not say), the end above the maximum (KVM_CAP_MAX_VCPUS) */
+    unsigned soft = check_ext(KVM_CAP_NR_VCPUS);
+    soft = soft ? soft : 4;
+    unsigned hard = check_ext(KVM_CAP_MAX_VCPUS);
+    hard = hard ? hard : soft;
+    const struct {
+        const char *name;
+        unsigned num;
+    } nc[] = {
+        {"SMP", cfg->smp.cpus},
+        {"hotpluggable", cfg->smp.maxcpus > cfg->smp.cpus ? cfg->smp.maxcpus : cfg->smp.cpus}};
+    for (size_t i = 0; i < 2; i++) {
+        if (nc[i].num <= soft) {
+            continue;
+        }
+        const char *saved = error_location;
+        error_location = cfg->accels_from_option ? "-accel kvm: " : NULL;
+        warn_report("Number of %s cpus requested (%u) exceeds the recommended cpus supported by "
+                    "KVM (%u)",
+                    nc[i].name, nc[i].num, soft);
+        error_location = saved;
+        if (nc[i].num > hard) {
+            fprintf(stderr,
+                    "Number of %s cpus requested (%u) exceeds the maximum cpus supported by KVM "
+                    "(%u)\n",
+                    nc[i].name, nc[i].num, hard);
+            exit(1);
+        }
     }
     s->run_size = ioctl(s->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (s->run_size <= 0) {
@@ -194,6 +211,24 @@ static int kvm_init(const VireoConfig *cfg)
             return -1;
         }
     }
+    /* the -cpu model as QEMU's KVM builds it; each vCPU filters it (kvm_create_vcpus) */
+    free(s->supported_words);
+    s->supported_words = calloc(FW_WORDS, sizeof(uint32_t));
+    kvm_supported_words(s->kvm_fd, s->supported_cpuid, s->supported_words);
+    free(s->cpu_def);
+    s->cpu_def = calloc(1, sizeof(*s->cpu_def));
+    if (cfg->cpu_def) {
+        *s->cpu_def = *cfg->cpu_def;
+    } else {
+        x86_cpu_def_parse(NULL, false, s->cpu_def);
+    }
+    char vendor[13] = {0};
+    unsigned int v0[4];
+    __cpuid(0, v0[0], v0[1], v0[2], v0[3]);
+    memcpy(vendor, &v0[1], 4);
+    memcpy(vendor + 4, &v0[3], 4);
+    memcpy(vendor + 8, &v0[2], 4);
+    x86_cpu_def_kvm(s->cpu_def, vendor, s->supported_words);
     if (kvm_memory_init() < 0 || kvm_memory_attach() < 0) {
         return -1;
     }
@@ -307,7 +342,13 @@ static int kvm_create_vcpus(const VireoConfig *cfg, const X86CpuList *cpus,
             error_report("kvm: cannot map vCPU %u state: %s", i, strerror(errno));
             return -1;
         }
-        struct kvm_cpuid2 *cpuid = kvm_build_cpuid(cfg, s->supported_cpuid, v->apic_id);
+        /* as QEMU, every vCPU filters the model against KVM and warns (or, with enforce,
+         * fails) */
+        X86CPUDef def = *s->cpu_def;
+        if (!x86_cpu_filter(&def, s->supported_words, NULL, "host")) {
+            return -1;
+        }
+        struct kvm_cpuid2 *cpuid = kvm_build_cpuid(cfg, &def, s->supported_cpuid, v->apic_id);
         if (!cpuid) {
             return -1;
         }
@@ -672,6 +713,10 @@ static void kvm_destroy(void)
     kvm_memory_destroy();
     close_vcpus(s);
     free(s->supported_cpuid);
+    free(s->supported_words);
+    free(s->cpu_def);
+    s->supported_words = NULL;
+    s->cpu_def = NULL;
     if (s->vm_fd >= 0) {
         close(s->vm_fd);
     }

@@ -46,6 +46,8 @@ typedef struct KVMState {
     KVMVcpu *vcpus;
     atomic_bool stop;
     struct kvm_cpuid2 *supported_cpuid;
+    struct X86CPUDef *cpu_def; /* the -cpu model as KVM builds it, before filtering */
+    uint32_t *supported_words; /* kvm_supported_words() */
 } KVMState;
 
 extern KVMState kvm_state;
@@ -65,10 +67,11 @@ int kvm_irqfd_add(int fd, uint64_t addr, uint32_t data);
 int kvm_irqfd_update(int route, uint64_t addr, uint32_t data);
 void kvm_irqfd_del(int route, int fd);
 
-/* kvm-cpuid.c: the CPUID table for one vCPU (caller frees) per -cpu model and topology. */
-struct kvm_cpuid2 *kvm_build_cpuid(const VireoConfig *cfg, const struct kvm_cpuid2 *supported,
-                                   uint32_t apic_id);
-/* kvm-cpuid.c: is this -cpu model known under KVM? */
-bool kvm_cpu_model_valid(const char *model);
+/* kvm-cpuid.c: the CPUID table for one vCPU (caller frees) per -cpu model (filtered) and
+ * topology. */
+struct kvm_cpuid2 *kvm_build_cpuid(const VireoConfig *cfg, const struct X86CPUDef *def,
+                                   const struct kvm_cpuid2 *supported, uint32_t apic_id);
+/* kvm-cpuid.c: what KVM offers per feature word, as QEMU reads it (its corrections included) */
+void kvm_supported_words(int kvm_fd, const struct kvm_cpuid2 *supported, uint32_t *out);
 
 #endif

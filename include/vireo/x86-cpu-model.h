@@ -28,6 +28,7 @@ enum {
     FW_SVM,
     FW_XSAVE,
     FW_6_EAX,
+    FW_XCR0, /* CPUID.0DH:EAX, the XSAVE components the model's features need (KVM only) */
     FW_ARCH_CAP,
     FW_CORE_CAP,
     FW_PERF_CAP,
@@ -67,6 +68,7 @@ typedef struct X86CPUDef {
     int family, model, stepping;
     char model_id[49];
     uint32_t level, xlevel, level_func7;
+    long long set_level, set_xlevel; /* level=/xlevel= on the command line, or -1 */
     X86CacheKind cache;
     uint32_t features[FW_WORDS];
     uint32_t plus[FW_WORDS], minus[FW_WORDS]; /* set explicitly on the command line */
@@ -94,10 +96,35 @@ typedef struct X86CPUTopo {
 } X86CPUTopo;
 void x86_cpu_def_cpuid(const X86CPUDef *def, const X86CPUTopo *topo, uint32_t leaf, uint32_t sub,
                        uint32_t r[4]);
+/* The model as QEMU 7.2's KVM builds it (def as parsed, the TCG view): the model's own
+ * features, then KVM's defaults (kvm_default_props: the paravirtual features, x2apic on; acpi,
+ * monitor, svm off), then the command line's flags; the features that depend on a feature now
+ * off go; the vendor is the host's (`host_vendor`); levels again; the XSAVE components (FW_XCR0).
+ * `host` and `max`: what KVM supports (`sup`) with the command line's flags; `base` is left
+ * alone. */
+void x86_cpu_def_kvm(X86CPUDef *def, const char *host_vendor, const uint32_t sup[FW_WORDS]);
+/* Where feature word `w` lives: CPUID leaf, subleaf and register (0-3 = EAX..EDX), or the
+ * MSR (leaf 0); false for a word without bits (VMX). */
+bool x86_feature_word_source(int w, uint32_t *leaf, uint32_t *sub, int *reg, uint32_t *msr);
 /* Feature name lookup (QEMU's names and aliases): word and bit, or false. */
 bool x86_feature_lookup(const char *name, int *word, int *bit);
-/* QMP: the models (query-cpu-definitions) and what a model lacks under `supported`. */
-int x86_cpu_unavailable(const char *model, const uint32_t supported[FW_WORDS], char ***names);
+/* QMP (target/x86/cpu-models.c, with the property names of cpu-expansion-table.c): the reply to
+ * query-cpu-definitions (every name, and what each lacks under the running accelerator: TCG's
+ * features, or KVM's once x86_cpu_set_kvm_supported was called), and to
+ * query-cpu-model-expansion (type "static" or "full"; `model` is the argument's object). On a
+ * bad model NULL, and *errp is QEMU's message (g_free it). */
+struct QJ;
+struct QJ *x86_qmp_cpu_definitions(void);
+struct QJ *x86_qmp_cpu_expansion(const char *type, const struct QJ *model, char **errp);
+/* What KVM supports (kvm_supported_words) and the host's vendor, for the QMP replies. */
+void x86_cpu_set_kvm_supported(const uint32_t sup[FW_WORDS], const char *host_vendor);
+/* cpu-expansion-table.c (generated): QEMU's property names in its reply order; `json` is the
+ * value of a property Vireo does not compute from the model, NULL for those it does. */
+typedef struct X86ExpansionKey {
+    const char *name, *json;
+} X86ExpansionKey;
+extern const char *const x86_expansion_static_keys[];
+extern const X86ExpansionKey x86_expansion_full_keys[], x86_expansion_max_extra_keys[];
 /* qemu64 / max under TCG, filtered silently (a CPU state made without a -cpu option). */
 const X86CPUDef *x86_cpu_def_builtin(bool max);
 #endif

@@ -4,35 +4,35 @@
 
 const X86CPUModel x86_cpu_models[] = {
     {"486-v1", "486", "GenuineIntel", 4, 8, 0, "", "", 0x1, 0x0, CACHE_LEGACY,
-     "fpu hypervisor pse "},
+     "fpu hypervisor pse vme "},
     {"Broadwell-v1", "Broadwell", "GenuineIntel", 6, 61, 2, "Intel Core Processor (Broadwell)", "",
      0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de "
      "erms f16c fma fpu fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx "
      "movbe msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed "
      "rdtscp rtm sep smap smep sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline "
-     "x2apic xsave xsaveopt "},
+     "vme x2apic xsave xsaveopt "},
     {"Broadwell-v2", "Broadwell-noTSX", "GenuineIntel", 6, 61, 2,
      "Intel Core Processor (Broadwell, no TSX)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de "
      "erms f16c fma fpu fsgsbase fxsr hypervisor invpcid lahf-lm lm mca mce mmx movbe "
      "msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed rdtscp "
-     "sep smap smep sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xsave "
-     "xsaveopt "},
+     "sep smap smep sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
+     "xsave xsaveopt "},
     {"Broadwell-v3", "Broadwell-IBRS", "GenuineIntel", 6, 61, 2,
      "Intel Core Processor (Broadwell, IBRS)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de "
      "erms f16c fma fpu fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx "
      "movbe msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed "
      "rdtscp rtm sep smap smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc "
-     "tsc-deadline x2apic xsave xsaveopt "},
+     "tsc-deadline vme x2apic xsave xsaveopt "},
     {"Broadwell-v4", "Broadwell-noTSX-IBRS", "GenuineIntel", 6, 61, 2,
      "Intel Core Processor (Broadwell, no TSX, IBRS)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de "
      "erms f16c fma fpu fsgsbase fxsr hypervisor invpcid lahf-lm lm mca mce mmx movbe "
      "msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed rdtscp "
      "sep smap smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline "
-     "x2apic xsave xsaveopt "},
+     "vme x2apic xsave xsaveopt "},
     {"Cascadelake-Server-v1", "Cascadelake-Server", "GenuineIntel", 6, 85, 6,
      "Intel Xeon Processor (Cascadelake)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 avx512bw avx512cd avx512dq avx512f "
@@ -40,7 +40,7 @@ const X86CPUModel x86_cpu_models[] = {
      "fma fpu fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx movbe msr "
      "mtrr nx pae pat pcid pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand "
      "rdseed rdtscp rtm sep smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 "
-     "syscall tsc tsc-deadline x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "syscall tsc tsc-deadline vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Cascadelake-Server-v2", "", "GenuineIntel", 6, 85, 6, "Intel Xeon Processor (Cascadelake)",
      " [ARCH_CAPABILITIES]", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat arch-capabilities avx avx2 avx512bw avx512cd "
@@ -49,7 +49,7 @@ const X86CPUModel x86_cpu_models[] = {
      "lm mca mce mds-no mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb pge pku "
      "pni popcnt pse pse36 rdctl-no rdrand rdseed rdtscp rtm sep skip-l1dfl-vmentry "
      "smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline "
-     "x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Cascadelake-Server-v3", "Cascadelake-Server-noTSX", "GenuineIntel", 6, 85, 6,
      "Intel Xeon Processor (Cascadelake)", " [ARCH_CAPABILITIES, no TSX]", 0xd, 0x80000008,
      CACHE_LEGACY,
@@ -58,7 +58,7 @@ const X86CPUModel x86_cpu_models[] = {
      "cx8 de erms f16c fma fpu fsgsbase fxsr hypervisor ibrs-all invpcid lahf-lm lm "
      "mca mce mds-no mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb pge pku pni "
      "popcnt pse pse36 rdctl-no rdrand rdseed rdtscp sep skip-l1dfl-vmentry smap smep "
-     "spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
+     "spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
      "xgetbv1 xsave xsavec xsaveopt "},
     {"Cascadelake-Server-v4", "", "GenuineIntel", 6, 85, 6, "Intel Xeon Processor (Cascadelake)",
      " [ARCH_CAPABILITIES, EPT switching, no TSX]", 0xd, 0x80000008, CACHE_LEGACY,
@@ -67,7 +67,7 @@ const X86CPUModel x86_cpu_models[] = {
      "cx8 de erms f16c fma fpu fsgsbase fxsr hypervisor ibrs-all invpcid lahf-lm lm "
      "mca mce mds-no mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb pge pku pni "
      "popcnt pse pse36 rdctl-no rdrand rdseed rdtscp sep skip-l1dfl-vmentry smap smep "
-     "spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
+     "spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
      "xgetbv1 xsave xsavec xsaveopt "},
     {"Cascadelake-Server-v5", "", "GenuineIntel", 6, 85, 6, "Intel Xeon Processor (Cascadelake)",
      " [ARCH_CAPABILITIES, EPT switching, XSAVES, no TSX]", 0xd, 0x80000008, CACHE_LEGACY,
@@ -76,12 +76,12 @@ const X86CPUModel x86_cpu_models[] = {
      "cx8 de erms f16c fma fpu fsgsbase fxsr hypervisor ibrs-all invpcid lahf-lm lm "
      "mca mce mds-no mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb pge pku pni "
      "popcnt pse pse36 rdctl-no rdrand rdseed rdtscp sep skip-l1dfl-vmentry smap smep "
-     "spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
+     "spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
      "xgetbv1 xsave xsavec xsaveopt xsaves "},
     {"Conroe-v1", "Conroe", "GenuineIntel", 6, 15, 3,
      "Intel Celeron_4x0 (Conroe/Merom Class Core 2)", "", 0xa, 0x80000008, CACHE_LEGACY,
      "apic clflush cmov cx8 de fpu fxsr hypervisor lahf-lm lm mca mce mmx msr mtrr nx "
-     "pae pat pge pni pse pse36 sep sse sse2 ssse3 syscall tsc "},
+     "pae pat pge pni pse pse36 sep sse sse2 ssse3 syscall tsc vme "},
     {"Cooperlake-v1", "Cooperlake", "GenuineIntel", 6, 85, 10, "Intel Xeon Processor (Cooperlake)",
      "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat arch-capabilities avx avx2 avx512-bf16 "
@@ -90,8 +90,8 @@ const X86CPUModel x86_cpu_models[] = {
      "ibrs-all invpcid lahf-lm lm mca mce mds-no mmx movbe msr mtrr nx pae pat pcid "
      "pclmulqdq pdpe1gb pge pku pni popcnt pschange-mc-no pse pse36 rdctl-no rdrand "
      "rdseed rdtscp rtm sep skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 "
-     "sse4.1 sse4.2 ssse3 stibp syscall taa-no tsc tsc-deadline x2apic xgetbv1 xsave "
-     "xsavec xsaveopt "},
+     "sse4.1 sse4.2 ssse3 stibp syscall taa-no tsc tsc-deadline vme x2apic xgetbv1 "
+     "xsave xsavec xsaveopt "},
     {"Cooperlake-v2", "", "GenuineIntel", 6, 85, 10, "Intel Xeon Processor (Cooperlake)",
      " [XSAVES]", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat arch-capabilities avx avx2 avx512-bf16 "
@@ -100,15 +100,15 @@ const X86CPUModel x86_cpu_models[] = {
      "ibrs-all invpcid lahf-lm lm mca mce mds-no mmx movbe msr mtrr nx pae pat pcid "
      "pclmulqdq pdpe1gb pge pku pni popcnt pschange-mc-no pse pse36 rdctl-no rdrand "
      "rdseed rdtscp rtm sep skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 "
-     "sse4.1 sse4.2 ssse3 stibp syscall taa-no tsc tsc-deadline x2apic xgetbv1 xsave "
-     "xsavec xsaveopt xsaves "},
+     "sse4.1 sse4.2 ssse3 stibp syscall taa-no tsc tsc-deadline vme x2apic xgetbv1 "
+     "xsave xsavec xsaveopt xsaves "},
     {"Denverton-v1", "Denverton", "GenuineIntel", 6, 95, 1, "Intel Atom Processor (Denverton)", "",
      0x15, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch aes apic arat arch-capabilities clflush clflushopt cmov cx16 cx8 "
      "de erms fpu fsgsbase fxsr hypervisor lahf-lm lm mca mce mmx monitor movbe mpx "
      "msr mtrr nx pae pat pclmulqdq pdpe1gb pge pni popcnt pse pse36 rdctl-no rdrand "
      "rdseed rdtscp sep sha-ni skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 "
-     "sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xgetbv1 xsave xsavec "
+     "sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xgetbv1 xsave xsavec "
      "xsaveopt "},
     {"Denverton-v2", "", "GenuineIntel", 6, 95, 1, "Intel Atom Processor (Denverton)",
      " [no MPX, no MONITOR]", 0x15, 0x80000008, CACHE_LEGACY,
@@ -116,30 +116,30 @@ const X86CPUModel x86_cpu_models[] = {
      "de erms fpu fsgsbase fxsr hypervisor lahf-lm lm mca mce mmx movbe msr mtrr nx "
      "pae pat pclmulqdq pdpe1gb pge pni popcnt pse pse36 rdctl-no rdrand rdseed rdtscp "
      "sep sha-ni skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 "
-     "ssse3 syscall tsc tsc-deadline x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "ssse3 syscall tsc tsc-deadline vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Denverton-v3", "", "GenuineIntel", 6, 95, 1, "Intel Atom Processor (Denverton)",
      " [XSAVES, no MPX, no MONITOR]", 0x15, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch aes apic arat arch-capabilities clflush clflushopt cmov cx16 cx8 "
      "de erms fpu fsgsbase fxsr hypervisor lahf-lm lm mca mce mmx movbe msr mtrr nx "
      "pae pat pclmulqdq pdpe1gb pge pni popcnt pse pse36 rdctl-no rdrand rdseed rdtscp "
      "sep sha-ni skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 "
-     "ssse3 syscall tsc tsc-deadline x2apic xgetbv1 xsave xsavec xsaveopt xsaves "},
+     "ssse3 syscall tsc tsc-deadline vme x2apic xgetbv1 xsave xsavec xsaveopt xsaves "},
     {"Dhyana-v1", "Dhyana", "HygonGenuine", 24, 0, 1, "Hygon Dhyana Processor", "", 0xd, 0x8000001e,
      CACHE_EPYC,
      "3dnowprefetch abm adx apic arat avx avx2 bmi1 bmi2 clflush clflushopt cmov "
      "cr8legacy cx16 cx8 de f16c fma fpu fsgsbase fxsr fxsr-opt hypervisor ibpb "
      "lahf-lm lm mca mce misalignsse mmx mmxext monitor movbe msr mtrr npt nrip-save "
      "nx osvw pae pat pdpe1gb pge pni popcnt pse pse36 rdrand rdseed rdtscp sep smap "
-     "smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc xgetbv1 xsave "
-     "xsavec xsaveopt "},
+     "smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc vme xgetbv1 "
+     "xsave xsavec xsaveopt "},
     {"Dhyana-v2", "", "HygonGenuine", 24, 0, 1, "Hygon Dhyana Processor", " [XSAVES]", 0xd,
      0x8000001e, CACHE_EPYC,
      "3dnowprefetch abm adx apic arat avx avx2 bmi1 bmi2 clflush clflushopt cmov "
      "cr8legacy cx16 cx8 de f16c fma fpu fsgsbase fxsr fxsr-opt hypervisor ibpb "
      "lahf-lm lm mca mce misalignsse mmx mmxext monitor movbe msr mtrr npt nrip-save "
      "nx osvw pae pat pdpe1gb pge pni popcnt pse pse36 rdrand rdseed rdtscp sep smap "
-     "smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc xgetbv1 xsave "
-     "xsavec xsaveopt xsaves "},
+     "smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc vme xgetbv1 "
+     "xsave xsavec xsaveopt xsaves "},
     {"EPYC-Milan-v1", "EPYC-Milan", "AuthenticAMD", 25, 1, 1, "AMD EPYC-Milan Processor", "", 0xd,
      0x8000001e, CACHE_EPYC_MILAN,
      "3dnowprefetch abm adx aes amd-ssbd amd-stibp apic arat avx avx2 bmi1 bmi2 "
@@ -148,7 +148,7 @@ const X86CPUModel x86_cpu_models[] = {
      "misalignsse mmx mmxext monitor movbe msr mtrr npt nrip-save nx osvw pae pat pcid "
      "pclmulqdq pdpe1gb perfctr-core pge pku pni popcnt pse pse36 rdpid rdrand rdseed "
      "rdtscp sep sha-ni smap smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm svme-addr-chk "
-     "syscall topoext tsc umip wbnoinvd xgetbv1 xsave xsavec xsaveerptr xsaveopt "
+     "syscall topoext tsc umip vme wbnoinvd xgetbv1 xsave xsavec xsaveerptr xsaveopt "
      "xsaves "},
     {"EPYC-Rome-v1", "EPYC-Rome", "AuthenticAMD", 23, 49, 0, "AMD EPYC-Rome Processor", "", 0xd,
      0x8000001e, CACHE_EPYC_ROME,
@@ -157,8 +157,8 @@ const X86CPUModel x86_cpu_models[] = {
      "fxsr-opt hypervisor ibpb lahf-lm lm mca mce misalignsse mmx mmxext monitor movbe "
      "msr mtrr npt nrip-save nx osvw pae pat pclmulqdq pdpe1gb perfctr-core pge pni "
      "popcnt pse pse36 rdpid rdrand rdseed rdtscp sep sha-ni smap smep sse sse2 sse4.1 "
-     "sse4.2 sse4a ssse3 svm syscall topoext tsc umip wbnoinvd xgetbv1 xsave xsavec "
-     "xsaveerptr xsaveopt xsaves "},
+     "sse4.2 sse4a ssse3 svm syscall topoext tsc umip vme wbnoinvd xgetbv1 xsave "
+     "xsavec xsaveerptr xsaveopt xsaves "},
     {"EPYC-Rome-v2", "", "AuthenticAMD", 23, 49, 0, "AMD EPYC-Rome Processor", "", 0xd, 0x8000001e,
      CACHE_EPYC_ROME,
      "3dnowprefetch abm adx aes amd-ssbd amd-stibp apic arat avx avx2 bmi1 bmi2 "
@@ -166,15 +166,15 @@ const X86CPUModel x86_cpu_models[] = {
      "fxsr fxsr-opt hypervisor ibpb ibrs lahf-lm lm mca mce misalignsse mmx mmxext "
      "monitor movbe msr mtrr npt nrip-save nx osvw pae pat pclmulqdq pdpe1gb "
      "perfctr-core pge pni popcnt pse pse36 rdpid rdrand rdseed rdtscp sep sha-ni smap "
-     "smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc umip wbnoinvd "
-     "xgetbv1 xsave xsavec xsaveerptr xsaveopt xsaves "},
+     "smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc umip vme "
+     "wbnoinvd xgetbv1 xsave xsavec xsaveerptr xsaveopt xsaves "},
     {"EPYC-v1", "EPYC", "AuthenticAMD", 23, 1, 2, "AMD EPYC Processor", "", 0xd, 0x8000001e,
      CACHE_EPYC,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush clflushopt cmov "
      "cr8legacy cx16 cx8 de f16c fma fpu fsgsbase fxsr fxsr-opt hypervisor lahf-lm lm "
      "mca mce misalignsse mmx mmxext monitor movbe msr mtrr npt nrip-save nx osvw pae "
      "pat pclmulqdq pdpe1gb pge pni popcnt pse pse36 rdrand rdseed rdtscp sep sha-ni "
-     "smap smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc xgetbv1 "
+     "smap smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc vme xgetbv1 "
      "xsave xsavec xsaveopt "},
     {"EPYC-v2", "EPYC-IBPB", "AuthenticAMD", 23, 1, 2, "AMD EPYC Processor (with IBPB)", "", 0xd,
      0x8000001e, CACHE_EPYC,
@@ -183,39 +183,39 @@ const X86CPUModel x86_cpu_models[] = {
      "lahf-lm lm mca mce misalignsse mmx mmxext monitor movbe msr mtrr npt nrip-save "
      "nx osvw pae pat pclmulqdq pdpe1gb pge pni popcnt pse pse36 rdrand rdseed rdtscp "
      "sep sha-ni smap smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm syscall topoext tsc "
-     "xgetbv1 xsave xsavec xsaveopt "},
+     "vme xgetbv1 xsave xsavec xsaveopt "},
     {"EPYC-v3", "", "AuthenticAMD", 23, 1, 2, "AMD EPYC Processor", "", 0xd, 0x8000001e, CACHE_EPYC,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush clflushopt clzero "
      "cmov cr8legacy cx16 cx8 de f16c fma fpu fsgsbase fxsr fxsr-opt hypervisor ibpb "
      "lahf-lm lm mca mce misalignsse mmx mmxext monitor movbe msr mtrr npt nrip-save "
      "nx osvw pae pat pclmulqdq pdpe1gb perfctr-core pge pni popcnt pse pse36 rdrand "
      "rdseed rdtscp sep sha-ni smap smep sse sse2 sse4.1 sse4.2 sse4a ssse3 svm "
-     "syscall topoext tsc xgetbv1 xsave xsavec xsaveerptr xsaveopt xsaves "},
+     "syscall topoext tsc vme xgetbv1 xsave xsavec xsaveerptr xsaveopt xsaves "},
     {"Haswell-v1", "Haswell", "GenuineIntel", 6, 60, 4, "Intel Core Processor (Haswell)", "", 0xd,
      0x80000008, CACHE_LEGACY,
      "abm aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de erms f16c fma fpu "
      "fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx "
      "pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdtscp rtm sep smep sse "
-     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xsave xsaveopt "},
+     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave xsaveopt "},
     {"Haswell-v2", "Haswell-noTSX", "GenuineIntel", 6, 60, 1,
      "Intel Core Processor (Haswell, no TSX)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "abm aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de erms f16c fma fpu "
      "fsgsbase fxsr hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx pae "
      "pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdtscp sep smep sse sse2 "
-     "sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xsave xsaveopt "},
+     "sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave xsaveopt "},
     {"Haswell-v3", "Haswell-IBRS", "GenuineIntel", 6, 60, 4, "Intel Core Processor (Haswell, IBRS)",
      "", 0xd, 0x80000008, CACHE_LEGACY,
      "abm aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de erms f16c fma fpu "
      "fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx "
      "pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdtscp rtm sep smep "
-     "spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xsave "
+     "spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave "
      "xsaveopt "},
     {"Haswell-v4", "Haswell-noTSX-IBRS", "GenuineIntel", 6, 60, 1,
      "Intel Core Processor (Haswell, no TSX, IBRS)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "abm aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de erms f16c fma fpu "
      "fsgsbase fxsr hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx pae "
      "pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdtscp sep smep spec-ctrl sse "
-     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xsave xsaveopt "},
+     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave xsaveopt "},
     {"Icelake-Server-v1", "Icelake-Server", "GenuineIntel", 6, 134, 0,
      "Intel Xeon Processor (Icelake)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 avx512-vpopcntdq avx512bitalg "
@@ -224,7 +224,8 @@ const X86CPUModel x86_cpu_models[] = {
      "fxsr gfni hle hypervisor invpcid la57 lahf-lm lm mca mce mmx movbe msr mtrr nx "
      "pae pat pcid pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand rdseed rdtscp "
      "rtm sep smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc "
-     "tsc-deadline umip vaes vpclmulqdq wbnoinvd x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "tsc-deadline umip vaes vme vpclmulqdq wbnoinvd x2apic xgetbv1 xsave xsavec "
+     "xsaveopt "},
     {"Icelake-Server-v2", "Icelake-Server-noTSX", "GenuineIntel", 6, 134, 0,
      "Intel Xeon Processor (Icelake)", " [no TSX]", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 avx512-vpopcntdq avx512bitalg "
@@ -233,7 +234,7 @@ const X86CPUModel x86_cpu_models[] = {
      "fxsr gfni hypervisor invpcid la57 lahf-lm lm mca mce mmx movbe msr mtrr nx pae "
      "pat pcid pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand rdseed rdtscp sep "
      "smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline "
-     "umip vaes vpclmulqdq wbnoinvd x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "umip vaes vme vpclmulqdq wbnoinvd x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Icelake-Server-v3", "", "GenuineIntel", 6, 134, 0, "Intel Xeon Processor (Icelake)", "", 0xd,
      0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat arch-capabilities avx avx2 avx512-vpopcntdq "
@@ -243,7 +244,8 @@ const X86CPUModel x86_cpu_models[] = {
      "mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb pge pku pni popcnt "
      "pschange-mc-no pse pse36 rdctl-no rdrand rdseed rdtscp sep skip-l1dfl-vmentry "
      "smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall taa-no tsc "
-     "tsc-deadline umip vaes vpclmulqdq wbnoinvd x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "tsc-deadline umip vaes vme vpclmulqdq wbnoinvd x2apic xgetbv1 xsave xsavec "
+     "xsaveopt "},
     {"Icelake-Server-v4", "", "GenuineIntel", 6, 106, 0, "Intel Xeon Processor (Icelake)", "", 0xd,
      0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat arch-capabilities avx avx2 avx512-vpopcntdq "
@@ -253,7 +255,7 @@ const X86CPUModel x86_cpu_models[] = {
      "lahf-lm lm mca mce mds-no mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb "
      "pge pku pni popcnt pschange-mc-no pse pse36 rdctl-no rdpid rdrand rdseed rdtscp "
      "sep sha-ni skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 "
-     "ssse3 syscall taa-no tsc tsc-deadline umip vaes vpclmulqdq wbnoinvd x2apic "
+     "ssse3 syscall taa-no tsc tsc-deadline umip vaes vme vpclmulqdq wbnoinvd x2apic "
      "xgetbv1 xsave xsavec xsaveopt "},
     {"Icelake-Server-v5", "", "GenuineIntel", 6, 106, 0, "Intel Xeon Processor (Icelake)",
      " [XSAVES]", 0xd, 0x80000008, CACHE_LEGACY,
@@ -264,7 +266,7 @@ const X86CPUModel x86_cpu_models[] = {
      "lahf-lm lm mca mce mds-no mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb "
      "pge pku pni popcnt pschange-mc-no pse pse36 rdctl-no rdpid rdrand rdseed rdtscp "
      "sep sha-ni skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 "
-     "ssse3 syscall taa-no tsc tsc-deadline umip vaes vpclmulqdq wbnoinvd x2apic "
+     "ssse3 syscall taa-no tsc tsc-deadline umip vaes vme vpclmulqdq wbnoinvd x2apic "
      "xgetbv1 xsave xsavec xsaveopt xsaves "},
     {"Icelake-Server-v6", "", "GenuineIntel", 6, 106, 0, "Intel Xeon Processor (Icelake)",
      " [5-level EPT]", 0xd, 0x80000008, CACHE_LEGACY,
@@ -275,77 +277,77 @@ const X86CPUModel x86_cpu_models[] = {
      "lahf-lm lm mca mce mds-no mmx movbe msr mtrr nx pae pat pcid pclmulqdq pdpe1gb "
      "pge pku pni popcnt pschange-mc-no pse pse36 rdctl-no rdpid rdrand rdseed rdtscp "
      "sep sha-ni skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 "
-     "ssse3 syscall taa-no tsc tsc-deadline umip vaes vpclmulqdq wbnoinvd x2apic "
+     "ssse3 syscall taa-no tsc tsc-deadline umip vaes vme vpclmulqdq wbnoinvd x2apic "
      "xgetbv1 xsave xsavec xsaveopt xsaves "},
     {"IvyBridge-v1", "IvyBridge", "GenuineIntel", 6, 58, 9, "Intel Xeon E3-12xx v2 (Ivy Bridge)",
      "", 0xd, 0x80000008, CACHE_LEGACY,
      "aes apic arat avx clflush cmov cx16 cx8 de erms f16c fpu fsgsbase fxsr "
      "hypervisor lahf-lm lm mca mce mmx msr mtrr nx pae pat pclmulqdq pge pni popcnt "
      "pse pse36 rdrand rdtscp sep smep sse sse2 sse4.1 sse4.2 ssse3 syscall tsc "
-     "tsc-deadline x2apic xsave xsaveopt "},
+     "tsc-deadline vme x2apic xsave xsaveopt "},
     {"IvyBridge-v2", "IvyBridge-IBRS", "GenuineIntel", 6, 58, 9,
      "Intel Xeon E3-12xx v2 (Ivy Bridge, IBRS)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "aes apic arat avx clflush cmov cx16 cx8 de erms f16c fpu fsgsbase fxsr "
      "hypervisor lahf-lm lm mca mce mmx msr mtrr nx pae pat pclmulqdq pge pni popcnt "
      "pse pse36 rdrand rdtscp sep smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall "
-     "tsc tsc-deadline x2apic xsave xsaveopt "},
+     "tsc tsc-deadline vme x2apic xsave xsaveopt "},
     {"KnightsMill-v1", "KnightsMill", "GenuineIntel", 6, 133, 0,
      "Intel Xeon Phi Processor (Knights Mill)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 avx512-4fmaps avx512-4vnniw "
      "avx512-vpopcntdq avx512cd avx512er avx512f avx512pf bmi1 bmi2 clflush cmov cx16 "
      "cx8 de erms f16c fma fpu fsgsbase fxsr hypervisor lahf-lm lm mca mce mmx movbe "
      "msr mtrr nx pae pat pclmulqdq pdpe1gb pge pni popcnt pse pse36 rdrand rdseed "
-     "rdtscp sep smep ss sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
-     "xsave xsaveopt "},
+     "rdtscp sep smep ss sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme "
+     "x2apic xsave xsaveopt "},
     {"Nehalem-v1", "Nehalem", "GenuineIntel", 6, 26, 3, "Intel Core i7 9xx (Nehalem Class Core i7)",
      "", 0xb, 0x80000008, CACHE_LEGACY,
      "apic clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce mmx msr "
      "mtrr nx pae pat pge pni popcnt pse pse36 sep sse sse2 sse4.1 sse4.2 ssse3 "
-     "syscall tsc "},
+     "syscall tsc vme "},
     {"Nehalem-v2", "Nehalem-IBRS", "GenuineIntel", 6, 26, 3,
      "Intel Core i7 9xx (Nehalem Core i7, IBRS update)", "", 0xb, 0x80000008, CACHE_LEGACY,
      "apic clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce mmx msr "
      "mtrr nx pae pat pge pni popcnt pse pse36 sep spec-ctrl sse sse2 sse4.1 sse4.2 "
-     "ssse3 syscall tsc "},
+     "ssse3 syscall tsc vme "},
     {"Opteron_G1-v1", "Opteron_G1", "AuthenticAMD", 15, 6, 1,
      "AMD Opteron 240 (Gen 1 Class Opteron)", "", 0x5, 0x80000008, CACHE_LEGACY,
      "apic clflush cmov cx8 de fpu fxsr hypervisor lm mca mce mmx msr mtrr nx pae pat "
-     "pge pni pse pse36 sep sse sse2 syscall tsc "},
+     "pge pni pse pse36 sep sse sse2 syscall tsc vme "},
     {"Opteron_G2-v1", "Opteron_G2", "AuthenticAMD", 15, 6, 1,
-     "AMD Opteron 22xx (Gen 2 Class Opteron)", "", 0x5, 0x8000000a, CACHE_LEGACY,
+     "AMD Opteron 22xx (Gen 2 Class Opteron)", "", 0x5, 0x80000008, CACHE_LEGACY,
      "apic clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce mmx msr "
-     "mtrr nx pae pat pge pni pse pse36 sep sse sse2 svm syscall tsc "},
+     "mtrr nx pae pat pge pni pse pse36 sep sse sse2 svm syscall tsc vme "},
     {"Opteron_G3-v1", "Opteron_G3", "AuthenticAMD", 16, 2, 3,
-     "AMD Opteron 23xx (Gen 3 Class Opteron)", "", 0x5, 0x8000000a, CACHE_LEGACY,
+     "AMD Opteron 23xx (Gen 3 Class Opteron)", "", 0x5, 0x80000008, CACHE_LEGACY,
      "abm apic clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce "
      "misalignsse mmx monitor msr mtrr nx pae pat pge pni popcnt pse pse36 rdtscp sep "
-     "sse sse2 sse4a svm syscall tsc "},
+     "sse sse2 sse4a svm syscall tsc vme "},
     {"Opteron_G4-v1", "Opteron_G4", "AuthenticAMD", 21, 1, 2, "AMD Opteron 62xx class CPU", "", 0xd,
      0x8000001a, CACHE_LEGACY,
      "3dnowprefetch abm aes apic avx clflush cmov cx16 cx8 de fma4 fpu fxsr hypervisor "
      "lahf-lm lm mca mce misalignsse mmx msr mtrr npt nrip-save nx pae pat pclmulqdq "
      "pdpe1gb pge pni popcnt pse pse36 rdtscp sep sse sse2 sse4.1 sse4.2 sse4a ssse3 "
-     "svm syscall tsc xop xsave "},
+     "svm syscall tsc vme xop xsave "},
     {"Opteron_G5-v1", "Opteron_G5", "AuthenticAMD", 21, 2, 0, "AMD Opteron 63xx class CPU", "", 0xd,
      0x8000001a, CACHE_LEGACY,
      "3dnowprefetch abm aes apic avx clflush cmov cx16 cx8 de f16c fma fma4 fpu fxsr "
      "hypervisor lahf-lm lm mca mce misalignsse mmx msr mtrr npt nrip-save nx pae pat "
      "pclmulqdq pdpe1gb pge pni popcnt pse pse36 rdtscp sep sse sse2 sse4.1 sse4.2 "
-     "sse4a ssse3 svm syscall tbm tsc xop xsave "},
+     "sse4a ssse3 svm syscall tbm tsc vme xop xsave "},
     {"Penryn-v1", "Penryn", "GenuineIntel", 6, 23, 3,
      "Intel Core 2 Duo P9xxx (Penryn Class Core 2)", "", 0xa, 0x80000008, CACHE_LEGACY,
      "apic clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce mmx msr "
-     "mtrr nx pae pat pge pni pse pse36 sep sse sse2 sse4.1 ssse3 syscall tsc "},
+     "mtrr nx pae pat pge pni pse pse36 sep sse sse2 sse4.1 ssse3 syscall tsc vme "},
     {"SandyBridge-v1", "SandyBridge", "GenuineIntel", 6, 42, 1, "Intel Xeon E312xx (Sandy Bridge)",
      "", 0xd, 0x80000008, CACHE_LEGACY,
      "aes apic arat avx clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca "
      "mce mmx msr mtrr nx pae pat pclmulqdq pge pni popcnt pse pse36 rdtscp sep sse "
-     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xsave xsaveopt "},
+     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave xsaveopt "},
     {"SandyBridge-v2", "SandyBridge-IBRS", "GenuineIntel", 6, 42, 1,
      "Intel Xeon E312xx (Sandy Bridge, IBRS update)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "aes apic arat avx clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca "
      "mce mmx msr mtrr nx pae pat pclmulqdq pge pni popcnt pse pse36 rdtscp sep "
-     "spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic xsave "
+     "spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave "
      "xsaveopt "},
     {"Skylake-Client-v1", "Skylake-Client", "GenuineIntel", 6, 94, 3,
      "Intel Core Processor (Skylake)", "", 0xd, 0x80000008, CACHE_LEGACY,
@@ -353,21 +355,21 @@ const X86CPUModel x86_cpu_models[] = {
      "erms f16c fma fpu fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx "
      "movbe msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed "
      "rdtscp rtm sep smap smep sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline "
-     "x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Skylake-Client-v2", "Skylake-Client-IBRS", "GenuineIntel", 6, 94, 3,
      "Intel Core Processor (Skylake, IBRS)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de "
      "erms f16c fma fpu fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx "
      "movbe msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed "
      "rdtscp rtm sep smap smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc "
-     "tsc-deadline x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "tsc-deadline vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Skylake-Client-v3", "Skylake-Client-noTSX-IBRS", "GenuineIntel", 6, 94, 3,
      "Intel Core Processor (Skylake, IBRS, no TSX)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 bmi1 bmi2 clflush cmov cx16 cx8 de "
      "erms f16c fma fpu fsgsbase fxsr hypervisor invpcid lahf-lm lm mca mce mmx movbe "
      "msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed rdtscp "
      "sep smap smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline "
-     "x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Skylake-Client-v4", "", "GenuineIntel", 6, 94, 3,
      "Intel Core Processor (Skylake, IBRS, no TSX)", " [IBRS, XSAVES, no TSX]", 0xd, 0x80000008,
      CACHE_LEGACY,
@@ -375,22 +377,22 @@ const X86CPUModel x86_cpu_models[] = {
      "erms f16c fma fpu fsgsbase fxsr hypervisor invpcid lahf-lm lm mca mce mmx movbe "
      "msr mtrr nx pae pat pcid pclmulqdq pge pni popcnt pse pse36 rdrand rdseed rdtscp "
      "sep smap smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline "
-     "x2apic xgetbv1 xsave xsavec xsaveopt xsaves "},
+     "vme x2apic xgetbv1 xsave xsavec xsaveopt xsaves "},
     {"Skylake-Server-v1", "Skylake-Server", "GenuineIntel", 6, 85, 4,
      "Intel Xeon Processor (Skylake)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 avx512bw avx512cd avx512dq avx512f "
      "avx512vl bmi1 bmi2 clflush clflushopt clwb cmov cx16 cx8 de erms f16c fma fpu "
      "fsgsbase fxsr hle hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx "
      "pae pat pcid pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand rdseed rdtscp "
-     "rtm sep smap smep sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
-     "xgetbv1 xsave xsavec xsaveopt "},
+     "rtm sep smap smep sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme "
+     "x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Skylake-Server-v2", "Skylake-Server-IBRS", "GenuineIntel", 6, 85, 4,
      "Intel Xeon Processor (Skylake, IBRS)", "", 0xd, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch abm adx aes apic arat avx avx2 avx512bw avx512cd avx512dq avx512f "
      "avx512vl bmi1 bmi2 clflush clwb cmov cx16 cx8 de erms f16c fma fpu fsgsbase fxsr "
      "hle hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx pae pat pcid "
      "pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand rdseed rdtscp rtm sep smap "
-     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
+     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
      "xgetbv1 xsave xsavec xsaveopt "},
     {"Skylake-Server-v3", "Skylake-Server-noTSX-IBRS", "GenuineIntel", 6, 85, 4,
      "Intel Xeon Processor (Skylake, IBRS, no TSX)", "", 0xd, 0x80000008, CACHE_LEGACY,
@@ -398,7 +400,7 @@ const X86CPUModel x86_cpu_models[] = {
      "avx512vl bmi1 bmi2 clflush clwb cmov cx16 cx8 de erms f16c fma fpu fsgsbase fxsr "
      "hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx pae pat pcid "
      "pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand rdseed rdtscp sep smap "
-     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
+     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
      "xgetbv1 xsave xsavec xsaveopt "},
     {"Skylake-Server-v4", "", "GenuineIntel", 6, 85, 4,
      "Intel Xeon Processor (Skylake, IBRS, no TSX)", " [IBRS, EPT switching, no TSX]", 0xd,
@@ -407,7 +409,7 @@ const X86CPUModel x86_cpu_models[] = {
      "avx512vl bmi1 bmi2 clflush clwb cmov cx16 cx8 de erms f16c fma fpu fsgsbase fxsr "
      "hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx pae pat pcid "
      "pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand rdseed rdtscp sep smap "
-     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
+     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
      "xgetbv1 xsave xsavec xsaveopt "},
     {"Skylake-Server-v5", "", "GenuineIntel", 6, 85, 4,
      "Intel Xeon Processor (Skylake, IBRS, no TSX)", " [IBRS, XSAVES, EPT switching, no TSX]", 0xd,
@@ -416,7 +418,7 @@ const X86CPUModel x86_cpu_models[] = {
      "avx512vl bmi1 bmi2 clflush clwb cmov cx16 cx8 de erms f16c fma fpu fsgsbase fxsr "
      "hypervisor invpcid lahf-lm lm mca mce mmx movbe msr mtrr nx pae pat pcid "
      "pclmulqdq pdpe1gb pge pku pni popcnt pse pse36 rdrand rdseed rdtscp sep smap "
-     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline x2apic "
+     "smep spec-ctrl sse sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic "
      "xgetbv1 xsave xsavec xsaveopt xsaves "},
     {"Snowridge-v1", "Snowridge", "GenuineIntel", 6, 134, 1, "Intel Atom Processor (SnowRidge)", "",
      0x1b, 0x80000008, CACHE_LEGACY,
@@ -425,7 +427,7 @@ const X86CPUModel x86_cpu_models[] = {
      "lm mca mce mmx monitor movbe movdir64b movdiri mpx msr mtrr nx pae pat pclmulqdq "
      "pdpe1gb pge pni popcnt pse pse36 rdrand rdseed rdtscp sep sha-ni smap smep "
      "spec-ctrl split-lock-detect ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc "
-     "tsc-deadline umip x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "tsc-deadline umip vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Snowridge-v2", "", "GenuineIntel", 6, 134, 1, "Intel Atom Processor (Snowridge, no MPX)", "",
      0x1b, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch aes apic arat arch-capabilities cldemote clflush clflushopt clwb "
@@ -433,7 +435,7 @@ const X86CPUModel x86_cpu_models[] = {
      "lm mca mce mmx monitor movbe movdir64b movdiri msr mtrr nx pae pat pclmulqdq "
      "pdpe1gb pge pni popcnt pse pse36 rdrand rdseed rdtscp sep sha-ni smap smep "
      "spec-ctrl split-lock-detect ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc "
-     "tsc-deadline umip x2apic xgetbv1 xsave xsavec xsaveopt "},
+     "tsc-deadline umip vme x2apic xgetbv1 xsave xsavec xsaveopt "},
     {"Snowridge-v3", "", "GenuineIntel", 6, 134, 1, "Intel Atom Processor (Snowridge, no MPX)",
      " [XSAVES, no MPX]", 0x1b, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch aes apic arat arch-capabilities cldemote clflush clflushopt clwb "
@@ -441,62 +443,63 @@ const X86CPUModel x86_cpu_models[] = {
      "lm mca mce mmx monitor movbe movdir64b movdiri msr mtrr nx pae pat pclmulqdq "
      "pdpe1gb pge pni popcnt pse pse36 rdrand rdseed rdtscp sep sha-ni smap smep "
      "spec-ctrl split-lock-detect ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc "
-     "tsc-deadline umip x2apic xgetbv1 xsave xsavec xsaveopt xsaves "},
+     "tsc-deadline umip vme x2apic xgetbv1 xsave xsavec xsaveopt xsaves "},
     {"Snowridge-v4", "", "GenuineIntel", 6, 134, 1, "Intel Atom Processor (Snowridge, no MPX)",
      " [no split lock detect, no core-capability]", 0x1b, 0x80000008, CACHE_LEGACY,
      "3dnowprefetch aes apic arat arch-capabilities cldemote clflush clflushopt clwb "
      "cmov cx16 cx8 de erms fpu fsgsbase fxsr gfni hypervisor lahf-lm lm mca mce mmx "
      "monitor movbe movdir64b movdiri msr mtrr nx pae pat pclmulqdq pdpe1gb pge pni "
      "popcnt pse pse36 rdrand rdseed rdtscp sep sha-ni smap smep spec-ctrl ssbd sse "
-     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline umip x2apic xgetbv1 xsave "
+     "sse2 sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline umip vme x2apic xgetbv1 xsave "
      "xsavec xsaveopt xsaves "},
     {"Westmere-v1", "Westmere", "GenuineIntel", 6, 44, 1, "Westmere E56xx/L56xx/X56xx (Nehalem-C)",
      "", 0xb, 0x80000008, CACHE_LEGACY,
      "aes apic arat clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce "
      "mmx msr mtrr nx pae pat pclmulqdq pge pni popcnt pse pse36 sep sse sse2 sse4.1 "
-     "sse4.2 ssse3 syscall tsc "},
+     "sse4.2 ssse3 syscall tsc vme "},
     {"Westmere-v2", "Westmere-IBRS", "GenuineIntel", 6, 44, 1,
      "Westmere E56xx/L56xx/X56xx (IBRS update)", "", 0xb, 0x80000008, CACHE_LEGACY,
      "aes apic arat clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce "
      "mmx msr mtrr nx pae pat pclmulqdq pge pni popcnt pse pse36 sep spec-ctrl sse "
-     "sse2 sse4.1 sse4.2 ssse3 syscall tsc "},
+     "sse2 sse4.1 sse4.2 ssse3 syscall tsc vme "},
     {"athlon-v1", "athlon", "AuthenticAMD", 6, 2, 3, "QEMU Virtual CPU version 2.5+", "", 0x2,
      0x80000008, CACHE_LEGACY,
      "3dnow 3dnowext apic cmov cx8 de fpu fxsr hypervisor mca mce mmx mmxext msr mtrr "
-     "pae pat pge pse pse36 sep sse sse2 tsc "},
+     "pae pat pge pse pse36 sep sse sse2 tsc vme "},
     {"core2duo-v1", "core2duo", "GenuineIntel", 6, 15, 11,
      "Intel(R) Core(TM)2 Duo CPU     T7700  @ 2.40GHz", "", 0xa, 0x80000008, CACHE_LEGACY,
      "acpi apic clflush cmov cx16 cx8 de fpu fxsr hypervisor lahf-lm lm mca mce mmx "
-     "monitor msr mtrr nx pae pat pge pni pse pse36 sep ss sse sse2 ssse3 syscall tsc "},
+     "monitor msr mtrr nx pae pat pge pni pse pse36 sep ss sse sse2 ssse3 syscall tsc "
+     "vme "},
     {"coreduo-v1", "coreduo", "GenuineIntel", 6, 14, 8,
      "Genuine Intel(R) CPU           T2600  @ 2.16GHz", "", 0xa, 0x80000008, CACHE_LEGACY,
      "acpi apic clflush cmov cx8 de fpu fxsr hypervisor mca mce mmx monitor msr mtrr "
-     "nx pae pat pge pni pse sep ss sse sse2 tsc "},
+     "nx pae pat pge pni pse sep ss sse sse2 tsc vme "},
     {"kvm32-v1", "kvm32", "GenuineIntel", 15, 6, 1, "Common 32-bit KVM processor", "", 0x5,
      0x80000008, CACHE_LEGACY,
      "apic clflush cmov cx8 de fpu fxsr hypervisor mca mce mmx msr mtrr pae pat pge "
-     "pni pse pse36 sep sse sse2 tsc "},
+     "pni pse pse36 sep sse sse2 tsc vme "},
     {"kvm64-v1", "kvm64", "GenuineIntel", 15, 6, 1, "Common KVM processor", "", 0xd, 0x80000008,
      CACHE_LEGACY,
      "apic clflush cmov cx16 cx8 de fpu fxsr hypervisor lm mca mce mmx msr mtrr nx pae "
-     "pat pge pni pse pse36 sep sse sse2 syscall tsc "},
+     "pat pge pni pse pse36 sep sse sse2 syscall tsc vme "},
     {"n270-v1", "n270", "GenuineIntel", 6, 28, 2, "Intel(R) Atom(TM) CPU N270   @ 1.60GHz", "", 0xa,
      0x80000008, CACHE_LEGACY,
      "acpi apic clflush cmov cx8 de fpu fxsr hypervisor lahf-lm mca mce mmx monitor "
-     "movbe msr mtrr nx pae pat pge pni pse sep ss sse sse2 ssse3 tsc "},
+     "movbe msr mtrr nx pae pat pge pni pse sep ss sse sse2 ssse3 tsc vme "},
     {"pentium-v1", "pentium", "GenuineIntel", 5, 4, 3, "", "", 0x1, 0x0, CACHE_LEGACY,
-     "apic cx8 de fpu hypervisor mce mmx msr pse tsc "},
+     "apic cx8 de fpu hypervisor mce mmx msr pse tsc vme "},
     {"pentium2-v1", "pentium2", "GenuineIntel", 6, 5, 2, "", "", 0x2, 0x0, CACHE_LEGACY,
      "apic cmov cx8 de fpu fxsr hypervisor mca mce mmx msr mtrr pae pat pge pse pse36 "
-     "sep tsc "},
+     "sep tsc vme "},
     {"pentium3-v1", "pentium3", "GenuineIntel", 6, 7, 3, "", "", 0x3, 0x0, CACHE_LEGACY,
      "apic cmov cx8 de fpu fxsr hypervisor mca mce mmx msr mtrr pae pat pge pse pse36 "
-     "sep sse tsc "},
+     "sep sse tsc vme "},
     {"phenom-v1", "phenom", "AuthenticAMD", 16, 2, 3, "AMD Phenom(tm) 9550 Quad-Core Processor", "",
      0x5, 0x8000001a, CACHE_LEGACY,
      "3dnow 3dnowext abm apic clflush cmov cx16 cx8 de fpu fxsr fxsr-opt hypervisor "
      "lahf-lm lm mca mce mmx mmxext monitor msr mtrr npt nx pae pat pdpe1gb pge pni "
-     "popcnt pse pse36 rdtscp sep sse sse2 sse4a svm syscall tsc "},
+     "popcnt pse pse36 rdtscp sep sse sse2 sse4a svm syscall tsc vme "},
     {"qemu32-v1", "qemu32", "GenuineIntel", 6, 6, 3, "QEMU Virtual CPU version 2.5+", "", 0x4,
      0x80000004, CACHE_LEGACY,
      "apic cmov cx8 de fpu fxsr hypervisor mce mmx msr pae pat pge pni pse sep sse "

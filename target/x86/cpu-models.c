@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vireo/error.h"
+#include "vireo/qjson.h"
 #include "vireo/x86-cpu-model.h"
 
 /* Each feature word: where CPUID (or an MSR) shows it, and QEMU 7.2's names for its 32 bits
@@ -96,6 +97,8 @@ static const FeatureWord
 , FW(FW_XSAVE, "xsaveopt xsavec xgetbv1 xsaves xfd"), .leaf = 0xD, .sub = 1, .reg = 0
 }
 , FW(FW_6_EAX, "- - arat"), .leaf = 6, .reg = 0
+}
+, FW(FW_XCR0, ""), .leaf = 0xD, .reg = 0
 }
 ,
     FW(FW_ARCH_CAP, "rdctl-no ibrs-all rsba skip-l1dfl-vmentry ssb-no mds-no pschange-mc-no "
@@ -205,6 +208,18 @@ bool x86_feature_lookup(const char *name, int *word, int *bit)
         }
     }
     return false;
+}
+
+bool x86_feature_word_source(int w, uint32_t *leaf, uint32_t *sub, int *reg, uint32_t *msr)
+{
+    if (w < 0 || w >= FW_WORDS || w == FW_VMX) {
+        return false;
+    }
+    *leaf = words[w].leaf;
+    *sub = words[w].sub;
+    *reg = words[w].reg;
+    *msr = words[w].msr;
+    return true;
 }
 
 static void add_features(uint32_t f[FW_WORDS], const char *list)
@@ -365,6 +380,94 @@ static void model_levels(X86CPUDef *d)
     }
 }
 
+static void def_levels(X86CPUDef *d)
+{
+    model_levels(d);
+    if (d->set_level >= 0) {
+        d->level = (uint32_t)d->set_level;
+    }
+    if (d->set_xlevel >= 0) {
+        d->xlevel = (uint32_t)d->set_xlevel;
+    }
+}
+
+/* QEMU's feature dependencies: a word (or bits) that means nothing without another feature
+ * goes with it, before the accelerator filters (x86_cpu_expand_features). */
+static void feature_deps(X86CPUDef *d)
+{
+    static const struct {
+        int from, from_bit, to;
+        uint32_t mask;
+    } deps[] = {
+        {FW_7_0_EDX, 29, FW_ARCH_CAP, ~0u},    /* arch-capabilities */
+        {FW_7_0_EDX, 30, FW_CORE_CAP, ~0u},    /* core-capability */
+        {FW_1_ECX, 15, FW_PERF_CAP, ~0u},      /* pdcm */
+        {FW_8000_0001_ECX, 2, FW_SVM, ~0u},    /* svm */
+        {FW_7_0_EBX, 25, FW_14_0_ECX, ~0u},    /* intel-pt */
+        {FW_7_0_EBX, 2, FW_7_0_ECX, 1u << 30}, /* sgx: sgxlc */
+        {FW_7_0_EBX, 2, FW_SGX_12_0_EAX, ~0u}, /* sgx */
+        {FW_7_0_EBX, 2, FW_SGX_12_0_EBX, ~0u}, /* sgx */
+        {FW_7_0_EBX, 2, FW_SGX_12_1_EAX, ~0u}, /* sgx */
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(deps); i++) {
+        if (!(d->features[deps[i].from] & (1u << deps[i].from_bit))) {
+            d->features[deps[i].to] &= ~deps[i].mask;
+        }
+    }
+}
+
+/* The XSAVE state components (XCR0 bits) the features need: x87, SSE, AVX's YMM, MPX's
+ * bounds, AVX-512's three, PKRU, AMX's two (QEMU's x86_ext_save_areas). */
+static uint32_t xsave_components(const uint32_t f[FW_WORDS])
+{
+    if (!(f[FW_1_ECX] & (1u << 26))) { /* xsave */
+        return 0;
+    }
+    uint32_t m = 0;
+    m |= f[FW_1_EDX] & (1u << 0) ? 1u << 0 : 0;     /* fpu: x87 */
+    m |= f[FW_1_EDX] & (1u << 25) ? 1u << 1 : 0;    /* sse */
+    m |= f[FW_1_ECX] & (1u << 28) ? 1u << 2 : 0;    /* avx: YMM */
+    m |= f[FW_7_0_EBX] & (1u << 14) ? 3u << 3 : 0;  /* mpx: BNDREGS, BNDCSR */
+    m |= f[FW_7_0_EBX] & (1u << 16) ? 7u << 5 : 0;  /* avx512f: opmask, ZMM */
+    m |= f[FW_7_0_ECX] & (1u << 3) ? 1u << 9 : 0;   /* pku: PKRU */
+    m |= f[FW_7_0_EDX] & (1u << 24) ? 3u << 17 : 0; /* amx-tile: XTILECFG, XTILEDATA */
+    return m;
+}
+
+void x86_cpu_def_kvm(X86CPUDef *d, const char *host_vendor, const uint32_t sup[FW_WORDS])
+{
+    if (d->max) {
+        for (int w = 0; w < FW_WORDS; w++) {
+            d->features[w] = (sup[w] | d->plus[w]) & ~d->minus[w];
+        }
+        return;
+    }
+    const X86CPUModel *m = find_model(d->name);
+    if (!m) {
+        return;
+    }
+    memset(d->features, 0, sizeof(d->features));
+    add_features(d->features, m->features);
+    /* kvm_default_props: kvmclock (both bits), kvm-nopiodelay, kvm-asyncpf, kvm-steal-time,
+     * kvm-pv-eoi, kvmclock-stable-bit and x2apic on (the irqchip is in the kernel); acpi,
+     * monitor, svm off */
+    d->features[FW_KVM] |= 1u << 0 | 1u << 1 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 24;
+    d->features[FW_1_ECX] = (d->features[FW_1_ECX] | 1u << 21) & ~(1u << 3);
+    d->features[FW_1_EDX] &= ~(1u << 22);
+    d->features[FW_8000_0001_ECX] &= ~(1u << 2);
+    for (int w = 0; w < FW_WORDS; w++) {
+        d->features[w] = (d->features[w] | d->plus[w]) & ~d->minus[w];
+    }
+    feature_deps(d);
+    /* the host's vendor, as QEMU under an accelerator that uses the host's CPUID */
+    snprintf(d->vendor, sizeof(d->vendor), "%s", host_vendor);
+    d->level = m->level;
+    d->xlevel = m->xlevel;
+    d->level_func7 = 0;
+    def_levels(d);
+    d->features[FW_XCR0] = xsave_components(d->features);
+}
+
 static bool parse_bool(const char *v, bool *out)
 {
     if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true")) {
@@ -431,6 +534,9 @@ bool x86_cpu_def_parse(const char *spec, bool tcg, X86CPUDef *d)
         d->xlevel = m->xlevel;
         d->cache = m->cache;
         add_features(d->features, m->features);
+        /* QEMU's TCG turns vme off in every model (tcg_default_props); KVM keeps it
+         * (x86_cpu_def_kvm) */
+        d->features[FW_1_EDX] &= ~(1u << 1);
     } else {
         error_report("unable to find CPU model '%s'", d->name);
         return false;
@@ -555,13 +661,9 @@ bool x86_cpu_def_parse(const char *spec, bool tcg, X86CPUDef *d)
     for (int w = 0; w < FW_WORDS; w++) {
         d->features[w] = (d->features[w] | d->plus[w]) & ~d->minus[w];
     }
-    model_levels(d);
-    if (lvl >= 0) {
-        d->level = (uint32_t)lvl;
-    }
-    if (xlvl >= 0) {
-        d->xlevel = (uint32_t)xlvl;
-    }
+    d->set_level = lvl;
+    d->set_xlevel = xlvl;
+    def_levels(d);
     return true;
 }
 
@@ -629,35 +731,11 @@ bool x86_cpu_filter(X86CPUDef *d, const uint32_t sup[FW_WORDS], const uint32_t *
         d->features[w] &= ~lost;
     }
     if (missing && d->enforce) {
-        error_report("%s doesn't support requested features", accel);
+        error_report("%s doesn't support requested features",
+                     strcmp(accel, "host") ? accel : "Host");
         return false;
     }
     return true;
-}
-
-int x86_cpu_unavailable(const char *model, const uint32_t sup[FW_WORDS], char ***out)
-{
-    X86CPUDef d;
-    const X86CPUModel *m = find_model(model);
-    GPtrArray *names = g_ptr_array_new();
-    if (m) {
-        memset(&d, 0, sizeof(d));
-        add_features(d.features, m->features);
-        char n[64];
-        for (int w = 0; w < FW_WORDS; w++) {
-            uint32_t lost = d.features[w] & ~sup[w];
-            for (int b = 0; b < 32; b++) {
-                if (lost & (1u << b)) {
-                    nth_name(words[w].names, b, n, sizeof(n));
-                    g_ptr_array_add(names, g_strdup(n));
-                }
-            }
-        }
-    }
-    int count = (int)names->len;
-    g_ptr_array_add(names, NULL);
-    *out = (char **)g_ptr_array_free(names, false);
-    return count;
 }
 
 /* ---- CPUID ---- */
@@ -858,8 +936,8 @@ void x86_cpu_def_cpuid(const X86CPUDef *d, const X86CPUTopo *t, uint32_t leaf, u
             r[0] = f[FW_1_EDX] & (1u << 17) ? 36 : 32; /* pse36 */
         }
         r[1] = f[FW_8000_0008_EBX];
-        if (per_pkg > 1) {
-            r[2] = per_pkg - 1;
+        if (per_pkg > 1) { /* the APIC ID bits of a package, and the count */
+            r[2] = (topo_bits(threads) + topo_bits(cores)) << 12 | (per_pkg - 1);
         }
         break;
     case 0x8000000A:
@@ -904,4 +982,291 @@ const X86CPUDef *x86_cpu_def_builtin(bool max)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, builtin_init);
     return &builtin_defs[max];
+}
+
+/* ---- QMP: query-cpu-definitions, query-cpu-model-expansion ---- */
+
+static const uint32_t *kvm_sup;
+static char kvm_vendor[13];
+
+void x86_cpu_set_kvm_supported(const uint32_t sup[FW_WORDS], const char *host_vendor)
+{
+    kvm_sup = sup;
+    snprintf(kvm_vendor, sizeof(kvm_vendor), "%s", host_vendor ? host_vendor : "");
+}
+
+static int name_cmp_desc(const void *a, const void *b)
+{
+    return -strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A model as the running accelerator builds it before filtering (QEMU's CPU object after
+ * x86_cpu_expand_features): the TCG view, or KVM's. */
+static bool qmp_def(const char *name, X86CPUDef *d)
+{
+    char *spec = g_strconcat(name, ",check=off", NULL);
+    bool ok = x86_cpu_def_parse(spec, false, d);
+    g_free(spec);
+    if (!ok) {
+        return false;
+    }
+    if (kvm_sup) {
+        x86_cpu_def_kvm(d, kvm_vendor, kvm_sup);
+    }
+    if (d->max) {
+        d->features[FW_1_EDX] &= ~(1u << 28); /* ht: the topology's, not a feature of max */
+    }
+    feature_deps(d);
+    return true;
+}
+
+static QJ *unavailable_features(const char *name)
+{
+    QJ *list = qj_array();
+    if (!strcmp(name, "host") && !kvm_sup) {
+        qj_append(list, qj_string("kvm"));
+        return list;
+    }
+    X86CPUDef d;
+    uint32_t sup[FW_WORDS];
+    if (kvm_sup) {
+        memcpy(sup, kvm_sup, sizeof(sup));
+    } else {
+        x86_tcg_supported(sup);
+    }
+    /* error_report goes nowhere here: the names are all known */
+    if (!qmp_def(name, &d)) {
+        return list;
+    }
+    x86_cpu_filter(&d, sup, NULL, kvm_sup ? "host" : "TCG");
+    char n[64];
+    for (int w = 0; w < FW_WORDS; w++) {
+        for (int b = 0; b < 32; b++) {
+            if (d.filtered[w] & (1u << b)) {
+                nth_name(words[w].names, b, n, sizeof(n));
+                if (n[0]) {
+                    qj_append(list, qj_string(n));
+                }
+            }
+        }
+    }
+    return list;
+}
+
+static const char *alias_of(const char *name)
+{
+    const X86CPUModel *m = find_model(name);
+    return m && strcmp(m->name, name) ? m->name : NULL;
+}
+
+QJ *x86_qmp_cpu_definitions(void)
+{
+    GPtrArray *names = g_ptr_array_new();
+    for (unsigned i = 0; i < x86_cpu_model_count; i++) {
+        const X86CPUModel *m = &x86_cpu_models[i];
+        g_ptr_array_add(names, g_strdup(m->name));
+        for (const char *a = m->aliases; *a;) {
+            size_t l = strcspn(a, ",");
+            g_ptr_array_add(names, g_strndup(a, l));
+            a += l + (a[l] == ',');
+        }
+    }
+    /* QEMU's order: max, host, base, then the models by name, last first */
+    qsort(names->pdata, names->len, sizeof(char *), name_cmp_desc);
+    static const char *const first[] = {"max", "host", "base"};
+    for (int i = 2; i >= 0; i--) {
+        g_ptr_array_insert(names, 0, g_strdup(first[i]));
+    }
+    QJ *list = qj_array();
+    for (guint i = 0; i < names->len; i++) {
+        const char *n = names->pdata[i];
+        bool special = i < 3, base = !strcmp(n, "base");
+        /* members in the QAPI type's order (the JSON writer orders them as QEMU's QDict) */
+        QJ *e = qj_object();
+        qj_set_str(e, "name", n);
+        qj_set_bool(e, "migration-safe", !special || base);
+        qj_set_bool(e, "static", base);
+        qj_set(e, "unavailable-features", unavailable_features(n));
+        char *tn = g_strconcat(n, "-x86_64-cpu", NULL);
+        qj_set_str(e, "typename", tn);
+        g_free(tn);
+        const char *a = special ? NULL : alias_of(n);
+        if (a) {
+            qj_set_str(e, "alias-of", a);
+        }
+        qj_set_bool(e, "deprecated", false);
+        qj_append(list, e);
+    }
+    g_ptr_array_free(names, true);
+    return list;
+}
+
+/* model.props: QEMU's property setters, in the object's order */
+static bool apply_props(X86CPUDef *d, const QJ *props, char **errp)
+{
+    if (!props || props->type != QJ_OBJECT) {
+        return true; /* QEMU ignores a props that is not an object */
+    }
+    for (size_t i = 0; i < props->obj.n; i++) {
+        const char *k = props->obj.m[i].key;
+        const QJ *v = props->obj.m[i].value;
+        int w, b;
+        if (x86_feature_lookup(k, &w, &b)) {
+            if (v->type != QJ_BOOL) {
+                *errp = g_strdup_printf("Invalid parameter type for '%s', expected: boolean", k);
+                return false;
+            }
+            if (b >= 0) {
+                uint32_t bit = 1u << b;
+                d->features[w] = v->b ? d->features[w] | bit : d->features[w] & ~bit;
+                (v->b ? d->plus : d->minus)[w] |= bit;
+                (v->b ? d->minus : d->plus)[w] &= ~bit;
+            }
+            continue;
+        }
+        static const char *const ints[] = {"family", "model", "stepping", "level", "xlevel"};
+        bool is_int = false;
+        for (size_t j = 0; j < G_N_ELEMENTS(ints); j++) {
+            is_int |= !strcmp(k, ints[j]);
+        }
+        if (is_int) {
+            if (v->type != QJ_INT) {
+                *errp = g_strdup_printf("Invalid parameter type for '%s', expected: integer", k);
+                return false;
+            }
+            if (!strcmp(k, "family")) {
+                d->family = (int)v->i;
+            } else if (!strcmp(k, "model")) {
+                d->model = (int)v->i;
+            } else if (!strcmp(k, "stepping")) {
+                d->stepping = (int)v->i;
+            } else if (!strcmp(k, "level")) {
+                d->set_level = v->i;
+            } else {
+                d->set_xlevel = v->i;
+            }
+        } else if (!strcmp(k, "vendor") || !strcmp(k, "model-id")) {
+            if (v->type != QJ_STRING) {
+                *errp = g_strdup_printf("Invalid parameter type for '%s', expected: string", k);
+                return false;
+            }
+            if (!strcmp(k, "vendor")) {
+                snprintf(d->vendor, sizeof(d->vendor), "%s", v->s);
+            } else {
+                snprintf(d->model_id, sizeof(d->model_id), "%s", v->s);
+            }
+        } else {
+            *errp = g_strdup_printf("Property '%s-x86_64-cpu.%s' not found", d->name, k);
+            return false;
+        }
+    }
+    def_levels(d);
+    return true;
+}
+
+/* The value of expansion property `k` for model `d`, or NULL when `k` is not one Vireo
+ * computes. */
+static QJ *model_prop(const X86CPUDef *d, const char *k)
+{
+    int w, b;
+    if (x86_feature_lookup(k, &w, &b)) {
+        return qj_bool(b >= 0 && (d->features[w] & (1u << b)));
+    }
+    if (!strcmp(k, "family")) {
+        return qj_int(d->family);
+    } else if (!strcmp(k, "model")) {
+        return qj_int(d->model);
+    } else if (!strcmp(k, "stepping")) {
+        return qj_int(d->stepping);
+    } else if (!strcmp(k, "vendor")) {
+        return qj_string(d->vendor);
+    } else if (!strcmp(k, "model-id")) {
+        return qj_string(d->model_id);
+    } else if (!strcmp(k, "level") || !strcmp(k, "min-level")) {
+        return qj_int(d->level);
+    } else if (!strcmp(k, "xlevel") || !strcmp(k, "min-xlevel")) {
+        return qj_int(d->xlevel);
+    } else if (!strcmp(k, "level-func7")) {
+        return qj_int(d->level_func7);
+    } else if (!strcmp(k, "legacy-cache")) {
+        return qj_bool(d->cache == CACHE_LEGACY);
+    } else if (!strcmp(k, "pmu")) {
+        return qj_bool(d->max);
+    } else if (!strcmp(k, "migratable")) {
+        return qj_bool(d->migratable);
+    } else if (!strcmp(k, "lmce")) {
+        return qj_bool(false);
+    }
+    return NULL;
+}
+
+QJ *x86_qmp_cpu_expansion(const char *type, const QJ *model, char **errp)
+{
+    *errp = NULL;
+    if (model->type != QJ_OBJECT) {
+        *errp = g_strdup("Invalid parameter type for 'model', expected: object");
+        return NULL;
+    }
+    const QJ *name = NULL, *props = NULL;
+    for (size_t i = 0; i < model->obj.n; i++) {
+        const char *k = model->obj.m[i].key;
+        if (!strcmp(k, "name")) {
+            name = model->obj.m[i].value;
+        } else if (!strcmp(k, "props")) {
+            props = model->obj.m[i].value;
+        } else {
+            *errp = g_strdup_printf("Parameter 'model.%s' is unexpected", k);
+            return NULL;
+        }
+    }
+    if (!name) {
+        *errp = g_strdup("Parameter 'model.name' is missing");
+        return NULL;
+    }
+    if (name->type != QJ_STRING) {
+        *errp = g_strdup("Invalid parameter type for 'model.name', expected: string");
+        return NULL;
+    }
+    const char *n = name->s;
+    X86CPUDef d;
+    bool known = !strcmp(n, "max") || !strcmp(n, "host") || !strcmp(n, "base") || find_model(n);
+    if (!known || strchr(n, ',') || !qmp_def(n, &d)) {
+        *errp = g_strdup_printf("CPU model '%s' not found", n);
+        return NULL;
+    }
+    if (!apply_props(&d, props, errp)) {
+        return NULL;
+    }
+    feature_deps(&d);
+    QJ *p = qj_object();
+    bool full = !strcmp(type, "full");
+    /* added last first: the JSON writer then gives QEMU's order within each QDict bucket */
+    if (full) {
+        /* max's own properties first: in QEMU's order they follow the others of their bucket */
+        for (int pass = d.max ? 0 : 1; pass < 2; pass++) {
+            const X86ExpansionKey *keys =
+                pass ? x86_expansion_full_keys : x86_expansion_max_extra_keys;
+            size_t nk = 0;
+            while (keys[nk].name) {
+                nk++;
+            }
+            for (size_t i = nk; i-- > 0;) {
+                QJ *v = keys[i].json ? qj_parse(keys[i].json, NULL) : model_prop(&d, keys[i].name);
+                qj_set(p, keys[i].name, v ? v : qj_null());
+            }
+        }
+    } else {
+        size_t nk = 0;
+        while (x86_expansion_static_keys[nk]) {
+            nk++;
+        }
+        for (size_t i = nk; i-- > 0;) {
+            QJ *v = model_prop(&d, x86_expansion_static_keys[i]);
+            qj_set(p, x86_expansion_static_keys[i], v ? v : qj_null());
+        }
+    }
+    QJ *m = qj_object();
+    qj_set_str(m, "name", full ? n : "base");
+    qj_set(m, "props", p);
+    return qj_set(qj_object(), "model", m);
 }

@@ -264,3 +264,19 @@ void net_foreach_nic(void (*fn)(NetClientState *nc, void *opaque), void *opaque)
     (void)fn;
     (void)opaque;
 }
+
+/* ---- CPU models (target/x86/cpu-models.c): query-cpu-definitions, -model-expansion ---- */
+#include "vireo/x86-cpu-model.h"
+
+QJ *x86_qmp_cpu_definitions(void)
+{
+    return qj_array();
+}
+
+QJ *x86_qmp_cpu_expansion(const char *type, const QJ *model, char **errp)
+{
+    (void)type;
+    (void)model;
+    *errp = g_strdup("CPU models are not linked into the fuzzer");
+    return NULL;
+}

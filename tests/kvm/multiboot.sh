@@ -8,6 +8,10 @@
 # Folded in (a small guest that ends through isa-debug-exit too): a firmware boot under KVM,
 # SeaBIOS booting tests/lib/mkbootsect.py's sector from a virtio-blk disk (kvm-firmware-boot);
 # tests/tcg/firmware.sh checks the same boot beside QEMU 7.2.
+# Folded in as well (kvm-cpu-models): QEMU 7.2's named CPU models under KVM, beside QEMU 7.2
+# -accel kvm in the same guest: tests/lib/asm/modes/cpuid.S's CPUID dump and the stderr
+# (QEMU's "host doesn't support requested feature" warnings, per vCPU) must be QEMU's, and
+# `enforce` must fail as QEMU does.
 . "$(dirname "$0")/../lib/common.sh"
 QEMU=${QEMU:-qemu-system-x86_64}
 work=$(mktemp -d)
@@ -104,5 +108,37 @@ if [ $rc -eq 67 ] && [ "$(tr -d '\r' <vireo.out)" = "booted by SeaBIOS under KVM
     ok multiboot/kvm-firmware-boot
 else
     fail multiboot/kvm-firmware-boot "exit $rc (want 67); out: $(head -c 300 vireo.out); err: $(head -c 300 vireo.err)"
+fi
+
+# ---- kvm-cpu-models: named CPU models under KVM, beside QEMU 7.2 (docs/cpu-models.md) ----
+if ! python3 "$VIREO_ROOT/tests/lib/mkmodetest.py" cpuid.elf cpuid 2>build.err; then
+    skip kvm-cpu-models "cannot build the CPUID program: $(head -c 200 build.err)"
+elif ! command -v "$QEMU" >/dev/null 2>&1; then
+    skip kvm-cpu-models "no QEMU 7.2 here"
+else
+    CPUA=(-accel kvm -nodefaults -display none -serial stdio -m 64
+          -device isa-debug-exit,iobase=0xf4,iosize=0x4 -kernel cpuid.elf)
+    # an Intel model on whatever host (the host's vendor, the XSAVE leaf, filtering), an AMD one
+    # with its cache leaves on two vCPUs (topology, the warnings once per vCPU), the default
+    for c in "-cpu Skylake-Client" "-cpu EPYC -smp 2" "" "-cpu Skylake-Client,enforce"; do
+        # shellcheck disable=SC2086
+        timeout 60 "$QEMU" "${CPUA[@]}" $c >q.out 2>q.err </dev/null
+        qrc=$?
+        # shellcheck disable=SC2086
+        timeout 60 "$VIREO" "${CPUA[@]}" $c >v.out 2>v.err </dev/null
+        vrc=$?
+        name=${c#-cpu }
+        name="kvm-cpu-models/${name:-default}"
+        name=${name// /}
+        if [ $vrc != $qrc ]; then
+            fail "$name" "exit $vrc, QEMU $qrc; stderr: $(head -c 300 v.err)"
+        elif ! cmp -s q.out v.out; then
+            fail "$name" "CPUID differs from QEMU's: $(diff q.out v.out | head -8 | tr '\n' '|')"
+        elif ! cmp -s q.err v.err; then
+            fail "$name" "stderr differs from QEMU's: $(diff q.err v.err | head -6 | tr '\n' '|')"
+        else
+            ok "$name"
+        fi
+    done
 fi
 finish

@@ -228,7 +228,15 @@ static int kvm_init(const VireoConfig *cfg)
     memcpy(vendor, &v0[1], 4);
     memcpy(vendor + 4, &v0[3], 4);
     memcpy(vendor + 8, &v0[2], 4);
-    x86_cpu_def_kvm(s->cpu_def, vendor, s->supported_words);
+    uint32_t levels[2] = {0, 0};
+    for (uint32_t i = 0; i < s->supported_cpuid->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &s->supported_cpuid->entries[i];
+        if (e->function == 0 || e->function == 0x80000000) {
+            levels[e->function ? 1 : 0] = e->eax;
+        }
+    }
+    x86_cpu_def_kvm(s->cpu_def, vendor, s->supported_words, levels[0], levels[1]);
+    x86_cpu_set_kvm_supported(s->supported_words, vendor, levels[0], levels[1]);
     if (kvm_memory_init() < 0 || kvm_memory_attach() < 0) {
         return -1;
     }
@@ -716,6 +724,7 @@ static void kvm_destroy(void)
     free(s->supported_words);
     free(s->cpu_def);
     s->supported_words = NULL;
+    x86_cpu_set_kvm_supported(NULL, NULL, 0, 0);
     s->cpu_def = NULL;
     if (s->vm_fd >= 0) {
         close(s->vm_fd);

@@ -68,6 +68,7 @@ typedef struct X86CPUDef {
     int family, model, stepping;
     char model_id[49];
     uint32_t level, xlevel, level_func7;
+    uint32_t phys_bits; /* 0: QEMU's default (40 with LM) */
     long long set_level, set_xlevel; /* level=/xlevel= on the command line, or -1 */
     X86CacheKind cache;
     uint32_t features[FW_WORDS];
@@ -100,9 +101,11 @@ void x86_cpu_def_cpuid(const X86CPUDef *def, const X86CPUTopo *topo, uint32_t le
  * features, then KVM's defaults (kvm_default_props: the paravirtual features, x2apic on; acpi,
  * monitor, svm off), then the command line's flags; the features that depend on a feature now
  * off go; the vendor is the host's (`host_vendor`); levels again; the XSAVE components (FW_XCR0).
- * `host` and `max`: what KVM supports (`sup`) with the command line's flags; `base` is left
- * alone. */
-void x86_cpu_def_kvm(X86CPUDef *def, const char *host_vendor, const uint32_t sup[FW_WORDS]);
+ * `host` and `max`: what KVM supports (`sup`) with the command line's flags, the host's family,
+ * model, stepping, brand string and physical address bits, KVM's levels (`kvm_level`,
+ * `kvm_xlevel`: its leaves 0 and 0x80000000); `base` is left alone. */
+void x86_cpu_def_kvm(X86CPUDef *def, const char *host_vendor, const uint32_t sup[FW_WORDS],
+                     uint32_t kvm_level, uint32_t kvm_xlevel);
 /* Where feature word `w` lives: CPUID leaf, subleaf and register (0-3 = EAX..EDX), or the
  * MSR (leaf 0); false for a word without bits (VMX). */
 bool x86_feature_word_source(int w, uint32_t *leaf, uint32_t *sub, int *reg, uint32_t *msr);
@@ -117,7 +120,8 @@ struct QJ;
 struct QJ *x86_qmp_cpu_definitions(void);
 struct QJ *x86_qmp_cpu_expansion(const char *type, const struct QJ *model, char **errp);
 /* What KVM supports (kvm_supported_words) and the host's vendor, for the QMP replies. */
-void x86_cpu_set_kvm_supported(const uint32_t sup[FW_WORDS], const char *host_vendor);
+void x86_cpu_set_kvm_supported(const uint32_t sup[FW_WORDS], const char *host_vendor,
+                               uint32_t kvm_level, uint32_t kvm_xlevel);
 /* cpu-expansion-table.c (generated): QEMU's property names in its reply order; `json` is the
  * value of a property Vireo does not compute from the model, NULL for those it does. */
 typedef struct X86ExpansionKey {

@@ -434,12 +434,56 @@ static uint32_t xsave_components(const uint32_t f[FW_WORDS])
     return m;
 }
 
-void x86_cpu_def_kvm(X86CPUDef *d, const char *host_vendor, const uint32_t sup[FW_WORDS])
+void x86_cpu_def_kvm(X86CPUDef *d, const char *host_vendor, const uint32_t sup[FW_WORDS],
+                     uint32_t kvm_level, uint32_t kvm_xlevel)
 {
     if (d->max) {
+        /* QEMU's host/max under KVM: everything KVM offers (named bits only), the host's
+         * identity and physical address width, KVM's levels */
         for (int w = 0; w < FW_WORDS; w++) {
-            d->features[w] = (sup[w] | d->plus[w]) & ~d->minus[w];
+            /* migratable (the default): only named bits, not invtsc; never the KVM hints nor
+             * topoext, which want a cache topology to go with it (QEMU's no_autoenable_flags) */
+            uint32_t mask = 0;
+            char n[64];
+            for (int i = 0; i < 32; i++) {
+                nth_name(words[w].names, i, n, sizeof(n));
+                mask |= !d->migratable || n[0] ? 1u << i : 0;
+            }
+            if (w == FW_8000_0007_EDX && d->migratable) {
+                mask &= ~(1u << 8); /* invtsc */
+            }
+            if (w == FW_KVM_HINTS) {
+                mask = 0;
+            } else if (w == FW_8000_0001_ECX) {
+                mask &= ~(1u << 22);
+            }
+            d->features[w] = ((sup[w] & mask) | d->plus[w]) & ~d->minus[w];
         }
+        unsigned a, b, c, e;
+        __cpuid(1, a, b, c, e);
+        d->family = (int)((a >> 8) & 0xf) + ((a >> 8 & 0xf) == 0xf ? (int)((a >> 20) & 0xff) : 0);
+        d->model = (int)((a >> 4) & 0xf) | (int)((a >> 12) & 0xf0);
+        d->stepping = (int)(a & 0xf);
+        char brand[49] = {0};
+        for (unsigned i = 0; i < 3; i++) {
+            unsigned r[4];
+            __cpuid(0x80000002 + i, r[0], r[1], r[2], r[3]);
+            memcpy(brand + 16 * i, r, 16);
+        }
+        snprintf(d->model_id, sizeof(d->model_id), "%s", brand);
+        __cpuid(0x80000000, a, b, c, e);
+        if (a >= 0x80000008) {
+            __cpuid(0x80000008, a, b, c, e);
+            d->phys_bits = a & 0xff;
+        }
+        snprintf(d->vendor, sizeof(d->vendor), "%s", host_vendor);
+        d->cache = CACHE_LEGACY;
+        d->level = kvm_level;
+        d->xlevel = kvm_xlevel;
+        d->level_func7 = 0;
+        def_levels(d);
+        feature_deps(d);
+        d->features[FW_XCR0] = xsave_components(d->features);
         return;
     }
     const X86CPUModel *m = find_model(d->name);
@@ -931,7 +975,8 @@ void x86_cpu_def_cpuid(const X86CPUDef *d, const X86CPUTopo *t, uint32_t leaf, u
         break;
     case 0x80000008:
         if (f[FW_8000_0001_EDX] & (1u << 29)) { /* lm: 40 physical, 48 virtual (57 with LA57) */
-            r[0] = 0x28 | (f[FW_7_0_ECX] & (1u << 16) ? 0x3900 : 0x3000);
+            r[0] = (d->phys_bits ? d->phys_bits : 0x28) |
+                   (f[FW_7_0_ECX] & (1u << 16) ? 0x3900 : 0x3000);
         } else {
             r[0] = f[FW_1_EDX] & (1u << 17) ? 36 : 32; /* pse36 */
         }
@@ -988,11 +1033,15 @@ const X86CPUDef *x86_cpu_def_builtin(bool max)
 
 static const uint32_t *kvm_sup;
 static char kvm_vendor[13];
+static uint32_t kvm_levels[2];
 
-void x86_cpu_set_kvm_supported(const uint32_t sup[FW_WORDS], const char *host_vendor)
+void x86_cpu_set_kvm_supported(const uint32_t sup[FW_WORDS], const char *host_vendor,
+                               uint32_t kvm_level, uint32_t kvm_xlevel)
 {
     kvm_sup = sup;
     snprintf(kvm_vendor, sizeof(kvm_vendor), "%s", host_vendor ? host_vendor : "");
+    kvm_levels[0] = kvm_level;
+    kvm_levels[1] = kvm_xlevel;
 }
 
 static int name_cmp_desc(const void *a, const void *b)
@@ -1011,7 +1060,7 @@ static bool qmp_def(const char *name, X86CPUDef *d)
         return false;
     }
     if (kvm_sup) {
-        x86_cpu_def_kvm(d, kvm_vendor, kvm_sup);
+        x86_cpu_def_kvm(d, kvm_vendor, kvm_sup, kvm_levels[0], kvm_levels[1]);
     }
     if (d->max) {
         d->features[FW_1_EDX] &= ~(1u << 28); /* ht: the topology's, not a feature of max */
@@ -1061,7 +1110,7 @@ static const char *alias_of(const char *name)
 
 QJ *x86_qmp_cpu_definitions(void)
 {
-    GPtrArray *names = g_ptr_array_new();
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     for (unsigned i = 0; i < x86_cpu_model_count; i++) {
         const X86CPUModel *m = &x86_cpu_models[i];
         g_ptr_array_add(names, g_strdup(m->name));

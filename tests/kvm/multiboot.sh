@@ -8,7 +8,7 @@
 # Folded in (a small guest that ends through isa-debug-exit too): a firmware boot under KVM,
 # SeaBIOS booting tests/lib/mkbootsect.py's sector from a virtio-blk disk (kvm-firmware-boot);
 # tests/tcg/firmware.sh checks the same boot beside QEMU 7.2.
-# Folded in as well (kvm-cpu-models): QEMU 7.2's named CPU models under KVM, beside QEMU 7.2
+# Folded in as well (kvm-cpu-models): QEMU 7.2's CPU models under KVM, beside QEMU 7.2
 # -accel kvm in the same guest: tests/lib/asm/modes/cpuid.S's CPUID dump and the stderr
 # (QEMU's "host doesn't support requested feature" warnings, per vCPU) must be QEMU's, and
 # `enforce` must fail as QEMU does.
@@ -119,8 +119,9 @@ else
     CPUA=(-accel kvm -nodefaults -display none -serial stdio -m 64
           -device isa-debug-exit,iobase=0xf4,iosize=0x4 -kernel cpuid.elf)
     # an Intel model on whatever host (the host's vendor, the XSAVE leaf, filtering), an AMD one
-    # with its cache leaves on two vCPUs (topology, the warnings once per vCPU), the default
-    for c in "-cpu Skylake-Client" "-cpu EPYC -smp 2" "" "-cpu Skylake-Client,enforce"; do
+    # with its cache leaves on two vCPUs (topology, the warnings once per vCPU), the default,
+    # host (everything KVM offers, the host's identity)
+    for c in "-cpu Skylake-Client" "-cpu EPYC -smp 2" "" "-cpu host" "-cpu Skylake-Client,enforce"; do
         # shellcheck disable=SC2086
         timeout 60 "$QEMU" "${CPUA[@]}" $c >q.out 2>q.err </dev/null
         qrc=$?

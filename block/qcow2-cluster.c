@@ -21,7 +21,7 @@ void qcow2_signal_corruption(BDRVQcow2State *s, const char *fmt, ...)
     char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     if (!s->corrupt_reported) {
-        if (s->read_only || s->check_mode) {
+        if (s->read_only) {
             /* QEMU prints these without the program name */
             fprintf(stderr,
                     "qcow2: Image is corrupt: %s; further non-fatal corruption events will be "

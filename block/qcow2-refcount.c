@@ -955,7 +955,7 @@ static int check_oflag_copied(BDRVQcow2State *s, BdrvCheckResult *res, int fix)
 
 /* Compare stored refcounts with the counted references; fix what `fix` allows. */
 static int compare_refcounts(BDRVQcow2State *s, CheckState *cs_p, BdrvCheckResult *res, int fix,
-                             uint64_t *highest_out)
+                             bool *rebuild, uint64_t *highest_out)
 {
     const CheckState cs = *cs_p;
     int ret;
@@ -976,8 +976,12 @@ static int compare_refcounts(BDRVQcow2State *s, CheckState *cs_p, BdrvCheckResul
         if (rc1 == rc2) {
             continue;
         }
-        bool repair =
-            (rc1 > rc2 && (fix & BDRV_FIX_LEAKS)) || (rc1 < rc2 && (fix & BDRV_FIX_ERRORS));
+        /* a cluster in use without a refcount: only a new refcount structure repairs that */
+        if (rc1 == 0) {
+            *rebuild = true;
+        }
+        bool repair = rc1 != 0 && ((rc1 > rc2 && (fix & BDRV_FIX_LEAKS)) ||
+                                   (rc1 < rc2 && (fix & BDRV_FIX_ERRORS)));
         fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
                 repair      ? "Repairing"
                 : rc1 < rc2 ? "ERROR"
@@ -1009,34 +1013,23 @@ static int compare_refcounts(BDRVQcow2State *s, CheckState *cs_p, BdrvCheckResul
     return 0;
 }
 
-int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
+/*
+ * Count every reference the image makes (QEMU's calculate_refcounts): header, L1/L2 tables and
+ * data of the active state and the snapshots, the snapshot table, the refcount table and
+ * blocks, bitmaps. A refcount table entry that cannot be used asks for a rebuild.
+ */
+static int count_refs(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res, int fix,
+                      bool *rebuild)
 {
-    BDRVQcow2State *s = bs->opaque;
-    CheckState cs = {0};
-    int ret;
-
-    if (fix) {
-        ret = qcow2_flush_metadata(s);
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    cs.file_len = bdrv_getlength(s->file);
-    if (cs.file_len < 0) {
-        return (int)cs.file_len;
-    }
-    cs.nb = ((uint64_t)cs.file_len + s->cluster_size - 1) >> s->cluster_bits;
-    cs.cap = MAX(cs.nb, 16);
-    cs.ref = g_try_new0(uint32_t, cs.cap);
-    if (!cs.ref) {
+    cs->nb = ((uint64_t)cs->file_len + s->cluster_size - 1) >> s->cluster_bits;
+    cs->cap = MAX(cs->nb, 16);
+    cs->ref = g_try_new0(uint32_t, cs->cap);
+    if (!cs->ref) {
         return -ENOMEM;
     }
-    res->total_clusters = (s->size + s->cluster_size - 1) >> s->cluster_bits;
-    res->has_bfi = true;
-
-    inc_refs(s, &cs, res, 0, s->cluster_size);
-    check_l1(s, &cs, res, s->l1_offset, s->l1_size, CHECK_FRAG_INFO, fix, true);
-    for (uint32_t i = 0; i < s->nb_snapshots && !cs.err; i++) {
+    inc_refs(s, cs, res, 0, s->cluster_size);
+    check_l1(s, cs, res, s->l1_offset, s->l1_size, CHECK_FRAG_INFO, fix, true);
+    for (uint32_t i = 0; i < s->nb_snapshots && !cs->err; i++) {
         Qcow2Snapshot *sn = &s->snapshots[i];
         if (sn->l1_offset & (s->cluster_size - 1)) {
             fprintf(stderr,
@@ -1054,16 +1047,15 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
             res->corruptions++;
             continue;
         }
-        check_l1(s, &cs, res, sn->l1_offset, sn->l1_size, 0, fix, false);
+        check_l1(s, cs, res, sn->l1_offset, sn->l1_size, 0, fix, false);
     }
-    if (cs.err) {
-        g_free(cs.ref);
-        return cs.err;
+    if (cs->err) {
+        return cs->err;
     }
-    inc_refs(s, &cs, res, s->snapshots_offset, s->snapshots_size);
-    inc_refs(s, &cs, res, s->rt_offset, (uint64_t)s->rt_clusters * s->cluster_size);
+    inc_refs(s, cs, res, s->snapshots_offset, s->snapshots_size);
+    inc_refs(s, cs, res, s->rt_offset, (uint64_t)s->rt_clusters * s->cluster_size);
     if (s->nb_bitmaps && s->bitmap_dir_offset) {
-        inc_refs(s, &cs, res, s->bitmap_dir_offset, s->bitmap_dir_size);
+        inc_refs(s, cs, res, s->bitmap_dir_offset, s->bitmap_dir_size);
         /* bitmap tables and data */
         uint8_t *dir = g_try_malloc(s->bitmap_dir_size ? s->bitmap_dir_size : 1);
         if (dir && bdrv_pread(s->file, s->bitmap_dir_offset, s->bitmap_dir_size, dir) == 0) {
@@ -1078,13 +1070,13 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
                 uint32_t name_size = ((uint32_t)dir[p + 18] << 8) | dir[p + 19];
                 uint32_t extra = ((uint32_t)dir[p + 20] << 24) | ((uint32_t)dir[p + 21] << 16) |
                                  ((uint32_t)dir[p + 22] << 8) | dir[p + 23];
-                inc_refs(s, &cs, res, toff, (uint64_t)tsize * 8);
+                inc_refs(s, cs, res, toff, (uint64_t)tsize * 8);
                 uint64_t *bt = g_try_malloc((size_t)tsize * 8 + 8);
                 if (bt && bdrv_pread(s->file, toff, (uint64_t)tsize * 8, bt) == 0) {
                     for (uint32_t j = 0; j < tsize; j++) {
                         uint64_t be = GUINT64_FROM_BE(bt[j]) & L2E_OFFSET_MASK;
                         if (be) {
-                            inc_refs(s, &cs, res, be, s->cluster_size);
+                            inc_refs(s, cs, res, be, s->cluster_size);
                         }
                     }
                 }
@@ -1095,9 +1087,8 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
         g_free(dir);
     }
 
-    if (cs.err) {
-        g_free(cs.ref);
-        return cs.err;
+    if (cs->err) {
+        return cs->err;
     }
     /* refcount blocks */
     for (uint64_t i = 0; i < s->rt_size; i++) {
@@ -1106,6 +1097,7 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
         if (s->rt[i] & REFT_RESERVED_MASK) {
             fprintf(stderr, "ERROR refcount table entry %" PRIu64 " has reserved bits set\n", i);
             res->corruptions++;
+            *rebuild = true;
             continue;
         }
         if (off & (s->cluster_size - 1)) {
@@ -1114,33 +1106,317 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
                     "entry corrupted\n",
                     i);
             res->corruptions++;
+            *rebuild = true;
             continue;
         }
         if (!off) {
             continue;
         }
-        if (c >= ((uint64_t)cs.file_len + s->cluster_size - 1) >> s->cluster_bits) {
+        if (c >= ((uint64_t)cs->file_len + s->cluster_size - 1) >> s->cluster_bits) {
             fprintf(stderr, "ERROR refcount block %" PRIu64 " is outside image\n", i);
             res->corruptions++;
             continue;
         }
-        inc_refs(s, &cs, res, off, s->cluster_size);
-        if (cs.ref[c] != 1) {
-            fprintf(stderr, "ERROR refcount block %" PRIu64 " refcount=%u\n", i, cs.ref[c]);
+        inc_refs(s, cs, res, off, s->cluster_size);
+        if (cs->ref[c] != 1) {
+            fprintf(stderr, "ERROR refcount block %" PRIu64 " refcount=%u\n", i, cs->ref[c]);
             res->corruptions++;
+            *rebuild = true;
         }
     }
 
+    return 0;
+}
+
+/* ---- rebuilding the refcount structure (QEMU's rebuild_refcount_structure) ---- */
+
+/* First fit of n free clusters in the counted references from *first_free on; taken (set to
+ * 1), the array grown past the file end when needed. */
+static int64_t alloc_counted(BDRVQcow2State *s, CheckState *cs, uint64_t n, uint64_t *first_free)
+{
+    uint64_t c = *first_free, run = 0;
+    bool first_gap = true;
+    for (; c < cs->nb && run < n; c++) {
+        if (!cs->ref[c]) {
+            if (first_gap) {
+                *first_free = c;
+                first_gap = false;
+            }
+            run++;
+        } else {
+            run = 0;
+        }
+    }
+    if (run < n) {
+        uint64_t need = c + n - run;
+        if (need > cs->cap) {
+            uint64_t ncap = MAX(need, cs->cap * 2);
+            uint32_t *nr = g_try_renew(uint32_t, cs->ref, ncap);
+            if (!nr) {
+                return -ENOMEM;
+            }
+            memset(nr + cs->cap, 0, (ncap - cs->cap) * 4);
+            cs->ref = nr;
+            cs->cap = ncap;
+        }
+        cs->nb = MAX(cs->nb, need);
+        c = need;
+        run = n;
+    }
+    c -= run;
+    for (uint64_t i = 0; i < n; i++) {
+        cs->ref[c + i] = 1;
+    }
+    return (int64_t)(c << s->cluster_bits);
+}
+
+/*
+ * Write a refcount block (the counted references of its clusters) for every block's range of
+ * [first, end) that holds a used cluster, allocating the blocks still missing from the new
+ * table *nt (grown in whole clusters). Returns 1 when a block was allocated, 0, or -errno.
+ */
+static int rebuild_write_refblocks(BDRVQcow2State *s, CheckState *cs, uint64_t first, uint64_t end,
+                                   uint64_t **nt, uint64_t *nt_entries, char **errp)
+{
+    uint64_t first_free = 0;
+    bool allocated = false;
+    uint64_t *block = g_malloc(s->cluster_size);
+    int ret = 0;
+    for (uint64_t c = first; c < end; c++) {
+        if (c >= cs->nb || !cs->ref[c]) {
+            continue;
+        }
+        uint64_t rbi = c >> s->rb_bits, rb_start = rbi << s->rb_bits, rb_off;
+        if (rbi < *nt_entries && (*nt)[rbi]) {
+            rb_off = (*nt)[rbi];
+        } else {
+            /* never in the area of a block already written */
+            first_free = MAX(first_free, rb_start);
+            int64_t o = alloc_counted(s, cs, 1, &first_free);
+            if (o < 0) {
+                block_error_errno(errp, (int)o, "ERROR allocating refblock");
+                ret = (int)o;
+                goto out;
+            }
+            rb_off = (uint64_t)o;
+            allocated = true;
+            if ((rb_off >> s->cluster_bits) >= end) {
+                /* the block counting the new block must be written too */
+                end = (rb_off >> s->cluster_bits) + 1;
+            }
+            if (rbi >= *nt_entries) {
+                uint64_t per = s->cluster_size / 8;
+                uint64_t ne = (rbi + 1 + per - 1) / per * per;
+                uint64_t *n2 = g_try_renew(uint64_t, *nt, ne);
+                if (!n2) {
+                    block_error(errp, "ERROR allocating reftable memory");
+                    ret = -ENOMEM;
+                    goto out;
+                }
+                memset(n2 + *nt_entries, 0, (ne - *nt_entries) * 8);
+                *nt = n2;
+                *nt_entries = ne;
+            }
+            (*nt)[rbi] = rb_off;
+        }
+        memset(block, 0, s->cluster_size);
+        for (uint64_t j = 0; j < s->rb_entries && rb_start + j < cs->nb; j++) {
+            uint64_t v = MIN((uint64_t)cs->ref[rb_start + j], s->refcount_max);
+            if (v) {
+                qcow2_refcount_set(block, j, s->refcount_order, v);
+            }
+        }
+        ret = qcow2_write_meta(s, 0, rb_off, s->cluster_size, block);
+        if (ret < 0) {
+            block_error_errno(errp, ret, "ERROR writing refblock");
+            goto out;
+        }
+        c = rb_start + s->rb_entries - 1;
+    }
+    ret = allocated;
+out:
+    g_free(block);
+    return ret;
+}
+
+/*
+ * A new refcount structure from the counted references: the blocks first (each in the first
+ * free cluster of its own range or later), then the table in the first free clusters, the
+ * blocks covering it written again; then the header points at it.
+ */
+static int rebuild_refcount_structure(BDRVQcow2State *s, CheckState *cs, BdrvCheckResult *res,
+                                      char **errp)
+{
+    uint64_t *nt = NULL, nt_entries = 0, rt_clusters = 0;
+    int64_t rt_off = -1;
+    int ret = qcow2_flush_metadata(s);
+    if (ret < 0) {
+        block_error_errno(errp, ret, "ERROR flushing metadata");
+        res->check_errors++;
+        return ret;
+    }
+    qcow2_cache_drop_all(s->rb_cache);
+    int changed = rebuild_write_refblocks(s, cs, 0, cs->nb, &nt, &nt_entries, errp);
+    if (changed < 0) {
+        res->check_errors++;
+        g_free(nt);
+        return changed;
+    }
+    do {
+        uint64_t first_free = 0;
+        rt_clusters = (nt_entries * 8 + s->cluster_size - 1) >> s->cluster_bits;
+        rt_off = alloc_counted(s, cs, rt_clusters, &first_free);
+        if (rt_off < 0) {
+            block_error_errno(errp, (int)rt_off, "ERROR allocating reftable");
+            res->check_errors++;
+            g_free(nt);
+            return (int)rt_off;
+        }
+        uint64_t rs = (uint64_t)rt_off >> s->cluster_bits, re = rs + rt_clusters;
+        changed = rebuild_write_refblocks(s, cs, rs, re, &nt, &nt_entries, errp);
+        if (changed < 0) {
+            res->check_errors++;
+            g_free(nt);
+            return changed;
+        }
+        if (changed) {
+            /* the table grew: it is placed again */
+            for (uint64_t c = rs; c < re; c++) {
+                cs->ref[c] = 0;
+            }
+        }
+    } while (changed);
+    uint64_t len = nt_entries * 8;
+    uint64_t *be = g_malloc0(rt_clusters << s->cluster_bits);
+    for (uint64_t i = 0; i < nt_entries; i++) {
+        be[i] = GUINT64_TO_BE(nt[i]);
+    }
+    ret = qcow2_write_meta(s, 0, (uint64_t)rt_off, len, be);
+    g_free(be);
+    if (ret < 0) {
+        block_error_errno(errp, ret, "ERROR writing reftable");
+        g_free(nt);
+        return ret;
+    }
+    uint8_t hdr[12];
+    for (int i = 0; i < 8; i++) {
+        hdr[i] = (uint8_t)((uint64_t)rt_off >> (56 - 8 * i));
+    }
+    for (int i = 0; i < 4; i++) {
+        hdr[8 + i] = (uint8_t)(rt_clusters >> (24 - 8 * i));
+    }
+    ret = bdrv_pwrite(s->file, 48, sizeof(hdr), hdr, 0);
+    if (ret == 0) {
+        ret = qcow2_file_sync(s);
+    }
+    if (ret < 0) {
+        block_error_errno(errp, ret, "ERROR setting reftable");
+        g_free(nt);
+        return ret;
+    }
+    g_free(s->rt);
+    s->rt = nt;
+    s->rt_offset = (uint64_t)rt_off;
+    s->rt_size = nt_entries;
+    s->rt_clusters = (uint32_t)rt_clusters;
+    s->free_cluster_index = 0;
+    qcow2_rt_max_update(s);
+    return 0;
+}
+
+int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix)
+{
+    BDRVQcow2State *s = bs->opaque;
+    CheckState cs = {0};
+    int ret;
+
+    if (fix) {
+        ret = qcow2_flush_metadata(s);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    cs.file_len = bdrv_getlength(s->file);
+    if (cs.file_len < 0) {
+        return (int)cs.file_len;
+    }
+    res->total_clusters = (s->size + s->cluster_size - 1) >> s->cluster_bits;
+    res->has_bfi = true;
+
+    bool rebuild = false;
+    ret = count_refs(s, &cs, res, fix, &rebuild);
+    if (ret < 0) {
+        g_free(cs.ref);
+        return ret;
+    }
     /*
      * As QEMU: a first pass only reports; when it finds something and fixing is allowed, a
-     * second pass (from the same counters) repairs.
+     * second pass (from the same counters) repairs. A cluster in use without a refcount (or a
+     * refcount table entry that cannot be used) needs a new refcount structure instead.
      */
     uint64_t highest = 0;
     BdrvCheckResult pre = *res;
-    compare_refcounts(s, &cs, res, 0, &highest);
-    if (fix && (res->leaks || res->corruptions)) {
-        *res = pre;
-        compare_refcounts(s, &cs, res, fix, &highest);
+    compare_refcounts(s, &cs, res, 0, &rebuild, &highest);
+    if (rebuild && (fix & BDRV_FIX_ERRORS)) {
+        BdrvCheckResult old = *res;
+        int fresh_leaks = 0;
+        char *err = NULL;
+        fprintf(stderr, "Rebuilding refcount structure\n");
+        ret = rebuild_refcount_structure(s, &cs, res, &err);
+        if (ret < 0) {
+            error_report("%s", err ? err : "ERROR rebuilding the refcount structure");
+            g_free(err);
+            g_free(cs.ref);
+            return ret;
+        }
+        res->corruptions = 0;
+        res->leaks = 0;
+        /* the old structures are not referenced any more: count again */
+        g_free(cs.ref);
+        cs = (CheckState){.file_len = bdrv_getlength(s->file)};
+        if (cs.file_len < 0) {
+            return (int)cs.file_len;
+        }
+        uint64_t alloc = res->allocated_clusters, frag = res->fragmented_clusters,
+                 comp = res->compressed_clusters;
+        rebuild = false;
+        ret = count_refs(s, &cs, res, 0, &rebuild);
+        res->allocated_clusters = alloc;
+        res->fragmented_clusters = frag;
+        res->compressed_clusters = comp;
+        if (ret < 0) {
+            g_free(cs.ref);
+            return ret;
+        }
+        if (fix & BDRV_FIX_LEAKS) {
+            /* the old structures leak now: repaired; leaks left are the rebuild's own */
+            BdrvCheckResult saved = *res;
+            *res = (BdrvCheckResult){0};
+            compare_refcounts(s, &cs, res, BDRV_FIX_LEAKS, &rebuild, &highest);
+            if (rebuild) {
+                fprintf(stderr, "ERROR rebuilt refcount structure is still broken\n");
+            }
+            fresh_leaks = res->leaks;
+            *res = saved;
+        }
+        if (res->corruptions < old.corruptions) {
+            res->corruptions_fixed += old.corruptions - res->corruptions;
+        }
+        if (res->leaks < old.leaks) {
+            res->leaks_fixed += old.leaks - res->leaks;
+        }
+        res->leaks += fresh_leaks;
+    } else if (fix) {
+        if (rebuild) {
+            fprintf(stderr, "ERROR need to rebuild refcount structures\n");
+            res->check_errors++;
+            g_free(cs.ref);
+            return -EIO;
+        }
+        if (res->leaks || res->corruptions) {
+            *res = pre;
+            compare_refcounts(s, &cs, res, fix, &rebuild, &highest);
+        }
     }
     check_oflag_copied(s, res, fix);
     /* image end: highest cluster referenced or with a refcount (leaks count, as in QEMU) */

@@ -36,6 +36,11 @@ elif what == 'unaligned-prealloc':            # guest cluster 2: unaligned, no d
     f.write(struct.pack('>Q', (e | 0x200) & ~1 if ext else e | 0x201))
     if ext:
         f.write(struct.pack('>Q', 0xffffffff << 32))
+elif what.startswith('reftable'):           # refcount table entry N cleared (reftableN) or
+    rt = struct.unpack('>Q', h[48:56])[0]       # with a reserved bit (reftable0-reserved)
+    n = int(what[8:].split('-')[0])
+    f.seek(rt + 8 * n); e = struct.unpack('>Q', f.read(8))[0]
+    f.seek(rt + 8 * n); f.write(struct.pack('>Q', e | 1 if what.endswith('reserved') else 0))
 PY
 # images with snapshots are made once (their dates would differ)
 for v in 1.1 0.10; do
@@ -53,6 +58,19 @@ both repair/amend-v3-short-snapshots "$v2snap" '$QI check x.qcow2' '$QI amend -o
     '$QI check x.qcow2' '$QI snapshot -l x.qcow2 | cut -c1-40'
 both repair/check-short-snapshots "$v2snap" 'python3 ../patch.py x.qcow2 v3' '$QI check x.qcow2' \
     '$QI check -r leaks x.qcow2' '$QI check -r all x.qcow2' '$QI check x.qcow2'
+# a refcount block lost (or unusable): check -r all builds a new refcount structure as QEMU's
+# rebuild does (same messages, same bytes); -r leaks refuses
+both repair/rebuild-refcounts '$QI create -q -f qcow2 x.qcow2 4M' \
+    '$QO -c "write -q -P 7 0 1M" -c "write -q -P 8 2M 512k" x.qcow2' \
+    'python3 ../patch.py x.qcow2 reftable0' '$QI check -r leaks x.qcow2' '$QI check -r all x.qcow2' \
+    '$QO -c "read -q -P 7 0 1M" -c "read -q -P 8 2M 512k" x.qcow2'
+both repair/rebuild-refcounts-512 '$QI create -q -f qcow2 -o cluster_size=512,refcount_bits=4 x.qcow2 2M' \
+    '$QO -c "write -q -P 7 0 300k" -c "write -q -P 8 600k 400k" x.qcow2' \
+    'python3 ../patch.py x.qcow2 reftable1' '$QI check -r all x.qcow2' \
+    '$QO -c "read -q -P 7 0 300k" -c "read -q -P 8 600k 400k" x.qcow2'
+both repair/rebuild-refcounts-reserved '$QI create -q -f qcow2 x.qcow2 1M' \
+    '$QO -c "write -q -P 7 0 64k" x.qcow2' 'python3 ../patch.py x.qcow2 reftable0-reserved' \
+    '$QI check -r all x.qcow2'
 for o in extended_l2=on extended_l2=off; do
     both "repair/unaligned-prealloc/$o" "\$QI create -q -f qcow2 -o $o x.qcow2 1M" \
         '$QO -c "write -q -P 1 0 128k" -c "write -q -z 128k 64k" x.qcow2' \

@@ -21,6 +21,9 @@ extern const DeviceInfo virtio_blk_pci_info;
 extern const DeviceInfo virtio_rng_pci_info;
 extern const DeviceInfo virtio_balloon_pci_info;
 extern const DeviceInfo virtio_net_pci_info;
+extern const DeviceInfo e1000_info;
+extern const DeviceInfo e1000_82544gc_info;
+extern const DeviceInfo e1000_82545em_info;
 extern const DeviceInfo virtio_scsi_pci_info;
 extern const DeviceInfo scsi_hd_info;
 extern const DeviceInfo scsi_cd_info;
@@ -48,6 +51,9 @@ const DeviceInfo *const device_infos[] = {
     &virtio_rng_pci_info,
     &virtio_balloon_pci_info,
     &virtio_net_pci_info,
+    &e1000_info,
+    &e1000_82544gc_info,
+    &e1000_82545em_info,
     &virtio_scsi_pci_info,
     &scsi_hd_info,
     &scsi_cd_info,

@@ -30,6 +30,7 @@ static const QomType abstract_types[] = {
     {"pci-ide", "pci-device", true, {NULL}},
     {"pci-vga", "pci-device", true, {"conventional-pci-device", "acpi-dev-aml-interface"}},
     {"virtio-pci", "pci-device", true, {"conventional-pci-device", "pci-express-device"}},
+    {"e1000-base", "pci-device", true, {"conventional-pci-device"}},
     {"virtio-blk-pci-base", "virtio-pci", true, {NULL}},
     {"virtio-rng-pci-base", "virtio-pci", true, {NULL}},
     {"virtio-balloon-pci-base", "virtio-pci", true, {NULL}},

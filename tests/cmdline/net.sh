@@ -39,23 +39,31 @@ cases=(
     "info/device|-netdev user,id=n1,net=192.168.7.0/24 -device virtio-net-pci,netdev=n1,id=x,mac=52:54:00:01:02:03"
     "info/hub|-net nic,model=virtio -net nic,model=virtio-net-pci,macaddr=52:54:00:aa:bb:cc -net user,id=u,restrict=on -net none"
     "info/nic|-nic user,model=virtio-net-pci -nic none"
+    "default/model|+defaults -vga none -nic user -net nic -net user"
+    "default/netdev-only|+defaults -vga none -netdev user,id=a"
 )
+# "+defaults": without -nodefaults (QEMU's pc adds -net nic -net user unless -nic, -net, -netdev
+# or -nodefaults is given; Vireo does not yet, so these cases give one of those).
 # The sanitizer build's rerun keeps the cases that build a machine, a NIC or a backend (the
 # option-parsing errors run the same code in both builds; each sanitizer start costs ~0.6 s CPU)
 if [ "${VIREO_ASAN:-0}" = 1 ]; then
     keep=()
     for c in "${cases[@]}"; do
         case ${c%%|*} in
-        bad/device-* | bad/hostfwd-sep | bad/user-host | warn/* | info/*) keep+=("$c") ;;
+        bad/device-* | bad/hostfwd-sep | bad/user-host | warn/* | info/* | default/model) keep+=("$c") ;;
         esac
     done
     cases=("${keep[@]}")
 fi
-run() { # BIN OUT ARGS...
-    local bin=$1 out=$2
+run() { # BIN OUT [+defaults] ARGS...  (+defaults: without -nodefaults, QEMU's default NIC)
+    local bin=$1 out=$2 nd=-nodefaults
     shift 2
+    if [ "$1" = +defaults ]; then
+        nd=
+        shift
+    fi
     printf 'info network\nquit\n' |
-        timeout 120 "$bin" -monitor stdio -display none -nodefaults -S -accel tcg \
+        timeout 120 "$bin" -monitor stdio -display none $nd -S -accel tcg \
         -kernel "$tmp/tiny" "$@" >"$out.out" 2>"$out.err"
     echo $? >"$out.rc"
 }

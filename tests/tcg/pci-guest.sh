@@ -2,8 +2,8 @@
 # The PCI view of a Debian guest beside QEMU 7.2's, and edu driven from inside it, under TCG
 # (tests/kvm/pci-guest.sh runs the same script under KVM). One busybox initramfs with Debian's
 # lspci/setpci (the cache's pciutils.tar, scripts/guests.sh) boots the cloud kernel under QEMU
-# 7.2 and under Vireo with the same command line (-nodefaults: QEMU's pc would add a VGA and an
-# e1000 that Vireo does not add by default; -device VGA adds the VGA); the script records, on
+# 7.2 and under Vireo with the same command line (-nodefaults: QEMU's pc would add a VGA, which
+# Vireo does not add by default, and its default e1000; -device VGA adds the VGA); the script records, on
 # both, and compares:
 #   lspci -nn -vv                     every line (the VGA function included)
 #   /proc/iomem, /proc/ioports        the lines of PCI functions (0000:00:...) and ACPI's (but

@@ -24,7 +24,7 @@
 /* QEMU's names; max_devs as QEMU's if_max_devs; the pc machine's buses; Vireo's devices. */
 DriveInterface drive_interfaces[IF_COUNT] = {
     [IF_NONE] = {"none", 0, -1, NULL, NULL},
-    [IF_IDE] = {"ide", 2, 2, NULL, "Vireo has no IDE controller yet"},
+    [IF_IDE] = {"ide", 2, 2, "ide-hd", NULL},
     [IF_SCSI] = {"scsi", 7, -1, NULL, NULL},
     [IF_FLOPPY] = {"floppy", 0, 1, NULL, "Vireo has no floppy controller yet"},
     [IF_PFLASH] = {"pflash", 0, 1, NULL, "Vireo has no flash memory for firmware yet"},
@@ -557,7 +557,8 @@ static int drives_claim(char **errp, const char **loc)
             block_error(errp, "%s (if=%s)", di->missing, di->name);
             return -1;
         }
-        DriveDevice dd = {di->device, d};
+        /* IDE: QEMU's pc makes ide-cd for media=cdrom (the bus and unit come from the drive) */
+        DriveDevice dd = {d->type == IF_IDE && d->media_cd ? "ide-cd" : di->device, d};
         g_array_append_val(implied_devices, dd);
     }
     *loc = NULL;

@@ -27,6 +27,8 @@ extern const DeviceInfo e1000_82545em_info;
 extern const DeviceInfo virtio_scsi_pci_info;
 extern const DeviceInfo scsi_hd_info;
 extern const DeviceInfo scsi_cd_info;
+extern const DeviceInfo ide_hd_info;
+extern const DeviceInfo ide_cd_info;
 extern const DeviceInfo isa_serial_info;
 extern const DeviceInfo mc146818rtc_info;
 extern const DeviceInfo i8042_info;
@@ -61,6 +63,8 @@ const DeviceInfo *const device_infos[] = {
     &usb_tablet_info,
     &usb_mouse_info,
     &usb_kbd_info,
+    &ide_hd_info,
+    &ide_cd_info,
     &isa_serial_info,
     &mc146818rtc_info,
     &i8042_info,

@@ -32,7 +32,7 @@ static const char *const category_names[DEVICE_CATEGORY_COUNT] = {
 
 static const char *const bus_names[] = {
     [BUS_NONE] = NULL, [BUS_SYSTEM] = "System", [BUS_ISA] = "ISA", [BUS_PCI] = "PCI",
-    [BUS_SCSI] = "SCSI", [BUS_USB] = "usb-bus"};
+    [BUS_SCSI] = "SCSI", [BUS_USB] = "usb-bus", [BUS_IDE] = "IDE"};
 
 const char *device_category_name(DeviceCategory c)
 {
@@ -896,6 +896,9 @@ char *device_qom_path(const Device *dev)
     if (dev->from_cli) {
         return g_strdup_printf("/machine/peripheral-anon/device[%d]", dev->anon_index);
     }
+    if (dev->unattached_index > 0) {
+        return g_strdup_printf("/machine/unattached/device[%d]", dev->unattached_index);
+    }
     return g_strdup_printf("/machine/unattached/%s", dev->info->name);
 }
 
@@ -1040,6 +1043,8 @@ static bool bus_check(const DeviceInfo *info, const char *bus, bool check_only, 
             t = BUS_PCI;
         } else if (machine_has_buses && !strcmp(bus, "isa.0")) {
             t = BUS_ISA;
+        } else if (machine_has_buses && (!strcmp(bus, "ide.0") || !strcmp(bus, "ide.1"))) {
+            t = BUS_IDE; /* PIIX3's IDE channels, always there on pc */
         } else if (check_only) {
             t = pending_bus(bus);
         } else {
@@ -1055,7 +1060,8 @@ static bool bus_check(const DeviceInfo *info, const char *bus, bool check_only, 
         }
         return true;
     }
-    if (((info->bus == BUS_PCI || info->bus == BUS_ISA) && !machine_has_buses) ||
+    if (((info->bus == BUS_PCI || info->bus == BUS_ISA || info->bus == BUS_IDE) &&
+         !machine_has_buses) ||
         ((info->bus == BUS_SCSI || info->bus == BUS_USB) &&
          !(check_only ? pending_bus_of_type(info->bus)
                       : device_bus_newest(info->bus) != NULL))) {
@@ -1082,6 +1088,8 @@ static const char *bus_qom_name(BusType t)
         return "pci.0";
     case BUS_ISA:
         return "isa.0";
+    case BUS_IDE:
+        return "ide.0";
     default:
         return "main-system-bus";
     }
@@ -1251,20 +1259,35 @@ static Device *create_device(const DeviceConfig *dc, bool check_only, bool hotpl
     return dev;
 }
 
+static int next_unattached;
+
+void device_set_next_unattached(int index)
+{
+    next_unattached = index;
+}
+
 Device *device_create_simple(const char *name, ...)
 {
+    int unattached = next_unattached;
+    next_unattached = 0;
     const DeviceInfo *info = device_info_find(name);
     if (!info) {
         error_report("internal error: no device type '%s'", name);
         return NULL;
     }
     Device *dev = device_new(info);
+    dev->unattached_index = unattached;
     char *err = NULL;
     bool ok = apply_globals(dev, &err);
     va_list ap;
     va_start(ap, name);
     for (const char *k; ok && (k = va_arg(ap, const char *));) {
         const char *v = va_arg(ap, const char *);
+        if (!strcmp(k, "bus")) {
+            g_free(dev->bus_name);
+            dev->bus_name = g_strdup(v);
+            continue;
+        }
         ok = device_set_prop(dev, k, v, &err);
     }
     va_end(ap);

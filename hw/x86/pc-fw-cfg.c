@@ -11,6 +11,7 @@
  *                    QEMU's get_boot_devices_list writes them; empty without bootindex
  */
 #include <glib.h>
+#include "vireo/ide.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,13 +127,26 @@ void pc_boot_order_file(FWCfgState *fw, const VireoConfig *cfg)
     GArray *list = g_array_new(FALSE, FALSE, sizeof(BootEntry));
     for (Device *dev = device_list_first(); dev; dev = dev->next) {
         const Property *p = device_info_prop(dev->info, "bootindex");
-        if (!p || !dev->info->boot_suffix || dev->info->bus != BUS_PCI) {
+        if (!p || ((!dev->info->boot_suffix || dev->info->bus != BUS_PCI) &&
+                   dev->info->bus != BUS_IDE)) {
             continue;
         }
         char *v = device_get_prop(dev, p);
         long idx = v ? strtol(v, NULL, 0) : -1;
         g_free(v);
         if (idx < 0) {
+            continue;
+        }
+        if (dev->info->bus == BUS_IDE) {
+            /* QEMU's: the controller, then drive@CHANNEL/disk@UNIT */
+            IDEDevice *ide = (IDEDevice *)dev;
+            if (!ide->bus) {
+                continue;
+            }
+            BootEntry e = {.index = idx};
+            e.path = g_strdup_printf("/pci@i0cf8/ide@1,1/drive@%x/disk@%x", ide->bus->bus_id,
+                                     ide->unit);
+            g_array_append_val(list, e);
             continue;
         }
         PCIDevice *d = (PCIDevice *)dev;

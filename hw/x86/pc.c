@@ -22,6 +22,7 @@
 #include "vireo/net.h"
 #include "vireo/pc.h"
 #include "vireo/pci.h"
+#include "vireo/runstate.h"
 #include "vireo/timer.h"
 #include "vireo/x86-cpu.h"
 #include "vireo/x86.h"
@@ -52,11 +53,43 @@ static int create_drive_devices(void)
     int n;
     const DriveDevice *dd = drive_implied_devices(&n);
     for (int i = 0; i < n; i++) {
+        if (dd[i].dinfo->type == IF_IDE) {
+            continue;
+        }
         char *key = (char *)"drive", *val = dd[i].dinfo->id;
         DeviceConfig d = {.driver = (char *)dd[i].driver, .prop_keys = &key, .prop_values = &val,
                           .n_props = 1, .loc = dd[i].dinfo->loc};
         if (create_cli_device(&d) < 0) {
             return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The drives of -drive if=ide are the machine's, as QEMU's pc_init1 makes them: in index order
+ * (ide.0 master, slave, ide.1 master, slave) right after PIIX3's IDE function, so they are
+ * QEMU's /machine/unattached/device[N] and their errors carry no option's location.
+ */
+static int create_ide_drives(void)
+{
+    int n, k = 0;
+    const DriveDevice *dd = drive_implied_devices(&n);
+    for (int index = 0; index < 4; index++) {
+        for (int i = 0; i < n; i++) {
+            const DriveInfo *di = dd[i].dinfo;
+            if (di->type != IF_IDE || di->bus * 2 + di->unit != index) {
+                continue;
+            }
+            char bus[16], unit[16];
+            snprintf(bus, sizeof(bus), "ide.%d", di->bus);
+            snprintf(unit, sizeof(unit), "%d", di->unit);
+            /* QEMU: the CPUs, 16 objects of the chipset and PIIX3's IDE, then the drives */
+            device_set_next_unattached((int)vm_cpu_count() + 17 + k++);
+            if (!device_create_simple(dd[i].driver, "drive", di->id, "bus", bus, "unit", unit,
+                                      NULL)) {
+                return -1;
+            }
         }
     }
     return 0;
@@ -132,7 +165,7 @@ static int create_chipset(bool usb)
     device_set_machine_buses(true);
     if (!device_create_simple("i440FX", "addr", "00.0", NULL) ||
         !device_create_simple("PIIX3", "addr", "01.0", "multifunction", "on", NULL) ||
-        !device_create_simple("piix3-ide", "addr", "01.1", NULL) ||
+        !device_create_simple("piix3-ide", "addr", "01.1", NULL) || create_ide_drives() < 0 ||
         (usb && !device_create_simple("piix3-usb-uhci", "addr", "01.2", NULL)) ||
         !device_create_simple("PIIX4_PM", "addr", "01.3", NULL)) {
         return -1;

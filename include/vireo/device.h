@@ -49,7 +49,7 @@ typedef enum {
     DEVICE_CATEGORY_COUNT,
 } DeviceCategory;
 
-typedef enum { BUS_NONE, BUS_SYSTEM, BUS_ISA, BUS_PCI, BUS_SCSI, BUS_USB } BusType;
+typedef enum { BUS_NONE, BUS_SYSTEM, BUS_ISA, BUS_PCI, BUS_SCSI, BUS_USB, BUS_IDE } BusType;
 
 typedef enum {
     PROP_BOOL,      /* "on"/"off"/"true"/"false"/"yes"/"no" -> bool */
@@ -188,6 +188,7 @@ struct Device {
     bool unplug_pending; /* device_del asked the guest; it has not ejected it yet */
     int anon_index;      /* from_cli without id: N of /machine/peripheral-anon/device[N] */
     char *bus_name;      /* bus= as given (devices on buses devices own: SCSI), or NULL */
+    int unattached_index; /* > 0: QEMU's /machine/unattached/device[N] (machine-made drives) */
     Device *next;        /* machine's device list, creation order */
 };
 
@@ -248,6 +249,10 @@ Device *device_create_from_config(const DeviceConfig *dc, bool check_only, char 
 /* Machine-built devices: new + props as "k1", "v1", ..., NULL + realize; errors are fatal to
  * the machine (error_report, NULL). */
 Device *device_create_simple(const char *name, ...);
+
+/* The next device_create_simple() makes QEMU's /machine/unattached/device[index] (the IDE
+ * drives the pc machine makes for -drive if=ide). */
+void device_set_next_unattached(int index);
 
 /*
  * Hotplug (QMP/HMP device_add, device_del), as QEMU's pc machine does it: a PCI device on pci.0

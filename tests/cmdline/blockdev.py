@@ -4,7 +4,7 @@ socket). When QEMU refuses the command line, Vireo must exit the same way with t
 message; when it starts, query-block, query-named-block-nodes, query-blockstats and HMP
 "info block" must be the same (node names and temporary file names masked).
 
-Cases QEMU starts only with devices Vireo does not have yet (IDE, floppy) are in MISSING with
+Cases QEMU starts only with devices Vireo does not have yet (floppy) are in MISSING with
 the message Vireo gives instead. Cases with devices on the pc machine load the cache's kernel
 (Vireo boots only with -kernel; -S keeps it from running). Images live in a scratch
 directory."""
@@ -189,6 +189,14 @@ CASES = [
                                 "-device", "scsi-hd,drive=e"]),
     ("scsi-err/if-scsi", PCK, ["-drive", "file=r.raw,format=raw,if=scsi"]),
     ("scsi-err/queues", PCK, ["-device", "virtio-scsi-pci,num_queues=1022"]),
+    ("ide/default-if", PCK, ["-drive", "file=r.raw,format=raw"]),
+    ("ide/hda-cdrom", PCK, ["-hda", "r.raw", "-cdrom", "a.qcow2"]),
+    ("ide/empty-cd", PCK, ["-drive", "if=ide,media=cdrom,index=3"]),
+    ("ide-err/hd-empty", PCK, ["-drive", "if=ide"]),
+    ("ide-err/unit-in-use", PCK, ["-drive", "file=r.raw,format=raw,if=none,id=d0",
+                                  "-hda", "a.qcow2", "-device", "ide-hd,drive=d0,bus=ide.0,unit=0"]),
+    ("ide-err/unit-too-big", PCK, ["-drive", "file=r.raw,format=raw,if=none,id=d0",
+                                   "-device", "ide-hd,drive=d0,bus=ide.1,unit=2"]),
     ("blockdev-err/drive-id-is-node", NONE, ["-drive", "if=none,file=r.raw,format=raw,id=n",
                                              "-blockdev", "driver=file,filename=a.qcow2,"
                                                           "node-name=n"]),
@@ -196,11 +204,6 @@ CASES = [
 
 # QEMU starts these with devices Vireo lacks so far: Vireo's own message.
 MISSING = [
-    ("missing/ide", PC, ["-drive", "file=r.raw,format=raw"],
-     "-drive file=r.raw,format=raw: Vireo has no IDE controller yet (if=ide)"),
-    ("missing/hda", PC, ["-hda", "r.raw"], "-hda r.raw: Vireo has no IDE controller yet (if=ide)"),
-    ("missing/cdrom", PC, ["-cdrom", "r.raw"],
-     "-cdrom r.raw: Vireo has no IDE controller yet (if=ide)"),
     ("missing/floppy", PC, ["-drive", "file=r.raw,format=raw,if=floppy"],
      "-drive file=r.raw,format=raw,if=floppy: Vireo has no floppy controller yet (if=floppy)"),
 ]

@@ -76,7 +76,8 @@ SESSIONS = [
 KERNEL = os.path.join(os.environ.get("VIREO_CACHE", os.path.expanduser("~/.cache/vireo")),
                       "vmlinuz-cloud")
 # Removable media on virtio-scsi (pc machine: Vireo needs a kernel to build it; -S, nothing runs):
-# a scsi-cd with a medium (cd0), an empty one (cd1), a scsi-hd (not removable), a virtio-blk-pci
+# a scsi-cd with a medium (cd0), an empty one (cd1), a scsi-hd (not removable), a virtio-blk-pci,
+# an empty ide-cd (icd)
 MEDIA_ARGS = ["-machine", "pc", "-kernel", KERNEL, "-display", "none", "-S", "-nodefaults",
               "-device", "virtio-scsi-pci,id=s0",
               "-drive", "file=r.raw,format=raw,if=none,id=cd,media=cdrom",
@@ -86,7 +87,8 @@ MEDIA_ARGS = ["-machine", "pc", "-kernel", KERNEL, "-display", "none", "-S", "-n
               "-device", "scsi-hd,drive=hd,id=hd0",
               "-drive", "file=z.qcow2,if=none,id=vb",
               "-device", "virtio-blk-pci,drive=vb,id=vd",
-              "-blockdev", "driver=file,filename=odd.bin,node-name=nodd"]
+              "-blockdev", "driver=file,filename=odd.bin,node-name=nodd",
+              "-device", "ide-cd,id=icd,bus=ide.1"]
 MEDIA = [
     ("media-errors", [c("eject"), c("eject", device="cd", id="cd0"), c("eject", device="nosuch"),
                       c("eject", id="nosuch"), c("eject", device="hd"), c("eject", id="hd0"),
@@ -111,7 +113,10 @@ MEDIA = [
                      c("blockdev-change-medium", id="cd1", filename="r.raw", format="raw",
                        **{"read-only-mode": "read-only"}),
                      c("blockdev-change-medium", id="cd0", filename="z.qcow2", force=True),
-                     c("eject", device="cd", force=True), c("query-block"),
+                     c("eject", device="cd", force=True),
+                     c("blockdev-change-medium", id="icd", filename="r.raw", format="raw",
+                       **{"read-only-mode": "read-only"}),
+                     c("query-block"), c("eject", id="icd"), c("query-block"),
                      c("human-monitor-command", **{"command-line": "info block"})]),
 ]
 

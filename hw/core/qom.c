@@ -41,6 +41,7 @@ static const QomType abstract_types[] = {
     {"usb-device", "device", true, {NULL}},
     {"usb-hid", "usb-device", true, {NULL}},
     {"scsi-disk-base", "scsi-device", true, {NULL}},
+    {"ide-device", "device", true, {NULL}},
     {"pic-common", "isa-device", true, {"intctrl"}},
     {"ioapic-common", "sys-bus-device", true, {"intctrl"}},
     {"apic-common", "device", true, {NULL}},

@@ -55,20 +55,6 @@ static uint32_t get32be(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void put16(uint8_t *id, int word, uint16_t v)
-{
-    id[word * 2] = (uint8_t)v;
-    id[word * 2 + 1] = (uint8_t)(v >> 8);
-}
-
-static void padstr(uint8_t *id, int word, const char *src, int len)
-{
-    for (int i = 0; i < len; i++) {
-        char c = *src ? *src++ : ' ';
-        id[word * 2 + (i ^ 1)] = (uint8_t)c;
-    }
-}
-
 static void padstr8(uint8_t *buf, int len, const char *src)
 {
     for (int i = 0; i < len; i++) {
@@ -84,35 +70,35 @@ void ide_atapi_identify(IDEState *s)
     }
     memset(p, 0, 512);
     /* removable CD-ROM, 50 us DRQ, 12-byte packets */
-    put16(p, 0, (2 << 14) | (5 << 8) | (1 << 7) | (2 << 5));
-    padstr(p, 10, s->serial, 20);
-    put16(p, 20, 3);
-    put16(p, 21, 512);
-    put16(p, 22, 4);
-    padstr(p, 23, s->version, 8);
-    padstr(p, 27, s->model, 40);
-    put16(p, 48, 1);
-    put16(p, 49, (1 << 9) | (1 << 8));
-    put16(p, 53, 7);
-    put16(p, 62, 7);
-    put16(p, 63, 7);
-    put16(p, 64, 3);
-    put16(p, 65, 0xb4);
-    put16(p, 66, 0xb4);
-    put16(p, 67, 0x12c);
-    put16(p, 68, 0xb4);
-    put16(p, 71, 30);
-    put16(p, 72, 30);
-    put16(p, 80, 0x1e);
+    ide_put16(p, 0, (2 << 14) | (5 << 8) | (1 << 7) | (2 << 5));
+    ide_padstr(p, 10, s->serial, 20);
+    ide_put16(p, 20, 3);
+    ide_put16(p, 21, 512);
+    ide_put16(p, 22, 4);
+    ide_padstr(p, 23, s->version, 8);
+    ide_padstr(p, 27, s->model, 40);
+    ide_put16(p, 48, 1);
+    ide_put16(p, 49, (1 << 9) | (1 << 8));
+    ide_put16(p, 53, 7);
+    ide_put16(p, 62, 7);
+    ide_put16(p, 63, 7);
+    ide_put16(p, 64, 3);
+    ide_put16(p, 65, 0xb4);
+    ide_put16(p, 66, 0xb4);
+    ide_put16(p, 67, 0x12c);
+    ide_put16(p, 68, 0xb4);
+    ide_put16(p, 71, 30);
+    ide_put16(p, 72, 30);
+    ide_put16(p, 80, 0x1e);
     if (s->wwn) {
-        put16(p, 84, 1 << 8);
-        put16(p, 87, 1 << 8);
-        put16(p, 108, (uint16_t)(s->wwn >> 48));
-        put16(p, 109, (uint16_t)(s->wwn >> 32));
-        put16(p, 110, (uint16_t)(s->wwn >> 16));
-        put16(p, 111, (uint16_t)s->wwn);
+        ide_put16(p, 84, 1 << 8);
+        ide_put16(p, 87, 1 << 8);
+        ide_put16(p, 108, (uint16_t)(s->wwn >> 48));
+        ide_put16(p, 109, (uint16_t)(s->wwn >> 32));
+        ide_put16(p, 110, (uint16_t)(s->wwn >> 16));
+        ide_put16(p, 111, (uint16_t)s->wwn);
     }
-    put16(p, 88, 0x3f | (1 << 13));
+    ide_put16(p, 88, 0x3f | (1 << 13));
     s->identify_set = true;
 }
 

@@ -20,14 +20,14 @@
 
 /* ---- helpers ---- */
 
-static void put16(uint8_t *id, int word, uint16_t v)
+void ide_put16(uint8_t *id, int word, uint16_t v)
 {
     id[word * 2] = (uint8_t)v;
     id[word * 2 + 1] = (uint8_t)(v >> 8);
 }
 
 /* ATA strings: byte-swapped pairs, padded with spaces */
-static void padstr(uint8_t *id, int word, const char *src, int len)
+void ide_padstr(uint8_t *id, int word, const char *src, int len)
 {
     for (int i = 0; i < len; i++) {
         char c = *src ? *src++ : ' ';
@@ -233,69 +233,69 @@ static void ata_identify(IDEState *s)
     uint8_t *p = s->identify;
     if (!s->identify_set) {
         memset(p, 0, 512);
-        put16(p, 0, 0x0040);
-        put16(p, 1, (uint16_t)s->cyls);
-        put16(p, 3, (uint16_t)s->heads);
-        put16(p, 4, (uint16_t)(512 * s->secs));
-        put16(p, 5, 512);
-        put16(p, 6, (uint16_t)s->secs);
-        padstr(p, 10, s->serial, 20);
-        put16(p, 20, 3);
-        put16(p, 21, 512);
-        put16(p, 22, 4);
-        padstr(p, 23, s->version, 8);
-        padstr(p, 27, s->model, 40);
-        put16(p, 47, 0x8000 | IDE_MAX_MULT);
-        put16(p, 48, 1);
-        put16(p, 49, (1 << 11) | (1 << 9) | (1 << 8));
-        put16(p, 51, 0x200);
-        put16(p, 52, 0x200);
-        put16(p, 53, 1 | (1 << 1) | (1 << 2));
-        put16(p, 54, (uint16_t)s->cyls);
-        put16(p, 55, (uint16_t)s->heads);
-        put16(p, 56, (uint16_t)s->secs);
+        ide_put16(p, 0, 0x0040);
+        ide_put16(p, 1, (uint16_t)s->cyls);
+        ide_put16(p, 3, (uint16_t)s->heads);
+        ide_put16(p, 4, (uint16_t)(512 * s->secs));
+        ide_put16(p, 5, 512);
+        ide_put16(p, 6, (uint16_t)s->secs);
+        ide_padstr(p, 10, s->serial, 20);
+        ide_put16(p, 20, 3);
+        ide_put16(p, 21, 512);
+        ide_put16(p, 22, 4);
+        ide_padstr(p, 23, s->version, 8);
+        ide_padstr(p, 27, s->model, 40);
+        ide_put16(p, 47, 0x8000 | IDE_MAX_MULT);
+        ide_put16(p, 48, 1);
+        ide_put16(p, 49, (1 << 11) | (1 << 9) | (1 << 8));
+        ide_put16(p, 51, 0x200);
+        ide_put16(p, 52, 0x200);
+        ide_put16(p, 53, 1 | (1 << 1) | (1 << 2));
+        ide_put16(p, 54, (uint16_t)s->cyls);
+        ide_put16(p, 55, (uint16_t)s->heads);
+        ide_put16(p, 56, (uint16_t)s->secs);
         uint32_t old = s->cyls * s->heads * s->secs;
-        put16(p, 57, (uint16_t)old);
-        put16(p, 58, (uint16_t)(old >> 16));
+        ide_put16(p, 57, (uint16_t)old);
+        ide_put16(p, 58, (uint16_t)(old >> 16));
         if (s->mult_sectors) {
-            put16(p, 59, 0x100 | s->mult_sectors);
+            ide_put16(p, 59, 0x100 | s->mult_sectors);
         }
-        put16(p, 60, (uint16_t)s->nb_sectors);
-        put16(p, 61, (uint16_t)(s->nb_sectors >> 16));
-        put16(p, 62, 0x07);
-        put16(p, 63, 0x07);
-        put16(p, 64, 0x03);
-        put16(p, 65, 120);
-        put16(p, 66, 120);
-        put16(p, 67, 120);
-        put16(p, 68, 120);
-        put16(p, 80, 0xf0);
-        put16(p, 81, 0x16);
-        put16(p, 82, (1 << 14) | (1 << 5) | 1);
-        put16(p, 83, (1 << 14) | (1 << 13) | (1 << 12) | (1 << 10));
-        put16(p, 84, s->wwn ? (1 << 14) | (1 << 8) : (1 << 14));
-        put16(p, 86, (1 << 13) | (1 << 12) | (1 << 10));
-        put16(p, 87, s->wwn ? (1 << 14) | (1 << 8) : (1 << 14));
-        put16(p, 88, 0x3f | (1 << 13));
-        put16(p, 93, 1 | (1 << 14) | 0x2000);
-        put16(p, 100, (uint16_t)s->nb_sectors);
-        put16(p, 101, (uint16_t)(s->nb_sectors >> 16));
-        put16(p, 102, (uint16_t)(s->nb_sectors >> 32));
-        put16(p, 103, (uint16_t)(s->nb_sectors >> 48));
-        put16(p, 106, 0x6000);
+        ide_put16(p, 60, (uint16_t)s->nb_sectors);
+        ide_put16(p, 61, (uint16_t)(s->nb_sectors >> 16));
+        ide_put16(p, 62, 0x07);
+        ide_put16(p, 63, 0x07);
+        ide_put16(p, 64, 0x03);
+        ide_put16(p, 65, 120);
+        ide_put16(p, 66, 120);
+        ide_put16(p, 67, 120);
+        ide_put16(p, 68, 120);
+        ide_put16(p, 80, 0xf0);
+        ide_put16(p, 81, 0x16);
+        ide_put16(p, 82, (1 << 14) | (1 << 5) | 1);
+        ide_put16(p, 83, (1 << 14) | (1 << 13) | (1 << 12) | (1 << 10));
+        ide_put16(p, 84, s->wwn ? (1 << 14) | (1 << 8) : (1 << 14));
+        ide_put16(p, 86, (1 << 13) | (1 << 12) | (1 << 10));
+        ide_put16(p, 87, s->wwn ? (1 << 14) | (1 << 8) : (1 << 14));
+        ide_put16(p, 88, 0x3f | (1 << 13));
+        ide_put16(p, 93, 1 | (1 << 14) | 0x2000);
+        ide_put16(p, 100, (uint16_t)s->nb_sectors);
+        ide_put16(p, 101, (uint16_t)(s->nb_sectors >> 16));
+        ide_put16(p, 102, (uint16_t)(s->nb_sectors >> 32));
+        ide_put16(p, 103, (uint16_t)(s->nb_sectors >> 48));
+        ide_put16(p, 106, 0x6000);
         if (s->wwn) {
-            put16(p, 108, (uint16_t)(s->wwn >> 48));
-            put16(p, 109, (uint16_t)(s->wwn >> 32));
-            put16(p, 110, (uint16_t)(s->wwn >> 16));
-            put16(p, 111, (uint16_t)s->wwn);
+            ide_put16(p, 108, (uint16_t)(s->wwn >> 48));
+            ide_put16(p, 109, (uint16_t)(s->wwn >> 32));
+            ide_put16(p, 110, (uint16_t)(s->wwn >> 16));
+            ide_put16(p, 111, (uint16_t)s->wwn);
         }
-        put16(p, 69, 1 << 14); /* deterministic zeroes after TRIM */
-        put16(p, 169, 1);      /* TRIM (QEMU's discard_granularity default) */
-        put16(p, 217, s->rotation_rate);
+        ide_put16(p, 69, 1 << 14); /* deterministic zeroes after TRIM */
+        ide_put16(p, 169, 1);      /* TRIM (QEMU's discard_granularity default) */
+        ide_put16(p, 217, s->rotation_rate);
         s->identify_set = true;
     }
     /* the write cache as it is now */
-    put16(p, 85, (1 << 14) | (blk_enable_write_cache(s->blk) ? (1 << 5) : 0) | 1);
+    ide_put16(p, 85, (1 << 14) | (blk_enable_write_cache(s->blk) ? (1 << 5) : 0) | 1);
 }
 
 /* SET FEATURES 03h: the transfer mode the guest chose shows in words 62, 63 and 88. */
@@ -308,19 +308,19 @@ static bool set_xfer_mode(IDEState *s, uint8_t val)
     case 1: /* PIO mode */
         break;
     case 2: /* single word DMA */
-        put16(p, 62, 0x07 | (1 << (mode + 8)));
-        put16(p, 63, 0x07);
-        put16(p, 88, 0x3f);
+        ide_put16(p, 62, 0x07 | (1 << (mode + 8)));
+        ide_put16(p, 63, 0x07);
+        ide_put16(p, 88, 0x3f);
         break;
     case 4: /* multiword DMA */
-        put16(p, 62, 0x07);
-        put16(p, 63, 0x07 | (1 << (mode + 8)));
-        put16(p, 88, 0x3f);
+        ide_put16(p, 62, 0x07);
+        ide_put16(p, 63, 0x07 | (1 << (mode + 8)));
+        ide_put16(p, 88, 0x3f);
         break;
     case 8: /* UDMA */
-        put16(p, 62, 0x07);
-        put16(p, 63, 0x07);
-        put16(p, 88, 0x3f | (1 << (mode + 8)));
+        ide_put16(p, 62, 0x07);
+        ide_put16(p, 63, 0x07);
+        ide_put16(p, 88, 0x3f | (1 << (mode + 8)));
         break;
     default:
         return false;
@@ -889,7 +889,7 @@ static void exec_cmd(IDEState *s, uint8_t val)
         case 0x82: /* write cache off */
             blk_set_enable_write_cache(s->blk, s->feature == 0x02);
             if (s->identify_set) {
-                put16(s->identify, 85, (1 << 14) | (s->feature == 0x02 ? (1 << 5) : 0) | 1);
+                ide_put16(s->identify, 85, (1 << 14) | (s->feature == 0x02 ? (1 << 5) : 0) | 1);
             }
             ide_cmd_done(s);
             return;

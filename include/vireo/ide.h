@@ -175,6 +175,9 @@ void ide_cd_change_media(IDEState *s, bool load);
 void ide_cd_eject_request(IDEState *s, bool force);
 
 /* ---- inside hw/ide (core.c <-> atapi.c) ---- */
+/* IDENTIFY data: a little-endian word; an ATA string (byte pairs swapped, space padded) */
+void ide_put16(uint8_t *id, int word, uint16_t v);
+void ide_padstr(uint8_t *id, int word, const char *src, int len);
 void ide_atapi_cmd(IDEState *s);      /* the packet is in s->packet */
 void ide_atapi_pio_next(IDEState *s); /* the guest took a data-in window */
 void ide_atapi_ok(IDEState *s);       /* command completion */

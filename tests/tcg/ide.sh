@@ -124,6 +124,7 @@ boot "$QEMU" qemu-cd -cdrom "$work/cd.iso" -boot d
 boot "$VIREO" cd -cdrom "$work/cd.iso" -boot d
 if [ "$(cat "$work/cd.rc")" = 67 ] && grep -q "booted from the CD" "$work/cd.ser" &&
     cmp -s "$work/cd.ser" "$work/qemu-cd.ser" && [ "$(cat "$work/qemu-cd.rc")" = 67 ] &&
+    ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work/cd.err" &&
     diff <(log_lines "$work/qemu-cd.deb") <(log_lines "$work/cd.deb") >"$work/cd.diff"; then
     ok ide/cdrom-boot
 else

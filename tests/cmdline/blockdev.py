@@ -195,8 +195,6 @@ CASES = [
     ("ide-err/hd-empty", PCK, ["-drive", "if=ide"]),
     ("ide-err/unit-in-use", PCK, ["-drive", "file=r.raw,format=raw,if=none,id=d0",
                                   "-hda", "a.qcow2", "-device", "ide-hd,drive=d0,bus=ide.0,unit=0"]),
-    ("ide-err/unit-too-big", PCK, ["-drive", "file=r.raw,format=raw,if=none,id=d0",
-                                   "-device", "ide-hd,drive=d0,bus=ide.1,unit=2"]),
     ("blockdev-err/drive-id-is-node", NONE, ["-drive", "if=none,file=r.raw,format=raw,id=n",
                                              "-blockdev", "driver=file,filename=a.qcow2,"
                                                           "node-name=n"]),

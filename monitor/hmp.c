@@ -17,6 +17,7 @@
 #include "vireo/net.h"
 #include "vireo/qemu-opts.h"
 #include "vireo/runstate.h"
+#include "vireo/usb.h"
 
 typedef void HmpFn(Monitor *mon, char **argv);
 
@@ -181,6 +182,16 @@ static void info_vnc(Monitor *mon, char **argv)
     g_free(t);
 }
 
+static void info_usb(Monitor *mon, char **argv)
+{
+    (void)argv;
+    vireo_lock();
+    char *t = usb_info_text();
+    vireo_unlock();
+    monitor_puts(mon, t ? t : "Error: USB support not enabled\n");
+    g_free(t);
+}
+
 static void info_network(Monitor *mon, char **argv)
 {
     vireo_lock();
@@ -206,6 +217,7 @@ static const HmpCmd info_cmds[] = {
      "query; show the current CPU's registers if no argument is specified)",
      info_registers},
     {"status", "", "show the current VM status (running|paused)", info_status},
+    {"usb", "", "show guest USB devices", info_usb},
     {"uuid", "", "show the current VM UUID", info_uuid},
     {"version", "", "show the version of QEMU", info_version},
     {"vnc", "", "show the vnc server status", info_vnc},

@@ -20,6 +20,33 @@ const Property usb_device_props[] = {
 
 /* ---- buses ---------------------------------------------------------------------------------- */
 
+static GPtrArray *usb_buses; /* in creation order: QEMU's bus numbers */
+
+char *usb_info_text(void)
+{
+    if (!usb_buses || !usb_buses->len) {
+        return NULL;
+    }
+    GString *s = g_string_new("");
+    for (guint b = 0; b < usb_buses->len; b++) {
+        USBBus *bus = usb_buses->pdata[b];
+        for (int i = 0; i < bus->nports; i++) {
+            USBDevice *d = bus->ports[i];
+            if (!d) {
+                continue;
+            }
+            g_string_append_printf(s, "  Device %u.%u, Port %d, Speed %s Mb/s, Product %s", b,
+                                   d->addr, i + 1, d->speed == USB_SPEED_LOW ? "1.5" : "12",
+                                   d->product_desc);
+            if (d->dev.id) {
+                g_string_append_printf(s, ", ID: %s", d->dev.id);
+            }
+            g_string_append_c(s, '\n');
+        }
+    }
+    return g_string_free(s, FALSE);
+}
+
 USBBus *usb_bus_new(Device *owner, int nports, const USBPortOps *ops, void *opaque,
                     const char *path)
 {
@@ -31,6 +58,10 @@ USBBus *usb_bus_new(Device *owner, int nports, const USBPortOps *ops, void *opaq
     bus->path = g_strdup(path);
     bus->name = owner->id ? g_strdup_printf("%s.0", owner->id) : g_strdup("usb-bus.0");
     device_bus_register(bus->name, BUS_USB, bus);
+    if (!usb_buses) {
+        usb_buses = g_ptr_array_new();
+    }
+    g_ptr_array_add(usb_buses, bus);
     return bus;
 }
 
@@ -46,6 +77,11 @@ void usb_bus_free(USBBus *bus)
         }
     }
     device_bus_unregister(bus);
+    g_ptr_array_remove(usb_buses, bus);
+    if (!usb_buses->len) {
+        g_ptr_array_free(usb_buses, TRUE);
+        usb_buses = NULL;
+    }
     g_free(bus->name);
     g_free(bus->path);
     g_free(bus);

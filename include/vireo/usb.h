@@ -146,6 +146,13 @@ void usb_bus_free(USBBus *bus);
 /* Reset every device on the bus (a global reset). */
 void usb_bus_reset(USBBus *bus);
 
+/*
+ * HMP "info usb": a line per plugged device, as QEMU 7.2 prints it ("  Device 0.2, Port 1,
+ * Speed 12 Mb/s, Product QEMU USB Tablet, ID: t1"), NULL when no USB bus exists (QEMU's
+ * "USB support not enabled"). g_free it. Lock held.
+ */
+char *usb_info_text(void);
+
 /* ---- devices ---- */
 /* The bus part of a device's realize: bus= or the newest USB bus, port= or the first free. */
 bool usb_device_plug(USBDevice *dev, char **errp);

@@ -253,6 +253,12 @@ char *net_info_network(void)
     return g_strdup("");
 }
 
+/* ---- usb (helper "usb"): HMP info usb ---- */
+char *usb_info_text(void)
+{
+    return NULL;
+}
+
 NetClientState *net_find_client(const char *name)
 {
     (void)name;

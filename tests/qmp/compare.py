@@ -54,6 +54,8 @@ CASES = [
                             '"arguments":{"command-line":"info block"}}'),
     ("cmd/hmp-qtree", True, '{"execute":"human-monitor-command",'
                             '"arguments":{"command-line":"info qtree"}}'),
+    ("cmd/hmp-usb", True, '{"execute":"human-monitor-command",'
+                          '"arguments":{"command-line":"info usb"}}'),
     ("cmd/hmp-unknown", True, '{"execute":"human-monitor-command",'
                               '"arguments":{"command-line":"nosuch 1 2"}}'),
     ("cmd/hmp-info-unknown", True, '{"execute":"human-monitor-command",'

@@ -4,6 +4,7 @@
  * and data, bad pointers (host system error, halted), loops (the frame ends), the idle pace.
  */
 #include <string.h>
+#include <glib.h>
 #include "../lib/unit.h"
 #include "vireo/accel.h"
 #include "vireo/hid.h"
@@ -361,6 +362,12 @@ int main(void)
     outw(0, 0x0001);
     run_ms(1);
     CHECK("bad/frame-list", (inw(2) & 0x28) == 0x28);
+
+    /* HMP info usb, as QEMU prints it */
+    char *info = usb_info_text();
+    CHECK("info-usb", info && !strcmp(info, "  Device 0.5, Port 1, Speed 12 Mb/s, Product QEMU "
+                                            "USB Tablet\n"));
+    g_free(info);
 
     /* host controller reset, then a detach */
     outw(0, 0x0002);

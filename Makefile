@@ -36,7 +36,17 @@ QEMU_IO := $(BUILD)/qemu-io
 TOOLS_COMMON_OBJS := $(BUILD)/tools/tools.o
 QEMU_IMG_OBJS := $(BUILD)/tools/qemu-img.o $(patsubst qemu-img/%.c,$(BUILD)/tools/%.o,$(wildcard qemu-img/img-*.c))
 
-all: $(SYSEMU) $(QEMU_IMG) $(QEMU_IO) $(UNIT_BINS)
+# Static helpers that test guests run (tests/tcg/pci-guest.sh's zeroout and sgio): built here on
+# the host, because the nested test guest has no compiler. Without a static libc they are left
+# out (the test then builds them itself, or skips the checks that need them).
+GUEST_BINS := $(BUILD)/guest/zeroout $(BUILD)/guest/sgio
+
+all: $(SYSEMU) $(QEMU_IMG) $(QEMU_IO) $(UNIT_BINS) $(GUEST_BINS)
+
+$(BUILD)/guest/%: tests/tcg/%.c
+	@mkdir -p $(dir $@)
+	$(Q)if $(CC) -static -O2 -Wall -Wextra -Werror -o $@ $< 2>/dev/null; then \
+		echo "  CC   $@"; else echo "  (no static libc: $@ not built)"; fi
 
 config.mak:
 	@echo "config.mak missing: run ./configure first" >&2; exit 1

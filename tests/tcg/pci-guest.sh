@@ -16,7 +16,7 @@
 #   input devices                     the kernel's (atkbd finds the i8042's PS/2 keyboard)
 #   the VGA text console              the guest writes coloured text on it; QMP screendump on
 #                                     both, pixel-equal (720x400) and not blank
-#   virtio-blk-pci (TCG only; with the cache's virtio-modules.tar, skipped without it): two disks, the
+#   virtio-blk-pci (with the cache's virtio-modules.tar, skipped without it): two disks, the
 #   implied device of -drive if=virtio (qcow2, -global serial=) and -device virtio-blk-pci on a raw
 #   drive (discard=unmap, num-queues=2, 4 KiB logical and physical blocks). The guest's
 #   /sys/block/vd*/ (size, serial, queue limits, queues) and what it reads, writes (dd, flushed),
@@ -35,7 +35,7 @@
 #   HTTP server on the host's loopback through 10.0.2.2, and hostfwd= letting the host fetch a
 #   page from busybox httpd in the guest; then QMP query-rx-filter and set_link (link down: the
 #   guest's carrier drops); compared with QEMU's, and checked on Vireo's own.
-#   virtio-scsi-pci (TCG only, with the same modules): a scsi-hd on a raw drive (discard=unmap,
+#   virtio-scsi-pci (with the same modules): a scsi-hd on a raw drive (discard=unmap,
 #   serial=, wwn=) and a scsi-cd. The guest's SCSI view (H:C:T:L, sysfs vendor/model/rev/type/
 #   scsi_level, the INQUIRY data and VPD pages 0x00/0x80/0x83/0xb0/0xb1/0xb2 as Linux keeps them,
 #   queue limits, the scsi_disk attributes from READ CAPACITY and MODE SENSE) and what it reads,
@@ -89,13 +89,14 @@ if [ -r "$vmods" ]; then
 else
     skip "$name/virtio-rng-balloon" "no $vmods (scripts/guests.sh builds it)"
 fi
-if [ "$ACCEL" != tcg ]; then
-    # in the nested guest this boot took over 300 s with the disks (the edu INTx step of the
-    # Vireo run did not end in time): the KVM check stays out until that is understood
-    skip "$name/virtio-blk" "virtio-blk is checked under TCG only for now (docs/virtio.md)"
-elif [ -r "$vmods" ] && [ -x "$QIMG" ]; then
-    if gcc -static -O2 -o "$work/root/bin/zeroout" "$(dirname "$0")/zeroout.c" 2>"$work/cc" &&
-        gcc -static -O2 -o "$work/root/bin/sgio" "$(dirname "$0")/sgio.c" 2>>"$work/cc"; then
+# the guest's helpers: built static by make into $VIREO_BUILD/guest/ (the nested test guest has
+# no compiler), else built here
+guest_bin() { # NAME
+    cp "$VIREO_BUILD/guest/$1" "$work/root/bin/$1" 2>/dev/null ||
+        gcc -static -O2 -o "$work/root/bin/$1" "$(dirname "$0")/$1.c" 2>>"$work/cc"
+}
+if [ -r "$vmods" ] && [ -x "$QIMG" ]; then
+    if guest_bin zeroout && guest_bin sgio; then
         # virtio-scsi's drivers: the order file's entries after virtio_blk, up to sr_mod
         for m in $(sed -n '/^virtio_blk.ko$/,/^sr_mod.ko$/p' "$work/root/lib/modules/order" |
             tail -n +2); do

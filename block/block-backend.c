@@ -78,6 +78,7 @@ struct BlockBackend {
     void *legacy_info;
     /* device */
     bool has_dev;
+    bool dev_owned; /* made by blk_for_device for a node: goes with the device (blk_detach_dev) */
     char *dev_path, *dev_id;
     const BlockDevOps *dev_ops;
     void *dev_opaque;
@@ -1179,7 +1180,11 @@ BlockBackend *blk_for_device(const char *drive, const char *prop, char **errp)
         block_error(errp, "Property '%s' can't find value '%s'", prop, drive);
         return NULL;
     }
-    return blk_new(NULL, bs, errp);
+    blk = blk_new(NULL, bs, errp);
+    if (blk) {
+        blk->dev_owned = true;
+    }
+    return blk;
 }
 
 int blk_attach_dev(BlockBackend *blk, const char *qdev_path, const char *id, const BlockDevOps *ops,
@@ -1210,6 +1215,11 @@ void blk_detach_dev(BlockBackend *blk)
     blk->dev_path = blk->dev_id = NULL;
     blk->dev_ops = NULL;
     blk->dev_opaque = NULL;
+    if (blk->dev_owned) {
+        /* the device's own backend on a -blockdev node: the node is free again (blockdev-del) */
+        blk_delete(blk);
+        return;
+    }
     blk_set_perm(blk, BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL, NULL);
 }
 

@@ -587,7 +587,7 @@ static const BlockDevOps virtio_blk_dev_ops = {
 
 /* ---- realize ---------------------------------------------------------------------------- */
 
-static bool blk_realize(VirtIOPCIProxy *p, char **errp)
+static bool blk_realize_checked(VirtIOPCIProxy *p, char **errp)
 {
     VirtIOBlkPCI *d = (VirtIOBlkPCI *)p;
     VirtIOBlock *s = &d->blk;
@@ -710,6 +710,21 @@ static bool blk_realize(VirtIOPCIProxy *p, char **errp)
     }
     vtimer_init(&s->restart, restart_stopped, s);
     return true;
+}
+
+/* A realize that fails leaves the drive free again (a node's own backend goes with it). */
+static bool blk_realize(VirtIOPCIProxy *p, char **errp)
+{
+    if (blk_realize_checked(p, errp)) {
+        return true;
+    }
+    VirtIOBlock *s = &((VirtIOBlkPCI *)p)->blk;
+    if (s->attached) {
+        blk_detach_dev(s->blk);
+        s->attached = false;
+    }
+    s->blk = NULL;
+    return false;
 }
 
 static void blk_unrealize(VirtIOPCIProxy *p)

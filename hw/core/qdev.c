@@ -1166,6 +1166,15 @@ void device_unplug_complete(Device *dev)
     }
     char *path = device_qom_path(dev);
     qj_set_str(data, "path", path);
+    /* A virtio proxy's inner device (QEMU's child "virtio-backend", a device of its own) goes
+     * first, with an event of its own: a path, no id. */
+    if (device_info_prop(dev->info, "virtio-backend")) {
+        QJ *inner = qj_object();
+        char *ipath = g_strdup_printf("%s/virtio-backend", path);
+        qj_set_str(inner, "path", ipath);
+        g_free(ipath);
+        machine_post_event("DEVICE_DELETED", inner);
+    }
     g_free(path);
     device_free(dev);
     machine_post_event("DEVICE_DELETED", data);

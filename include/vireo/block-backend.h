@@ -145,6 +145,8 @@ BlockBackend *blk_for_device(const char *drive, const char *prop, char **errp);
  */
 int blk_attach_dev(BlockBackend *blk, const char *qdev_path, const char *id, const BlockDevOps *ops,
                    void *opaque, char **errp);
+/* Detaches the device; an anonymous backend blk_for_device made for a node is deleted with it
+ * (QEMU's device drops its reference: the node has no user left, blockdev-del works). */
 void blk_detach_dev(BlockBackend *blk);
 bool blk_has_dev(BlockBackend *blk);
 /* QEMU's geometry guess for a disk without one given (hw/block/geometry.c). */

@@ -41,6 +41,15 @@
 #   queue limits, the scsi_disk attributes from READ CAPACITY and MODE SENSE) and what it reads,
 #   writes, discards (UNMAP), zeroes (WRITE SAME) and reads from the CD are compared with QEMU's;
 #   the disk image afterwards equals QEMU's (data and holes) and holds what the guest wrote.
+#   disk hotplug (with the disks; tests/tcg/disk_hotplug.py, at the end of the boot): blockdev-add
+#   of a qcow2 node and device_add of a virtio-blk-pci on it; the guest (acpiphp) sees the disk,
+#   reads it and writes to it (flushed); device_del: the guest ejects it, both DEVICE_DELETED
+#   events come, blockdev-del succeeds, the function is gone from the guest; the replies and the
+#   guest's view equal QEMU's, the image holds what the guest wrote and QEMU's qemu-img check
+#   finds it clean. Then, in the normal build's Vireo run only, a SIGKILL: the disk comes back,
+#   the guest flushes a write and goes on writing (a flush after every second MiB) until the host
+#   kills the emulator; QEMU's qemu-img check finds no corruption (leaks allowed) and the flushed
+#   data is in the image (and the other disks' checks hold: the guest flushed them first).
 # The sanitizer build's run (VIREO_ASAN=1) boots Vireo alone: its own checks and the sanitizer's
 # reports; the comparisons with QEMU are the normal build's.
 . "$(dirname "$0")/../lib/common.sh"
@@ -407,6 +416,42 @@ if grep -q edu.outside /proc/cmdline; then
     dma 0x8000 0x41000 8 1
     echo "dma-outside-buffer $(rd 0xf0000000) $(rd 0xf0000098)"
 fi
+# ---- disk hotplug, then SIGKILL after flushed writes (the host: tests/tcg/disk_hotplug.py) ----
+if [ -f /pattern ]; then
+    hsum() { sha256sum | cut -c1-16; }
+    want=$(hsum </pattern)
+    # the host adds a virtio-blk-pci on a qcow2 node (the pattern at 0): acpiphp finds it
+    n=0; while [ ! -b /dev/vdc ] && [ $n -lt 600 ]; do usleep 100000; n=$((n + 1)); done
+    fn=$(dirname "$(readlink -f /sys/block/vdc/device)")
+    echo "@hp vdc size=$(cat /sys/block/vdc/size) serial=$(cat /sys/block/vdc/serial)" \
+        "functions=$(lspci -n | grep -c ' 1af4:1001')"
+    echo "@hp $(lspci -nn | grep ' \[1af4:1001\]' | tail -1)"
+    echo "@hp vdc-read $([ "$(dd if=/dev/vdc bs=64k count=4 iflag=direct | hsum)" = "$want" ] && echo ok)"
+    dd if=/pattern of=/dev/vdc bs=64k seek=16 conv=fsync && echo "@hp vdc-write done"
+    echo "@hp vdc-back $([ "$(dd if=/dev/vdc bs=64k skip=16 count=4 iflag=direct | hsum)" = "$want" ] && echo ok)"
+    echo "@hp written"
+    # the host unplugs it (device_del): the guest ejects the slot and lets the disk go
+    n=0; while { [ -b /dev/vdc ] || [ -e "$fn" ]; } && [ $n -lt 600 ]; do usleep 100000; n=$((n + 1)); done
+    echo "@hp gone=$([ -b /dev/vdc ] || [ -e "$fn" ] && echo no || echo yes) functions=$(lspci -n | grep -c ' 1af4:1001')"
+    # Vireo's normal run: the disk comes back; a flushed write, then unflushed ones until the
+    # host kills the emulator
+    if grep -q vireo.kill /proc/cmdline; then
+        # the other disks' writes (vdb's BLKZEROOUT is not flushed yet) must outlive the kill
+        sync /dev/vda /dev/vdb /dev/sda
+        n=0; while [ ! -b /dev/vdc ] && [ $n -lt 600 ]; do usleep 100000; n=$((n + 1)); done
+        if dd if=/pattern of=/dev/vdc bs=64k seek=48 conv=fsync; then
+            echo "@kill flushed"
+            # 1 MiB at a time into new clusters, a flush after every second one: the kill comes
+            # at any point of that, a flush's metadata writes included
+            i=0
+            while :; do
+                dd if=/dev/urandom of=/dev/vdc bs=64k seek=$((64 + i % 12 * 16)) count=16 oflag=direct
+                [ $((i % 2)) = 1 ] && sync /dev/vdc
+                i=$((i + 1))
+            done
+        fi
+    fi
+fi
 poweroff -f
 INIT
 pack_initrd "$work/root" "$work/initrd" 1
@@ -431,6 +476,7 @@ disks() { # q|v
     fi
     "$QIMG" convert -O qcow2 "$work/a.raw" "$a" && cp --sparse=always "$work/b.raw" "$b" &&
         cp --sparse=always "$work/b.raw" "$c" &&
+        "$QIMG" convert -O qcow2 "$work/b.raw" "$work/$1-hp.qcow2" &&
         disk_args=(-drive "file=$b,format=raw,if=none,id=vdb,discard=unmap"
             -device virtio-blk-pci,drive=vdb,num-queues=2,logical_block_size=4096,physical_block_size=4096,serial=VIREO-B
             -drive "file=$a,if=virtio" -global virtio-blk-pci.serial=VIREO-A
@@ -514,7 +560,15 @@ if sys.argv[6] == "1":
 PY
     (echo go >&3) 2>/dev/null
     exec 3>&-
-    wait $pid
+    # disk hotplug; SIGKILL in Vireo's normal run (tests/tcg/disk_hotplug.py)
+    if [ $virtio = 1 ]; then
+        local kpid=
+        [ "$pre" = "$work/vireo" ] && [ "$asan" != 1 ] && kpid=$(pgrep -P "$pid")
+        python3 "$(dirname "$0")/disk_hotplug.py" "$pre.qmp" "$pre.out" \
+            "$work/$(basename "$pre" | cut -c1)-hp.qcow2" "$pre.hp" \
+            "$kpid" >"$pre.hp.log" 2>&1
+    fi
+    wait $pid 2>/dev/null
 }
 extract() { tr -d '\r' <"$1" | sed -n '/^===BEGIN===$/,/^===END===$/p' | grep -v 'libkmod'; }
 disk_args=()
@@ -534,7 +588,10 @@ if [ "$asan" != 1 ]; then
     qrc=$?
 fi
 disks v || { fail "$name/disks" "cannot make the images"; finish; exit; }
-run_vm "$VIREO" "$work/vireo" "console=ttyS0 panic=-1 quiet edu.outside"
+# vireo.kill: the normal build's Vireo run ends in a SIGKILL (the guest's disk hotplug part)
+kill_append=
+[ $virtio = 1 ] && [ "$asan" != 1 ] && kill_append=" vireo.kill"
+run_vm "$VIREO" "$work/vireo" "console=ttyS0 panic=-1 quiet edu.outside$kill_append"
 vrc=$?
 extract "$work/vireo.out" >"$work/vireo.txt"
 if [ "$asan" = 1 ]; then
@@ -544,7 +601,9 @@ elif extract "$work/qemu.out" >"$work/qemu.txt" && { [ $qrc != 0 ] || ! grep -q 
     finish
     exit
 fi
-if [ $vrc != 0 ] || ! grep -q '^@edu' "$work/vireo.txt"; then
+# (137: the hotplug part's SIGKILL, when disk_hotplug.py says it killed)
+if { [ $vrc != 0 ] && ! { [ $vrc = 137 ] && grep -q '^killed' "$work/vireo.hp.kill" 2>/dev/null; }; } ||
+    ! grep -q '^@edu' "$work/vireo.txt"; then
     fail "$name/vireo-ran" "exit $vrc: $(tail -c 400 "$work/vireo.out" | tr '\n' '|') $(head -c 300 "$work/vireo.err")"
     finish
     exit
@@ -709,6 +768,54 @@ if [ $virtio = 1 ]; then
         ok "$name/virtio-scsi-image-as-qemu"
     else
         fail "$name/virtio-scsi-image-as-qemu" "$("$QIMG" map --output=json -f raw "$work/v-c.raw" | head -c 300)"
+    fi
+fi
+# ---- disk hotplug and SIGKILL (tests/tcg/disk_hotplug.py): what the guest and QMP saw, and
+# the hotplugged disk's qcow2 afterwards ----
+if [ $virtio = 1 ]; then
+    tr -d '\r' <"$work/vireo.out" | grep '^@hp ' >"$work/v.hp"
+    if grep -qx '@hp vdc size=32768 serial=VIREO-HP functions=3' "$work/v.hp" &&
+        grep -qx '@hp vdc-read ok' "$work/v.hp" && grep -qx '@hp vdc-back ok' "$work/v.hp" &&
+        grep -qx '@hp gone=yes functions=2' "$work/v.hp" &&
+        grep -qx 'device_add {"return": {}}' "$work/vireo.hp" &&
+        grep -qx 'DEVICE_DELETED {"path": "/machine/peripheral/hp1/virtio-backend"}' "$work/vireo.hp" &&
+        grep -qx 'DEVICE_DELETED {"device": "hp1", "path": "/machine/peripheral/hp1"}' "$work/vireo.hp" &&
+        grep -qx 'blockdev-del {"return": {}}' "$work/vireo.hp"; then
+        ok "$name/disk-hotplug-guest"
+    else
+        fail "$name/disk-hotplug-guest" "$(tr '\n' '|' <"$work/v.hp") $(tr '\n' '|' <"$work/vireo.hp" 2>/dev/null | head -c 600)"
+    fi
+    if [ "$asan" != 1 ]; then
+        tr -d '\r' <"$work/qemu.out" | grep '^@hp ' >"$work/q.hp"
+        if [ -s "$work/q.hp" ] && cmp -s "$work/q.hp" "$work/v.hp" && cmp -s "$work/qemu.hp" "$work/vireo.hp"; then
+            ok "$name/disk-hotplug-as-qemu"
+        else
+            fail "$name/disk-hotplug-as-qemu" "$(diff "$work/q.hp" "$work/v.hp" | tr '\n' '|' | head -c 400) $(diff "$work/qemu.hp" "$work/vireo.hp" 2>&1 | tr '\n' '|' | head -c 400)"
+        fi
+    fi
+    # the image: QEMU's qemu-img check finds no corruption (after the SIGKILL: leaks allowed,
+    # exit 3), and what the guest flushed is there (the pattern at 1 MiB; after the kill also
+    # at 3 MiB, written and flushed on the second plug)
+    killed=0
+    grep -q '^killed' "$work/vireo.hp.kill" 2>/dev/null && killed=1
+    "$QIMG" check "$work/v-hp.qcow2" >"$work/hp.check" 2>&1
+    crc=$?
+    "$QIMG" dd -f qcow2 -O raw bs=65536 count=52 if="$work/v-hp.qcow2" of="$work/hp.got" >/dev/null 2>&1
+    hpok=1
+    for off in 0 16 $([ $killed = 1 ] && echo 48); do
+        tail -c +$((off * 65536 + 1)) "$work/hp.got" | head -c 262144 | cmp -s - "$work/root/pattern" || hpok=0
+    done
+    if [ $hpok = 1 ] && { [ $crc = 0 ] || { [ $killed = 1 ] && [ $crc = 3 ]; }; }; then
+        ok "$name/disk-hotplug-data-qemu-img-check"
+    else
+        fail "$name/disk-hotplug-data-qemu-img-check" "data ok=$hpok; qemu-img check exit $crc: $(tr '\n' '|' <"$work/hp.check" | head -c 400)"
+    fi
+    if [ "$asan" = 1 ]; then
+        skip "$name/disk-sigkill" "the sanitizer build's run ends with poweroff (LeakSanitizer's report)"
+    elif [ $killed = 1 ] && [ $vrc = 137 ]; then
+        ok "$name/disk-sigkill"
+    else
+        fail "$name/disk-sigkill" "emulator exit $vrc; $(tr '\n' '|' <"$work/vireo.hp.kill" 2>/dev/null) $(tail -c 300 "$work/vireo.hp.log" 2>/dev/null)"
     fi
 fi
 # virtio-net: what the guest got through slirp (the comparison above says QEMU's got the same)

@@ -11,6 +11,10 @@
  * reset; saved state into a fresh device that then goes on; and every malformed chain or ring
  * the spec forbids: the device reports it once in QEMU's words, sets NEEDS_RESET, raises the
  * config interrupt, touches nothing outside RAM, and works again after a reset.
+ *
+ * Then the real virtio-blk-pci on a -blockdev node (a raw temp file): a read, its saved state
+ * into a fresh device that goes on (a write and a flush, found in the file), and the node free
+ * for blockdev-del once the device is gone (it is "in use" while the device holds it).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,7 +23,9 @@
 #include <glib.h>
 #include "../lib/unit.h"
 #include "vireo/accel.h"
+#include "vireo/blockdev.h"
 #include "vireo/device.h"
+#include "vireo/qjson.h"
 #include "vireo/virtio-pci.h"
 
 #define RAM_SIZE (16u << 20)
@@ -506,6 +512,138 @@ static void bad_queue_enable(void)
     mw(COMMON + 0x1c, 2, 2);
 }
 
+/* ---- virtio-blk: requests through the real device on a -blockdev node; its saved state into
+ * a fresh device that goes on; the node free again once the device is gone ---- */
+
+/* Map a freshly realized device's BARs where the helpers above expect them. */
+static void bars_at_test_addresses(void)
+{
+    cfg_w(0x10, BAR0, 4);
+    cfg_w(0x14, (uint32_t)BAR1, 4);
+    cfg_w(0x20, (uint32_t)BAR4, 4);
+    cfg_w(0x24, 0, 4);
+    cfg_w(0x04, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    msix_setup();
+}
+
+/* One request: header (type, sector) at BUFS + 0x10 * slot, data at BUFS + 0x1000 * (slot + 1)
+ * (512 bytes, written by the device when in), status at BUFS + 0x800 + slot. */
+static void blk_request(unsigned slot, uint32_t type, uint64_t sector, bool in)
+{
+    uint64_t hdr = BUFS + 0x10 * slot, data = BUFS + 0x1000 * (slot + 1), st = BUFS + 0x800 + slot;
+    put32(hdr, type);
+    put32(hdr + 4, 0);
+    put64(hdr + 8, sector);
+    ram[st] = 0xff;
+    unsigned d = 3 * slot;
+    if (type == 4) { /* flush: header and status */
+        desc(d, hdr, 16, 1, d + 1);
+        desc(d + 1, st, 1, 2, 0);
+    } else {
+        desc(d, hdr, 16, 1, d + 1);
+        desc(d + 1, data, 512, in ? 3 : 1, d + 2);
+        desc(d + 2, st, 1, 2, 0);
+    }
+    publish((uint16_t)d);
+}
+
+/* Kick queue 0 and let the main loop run until the used index reaches `want` (the block layer
+ * completes on its threads, the callbacks run on the main loop). */
+static bool blk_wait_used(uint16_t want)
+{
+    kick(0);
+    for (int i = 0; i < 2000 && get16(USED + 2) != want; i++) {
+        g_usleep(1000);
+        run_loop();
+    }
+    return get16(USED + 2) == want;
+}
+
+static void virtio_blk_state(void)
+{
+    char path[] = "/tmp/vireo-test-vblk-XXXXXX";
+    int fd = mkstemp(path);
+    uint8_t sec[512];
+    for (unsigned i = 0; i < 4; i++) {
+        memset(sec, 0xa0 + i, sizeof(sec));
+        CHECK(NAME("vblk/image-%u", i), fd >= 0 && pwrite(fd, sec, 512, 512 * i) == 512);
+    }
+    CHECK("vblk/image-size", ftruncate(fd, 1 << 20) == 0);
+    char *err = NULL;
+    char *opts_s = g_strdup_printf("{\"driver\": \"raw\", \"node-name\": \"vb0\", "
+                                   "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                                   path);
+    QJ *opts = qj_parse(opts_s, &err);
+    g_free(opts_s);
+    CHECK("vblk/blockdev-add", opts && blockdev_add(opts, false, &err));
+    qj_free(opts);
+
+    const DeviceInfo *info = device_info_find("virtio-blk-pci");
+    Device *dev = device_new(info);
+    pd = PCI_DEVICE(dev);
+    pd->devfn = PCI_DEVFN(5, 0);
+    CHECK("vblk/realize", device_set_prop(dev, "drive", "vb0", &err) &&
+                              device_set_prop(dev, "num-queues", "1", &err) &&
+                              device_realize(dev, &err));
+    if (err) {
+        printf("# %s\n", err);
+        g_free(err);
+        err = NULL;
+    }
+    /* the node is in use while the device holds it */
+    CHECK("vblk/node-in-use", blockdev_del("vb0", &err) < 0);
+    g_free(err);
+    err = NULL;
+    bars_at_test_addresses();
+    modern_init(1ull << VIRTIO_F_VERSION_1);
+    memset(ram + BUFS, 0, 0x8000);
+    blk_request(0, 0, 1, true); /* read sector 1 */
+    memset(sec, 0xa1, sizeof(sec));
+    CHECK("vblk/read", blk_wait_used(1) && ram[BUFS + 0x800] == 0 &&
+                           !memcmp(ram + BUFS + 0x1000, sec, 512));
+
+    /* saved with a request done, into a fresh device (the old one gone: it held the drive) */
+    GByteArray *st = g_byte_array_new();
+    vmstate_save(info->vmsd, dev, st);
+    device_free(dev);
+    Device *fresh = device_new(info);
+    pd = PCI_DEVICE(fresh);
+    pd->devfn = PCI_DEVFN(5, 0);
+    CHECK("vblk/state/fresh-realize", device_set_prop(fresh, "drive", "vb0", &err) &&
+                                          device_set_prop(fresh, "num-queues", "1", &err) &&
+                                          device_realize(fresh, &err));
+    size_t used = 0;
+    CHECK("vblk/state/load",
+          vmstate_load(info->vmsd, fresh, st->data, st->len, &used, &err) && used == st->len);
+    if (err) {
+        printf("# %s\n", err);
+        g_free(err);
+        err = NULL;
+    }
+    g_byte_array_free(st, TRUE);
+    VirtIOPCIProxy *fp = (VirtIOPCIProxy *)fresh;
+    CHECK("vblk/state/queue", fp->vdev.vq[0].last_avail_idx == 1 && fp->vdev.vq[0].used_idx == 1 &&
+                                  fp->vdev.status == 0x0f);
+    /* it goes on: a write to sector 2 and a flush, on the host file afterwards */
+    memset(ram + BUFS + 0x2000, 0x5c, 512);
+    blk_request(1, 1, 2, false);
+    blk_request(2, 4, 0, false);
+    CHECK("vblk/state/goes-on", blk_wait_used(3) && ram[BUFS + 0x801] == 0 &&
+                                    ram[BUFS + 0x802] == 0);
+    memset(sec, 0x5c, sizeof(sec));
+    uint8_t back[512];
+    CHECK("vblk/state/written", pread(fd, back, 512, 1024) == 512 && !memcmp(back, sec, 512));
+    device_free(fresh);
+    /* the device's own backend went with it: the node can go */
+    CHECK("vblk/node-free-after-unplug", blockdev_del("vb0", &err) == 0);
+    if (err) {
+        printf("# %s\n", err);
+        g_free(err);
+    }
+    close(fd);
+    unlink(path);
+}
+
 int main(void)
 {
     static MemoryRegion pci_space, pci_alias, ram_mr;
@@ -776,6 +914,7 @@ int main(void)
     CHECK("legacy/pfn0-resets", io_r(BAR0 + 18, 1) == 0);
 
     device_free(dev);
+    virtio_blk_state();
     pci_bus_free(bus);
     free(ram);
     UNIT_EXIT();

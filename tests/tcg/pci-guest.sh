@@ -455,6 +455,7 @@ fi
 poweroff -f
 INIT
 pack_initrd "$work/root" "$work/initrd" 1
+stage "initrd packed"
 
 args=(-m 512 -smp 1 -nodefaults -display none -serial stdio -no-reboot
     -kernel "$kernel" -initrd "$work/initrd"
@@ -486,6 +487,13 @@ disks() { # q|v
             -drive "file=$work/cd.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on"
             -device scsi-cd,drive=cd0,scsi-id=2,id=scd)
 }
+# Where the time goes: "# pci-guest-ACCEL: WHAT at Ns" lines (in the nested guest on its console
+# too, since the runner relays a test's output only when it has ended)
+stage() {
+    echo "# $name: $* at ${SECONDS}s"
+    [ "${VIREO_NESTED:-}" = 1 ] && echo "  ... $name: $* at ${SECONDS}s" >/dev/console 2>/dev/null
+    return 0
+}
 # Start BIN with the arguments and the disks, stdin from a pipe; once the guest shows its
 # screen, take a screendump through QMP into PREFIX.ppm and let the guest finish.
 run_vm() { # BIN PREFIX APPEND
@@ -506,6 +514,7 @@ run_vm() { # BIN PREFIX APPEND
 print(urllib.request.urlopen("http://127.0.0.1:%s/index.html" % sys.argv[1], timeout=20).read().decode().strip())' \
             "$hostfwd" >"$pre.fwd" 2>&1
     fi
+    stage "$(basename "$pre") shows its screen"
     python3 - "$pre.qmp" "$pre.ppm" "$vdev" "$pre.balloon" "$([ $virtio = 1 ] && echo "$work/cd2.iso")" "$net" "$pre.netqmp" >"$pre.qmp.log" 2>&1 <<'PY'
 import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
@@ -560,6 +569,7 @@ if sys.argv[6] == "1":
 PY
     (echo go >&3) 2>/dev/null
     exec 3>&-
+    stage "$(basename "$pre"): the screen's QMP part done"
     # disk hotplug; SIGKILL in Vireo's normal run (tests/tcg/disk_hotplug.py)
     if [ $virtio = 1 ]; then
         local kpid=
@@ -567,8 +577,12 @@ PY
         python3 "$(dirname "$0")/disk_hotplug.py" "$pre.qmp" "$pre.out" \
             "$work/$(basename "$pre" | cut -c1)-hp.qcow2" "$pre.hp" \
             "$kpid" >"$pre.hp.log" 2>&1
+        stage "$(basename "$pre"): disk hotplug part done"
     fi
     wait $pid 2>/dev/null
+    local rc=$?
+    stage "$(basename "$pre") ended (exit $rc)"
+    return $rc
 }
 extract() { tr -d '\r' <"$1" | sed -n '/^===BEGIN===$/,/^===END===$/p' | grep -v 'libkmod'; }
 disk_args=()

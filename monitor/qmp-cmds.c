@@ -646,6 +646,16 @@ static QJ *cmd_qom_get(Monitor *mon, const QJ *args, QmpError *err)
     return qom_result(r, &e, err);
 }
 
+static QJ *cmd_qom_set(Monitor *mon, const QJ *args, QmpError *err)
+{
+    QomError e = {0};
+    vireo_lock();
+    bool ok =
+        qom_set(qj_get_str(args, "path"), qj_get_str(args, "property"), qj_get(args, "value"), &e);
+    vireo_unlock();
+    return qom_result(ok ? qj_object() : NULL, &e, err);
+}
+
 static QJ *cmd_empty_list(Monitor *mon, const QJ *args, QmpError *err)
 {
     return qj_array();
@@ -667,6 +677,12 @@ static const QmpArg path_args[] = {{"path", QARG_STR, false, NULL}, {NULL}};
 static const QmpArg qom_get_args[] = {
     {"path", QARG_STR, false, NULL},
     {"property", QARG_STR, false, NULL},
+    {NULL},
+};
+static const QmpArg qom_set_args[] = {
+    {"path", QARG_STR, false, NULL},
+    {"property", QARG_STR, false, NULL},
+    {"value", QARG_ANY, false, NULL},
     {NULL},
 };
 static const QmpArg capabilities_args[] = {
@@ -751,10 +767,10 @@ static const QmpCommand commands[] = {
     {"balloon", cmd_balloon, balloon_args, "{}"},
     {"query-balloon", cmd_query_balloon, no_args, "BalloonInfo"},
     {"qom-list-types", cmd_qom_list_types, qom_list_types_args, "[ObjectTypeInfo]"},
-    {"device-list-properties", cmd_device_list_properties, typename_args,
-     "[ObjectPropertyInfo]"},
+    {"device-list-properties", cmd_device_list_properties, typename_args, "[ObjectPropertyInfo]"},
     {"qom-list", cmd_qom_list, path_args, "[ObjectPropertyInfo]"},
     {"qom-get", cmd_qom_get, qom_get_args, "any"},
+    {"qom-set", cmd_qom_set, qom_set_args, "{}"},
     /* What a management tool's probe asks for; Vireo has none of these things yet. */
     {"query-qmp-schema", cmd_empty_list, no_args, "[SchemaInfo]"},
     {"query-jobs", cmd_empty_list, no_args, "[JobInfo]"},

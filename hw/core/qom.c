@@ -7,6 +7,7 @@
  * /machine/peripheral-anon and the -device/device_add devices under them, absolute or as a
  * partial path (a peripheral id). Lists come in Vireo's order; QEMU's is a hash table's.
  */
+#include <stdio.h>
 #include <glib.h>
 #include <string.h>
 #include "vireo/device.h"
@@ -476,6 +477,12 @@ static QJ *device_prop(Obj *o, const char *prop)
         const Property *p = device_info_prop(info, "addr");
         return qj_string_take(device_get_prop(d, p));
     }
+    if (info->qom_get) {
+        QJ *v = info->qom_get(d, prop);
+        if (v) {
+            return v;
+        }
+    }
     const Property *p = device_info_prop(info, prop);
     ChildFind f = {prop, p && p->type == PROP_HELP_ONLY ? p->type_name : NULL};
     if (!p) {
@@ -552,4 +559,88 @@ QJ *qom_get(const char *path, const char *prop, QomError *err)
     }
     g_free(o.path);
     return v;
+}
+
+/*
+ * qom-set: what a device lets change while it runs (its qom_set hook: the balloon's polling
+ * interval); everything else is refused in QEMU's words: properties that only read ("type",
+ * children, links, the device's state) are not writable, and a device's -device properties
+ * cannot change once it is realized. Known differences: QEMU also takes "realized" (and then
+ * unrealizes the device) and a few plain QOM properties such as edu's dma_mask; Vireo refuses
+ * them. For a virtio device, properties other than the PCI and transport ones belong to QEMU's
+ * inner device (anonymous, of the "virtio-backend" child's type).
+ */
+static const char *backend_type(const DeviceInfo *info, char *buf, size_t len)
+{
+    const Property *b = device_info_prop(info, "virtio-backend");
+    if (!b || !g_str_has_prefix(b->type_name, "child<")) {
+        return NULL;
+    }
+    snprintf(buf, len, "%.*s", (int)strlen(b->type_name) - 7, b->type_name + 6);
+    return buf;
+}
+
+static bool in_list(const Property *p, const Property *list)
+{
+    for (; list && list->name; list++) {
+        if (list == p) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool qom_set(const char *path, const char *prop, const QJ *value, QomError *err)
+{
+    Obj o;
+    if (!resolve(path, &o)) {
+        err->not_found = true;
+        err->msg = g_strdup_printf("Device '%s' not found", path);
+        return false;
+    }
+    if (o.kind == OBJ_DEVICE && o.dev->info->qom_set) {
+        char *e = NULL;
+        int r = o.dev->info->qom_set(o.dev, prop, value, &e);
+        if (r) {
+            g_free(o.path);
+            err->msg = e;
+            return r > 0;
+        }
+    }
+    QomError ge = {0};
+    QJ *v = qom_get(o.path, prop, &ge);
+    if (!v) {
+        g_free(o.path);
+        *err = ge; /* not found */
+        return false;
+    }
+    qj_free(v);
+    const Property *p = o.kind == OBJ_DEVICE ? device_info_prop(o.dev->info, prop) : NULL;
+    if (p && p->type != PROP_HELP_ONLY) {
+        const DeviceInfo *info = o.dev->info;
+        char bt[64];
+        const char *inner = in_list(p, info->props) ? backend_type(info, bt, sizeof(bt)) : NULL;
+        if (inner || !o.dev->id) {
+            err->msg = g_strdup_printf("Attempt to set property '%s' on anonymous device (type "
+                                       "'%s') after it was realized",
+                                       prop, inner ? inner : info->name);
+        } else {
+            err->msg = g_strdup_printf("Attempt to set property '%s' on device '%s' (type '%s') "
+                                       "after it was realized",
+                                       prop, o.dev->id, info->name);
+        }
+    } else {
+        /* a virtio device's read-only properties but its child are its inner device's */
+        char bt[64];
+        const char *inner = p && strcmp(prop, "virtio-backend") && in_list(p, o.dev->info->props)
+                                ? backend_type(o.dev->info, bt, sizeof(bt))
+                                : NULL;
+        const char *type = inner                   ? inner
+                           : o.kind == OBJ_DEVICE  ? o.dev->info->name
+                           : o.kind == OBJ_MACHINE ? machine_type_name()
+                                                   : "container";
+        err->msg = g_strdup_printf("Property '%s.%s' is not writable", type, prop);
+    }
+    g_free(o.path);
+    return false;
 }

@@ -44,7 +44,8 @@ typedef struct VirtIOBalloon {
     VirtQueue *ivq, *dvq, *svq, *rvq;
     /* properties */
     bool deflate_on_oom, free_page_hint, free_page_reporting, page_poison, qemu_4_0_config_size;
-    int32_t stats_interval; /* guest-stats-polling-interval, seconds (0: off) */
+    int32_t stats_interval; /* the guest-stats-polling-interval property (at realize) */
+    int64_t poll_interval;  /* the interval in force, seconds (0: off); qom-set changes it */
     /* state */
     uint32_t num_pages, actual, poison_val;
     uint64_t stats[BALLOON_S_NR];
@@ -161,9 +162,9 @@ static void handle_report(VirtIODevice *vdev, VirtQueue *vq)
 
 static void stats_arm(VirtIOBalloon *s)
 {
-    if (s->stats_interval > 0) {
+    if (s->poll_interval > 0) {
         vtimer_mod(&s->stats_timer,
-                   clock_ns(VIREO_CLOCK_REALTIME) + (int64_t)s->stats_interval * 1000000000LL);
+                   clock_ns(VIREO_CLOCK_REALTIME) + s->poll_interval * 1000000000LL);
     }
 }
 
@@ -201,7 +202,7 @@ static void handle_stats(VirtIODevice *vdev, VirtQueue *vq)
 static void stats_poll(void *opaque)
 {
     VirtIOBalloon *s = opaque;
-    if (!s->stats_elem || s->stats_interval <= 0 || s->vdev->broken) {
+    if (!s->stats_elem || s->poll_interval <= 0 || s->vdev->broken) {
         return;
     }
     virtqueue_push(s->svq, s->stats_elem, (unsigned)s->stats_offset);
@@ -385,6 +386,7 @@ static bool balloon_realize(VirtIOPCIProxy *p, char **errp)
         s->rvq = virtio_add_queue(&p->vdev, REPORTING_QUEUE_SIZE, handle_report);
     }
     memset(s->stats, 0xff, sizeof(s->stats));
+    s->poll_interval = s->stats_interval;
     vtimer_init_clock(&s->stats_timer, VIREO_CLOCK_REALTIME, stats_poll, s);
     vtimer_init_clock(&s->repop_timer, VIREO_CLOCK_REALTIME, stats_repop, s);
     vtimer_init_clock(&s->event_timer, VIREO_CLOCK_REALTIME, event_timer_cb, s);
@@ -405,6 +407,66 @@ static void balloon_unrealize(VirtIOPCIProxy *p)
     if (the_balloon == s) {
         the_balloon = NULL;
     }
+}
+
+/* ---- qom-get / qom-set: guest-stats and guest-stats-polling-interval ---- */
+
+static const char *const stat_names[BALLOON_S_NR] = {
+    "stat-swap-in",      "stat-swap-out",     "stat-major-faults",     "stat-minor-faults",
+    "stat-free-memory",  "stat-total-memory", "stat-available-memory", "stat-disk-caches",
+    "stat-htlb-pgalloc", "stat-htlb-pgfail",
+};
+
+static QJ *balloon_qom_get(Device *dev, const char *prop)
+{
+    VirtIOBalloon *s = &((VirtIOBalloonPCI *)dev)->balloon;
+    if (!strcmp(prop, "guest-stats")) {
+        /* every statistic, -1 (as unsigned) for those the guest has not reported */
+        QJ *st = qj_object();
+        for (unsigned i = 0; i < BALLOON_S_NR; i++) {
+            qj_set(st, stat_names[i], qj_uint(s->stats[i]));
+        }
+        QJ *v = qj_object();
+        qj_set(v, "stats", st);
+        qj_set_int(v, "last-update", s->stats_last_update);
+        return v;
+    }
+    if (!strcmp(prop, "guest-stats-polling-interval")) {
+        return qj_int(s->poll_interval);
+    }
+    return NULL;
+}
+
+/* A new interval takes effect at once, as QEMU's: polling that was off polls now, else the next
+ * poll is one interval from now; 0 stops it. (Called under the big lock.) */
+static int balloon_qom_set(Device *dev, const char *prop, const QJ *value, char **errp)
+{
+    VirtIOBalloon *s = &((VirtIOBalloonPCI *)dev)->balloon;
+    if (strcmp(prop, "guest-stats-polling-interval")) {
+        return 0;
+    }
+    if (value->type != QJ_INT && value->type != QJ_UINT) {
+        *errp = g_strdup_printf("Invalid parameter type for '%s', expected: integer", prop);
+        return -1;
+    }
+    if (value->type == QJ_INT && value->i < 0) {
+        *errp = g_strdup("timer value must be greater than zero");
+        return -1;
+    }
+    if (value->type == QJ_UINT || value->i > (int64_t)UINT32_MAX) {
+        *errp = g_strdup("timer value is too big");
+        return -1;
+    }
+    bool was_on = s->poll_interval > 0;
+    s->poll_interval = value->i;
+    if (!s->poll_interval) {
+        vtimer_del(&s->stats_timer);
+    } else if (!was_on) {
+        vtimer_mod(&s->stats_timer, clock_ns(VIREO_CLOCK_REALTIME)); /* the first poll now */
+    } else {
+        stats_arm(s);
+    }
+    return 1;
 }
 
 static const Property virtio_balloon_props[] = {
@@ -484,4 +546,6 @@ const DeviceInfo virtio_balloon_pci_info = {
     .aliases = virtio_balloon_aliases,
     .family = &virtio_balloon_pci_vinfo,
     .qom_parent = "virtio-balloon-pci-base",
+    .qom_get = balloon_qom_get,
+    .qom_set = balloon_qom_set,
 };

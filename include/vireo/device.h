@@ -32,6 +32,7 @@ typedef struct Device Device;
 typedef struct DeviceInfo DeviceInfo;
 typedef struct VMStateDescription VMStateDescription;
 typedef struct PCIDeviceInfo PCIDeviceInfo;
+typedef struct QJ QJ;
 
 /* QEMU's -device help categories, in its print order. */
 typedef enum {
@@ -176,6 +177,14 @@ struct DeviceInfo {
     /* The bus an instance provides for other devices (virtio-scsi-pci: BUS_SCSI), named as
      * QEMU names it: "ID.0", or "scsi.0" without an id. */
     BusType child_bus;
+    /*
+     * Properties the device computes or lets change while it runs (QEMU's dynamic QOM
+     * properties: the balloon's guest-stats, guest-stats-polling-interval), under the big lock:
+     * qom_get returns the value (NULL: not one of them); qom_set returns 1 when it set it, 0 when
+     * prop is not one of them, -1 with *errp (g_malloc'd, QEMU's words).
+     */
+    QJ *(*qom_get)(Device *dev, const char *prop);
+    int (*qom_set)(Device *dev, const char *prop, const QJ *value, char **errp);
 };
 
 struct Device {

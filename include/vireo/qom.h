@@ -1,6 +1,6 @@
 /*
  * QOM-style introspection as QEMU 7.2 answers it (hw/core/qom.c): the QMP commands
- * qom-list-types, device-list-properties, qom-list and qom-get read these.
+ * qom-list-types, device-list-properties, qom-list, qom-get and qom-set read these.
  */
 #ifndef VIREO_QOM_H
 #define VIREO_QOM_H
@@ -21,5 +21,7 @@ QJ *qom_device_list_properties(const char *typename, QomError *err);
 QJ *qom_list(const char *path, QomError *err);
 /* The property's value; NULL with *err. */
 QJ *qom_get(const char *path, const char *prop, QomError *err);
+/* Sets the property (only what a device lets change while it runs); false with *err. */
+bool qom_set(const char *path, const char *prop, const QJ *value, QomError *err);
 
 #endif

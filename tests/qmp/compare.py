@@ -387,6 +387,63 @@ def compare_qom(v, q):
     cq.close()
 
 
+# qom-set and the balloon's guest statistics (no guest driver: every statistic -1, last-update
+# 0), beside QEMU 7.2, on a paused machine of their own
+BALLOON_ARGS = ["-nodefaults", "-display", "none", "-S", "-accel", "tcg",
+                "-device", "virtio-balloon-pci,id=bal", "-device", "edu,id=e1", "-device", "edu",
+                "-device", "isa-serial,id=s1"]
+B = "/machine/peripheral/bal"
+BALLOON_CASES = [
+    ("qom-get", {"path": B, "property": "guest-stats"}),
+    ("qom-get", {"path": B, "property": "guest-stats-polling-interval"}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": 2}),
+    ("qom-get", {"path": B, "property": "guest-stats-polling-interval"}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": -1}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": 4294967296}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": 1 << 64}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": "5"}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": 1.5}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": 4294967295}),
+    ("qom-get", {"path": B, "property": "guest-stats-polling-interval"}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": 0}),
+    ("qom-get", {"path": B, "property": "guest-stats-polling-interval"}),
+    ("qom-set", {"path": B, "property": "guest-stats", "value": 1}),
+    ("qom-set", {"path": B, "property": "nosuch", "value": 1}),
+    ("qom-set", {"path": B, "property": "type", "value": "x"}),
+    ("qom-set", {"path": B, "property": "hotplugged", "value": True}),
+    ("qom-set", {"path": B, "property": "parent_bus", "value": "x"}),
+    ("qom-set", {"path": B, "property": "virtio-backend", "value": "x"}),
+    ("qom-set", {"path": B, "property": "addr", "value": "0x9"}),
+    ("qom-set", {"path": B, "property": "deflate-on-oom", "value": True}),
+    ("qom-set", {"path": "/machine/peripheral-anon/device[0]", "property": "addr", "value": "9"}),
+    ("qom-set", {"path": "/machine/peripheral/e1", "property": "addr", "value": "9"}),
+    ("qom-set", {"path": "/machine/peripheral/s1", "property": "iobase", "value": 5}),
+    ("qom-set", {"path": "/machine/peripheral/nosuch", "property": "x", "value": 1}),
+    ("qom-set", {"path": "/", "property": "type", "value": "x"}),
+    ("qom-set", {"path": "/", "property": "nosuch", "value": 1}),
+    ("qom-set", {"path": "/machine", "property": "peripheral", "value": "x"}),
+    ("qom-set", {"path": "/machine/peripheral", "property": "bal", "value": "x"}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval"}),
+    ("qom-set", {"path": B, "value": 2}),
+    ("qom-set", {"path": B, "property": "guest-stats-polling-interval", "value": 2, "x": 1}),
+]
+
+
+def compare_balloon():
+    v = Emu(BALLOON_ARGS)
+    q = Emu(BALLOON_ARGS, binary=QEMU)
+    try:
+        cv, cq = v.qmp(), q.qmp()
+        cv.negotiate()
+        cq.negotiate()
+        for i, (cmd, args) in enumerate(BALLOON_CASES):
+            name = "compare/balloon-qom/%02d-%s %s" % (i, cmd, args.get("property"))
+            expect(name, cv.cmd(cmd, args), cq.cmd(cmd, args))
+    finally:
+        v.stop()
+        q.stop()
+
+
 def main():
     if not os.path.exists(QEMU):
         skip("qmp-compare", QEMU + " not installed")
@@ -425,6 +482,7 @@ def main():
         else:
             fail("compare/query-machines", "%r vs %r" % (vm, {k: qm.get(k) for k in vm}))
         compare_pc()
+        compare_balloon()
         # quit: SHUTDOWN event, then the reply, then EOF; both exit 0
         for e in (v, q):
             c = e.qmp()

@@ -41,7 +41,10 @@
 #   queue limits, the scsi_disk attributes from READ CAPACITY and MODE SENSE) and what it reads,
 #   writes, discards (UNMAP), zeroes (WRITE SAME) and reads from the CD are compared with QEMU's;
 #   the disk image afterwards equals QEMU's (data and holes) and holds what the guest wrote.
-#   disk hotplug (with the disks; tests/tcg/disk_hotplug.py, at the end of the boot): blockdev-add
+#   the balloon's guest statistics (with the disks; tests/tcg/pci-guest-late.py): qom-set of
+#   guest-stats-polling-interval, qom-get of guest-stats: the statistics reported as QEMU's
+#   guest's, the total memory equal to the guest's MemTotal.
+#   disk hotplug (with the disks; tests/tcg/pci-guest-late.py, at the end of the boot): blockdev-add
 #   of a qcow2 node and device_add of a virtio-blk-pci on it; the guest (acpiphp) sees the disk,
 #   reads it and writes to it (flushed); device_del: the guest ejects it, both DEVICE_DELETED
 #   events come, blockdev-del succeeds, the function is gone from the guest; the replies and the
@@ -82,6 +85,13 @@ if ! command -v "$QEMU" >/dev/null 2>&1; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Where the time goes: "# pci-guest-ACCEL: WHAT at Ns" lines (in the nested guest on its console
+# too, since the runner relays a test's output only when it has ended)
+stage() {
+    echo "# $name: $* at ${SECONDS}s"
+    [ "${VIREO_NESTED:-}" = 1 ] && echo "  ... $name: $* at ${SECONDS}s" >/dev/console 2>/dev/null
+    return 0
+}
 bb_root "$work/root"
 tar -xf "$pciutils" -C "$work/root"
 mkdir -p "$work/root/sys"
@@ -416,7 +426,7 @@ if grep -q edu.outside /proc/cmdline; then
     dma 0x8000 0x41000 8 1
     echo "dma-outside-buffer $(rd 0xf0000000) $(rd 0xf0000098)"
 fi
-# ---- disk hotplug, then SIGKILL after flushed writes (the host: tests/tcg/disk_hotplug.py) ----
+# ---- disk hotplug, then SIGKILL after flushed writes (the host: tests/tcg/pci-guest-late.py) ----
 if [ -f /pattern ]; then
     hsum() { sha256sum | cut -c1-16; }
     want=$(hsum </pattern)
@@ -486,13 +496,6 @@ disks() { # q|v
             -device scsi-hd,drive=sd0,bus=scsi0.0,serial=VIREO-S,wwn=0x5000c50015ea71ac
             -drive "file=$work/cd.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on"
             -device scsi-cd,drive=cd0,scsi-id=2,id=scd)
-}
-# Where the time goes: "# pci-guest-ACCEL: WHAT at Ns" lines (in the nested guest on its console
-# too, since the runner relays a test's output only when it has ended)
-stage() {
-    echo "# $name: $* at ${SECONDS}s"
-    [ "${VIREO_NESTED:-}" = 1 ] && echo "  ... $name: $* at ${SECONDS}s" >/dev/console 2>/dev/null
-    return 0
 }
 # Start BIN with the arguments and the disks, stdin from a pipe; once the guest shows its
 # screen, take a screendump through QMP into PREFIX.ppm and let the guest finish.
@@ -570,11 +573,11 @@ PY
     (echo go >&3) 2>/dev/null
     exec 3>&-
     stage "$(basename "$pre"): the screen's QMP part done"
-    # disk hotplug; SIGKILL in Vireo's normal run (tests/tcg/disk_hotplug.py)
+    # disk hotplug; SIGKILL in Vireo's normal run (tests/tcg/pci-guest-late.py)
     if [ $virtio = 1 ]; then
         local kpid=
         [ "$pre" = "$work/vireo" ] && [ "$asan" != 1 ] && kpid=$(pgrep -P "$pid")
-        python3 "$(dirname "$0")/disk_hotplug.py" "$pre.qmp" "$pre.out" \
+        python3 "$(dirname "$0")/pci-guest-late.py" "$pre.qmp" "$pre.out" \
             "$work/$(basename "$pre" | cut -c1)-hp.qcow2" "$pre.hp" \
             "$kpid" >"$pre.hp.log" 2>&1
         stage "$(basename "$pre"): disk hotplug part done"
@@ -615,7 +618,7 @@ elif extract "$work/qemu.out" >"$work/qemu.txt" && { [ $qrc != 0 ] || ! grep -q 
     finish
     exit
 fi
-# (137: the hotplug part's SIGKILL, when disk_hotplug.py says it killed)
+# (137: the hotplug part's SIGKILL, when pci-guest-late.py says it killed)
 if { [ $vrc != 0 ] && ! { [ $vrc = 137 ] && grep -q '^killed' "$work/vireo.hp.kill" 2>/dev/null; }; } ||
     ! grep -q '^@edu' "$work/vireo.txt"; then
     fail "$name/vireo-ran" "exit $vrc: $(tail -c 400 "$work/vireo.out" | tr '\n' '|') $(head -c 300 "$work/vireo.err")"
@@ -784,7 +787,7 @@ if [ $virtio = 1 ]; then
         fail "$name/virtio-scsi-image-as-qemu" "$("$QIMG" map --output=json -f raw "$work/v-c.raw" | head -c 300)"
     fi
 fi
-# ---- disk hotplug and SIGKILL (tests/tcg/disk_hotplug.py): what the guest and QMP saw, and
+# ---- disk hotplug and SIGKILL (tests/tcg/pci-guest-late.py): what the guest and QMP saw, and
 # the hotplugged disk's qcow2 afterwards ----
 if [ $virtio = 1 ]; then
     tr -d '\r' <"$work/vireo.out" | grep '^@hp ' >"$work/v.hp"
@@ -806,6 +809,18 @@ if [ $virtio = 1 ]; then
         else
             fail "$name/disk-hotplug-as-qemu" "$(diff "$work/q.hp" "$work/v.hp" | tr '\n' '|' | head -c 400) $(diff "$work/qemu.hp" "$work/vireo.hp" 2>&1 | tr '\n' '|' | head -c 400)"
         fi
+    fi
+    # the balloon's statistics (polling switched on by qom-set): the guest reported them, and the
+    # total memory it reported is its MemTotal after the balloon (which statistics it reports:
+    # compared with QEMU's above)
+    vmt=$(tr -d '\r' <"$work/vireo.out" | grep '^balloon-memtotal-after' | tr -dc 0-9)
+    if grep -qx 'balloon-polling {"return": {}}' "$work/vireo.hp" &&
+        grep -qx 'guest-stats-updated true' "$work/vireo.hp" &&
+        grep -q '^guest-stats-reported .*"stat-total-memory"' "$work/vireo.hp" && [ -n "$vmt" ] &&
+        [ "$(cat "$work/vireo.hp.total" 2>/dev/null)" = $((vmt * 1024)) ]; then
+        ok "$name/balloon-guest-stats"
+    else
+        fail "$name/balloon-guest-stats" "MemTotal $vmt kB; total $(cat "$work/vireo.hp.total" 2>/dev/null); $(grep -E '^(balloon|guest-stats)' "$work/vireo.hp" | tr '\n' '|' | head -c 500)"
     fi
     # the image: QEMU's qemu-img check finds no corruption (after the SIGKILL: leaks allowed,
     # exit 3), and what the guest flushed is there (the pattern at 1 MiB; after the kill also

@@ -1,16 +1,21 @@
-"""Disk hotplug and a SIGKILL after flushed writes, in tests/tcg/pci-guest.sh's boot (no boot of
-its own). The host side; the guest's side is pci-guest.sh's init ("@hp" and "@kill" lines).
+"""tests/tcg/pci-guest.sh's QMP part after the guest's "go" (in the same boot, no boot of its
+own): disk hotplug, the balloon's guest statistics, and a SIGKILL after flushed writes. The host
+side; the guest's side is pci-guest.sh's init ("@hp" and "@kill" lines).
 
-    disk_hotplug.py QMP-SOCKET SERIAL-FILE IMAGE NOTES KILL-PID
+    pci-guest-late.py QMP-SOCKET SERIAL-FILE IMAGE NOTES KILL-PID
 
-Over QMP: blockdev-add a qcow2 node (cache writeback) and device_add a virtio-blk-pci on it;
-the guest's acpiphp finds the disk, reads it, writes to it (flushed) and says so ("@hp
-written"); device_del: the guest ejects the slot (_EJ0), DEVICE_DELETED comes, blockdev-del
-then succeeds (nothing holds the node any more), and the guest has let the disk go. With KILL-PID (Vireo's
-normal run only) the node and the disk come back, the guest writes and flushes once more ("@kill
-flushed"), goes on writing without flushing, and the emulator (KILL-PID) gets SIGKILL a moment
-later. The replies and the event go to NOTES, one line each, for the comparison with QEMU 7.2's
-run; the kill phase's to NOTES.kill."""
+The balloon first: qom-set of its guest-stats-polling-interval to 1 (the guest's driver gets
+its statistics buffer back at once and every second). Over QMP then: blockdev-add a qcow2 node
+(cache writeback) and device_add a virtio-blk-pci on it; the guest's acpiphp finds the disk,
+reads it, writes to it (flushed) and says so ("@hp written"); device_del: the guest ejects the
+slot (_EJ0), DEVICE_DELETED comes (QEMU's two), blockdev-del then succeeds (nothing holds the
+node any more), and the guest has let the disk go. Before the unplug, while the guest waits for
+it: qom-get of the balloon's guest-stats (once the guest has reported): which statistics the
+guest reported, and the total memory it gave. With KILL-PID (Vireo's normal run only) the node and the disk come back, the guest writes
+and flushes once more ("@kill flushed"), goes on writing, and the emulator (KILL-PID) gets
+SIGKILL a moment later. The replies and the events go to NOTES, one line each, for the
+comparison with QEMU 7.2's run; the kill phase's to NOTES.kill, the guest's total memory as the
+balloon reported it to NOTES.total."""
 import json
 import os
 import signal
@@ -55,11 +60,36 @@ def plug(q, dev_id):
 
 
 t0 = time.time()
+def find_balloon(q):
+    for i in range(32):
+        p = "/machine/peripheral-anon/device[%d]" % i
+        if q.cmd("qom-get", {"path": p, "property": "type"}).get("return") == "virtio-balloon-pci":
+            return p
+    return None
+
+
 q = QMP(sock, timeout=30)
 q.negotiate()
 try:
+    bal = find_balloon(q)
+    note("balloon-polling", bal and q.cmd("qom-set", {
+        "path": bal, "property": "guest-stats-polling-interval", "value": 1}))
     plug(q, "hp1")
     note("guest-wrote", wait_for("@hp written"))
+    # (while the guest waits for the unplug: once it has let the disk go it powers off)
+    # the guest's statistics, once it has reported (-1: a statistic it does not report)
+    st = {}
+    end = time.time() + 30
+    while bal and time.time() < end:
+        st = q.cmd("qom-get", {"path": bal, "property": "guest-stats"}).get("return", {})
+        if st.get("last-update"):
+            break
+        time.sleep(0.2)
+    stats = st.get("stats", {})
+    note("guest-stats-reported", sorted(k for k, v in stats.items() if v != (1 << 64) - 1))
+    note("guest-stats-updated", bool(st.get("last-update")))
+    with open(notes_path + ".total", "w") as f:
+        f.write("%s\n" % stats.get("stat-total-memory"))
     r = q.cmd("device_del", {"id": "hp1"})
     note("device_del", r)
     # the events up to the device's own (QEMU sends its virtio-backend's first)

@@ -410,6 +410,18 @@ static NetClientState *create_backend(const char *type, const QOpts *opts, const
     if (!strcmp(type, "user")) {
         return net_init_user(opts, name, peer, errp);
     }
+    if (!strcmp(type, "tap")) {
+        return net_init_tap(opts, name, peer, errp);
+    }
+    if (!strcmp(type, "stream")) {
+        return net_init_stream(opts, name, peer, errp);
+    }
+    if (!strcmp(type, "dgram")) {
+        return net_init_dgram(opts, name, peer, errp);
+    }
+    if (!strcmp(type, "socket")) {
+        return net_init_socket(opts, name, peer, errp);
+    }
     if (!strcmp(type, "hubport")) {
         const char *hubid = qopts_get(opts, "hubid");
         uint64_t id;
@@ -434,10 +446,32 @@ static NetClientState *create_backend(const char *type, const QOpts *opts, const
     return NULL;
 }
 
+static const char *const tap_keys[] = {
+    "type",       "id",       "ifname",     "fd",     "fds",      "script",
+    "downscript", "br",       "helper",     "sndbuf", "vnet_hdr", "vhost",
+    "vhostfd",    "vhostfds", "vhostforce", "queues", "poll-us",  NULL};
+/* dotted keys (addr.type, addr.host, ...) are checked by their first part */
+static const char *const stream_keys[] = {"type", "id", "server", "addr", NULL};
+static const char *const dgram_keys[] = {"type", "id", "local", "remote", NULL};
+static const char *const socket_keys[] = {"type",  "id",        "fd",  "listen", "connect",
+                                          "mcast", "localaddr", "udp", NULL};
+
 static const char *const *keys_for(const char *type)
 {
     if (!strcmp(type, "user")) {
         return user_keys;
+    }
+    if (!strcmp(type, "tap")) {
+        return tap_keys;
+    }
+    if (!strcmp(type, "stream")) {
+        return stream_keys;
+    }
+    if (!strcmp(type, "dgram")) {
+        return dgram_keys;
+    }
+    if (!strcmp(type, "socket")) {
+        return socket_keys;
     }
     if (!strcmp(type, "hubport")) {
         return hubport_keys;

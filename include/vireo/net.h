@@ -23,6 +23,8 @@ typedef enum {
     NET_CLIENT_NIC,
     NET_CLIENT_USER,
     NET_CLIENT_HUBPORT,
+    NET_CLIENT_TAP,
+    NET_CLIENT_SOCKET,
 } NetClientKind;
 
 typedef struct NetClientInfo {
@@ -108,5 +110,15 @@ void net_foreach_nic(void (*fn)(NetClientState *nc, void *opaque), void *opaque)
 typedef struct QOpts QOpts;
 NetClientState *net_init_user(const QOpts *opts, const char *name, NetClientState *peer,
                               char **errp);
+/* net/tap.c */
+NetClientState *net_init_tap(const QOpts *opts, const char *name, NetClientState *peer,
+                             char **errp);
+/* net/socket.c: -netdev stream, dgram, socket */
+NetClientState *net_init_stream(const QOpts *opts, const char *name, NetClientState *peer,
+                                char **errp);
+NetClientState *net_init_dgram(const QOpts *opts, const char *name, NetClientState *peer,
+                               char **errp);
+NetClientState *net_init_socket(const QOpts *opts, const char *name, NetClientState *peer,
+                                char **errp);
 
 #endif

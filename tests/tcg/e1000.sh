@@ -4,6 +4,8 @@
 # the INTx level, an ARP and an ICMP exchange with slirp (checksum offload), TSO segments and VLAN
 # tags through the PHY loopback, and the statistics; everything up to "end-compare" must equal
 # QEMU's. Then (Vireo only) descriptors and buffers outside RAM: no crash, the NIC still answers.
+# The same guest on -netdev tap, stream and dgram (e1000/backend-*) must get its ARP and ICMP
+# replies through them.
 # Runs in a user and network namespace of its own (unshare -rn); slirp opens no socket here.
 . "$(dirname "$0")/../lib/common.sh"
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -38,8 +40,44 @@ if command -v "$QEMU" >/dev/null 2>&1; then
     have_qemu=1
     timeout 60 "$QEMU" -accel tcg "${args[@]}" -serial "file:$work/q.out" 2>"$work/q.err" &
 fi
+# Backends (Vireo only, beside the runs above): the same guest on -netdev tap (a tap in this
+# namespace with 10.0.2.2: the kernel answers ARP and ping), and on -netdev stream and dgram to
+# a QEMU 7.2 whose hub joins that socket to its own slirp (QEMU's framing on the wire).
+gargs=(-M pc -m 128 -nodefaults -display none -no-reboot -kernel "$work/guest")
+ip link set lo up 2>/dev/null
+backend() { # NAME NETDEV-OPTIONS
+    timeout 60 "$VIREO" -accel tcg "${gargs[@]}" -netdev "$2" -device e1000,netdev=n0 \
+        -serial "file:$work/b-$1.out" 2>"$work/b-$1.err"
+    echo $? >"$work/b-$1.rc"
+}
+if ip tuntap add dev vtap0 mode tap 2>"$work/tap.err" && ip addr add 10.0.2.2/24 dev vtap0 &&
+    ip link set vtap0 up; then
+    backend tap tap,id=n0,ifname=vtap0,script=no,downscript=no &
+else
+    echo "cannot make a tap: $(head -c 200 "$work/tap.err")" >"$work/b-tap.skip"
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+listening() { grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp; }
+router=()
+if [ $have_qemu = 1 ]; then
+    p1=$(free_port)
+    timeout 60 "$QEMU" -M none -nodefaults -display none -netdev user,id=u \
+        -netdev "stream,id=s,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=$p1" \
+        -netdev hubport,id=h1,hubid=0,netdev=u -netdev hubport,id=h2,hubid=0,netdev=s 2>/dev/null &
+    router+=($!)
+    p2=$(free_port) p3=$(free_port)
+    timeout 60 "$QEMU" -M none -nodefaults -display none -netdev user,id=u \
+        -netdev "dgram,id=s,local.type=inet,local.host=127.0.0.1,local.port=$p2,remote.type=inet,remote.host=127.0.0.1,remote.port=$p3" \
+        -netdev hubport,id=h1,hubid=0,netdev=u -netdev hubport,id=h2,hubid=0,netdev=s 2>/dev/null &
+    router+=($!)
+    for _ in $(seq 100); do listening "$p1" && break; sleep 0.1; done
+    backend stream "stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=$p1" &
+    backend dgram "dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=$p3,remote.type=inet,remote.host=127.0.0.1,remote.port=$p2" &
+fi
 timeout 60 "$VIREO" -accel tcg "${args[@]}" -serial "file:$work/v.out" 2>"$work/v.err"
 vrc=$?
+while [ "$(jobs -rp | wc -l)" -gt "${#router[@]}" ]; do sleep 0.2; done
+[ ${#router[@]} -gt 0 ] && kill "${router[@]}" 2>/dev/null
 wait
 sed '/^end-compare/q' "$work/v.out" >"$work/v.cmp"
 if [ $vrc = 0 ] && grep -q '^done$' "$work/v.out" && ! [ -s "$work/v.err" ]; then
@@ -72,4 +110,17 @@ if grep -q '^arp-after-bad-dma len=003c status=07 ' "$work/v.out"; then
 else
     fail e1000/bad-dma "$(sed -n '/^end-compare/,$p' "$work/v.out" | tr '\n' '|' | head -c 500)"
 fi
+for b in tap stream dgram; do
+    if [ -f "$work/b-$b.skip" ]; then
+        skip "e1000/backend-$b" "$(cat "$work/b-$b.skip")"
+    elif [ $b != tap ] && [ $have_qemu = 0 ]; then
+        skip "e1000/backend-$b" "$QEMU not installed"
+    elif [ "$(cat "$work/b-$b.rc" 2>/dev/null)" = 0 ] && ! [ -s "$work/b-$b.err" ] &&
+        grep -q '^arp-reply len=00.. status=07 ' "$work/b-$b.out" &&
+        grep -q '^echo-reply len=004a status=07 .*0a0002020a00020f0000' "$work/b-$b.out"; then
+        ok "e1000/backend-$b"
+    else
+        fail "e1000/backend-$b" "exit $(cat "$work/b-$b.rc" 2>/dev/null); $(grep -E '^(arp|echo)-reply' "$work/b-$b.out" | head -c 300 | tr '\n' '|') stderr: $(head -c 300 "$work/b-$b.err")"
+    fi
+done
 finish

@@ -48,7 +48,7 @@ void block_error_errno(char **errp, int err, const char *fmt, ...)
 }
 
 static const BlockDriver *const drivers[] = {
-    &bdrv_qcow2, &bdrv_raw, &bdrv_vdi, &bdrv_vpc, &bdrv_file, &bdrv_null_co, &bdrv_null_aio, &bdrv_blkdebug, NULL,
+    &bdrv_qcow2, &bdrv_raw, &bdrv_vdi, &bdrv_vpc, &bdrv_qcow, &bdrv_file, &bdrv_null_co, &bdrv_null_aio, &bdrv_blkdebug, NULL,
 };
 
 const BlockDriver *bdrv_find_format(const char *name)

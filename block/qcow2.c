@@ -40,8 +40,9 @@ static inline void wr64(uint8_t *p, uint64_t v)
 
 static int qcow2_probe(const uint8_t *buf, size_t len)
 {
-    /* any version: an unsupported one is reported rather than guessed raw */
-    if (len >= 4 && rd32(buf) == QCOW2_MAGIC) {
+    /* version 2 and up (an unsupported one is reported rather than guessed raw); version 1 is
+     * the qcow driver's, as in QEMU */
+    if (len >= 8 && rd32(buf) == QCOW2_MAGIC && rd32(buf + 4) >= 2) {
         return 100;
     }
     return 0;

@@ -705,7 +705,7 @@ int img_convert(int argc, char **argv)
         error_report("Unknown file format '%s'", out_fmt);
         goto out;
     }
-    if (compress && drv != &bdrv_qcow2) {
+    if (compress && drv != &bdrv_qcow2 && drv != &bdrv_qcow) {
         error_report("Compression not supported for this file format");
         goto out;
     }

@@ -134,6 +134,16 @@ static const HelpOpt vpc_create_help[] = {
      "nearest CHS-based calculation"},
     {NULL, NULL, NULL},
 };
+static const HelpOpt qcow_create_help[] = {
+    {"backing_file", "str", "File name of a base image"},
+    {"backing_fmt", "str", "Format of the backing image"},
+    {"encrypt.format", "str", "Encrypt the image, format choices: 'aes'"},
+    {"encrypt.key-secret", "str", "ID of the secret that provides the AES encryption key"},
+    {"encryption", "bool (on/off)",
+     "Encrypt the image with format 'aes'. (Deprecated in favor of encrypt.format=aes)"},
+    {"size", "size", "Virtual disk size"},
+    {NULL, NULL, NULL},
+};
 static const HelpOpt file_create_help[] = {
     {"size", "size", "Virtual disk size"},
     {"preallocation", "str", "Preallocation mode (allowed values: off, falloc, full)"},
@@ -229,6 +239,7 @@ int img_print_create_help(const char *fmt, const char *filename)
     const HelpOpt *list = !strcmp(fmt, "qcow2") ? qcow2_create_help
                           : !strcmp(fmt, "raw") ? raw_create_help
                           : !strcmp(fmt, "vdi") ? vdi_create_help
+                          : !strcmp(fmt, "qcow") ? qcow_create_help
                           : !strcmp(fmt, "vpc") ? vpc_create_help
                                                 : file_create_help;
     if (filename) {

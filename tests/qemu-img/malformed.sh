@@ -65,12 +65,14 @@ printf 'QFI\xfb' >tiny.qcow2
 
 for n in version version1 cbits-big cbits-small hlen-short hlen-big l1-big l1-small l1-misaligned \
     l1-huge-offset rt-misaligned rt-zero rt-big backing-offset backing-long snap-misaligned refbits \
-    incompat size-huge tiny; do
+    incompat size-huge; do
     expect "open/$n/qemu-io" 1 "can't open device" $QIO -r -c 'read 0 512' $n.qcow2
     expect "open/$n/info" 1 "Could not open" $QIMG info $n.qcow2
 done
 expect "open/magic-forced" 1 "Image is not in qcow2 format" $QIMG info -f qcow2 magic.qcow2
 expect "open/magic-probed-raw" 0 "file format: raw" $QIMG info magic.qcow2
+# four bytes of magic and no version: raw to QEMU's probe too
+expect "open/tiny-probed-raw" 0 "file format: raw" $QIMG info tiny.qcow2
 expect "open/empty-forced" 1 "Image is not in qcow2 format" $QIMG info -f qcow2 empty.qcow2
 expect "msg/version" 1 "Unsupported qcow2 version 4" $QIMG info version.qcow2
 expect "msg/cbits" 1 "Unsupported cluster size: 2\\^30" $QIMG info cbits-big.qcow2

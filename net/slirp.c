@@ -37,6 +37,7 @@ struct SlirpSource {
     GSource source;
     UserState *s;
     GArray *fds; /* GPollFD, added to the source in prepare */
+    gint64 deadline; /* when slirp's timeout from prepare ends (monotonic us), or -1 */
 };
 
 typedef struct UserTimer {
@@ -210,13 +211,25 @@ static gboolean src_prepare(GSource *source, gint *timeout)
         g_source_add_poll(source, &g_array_index(src->fds, GPollFD, i));
     }
     *timeout = t > INT_MAX ? -1 : (gint)t;
+    src->deadline = t > INT_MAX ? -1 : g_get_monotonic_time() + (gint64)t * 1000;
     return FALSE;
 }
 
+/*
+ * Dispatch (slirp_pollfds_poll, which also runs slirp's TCP timers) when a descriptor is ready
+ * or slirp's timeout has passed, not on every loop iteration: each dispatch takes the big lock,
+ * and a main loop spinning for other sources (a -nographic mux feeding a full UART) would keep
+ * a vCPU from getting it.
+ */
 static gboolean src_check(GSource *source)
 {
-    (void)source;
-    return TRUE; /* slirp's own timers (TCP) run from every poll, as in QEMU's main loop */
+    SlirpSource *src = (SlirpSource *)source;
+    for (guint i = 0; i < src->fds->len; i++) {
+        if (g_array_index(src->fds, GPollFD, i).revents) {
+            return TRUE;
+        }
+    }
+    return src->deadline >= 0 && g_get_monotonic_time() >= src->deadline;
 }
 
 static gboolean src_dispatch(GSource *source, GSourceFunc cb, gpointer data)

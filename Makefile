@@ -19,7 +19,7 @@ LIBS_ALL := $(PKG_LIBS)
 
 # Everything but main() goes into one static library shared by the binaries and unit tests.
 LIB_DIRS := util system accel accel/kvm accel/tcg target/x86 hw/core hw/x86 hw/char hw/input hw/timer hw/pci hw/isa hw/ide \
-    hw/acpi hw/intc hw/misc hw/virtio hw/block hw/scsi hw/usb hw/net hw/display net chardev block monitor ui backends
+    hw/acpi hw/intc hw/misc hw/virtio hw/block hw/scsi hw/usb hw/net hw/display net chardev block nbd monitor ui backends
 LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libvireo.a
@@ -32,6 +32,7 @@ SYSEMU := $(BUILD)/qemu-system-x86_64
 # qemu-img (qemu-img/qemu-img.c + img-*.c) and qemu-io (qemu-img/qemu-io.c), sharing tools.c.
 QEMU_IMG := $(BUILD)/qemu-img
 QEMU_IO := $(BUILD)/qemu-io
+QEMU_NBD := $(BUILD)/qemu-nbd
 # (objects go to $(BUILD)/tools/: $(BUILD)/qemu-img is the binary)
 TOOLS_COMMON_OBJS := $(BUILD)/tools/tools.o
 QEMU_IMG_OBJS := $(BUILD)/tools/qemu-img.o $(patsubst qemu-img/%.c,$(BUILD)/tools/%.o,$(wildcard qemu-img/img-*.c))
@@ -41,7 +42,7 @@ QEMU_IMG_OBJS := $(BUILD)/tools/qemu-img.o $(patsubst qemu-img/%.c,$(BUILD)/tool
 # out (the test then builds them itself, or skips the checks that need them).
 GUEST_BINS := $(BUILD)/guest/zeroout $(BUILD)/guest/sgio
 
-all: $(SYSEMU) $(QEMU_IMG) $(QEMU_IO) $(UNIT_BINS) $(GUEST_BINS)
+all: $(SYSEMU) $(QEMU_IMG) $(QEMU_IO) $(QEMU_NBD) $(UNIT_BINS) $(GUEST_BINS)
 
 $(BUILD)/guest/%: tests/tcg/%.c
 	@mkdir -p $(dir $@)
@@ -60,6 +61,10 @@ $(QEMU_IMG): $(QEMU_IMG_OBJS) $(TOOLS_COMMON_OBJS) $(LIB)
 	@echo "  LINK $@"
 
 $(QEMU_IO): $(BUILD)/tools/qemu-io.o $(TOOLS_COMMON_OBJS) $(LIB)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+	@echo "  LINK $@"
+
+$(QEMU_NBD): $(BUILD)/tools/qemu-nbd.o $(TOOLS_COMMON_OBJS) $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 	@echo "  LINK $@"
 
@@ -126,4 +131,4 @@ clean:
 
 .PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-virtqueue fuzz-block-diff blockdiff-long format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
--include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d
+-include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d $(BUILD)/tools/qemu-nbd.d

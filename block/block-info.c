@@ -26,7 +26,9 @@ QJ *bdrv_image_info(BlockDriverState *bs, const char *filename, bool with_backin
     qj_set(d, "filename", qj_string(filename));
     qj_set(d, "format", qj_string(bs->drv->format_name));
     bool have_bdi = bdrv_get_info(bs, &bdi) == 0;
-    qj_set(d, "dirty-flag", qj_bool(have_bdi && bdi.is_dirty));
+    if (have_bdi) {
+        qj_set(d, "dirty-flag", qj_bool(have_bdi && bdi.is_dirty));
+    }
     int64_t actual = bdrv_allocated_size(bs);
     if (actual >= 0) {
         qj_set(d, "actual-size", qj_int(actual));

@@ -48,7 +48,9 @@ void block_error_errno(char **errp, int err, const char *fmt, ...)
 }
 
 static const BlockDriver *const drivers[] = {
-    &bdrv_qcow2, &bdrv_raw, &bdrv_vdi, &bdrv_vpc, &bdrv_qcow, &bdrv_file, &bdrv_null_co, &bdrv_null_aio, &bdrv_blkdebug, NULL,
+    &bdrv_qcow2,   &bdrv_raw,      &bdrv_vdi,      &bdrv_vpc,      &bdrv_qcow,
+    &bdrv_file,    &bdrv_null_co,  &bdrv_null_aio, &bdrv_blkdebug, &bdrv_nbd,
+    &bdrv_nbd_tcp, &bdrv_nbd_unix, NULL,
 };
 
 const BlockDriver *bdrv_find_format(const char *name)
@@ -75,6 +77,10 @@ char *bdrv_supported_formats(void)
     g_ptr_array_sort(names, name_cmp);
     GString *out = g_string_new(NULL);
     for (guint i = 0; i < names->len; i++) {
+        /* one name per driver family (nbd, nbd+tcp and nbd+unix are all "nbd") */
+        if (i && !strcmp(names->pdata[i], names->pdata[i - 1])) {
+            continue;
+        }
         g_string_append_printf(out, "%s%s", i ? " " : "", (const char *)names->pdata[i]);
     }
     g_ptr_array_free(names, TRUE);

@@ -400,6 +400,11 @@ int img_info(int argc, char **argv)
             break;
         }
         const char *shown = first && img_image_opts ? bs->filename : name;
+        /* an NBD node names itself canonically (QEMU refreshes the name), raw on it too */
+        BlockDriverState *proto = bs->file && bs->drv == &bdrv_raw ? bs->file : bs;
+        if (!strcmp(proto->drv->format_name, "nbd")) {
+            shown = proto->filename;
+        }
         QJ *info = bdrv_image_info(bs, shown, false);
         if (!first) {
             g_string_append_c(human, '\n');

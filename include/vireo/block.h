@@ -403,6 +403,10 @@ extern const BlockDriver bdrv_qcow;
 extern const BlockDriver bdrv_null_co;
 extern const BlockDriver bdrv_null_aio;
 extern const BlockDriver bdrv_blkdebug;
+/* NBD client (block/nbd.c), one driver per URL scheme: nbd, nbd+tcp, nbd+unix */
+extern const BlockDriver bdrv_nbd;
+extern const BlockDriver bdrv_nbd_tcp;
+extern const BlockDriver bdrv_nbd_unix;
 /* Protocol driver for a file name: its "proto:" prefix, or "file". */
 const BlockDriver *bdrv_find_protocol(const char *filename, bool allow_prefix, char **errp);
 bool bdrv_path_has_protocol(const char *path);

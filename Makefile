@@ -116,6 +116,10 @@ fuzz-vnc:
 fuzz-virtqueue:
 	tests/fuzz/fuzz-virtqueue.sh
 
+# libFuzzer over the NBD server's option and request parsing (not part of the tests).
+fuzz-nbd:
+	tests/fuzz/fuzz-nbd.sh
+
 # The differential randomized tester of the block layer against QEMU 7.2, for DURATION seconds
 # (SEED= to repeat a run); failures are minimised into $(BUILD)/blockdiff/. Never part of check.
 DURATION ?= 3600
@@ -129,6 +133,6 @@ format:
 clean:
 	rm -rf $(BUILD) build-asan
 
-.PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-virtqueue fuzz-block-diff blockdiff-long format clean
+.PHONY: all check check-asan bench x87-random fuzz-vnc fuzz-virtqueue fuzz-nbd fuzz-block-diff blockdiff-long format clean
 -include $(LIB_OBJS:.o=.d) $(BUILD)/system/main.d
 -include $(TOOLS_COMMON_OBJS:.o=.d) $(QEMU_IMG_OBJS:.o=.d) $(BUILD)/tools/qemu-io.d $(BUILD)/tools/qemu-nbd.d

@@ -18,7 +18,7 @@ if ! command -v "$CLANG" >/dev/null || ! echo 'int LLVMFuzzerTestOneInput(const 
     exit 0
 fi
 R=$VIREO_ROOT
-srcs=("$R"/block/*.c "$R"/util/error.c "$R"/util/qemu-opts.c "$R"/util/qjson.c "$R"/util/coroutine.c
+srcs=("$R"/block/*.c "$R"/nbd/*.c "$R"/util/error.c "$R"/util/qemu-opts.c "$R"/util/qjson.c "$R"/util/coroutine.c
     "$R"/tests/qemu-img/fuzz-qcow2.c)
 if ! "$CLANG" -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -I"$R/include" $(pkg-config --cflags glib-2.0) \

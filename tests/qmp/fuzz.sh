@@ -11,7 +11,7 @@ out=$VIREO_BUILD/fuzz
 mkdir -p "$out"
 bin=$out/fuzz-qmp
 src=(monitor/*.c ui/input.c chardev/char.c util/error.c util/qemu-opts.c util/qjson.c util/coroutine.c
-     block/*.c system/blockdev.c system/cmdline-block.c tests/fuzz/fuzz-qmp.c tests/fuzz/fuzz-stubs.c)
+     block/*.c nbd/*.c system/blockdev.c system/cmdline-block.c tests/fuzz/fuzz-qmp.c tests/fuzz/fuzz-stubs.c)
 cd "$VIREO_ROOT" || exit 1
 if [ ! -x "$bin" ] || [ -n "$(find "${src[@]}" include/vireo -newer "$bin" 2>/dev/null | head -n1)" ]; then
     # shellcheck disable=SC2046

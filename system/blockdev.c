@@ -176,7 +176,26 @@ static BlockDriverState *open_drive_nodes(const char *filename, QOpts *o, bool r
     } else if (qopts_get(o, "file.node-name")) {
         qopts_set(fo, "node-name", qopts_get(o, "file.node-name"));
     }
-    BlockDriverState *file = bdrv_open_protocol(&bdrv_file, fname, fo, file_flags, errp);
+    /* an NBD image (file=nbd://..., nbd+unix://..., nbd:...): its driver takes the name apart */
+    const BlockDriver *pdrv = &bdrv_file;
+    if (bdrv_path_has_protocol(fname)) {
+        const BlockDriver *p = bdrv_find_protocol(fname, true, NULL);
+        if (p && p->parse_filename && !strcmp(p->format_name, "nbd")) {
+            QJ *po = qj_object();
+            if (p->parse_filename(fname, po, errp) < 0) {
+                qj_free(po);
+                qopts_free(fo);
+                return NULL;
+            }
+            for (size_t i = 0; i < po->obj.n; i++) {
+                const QJ *v = po->obj.m[i].value;
+                qopts_set(fo, po->obj.m[i].key, v->type == QJ_STRING ? v->s : "");
+            }
+            qj_free(po);
+            pdrv = p;
+        }
+    }
+    BlockDriverState *file = bdrv_open_protocol(pdrv, fname, fo, file_flags, errp);
     qopts_free(fo);
     if (!file) {
         return NULL;

@@ -130,6 +130,18 @@ if wait_sock "$W/v.sock" && wait_sock "$W/q.sock"; then
         echo "rc=$?"
     done >info.vcli
     expect_same nbd/info-client info.ref info.vcli
+    # the emulator's -drive on an NBD image (Vireo's emulator beside QEMU's, on QEMU's server)
+    for emu in /usr/bin/qemu-system-x86_64 "$VIREO_BUILD/qemu-system-x86_64"; do
+        [ -x "$emu" ] || continue
+        printf 'info block\nquit\n' | timeout 60 "$emu" -S -display none -nodefaults -monitor stdio \
+            -drive "file=$Q,format=raw,if=virtio,readonly=on" 2>&1 | grep -a 'virtio0' |
+            sed 's/#block[0-9]*/#block/'
+    done >drive.out
+    if [ "$(wc -l <drive.out)" = 2 ] && [ "$(sed -n 1p drive.out)" = "$(sed -n 2p drive.out)" ]; then
+        ok nbd/drive
+    else
+        fail nbd/drive "$(tr '\n' '|' <drive.out)"
+    fi
     $QIMG convert -O raw "$Q" conv.raw 2>&1
     out=$($REF_QIMG compare -F raw img.qcow2 conv.raw 2>&1)
     [ "$out" = "Images are identical." ] && ok nbd/convert-from-qemu-nbd || fail nbd/convert-from-qemu-nbd "$out"

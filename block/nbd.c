@@ -42,39 +42,6 @@ typedef struct BDRVNBDState {
     uint64_t next_handle;
 } BDRVNBDState;
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 static int rd(BDRVNBDState *s, void *buf, size_t n)
 {
     return n ? s->conn.read(s->conn.opaque, buf, n) : 0;
@@ -316,9 +283,9 @@ static int connect_server(BDRVNBDState *s, char **errp)
 static int send_opt(BDRVNBDState *s, uint32_t opt, const void *data, uint32_t len)
 {
     uint8_t h[16];
-    put64(h, NBD_OPTS_MAGIC);
-    put32(h + 8, opt);
-    put32(h + 12, len);
+    nbd_put64(h, NBD_OPTS_MAGIC);
+    nbd_put32(h + 8, opt);
+    nbd_put32(h + 12, len);
     return wr2(s, h, sizeof(h), data, len);
 }
 
@@ -331,12 +298,12 @@ static int read_rep(BDRVNBDState *s, uint32_t opt, uint32_t *type, uint8_t **dat
         block_error(errp, "Failed to read option reply");
         return -EIO;
     }
-    if (get64(h) != NBD_REP_MAGIC || get32(h + 8) != opt) {
+    if (nbd_get64(h) != NBD_REP_MAGIC || nbd_get32(h + 8) != opt) {
         block_error(errp, "Unexpected option reply");
         return -EIO;
     }
-    *type = get32(h + 12);
-    *len = get32(h + 16);
+    *type = nbd_get32(h + 12);
+    *len = nbd_get32(h + 16);
     if (*len > NBD_MAX_BUFFER_SIZE) {
         block_error(errp, "server sent an option reply that is too long");
         return -EIO;
@@ -368,10 +335,10 @@ static int opt_meta(BDRVNBDState *s, char **errp)
 {
     size_t nl = strlen(s->export), ql = strlen(s->ctx_name);
     uint8_t *b = g_malloc(12 + nl + ql);
-    put32(b, (uint32_t)nl);
+    nbd_put32(b, (uint32_t)nl);
     memcpy(b + 4, s->export, nl);
-    put32(b + 4 + nl, 1);
-    put32(b + 8 + nl, (uint32_t)ql);
+    nbd_put32(b + 4 + nl, 1);
+    nbd_put32(b + 8 + nl, (uint32_t)ql);
     memcpy(b + 12 + nl, s->ctx_name, ql);
     int r = send_opt(s, NBD_OPT_SET_META_CONTEXT, b, (uint32_t)(12 + nl + ql));
     g_free(b);
@@ -388,7 +355,7 @@ static int opt_meta(BDRVNBDState *s, char **errp)
         if (type == NBD_REP_META_CONTEXT && len >= 4 && len - 4 == ql &&
             !memcmp(d + 4, s->ctx_name, ql)) {
             s->has_ctx = true;
-            s->ctx_id = get32(d);
+            s->ctx_id = nbd_get32(d);
         }
         g_free(d);
         if (type != NBD_REP_META_CONTEXT) {
@@ -402,10 +369,10 @@ static int opt_go(BDRVNBDState *s, char **errp)
 {
     size_t nl = strlen(s->export);
     uint8_t *b = g_malloc(8 + nl);
-    put32(b, (uint32_t)nl);
+    nbd_put32(b, (uint32_t)nl);
     memcpy(b + 4, s->export, nl);
-    put16(b + 4 + nl, 1);
-    put16(b + 6 + nl, NBD_INFO_BLOCK_SIZE);
+    nbd_put16(b + 4 + nl, 1);
+    nbd_put16(b + 6 + nl, NBD_INFO_BLOCK_SIZE);
     int r = send_opt(s, NBD_OPT_GO, b, (uint32_t)(8 + nl));
     g_free(b);
     if (r < 0) {
@@ -420,14 +387,14 @@ static int opt_go(BDRVNBDState *s, char **errp)
             return -EIO;
         }
         if (type == NBD_REP_INFO && len >= 2) {
-            uint16_t it = get16(d);
+            uint16_t it = nbd_get16(d);
             if (it == NBD_INFO_EXPORT && len == 12) {
-                s->size = get64(d + 2);
-                s->tflags = get16(d + 10);
+                s->size = nbd_get64(d + 2);
+                s->tflags = nbd_get16(d + 10);
                 have_size = true;
             } else if (it == NBD_INFO_BLOCK_SIZE && len == 14) {
-                s->min_block = get32(d + 2);
-                s->max_block = get32(d + 10);
+                s->min_block = nbd_get32(d + 2);
+                s->max_block = nbd_get32(d + 10);
             }
             g_free(d);
             continue;
@@ -465,11 +432,11 @@ static int handshake(BDRVNBDState *s, char **errp)
         block_error(errp, "Failed to read initial magic");
         return -EIO;
     }
-    if (get64(h) != NBD_MAGIC) {
+    if (nbd_get64(h) != NBD_MAGIC) {
         block_error(errp, "Invalid magic received");
         return -EIO;
     }
-    if (get64(h + 8) != NBD_OPTS_MAGIC) {
+    if (nbd_get64(h + 8) != NBD_OPTS_MAGIC) {
         block_error(errp, "Server using oldstyle negotiation is not supported");
         return -EIO;
     }
@@ -477,11 +444,11 @@ static int handshake(BDRVNBDState *s, char **errp)
         block_error(errp, "Failed to read server flags");
         return -EIO;
     }
-    uint16_t sflags = get16(h);
+    uint16_t sflags = nbd_get16(h);
     bool fixed = sflags & NBD_FLAG_FIXED_NEWSTYLE;
     bool no_zeroes = sflags & NBD_FLAG_NO_ZEROES;
     uint8_t cf[4];
-    put32(cf, (fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0));
+    nbd_put32(cf, (fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0));
     if (wr2(s, cf, 4, NULL, 0) < 0) {
         block_error(errp, "Failed to send clientflags field");
         return -EIO;
@@ -509,8 +476,8 @@ static int handshake(BDRVNBDState *s, char **errp)
             block_error(errp, "Failed to read export length");
             return -EIO;
         }
-        s->size = get64(ex);
-        s->tflags = get16(ex + 8);
+        s->size = nbd_get64(ex);
+        s->tflags = nbd_get16(ex + 8);
     }
     if (s->min_block == 0 || s->min_block > 65536 || (s->min_block & (s->min_block - 1))) {
         s->min_block = 1;
@@ -530,8 +497,8 @@ static void nbd_close(BlockDriverState *bs)
     if (s->fd >= 0) {
         if (!s->dead) {
             uint8_t h[NBD_REQUEST_SIZE] = {0};
-            put32(h, NBD_REQUEST_MAGIC);
-            put16(h + 6, NBD_CMD_DISC);
+            nbd_put32(h, NBD_REQUEST_MAGIC);
+            nbd_put16(h + 6, NBD_CMD_DISC);
             wr2(s, h, sizeof(h), NULL, 0);
         }
         close(s->fd);
@@ -639,12 +606,12 @@ static int send_req(BDRVNBDState *s, uint16_t type, uint16_t flags, uint64_t off
     }
     uint8_t h[NBD_REQUEST_SIZE];
     *handle = ++s->next_handle;
-    put32(h, NBD_REQUEST_MAGIC);
-    put16(h + 4, flags);
-    put16(h + 6, type);
-    put64(h + 8, *handle);
-    put64(h + 16, off);
-    put32(h + 24, len);
+    nbd_put32(h, NBD_REQUEST_MAGIC);
+    nbd_put16(h + 4, flags);
+    nbd_put16(h + 6, type);
+    nbd_put64(h + 8, *handle);
+    nbd_put64(h + 16, off);
+    nbd_put32(h + 24, len);
     if (wr2(s, h, sizeof(h), payload, payload ? len : 0) < 0) {
         return fail(s);
     }
@@ -663,12 +630,12 @@ static int recv_reply(BDRVNBDState *s, uint64_t handle, uint64_t off, uint32_t l
     if (rd(s, h, 4) < 0) {
         return fail(s);
     }
-    uint32_t magic = get32(h);
+    uint32_t magic = nbd_get32(h);
     if (magic == NBD_SIMPLE_REPLY_MAGIC) {
-        if (rd(s, h + 4, NBD_SIMPLE_REPLY_SIZE - 4) < 0 || get64(h + 8) != handle) {
+        if (rd(s, h + 4, NBD_SIMPLE_REPLY_SIZE - 4) < 0 || nbd_get64(h + 8) != handle) {
             return fail(s);
         }
-        uint32_t err = get32(h + 4);
+        uint32_t err = nbd_get32(h + 4);
         if (err) {
             return nbd_wire_to_errno(err);
         }
@@ -686,21 +653,21 @@ static int recv_reply(BDRVNBDState *s, uint64_t handle, uint64_t off, uint32_t l
     int ret = 0;
     bool got_status = false;
     for (bool first = true;; first = false) {
-        if (!first && (rd(s, h, 4) < 0 || get32(h) != NBD_STRUCTURED_REPLY_MAGIC)) {
+        if (!first && (rd(s, h, 4) < 0 || nbd_get32(h) != NBD_STRUCTURED_REPLY_MAGIC)) {
             return fail(s);
         }
-        if (rd(s, h + 4, NBD_STRUCTURED_REPLY_SIZE - 4) < 0 || get64(h + 8) != handle) {
+        if (rd(s, h + 4, NBD_STRUCTURED_REPLY_SIZE - 4) < 0 || nbd_get64(h + 8) != handle) {
             return fail(s);
         }
-        uint16_t flags = get16(h + 4), type = get16(h + 6);
-        uint32_t clen = get32(h + 16);
+        uint16_t flags = nbd_get16(h + 4), type = nbd_get16(h + 6);
+        uint32_t clen = nbd_get32(h + 16);
         uint8_t f[12];
         if (NBD_REPLY_TYPE_IS_ERR(type)) {
             if (clen < 6 || rd(s, f, 6) < 0) {
                 return fail(s);
             }
-            uint32_t err = get32(f);
-            if (clen - 6 < get16(f + 4) || skip(s, clen - 6) < 0) {
+            uint32_t err = nbd_get32(f);
+            if (clen - 6 < nbd_get16(f + 4) || skip(s, clen - 6) < 0) {
                 return fail(s);
             }
             ret = ret ? ret : nbd_wire_to_errno(err ? err : NBD_EINVAL);
@@ -708,7 +675,7 @@ static int recv_reply(BDRVNBDState *s, uint64_t handle, uint64_t off, uint32_t l
             if (clen < 8 || rd(s, f, 8) < 0) {
                 return fail(s);
             }
-            uint64_t o = get64(f), n = clen - 8;
+            uint64_t o = nbd_get64(f), n = clen - 8;
             if (o < off || o - off > len || n > len - (o - off)) {
                 return fail(s);
             }
@@ -719,7 +686,7 @@ static int recv_reply(BDRVNBDState *s, uint64_t handle, uint64_t off, uint32_t l
             if (clen != 12 || rd(s, f, 12) < 0) {
                 return fail(s);
             }
-            uint64_t o = get64(f), n = get32(f + 8);
+            uint64_t o = nbd_get64(f), n = nbd_get32(f + 8);
             if (o < off || o - off > len || n > len - (o - off)) {
                 return fail(s);
             }
@@ -728,9 +695,9 @@ static int recv_reply(BDRVNBDState *s, uint64_t handle, uint64_t off, uint32_t l
             if (clen < 12 || (clen - 4) % 8 || rd(s, f, 12) < 0) {
                 return fail(s);
             }
-            if (get32(f) == s->ctx_id && !got_status) {
-                *bs_len = get32(f + 4);
-                *bs_flags = get32(f + 8);
+            if (nbd_get32(f) == s->ctx_id && !got_status) {
+                *bs_len = nbd_get32(f + 4);
+                *bs_flags = nbd_get32(f + 8);
                 got_status = true;
             }
             if (skip(s, clen - 12) < 0) {

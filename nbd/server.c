@@ -36,39 +36,6 @@ typedef struct Client {
     bool ctx[2]; /* meta contexts selected (SET_META_CONTEXT) */
 } Client;
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 static int rd(Client *c, void *buf, size_t n)
 {
     return n ? c->conn->read(c->conn->opaque, buf, n) : 0;
@@ -119,10 +86,10 @@ static void unlock(Client *c)
 static int send_rep(Client *c, uint32_t opt, uint32_t type, const void *data, uint32_t len)
 {
     uint8_t h[20];
-    put64(h, NBD_REP_MAGIC);
-    put32(h + 8, opt);
-    put32(h + 12, type);
-    put32(h + 16, len);
+    nbd_put64(h, NBD_REP_MAGIC);
+    nbd_put32(h + 8, opt);
+    nbd_put32(h + 12, type);
+    nbd_put32(h + 16, len);
     struct iovec v[2] = {{h, sizeof(h)}, {(void *)data, len}};
     return wrv(c, v, len ? 2 : 1);
 }
@@ -163,7 +130,7 @@ static uint16_t transmission_flags(Client *c)
 static int send_info(Client *c, uint32_t opt, uint16_t type, const void *data, uint32_t len)
 {
     uint8_t *buf = g_malloc(2 + len);
-    put16(buf, type);
+    nbd_put16(buf, type);
     memcpy(buf + 2, data, len);
     int r = send_rep(c, opt, NBD_REP_INFO, buf, 2 + len);
     g_free(buf);
@@ -176,18 +143,18 @@ static int opt_info(Client *c, uint32_t opt, const uint8_t *d, uint32_t len)
     if (len < 6) {
         return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "option length is too short");
     }
-    uint32_t nlen = get32(d);
+    uint32_t nlen = nbd_get32(d);
     if (nlen > NBD_MAX_STRING_SIZE || (uint64_t)nlen + 6 > len) {
         return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "name length is incorrect");
     }
     const uint8_t *name = d + 4;
-    uint16_t nreq = get16(d + 4 + nlen);
+    uint16_t nreq = nbd_get16(d + 4 + nlen);
     if ((uint64_t)nlen + 6 + 2ULL * nreq != len) {
         return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "request data length is incorrect");
     }
     bool want_name = false, want_desc = false;
     for (uint16_t i = 0; i < nreq; i++) {
-        uint16_t t = get16(d + 6 + nlen + 2 * i);
+        uint16_t t = nbd_get16(d + 6 + nlen + 2 * i);
         want_name |= t == NBD_INFO_NAME;
         want_desc |= t == NBD_INFO_DESCRIPTION;
     }
@@ -210,15 +177,15 @@ static int opt_info(Client *c, uint32_t opt, const uint8_t *d, uint32_t len)
         if (e->bs->request_alignment > pref) {
             pref = e->bs->request_alignment;
         }
-        put32(bsz, 1);
-        put32(bsz + 4, pref);
-        put32(bsz + 8, NBD_MAX_BUFFER_SIZE);
+        nbd_put32(bsz, 1);
+        nbd_put32(bsz + 4, pref);
+        nbd_put32(bsz + 8, NBD_MAX_BUFFER_SIZE);
         r = send_info(c, opt, NBD_INFO_BLOCK_SIZE, bsz, sizeof(bsz));
     }
     if (r == 0) {
         uint8_t ex[10];
-        put64(ex, e->size);
-        put16(ex + 8, transmission_flags(c));
+        nbd_put64(ex, e->size);
+        nbd_put16(ex + 8, transmission_flags(c));
         r = send_info(c, opt, NBD_INFO_EXPORT, ex, sizeof(ex));
     }
     if (r == 0) {
@@ -255,7 +222,7 @@ static int opt_meta_context(Client *c, uint32_t opt, const uint8_t *d, uint32_t 
     if (len < 8) {
         return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "option length is too short");
     }
-    uint32_t nlen = get32(d);
+    uint32_t nlen = nbd_get32(d);
     if (nlen > NBD_MAX_STRING_SIZE || (uint64_t)nlen + 8 > len) {
         return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "name length is incorrect");
     }
@@ -263,14 +230,14 @@ static int opt_meta_context(Client *c, uint32_t opt, const uint8_t *d, uint32_t 
         return send_rep_err(c, opt, NBD_REP_ERR_UNKNOWN, "export '%.*s' not present", (int)nlen,
                             d + 4);
     }
-    uint32_t nq = get32(d + 4 + nlen);
+    uint32_t nq = nbd_get32(d + 4 + nlen);
     uint64_t pos = 8 + (uint64_t)nlen;
     bool sel[2] = {false, false};
     for (uint32_t i = 0; i < nq; i++) {
         if (pos + 4 > len) {
             return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "query length is incorrect");
         }
-        uint32_t qlen = get32(d + pos);
+        uint32_t qlen = nbd_get32(d + pos);
         pos += 4;
         if (qlen > NBD_MAX_STRING_SIZE || pos + qlen > len) {
             return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "query length is incorrect");
@@ -297,7 +264,7 @@ static int opt_meta_context(Client *c, uint32_t opt, const uint8_t *d, uint32_t 
         char *name = id == CTX_ALLOC ? g_strdup("base:allocation") : bitmap_context(c);
         size_t n = strlen(name);
         uint8_t *buf = g_malloc(4 + n);
-        put32(buf, (uint32_t)id);
+        nbd_put32(buf, (uint32_t)id);
         memcpy(buf + 4, name, n);
         r = send_rep(c, opt, NBD_REP_META_CONTEXT, buf, (uint32_t)(4 + n));
         g_free(buf);
@@ -314,15 +281,15 @@ static int opt_meta_context(Client *c, uint32_t opt, const uint8_t *d, uint32_t 
 static int handshake(Client *c)
 {
     uint8_t h[18];
-    put64(h, NBD_MAGIC);
-    put64(h + 8, NBD_OPTS_MAGIC);
-    put16(h + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+    nbd_put64(h, NBD_MAGIC);
+    nbd_put64(h + 8, NBD_OPTS_MAGIC);
+    nbd_put16(h + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
     int r = wr(c, h, sizeof(h));
     uint8_t cf[4];
     if (r < 0 || (r = rd(c, cf, 4)) < 0) {
         return r;
     }
-    uint32_t cflags = get32(cf);
+    uint32_t cflags = nbd_get32(cf);
     if (cflags & ~(uint32_t)(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) {
         return -EINVAL; /* unknown client flags: the spec says close */
     }
@@ -333,10 +300,10 @@ static int handshake(Client *c)
         if ((r = rd(c, oh, sizeof(oh))) < 0) {
             return r;
         }
-        if (get64(oh) != NBD_OPTS_MAGIC) {
+        if (nbd_get64(oh) != NBD_OPTS_MAGIC) {
             return -EINVAL;
         }
-        uint32_t opt = get32(oh + 8), len = get32(oh + 12);
+        uint32_t opt = nbd_get32(oh + 8), len = nbd_get32(oh + 12);
         if (!c->fixed && opt != NBD_OPT_EXPORT_NAME) {
             return -EINVAL; /* plain newstyle: nothing else can be answered */
         }
@@ -362,8 +329,8 @@ static int handshake(Client *c)
             }
             {
                 uint8_t ex[10 + 124] = {0};
-                put64(ex, c->exp->size);
-                put16(ex + 8, transmission_flags(c));
+                nbd_put64(ex, c->exp->size);
+                nbd_put16(ex + 8, transmission_flags(c));
                 r = wr(c, ex, c->no_zeroes ? 10 : sizeof(ex));
                 r = r < 0 ? r : 1;
             }
@@ -381,7 +348,7 @@ static int handshake(Client *c)
                 size_t n = strlen(c->exp->name);
                 size_t dl = c->exp->description ? strlen(c->exp->description) : 0;
                 uint8_t *buf = g_malloc(4 + n + dl);
-                put32(buf, (uint32_t)n);
+                nbd_put32(buf, (uint32_t)n);
                 memcpy(buf + 4, c->exp->name, n);
                 if (dl) {
                     memcpy(buf + 4 + n, c->exp->description, dl);
@@ -429,9 +396,9 @@ static int handshake(Client *c)
 static int simple_reply(Client *c, uint64_t handle, uint32_t err, const void *data, size_t len)
 {
     uint8_t h[NBD_SIMPLE_REPLY_SIZE];
-    put32(h, NBD_SIMPLE_REPLY_MAGIC);
-    put32(h + 4, err);
-    put64(h + 8, handle);
+    nbd_put32(h, NBD_SIMPLE_REPLY_MAGIC);
+    nbd_put32(h + 4, err);
+    nbd_put64(h + 8, handle);
     struct iovec v[2] = {{h, sizeof(h)}, {(void *)data, len}};
     return wrv(c, v, len ? 2 : 1);
 }
@@ -441,11 +408,11 @@ static int chunk(Client *c, uint64_t handle, uint16_t flags, uint16_t type, cons
                  size_t flen, const void *data, size_t dlen)
 {
     uint8_t h[NBD_STRUCTURED_REPLY_SIZE];
-    put32(h, NBD_STRUCTURED_REPLY_MAGIC);
-    put16(h + 4, flags);
-    put16(h + 6, type);
-    put64(h + 8, handle);
-    put32(h + 16, (uint32_t)(flen + dlen));
+    nbd_put32(h, NBD_STRUCTURED_REPLY_MAGIC);
+    nbd_put16(h + 4, flags);
+    nbd_put16(h + 6, type);
+    nbd_put64(h + 8, handle);
+    nbd_put32(h + 16, (uint32_t)(flen + dlen));
     struct iovec v[3] = {{h, sizeof(h)}, {(void *)fixed, flen}, {(void *)data, dlen}};
     return wrv(c, v, dlen ? 3 : flen ? 2 : 1);
 }
@@ -458,8 +425,8 @@ static int error_reply(Client *c, uint64_t handle, int err, const char *msg)
     }
     size_t n = msg ? strlen(msg) : 0;
     uint8_t f[6];
-    put32(f, e);
-    put16(f + 4, (uint16_t)n);
+    nbd_put32(f, e);
+    nbd_put16(f + 4, (uint16_t)n);
     return chunk(c, handle, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, f, sizeof(f), msg, n);
 }
 
@@ -482,7 +449,7 @@ static int do_read(Client *c, uint64_t handle, uint16_t flags, uint64_t off, uin
             r = simple_reply(c, handle, 0, buf, len);
         } else {
             uint8_t o[8];
-            put64(o, off);
+            nbd_put64(o, off);
             r = len ? chunk(c, handle, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, o, 8, buf,
                             len)
                     : chunk(c, handle, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, NULL, 0, NULL, 0);
@@ -515,10 +482,10 @@ static int do_read(Client *c, uint64_t handle, uint16_t flags, uint64_t off, uin
         }
         uint16_t fl = pos + pnum == end ? NBD_REPLY_FLAG_DONE : 0;
         uint8_t f[12];
-        put64(f, pos);
+        nbd_put64(f, pos);
         int r;
         if (st & BDRV_BLOCK_ZERO) {
-            put32(f + 8, (uint32_t)pnum);
+            nbd_put32(f + 8, (uint32_t)pnum);
             r = chunk(c, handle, fl, NBD_REPLY_TYPE_OFFSET_HOLE, f, 12, NULL, 0);
         } else {
             r = chunk(c, handle, fl, NBD_REPLY_TYPE_OFFSET_DATA, f, 8, buf, pnum);
@@ -563,9 +530,9 @@ static size_t extents(Client *c, int ctx, uint64_t off, uint32_t len, bool one, 
             pnum = MIN(q, e->offset + end) - p;
             fl = dirty ? NBD_STATE_DIRTY : 0;
         }
-        if (n && get32(x + 8 * (n - 1) + 4) == fl &&
-            (uint64_t)get32(x + 8 * (n - 1)) + pnum <= UINT32_MAX) {
-            put32(x + 8 * (n - 1), (uint32_t)(get32(x + 8 * (n - 1)) + pnum));
+        if (n && nbd_get32(x + 8 * (n - 1) + 4) == fl &&
+            (uint64_t)nbd_get32(x + 8 * (n - 1)) + pnum <= UINT32_MAX) {
+            nbd_put32(x + 8 * (n - 1), (uint32_t)(nbd_get32(x + 8 * (n - 1)) + pnum));
         } else {
             if (one && n == 1) {
                 break;
@@ -574,8 +541,8 @@ static size_t extents(Client *c, int ctx, uint64_t off, uint32_t len, bool one, 
                 cap *= 2;
                 x = g_realloc(x, cap * 8);
             }
-            put32(x + 8 * n, (uint32_t)pnum);
-            put32(x + 8 * n + 4, fl);
+            nbd_put32(x + 8 * n, (uint32_t)pnum);
+            nbd_put32(x + 8 * n + 4, fl);
             n++;
         }
         pos += pnum;
@@ -596,7 +563,7 @@ static int do_block_status(Client *c, uint64_t handle, uint16_t flags, uint64_t 
         size_t n = extents(c, id, off, len, flags & NBD_CMD_FLAG_REQ_ONE, &x);
         unlock(c);
         uint8_t f[4];
-        put32(f, (uint32_t)id);
+        nbd_put32(f, (uint32_t)id);
         int r = chunk(c, handle, id == last ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_BLOCK_STATUS,
                       f, 4, x, n * 8);
         g_free(x);
@@ -615,12 +582,12 @@ static int request(Client *c)
     if (r < 0) {
         return r;
     }
-    if (get32(h) != NBD_REQUEST_MAGIC) {
+    if (nbd_get32(h) != NBD_REQUEST_MAGIC) {
         return -EINVAL;
     }
-    uint16_t flags = get16(h + 4), type = get16(h + 6);
-    uint64_t handle = get64(h + 8), off = get64(h + 16);
-    uint32_t len = get32(h + 24);
+    uint16_t flags = nbd_get16(h + 4), type = nbd_get16(h + 6);
+    uint64_t handle = nbd_get64(h + 8), off = nbd_get64(h + 16);
+    uint32_t len = nbd_get32(h + 24);
     NBDExport *e = c->exp;
     if (type == NBD_CMD_DISC) {
         return 1;

@@ -120,6 +120,40 @@
 #define NBD_MAX_STRING_SIZE 4096
 #define NBD_MAX_BUFFER_SIZE (32 * 1024 * 1024)
 
+/* big-endian fields */
+static inline void nbd_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void nbd_put32(uint8_t *p, uint32_t v)
+{
+    nbd_put16(p, (uint16_t)(v >> 16));
+    nbd_put16(p + 2, (uint16_t)v);
+}
+
+static inline void nbd_put64(uint8_t *p, uint64_t v)
+{
+    nbd_put32(p, (uint32_t)(v >> 32));
+    nbd_put32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t nbd_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t nbd_get32(const uint8_t *p)
+{
+    return (uint32_t)nbd_get16(p) << 16 | nbd_get16(p + 2);
+}
+
+static inline uint64_t nbd_get64(const uint8_t *p)
+{
+    return (uint64_t)nbd_get32(p) << 32 | nbd_get32(p + 4);
+}
+
 /* errno <-> NBD error */
 uint32_t nbd_errno_to_wire(int err);
 int nbd_wire_to_errno(uint32_t err);

@@ -36,7 +36,7 @@ typedef struct UserState {
 struct SlirpSource {
     GSource source;
     UserState *s;
-    GArray *fds; /* GPollFD, added to the source in prepare */
+    GArray *fds;     /* GPollFD, added to the source in prepare */
     gint64 deadline; /* when slirp's timeout from prepare ends (monotonic us), or -1 */
 };
 

@@ -70,6 +70,13 @@ PY
 row "convert raw->qcow2 (${SIZE_MIB} MiB mixed)" "rm -f out.qcow2" convert -f raw -O qcow2 mixed.raw out.qcow2
 "$REF" convert -f raw -O qcow2 mixed.raw src.qcow2
 row "convert qcow2->raw (${SIZE_MIB} MiB mixed)" "rm -f out.raw" convert -f qcow2 -O raw src.qcow2 out.raw
+# the other formats people bring (issue 15): each made from the same data by QEMU's qemu-img
+for fmt in vdi vpc qcow; do
+    row "convert raw->$fmt (${SIZE_MIB} MiB mixed)" "rm -f out.$fmt" convert -f raw -O $fmt mixed.raw out.$fmt
+    "$REF" convert -f raw -O $fmt mixed.raw src.$fmt
+    row "convert $fmt->raw (${SIZE_MIB} MiB mixed)" "rm -f out.raw" convert -f $fmt -O raw src.$fmt out.raw
+    rm -f src.$fmt out.$fmt
+done
 rm -f mixed.raw out.raw out.qcow2
 
 # 2. convert -c of 128 MiB of compressible data

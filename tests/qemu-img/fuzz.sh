@@ -1,5 +1,6 @@
 #!/bin/bash
-# libFuzzer over image open + check + block status + read (tests/qemu-img/fuzz-qcow2.c), built
+# libFuzzer over image open + check + block status + read (tests/qemu-img/fuzz-qcow2.c: qcow2,
+# and vdi, vpc, qcow through the probe), built
 # with clang's -fsanitize=fuzzer,address,undefined from the block layer sources and run for a
 # fixed number of inputs from a seed corpus of QEMU-made images. Skipped without clang/libFuzzer.
 . "$(dirname "$0")/lib.sh"
@@ -39,6 +40,16 @@ if have_ref; then
         head -c 65536 s$i.qcow2 >corpus/s$i
         "$REF_QIMG" snapshot -c sn s$i.qcow2 2>/dev/null
         cp s$i.qcow2 corpus/full$i
+    done
+fi
+if have_ref; then
+    # the other formats the probe finds (vdi, vpc, qcow version 1), each with data written
+    "$REF_QIMG" create -q -f vdi f.vdi 3M && "$REF_QIO" -c 'write -P 2 1M 4k' f.vdi >/dev/null 2>&1
+    "$REF_QIMG" create -q -f vpc f.vhd 3M && "$REF_QIO" -c 'write -P 2 1M 4k' f.vhd >/dev/null 2>&1
+    "$REF_QIMG" create -q -f qcow f.qcow 3M && "$REF_QIO" -c 'write -P 2 1M 4k' f.qcow >/dev/null 2>&1
+    "$REF_QIMG" convert -c -O qcow f.qcow fc.qcow >/dev/null 2>&1
+    for f in f.vdi f.vhd f.qcow fc.qcow; do
+        [ -s "$f" ] && head -c 262144 "$f" >"corpus/$f"
     done
 fi
 printf 'QFI\xfb\0\0\0\3' >corpus/tiny

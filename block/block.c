@@ -885,6 +885,30 @@ bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag)
 static int block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
                         uint64_t *map, BlockDriverState **file, bool want_zero);
 
+/* A format node's read of what its backing file holds (zeros past its end, or without one). */
+int bdrv_read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
+{
+    if (!bs->backing) {
+        memset(buf, 0, bytes);
+        return 0;
+    }
+    BLKDBG_EVENT(bs->file, BLKDBG_READ_BACKING_AIO);
+    int64_t blen = bdrv_getlength(bs->backing);
+    if (blen < 0) {
+        return (int)blen;
+    }
+    uint64_t n = 0;
+    if (offset < (uint64_t)blen) {
+        n = MIN(bytes, (uint64_t)blen - offset);
+        int ret = bdrv_pread(bs->backing, offset, n, buf);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    memset(buf + n, 0, bytes - n);
+    return 0;
+}
+
 int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
                       uint64_t *map, BlockDriverState **file)
 {

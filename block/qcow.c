@@ -20,9 +20,10 @@
 #include <glib.h>
 #include <zlib.h>
 #include "vireo/block.h"
+#include "vireo/bytes.h"
 
-#define QCOW_MAGIC           0x514649fbu
-#define QCOW_HEADER_SIZE     48u
+#define QCOW_MAGIC            0x514649fbu
+#define QCOW_HEADER_SIZE      48u
 #define QCOW_OFLAG_COMPRESSED (1ULL << 63)
 
 typedef struct BDRVQcowState {
@@ -35,33 +36,9 @@ typedef struct BDRVQcowState {
     uint64_t cluster_cache_offset;
 } BDRVQcowState;
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)(v >> 32));
-    wr32(p + 4, (uint32_t)v);
-}
-
 static int qcow_probe(const uint8_t *buf, size_t len)
 {
-    return len >= 8 && rd32(buf) == QCOW_MAGIC && rd32(buf + 4) == 1 ? 100 : 0;
+    return len >= 8 && be32_get(buf) == QCOW_MAGIC && be32_get(buf + 4) == 1 ? 100 : 0;
 }
 
 static int qcow_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
@@ -77,24 +54,24 @@ static int qcow_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error_errno(errp, ret, "Could not read header");
         return ret;
     }
-    if (rd32(h) != QCOW_MAGIC) {
+    if (be32_get(h) != QCOW_MAGIC) {
         block_error(errp, "Image not in qcow format");
         return -EINVAL;
     }
-    uint32_t version = rd32(h + 4);
+    uint32_t version = be32_get(h + 4);
     if (version != 1) {
         block_error(errp, "qcow (v%" PRIu32 ") does not support qcow version %" PRIu32 "%s", 1u,
                     version,
                     version == 2 || version == 3 ? "\nTry the 'qcow2' driver instead." : "");
         return -ENOTSUP;
     }
-    uint64_t backing_off = rd64(h + 8);
-    uint32_t backing_len = rd32(h + 16);
-    s->size = rd64(h + 24);
+    uint64_t backing_off = be64_get(h + 8);
+    uint32_t backing_len = be32_get(h + 16);
+    s->size = be64_get(h + 24);
     s->cluster_bits = h[32];
     s->l2_bits = h[33];
-    uint32_t crypt = rd32(h + 36);
-    s->l1_table_offset = rd64(h + 40);
+    uint32_t crypt = be32_get(h + 36);
+    s->l1_table_offset = be64_get(h + 40);
     if (s->size <= 1) {
         block_error(errp, "Image size is too small (must be at least 2 bytes)");
         return -EINVAL;
@@ -143,7 +120,7 @@ static int qcow_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     }
     s->l1 = g_new(uint64_t, s->l1_size + 1);
     for (uint64_t i = 0; i < s->l1_size; i++) {
-        s->l1[i] = rd64(raw + i * 8);
+        s->l1[i] = be64_get(raw + i * 8);
     }
     g_free(raw);
     if (backing_off) {
@@ -196,7 +173,7 @@ static int qcow_l2_entry(BlockDriverState *bs, uint64_t offset, uint64_t *entry,
     if (ret < 0) {
         return ret;
     }
-    *entry = rd64(e);
+    *entry = be64_get(e);
     return 0;
 }
 
@@ -232,22 +209,6 @@ static int qcow_decompress(BlockDriverState *bs, uint64_t entry)
     return ret;
 }
 
-static int qcow_read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
-{
-    memset(buf, 0, bytes);
-    if (!bs->backing) {
-        return 0;
-    }
-    int64_t blen = bdrv_getlength(bs->backing);
-    if (blen < 0) {
-        return (int)blen;
-    }
-    if (offset >= (uint64_t)blen) {
-        return 0;
-    }
-    return bdrv_pread(bs->backing, offset, MIN(bytes, (uint64_t)blen - offset), buf);
-}
-
 static int qcow_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void *buf)
 {
     BDRVQcowState *s = bs->opaque;
@@ -260,7 +221,7 @@ static int qcow_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, voi
             return ret;
         }
         if (!e) {
-            ret = qcow_read_backing(bs, offset, n, p);
+            ret = bdrv_read_backing(bs, offset, n, p);
         } else if (e & QCOW_OFLAG_COMPRESSED) {
             ret = qcow_decompress(bs, e);
             if (ret >= 0) {
@@ -311,7 +272,7 @@ static int64_t qcow_l2_slot(BlockDriverState *bs, uint64_t offset)
             return l2;
         }
         uint8_t e[8];
-        wr64(e, (uint64_t)l2);
+        be64_put(e, (uint64_t)l2);
         BLKDBG_EVENT(bs->file, BLKDBG_L1_UPDATE);
         int ret = bdrv_pwrite(bs->file, s->l1_table_offset + l1i * 8, 8, e, 0);
         if (ret < 0) {
@@ -332,7 +293,7 @@ static int64_t qcow_l2_slot(BlockDriverState *bs, uint64_t offset)
 static int qcow_set_l2(BlockDriverState *bs, uint64_t at, uint64_t entry, bool compressed)
 {
     uint8_t e[8];
-    wr64(e, entry);
+    be64_put(e, entry);
     BLKDBG_EVENT(bs->file, compressed ? BLKDBG_L2_UPDATE_COMPRESSED : BLKDBG_L2_UPDATE);
     return bdrv_pwrite(bs->file, at, 8, e, 0);
 }
@@ -406,7 +367,7 @@ static int qcow_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
         if (ret < 0) {
             return ret;
         }
-        uint64_t e = rd64(e8);
+        uint64_t e = be64_get(e8);
         if (!e || (e & QCOW_OFLAG_COMPRESSED)) {
             int64_t c = qcow_file_end(bs, true);
             if (c < 0) {
@@ -424,7 +385,7 @@ static int qcow_pwrite(BlockDriverState *bs, uint64_t offset, uint64_t bytes, co
                 /* (QEMU's qcow has 512-byte clusters with a backing file: never reached by
                  * sector-aligned requests; kept correct anyway) */
                 fill = g_malloc(s->cluster_size);
-                ret = qcow_read_backing(bs, offset - in, s->cluster_size, fill);
+                ret = bdrv_read_backing(bs, offset - in, s->cluster_size, fill);
                 if (ret < 0) {
                     g_free(fill);
                     return ret;
@@ -555,7 +516,7 @@ static int qcow_create(const char *filename, QOpts *opts, char **errp)
         if (!qopts_get(opts, "encrypt.key-secret")) {
             block_error(errp, "Parameter 'encrypt.key-secret' is required for cipher");
             close(fd);
-        return -EINVAL;
+            return -EINVAL;
         }
         close(fd);
         block_error(errp, "AES-encrypted qcow images are not supported");
@@ -574,17 +535,17 @@ static int qcow_create(const char *filename, QOpts *opts, char **errp)
     uint64_t l1_size = (size + (1ULL << shift) - 1) >> shift;
     uint64_t l1_bytes = (l1_size * 8 + 511) & ~511ULL;
     uint8_t *buf = g_malloc0(l1_offset + l1_bytes);
-    wr32(buf, QCOW_MAGIC);
-    wr32(buf + 4, 1);
+    be32_put(buf, QCOW_MAGIC);
+    be32_put(buf + 4, 1);
     if (blen) {
-        wr64(buf + 8, QCOW_HEADER_SIZE);
-        wr32(buf + 16, (uint32_t)blen);
+        be64_put(buf + 8, QCOW_HEADER_SIZE);
+        be32_put(buf + 16, (uint32_t)blen);
         memcpy(buf + QCOW_HEADER_SIZE, backing, blen);
     }
-    wr64(buf + 24, size);
+    be64_put(buf + 24, size);
     buf[32] = (uint8_t)cluster_bits;
     buf[33] = (uint8_t)l2_bits;
-    wr64(buf + 40, l1_offset);
+    be64_put(buf + 40, l1_offset);
     int ret = 0;
     ssize_t len = (ssize_t)(l1_offset + l1_bytes);
     if (pwrite(fd, buf, (size_t)len, 0) != len) {

@@ -783,29 +783,6 @@ static void inflight_end(BlockDriverState *bs, Qcow2InFlight *e)
     }
 }
 
-static int read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf)
-{
-    if (!bs->backing) {
-        memset(buf, 0, bytes);
-        return 0;
-    }
-    BLKDBG_EVENT(bs->file, BLKDBG_READ_BACKING_AIO);
-    int64_t blen = bdrv_getlength(bs->backing);
-    if (blen < 0) {
-        return (int)blen;
-    }
-    uint64_t n = 0;
-    if (offset < (uint64_t)blen) {
-        n = MIN(bytes, (uint64_t)blen - offset);
-        int ret = bdrv_pread(bs->backing, offset, n, buf);
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    memset(buf + n, 0, bytes - n);
-    return 0;
-}
-
 /* Reads of an image with extended L2 entries, one run of same-type subclusters at a time. */
 /* Reads end at the image's end; QEMU's copy-on-write reads through the driver, so the last
  * cluster's bytes past the end (data left by a shrink, the backing file's) are copied too. */
@@ -833,7 +810,7 @@ static int do_read_ext(BlockDriverState *bs, uint64_t offset, uint64_t bytes, ui
         switch (t) {
         case QCOW2_SC_UNALLOCATED_PLAIN:
         case QCOW2_SC_UNALLOCATED_ALLOC:
-            ret = read_backing(bs, offset, len, buf);
+            ret = bdrv_read_backing(bs, offset, len, buf);
             break;
         case QCOW2_SC_ZERO_PLAIN:
         case QCOW2_SC_ZERO_ALLOC:
@@ -889,7 +866,7 @@ static int do_read_io(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uin
         uint64_t len = MIN(bytes, n * s->cluster_size - in_cluster);
         switch (qcow2_entry_type(s, e)) {
         case QCOW2_CLUSTER_UNALLOCATED:
-            ret = read_backing(bs, offset, len, buf);
+            ret = bdrv_read_backing(bs, offset, len, buf);
             break;
         case QCOW2_CLUSTER_ZERO_PLAIN:
         case QCOW2_CLUSTER_ZERO_ALLOC:

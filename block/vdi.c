@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "vireo/block.h"
+#include "vireo/bytes.h"
 
 #define VDI_SECTOR       512u
 #define VDI_BLOCK_SIZE   (1u << 20)
@@ -63,29 +64,6 @@ typedef struct BDRVVdiState {
     uint64_t disk_size;
 } BDRVVdiState;
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
-
 static bool uuid_is_null(const uint8_t *u)
 {
     for (int i = 0; i < 16; i++) {
@@ -98,7 +76,7 @@ static bool uuid_is_null(const uint8_t *u)
 
 static int vdi_probe(const uint8_t *buf, size_t len)
 {
-    return len >= VDI_SECTOR && rd32(buf + H_SIGNATURE) == VDI_SIGNATURE ? 100 : 0;
+    return len >= VDI_SECTOR && le32_get(buf + H_SIGNATURE) == VDI_SIGNATURE ? 100 : 0;
 }
 
 static int vdi_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
@@ -113,15 +91,15 @@ static int vdi_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error_errno(errp, ret, "Could not read image header");
         return ret;
     }
-    uint64_t disk_size = rd64(h + H_DISK_SIZE);
-    uint32_t sig = rd32(h + H_SIGNATURE), version = rd32(h + H_VERSION);
-    uint32_t offset_bmap = rd32(h + H_OFFSET_BMAP), offset_data = rd32(h + H_OFFSET_DATA);
-    uint32_t sector_size = rd32(h + H_SECTOR_SIZE), block_size = rd32(h + H_BLOCK_SIZE);
-    uint32_t blocks = rd32(h + H_BLOCKS_IN_IMAGE);
+    uint64_t disk_size = le64_get(h + H_DISK_SIZE);
+    uint32_t sig = le32_get(h + H_SIGNATURE), version = le32_get(h + H_VERSION);
+    uint32_t offset_bmap = le32_get(h + H_OFFSET_BMAP), offset_data = le32_get(h + H_OFFSET_DATA);
+    uint32_t sector_size = le32_get(h + H_SECTOR_SIZE), block_size = le32_get(h + H_BLOCK_SIZE);
+    uint32_t blocks = le32_get(h + H_BLOCKS_IN_IMAGE);
     if (disk_size > VDI_DISK_SIZE_MAX) {
         block_error(errp,
-                    "Unsupported VDI image size (size is 0x%" PRIx64
-                    ", max supported is 0x%" PRIx64 ")",
+                    "Unsupported VDI image size (size is 0x%" PRIx64 ", max supported is 0x%" PRIx64
+                    ")",
                     disk_size, VDI_DISK_SIZE_MAX);
         return -ENOTSUP;
     }
@@ -158,8 +136,8 @@ static int vdi_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     }
     if (disk_size > (uint64_t)blocks * block_size) {
         block_error(errp,
-                    "unsupported VDI image (disk size %" PRIu64 ", image bitmap has room for %" PRIu64
-                    ")",
+                    "unsupported VDI image (disk size %" PRIu64
+                    ", image bitmap has room for %" PRIu64 ")",
                     disk_size, (uint64_t)blocks * block_size);
         return -ENOTSUP;
     }
@@ -178,7 +156,7 @@ static int vdi_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     }
     s->disk_size = disk_size;
     s->blocks_in_image = blocks;
-    s->blocks_allocated = rd32(h + H_BLOCKS_ALLOCATED);
+    s->blocks_allocated = le32_get(h + H_BLOCKS_ALLOCATED);
     s->offset_bmap = offset_bmap;
     s->offset_data = offset_data;
     bs->total_size = (int64_t)disk_size;
@@ -209,7 +187,7 @@ static int vdi_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     /* kept in whole sectors so a map sector can be written back from it */
     s->bmap = g_new(uint32_t, bmap_bytes / 4 + 1);
     for (uint64_t i = 0; i < bmap_bytes / 4; i++) {
-        s->bmap[i] = rd32(raw + i * 4);
+        s->bmap[i] = le32_get(raw + i * 4);
     }
     g_free(raw);
     return 0;
@@ -264,7 +242,7 @@ static int vdi_pread(BlockDriverState *bs, uint64_t offset, uint64_t bytes, void
 static int vdi_write_metadata(BlockDriverState *bs, uint32_t first, uint32_t last)
 {
     BDRVVdiState *s = bs->opaque;
-    wr32(s->header + H_BLOCKS_ALLOCATED, s->blocks_allocated);
+    le32_put(s->header + H_BLOCKS_ALLOCATED, s->blocks_allocated);
     int ret = bdrv_pwrite(bs->file, 0, VDI_SECTOR, s->header, 0);
     if (ret < 0) {
         return ret;
@@ -274,7 +252,7 @@ static int vdi_write_metadata(BlockDriverState *bs, uint32_t first, uint32_t las
     size_t len = (size_t)(s1 - s0 + 1) * VDI_SECTOR;
     uint8_t *out = g_malloc(len);
     for (size_t i = 0; i < len / 4; i++) {
-        wr32(out + i * 4, s->bmap[(size_t)s0 * per + i]);
+        le32_put(out + i * 4, s->bmap[(size_t)s0 * per + i]);
     }
     ret = bdrv_pwrite(bs->file, s->offset_bmap + (uint64_t)s0 * VDI_SECTOR, len, out, 0);
     g_free(out);
@@ -449,8 +427,8 @@ static int vdi_create(const char *filename, QOpts *opts, char **errp)
     if (size > VDI_DISK_SIZE_MAX) {
         close(fd);
         block_error(errp,
-                    "Unsupported VDI image size (size is 0x%" PRIx64
-                    ", max supported is 0x%" PRIx64 ")",
+                    "Unsupported VDI image size (size is 0x%" PRIx64 ", max supported is 0x%" PRIx64
+                    ")",
                     size, VDI_DISK_SIZE_MAX);
         return -ENOTSUP;
     }
@@ -464,17 +442,17 @@ static int vdi_create(const char *filename, QOpts *opts, char **errp)
     size_t bmap_bytes = ((size_t)blocks * 4 + VDI_SECTOR - 1) & ~(size_t)(VDI_SECTOR - 1);
     uint8_t *buf = g_malloc0(VDI_SECTOR + bmap_bytes);
     memcpy(buf, VDI_TEXT, sizeof(VDI_TEXT) - 1);
-    wr32(buf + H_SIGNATURE, VDI_SIGNATURE);
-    wr32(buf + H_VERSION, VDI_VERSION_1_1);
-    wr32(buf + H_HEADER_SIZE, 0x180);
-    wr32(buf + H_IMAGE_TYPE, is_static ? VDI_TYPE_STATIC : VDI_TYPE_DYNAMIC);
-    wr32(buf + H_OFFSET_BMAP, VDI_SECTOR);
-    wr32(buf + H_OFFSET_DATA, (uint32_t)(VDI_SECTOR + bmap_bytes));
-    wr32(buf + H_SECTOR_SIZE, VDI_SECTOR);
-    wr64(buf + H_DISK_SIZE, size);
-    wr32(buf + H_BLOCK_SIZE, VDI_BLOCK_SIZE);
-    wr32(buf + H_BLOCKS_IN_IMAGE, blocks);
-    wr32(buf + H_BLOCKS_ALLOCATED, is_static ? blocks : 0);
+    le32_put(buf + H_SIGNATURE, VDI_SIGNATURE);
+    le32_put(buf + H_VERSION, VDI_VERSION_1_1);
+    le32_put(buf + H_HEADER_SIZE, 0x180);
+    le32_put(buf + H_IMAGE_TYPE, is_static ? VDI_TYPE_STATIC : VDI_TYPE_DYNAMIC);
+    le32_put(buf + H_OFFSET_BMAP, VDI_SECTOR);
+    le32_put(buf + H_OFFSET_DATA, (uint32_t)(VDI_SECTOR + bmap_bytes));
+    le32_put(buf + H_SECTOR_SIZE, VDI_SECTOR);
+    le64_put(buf + H_DISK_SIZE, size);
+    le32_put(buf + H_BLOCK_SIZE, VDI_BLOCK_SIZE);
+    le32_put(buf + H_BLOCKS_IN_IMAGE, blocks);
+    le32_put(buf + H_BLOCKS_ALLOCATED, is_static ? blocks : 0);
     /* random (version 4) UUIDs for the image and its last snapshot, stored as VirtualBox
      * stores them: the first three fields little-endian */
     for (int u = 0; u < 2; u++) {
@@ -486,15 +464,14 @@ static int vdi_create(const char *filename, QOpts *opts, char **errp)
         p[8] = (uint8_t)((p[8] & 0x3f) | 0x80);
     }
     for (uint32_t i = 0; i < blocks; i++) {
-        wr32(buf + VDI_SECTOR + (size_t)i * 4, is_static ? i : VDI_UNALLOCATED);
+        le32_put(buf + VDI_SECTOR + (size_t)i * 4, is_static ? i : VDI_UNALLOCATED);
     }
     int ret = 0;
     size_t len = VDI_SECTOR + bmap_bytes;
     if (pwrite(fd, buf, len, 0) != (ssize_t)len) {
         ret = -EIO;
         block_error(errp, "Error writing header");
-    } else if (is_static &&
-               ftruncate(fd, (off_t)(len + (uint64_t)blocks * VDI_BLOCK_SIZE)) < 0) {
+    } else if (is_static && ftruncate(fd, (off_t)(len + (uint64_t)blocks * VDI_BLOCK_SIZE)) < 0) {
         ret = -errno;
         block_error_errno(errp, ret, "Failed to statically allocate file");
     }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "vireo/block.h"
+#include "vireo/bytes.h"
 
 #define VHD_SECTOR         512u
 #define VHD_FIXED          2u
@@ -82,34 +83,6 @@ typedef struct BDRVVPCState {
     uint32_t block_size, bitmap_size;
 } BDRVVPCState;
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, (uint16_t)(v >> 16));
-    wr16(p + 2, (uint16_t)v);
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)(v >> 32));
-    wr32(p + 4, (uint32_t)v);
-}
-
 /* one's complement of the byte sum, the checksum field counting as zero */
 static uint32_t vhd_checksum(const uint8_t *buf, size_t len, size_t field)
 {
@@ -162,13 +135,13 @@ static int vpc_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
             block_error_errno(errp, ret, "Could not read image footer");
             return ret;
         }
-        if (memcmp(f, "conectix", 8) || rd32(f + F_TYPE) != VHD_FIXED) {
+        if (memcmp(f, "conectix", 8) || be32_get(f + F_TYPE) != VHD_FIXED) {
             block_error(errp, "invalid VPC image");
             return -EINVAL;
         }
         s->fixed = true;
     }
-    if (vhd_checksum(f, VHD_SECTOR, F_CHECKSUM) != rd32(f + F_CHECKSUM)) {
+    if (vhd_checksum(f, VHD_SECTOR, F_CHECKSUM) != be32_get(f + F_CHECKSUM)) {
         block_error(errp, "Incorrect header checksum");
         return -EINVAL;
     }
@@ -178,7 +151,7 @@ static int vpc_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
                     memcmp(app, "CTXS", 4) && memcmp(app, "tap", 4)) ||
                    force_chs;
     if (!use_chs || sectors == VHD_MAX_GEOMETRY || force_sz) {
-        sectors = (int64_t)(rd64(f + F_CURRENT_SIZE) / VHD_SECTOR);
+        sectors = (int64_t)(be64_get(f + F_CURRENT_SIZE) / VHD_SECTOR);
     }
     if ((uint64_t)sectors > VHD_MAX_SECTORS) {
         block_error(errp, "%s", g_strerror(EFBIG));
@@ -192,7 +165,7 @@ static int vpc_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     }
 
     uint8_t d[1024];
-    if (bdrv_pread(bs->file, rd64(f + F_DATA_OFFSET), sizeof(d), d) < 0) {
+    if (bdrv_pread(bs->file, be64_get(f + F_DATA_OFFSET), sizeof(d), d) < 0) {
         block_error(errp, "Error reading dynamic VHD header");
         return -EIO;
     }
@@ -200,13 +173,13 @@ static int vpc_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
         block_error(errp, "Invalid header magic");
         return -EINVAL;
     }
-    s->block_size = rd32(d + D_BLOCK_SIZE);
+    s->block_size = be32_get(d + D_BLOCK_SIZE);
     if (s->block_size < VHD_SECTOR || (s->block_size & (s->block_size - 1))) {
         block_error(errp, "Invalid block size %" PRIu32, s->block_size);
         return -EINVAL;
     }
     s->bitmap_size = ((s->block_size / (8 * VHD_SECTOR)) + 511) & ~511u;
-    s->max_table_entries = rd32(d + D_MAX_TABLE_ENTRIES);
+    s->max_table_entries = be32_get(d + D_MAX_TABLE_ENTRIES);
     if (s->total_size / s->block_size > 0xffffffffULL) {
         block_error(errp, "Too many blocks");
         return -EINVAL;
@@ -220,7 +193,7 @@ static int vpc_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
                     (int32_t)s->max_table_entries);
         return -EINVAL;
     }
-    s->bat_offset = rd64(d + D_TABLE_OFFSET);
+    s->bat_offset = be64_get(d + D_TABLE_OFFSET);
     uint64_t bat_bytes = (uint64_t)s->max_table_entries * 4;
     s->free_data_block_offset = (s->bat_offset + bat_bytes + 511) & ~511ULL;
     if (flen < 0 || s->bat_offset > (uint64_t)flen || bat_bytes > (uint64_t)flen - s->bat_offset) {
@@ -241,7 +214,7 @@ static int vpc_open(BlockDriverState *bs, QOpts *opts, int flags, char **errp)
     }
     s->bat = g_new(uint32_t, s->max_table_entries ? s->max_table_entries : 1);
     for (uint32_t i = 0; i < s->max_table_entries; i++) {
-        s->bat[i] = rd32(raw + (size_t)i * 4);
+        s->bat[i] = be32_get(raw + (size_t)i * 4);
         if (s->bat[i] != VHD_UNALLOCATED) {
             uint64_t next = (uint64_t)s->bat[i] * VHD_SECTOR + s->bitmap_size + s->block_size;
             s->free_data_block_offset = MAX(s->free_data_block_offset, next);
@@ -334,7 +307,7 @@ static int vpc_alloc_block(BlockDriverState *bs, uint64_t idx)
         return ret;
     }
     uint8_t e[4];
-    wr32(e, (uint32_t)(at / VHD_SECTOR));
+    be32_put(e, (uint32_t)(at / VHD_SECTOR));
     ret = bdrv_pwrite(bs->file, s->bat_offset + idx * 4, 4, e, 0);
     if (ret < 0) {
         return ret;
@@ -436,8 +409,8 @@ static bool vpc_io_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, bo
         return false;
     }
     uint64_t h = vpc_host_offset(s, offset);
-    if (!h || (write && (uint64_t)s->bat[offset / s->block_size] * VHD_SECTOR !=
-                            s->last_bitmap_offset)) {
+    if (!h ||
+        (write && (uint64_t)s->bat[offset / s->block_size] * VHD_SECTOR != s->last_bitmap_offset)) {
         return false;
     }
     *file = bs->file;
@@ -536,26 +509,26 @@ static int vpc_create(const char *filename, QOpts *opts, char **errp)
     uint8_t buf[1536] = {0};
     uint8_t *f = buf;
     memcpy(f, "conectix", 8);
-    wr32(f + F_FEATURES, 2);
-    wr32(f + F_VERSION, 0x00010000);
-    wr64(f + F_DATA_OFFSET, fixed ? UINT64_MAX : VHD_SECTOR);
-    wr32(f + F_TIMESTAMP, (uint32_t)(time(NULL) - VHD_TIMESTAMP_BASE));
+    be32_put(f + F_FEATURES, 2);
+    be32_put(f + F_VERSION, 0x00010000);
+    be64_put(f + F_DATA_OFFSET, fixed ? UINT64_MAX : VHD_SECTOR);
+    be32_put(f + F_TIMESTAMP, (uint32_t)(time(NULL) - VHD_TIMESTAMP_BASE));
     memcpy(f + F_CREATOR_APP, force ? "qem2" : "qemu", 4);
-    wr16(f + F_MAJOR, 5);
-    wr16(f + F_MINOR, 3);
+    be16_put(f + F_MAJOR, 5);
+    be16_put(f + F_MINOR, 3);
     memcpy(f + F_CREATOR_OS, "Wi2k", 4);
-    wr64(f + F_ORIG_SIZE, size);
-    wr64(f + F_CURRENT_SIZE, size);
-    wr16(f + F_CYLS, cyls);
+    be64_put(f + F_ORIG_SIZE, size);
+    be64_put(f + F_CURRENT_SIZE, size);
+    be16_put(f + F_CYLS, cyls);
     f[F_HEADS] = heads;
     f[F_SECS] = secs;
-    wr32(f + F_TYPE, fixed ? VHD_FIXED : VHD_DYNAMIC);
+    be32_put(f + F_TYPE, fixed ? VHD_FIXED : VHD_DYNAMIC);
     for (int i = 0; i < 16; i++) {
         f[F_UUID + i] = (uint8_t)g_random_int();
     }
     f[F_UUID + 6] = (uint8_t)((f[F_UUID + 6] & 0x0f) | 0x40);
     f[F_UUID + 8] = (uint8_t)((f[F_UUID + 8] & 0x3f) | 0x80);
-    wr32(f + F_CHECKSUM, vhd_checksum(f, VHD_SECTOR, F_CHECKSUM));
+    be32_put(f + F_CHECKSUM, vhd_checksum(f, VHD_SECTOR, F_CHECKSUM));
 
     int ret = 0;
     if (fixed) {
@@ -569,22 +542,21 @@ static int vpc_create(const char *filename, QOpts *opts, char **errp)
             block_error_errno(errp, ret ? ret : -EIO, "Unable to write VHD header");
         }
     } else {
-        uint64_t blocks = (size / VHD_SECTOR + VHD_BLOCK_SIZE / VHD_SECTOR - 1) /
-                          (VHD_BLOCK_SIZE / VHD_SECTOR);
+        uint64_t blocks =
+            (size / VHD_SECTOR + VHD_BLOCK_SIZE / VHD_SECTOR - 1) / (VHD_BLOCK_SIZE / VHD_SECTOR);
         uint64_t bat_bytes = (blocks * 4 + 511) & ~511ULL;
         uint8_t *d = buf + VHD_SECTOR;
         memcpy(d, "cxsparse", 8);
-        wr64(d + D_DATA_OFFSET, UINT64_MAX);
-        wr64(d + D_TABLE_OFFSET, 3 * VHD_SECTOR);
-        wr32(d + D_VERSION, 0x00010000);
-        wr32(d + D_MAX_TABLE_ENTRIES, (uint32_t)blocks);
-        wr32(d + D_BLOCK_SIZE, VHD_BLOCK_SIZE);
-        wr32(d + D_CHECKSUM, vhd_checksum(d, 1024, D_CHECKSUM));
+        be64_put(d + D_DATA_OFFSET, UINT64_MAX);
+        be64_put(d + D_TABLE_OFFSET, 3 * VHD_SECTOR);
+        be32_put(d + D_VERSION, 0x00010000);
+        be32_put(d + D_MAX_TABLE_ENTRIES, (uint32_t)blocks);
+        be32_put(d + D_BLOCK_SIZE, VHD_BLOCK_SIZE);
+        be32_put(d + D_CHECKSUM, vhd_checksum(d, 1024, D_CHECKSUM));
         uint8_t *bat = g_malloc(bat_bytes ? bat_bytes : 1);
         memset(bat, 0xff, bat_bytes);
         if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
-            (bat_bytes &&
-             pwrite(fd, bat, bat_bytes, 3 * VHD_SECTOR) != (ssize_t)bat_bytes) ||
+            (bat_bytes && pwrite(fd, bat, bat_bytes, 3 * VHD_SECTOR) != (ssize_t)bat_bytes) ||
             pwrite(fd, f, VHD_SECTOR, (off_t)(3 * VHD_SECTOR + bat_bytes)) != VHD_SECTOR) {
             ret = -EIO;
             block_error(errp, "Unable to create or write VHD header");

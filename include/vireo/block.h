@@ -322,6 +322,12 @@ struct BlockDriverState {
 bool bdrv_req_unlock(BlockDriverState *bs);
 void bdrv_req_relock(BlockDriverState *bs, bool released);
 
+/*
+ * For format drivers: read [offset, +bytes) of bs's backing file into buf, zeros past its end
+ * or when bs has none (raises BLKDBG_READ_BACKING_AIO).
+ */
+int bdrv_read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *buf);
+
 /* Raise a blkdebug event on bs (no-op unless bs is a blkdebug node). */
 void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
 #define BLKDBG_EVENT(bs, event) bdrv_debug_event(bs, event)
